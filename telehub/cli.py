@@ -1,0 +1,77 @@
+"""The `telehub` command: parses arguments, loads settings and calls a composition root.
+
+Commands of the packages built on the core (hub, api, dashboard, simulate, …)
+arrive through the `telehub.commands` entry-point group, so this module never
+imports them (DESIGN.md section 2).
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import entry_points
+
+import typer
+
+from telehub.config import get_settings
+from telehub.errors import TelehubError
+from telehub.logs import configure_logging
+
+logger = logging.getLogger(__name__)
+
+app = typer.Typer(help="Telehub: home telehealth monitoring hub for community nursing teams.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+
+
+@app.callback()
+def _root(log_level: str = typer.Option("INFO", envvar="TELEHUB_LOG_LEVEL",
+                                        help="DEBUG, INFO, WARNING or ERROR.")) -> None:
+    configure_logging(log_level)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print a clear error to stderr and return the Exit to raise."""
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the numbered database migrations (safe to run again)."""
+    from telehub.db import connect
+    from telehub.migrate import migrate as run_migrations
+
+    try:
+        url = get_settings().require_database_url()
+    except TelehubError as err:
+        raise fail(str(err)) from err
+    with connect(url) as conn:
+        done = run_migrations(conn)
+    typer.echo("\n".join(done) if done else "database is up to date")
+
+
+@app.command()
+def demo(fresh: bool = typer.Option(False, help="Start from an empty demo database.")) -> None:
+    """Run the whole service on embedded defaults and print where everything is."""
+    from telehub.demo import run
+
+    run(get_settings(), fresh=fresh)
+
+
+def _load_plugins() -> None:
+    for entry in entry_points(group="telehub.commands"):
+        try:
+            register = entry.load()
+        except ImportError as err:  # a package's optional dependency is missing
+            logger.warning("commands from %s are unavailable: %s", entry.value, err)
+            continue
+        register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    _load_plugins()
+    try:
+        app()
+    except TelehubError as err:
+        typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
+        raise SystemExit(1) from err

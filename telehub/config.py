@@ -1,0 +1,169 @@
+"""Settings from TELEHUB_* environment variables (and an optional telehub.toml)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo
+
+import platformdirs
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from telehub.errors import ConfigError
+
+
+class IngestSettings(BaseModel):
+    """How the hub reads readings off the broker and writes them."""
+
+    shared: bool = False                 # subscribe through $share/telehub-ingest/...
+    client_id: str = "telehub-ingest-1"  # fixed per worker: the broker keeps its session
+    # Readings per transaction; see bench/ingest.
+    batch_max: int = Field(default=1000, ge=1, le=20_000)
+    batch_wait_ms: int = Field(default=50, ge=1, le=5_000)  # how long a batch may wait to fill
+    horizon_days: int = Field(default=30, ge=1)  # oldest store-and-forward reading accepted
+    future_tolerance_s: int = 300        # device clocks up to 5 minutes fast are accepted
+    max_payload_bytes: int = 2_000_000   # a 10,000-reading batch is ~1.2 MB
+    max_batch_readings: int = 10_000
+    rejected_payload_cap: int = 8_192    # bytes of a refused payload kept for diagnosis
+    metrics_port: int = 9464             # Prometheus endpoint of the hub (0: off)
+    inflight: int = 5_000                # MQTT receive maximum / max inflight
+
+
+class AlertSettings(BaseModel):
+    """Rule evaluation, notification and timers."""
+
+    red_escalation_minutes: int = 15
+    working_day_end: str = "17:00"       # amber not acknowledged by then escalates
+    acute_freshness_hours: float = 6.0   # older readings raise a review, not an emergency
+    notifier_interval_s: float = 0.2
+    scheduler_interval_s: float = 60.0
+    webhook_urls: list[str] = []
+    webhook_secret: SecretStr | None = None
+
+
+class ApiSettings(BaseModel):
+    """The HTTP API."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    token_hours: float = 12.0
+    max_request_bytes: int = 2_000_000
+    cors_origins: list[str] = []
+    signin_attempts_per_minute: int = 10
+
+
+class Settings(BaseSettings):
+    """Every Telehub setting; each has a safe default for the demo."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TELEHUB_", env_nested_delimiter="__", toml_file="telehub.toml",
+        extra="ignore",
+    )
+
+    database_url: str | None = None      # None: the demo starts an embedded PostgreSQL
+    mqtt_url: str | None = None          # None: the demo starts an embedded broker
+    api_url: str = "http://127.0.0.1:8000"
+    dashboard_port: int = 8501
+    timezone: str = "Europe/London"      # for display; storage is always UTC
+    topic_root: str = "telehub/v1"       # MQTT topic root (tests use their own)
+    data_dir: Path = Field(default_factory=lambda: platformdirs.user_data_path("telehub"))
+    db_pool_max: int = 10
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)  # raises for an unknown zone
+        return value
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _valid_mqtt_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_mqtt_url(value)
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls),
+                file_secret_settings)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The display timezone."""
+        return ZoneInfo(self.timezone)
+
+    def require_database_url(self) -> str:
+        """The database URL, or a ConfigError that says how to set it."""
+        if not self.database_url:
+            raise ConfigError("TELEHUB_DATABASE_URL is not set (e.g. postgresql://user@host/db).")
+        return self.database_url
+
+    def require_mqtt(self) -> MqttEndpoint:
+        """The broker endpoint, or a ConfigError that says how to set it."""
+        if not self.mqtt_url:
+            raise ConfigError("TELEHUB_MQTT_URL is not set (e.g. mqtt://user:pass@host:1883).")
+        return parse_mqtt_url(self.mqtt_url)
+
+
+class MqttEndpoint(BaseModel):
+    """Where the broker is and how to sign in to it."""
+
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    ca_file: str | None = None
+
+    def url(self, *, with_password: bool = False) -> str:
+        """The endpoint as a URL; the password only when asked for."""
+        scheme = "mqtts" if self.tls else "mqtt"
+        auth = ""
+        if self.username:
+            secret = self.password.get_secret_value() if self.password else ""
+            auth = f"{self.username}:{secret if with_password else '***'}@"
+        return f"{scheme}://{auth}{self.host}:{self.port}"
+
+
+def parse_mqtt_url(url: str) -> MqttEndpoint:
+    """Parse mqtt://user:pass@host:port or mqtts://… (TLS, default port 8883)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+        raise ConfigError(f"MQTT URL must start with mqtt:// or mqtts://, not '{parts.scheme}://'.")
+    tls = parts.scheme in ("mqtts", "ssl")
+    if not parts.hostname:
+        raise ConfigError("MQTT URL has no host.")
+    from urllib.parse import parse_qs
+
+    query = parse_qs(parts.query)
+    return MqttEndpoint(
+        host=parts.hostname,
+        port=parts.port or (8883 if tls else 1883),
+        tls=tls,
+        username=unquote(parts.username) if parts.username else None,
+        password=SecretStr(unquote(parts.password)) if parts.password else None,
+        ca_file=query.get("ca", [None])[0],
+    )
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process's settings, read once (tests call `get_settings.cache_clear()`)."""
+    return Settings()
