@@ -69,6 +69,9 @@ def _load_plugins() -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    from telehub import admin_cli
+
+    admin_cli.register(app)
     _load_plugins()
     try:
         app()

@@ -1,0 +1,1 @@
+"""Clinical rules, alert lifecycle, outbox notifier and scheduler."""

@@ -1,0 +1,1 @@
+"""FastAPI app: auth, roles, patients, devices, readings, alerts, caseloads, FHIR export."""

@@ -1,0 +1,1 @@
+"""Reproducible benchmarks with their baselines measured in the same run."""

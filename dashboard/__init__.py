@@ -1,0 +1,1 @@
+"""Streamlit dashboard: caseload, alert inbox, patient view, devices and team view."""

@@ -1,0 +1,1 @@
+"""Device simulators: patient physiology, clinical scenarios, store-and-forward, load mode."""

@@ -1,0 +1,1 @@
+"""MQTT ingest: decode, validate, normalise and store readings; nothing lost, nothing doubled."""

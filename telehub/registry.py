@@ -1,0 +1,151 @@
+"""Registering teams, patients and devices: shared by the CLI, the seeder, the API and tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+import psycopg
+
+from telehub.errors import NotFoundError, ValidationError
+from telehub.nhs import is_valid_nhs_number, normalise_nhs_number
+from telehub.topics import DEVICE_ID_PATTERN
+
+CONDITIONS = ("heart-failure", "copd", "diabetes", "type1-diabetes", "type2-diabetes",
+              "hypertension")
+DEVICE_KINDS = ("scale", "oximeter", "glucometer")
+# Which metrics each kind of device measures.
+DEVICE_METRICS = {"scale": ("weight",), "oximeter": ("spo2", "pulse"), "glucometer": ("glucose",)}
+
+# A default care-plan schedule per condition: readings expected per day, and when.
+DEFAULT_SCHEDULES: dict[str, dict[str, dict[str, Any]]] = {
+    "heart-failure": {"weight": {"per_day": 1, "window": "morning"}},
+    "copd": {"spo2": {"per_day": 2}, "pulse": {"per_day": 2}},
+    "diabetes": {"glucose": {"per_day": 2}},
+    "type1-diabetes": {"glucose": {"per_day": 4}},
+    "type2-diabetes": {"glucose": {"per_day": 2}},
+}
+
+
+def add_team(conn: psycopg.Connection, code: str, name: str | None = None) -> int:
+    """Create a team; its code is what alert topics carry (lower-case, dashes)."""
+    code = code.strip().lower()
+    try:
+        row = conn.execute("INSERT INTO teams (code, name) VALUES (%s, %s) RETURNING id",
+                           (code, name or code)).fetchone()
+    except psycopg.errors.UniqueViolation as err:
+        raise ValidationError("duplicate-team", f"A team called '{code}' already exists.") from err
+    except psycopg.errors.CheckViolation as err:
+        raise ValidationError("bad-team-code", "A team code is 2–40 lower-case letters, "
+                              "digits or dashes.") from err
+    assert row is not None
+    return int(_first(row))
+
+
+def team_id(conn: psycopg.Connection, code_or_name: str) -> int:
+    """The id of the team with this code or name."""
+    row = conn.execute("SELECT id FROM teams WHERE code = %s OR name = %s",
+                       (code_or_name.strip().lower(), code_or_name)).fetchone()
+    if row is None:
+        raise NotFoundError(f"No team called '{code_or_name}'.")
+    return int(_first(row))
+
+
+def parse_conditions(conditions: Iterable[str]) -> list[str]:
+    """Normalise and check a list of conditions."""
+    out = []
+    for c in conditions:
+        name = c.strip().lower()
+        if not name:
+            continue
+        if name not in CONDITIONS:
+            raise ValidationError("unknown-condition", f"'{c}' is not a condition Telehub "
+                                  f"monitors ({', '.join(CONDITIONS)}).")
+        out.append(name)
+    return sorted(set(out))
+
+
+def default_care_plan(conditions: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The measurement schedule the conditions imply (a nurse may change it)."""
+    plan: dict[str, dict[str, Any]] = {}
+    for condition in conditions:
+        for metric, slot in DEFAULT_SCHEDULES.get(condition, {}).items():
+            if plan.get(metric, {}).get("per_day", 0) < slot["per_day"]:
+                plan[metric] = dict(slot)
+    return plan
+
+
+def add_patient(conn: psycopg.Connection, *, nhs_number: str, given_name: str, family_name: str,
+                birth_date: date, team: int | str, conditions: Iterable[str] = (),
+                care_plan: dict[str, Any] | None = None, address_line: str | None = None,
+                postcode: str | None = None, phone: str | None = None,
+                named_nurse_id: int | None = None) -> int:
+    """Register a patient; returns patients.id."""
+    nhs = normalise_nhs_number(nhs_number)
+    if not is_valid_nhs_number(nhs):
+        raise ValidationError("bad-nhs-number", f"'{nhs_number}' is not a valid NHS number "
+                              "(ten digits with a modulus-11 check digit).")
+    conds = parse_conditions(conditions)
+    tid = team if isinstance(team, int) else team_id(conn, team)
+    from psycopg.types.json import Jsonb
+
+    try:
+        row = conn.execute(
+            "INSERT INTO patients (nhs_number, given_name, family_name, birth_date, team_id, "
+            "conditions, care_plan, address_line, postcode, phone, named_nurse_id) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (nhs, given_name, family_name, birth_date, tid, conds,
+             Jsonb(care_plan if care_plan is not None else default_care_plan(conds)),
+             address_line, postcode, phone, named_nurse_id),
+        ).fetchone()
+    except psycopg.errors.UniqueViolation as err:
+        raise ValidationError("duplicate-patient",
+                              "A patient with this NHS number is already registered.") from err
+    assert row is not None
+    return int(_first(row))
+
+
+def patient_id(conn: psycopg.Connection, nhs_number: str) -> int:
+    """The id of the patient with this NHS number."""
+    row = conn.execute("SELECT id FROM patients WHERE nhs_number = %s",
+                       (normalise_nhs_number(nhs_number),)).fetchone()
+    if row is None:
+        raise NotFoundError("No patient with that NHS number is registered.")
+    return int(_first(row))
+
+
+def add_device(conn: psycopg.Connection, *, device_id: str, kind: str,
+               patient: int | str | None = None, serial: str | None = None) -> int:
+    """Register a device, optionally linked to a patient (id or NHS number); returns devices.id."""
+    if not DEVICE_ID_PATTERN.fullmatch(device_id):
+        raise ValidationError("bad-device-id", "A device id is 2–64 letters, digits, '.', '_' "
+                              "or '-', starting with a letter or digit.")
+    if kind not in DEVICE_KINDS:
+        raise ValidationError("bad-device-kind", f"Device kind must be one of "
+                              f"{', '.join(DEVICE_KINDS)}.")
+    pid = patient_id(conn, patient) if isinstance(patient, str) else patient
+    try:
+        row = conn.execute(
+            "INSERT INTO devices (device_id, kind, patient_id, serial) VALUES (%s, %s, %s, %s) "
+            "RETURNING id", (device_id, kind, pid, serial),
+        ).fetchone()
+    except psycopg.errors.UniqueViolation as err:
+        raise ValidationError("duplicate-device",
+                              f"A device '{device_id}' is already registered.") from err
+    assert row is not None
+    return int(_first(row))
+
+
+def list_devices(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    """Every device with its patient's display id and status."""
+    cur = conn.cursor(row_factory=psycopg.rows.dict_row)
+    return cur.execute(
+        "SELECT d.device_id, d.kind::text AS kind, d.active, p.display_id AS patient, "
+        "d.online, d.last_seen_at, d.battery, d.last_seq "
+        "FROM devices d LEFT JOIN patients p ON p.id = d.patient_id ORDER BY d.device_id"
+    ).fetchall()
+
+
+def _first(row: Any) -> Any:
+    return row[0] if isinstance(row, tuple | list) else next(iter(row.values()))
