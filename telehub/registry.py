@@ -137,6 +137,37 @@ def add_device(conn: psycopg.Connection, *, device_id: str, kind: str,
     return int(_first(row))
 
 
+STAFF_ROLES = ("admin", "matron", "nurse", "responder", "manager")
+
+
+def add_staff(conn: psycopg.Connection, *, username: str, display_name: str, role: str,
+              team: int | str | None = None, password: str | None = None) -> int:
+    """Create a staff account (password hashed with argon2id); returns staff.id."""
+    from telehub.passwords import hash_password
+
+    if role not in STAFF_ROLES:
+        raise ValidationError("bad-role", f"Role must be one of {', '.join(STAFF_ROLES)}.")
+    if role in ("nurse", "matron") and team is None:
+        raise ValidationError("team-required", f"A {role} belongs to a team: give --team.")
+    tid = team_id(conn, team) if isinstance(team, str) else team
+    if password is not None and len(password) < 10:
+        raise ValidationError("weak-password", "A password needs at least 10 characters.")
+    try:
+        row = conn.execute(
+            "INSERT INTO staff (username, display_name, role, team_id, password_hash) "
+            "VALUES (%s, %s, %s, %s, %s) RETURNING id",
+            (username.strip().lower(), display_name, role, tid,
+             hash_password(password) if password else None),
+        ).fetchone()
+    except psycopg.errors.UniqueViolation as err:
+        raise ValidationError("duplicate-user", f"A user '{username}' already exists.") from err
+    except psycopg.errors.CheckViolation as err:
+        raise ValidationError("bad-username", "A username is 2–64 lower-case letters, digits, "
+                              "'.', '_' or '-'.") from err
+    assert row is not None
+    return int(_first(row))
+
+
 def list_devices(conn: psycopg.Connection) -> list[dict[str, Any]]:
     """Every device with its patient's display id and status."""
     cur = conn.cursor(row_factory=psycopg.rows.dict_row)
