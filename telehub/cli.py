@@ -62,7 +62,7 @@ def _load_plugins() -> None:
         try:
             register = entry.load()
         except ImportError as err:  # a package's optional dependency is missing
-            logger.warning("commands from %s are unavailable: %s", entry.value, err)
+            logger.debug("commands from %s are unavailable: %s", entry.value, err)
             continue
         register(app)
 

@@ -8,6 +8,7 @@ processes of this one, so Ctrl-C stops everything.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import signal
@@ -28,7 +29,13 @@ console = Console()
 
 
 def _available_commands() -> set[str]:
-    return {entry.name for entry in entry_points(group="telehub.commands")}
+    """Names of the `telehub` commands this installation really has."""
+    names = set()
+    for entry in entry_points(group="telehub.commands"):
+        with contextlib.suppress(ImportError, ValueError):
+            if importlib.util.find_spec(entry.module) is not None:
+                names.add(entry.name)
+    return names
 
 
 @contextlib.contextmanager

