@@ -20,6 +20,8 @@ from telehub.config import IngestSettings, Settings, get_settings
 from telehub.db import connect
 from telehub.migrate import migrate
 
+pytest_plugins = ["tests.log_guard"]
+
 
 def _with_database(url: str, name: str) -> str:
     """`url` pointing at database `name` (works for host URLs and socket URLs)."""
@@ -132,3 +134,11 @@ def settings(db_url: str, mqtt_url: str, topic_root: str, tmp_path: Path) -> Ite
     get_settings.cache_clear()
     yield s
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def log_guard():  # noqa: ANN201 - the plugin's LogGuard
+    """Register names and tokens a test creates, so the suite fails if any is ever logged."""
+    from tests.log_guard import GUARD
+
+    return GUARD

@@ -1,0 +1,73 @@
+"""A pytest plugin that captures every log record of the whole suite and fails the run if any
+contains an NHS number, a registered patient name or a bearer token (issue: health data)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+
+import pytest
+
+from telehub.nhs import is_valid_nhs_number
+
+# Ten digits, optionally spaced 3-3-4, not inside a longer number.
+_NHS_LIKE = re.compile(r"(?<!\d)(\d{3}[ -]?\d{3}[ -]?\d{4})(?!\d)")
+
+
+class LogGuard(logging.Handler):
+    """Keeps every formatted log line, and the secrets tests told it about."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+        self.secrets: set[str] = set()
+        self._lock_lines = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = f"{record.name}: {record.getMessage()}"
+            if record.exc_info and record.exc_info[1] is not None:
+                line += f" | {record.exc_info[1]!r}"
+        except Exception:  # a broken record must not break the suite
+            return
+        with self._lock_lines:
+            self.lines.append(line)
+
+    def register(self, *values: str) -> None:
+        """Tell the guard about names and tokens that must never be logged."""
+        self.secrets.update(v for v in values if v and len(v) >= 4)
+
+    def findings(self) -> list[str]:
+        """Log lines that leak an identifier, each with what leaked."""
+        found = []
+        for line in self.lines:
+            for match in _NHS_LIKE.findall(line):
+                if is_valid_nhs_number(match):
+                    found.append(f"NHS number in: {line[:200]}")
+            for secret in self.secrets:
+                if secret in line:
+                    found.append(f"registered secret in: {line[:200]}")
+        return found
+
+
+GUARD = LogGuard()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    root = logging.getLogger()
+    root.addHandler(GUARD)
+    if root.level > logging.DEBUG or root.level == logging.NOTSET:
+        root.setLevel(logging.DEBUG)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    findings = GUARD.findings()
+    if findings:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"LOG GUARD: {len(findings)} log line(s) leak patient "
+                                "identifiers or tokens:", red=True)
+            for f in findings[:20]:
+                reporter.write_line(f"  {f}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
