@@ -19,6 +19,7 @@ from psycopg import sql
 from telehub.config import IngestSettings, Settings, get_settings
 from telehub.db import connect
 from telehub.migrate import migrate
+from tests.log_guard import GUARD, LogGuard
 
 pytest_plugins = ["tests.log_guard"]
 
@@ -137,8 +138,6 @@ def settings(db_url: str, mqtt_url: str, topic_root: str, tmp_path: Path) -> Ite
 
 
 @pytest.fixture
-def log_guard():  # noqa: ANN201 - the plugin's LogGuard
+def log_guard() -> LogGuard:
     """Register names and tokens a test creates, so the suite fails if any is ever logged."""
-    from tests.log_guard import GUARD
-
     return GUARD
