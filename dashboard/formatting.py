@@ -1,0 +1,100 @@
+"""Words and numbers on screen: RAG chips, values with units, ages, device status."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+
+from telehub.metrics import SPECS, Metric, format_value
+
+
+class Rag(StrEnum):
+    """Triage status of a patient or alert: red, amber or green."""
+
+    RED = "red"
+    AMBER = "amber"
+    GREEN = "green"
+
+
+# Colour is never the only signal: every chip carries its word and a shape.
+_CHIP = {Rag.RED: "🔴 RED", Rag.AMBER: "🟠 AMBER", Rag.GREEN: "🟢 GREEN"}
+_BADGE_COLOUR = {Rag.RED: "red", Rag.AMBER: "orange", Rag.GREEN: "green"}
+# Order for triage: worst first.
+RAG_ORDER = {Rag.RED: 0, Rag.AMBER: 1, Rag.GREEN: 2}
+SEVERITY_ORDER = {"red": 0, "amber": 1, "info": 2}
+
+
+def rag_of(red_alerts: int, amber_alerts: int, overdue: bool = False) -> Rag:
+    """RED with any open red alert; AMBER with an amber alert or overdue readings; else GREEN."""
+    if red_alerts > 0:
+        return Rag.RED
+    if amber_alerts > 0 or overdue:
+        return Rag.AMBER
+    return Rag.GREEN
+
+
+def rag_chip(rag: Rag | str) -> str:
+    """The chip text, e.g. '🔴 RED'."""
+    return _CHIP[Rag(rag)]
+
+
+def rag_badge(rag: Rag | str) -> str:
+    """A coloured Streamlit markdown badge that also says the word."""
+    value = Rag(rag)
+    return f":{_BADGE_COLOUR[value]}-badge[{_CHIP[value]}]"
+
+
+def severity_chip(severity: str) -> str:
+    """'🔴 RED', '🟠 AMBER' or 'ℹ️ INFO' for an alert severity."""
+    if severity == "info":
+        return "ℹ️ INFO"
+    return rag_chip(severity)
+
+
+def metric_label(metric: str) -> str:
+    """'SpO2', 'Weight', … with the canonical unit: 'SpO2 (%)'."""
+    spec = SPECS[Metric(metric)]
+    return f"{spec.label} ({spec.canonical.value})"
+
+
+def format_reading(metric: str, value: float | None) -> str:
+    """A value with its unit ('94 %', '82.4 kg'), or '—' when there is none."""
+    if value is None:
+        return "—"
+    return format_value(Metric(metric), value)
+
+
+def age_on(birth_date: date, today: date) -> int:
+    """Age in whole years on `today`."""
+    before_birthday = (today.month, today.day) < (birth_date.month, birth_date.day)
+    return today.year - birth_date.year - int(before_birthday)
+
+
+def format_battery(percent: int | None) -> str:
+    """'🔋 80 %', '🪫 12 % low' (below 20 %), or 'battery unknown'."""
+    if percent is None:
+        return "battery unknown"
+    if percent < 20:
+        return f"🪫 {percent} % low"
+    return f"🔋 {percent} %"
+
+
+def format_online(online: bool | None) -> str:
+    """'online', 'offline' or 'status unknown', in words."""
+    if online is None:
+        return "status unknown"
+    return "online" if online else "offline"
+
+
+def format_adherence(share: float | None) -> str:
+    """A share of expected readings received (0–1) as '87 %', or '—'."""
+    if share is None:
+        return "—"
+    return f"{round(share * 100)} %"
+
+
+def conditions_text(conditions: list[str]) -> str:
+    """'heart failure, COPD' from ['heart-failure', 'copd']."""
+    names = {"copd": "COPD", "type1-diabetes": "type 1 diabetes",
+             "type2-diabetes": "type 2 diabetes"}
+    return ", ".join(names.get(c, c.replace("-", " ")) for c in conditions) or "none recorded"

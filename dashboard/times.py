@@ -1,0 +1,74 @@
+"""Times on screen: UTC from the API shown in the display zone (Europe/London), and "2 h ago"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+# Chart ranges a nurse can pick, in days.
+RANGES_DAYS = (7, 30, 90, 365)
+# Up to this many days the chart shows every reading; longer ranges ask the API for
+# daily buckets (min/max/mean), so a year loads as fast as a week.
+RAW_MAX_DAYS = 30
+
+
+def parse_time(value: str | datetime) -> datetime:
+    """An aware datetime from an API timestamp ("2026-11-22T08:01:00Z"); naive means UTC."""
+    dt = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+def to_local(value: str | datetime, zone: ZoneInfo) -> datetime:
+    """The instant in the display zone."""
+    return parse_time(value).astimezone(zone)
+
+
+def format_local(value: str | datetime | None, zone: ZoneInfo, *, with_zone: bool = True) -> str:
+    """'Sun 29 Mar 2026 02:30 BST': the instant in the display zone, with GMT/BST named."""
+    if value is None:
+        return "—"
+    local = to_local(value, zone)
+    text = local.strftime("%a %d %b %Y %H:%M")
+    return f"{text} {local.tzname()}" if with_zone else text
+
+
+def time_ago(value: str | datetime | None, now: datetime | None = None) -> str:
+    """'just now', '5 min ago', '2 h ago', '3 d ago' ('never' for no time)."""
+    if value is None:
+        return "never"
+    now = now or datetime.now(UTC)
+    seconds = (now - parse_time(value)).total_seconds()
+    if seconds < 0:
+        return "in the future"
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 2 * 86400:
+        return f"{int(seconds // 3600)} h ago"
+    return f"{int(seconds // 86400)} d ago"
+
+
+@dataclass(frozen=True)
+class ChartWindow:
+    """The readings request for a chart range: from, to and the bucket (None: raw readings)."""
+
+    start: datetime
+    end: datetime
+    bucket: str | None
+
+
+def chart_window(days: int, now: datetime | None = None) -> ChartWindow:
+    """The window for the last `days` days; long ranges are bucketed by day."""
+    if days not in RANGES_DAYS:
+        raise ValueError(f"range must be one of {RANGES_DAYS} days, not {days}")
+    end = now or datetime.now(UTC)
+    return ChartWindow(end - timedelta(days=days), end, None if days <= RAW_MAX_DAYS else "day")
+
+
+def local_day_start(day: datetime, zone: ZoneInfo) -> datetime:
+    """Midnight in the display zone of the day `day` falls on, as a UTC instant."""
+    local = to_local(day, zone)
+    midnight = datetime(local.year, local.month, local.day, tzinfo=zone)
+    return midnight.astimezone(UTC)
