@@ -11,6 +11,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
@@ -19,7 +20,9 @@ from psycopg import sql
 from telehub.config import IngestSettings, Settings, get_settings
 from telehub.db import connect
 from telehub.migrate import migrate
-from tests.log_guard import GUARD, LogGuard
+
+if TYPE_CHECKING:
+    from tests.log_guard import LogGuard
 
 pytest_plugins = ["tests.log_guard"]
 
@@ -140,4 +143,6 @@ def settings(db_url: str, mqtt_url: str, topic_root: str, tmp_path: Path) -> Ite
 @pytest.fixture
 def log_guard() -> LogGuard:
     """Register names and tokens a test creates, so the suite fails if any is ever logged."""
+    from tests.log_guard import GUARD
+
     return GUARD
