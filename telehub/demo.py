@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -17,12 +18,14 @@ import sys
 import threading
 from collections.abc import Iterator
 from importlib.metadata import entry_points
+from urllib.parse import urlsplit
 
 from rich.console import Console
+from rich.table import Table
 
 from telehub.config import Settings
 from telehub.db import connect
-from telehub.embedded import embedded_broker, embedded_postgres, stop_process
+from telehub.embedded import embedded_broker, embedded_postgres, stop_process, wait_for_port
 from telehub.migrate import migrate
 
 console = Console()
@@ -140,8 +143,38 @@ def _start_services(settings: Settings, children: Children, commands: set[str]) 
         with console.status("Seeding the demo trust…"):
             children.run("seed", "--demo")
         console.print("[green]✓[/] Demo trust seeded")
+    api = urlsplit(settings.api_url)
+    ready: dict[str, tuple[str, int] | None] = {
+        "hub": None,
+        "api": (api.hostname or "127.0.0.1", api.port or 80),
+        "dashboard": ("127.0.0.1", settings.dashboard_port),
+        "simulate": None,
+    }
     for name, args in (("hub", ("hub",)), ("api", ("api",)), ("dashboard", ("dashboard",)),
                        ("simulate", ("simulate", "--demo"))):
-        if name in commands:
-            children.start(name, *args)
-            console.print(f"[green]✓[/] {name} started")
+        if name not in commands:
+            continue
+        children.start(name, *args)
+        address = ready[name]
+        if address is not None:
+            with console.status(f"Waiting for {name} on port {address[1]}…"):
+                wait_for_port(*address, timeout=90.0)
+        console.print(f"[green]✓[/] {name} started")
+    _print_where(settings, commands)
+
+
+def _print_where(settings: Settings, commands: set[str]) -> None:
+    """The dashboard and API addresses and the demo sign-ins, when those parts run."""
+    if "dashboard" in commands:
+        console.print(f"\n  Dashboard: http://127.0.0.1:{settings.dashboard_port}")
+    if "api" in commands:
+        console.print(f"  API docs:  {settings.api_url.rstrip('/')}/docs")
+    signins = settings.data_dir / "demo" / "signins.json"
+    if not signins.exists():
+        return
+    table = Table(title="Demo sign-ins (synthetic data only)")
+    for column in ("username", "password", "role", "team"):
+        table.add_column(column)
+    for user in json.loads(signins.read_text()):
+        table.add_row(*(str(user.get(c, "")) for c in ("username", "password", "role", "team")))
+    console.print(table)
