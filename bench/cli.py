@@ -1,0 +1,52 @@
+"""`telehub bench <name>`: run a benchmark with its baselines, print a table, write JSON."""
+
+from __future__ import annotations
+
+import typer
+
+from bench.report import Report
+from telehub.config import get_settings
+
+QUICK_HELP = "Small sizes (for a busy or small machine)."
+ADMIN_HELP = ("A PostgreSQL URL whose user may create databases "
+              "(default: TELEHUB_DATABASE_URL); benchmarks use databases of their own.")
+
+
+def _admin_url(admin_url: str | None) -> str:
+    return admin_url or get_settings().require_database_url()
+
+
+def _finish(report: Report) -> Report:
+    path = report.write()
+    report.print()
+    typer.echo(f"results: {path}")
+    return report
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `bench` command group to the telehub CLI."""
+    bench = typer.Typer(help="Benchmarks with their baselines (results in bench/results/).",
+                        no_args_is_help=True)
+
+    @bench.command("queries")
+    def queries_cmd(
+        quick: bool = typer.Option(False, help=QUICK_HELP),
+        patients: int | None = typer.Option(None, help="Patients (default 5,000; quick 1,000)."),
+        days: int | None = typer.Option(None, help="Days of history (default 365; quick 90)."),
+        team_size: int | None = typer.Option(None, help="Patients a team (default 500)."),
+        reps: int | None = typer.Option(None, help="Timed repetitions of each query."),
+        database: str = typer.Option("telehub_bench", help="Database to generate or reuse."),
+        rebuild: bool = typer.Option(False, help="Regenerate the history even if present."),
+        admin_url: str | None = typer.Option(None, envvar="TELEHUB_BENCH_ADMIN_URL",
+                                             help=ADMIN_HELP),
+    ) -> None:
+        """Caseload, 1-year daily chart and team stats against plain indexed SELECTs."""
+        from bench import queries
+
+        base = queries.QUICK if quick else queries.FULL
+        sizes = queries.QuerySizes(
+            patients=patients or base.patients, days=days or base.days,
+            team_size=team_size or base.team_size, reps=reps or base.reps)
+        _finish(queries.run(_admin_url(admin_url), sizes, database=database, rebuild=rebuild))
+
+    app.add_typer(bench, name="bench")

@@ -1,0 +1,187 @@
+"""`telehub bench queries`: caseload, a 1-year daily chart and team stats on a year of history.
+
+Each query is timed against a plain indexed SELECT of the same rows, so the ratio
+says what the query's aggregation costs over just reading what it reads.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import psycopg
+
+from bench.databases import Row, connect
+from bench.history import HistoryInfo, ensure_history
+from bench.report import Report, ratio, summarise
+
+# The caseload: every active patient of a team with the latest value of each metric,
+# the worst open alert and when they last sent anything, worst first.
+CASELOAD_SQL = """
+WITH team_patients AS (
+    SELECT id, display_id FROM patients WHERE team_id = %(team)s AND status = 'active'
+), latest AS (
+    SELECT tp.id AS patient_id, m.metric, r.time, r.value
+    FROM team_patients tp
+    CROSS JOIN unnest(enum_range(NULL::metric)) AS m (metric)
+    CROSS JOIN LATERAL (
+        SELECT time, value FROM readings
+        WHERE patient_id = tp.id AND metric = m.metric
+        ORDER BY time DESC LIMIT 1
+    ) r
+), open_alerts AS (
+    SELECT patient_id, max(severity) AS worst, count(*) AS n
+    FROM alerts WHERE team_id = %(team)s AND status <> 'resolved'
+    GROUP BY patient_id
+)
+SELECT tp.id, tp.display_id, oa.worst, coalesce(oa.n, 0) AS open_alerts,
+       max(l.time) AS last_reading_at,
+       jsonb_object_agg(l.metric, jsonb_build_object('time', l.time, 'value', l.value))
+           FILTER (WHERE l.metric IS NOT NULL) AS latest
+FROM team_patients tp
+LEFT JOIN latest l ON l.patient_id = tp.id
+LEFT JOIN open_alerts oa ON oa.patient_id = tp.id
+GROUP BY tp.id, tp.display_id, oa.worst, oa.n
+ORDER BY oa.worst DESC NULLS LAST, last_reading_at NULLS FIRST
+"""
+
+# Baseline: the team's readings of the last 24 hours (about as many rows as the
+# caseload's latest-per-metric), fetched by a plain indexed SELECT.
+CASELOAD_BASELINE_SQL = """
+SELECT patient_id, metric, time, value FROM readings
+WHERE patient_id = ANY(%(patients)s)
+  AND time >= %(as_of)s - INTERVAL '24 hours' AND time < %(as_of)s
+"""
+
+# One patient's one-year daily chart (UTC days), as the patient view draws it.
+CHART_SQL = """
+SELECT date_bin(INTERVAL '1 day', time, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS day,
+       min(value) AS min, max(value) AS max, avg(value) AS mean, count(*) AS n
+FROM readings
+WHERE patient_id = %(patient)s AND metric = %(metric)s
+  AND time >= %(as_of)s - INTERVAL '1 year' AND time < %(as_of)s
+GROUP BY 1 ORDER BY 1
+"""
+
+CHART_BASELINE_SQL = """
+SELECT time, value FROM readings
+WHERE patient_id = %(patient)s AND metric = %(metric)s
+  AND time >= %(as_of)s - INTERVAL '1 year' AND time < %(as_of)s
+"""
+
+# Team stats for the last 7 days: volume, who has gone quiet, open alerts, means.
+STATS_SQL = """
+WITH team_patients AS (
+    SELECT id FROM patients WHERE team_id = %(team)s AND status = 'active'
+), week AS (
+    SELECT r.patient_id, r.metric, r.time, r.value
+    FROM readings r JOIN team_patients tp ON tp.id = r.patient_id
+    WHERE r.time >= %(as_of)s - INTERVAL '7 days' AND r.time < %(as_of)s
+)
+SELECT (SELECT count(*) FROM team_patients) AS patients,
+       (SELECT count(*) FROM week) AS readings_7d,
+       (SELECT count(*) FROM team_patients) - (
+           SELECT count(DISTINCT patient_id) FROM week
+           WHERE time >= %(as_of)s - INTERVAL '48 hours') AS silent_48h,
+       (SELECT count(*) FROM alerts
+        WHERE team_id = %(team)s AND status <> 'resolved' AND severity = 'red') AS open_red,
+       (SELECT count(*) FROM alerts
+        WHERE team_id = %(team)s AND status <> 'resolved' AND severity = 'amber') AS open_amber,
+       (SELECT jsonb_object_agg(metric, round(mean::numeric, 2))
+        FROM (SELECT metric, avg(value) AS mean FROM week GROUP BY metric) m) AS means
+"""
+
+STATS_BASELINE_SQL = """
+SELECT patient_id, metric, time, value FROM readings
+WHERE patient_id = ANY(%(patients)s)
+  AND time >= %(as_of)s - INTERVAL '7 days' AND time < %(as_of)s
+"""
+
+
+BASELINE_LABELS = {
+    "caseload": "team's last 24 h, plain SELECT",
+    "chart_1y_daily": "same rows, plain SELECT",
+    "team_stats_7d": "same rows, plain SELECT",
+}
+
+
+@dataclass(frozen=True)
+class QuerySizes:
+    """How big a history to query, and how often to repeat each query."""
+
+    patients: int = 5000
+    days: int = 365
+    team_size: int = 500
+    reps: int = 30
+
+
+FULL = QuerySizes()
+QUICK = QuerySizes(patients=1000, days=90, team_size=250, reps=15)
+
+
+def time_query(conn: psycopg.Connection[Row], query: str,
+               params: Callable[[], dict[str, Any]], reps: int,
+               warmup: int = 2) -> tuple[list[float], int]:
+    """Wall-clock seconds of `reps` executions (all rows fetched), and the last row count."""
+    samples = []
+    rows = 0
+    for i in range(warmup + reps):
+        args = params()
+        started = time.perf_counter()
+        rows = len(conn.execute(query, args).fetchall())
+        elapsed = time.perf_counter() - started
+        if i >= warmup:
+            samples.append(elapsed)
+    return samples, rows
+
+
+def run(admin_url: str, sizes: QuerySizes, *, database: str = "telehub_bench",
+        rebuild: bool = False, seed: int = 8) -> Report:
+    """Generate (or reuse) the history, time each query and its baseline, return the report."""
+    info = ensure_history(admin_url, database, patients=sizes.patients, days=sizes.days,
+                          team_size=sizes.team_size, rebuild=rebuild)
+    report = Report(
+        "queries",
+        params={"patients": sizes.patients, "days": sizes.days, "team_size": sizes.team_size,
+                "reps": sizes.reps, "readings": info.rows, "database": database,
+                "generated_this_run": info.generated,
+                "generate_s": round(info.generate_s, 1), "as_of": info.spec.as_of},
+        columns=["query", "rows", "median_ms", "p95_ms", "max_ms"],
+    )
+    as_of_day = date.fromisoformat(info.spec.as_of)
+    as_of = datetime(as_of_day.year, as_of_day.month, as_of_day.day, tzinfo=UTC)
+    with connect(info.url, autocommit=True) as conn:
+        _time_all(conn, report, info, as_of, sizes.reps, random.Random(seed))
+    return report
+
+
+def _time_all(conn: psycopg.Connection[Row], report: Report, info: HistoryInfo,
+              as_of: datetime, reps: int, rng: random.Random) -> None:
+    team_row = conn.execute("SELECT team_id, count(*) AS n FROM patients GROUP BY team_id "
+                            "ORDER BY team_id LIMIT 1").fetchone()
+    assert team_row is not None, "the history database has no patients"
+    team = int(team_row["team_id"])
+    patients = [int(r["id"]) for r in conn.execute(
+        "SELECT id FROM patients WHERE team_id = %s ORDER BY id", (team,)).fetchall()]
+    team_args = {"team": team, "patients": patients, "as_of": as_of}
+
+    def chart_args() -> dict[str, Any]:
+        return {"patient": rng.choice(patients), "metric": "spo2", "as_of": as_of}
+
+    pairs = [
+        ("caseload", CASELOAD_SQL, CASELOAD_BASELINE_SQL, lambda: team_args),
+        ("chart_1y_daily", CHART_SQL, CHART_BASELINE_SQL, chart_args),
+        ("team_stats_7d", STATS_SQL, STATS_BASELINE_SQL, lambda: team_args),
+    ]
+    for name, query, baseline, args in pairs:
+        q_samples, q_rows = time_query(conn, query, args, reps)
+        b_samples, b_rows = time_query(conn, baseline, args, reps)
+        q, b = summarise(q_samples), summarise(b_samples)
+        report.add(query=name, rows=q_rows, **q)
+        report.add(query=f"  baseline: {BASELINE_LABELS[name]}", rows=b_rows, **b)
+        report.ratios[f"{name} / baseline (median)"] = ratio(q["median_ms"], b["median_ms"])
+    report.params["team_patients"] = len(patients)
