@@ -1,0 +1,60 @@
+"""Who may see which patient and alert, and the audit log of every patient-record access."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from api.deps import DbConn, Staff
+from api.errors import not_found
+from api.schemas import Role
+
+AUDIT_SQL = """
+INSERT INTO audit_log (staff_id, actor, action, resource, patient_id, detail, client_addr)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+"""
+
+# A responder sees a patient only through an alert routed to them: an active alert that
+# is red, escalated, or assigned to them.
+RESPONDER_PATIENT_SQL = """
+SELECT 1 FROM alerts a
+WHERE a.patient_id = %(patient)s AND a.status <> 'resolved'
+  AND (a.severity = 'red' OR a.escalated OR a.assignee_id = %(staff)s)
+LIMIT 1
+"""
+
+
+def patient_team(conn: DbConn, patient_id: int) -> int | None:
+    """The patient's team id, or None when there is no such patient."""
+    row = conn.execute("SELECT team_id FROM patients WHERE id = %s", (patient_id,)).fetchone()
+    return None if row is None else int(row["team_id"])
+
+
+def team_visible(staff: Staff, team_id: int | None) -> bool:
+    """True when `staff` may see records of team `team_id`."""
+    return team_id is not None and (staff.spans_teams or staff.team_id == team_id)
+
+
+def check_patient(conn: DbConn, staff: Staff, patient_id: int, *,
+                  responder_ok: bool = False) -> int:
+    """The patient's team id when `staff` may see the patient; else a 404 (never a 403)."""
+    team = patient_team(conn, patient_id)
+    if team is None:
+        raise not_found("patient")
+    if staff.role in (Role.ADMIN, Role.MATRON, Role.NURSE) and team_visible(staff, team):
+        return team
+    if responder_ok and staff.role == Role.RESPONDER and team_visible(staff, team):
+        hit = conn.execute(RESPONDER_PATIENT_SQL, {"patient": patient_id, "staff": staff.id})
+        if hit.fetchone() is not None:
+            return team
+    raise not_found("patient")
+
+
+def audit(conn: DbConn, staff: Staff | None, action: str, resource: str,
+          patient_id: int | None, addr: str | None, detail: dict[str, Any] | None = None,
+          actor: str | None = None) -> None:
+    """Record who did what to which patient's record (in the caller's transaction)."""
+    conn.execute(AUDIT_SQL, (staff.id if staff else None,
+                             actor or (staff.username if staff else "system"), action, resource,
+                             patient_id, Jsonb(detail or {}), addr))

@@ -1,0 +1,75 @@
+"""The FastAPI application: `create_app(settings)` builds it; the lifespan owns the DB pool."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from api.errors import install_handlers
+from api.middleware import RequestLimits
+from api.observability import Observability
+from api.ratelimit import SlidingWindowLimiter
+from api.routes import (
+    alerts,
+    audit,
+    auth,
+    caseload,
+    devices,
+    fhir,
+    health,
+    ingest_http,
+    patients,
+    readings,
+    teams,
+    thresholds,
+)
+from api.state import ApiState
+from telehub.config import Settings
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """Telehub's HTTP API: staff sign-in and roles, caseloads, patients, devices,
+readings, thresholds, alerts, team statistics, audit and FHIR R4 export.
+Errors are RFC 9457 problem details (`application/problem+json`)."""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the API for `settings` (the database pool opens when the app starts)."""
+    url = settings.require_database_url()
+    observability = Observability()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # open(wait=False): the API starts even while the database is down, and /readyz says so.
+        pool = ConnectionPool(url, min_size=1, max_size=settings.db_pool_max, open=False,
+                              kwargs={"row_factory": dict_row}, timeout=5.0,
+                              name="telehub-api", reconnect_timeout=0)
+        pool.open(wait=False)
+        app.state.telehub = ApiState(
+            settings=settings, pool=pool, observability=observability,
+            signin_limiter=SlidingWindowLimiter(settings.api.signin_attempts_per_minute, 60.0),
+        )
+        logger.info("api ready on database pool %s", pool.name)
+        try:
+            yield
+        finally:
+            pool.close()
+
+    app = FastAPI(title="Telehub API", version="1", description=DESCRIPTION, lifespan=lifespan)
+    install_handlers(app)
+    app.add_middleware(RequestLimits, max_bytes=settings.api.max_request_bytes)
+    observability.install(app)
+    if settings.api.cors_origins:  # closed unless origins are configured
+        app.add_middleware(CORSMiddleware, allow_origins=settings.api.cors_origins,
+                           allow_methods=["GET", "POST", "PATCH", "PUT"],
+                           allow_headers=["Authorization", "Content-Type"])
+    for module in (health, auth, caseload, patients, devices, readings, thresholds, alerts,
+                   teams, audit, fhir, ingest_http):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,51 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import logging
+
+import psycopg
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
+
+from api.deps import State
+from api.schemas import HealthOut, ReadyOut
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["operations"])
+
+READY_TIMEOUT_S = 2.0  # a load balancer's probe must not hang on a dead database
+
+
+@router.get("/healthz", response_model=HealthOut, summary="The process is up")
+def healthz() -> HealthOut:
+    """Always 200 while the process serves HTTP."""
+    return HealthOut()
+
+
+@router.get("/readyz", response_model=ReadyOut, summary="The database answers",
+            responses={503: {"model": ReadyOut, "description": "Not ready, with the reason"}})
+def readyz(state: State) -> ReadyOut | JSONResponse:
+    """200 when the database answers a query; 503 with the reason otherwise."""
+    try:
+        with state.pool.connection(timeout=READY_TIMEOUT_S) as conn:
+            conn.execute("SELECT 1").fetchone()
+    except PoolTimeout:
+        reason = f"no database connection within {READY_TIMEOUT_S:g} s"
+    except psycopg.Error as err:
+        reason = f"database error: {type(err).__name__}"
+    else:
+        return ReadyOut(status="ready", database=True)
+    logger.warning("not ready: %s", reason)
+    body = ReadyOut(status="unavailable", database=False, reason=reason)
+    return JSONResponse(body.model_dump(), status_code=503)
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response,
+            responses={200: {"content": {"text/plain": {}}}})
+def metrics(state: State) -> Response:
+    """Request counts and latencies in the Prometheus text format."""
+    return Response(state.observability.exposition(),
+                    media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,125 @@
+"""A real uvicorn server on a free port in front of each test's own database."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import uvicorn
+
+from api.app import create_app
+from telehub import registry
+from telehub.config import Settings
+from tests.log_guard import LogGuard
+
+PASSWORD = "correct-horse-battery"  # test accounts only
+
+
+@dataclass
+class World:
+    """A small service: two teams, one account per role, a few patients."""
+
+    teams: dict[str, int] = field(default_factory=dict)
+    staff: dict[str, int] = field(default_factory=dict)
+    patients: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class LiveApi:
+    """The running server: its base URL and helpers that sign in."""
+
+    url: str
+    world: World
+    settings: Settings
+    db_url: str
+
+    def client(self, username: str | None = None) -> httpx.Client:
+        """An HTTP client, signed in as `username` when given."""
+        c = httpx.Client(base_url=self.url, timeout=10.0)
+        if username:
+            c.headers["Authorization"] = f"Bearer {self.token(username)}"
+        return c
+
+    def token(self, username: str, password: str = PASSWORD) -> str:
+        """Sign in over HTTP and return the bearer token."""
+        r = httpx.post(f"{self.url}/auth/token", data={"username": username,
+                                                        "password": password}, timeout=10.0)
+        assert r.status_code == 200, r.text
+        return str(r.json()["access_token"])
+
+
+class ServerThread:
+    """uvicorn serving `app` on a socket of its own, in a background thread."""
+
+    def __init__(self, app: Any) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
+                                       daemon=True, name="uvicorn-test")
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the API server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+
+def build_world(conn: psycopg.Connection) -> World:
+    """Teams north and south; admin, matron, nurse, responder, manager; patients."""
+    w = World()
+    w.teams["north"] = registry.add_team(conn, "north", "North Locality")
+    w.teams["south"] = registry.add_team(conn, "south", "South Locality")
+    for username, role, team in [("admin", "admin", None), ("matron", "matron", "north"),
+                                 ("nurse", "nurse", "north"), ("south-nurse", "nurse", "south"),
+                                 ("responder", "responder", "north"),
+                                 ("manager", "manager", "north")]:
+        w.staff[username] = registry.add_staff(conn, username=username,
+                                               display_name=username.title(), role=role,
+                                               team=team, password=PASSWORD)
+    patients = [("ann", "9990000026", "Ann", "Able", "north", ["heart-failure"]),
+                ("bob", "9990000034", "Bob", "Baker", "north", ["copd"]),
+                ("cat", "9990000042", "Cat", "Cole", "south", ["diabetes"])]
+    for key, nhs, given, family, team, conds in patients:
+        w.patients[key] = registry.add_patient(
+            conn, nhs_number=nhs, given_name=given, family_name=family,
+            birth_date=date(1940, 1, 2), team=team, conditions=conds,
+            address_line=f"{key} street", postcode="LS1 1AA", phone="0113 000 0000",
+            named_nurse_id=w.staff["nurse"] if team == "north" else w.staff["south-nurse"])
+    conn.commit()
+    return w
+
+
+@pytest.fixture
+def api_settings(db_url: str) -> Settings:
+    """Settings for this test's database (no broker needed)."""
+    return Settings(database_url=db_url)
+
+
+@pytest.fixture
+def live_api(api_settings: Settings, db_url: str, conn: psycopg.Connection,
+             log_guard: LogGuard) -> Iterator[LiveApi]:
+    """The API served over real HTTP on this test's database, with a small world in it."""
+    world = build_world(conn)
+    log_guard.register("Ann", "Able", "Bob Baker", "Baker", "Cat Cole")
+    with ServerThread(create_app(api_settings)) as srv:
+        yield LiveApi(f"http://127.0.0.1:{srv.port}", world, api_settings, db_url)
