@@ -22,6 +22,9 @@ _BADGE_COLOUR = {Rag.RED: "red", Rag.AMBER: "orange", Rag.GREEN: "green"}
 # Order for triage: worst first.
 RAG_ORDER = {Rag.RED: 0, Rag.AMBER: 1, Rag.GREEN: 2}
 SEVERITY_ORDER = {"red": 0, "amber": 1, "info": 2}
+# The conditions Telehub monitors (the schema's list), for filters.
+CONDITIONS = ("heart-failure", "copd", "diabetes", "type1-diabetes", "type2-diabetes",
+              "hypertension")
 
 
 def rag_of(red_alerts: int, amber_alerts: int, overdue: bool = False) -> Rag:

@@ -52,11 +52,11 @@ def time_ago(value: str | datetime | None, now: datetime | None = None) -> str:
 
 @dataclass(frozen=True)
 class ChartWindow:
-    """The readings request for a chart range: from, to and the bucket (None: raw readings)."""
+    """The readings request for a chart range: from, to and the bucket ('raw' or 'day')."""
 
     start: datetime
     end: datetime
-    bucket: str | None
+    bucket: str
 
 
 def chart_window(days: int, now: datetime | None = None) -> ChartWindow:
@@ -64,7 +64,7 @@ def chart_window(days: int, now: datetime | None = None) -> ChartWindow:
     if days not in RANGES_DAYS:
         raise ValueError(f"range must be one of {RANGES_DAYS} days, not {days}")
     end = now or datetime.now(UTC)
-    return ChartWindow(end - timedelta(days=days), end, None if days <= RAW_MAX_DAYS else "day")
+    return ChartWindow(end - timedelta(days=days), end, "raw" if days <= RAW_MAX_DAYS else "day")
 
 
 def local_day_start(day: datetime, zone: ZoneInfo) -> datetime:

@@ -1,0 +1,1 @@
+"""The dashboard's pages: each module lays out one page; data comes through `session`."""

@@ -1,0 +1,115 @@
+"""Alert inbox: open alerts worst and newest first, each with its reason and actions with notes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from dashboard import session
+from dashboard.client import Invalid
+from dashboard.formatting import SEVERITY_ORDER, severity_chip
+from dashboard.models import OUTCOMES, Alert
+from dashboard.times import format_local, time_ago
+
+ACTIONS = ("Acknowledge", "Resolve", "Escalate", "Assign")
+
+
+def inbox_order(alerts: list[Alert]) -> list[Alert]:
+    """Worst severity first, then the newest breach first."""
+    return sorted(alerts, key=lambda a: (SEVERITY_ORDER.get(a.severity, 9),
+                                         -a.last_breach_at.timestamp()))
+
+
+def _act(alert: Alert, action: str, note: str, outcome: str | None,
+         assignee: int | None) -> None:
+    client = session.api()
+    if action == "Acknowledge":
+        client.acknowledge(alert.id, note)
+    elif action == "Resolve":
+        if outcome is None:
+            raise Invalid(422, "Choose the outcome before resolving.")
+        client.resolve(alert.id, outcome, note)
+    elif action == "Escalate":
+        client.escalate(alert.id, note)
+    elif action == "Assign":
+        if assignee is None:
+            raise Invalid(422, "Enter the staff id to assign the alert to.")
+        client.assign(alert.id, assignee, note)
+
+
+def _alert_card(alert: Alert, now: datetime) -> None:
+    zone = session.settings().zone
+    heading = (f"{severity_chip(alert.severity)} · {alert.patient_display_id or alert.patient_id}"
+               f" · {alert.rule_id} · {alert.status}{' · ESCALATED' if alert.escalated else ''}")
+    with st.container(border=True):
+        st.markdown(f"**{heading}**")
+        st.write(alert.message)
+        last = alert.last_breach_at
+        st.caption(f"First {format_local(alert.first_breach_at, zone)} · last "
+                   f"{format_local(last, zone)} ({time_ago(last, now)})"
+                   f" · {alert.occurrences} reading(s)")
+        cols = st.columns([1.3, 1.5, 3, 1])
+        action = cols[0].selectbox("Action", ACTIONS, key=f"action_{alert.id}")
+        outcome = assignee = None
+        if action == "Resolve":
+            outcome = cols[1].selectbox("Outcome", OUTCOMES, index=None, key=f"outcome_{alert.id}",
+                                        format_func=lambda o: o.replace("-", " "))
+        elif action == "Assign":
+            picked = cols[1].number_input("Assign to staff id", min_value=1, step=1, value=None,
+                                          key=f"assignee_{alert.id}")
+            assignee = int(picked) if picked is not None else None
+        note = cols[2].text_input("Note", key=f"note_{alert.id}",
+                                  placeholder="What you did or why")
+        if cols[3].button("Save", key=f"save_{alert.id}", type="primary"):
+            try:
+                with session.handling_errors():
+                    _act(alert, action, note.strip(), outcome, assignee)
+            except Invalid as err:
+                st.error(err.message)
+                return
+            session.clear_reads()
+            st.session_state["inbox_notice"] = f"{action} saved for alert {alert.id}."
+            st.rerun()
+        if st.toggle("History", key=f"history_{alert.id}"):
+            _history(alert.id)
+
+
+def _history(alert_id: int) -> None:
+    zone = session.settings().zone
+    with session.handling_errors():
+        events = session.api().alert_events(alert_id)
+    for event in events:
+        note = f" — {event.note}" if event.note else ""
+        st.markdown(f"- {format_local(event.at, zone)}: **{event.kind}** by {event.actor}{note}")
+
+
+def render() -> None:
+    """Open and acknowledged alerts to act on; resolved ones as history."""
+    st.title("Alert inbox")
+    notice = st.session_state.pop("inbox_notice", None)
+    if notice:
+        st.success(notice)
+    now = datetime.now(UTC)
+    open_tab, resolved_tab = st.tabs(["Open", "Resolved"])
+    with session.handling_errors():
+        active = session.api().alerts(status="open") + session.api().alerts(
+            status="acknowledged")
+    with open_tab:
+        if not active:
+            st.info("No open alerts. New alerts appear here as readings arrive.")
+        for alert in inbox_order(active):
+            _alert_card(alert, now)
+    with resolved_tab:
+        with session.handling_errors():
+            resolved = session.api().alerts(status="resolved", limit=100)
+        if not resolved:
+            st.info("No resolved alerts yet.")
+        zone = session.settings().zone
+        for alert in sorted(resolved, key=lambda a: a.resolved_at or a.created_at, reverse=True):
+            st.markdown(f"- {severity_chip(alert.severity)} {alert.patient_display_id or ''} "
+                        f"{alert.rule_id}: {alert.message} — **{alert.outcome or ''}** "
+                        f"({format_local(alert.resolved_at, zone)})")
+
+
+render()

@@ -1,0 +1,74 @@
+"""Caseload (home page): the team's patients worst first, refreshed every 30 s in place."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import streamlit as st
+
+from dashboard import session
+from dashboard.caseload_table import (
+    CASELOAD_METRICS,
+    TRIAGE_LABELS,
+    caseload_frame,
+    filter_rows,
+)
+from dashboard.formatting import CONDITIONS, conditions_text, metric_label
+from dashboard.times import format_local
+
+REFRESH_S = 30  # the issue's refresh interval: a new red alert shows within one refresh
+
+
+def _column_config() -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    for metric in CASELOAD_METRICS:
+        config[metric] = st.column_config.TextColumn(f"Latest {metric_label(metric)}")
+        config[f"{metric}_trend"] = st.column_config.LineChartColumn(
+            f"{metric_label(metric)}, 7 days")
+    return config
+
+
+@st.fragment(run_every=REFRESH_S)
+def _live_table(scope: str, search: str, conditions: list[str], triage: list[str]) -> None:
+    staff = session.current_staff()
+    nurse_id = staff.id if staff is not None and scope == "My patients" else None
+    with session.handling_errors():
+        caseload = session.caseload(nurse_id)
+    zone = session.settings().zone
+    now = datetime.now(UTC)
+    rows = filter_rows(caseload.rows, search=search, conditions=conditions, triage=triage)
+    red = sum(1 for r in caseload.rows if r.triage == "red")
+    st.caption(f"{caseload.total} patients · {red} RED · updated "
+               f"{format_local(caseload.generated_at, zone)} (refreshes every {REFRESH_S} s)")
+    if not caseload.rows:
+        st.info("No patients in this caseload yet. An admin adds patients with "
+                "`telehub patients add` or the API; patients then appear here.")
+        return
+    if not rows:
+        st.info("No patient matches these filters. Clear the search or the filters.")
+        return
+    st.dataframe(caseload_frame(rows, now), hide_index=True, use_container_width=True,
+                 column_config=_column_config(), key="caseload_table")
+    choices = {r.patient_id: f"{r.name} ({r.display_id})" for r in rows}
+    pick = st.selectbox("Open a patient", options=list(choices), format_func=choices.__getitem__,
+                        index=None, placeholder="Choose a patient…", key="caseload_open")
+    if pick is not None and st.button("Open patient page", key="caseload_open_button"):
+        st.session_state[session.PATIENT_KEY] = pick
+        st.switch_page("views/patient.py")
+
+
+def render() -> None:
+    """Filters outside the live fragment keep the user's place across refreshes."""
+    st.title("Caseload")
+    left, mid, right, far = st.columns([1.2, 2, 2, 2])
+    scope = left.radio("Show", ["Team", "My patients"], key="caseload_scope")
+    search = mid.text_input("Search name or TH- id", key="caseload_search")
+    conditions = right.multiselect("Condition", CONDITIONS, key="caseload_conditions",
+                                   format_func=lambda c: conditions_text([c]))
+    triage = far.multiselect("Status", list(TRIAGE_LABELS), format_func=lambda t: TRIAGE_LABELS[t],
+                             key="caseload_triage")
+    _live_table(scope, search, conditions, triage)
+
+
+render()
