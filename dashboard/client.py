@@ -170,6 +170,10 @@ class ApiClient:
         """The same API as the member of staff this token belongs to."""
         return ApiClient(self._http, token)
 
+    def sign_out(self) -> None:
+        """Revoke this token."""
+        self._request("POST", "/auth/logout")
+
     def me(self) -> Staff:
         """Who the token belongs to."""
         return self._get("/me", Staff)

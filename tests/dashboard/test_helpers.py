@@ -75,8 +75,8 @@ def test_time_ago_speaks_in_minutes_hours_and_days(delta: timedelta, text: str) 
 def test_short_ranges_are_raw_and_long_ranges_bucketed_by_day() -> None:
     now = datetime(2026, 11, 26, 12, tzinfo=UTC)
     week = chart_window(7, now)
-    assert (week.start, week.end, week.bucket) == (now - timedelta(days=7), now, None)
-    assert chart_window(30, now).bucket is None
+    assert (week.start, week.end, week.bucket) == (now - timedelta(days=7), now, "raw")
+    assert chart_window(30, now).bucket == "raw"
     assert chart_window(90, now).bucket == "day"
     assert chart_window(365, now).start == now - timedelta(days=365)
     with pytest.raises(ValueError, match="range must be one of"):

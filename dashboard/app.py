@@ -1,0 +1,60 @@
+"""The dashboard's entry script (`telehub dashboard` runs `streamlit run` on it).
+
+Pages depend on the signed-in role; everything is read through the API with the
+user's token, never from the database.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import session
+from dashboard.client import ApiError
+
+VIEWS = Path(__file__).parent / "views"
+
+# Which pages each role sees (the API enforces the same rules; this keeps the menu honest).
+ROLE_PAGES: dict[str, tuple[str, ...]] = {
+    "nurse": ("caseload", "alerts", "patient"),
+    "matron": ("caseload", "alerts", "patient", "team"),
+    "responder": ("alerts",),
+    "manager": ("team",),
+    "admin": ("devices", "team"),
+}
+TITLES = {"caseload": ("Caseload", "👥"), "alerts": ("Alert inbox", "🔔"),
+          "patient": ("Patient", "🩺"), "devices": ("Devices", "📟"), "team": ("Team view", "📊")}
+
+
+def _sidebar() -> None:
+    staff = session.current_staff()
+    if staff is None:
+        return
+    with st.sidebar:
+        st.markdown(f"Signed in as **{staff.display_name}**  \n{staff.role}"
+                    f"{' · ' + staff.team_code if staff.team_code else ''}")
+        if st.button("Sign out", key="signout"):
+            try:
+                session.api().sign_out()
+            except ApiError:
+                pass  # the token is forgotten here whether or not the API heard
+            session.sign_out("You have signed out.")
+            st.rerun()
+
+
+def main() -> None:
+    """Build the navigation for whoever is signed in and run the chosen page."""
+    st.set_page_config(page_title="Telehub", page_icon="🩺", layout="wide")
+    staff = session.current_staff()
+    if staff is None:
+        pages = [st.Page(VIEWS / "signin.py", title="Sign in", icon="🔑", default=True)]
+    else:
+        names = ROLE_PAGES.get(staff.role, ())
+        pages = [st.Page(VIEWS / f"{name}.py", title=TITLES[name][0], icon=TITLES[name][1],
+                         default=i == 0) for i, name in enumerate(names)]
+    _sidebar()
+    st.navigation(pages).run()
+
+
+main()

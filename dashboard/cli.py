@@ -1,0 +1,46 @@
+"""`telehub dashboard`: serve the Streamlit dashboard against the configured API."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+from telehub.config import Settings, get_settings
+
+APP = Path(__file__).parent / "app.py"
+
+
+def streamlit_command(settings: Settings) -> list[str]:
+    """The `streamlit run` command line for these settings (headless, on dashboard_port)."""
+    return [sys.executable, "-m", "streamlit", "run", str(APP),
+            "--server.port", str(settings.dashboard_port),
+            "--server.headless", "true",
+            "--browser.gatherUsageStats", "false",
+            "--client.toolbarMode", "minimal"]
+
+
+def run(settings: Settings) -> int:
+    """Run Streamlit in the foreground until it stops; returns its exit code."""
+    env = {**os.environ, "TELEHUB_API_URL": settings.api_url}
+    return subprocess.call(streamlit_command(settings), env=env)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `telehub dashboard` to the CLI."""
+
+    @app.command()
+    def dashboard(port: int = typer.Option(None, help="Port (default: dashboard_port)."),
+                  api_url: str = typer.Option(None, "--api-url",
+                                              help="The API (default: api_url).")) -> None:
+        """Serve the dashboard (caseload, alerts, patients, devices, team view)."""
+        settings = get_settings()
+        updates = {k: v for k, v in (("dashboard_port", port), ("api_url", api_url)) if v}
+        if updates:
+            settings = settings.model_copy(update=updates)
+        typer.echo(f"dashboard on http://127.0.0.1:{settings.dashboard_port} "
+                   f"(API {settings.api_url})")
+        raise typer.Exit(run(settings))

@@ -1,0 +1,93 @@
+"""Devices (admin): register, link to a patient, generate MQTT credentials (shown once), status."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import session
+from dashboard.client import Invalid
+from dashboard.formatting import format_battery, format_online
+from dashboard.times import format_local, time_ago
+
+KINDS = ("scale", "oximeter", "glucometer")
+
+
+def _register() -> None:
+    with st.form("device_add", clear_on_submit=True):
+        st.markdown("**Register a device**")
+        cols = st.columns(4)
+        device_id = cols[0].text_input("Device id", placeholder="e.g. oxi-0042")
+        kind = cols[1].selectbox("Kind", KINDS)
+        serial = cols[2].text_input("Serial number (optional)")
+        patient = cols[3].number_input("Patient id (optional)", min_value=1, step=1, value=None)
+        if not st.form_submit_button("Register", type="primary"):
+            return
+    try:
+        with session.handling_errors():
+            session.api().add_device(device_id.strip(), kind, serial.strip() or None,
+                                     int(patient) if patient is not None else None)
+    except Invalid as err:
+        st.error(err.message)
+        return
+    st.session_state["devices_notice"] = f"Device {device_id.strip()} registered."
+    st.rerun()
+
+
+def _manage(devices: dict[int, str]) -> None:
+    st.markdown("**Link a device or generate its credentials**")
+    cols = st.columns([2, 1, 1, 1])
+    pk = cols[0].selectbox("Device", list(devices), format_func=devices.__getitem__, index=None,
+                           key="device_pick", placeholder="Choose a device…")
+    patient = cols[1].number_input("Patient id", min_value=1, step=1, value=None,
+                                   key="device_patient")
+    link = cols[2].button("Link to patient", key="device_link")
+    creds = cols[3].button("Generate MQTT credentials", key="device_creds")
+    if pk is None or not (link or creds):
+        return
+    try:
+        with session.handling_errors():
+            if link:
+                if patient is None:
+                    st.error("Enter the patient id to link the device to.")
+                    return
+                session.api().assign_device(pk, int(patient))
+                st.success(f"{devices[pk]} linked to patient {int(patient)}.")
+            else:
+                made = session.api().device_credentials(pk)
+                st.warning("Copy these now: the password is shown only this once.", icon="🔑")
+                st.code(f"username: {made.username}\npassword: {made.password}\n"
+                        f"readings topic: {made.readings_topic}\n"
+                        f"status topic: {made.status_topic}", language="yaml")
+    except Invalid as err:
+        st.error(err.message)
+
+
+def render() -> None:
+    """The device register."""
+    st.title("Devices")
+    notice = st.session_state.pop("devices_notice", None)
+    if notice:
+        st.success(notice)
+    with session.handling_errors():
+        devices = session.api().devices()
+    now = datetime.now(UTC)
+    zone = session.settings().zone
+    if devices:
+        st.dataframe(pd.DataFrame([{
+            "Device": d.device_id, "Kind": d.kind, "Serial": d.serial or "",
+            "Patient": d.patient_display_id or "not linked", "Active": "yes" if d.active else "no",
+            "Credentials": "set" if d.has_credentials else "none",
+            "Status": format_online(d.online), "Last seen": time_ago(d.last_seen_at, now),
+            "Last seen at": format_local(d.last_seen_at, zone),
+            "Battery": format_battery(d.battery), "Firmware": d.firmware or "",
+        } for d in devices]), hide_index=True, use_container_width=True, key="devices_table")
+    else:
+        st.info("No devices yet. Register one below, then link it to a patient.")
+    _register()
+    _manage({d.id: f"{d.device_id} ({d.kind})" for d in devices})
+
+
+render()

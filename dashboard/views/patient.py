@@ -1,0 +1,239 @@
+"""Patient page: header, charts with threshold bands and alert markers, readings, alert
+timeline, threshold editor and devices."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import session
+from dashboard.charts import metric_figure, rule_metric
+from dashboard.client import Invalid
+from dashboard.formatting import (
+    age_on,
+    conditions_text,
+    format_battery,
+    format_online,
+    format_reading,
+    metric_label,
+    severity_chip,
+)
+from dashboard.models import Alert, Patient, Readings, Threshold
+from dashboard.times import RANGES_DAYS, chart_window, format_local, time_ago
+
+METRICS = ("weight", "spo2", "pulse", "glucose")
+EDIT_ROLES = ("matron", "nurse")
+
+
+def _pick_patient() -> int | None:
+    """The patient chosen on the caseload, or one chosen here."""
+    chosen = st.session_state.get(session.PATIENT_KEY)
+    with session.handling_errors():
+        rows = session.caseload().rows
+    choices = {r.patient_id: f"{r.name} ({r.display_id})" for r in rows}
+    if chosen is not None and chosen not in choices:
+        choices[int(chosen)] = f"patient {chosen}"
+    options = list(choices)
+    pick = st.selectbox("Patient", options, format_func=choices.__getitem__,
+                        index=options.index(chosen) if chosen in options else None,
+                        placeholder="Choose a patient…", key="patient_pick")
+    if pick is not None:
+        st.session_state[session.PATIENT_KEY] = pick
+    return pick
+
+
+def _header(patient: Patient) -> None:
+    st.title(f"{patient.name} · {patient.display_id}")
+    today = datetime.now(session.settings().zone).date()
+    plan = "; ".join(
+        f"{metric_label(m)} {slot.get('per_day', '?')}×/day"
+        f"{' (' + slot['window'] + ')' if slot.get('window') else ''}"
+        for m, slot in patient.care_plan.items() if isinstance(slot, dict)) or "no schedule set"
+    cols = st.columns(4)
+    cols[0].markdown(f"**Age** {age_on(patient.birth_date, today)}  \n"
+                     f"**Status** {patient.status}")
+    oxygen = "  \n**Home oxygen** yes" if patient.on_home_oxygen else ""
+    cols[1].markdown(f"**Conditions** {conditions_text(patient.conditions)}{oxygen}")
+    cols[2].markdown(f"**Named nurse** {_named_nurse(patient)}")
+    cols[3].markdown(f"**Care plan** {plan}")
+
+
+def _named_nurse(patient: Patient) -> str:
+    if patient.named_nurse_id is None:
+        return "not set"
+    with session.handling_errors():
+        rows = session.caseload().rows
+    row = next((r for r in rows if r.patient_id == patient.id), None)
+    return (row.named_nurse if row and row.named_nurse else f"staff {patient.named_nurse_id}")
+
+
+def _metrics_shown(patient: Patient, data: Readings) -> list[str]:
+    present = {r.metric for r in data.raw} | {b.metric for b in data.buckets}
+    return [m for m in METRICS if m in present or m in patient.care_plan]
+
+
+def _charts(patient: Patient, data: Readings, thresholds: list[Threshold],
+            alerts: list[Alert]) -> None:
+    zone = session.settings().zone
+    shown = _metrics_shown(patient, data)
+    if not shown:
+        st.info("No readings in this range. Check the patient's devices below, or pick a "
+                "longer range.")
+        return
+    for metric in shown:
+        raw = [r for r in data.raw if r.metric == metric]
+        buckets = [b for b in data.buckets if b.metric == metric]
+        if not raw and not buckets:
+            st.markdown(f"**{metric_label(metric)}**: no readings in this range.")
+            continue
+        st.plotly_chart(metric_figure(metric, raw=raw, buckets=buckets, thresholds=thresholds,
+                                      alerts=alerts, zone=zone),
+                        use_container_width=True, key=f"chart_{metric}")
+
+
+def _readings_table(data: Readings) -> None:
+    zone = session.settings().zone
+    if data.buckets:
+        frame = pd.DataFrame([{
+            "Day": format_local(b.start, zone), "Metric": metric_label(b.metric),
+            "Min": format_reading(b.metric, b.min), "Mean": format_reading(b.metric, b.mean),
+            "Max": format_reading(b.metric, b.max), "Readings": b.n,
+        } for b in sorted(data.buckets, key=lambda b: b.start, reverse=True)])
+    else:
+        frame = pd.DataFrame([{
+            "Time": format_local(r.time, zone), "Metric": metric_label(r.metric),
+            "Value": format_reading(r.metric, r.value),
+            "As sent": f"{r.raw_value:g} {r.raw_unit}" if r.raw_value is not None else "",
+            "Flags": ", ".join(r.flags) or "—", "Device": r.device_id or "",
+        } for r in sorted(data.raw, key=lambda r: r.time, reverse=True)])
+    if frame.empty:
+        st.info("No readings in this range.")
+        return
+    st.dataframe(frame, hide_index=True, use_container_width=True, key="readings_table")
+
+
+def _alert_timeline(alerts: list[Alert]) -> None:
+    zone = session.settings().zone
+    if not alerts:
+        st.info("No alerts for this patient.")
+        return
+    api = session.api()
+    for alert in sorted(alerts, key=lambda a: a.first_breach_at, reverse=True):
+        with st.expander(f"{severity_chip(alert.severity)} {alert.rule_id} · {alert.status} · "
+                         f"{format_local(alert.first_breach_at, zone)}"):
+            st.write(alert.message)
+            with session.handling_errors():
+                events = api.alert_events(alert.id)
+            for event in events:
+                note = f" — {event.note}" if event.note else ""
+                st.markdown(f"- {format_local(event.at, zone)}: **{event.kind}** "
+                            f"by {event.actor}{note}")
+
+
+def _threshold_editor(patient: Patient, thresholds: list[Threshold]) -> None:
+    staff = session.current_staff()
+    rows = [{"Rule": t.rule_id, "Metric": rule_metric(t.rule_id) or "—",
+             "Default": json.dumps(t.default_params) if t.default_params else
+             ("—" if t.individual else json.dumps(t.params)),
+             "Individual": json.dumps(t.params) if t.individual else "—",
+             "Reason": t.reason or "", "Set by": t.set_by_name or "",
+             "Set": format_local(t.set_at, session.settings().zone) if t.set_at else ""}
+            for t in thresholds]
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True,
+                     key="thresholds_table")
+    else:
+        st.info("No rules apply to this patient yet: rules follow the conditions recorded.")
+    if staff is None or staff.role not in EDIT_ROLES:
+        st.caption("Only the patient's nurse or matron can change thresholds.")
+        return
+    by_rule = {t.rule_id: t for t in thresholds}
+    st.markdown("**Set an individual threshold**")
+    rule = st.selectbox("Rule", list(by_rule), index=None, key="threshold_rule",
+                        placeholder="Choose a rule…")
+    if rule is None:
+        return
+    current = by_rule[rule]
+    if current.default_params:
+        st.caption(f"Default: `{json.dumps(current.default_params)}`")
+    params_text = st.text_area("Parameters (JSON)", value=json.dumps(current.params),
+                               key=f"threshold_params_{rule}")
+    reason = st.text_input("Clinical reason (required)", key=f"threshold_reason_{rule}")
+    if st.button("Save threshold", key="threshold_save", type="primary"):
+        try:
+            params = json.loads(params_text)
+            if not isinstance(params, dict):
+                raise ValueError("parameters must be a JSON object")
+        except ValueError as err:
+            st.error(f"The parameters are not valid JSON: {err}")
+            return
+        if len(reason.strip()) < 3:
+            st.error("Give the clinical reason for this threshold.")
+            return
+        try:
+            with session.handling_errors():
+                session.api().set_threshold(patient.id, rule, params, reason.strip())
+        except Invalid as err:
+            st.error(err.message)
+            return
+        session.clear_reads()
+        st.session_state["patient_notice"] = f"Threshold for {rule} saved."
+        st.rerun()
+
+
+def _devices(patient: Patient) -> None:
+    now = datetime.now(UTC)
+    with session.handling_errors():
+        devices = session.caseload().rows
+    row = next((r for r in devices if r.patient_id == patient.id), None)
+    if row is None or not row.devices:
+        st.info("No device is linked to this patient. An admin links one on the Devices page.")
+        return
+    st.dataframe(pd.DataFrame([{
+        "Device": d.device_id, "Kind": d.kind, "Status": format_online(d.online),
+        "Last seen": time_ago(d.last_seen_at, now), "Battery": format_battery(d.battery),
+    } for d in row.devices]), hide_index=True, use_container_width=True, key="devices_table")
+
+
+def render() -> None:
+    """The whole patient page."""
+    patient_id = _pick_patient()
+    if patient_id is None:
+        st.info("Choose a patient above, or open one from the caseload.")
+        return
+    notice = st.session_state.pop("patient_notice", None)
+    with session.handling_errors():
+        patient = session.patient(patient_id)
+        thresholds = session.thresholds(patient_id)
+        alerts = session.api().alerts(patient_id=patient_id, limit=200)
+    _header(patient)
+    if notice:
+        st.success(notice)
+    days = st.segmented_control("Range", RANGES_DAYS, default=7, key="patient_range",
+                                format_func=lambda d: "1 year" if d == 365 else f"{d} days")
+    window = chart_window(int(days or 7), _minute(datetime.now(UTC)))
+    with session.handling_errors():
+        data = session.readings(patient_id, window.start, window.end, window.bucket)
+    charts, table, timeline, editor, devices = st.tabs(
+        ["Charts", "Readings", "Alerts", "Thresholds", "Devices"])
+    with charts:
+        _charts(patient, data, thresholds, alerts)
+    with table:
+        _readings_table(data)
+    with timeline:
+        _alert_timeline(alerts)
+    with editor:
+        _threshold_editor(patient, thresholds)
+    with devices:
+        _devices(patient)
+
+
+def _minute(now: datetime) -> datetime:
+    """Now to the minute, so reruns within a minute reuse the cached readings."""
+    return now.replace(second=0, microsecond=0)
+
+
+render()

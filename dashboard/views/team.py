@@ -1,0 +1,61 @@
+"""Team view (matron, manager, admin): monitoring figures as charts, nothing identifiable."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import streamlit as st
+
+from dashboard import session
+from dashboard.charts import ack_figure, outcomes_figure, rates_figure
+from dashboard.formatting import format_adherence
+from dashboard.times import format_local
+
+PERIODS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Last year": 365}
+
+
+def render() -> None:
+    """Patients monitored, adherence, alert rates, time to acknowledge and outcomes."""
+    st.title("Team view")
+    staff = session.current_staff()
+    team_id = staff.team_id if staff is not None else None
+    if team_id is None:
+        team_id = st.number_input("Team id", min_value=1, step=1, value=1, key="team_pick")
+    period = st.segmented_control("Period", list(PERIODS), default="Last 30 days",
+                                  key="team_period")
+    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    start = end - timedelta(days=PERIODS[period or "Last 30 days"])
+    with session.handling_errors():
+        stats = session.api().team_stats(int(team_id), start=start, end=end)
+    zone = session.settings().zone
+    st.caption(f"{format_local(stats.start, zone)} to {format_local(stats.end, zone)}")
+    cols = st.columns(4)
+    cols[0].metric("Patients monitored", stats.patients_monitored)
+    cols[1].metric("Patient-days", f"{stats.patient_days:.0f}")
+    cols[2].metric("Adherence", format_adherence(stats.adherence),
+                   help="Share of the readings the care plans expect that arrived.")
+    cols[3].metric("Readings received", f"{stats.received_readings} of {stats.expected_readings}")
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Alerts per 100 patient-days, by rule")
+        if stats.alerts_by_rule:
+            st.plotly_chart(rates_figure(stats.alerts_by_rule), use_container_width=True,
+                            key="team_rates")
+        else:
+            st.info("No alerts in this period.")
+    with right:
+        st.subheader("Time to acknowledge, by severity")
+        if any(t.acknowledged for t in stats.time_to_acknowledge):
+            st.plotly_chart(ack_figure(stats.time_to_acknowledge), use_container_width=True,
+                            key="team_ack")
+        else:
+            st.info("No acknowledged alerts in this period.")
+    st.subheader("Outcomes of resolved alerts")
+    if stats.outcomes:
+        st.plotly_chart(outcomes_figure(stats.outcomes), use_container_width=True,
+                        key="team_outcomes")
+    else:
+        st.info("No alerts were resolved in this period.")
+
+
+render()

@@ -1,0 +1,185 @@
+"""Dashboard fixtures: the real API served by uvicorn in a thread on this test's database,
+a seeded team with staff, patients, devices, readings and alerts, and AppTest helpers."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import uvicorn
+from psycopg.types.json import Jsonb
+from streamlit.testing.v1 import AppTest
+
+from telehub import registry
+from telehub.config import Settings, get_settings
+from telehub.db import connect
+from tests.log_guard import LogGuard
+
+APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+PASSWORD = "correct-horse-battery"  # test staff's password (≥ 10 characters)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on just now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def api_url(settings: Settings) -> Iterator[str]:
+    """The real API (`api.app.create_app`) on this test's database, on a free port."""
+    from api.app import create_app
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, name="test-api", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the API did not start")
+        time.sleep(0.02)
+    url = f"http://127.0.0.1:{port}"
+    # The pool opens in the background: wait until the API can reach its database.
+    while httpx.get(f"{url}/readyz").status_code != 200:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the API never became ready")
+        time.sleep(0.05)
+    yield url
+    server.should_exit = True
+    thread.join(10)
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """Who and what a test's database holds."""
+
+    team_id: int
+    other_team_id: int
+    nurse_id: int
+    matron_id: int
+    red_patient: int
+    amber_patient: int
+    green_patient: int
+    other_team_patient: int
+    red_alert: int
+
+
+def _patient(conn: psycopg.Connection, nhs: str, given: str, family: str, team: int,
+             nurse: int | None, conditions: list[str]) -> int:
+    return registry.add_patient(conn, nhs_number=nhs, given_name=given, family_name=family,
+                                birth_date=date(1944, 5, 17), team=team,
+                                conditions=conditions, named_nurse_id=nurse)
+
+
+def _readings(conn: psycopg.Connection, patient: int, device: int, metric: str, unit: str,
+              values: list[float], now: datetime) -> None:
+    """One reading a day for the last len(values) days, the last one an hour ago."""
+    n = len(values)
+    for i, value in enumerate(values):
+        at = now - timedelta(days=n - 1 - i, hours=1)
+        conn.execute(
+            "INSERT INTO readings (time, patient_id, device_id, metric, value, unit, raw_value, "
+            "raw_unit, reading_key) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (at, patient, device, metric, value, unit, value, unit, f"r{i}"))
+
+
+def add_alert(conn: psycopg.Connection, patient: int, team: int, rule: str, severity: str,
+              metric: str, message: str, at: datetime, latest: float) -> int:
+    """An open alert with its 'opened' event, as the rules engine writes it."""
+    row = conn.execute(
+        "INSERT INTO alerts (patient_id, team_id, rule_id, severity, message, metric, "
+        "first_breach_at, last_breach_at, values) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "RETURNING id", (patient, team, rule, severity, message, metric, at, at,
+                         Jsonb({"latest": latest}))).fetchone()
+    assert row is not None
+    alert_id = int(row["id"])
+    conn.execute("INSERT INTO alert_events (alert_id, at, kind, actor) "
+                 "VALUES (%s, %s, 'opened', 'system')", (alert_id, at))
+    return alert_id
+
+
+@pytest.fixture
+def seeded(db_url: str, log_guard: LogGuard) -> Seeded:
+    """Two teams; a nurse and a matron in the first with a red, an amber and a green patient."""
+    now = datetime.now(UTC)
+    with connect(db_url) as conn:
+        team = registry.add_team(conn, "north-test", "North Test Team")
+        other = registry.add_team(conn, "south-test", "South Test Team")
+        nurse = registry.add_staff(conn, username="nurse.north", display_name="Grace Okafor",
+                                   role="nurse", team=team, password=PASSWORD)
+        matron = registry.add_staff(conn, username="matron.north", display_name="Ruth Calder",
+                                    role="matron", team=team, password=PASSWORD)
+        registry.add_staff(conn, username="nurse.south", display_name="Tom Hargreaves",
+                           role="nurse", team=other, password=PASSWORD)
+        registry.add_staff(conn, username="site.admin", display_name="Site Admin",
+                           role="admin", password=PASSWORD)
+        green = _patient(conn, "9434765919", "Margaret", "Ashworth", team, nurse,
+                         ["heart-failure"])
+        amber = _patient(conn, "9434765870", "John", "Brierley", team, matron, ["copd"])
+        red = _patient(conn, "9434765889", "Patricia", "Clegg", team, nurse, ["copd"])
+        away = _patient(conn, "9434765897", "David", "Dewhurst", other, None, ["copd"])
+        log_guard.register("Margaret", "Ashworth", "Brierley", "Patricia", "Clegg", "Dewhurst")
+        scale = registry.add_device(conn, device_id="scale-g1", kind="scale", patient=green)
+        oxi_a = registry.add_device(conn, device_id="oxi-a1", kind="oximeter", patient=amber)
+        oxi_r = registry.add_device(conn, device_id="oxi-r1", kind="oximeter", patient=red)
+        oxi_o = registry.add_device(conn, device_id="oxi-o1", kind="oximeter", patient=away)
+        conn.execute("UPDATE devices SET online = true, last_seen_at = %s, battery = 76",
+                     (now - timedelta(minutes=5),))
+        _readings(conn, green, scale, "weight", "kg", [81.0, 81.2, 80.9, 81.1, 81.3, 81.0, 81.2],
+                  now)
+        _readings(conn, amber, oxi_a, "spo2", "%", [95, 94, 95, 93, 93, 92, 92], now)
+        _readings(conn, red, oxi_r, "spo2", "%", [94, 94, 93, 92, 91, 90, 89], now)
+        _readings(conn, away, oxi_o, "spo2", "%", [96, 96, 95, 96, 95, 96, 96], now)
+        add_alert(conn, amber, team, "spo2-scale1-amber", "amber", "spo2",
+                  "SpO2 92 % is at or below the amber limit of 93 %.", now - timedelta(hours=3),
+                  92)
+        red_alert = add_alert(conn, red, team, "spo2-scale1-red", "red", "spo2",
+                              "SpO2 89 % is at or below the red limit of 91 %: urgent review.",
+                              now - timedelta(hours=1), 89)
+    return Seeded(team, other, nurse, matron, red, amber, green, away, red_alert)
+
+
+@pytest.fixture
+def app_test(api_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppTest]:
+    """The dashboard's entry script under AppTest, pointed at the test's API."""
+    monkeypatch.setenv("TELEHUB_API_URL", api_url)
+    get_settings.cache_clear()
+    import streamlit as st
+
+    st.cache_data.clear()
+    yield AppTest.from_file(str(APP), default_timeout=30)
+    get_settings.cache_clear()
+
+
+def sign_in(at: AppTest, username: str, password: str = PASSWORD) -> AppTest:
+    """Fill and submit the sign-in form."""
+    at.run()
+    at.text_input(key="signin_username").input(username)
+    at.text_input(key="signin_password").input(password)
+    next(b for b in at.button if b.label == "Sign in").click()
+    return at.run()
+
+
+def page_text(at: AppTest) -> str:
+    """Every piece of text the page shows (markdown, captions, alerts, titles)."""
+    parts: list[str] = []
+    for group in (at.title, at.header, at.subheader, at.markdown, at.caption, at.info,
+                  at.warning, at.error, at.success):
+        parts.extend(str(el.value) for el in group)
+    return "\n".join(parts)
+
+
+def no_exceptions(at: AppTest) -> None:
+    """Fail with the page's own exceptions, if it raised any."""
+    assert not at.exception, [e.message for e in at.exception]
