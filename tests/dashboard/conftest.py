@@ -15,6 +15,7 @@ import httpx
 import psycopg
 import pytest
 import uvicorn
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from streamlit.testing.v1 import AppTest
 
@@ -97,7 +98,7 @@ def _readings(conn: psycopg.Connection, patient: int, device: int, metric: str, 
 def add_alert(conn: psycopg.Connection, patient: int, team: int, rule: str, severity: str,
               metric: str, message: str, at: datetime, latest: float) -> int:
     """An open alert with its 'opened' event, as the rules engine writes it."""
-    row = conn.execute(
+    row = conn.cursor(row_factory=dict_row).execute(
         "INSERT INTO alerts (patient_id, team_id, rule_id, severity, message, metric, "
         "first_breach_at, last_breach_at, values) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
         "RETURNING id", (patient, team, rule, severity, message, metric, at, at,
