@@ -49,4 +49,35 @@ def register(app: typer.Typer) -> None:
             team_size=team_size or base.team_size, reps=reps or base.reps)
         _finish(queries.run(_admin_url(admin_url), sizes, database=database, rebuild=rebuild))
 
+    @bench.command("ingest")
+    def ingest_cmd(
+        quick: bool = typer.Option(False, help=QUICK_HELP),
+        devices: int | None = typer.Option(None, help="Publishing devices (default 1,000)."),
+        per_device: int | None = typer.Option(None, help="Readings each (default 100)."),
+        hubs: str = typer.Option("1,2", help="Hub process counts to run, comma-separated."),
+        baselines: bool = typer.Option(True, help="Also run the relay and INSERT baselines."),
+        database: str = typer.Option("telehub_bench_ingest", help="Database (recreated)."),
+        admin_url: str | None = typer.Option(None, envvar="TELEHUB_BENCH_ADMIN_URL",
+                                             help=ADMIN_HELP),
+    ) -> None:
+        """Readings/s MQTT → PostgreSQL: hub × 1 and × 2 against INSERT+COMMIT and relay."""
+        from bench import ingest
+
+        base = ingest.QUICK if quick else ingest.FULL
+        sizes = ingest.IngestSizes(devices=devices or base.devices,
+                                   per_device=per_device or base.per_device,
+                                   hubs=_counts(hubs))
+        _finish(ingest.run(_admin_url(admin_url), sizes, database=database,
+                           baselines=baselines))
+
     app.add_typer(bench, name="bench")
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError as err:
+        raise typer.BadParameter("give hub counts as numbers, e.g. 1,2") from err
+    if any(n < 1 or n > 8 for n in counts):
+        raise typer.BadParameter("hub counts are 1 to 8")
+    return counts

@@ -1,0 +1,263 @@
+"""`telehub bench ingest`: sustained readings/s from MQTT into PostgreSQL, with its baselines.
+
+Every variant receives the same readings (from many devices, QoS 1) on a broker of
+the benchmark's own and is timed from the first publish to the last reading stored:
+(a) the broker relaying to a subscriber that stores nothing, (b) a consumer doing one
+INSERT + COMMIT per message, (c) the real hub, one process and then two on a shared
+subscription. Lost and duplicated readings are counted for each; both must be zero.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.databases import connect, recreate_database
+from bench.load import CountingSubscriber, Publisher, readings_messages
+from bench.naive_consumer import PerMessageConsumer
+from bench.population import register_population
+from bench.processes import (
+    HubWatcher,
+    RssSampler,
+    Service,
+    command_available,
+    own_broker,
+    start_service,
+    stop_services,
+)
+from bench.report import Report, ratio
+from telehub import topics
+from telehub.config import MqttEndpoint
+
+
+@dataclass(frozen=True)
+class IngestSizes:
+    """How many devices publish how many readings each, and which hub counts to run."""
+
+    devices: int = 1000
+    per_device: int = 100
+    hubs: tuple[int, ...] = (1, 2)
+    stall_s: float = 30.0          # give up when nothing new is stored for this long
+
+    @property
+    def total(self) -> int:
+        """Readings published per variant."""
+        return self.devices * self.per_device
+
+
+FULL = IngestSizes()
+QUICK = IngestSizes(devices=200, per_device=50)
+
+COLUMNS = ["variant", "stored", "seconds", "readings_per_s", "lost", "duplicated", "rejected",
+           "publish_per_s"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One variant's result."""
+
+    variant: str
+    stored: int
+    distinct: int
+    seconds: float
+    publish_s: float
+    extra: dict[str, Any]
+
+    def row(self, total: int) -> dict[str, Any]:
+        """The table row."""
+        return {
+            "variant": self.variant, "stored": self.distinct,
+            "seconds": round(self.seconds, 3),
+            "readings_per_s": round(self.distinct / self.seconds, 1) if self.seconds else None,
+            "lost": total - self.distinct, "duplicated": self.stored - self.distinct,
+            "publish_per_s": round(total / self.publish_s, 1) if self.publish_s else None,
+            **self.extra,
+        }
+
+
+def run(admin_url: str, sizes: IngestSizes, *, database: str = "telehub_bench_ingest",
+        baselines: bool = True, memory_of: Callable[[], dict[str, int]] | None = None) -> Report:
+    """Run the baselines and the hub variants; return the report."""
+    report = Report("ingest", params={"devices": sizes.devices, "per_device": sizes.per_device,
+                                      "readings": sizes.total, "qos": 1, "hubs": list(sizes.hubs),
+                                      "database": database},
+                    columns=COLUMNS)
+    with own_broker() as endpoint, tempfile.TemporaryDirectory(prefix="telehub-bench-") as tmp:
+        report.params["broker"] = "mosquitto (own, max_queued_messages 1,000,000)"
+        if baselines:
+            report.add(**relay_baseline(endpoint, sizes).row(sizes.total))
+            report.add(**per_message_baseline(endpoint, admin_url, database, sizes
+                                              ).row(sizes.total))
+        missing = command_available("hub")
+        if missing:
+            report.notes.append(missing)
+        else:
+            for n in sizes.hubs:
+                outcome = hub_variant(endpoint, admin_url, database, sizes, processes=n,
+                                      log_dir=Path(tmp))
+                report.add(**outcome.row(sizes.total))
+    _ratios(report)
+    return report
+
+
+def _ratios(report: Report) -> None:
+    rates = {row["variant"]: row.get("readings_per_s") for row in report.rows}
+    relay, naive = rates.get("broker relay (stores nothing)"), rates.get("INSERT+COMMIT each")
+    hub1, hub2 = rates.get("hub × 1"), rates.get("hub × 2 (shared)")
+    report.ratios.update({
+        "hub × 1 / INSERT+COMMIT each": ratio(hub1, naive),
+        "hub × 1 / broker relay": ratio(hub1, relay),
+        "hub × 2 / hub × 1": ratio(hub2, hub1),
+        "hub × 2 / broker relay": ratio(hub2, relay),
+    })
+    report.ratios = {k: v for k, v in report.ratios.items() if v is not None}
+
+
+def _prefix() -> str:
+    return f"bench/{uuid.uuid4().hex[:10]}/telehub/v1"
+
+
+def _devices(sizes: IngestSizes) -> list[str]:
+    return [f"bench-ox-{i:05d}" for i in range(sizes.devices)]
+
+
+def relay_baseline(endpoint: MqttEndpoint, sizes: IngestSizes) -> Outcome:
+    """Baseline (b): the broker relaying every reading to a subscriber that stores nothing."""
+    prefix = _prefix()
+    messages = readings_messages(_devices(sizes), sizes.per_device, prefix)
+    subscriber = CountingSubscriber(endpoint, topics.readings_subscription(prefix))
+    subscriber.start()
+    publisher = Publisher(endpoint)
+    publisher.start()
+    try:
+        started = time.perf_counter()
+        publisher.publish_all(messages)
+        publisher.wait_acked(len(messages))
+        published = time.perf_counter()
+        subscriber.wait_for(len(messages), stall_s=sizes.stall_s)
+        tally = subscriber.tally
+        done = tally.last_at or time.perf_counter()
+    finally:
+        publisher.stop()
+        subscriber.stop()
+    return Outcome("broker relay (stores nothing)", tally.received, len(tally.distinct),
+                   done - started, published - started, {})
+
+
+def per_message_baseline(endpoint: MqttEndpoint, admin_url: str, database: str,
+                         sizes: IngestSizes) -> Outcome:
+    """Baseline (a): one INSERT and one COMMIT per message."""
+    url = _fresh_database(admin_url, database, sizes)
+    prefix = _prefix()
+    consumer = PerMessageConsumer(endpoint, url, prefix)
+    consumer.start()
+    try:
+        outcome = _publish_and_wait(endpoint, url, prefix, sizes, "INSERT+COMMIT each",
+                                    alive=lambda: not consumer.failed)
+    finally:
+        consumer.stop()
+    return outcome
+
+
+def hub_variant(endpoint: MqttEndpoint, admin_url: str, database: str, sizes: IngestSizes, *,
+                processes: int, log_dir: Path,
+                extra_services: list[Service] | None = None) -> Outcome:
+    """The real hub: `processes` workers (a shared subscription when more than one)."""
+    url = _fresh_database(admin_url, database, sizes)
+    prefix = _prefix()
+    client_ids = [f"bench-hub-{i}-{uuid.uuid4().hex[:6]}" for i in range(processes)]
+    watcher = HubWatcher(endpoint, prefix)
+    watcher.start()
+    services: list[Service] = []
+    try:
+        for i, client_id in enumerate(client_ids):
+            services.append(start_service(f"hub-{i}", ["hub"], hub_env(
+                url, endpoint, prefix, client_id, shared=processes > 1), log_dir))
+        watcher.wait_online(client_ids, prefix, services)
+        pids = {s.name: s.proc.pid for s in services + (extra_services or [])}
+        with RssSampler(pids) as rss:
+            outcome = _publish_and_wait(
+                endpoint, url, prefix, sizes,
+                "hub × 1" if processes == 1 else f"hub × {processes} (shared)",
+                alive=lambda: all(s.alive() for s in services))
+        dead = [s for s in services if not s.alive()]
+        if dead:
+            outcome.extra["error"] = f"{dead[0].name} died: {dead[0].tail(5)}"
+        outcome.extra["peak_rss_mb"] = round(
+            sum(t.peak for n, t in rss.tracks.items() if n.startswith("hub")) / 2**20, 1)
+        outcome.extra["memory"] = {n: {"start_mb": round(t.start / 2**20, 1),
+                                       "peak_mb": round(t.peak / 2**20, 1)}
+                                   for n, t in rss.tracks.items()}
+    finally:
+        stop_services(services)
+        watcher.stop()
+    return outcome
+
+
+def hub_env(database_url: str, endpoint: MqttEndpoint, prefix: str, client_id: str, *,
+            shared: bool) -> dict[str, str]:
+    """TELEHUB_* settings for one hub worker under benchmark."""
+    return {
+        "TELEHUB_DATABASE_URL": database_url,
+        "TELEHUB_MQTT_URL": endpoint.url(with_password=True),
+        "TELEHUB_TOPIC_ROOT": prefix,
+        "TELEHUB_INGEST__CLIENT_ID": client_id,
+        "TELEHUB_INGEST__SHARED": "true" if shared else "false",
+        "TELEHUB_INGEST__METRICS_PORT": "0",
+        "TELEHUB_LOG_LEVEL": "WARNING",
+    }
+
+
+def _fresh_database(admin_url: str, database: str, sizes: IngestSizes) -> str:
+    url = recreate_database(admin_url, database)
+    with connect(url) as conn:
+        register_population(conn, patients=sizes.devices, team_size=500)
+        conn.commit()
+    return url
+
+
+_COUNT = "SELECT count(*) AS n FROM readings"
+_DISTINCT = ("SELECT count(*) AS stored, count(DISTINCT (device_id, metric, reading_key)) "
+             "AS distinct FROM readings")
+
+
+def _publish_and_wait(endpoint: MqttEndpoint, url: str, prefix: str, sizes: IngestSizes,
+                      variant: str, alive: Callable[[], bool]) -> Outcome:
+    """Publish every reading, then poll the database until all are stored (or it stalls)."""
+    messages = readings_messages(_devices(sizes), sizes.per_device, prefix)
+    publisher = Publisher(endpoint)
+    publisher.start()
+    with connect(url, autocommit=True) as conn:
+        try:
+            started = time.perf_counter()
+            publisher.publish_all(messages)
+            publisher.wait_acked(len(messages), timeout=sizes.stall_s * 10)
+            published = time.perf_counter()
+        finally:
+            publisher.stop()
+        done = _wait_stored(conn, len(messages), sizes.stall_s, alive)
+        counts = conn.execute(_DISTINCT).fetchone()
+        rejected = conn.execute("SELECT count(*) AS n FROM rejected_messages").fetchone()
+    assert counts is not None and rejected is not None
+    extra: dict[str, Any] = {"rejected": int(rejected["n"])}
+    return Outcome(variant, int(counts["stored"]), int(counts["distinct"]), done - started,
+                   published - started, extra)
+
+
+def _wait_stored(conn: Any, total: int, stall_s: float, alive: Callable[[], bool]) -> float:
+    """The time the last reading was seen stored (polling every 0.1 s)."""
+    last, last_change = -1, time.perf_counter()
+    while True:
+        row = conn.execute(_COUNT).fetchone()
+        now = time.perf_counter()
+        n = int(row["n"])
+        if n != last:
+            last, last_change = n, now
+        if n >= total or now - last_change > stall_s or not alive():
+            return last_change
+        time.sleep(0.1)

@@ -1,0 +1,44 @@
+"""The ingest benchmark stores every reading exactly once in each variant and reports ratios."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from bench import ingest
+from bench.databases import drop_database
+from bench.processes import command_available
+from telehub.embedded import mosquitto_binary
+
+pytestmark = pytest.mark.skipif(mosquitto_binary() is None,
+                                reason="the ingest benchmark starts its own mosquitto")
+
+
+def test_ingest_bench_counts_every_reading_once_in_every_variant(
+        pg_admin_url: str, tmp_path: Path) -> None:
+    name = f"telehub_bench_t_{uuid.uuid4().hex[:10]}"
+    sizes = ingest.IngestSizes(devices=20, per_device=10, hubs=(1, 2), stall_s=10)
+    try:
+        report = ingest.run(pg_admin_url, sizes, database=name)
+    finally:
+        drop_database(pg_admin_url, name)
+
+    doc = json.loads(report.write(tmp_path).read_text())
+    assert doc["benchmark"] == "ingest" and doc["params"]["readings"] == 200
+    rows = {row["variant"]: row for row in doc["rows"]}
+    expected = ["broker relay (stores nothing)", "INSERT+COMMIT each"]
+    if command_available("hub") is None:
+        expected += ["hub × 1", "hub × 2 (shared)"]
+        assert rows["hub × 1"]["peak_rss_mb"] > 10
+        assert rows["hub × 2 (shared)"]["rejected"] == 0
+        assert doc["ratios"]["hub × 1 / INSERT+COMMIT each"] > 0
+    else:
+        assert any("hub" in note for note in doc["notes"])
+    assert list(rows) == expected
+    for row in rows.values():
+        assert (row["stored"], row["lost"], row["duplicated"]) == (200, 0, 0), row
+        assert row["readings_per_s"] > 0 and row["seconds"] > 0
+    assert doc["ratios"]
