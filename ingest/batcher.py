@@ -1,0 +1,145 @@
+"""The writer thread: drains the inbox in batches, stores each in one transaction, then acks."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from alerts import engine
+from ingest.counters import DB_RETRIES, IngestStats
+from ingest.writer import BatchOutcome, Evaluate, Received, reject_unstorable, store_batch
+from telehub.config import Settings
+
+logger = logging.getLogger(__name__)
+
+# Back-off while the database is unreachable: first retry soon, then no more than every 30 s.
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 30.0
+# How long the thread waits for a first message before checking whether it should stop.
+IDLE_POLL_S = 0.2
+
+
+def take_batch(inbox: queue.Queue[Received], *, max_items: int, wait_s: float,
+               first_timeout: float = IDLE_POLL_S) -> list[Received]:
+    """Up to `max_items` messages: waits for a first one, then at most `wait_s` for the rest."""
+    try:
+        batch = [inbox.get(timeout=first_timeout)]
+    except queue.Empty:
+        return []
+    deadline = time.monotonic() + wait_s
+    while len(batch) < max_items:
+        remaining = deadline - time.monotonic()
+        try:
+            batch.append(inbox.get(timeout=remaining) if remaining > 0 else inbox.get_nowait())
+        except queue.Empty:
+            break
+    return batch
+
+
+class BatchWriter:
+    """One thread that turns queued messages into committed transactions, then acks them."""
+
+    def __init__(self, settings: Settings, pool: ConnectionPool, inbox: queue.Queue[Received],
+                 ack: Callable[[Sequence[Received]], None], stats: IngestStats,
+                 evaluate: Evaluate = engine.evaluate) -> None:
+        self._settings = settings
+        self._pool = pool
+        self._inbox = inbox
+        self._ack = ack
+        self._stats = stats
+        self._evaluate = evaluate
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Flush what is queued (commit and ack it), then stop the thread."""
+        self._stop.set()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            logger.warning("ingest writer did not finish within %.0f s; unacked messages "
+                           "will be redelivered", timeout)
+
+    def _run(self) -> None:
+        limits = self._settings.ingest
+        while True:
+            batch = take_batch(self._inbox, max_items=limits.batch_max,
+                               wait_s=limits.batch_wait_ms / 1000)
+            if not batch:
+                if self._stop.is_set():
+                    break
+                self._stats.maybe_log()
+                continue
+            outcome = self._store_with_retry(batch)
+            if outcome is None:
+                break  # stopping while the database is down: the broker redelivers
+            self._ack(batch)
+            self._stats.add_batch(stored=len(outcome.stored), duplicates=outcome.duplicates,
+                                  rejected=outcome.rejected,
+                                  started=min(m.arrived for m in batch))
+            self._stats.maybe_log()
+        logger.info("%s", self._stats.summary())
+
+    def _store_with_retry(self, batch: Sequence[Received]) -> BatchOutcome | None:
+        """Commit the batch, retrying while the database is unreachable; None if told to stop."""
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                return self._store(batch)
+            except psycopg.OperationalError as err:
+                DB_RETRIES.inc()
+                logger.warning("database unavailable (%s); %d message(s) kept unacked, retrying "
+                               "in %.1f s", type(err).__name__, len(batch), delay)
+            except Exception:
+                # Not the connection: something in this batch cannot be stored. Find which
+                # message by storing them one at a time; the good ones must not wait.
+                logger.exception("batch of %d message(s) failed; storing them one by one",
+                                 len(batch))
+                return self._store_separately(batch)
+            if self._stop.wait(delay):
+                return None
+            delay = min(delay * 2, RETRY_MAX_S)
+
+    def _store(self, batch: Sequence[Received]) -> BatchOutcome:
+        with self._pool.connection() as conn:
+            return store_batch(conn, batch, limits=self._settings.ingest,
+                               prefix=self._settings.topic_root, evaluate=self._evaluate)
+
+    def _store_separately(self, batch: Sequence[Received]) -> BatchOutcome | None:
+        total = BatchOutcome()
+        for message in batch:
+            if len(batch) > 1:
+                outcome = self._store_with_retry([message])
+            else:
+                outcome = self._keep_unstorable(message)
+            if outcome is None:
+                return None
+            total.merge(outcome)
+        return total
+
+    def _keep_unstorable(self, message: Received) -> BatchOutcome | None:
+        """Record a message no transaction can store, whole, so it is acked but not lost."""
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                with self._pool.connection() as conn:
+                    reject_unstorable(conn, message, prefix=self._settings.topic_root,
+                                      code="storage-error", reason="The hub could not store "
+                                      "this message; it is kept whole for replay.")
+                outcome = BatchOutcome()
+                outcome.rejected["storage-error"] = 1
+                return outcome
+            except psycopg.OperationalError:
+                DB_RETRIES.inc()
+            if self._stop.wait(delay):
+                return None
+            delay = min(delay * 2, RETRY_MAX_S)

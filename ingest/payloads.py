@@ -1,0 +1,272 @@
+"""Decoding readings: the native JSON reading, a store-and-forward batch, a FHIR Observation.
+
+Decoding only checks the shape of a message and pulls out its fields; whether a
+metric, unit, value or time is acceptable is decided in `ingest.validate`.
+Sizes are checked before anything is parsed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from telehub.errors import ValidationError
+from telehub.metrics import LOINC_METRICS, LOINC_SYSTEM, Metric
+
+# A single reading or FHIR Observation is a few hundred bytes; anything past this
+# is not a reading however it parses (batches have their own, larger limit).
+SINGLE_MAX_BYTES = 64 * 1024
+# Longest accepted reading id (the schema's reading_key limit).
+READING_ID_MAX = 128
+# Flags a device may set on a reading; anything else is ignored.
+DEVICE_FLAGS = frozenset({"low-quality", "hi", "lo"})
+# FHIR Observation statuses that mean "a measurement to keep".
+FHIR_USABLE_STATUS = frozenset({"final", "amended", "corrected", "preliminary", "registered"})
+
+
+@dataclass(frozen=True)
+class RawReading:
+    """One reading as a device sent it, before validation and unit conversion."""
+
+    index: int | None              # position in a batch; None for a single-reading message
+    metric: str | None
+    value: Any
+    unit: str | None
+    time: Any
+    reading_id: str | None
+    seq: int | None = None
+    patient_ref: str | None = None  # a patient the payload names (checked, never trusted)
+    flags: tuple[str, ...] = ()
+    item: Any = None                # the item as decoded; serialised only if refused
+    # For FHIR, the metric came from a LOINC code; None for native readings.
+    loinc: str | None = None
+
+
+@dataclass(frozen=True)
+class ItemError:
+    """A batch item whose shape is wrong; the rest of the batch goes on."""
+
+    index: int
+    code: str
+    reason: str
+    item: Any
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """Everything one message carried."""
+
+    readings: list[RawReading]
+    errors: list[ItemError] = field(default_factory=list)
+    battery: int | None = None
+
+
+def decode_payload(payload: bytes, *, max_bytes: int, max_batch: int) -> Decoded:
+    """Decode a readings message; ValidationError when the message as a whole is unusable."""
+    size = len(payload)
+    if size == 0 or not payload.strip():
+        raise ValidationError("empty-payload", "The message is empty.")
+    if size > max_bytes:
+        raise ValidationError("too-large", f"The message is {size:,} bytes; the limit is "
+                              f"{max_bytes:,}.")
+    document = _parse_json(payload)
+    if not isinstance(document, dict):
+        raise ValidationError("not-an-object", "The message is JSON but not an object.")
+    if "readings" in document:
+        return _decode_batch(document, max_batch)
+    if size > SINGLE_MAX_BYTES:
+        raise ValidationError("too-large", f"A single reading of {size:,} bytes is over the "
+                              f"{SINGLE_MAX_BYTES:,}-byte limit for one reading.")
+    if "resourceType" in document:
+        return Decoded([decode_fhir(document)], battery=None)
+    return Decoded(native_readings(document, None), battery=_battery(document.get("battery")))
+
+
+def _parse_json(payload: bytes) -> Any:
+    try:
+        return json.loads(payload)
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise ValidationError("not-json", "The message is not valid UTF-8 JSON.") from err
+
+
+def _decode_batch(document: Mapping[str, Any], max_batch: int) -> Decoded:
+    items = document["readings"]
+    if not isinstance(items, list):
+        raise ValidationError("not-a-batch", "'readings' must be a list of readings.")
+    if not items:
+        raise ValidationError("empty-batch", "The batch holds no readings.")
+    if len(items) > max_batch:
+        raise ValidationError("batch-too-large", f"The batch holds {len(items):,} readings; "
+                              f"the limit is {max_batch:,}.")
+    shared_patient = _patient_ref(document.get("patient"))
+    readings: list[RawReading] = []
+    errors: list[ItemError] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            errors.append(ItemError(index, "not-an-object", f"Batch item {index} is not a JSON "
+                                    "object.", item))
+            continue
+        try:
+            if item.get("resourceType") is not None:
+                readings.append(decode_fhir(item, index))
+            else:
+                readings.extend(native_readings(item, index, shared_patient))
+        except ValidationError as err:
+            errors.append(ItemError(index, err.code, err.message, item))
+    return Decoded(readings, errors, battery=_battery(document.get("battery")))
+
+
+def native_readings(item: Mapping[str, Any], index: int | None,
+                    shared_patient: str | None = None) -> list[RawReading]:
+    """The reading in a native JSON object, plus a pulse reading when an SpO2 carries one."""
+    for name in ("metric", "value", "time"):
+        if item.get(name) is None:
+            raise ValidationError("missing-field", f"The reading has no '{name}'.")
+    unit = item.get("unit")
+    reading = RawReading(
+        index=index,
+        metric=str(item["metric"]),
+        value=_number(item["value"]),
+        unit=None if unit is None else str(unit),
+        time=item["time"],
+        reading_id=_reading_id(item.get("id")),
+        seq=_seq(item.get("seq")),
+        patient_ref=_patient_ref(item.get("patient")) or shared_patient,
+        flags=_flags(item),
+        item=item,
+    )
+    out = [reading]
+    if item.get("pulse") is not None and str(item["metric"]).strip().lower() == Metric.SPO2:
+        out.append(RawReading(
+            index=index, metric=Metric.PULSE.value, value=_number(item["pulse"]),
+            unit=item.get("pulse_unit") or "/min", time=reading.time,
+            reading_id=reading.reading_id, seq=None, patient_ref=reading.patient_ref,
+            flags=reading.flags, item=reading.item,
+        ))
+    return out
+
+
+def decode_fhir(resource: Mapping[str, Any], index: int | None = None) -> RawReading:
+    """A FHIR R4 Observation (LOINC code, UCUM valueQuantity, effectiveDateTime) as a reading."""
+    if resource.get("resourceType") != "Observation":
+        raise ValidationError("not-an-observation", f"A FHIR '{resource.get('resourceType')}' "
+                              "is not a reading; send an Observation.")
+    status = resource.get("status")
+    if status is not None and status not in FHIR_USABLE_STATUS:
+        raise ValidationError("observation-status", f"An Observation with status '{status}' "
+                              "is not a measurement to store.")
+    loinc = _loinc_code(resource.get("code"))
+    quantity = resource.get("valueQuantity")
+    if not isinstance(quantity, dict) or quantity.get("value") is None:
+        raise ValidationError("missing-field", "The Observation has no valueQuantity value.")
+    when = resource.get("effectiveDateTime") or resource.get("effectiveInstant")
+    if when is None:
+        raise ValidationError("missing-field", "The Observation has no effectiveDateTime.")
+    identifiers = resource.get("identifier")
+    reading_id = resource.get("id")
+    if isinstance(identifiers, list) and identifiers and isinstance(identifiers[0], dict):
+        reading_id = identifiers[0].get("value", reading_id)
+    return RawReading(
+        index=index,
+        metric=LOINC_METRICS[loinc].value,
+        value=_number(quantity["value"]),
+        unit=quantity.get("code") or quantity.get("unit"),
+        time=when,
+        reading_id=_reading_id(reading_id),
+        patient_ref=_fhir_subject(resource.get("subject")),
+        item=resource,
+        loinc=loinc,
+    )
+
+
+def _loinc_code(code: Any) -> str:
+    codings = code.get("coding") if isinstance(code, dict) else None
+    if not isinstance(codings, list):
+        raise ValidationError("missing-field", "The Observation has no code.coding.")
+    seen = []
+    for coding in codings:
+        if isinstance(coding, dict) and coding.get("system") == LOINC_SYSTEM:
+            seen.append(str(coding.get("code")))
+            if coding.get("code") in LOINC_METRICS:
+                return str(coding["code"])
+    raise ValidationError("unknown-metric", "The Observation's LOINC code "
+                          f"({', '.join(seen) or 'none'}) is not a metric Telehub knows.")
+
+
+def _fhir_subject(subject: Any) -> str | None:
+    """The patient a FHIR subject names: 'Patient/<id>' reference or an identifier value."""
+    if not isinstance(subject, dict):
+        return None
+    identifier = subject.get("identifier")
+    if isinstance(identifier, dict) and identifier.get("value") is not None:
+        return _patient_ref(identifier["value"])
+    reference = subject.get("reference")
+    if isinstance(reference, str) and reference:
+        return _patient_ref(reference.rsplit("/", 1)[-1])
+    return None
+
+
+def _number(value: Any) -> Any:
+    """Integers become floats (a huge one inf, refused later as not-a-number); text stays text."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf
+    return value
+
+
+def _reading_id(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValidationError("bad-reading-id", "The reading id must be text or a whole number.")
+    text = str(value).strip()
+    if not text or len(text) > READING_ID_MAX:
+        raise ValidationError("bad-reading-id", f"The reading id must be 1–{READING_ID_MAX} "
+                              "characters.")
+    return text
+
+
+def _seq(value: Any) -> int | None:
+    """A device's message counter; a malformed one is ignored (it is optional)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63:
+        return value
+    return None
+
+
+def _battery(value: Any) -> int | None:
+    """Battery percentage 0–100; anything else is ignored (it is optional)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 100:
+        return round(value)
+    return None
+
+
+def _patient_ref(value: Any) -> str | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, dict):
+        return _fhir_subject(value)
+    text = str(value).strip()
+    return text or None
+
+
+def _flags(item: Mapping[str, Any]) -> tuple[str, ...]:
+    flags: set[str] = set()
+    raw = item.get("flags")
+    if isinstance(raw, list):
+        flags.update(str(f).lower() for f in raw if str(f).lower() in DEVICE_FLAGS)
+    if str(item.get("quality", "")).lower() in ("low", "poor", "invalid"):
+        flags.add("low-quality")
+    return tuple(sorted(flags))
+
+
+def item_bytes(item: Any) -> bytes:
+    """An item's JSON, for the record of a refused reading."""
+    try:
+        return json.dumps(item, separators=(",", ":"), allow_nan=True).encode()
+    except (TypeError, ValueError):
+        return b""

@@ -1,0 +1,123 @@
+"""The hub process's composition root: pool, ingest consumer and writer, notifier, scheduler."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import threading
+from types import FrameType
+from typing import Any, Protocol
+
+from psycopg_pool import ConnectionPool
+
+from alerts import engine
+from ingest.batcher import BatchWriter
+from ingest.consumer import Consumer
+from ingest.counters import IngestStats
+from ingest.writer import Evaluate, Received
+from telehub.config import Settings
+from telehub.db import open_pool
+
+logger = logging.getLogger(__name__)
+
+
+class Startable(Protocol):
+    """Anything the hub starts and stops (notifier, scheduler)."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+class Ingest:
+    """Consumer and batch writer wired through one inbox; start, then stop in reverse."""
+
+    def __init__(self, settings: Settings, pool: ConnectionPool,
+                 evaluate: Evaluate = engine.evaluate) -> None:
+        self.stats = IngestStats()
+        self.inbox: queue.Queue[Received] = queue.Queue()
+        self.consumer = Consumer(settings, self.inbox, self.stats)
+        self.writer = BatchWriter(settings, pool, self.inbox, self.consumer.ack, self.stats,
+                                  evaluate=evaluate)
+
+    def start(self) -> None:
+        """Start the writer, then connect."""
+        self.writer.start()
+        self.consumer.start()
+
+    def stop(self) -> None:
+        """Stop taking messages, commit and ack what is queued, then disconnect."""
+        self.consumer.stop_accepting()
+        self.writer.stop()
+        self.consumer.stop()
+
+
+def optional_services(settings: Settings, pool: ConnectionPool) -> list[Startable]:
+    """The notifier and scheduler, when the alerts package provides them."""
+    services: list[Startable] = []
+    try:
+        from alerts.notifier import Notifier
+    except ImportError:
+        logger.info("alerts notifier not installed; alert notifications are not sent")
+    else:
+        services.append(Notifier(settings, pool))
+    try:
+        from alerts.scheduler import Scheduler
+    except ImportError:
+        logger.info("alerts scheduler not installed; timers do not run")
+    else:
+        services.append(Scheduler(settings, pool))
+    return services
+
+
+def start_metrics_endpoint(port: int) -> Any:
+    """Serve Prometheus metrics on localhost:`port` (0: off); a busy port is logged, not fatal."""
+    if not port:
+        return None
+    from prometheus_client import start_http_server
+
+    try:
+        server, _thread = start_http_server(port, addr="127.0.0.1")
+    except OSError as err:
+        logger.warning("metrics endpoint not started on port %d: %s", port, err)
+        return None
+    logger.info("metrics on http://127.0.0.1:%d/metrics", port)
+    return server
+
+
+def run(settings: Settings) -> int:
+    """Run the hub until SIGTERM/SIGINT; returns the process exit code."""
+    stop = threading.Event()
+
+    def _request_stop(signum: int, frame: FrameType | None) -> None:
+        logger.info("signal %d: stopping the hub", signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    pool = open_pool(settings.require_database_url(), max_size=settings.db_pool_max,
+                     name="telehub-hub")
+    metrics_server = start_metrics_endpoint(settings.ingest.metrics_port)
+    ingest = Ingest(settings, pool)
+    started: list[Startable] = []
+    code = 0
+    try:
+        ingest.start()
+        for service in optional_services(settings, pool):
+            service.start()
+            started.append(service)
+        logger.info("hub running (worker %s)", settings.ingest.client_id)
+        while not stop.wait(0.5):
+            if ingest.consumer.failed.is_set():
+                code = 1
+                break
+    finally:
+        for service in reversed(started):
+            service.stop()
+        ingest.stop()
+        if metrics_server is not None:
+            metrics_server.shutdown()
+        pool.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    logger.info("hub stopped")
+    return code
