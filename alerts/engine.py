@@ -2,15 +2,324 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+import logging
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
+from psycopg.rows import dict_row
 
+from alerts import store
+from alerts.catalogue import SEVERITIES, Catalogue, Rule, load_catalogue, severity_rank
+from alerts.rules import CHECKS, Hit, Point, Series, band_hit, reading_fields, render
+from alerts.thresholds import Subject, load_subjects
+from telehub.config import AlertSettings, get_settings
+from telehub.errors import ConfigError
+from telehub.metrics import Metric
 from telehub.readings import StoredReading
+
+logger = logging.getLogger(__name__)
+
+# Serialises evaluation per patient across hub workers (first key of the two-key lock).
+PATIENT_LOCK_CLASS = 0x7E1E
+# SpO2 below this is outside oximeters' stated accuracy: unverified.
+SPO2_VERIFIED_MIN = 70.0
+_NIGHT_HOURS = range(0, 6)
+# History each metric's rules need by default; widened when a patient's params ask for more.
+_LOOKBACK = {Metric.WEIGHT: timedelta(days=9), Metric.SPO2: timedelta(days=8),
+             Metric.PULSE: timedelta(days=3), Metric.GLUCOSE: timedelta(days=8)}
+
+_LOCK_SQL = """
+SELECT pg_advisory_xact_lock(%s, s.id::int)
+FROM (SELECT id FROM unnest(%s::bigint[]) AS id ORDER BY id) AS s
+"""
+_HISTORY_SQL = """
+SELECT r.patient_id, r.metric::text AS metric, r.time, r.value, r.raw_value,
+       r.raw_unit::text AS raw_unit, r.flags, r.device_id
+FROM unnest(%s::bigint[], %s::metric[], %s::timestamptz[]) AS w(pid, metric, since)
+JOIN readings r ON r.patient_id = w.pid AND r.metric = w.metric AND r.time >= w.since
+ORDER BY r.patient_id, r.metric, r.time, r.device_id
+"""
+_COMBINED_SQL = """
+SELECT rule_id, metric::text AS metric FROM alerts
+WHERE patient_id = %s AND status <> 'resolved' AND severity = 'amber'
+  AND metric IS NOT NULL AND last_breach_at > %s
+"""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A rule that fired on one reading, after night, late and quality adjustments."""
+
+    hit: Hit
+    severity: str
+    message: str
+    late: bool
+
+
+def _settings() -> tuple[AlertSettings, ZoneInfo]:
+    try:
+        s = get_settings()
+    except (ConfigError, ValueError):
+        return AlertSettings(), ZoneInfo("Europe/London")
+    return s.alerts, s.zone
 
 
 def evaluate(conn: psycopg.Connection, readings: Sequence[StoredReading], *,
              now: datetime | None = None) -> None:
     """Evaluate the rules for the patients `readings` touched, in the caller's transaction."""
-    return None
+    if not readings:
+        return
+    now = now or datetime.now(UTC)
+    catalogue = load_catalogue()
+    alert_settings, zone = _settings()
+    patient_ids = sorted({r.patient_id for r in readings})
+    conn.execute(_LOCK_SQL, (PATIENT_LOCK_CLASS, patient_ids))
+    subjects = load_subjects(conn, patient_ids)
+    history = _load_history(conn, readings, subjects, catalogue)
+    freshness = timedelta(hours=alert_settings.acute_freshness_hours)
+
+    findings: dict[tuple[int, str], list[Finding]] = defaultdict(list)
+    clear: dict[tuple[int, str], str] = {}
+    seen_metrics: dict[int, set[str]] = defaultdict(set)
+    new_by_series: dict[tuple[int, Metric], list[StoredReading]] = defaultdict(list)
+    for r in readings:
+        new_by_series[(r.patient_id, r.metric)].append(r)
+    for (pid, metric), new in new_by_series.items():
+        subject = subjects.get(pid)
+        if subject is None:
+            continue
+        series = _series(catalogue, subject, metric, history.get((pid, metric), []), zone)
+        index = {(p.time, p.device_id): k for k, p in enumerate(series.points)}
+        positions = sorted(k for k in (index.get((r.time, r.device_id)) for r in new)
+                           if k is not None)
+        for k in positions:
+            for f in _evaluate_point(catalogue, subject, series, k, now, freshness, zone):
+                findings[(pid, f.hit.rule.episode)].append(f)
+            if not series.points[k].low_quality:
+                seen_metrics[pid].add(metric.value)
+        if positions and positions[-1] == len(series.points) - 1:
+            last = positions[-1]
+            if not series.points[last].low_quality:
+                for episode in _clearing_episodes(catalogue, subject, metric):
+                    fired = any(f.hit.point is series.points[last]
+                                for f in findings.get((pid, episode), []))
+                    if not fired:
+                        clear[(pid, episode)] = metric.value
+    _apply(conn, catalogue, subjects, findings, clear, seen_metrics, now)
+
+
+def _series(catalogue: Catalogue, subject: Subject, metric: Metric, points: list[Point],
+            zone: ZoneInfo) -> Series:
+    plan = subject.care_plan.get(metric.value)
+    morning = isinstance(plan, dict) and plan.get("window") == "morning"
+    outlier = catalogue.get("weight-scale-error")
+    jump = float(subject.params(outlier).get("jump_kg", 5.0)) if outlier else 5.0
+    return Series(metric, points, zone, morning=morning, dry_weight_kg=subject.dry_weight_kg,
+                  jump_kg=jump)
+
+
+def _load_history(conn: psycopg.Connection, readings: Sequence[StoredReading],
+                  subjects: Mapping[int, Subject], catalogue: Catalogue
+                  ) -> dict[tuple[int, Metric], list[Point]]:
+    """Each touched series from the lookback before its oldest new reading (one query)."""
+    oldest: dict[tuple[int, Metric], datetime] = {}
+    for r in readings:
+        key = (r.patient_id, r.metric)
+        oldest[key] = min(oldest.get(key, r.time), r.time)
+    keys = sorted(oldest)
+    since = [oldest[k] - _lookback(k[1], subjects.get(k[0]), catalogue) for k in keys]
+    params = ([k[0] for k in keys], [k[1].value for k in keys], since)
+    rows = conn.cursor(row_factory=dict_row).execute(_HISTORY_SQL, params).fetchall()
+    out: dict[tuple[int, Metric], list[Point]] = defaultdict(list)
+    for row in rows:
+        out[(row["patient_id"], Metric(row["metric"]))].append(Point(
+            time=row["time"], value=row["value"], raw_value=row["raw_value"],
+            raw_unit=row["raw_unit"], flags=tuple(row["flags"]), device_id=row["device_id"]))
+    return out
+
+
+def _lookback(metric: Metric, subject: Subject | None, catalogue: Catalogue) -> timedelta:
+    span = _LOOKBACK[metric]
+    if subject is None:
+        return span
+    for rule in catalogue.for_metric(metric):
+        params = subject.params(rule)
+        for name, unit in (("days", 24.0), ("hours", 1.0)):
+            value = params.get(name)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                span = max(span, timedelta(hours=float(value) * unit + 48))
+    return span
+
+
+def _clearing_episodes(catalogue: Catalogue, subject: Subject, metric: Metric) -> set[str]:
+    return {r.episode for r in catalogue.for_metric(metric) if r.clears and subject.applies(r)}
+
+
+def _evaluate_point(catalogue: Catalogue, subject: Subject, series: Series, k: int,
+                    now: datetime, freshness: timedelta, zone: ZoneInfo) -> list[Finding]:
+    """Every rule of the metric on reading `k`, worst per episode."""
+    point = series.points[k]
+    rules = [r for r in catalogue.for_metric(series.metric) if subject.applies(r)]
+    hits: list[Hit] = []
+    if point.low_quality:
+        hits.extend(_quality_hits(catalogue, subject, series, k, rules))
+    else:
+        outlier = next((r for r in rules if r.kind == "outlier"), None)
+        found = CHECKS["outlier"](outlier, subject.params(outlier), series, k) if outlier else None
+        if found is not None:
+            hits.append(found)   # a suspected scale error is left out of the weight rules
+        else:
+            for rule in rules:
+                if rule.kind != "outlier":
+                    hit = CHECKS[rule.kind](rule, subject.params(rule), series, k)
+                    if hit is not None:
+                        hits.append(hit)
+    worst: dict[str, Finding] = {}
+    for hit in hits:
+        f = _finding(hit, subject, series.metric, now, freshness, zone)
+        current = worst.get(hit.rule.episode)
+        if current is None or severity_rank(f.severity) > severity_rank(current.severity):
+            worst[hit.rule.episode] = f
+    return list(worst.values())
+
+
+def _quality_hits(catalogue: Catalogue, subject: Subject, series: Series, k: int,
+                  rules: Sequence[Rule]) -> list[Hit]:
+    """A low-quality reading never fires a threshold rule: it may ask for a repeat reading."""
+    point = series.points[k]
+    out = []
+    breached = [r for r in rules if r.kind == "band" and r.severity != "info"
+                and band_hit(r, subject.params(r), point)]
+    repeat = catalogue.get("repeat-reading")
+    if breached and repeat is not None:
+        would = max(breached, key=lambda r: severity_rank(r.severity))
+        out.append(Hit(repeat, point, {"would": would.id}))
+    device = catalogue.get("check-device-use")
+    if device is not None:
+        hit = CHECKS["quality-count"](device, subject.params(device), series, k)
+        if hit is not None:
+            out.append(hit)
+    return out
+
+
+def _finding(hit: Hit, subject: Subject, metric: Metric, now: datetime, freshness: timedelta,
+             zone: ZoneInfo) -> Finding:
+    """Severity and words after night, late-reading and verification adjustments."""
+    rule, point = hit.rule, hit.point
+    fields: dict[str, Any] = {**subject.params(rule), **reading_fields(metric, point, zone),
+                              **hit.fields}
+    message = render(rule.sentence, fields)
+    severity = rule.severity
+    if rule.night_escalate and point.time.astimezone(zone).hour in _NIGHT_HOURS:
+        severity = SEVERITIES[min(severity_rank(severity) + 1, len(SEVERITIES) - 1)]
+        if severity != rule.severity:
+            message += " Raised one level because it happened at night (00:00–06:00)."
+    if metric == Metric.SPO2 and point.value < SPO2_VERIFIED_MIN and rule.severity == "red":
+        message += (" Below 70 % oximeters' stated accuracy does not hold: unverified, ask the "
+                    "patient to retake the reading now.")
+    late = False
+    age = now - point.time
+    if rule.acute and age > freshness:
+        late = True
+        hours = age.total_seconds() / 3600
+        message = (f"Late reading (measured {hours:.0f} h ago, arrived by store-and-forward): "
+                   f"review. {message}")
+        if severity == "red":
+            severity = "amber"
+    return Finding(hit, severity, message, late)
+
+
+def _raised(episode: str, found: list[Finding]) -> store.Raised:
+    worst = max(found, key=lambda f: (severity_rank(f.severity), f.hit.point.time))
+    latest = max(found, key=lambda f: f.hit.point.time)
+    metric = worst.hit.rule.metric.value if worst.hit.rule.metric else None
+
+    def snapshot(f: Finding) -> dict[str, Any]:
+        return {"value": f.hit.point.value, "raw_value": f.hit.point.raw_value,
+                "raw_unit": f.hit.point.raw_unit, "time": f.hit.point.time.isoformat(),
+                "rule": f.hit.rule.id, "severity": f.severity}
+
+    rule = worst.hit.rule
+    return store.Raised(
+        episode=episode, rule_id=rule.id, severity=worst.severity, message=worst.message,
+        metric=metric, first=min(f.hit.point.time for f in found),
+        last=max(f.hit.point.time for f in found), occurrences=len(found),
+        values={"rule": rule.id, "latest": snapshot(latest), "worst": snapshot(worst),
+                "threshold": {k: v for k, v in worst.hit.rule.params.items()}
+                | {"unit": rule.unit or (rule.metric and _unit(rule.metric))},
+                "source": rule.source},
+        late=all(f.late for f in found),
+        suppress_hours=max(f.hit.rule.suppression_hours for f in found
+                           if f.severity == worst.severity) if worst.severity != "red" else 0.0,
+    )
+
+
+def _unit(metric: Metric) -> str:
+    from telehub.metrics import SPECS
+
+    return SPECS[metric].canonical.value
+
+
+def _apply(conn: psycopg.Connection, catalogue: Catalogue, subjects: Mapping[int, Subject],
+           findings: Mapping[tuple[int, str], list[Finding]], clear: Mapping[tuple[int, str], str],
+           seen_metrics: Mapping[int, set[str]], now: datetime) -> None:
+    """Write the batch's alerts, clear what came back in range, check combined ambers."""
+    pids = list(subjects)
+    active = store.active_alerts(conn, pids)
+    resolved = store.recently_resolved(conn, pids, now - timedelta(days=8))
+    amber_raised: set[int] = set()
+    for (pid, episode), found in sorted(findings.items()):
+        s = subjects[pid]
+        raised = _raised(episode, found)
+        alert = store.raise_alert(conn, patient_id=pid, team_id=s.team_id,
+                                  team_code=s.team_code, display_id=s.display_id, raised=raised,
+                                  active=active.get((pid, episode)),
+                                  resolved=resolved.get((pid, episode)), now=now)
+        if alert is not None:
+            active[(pid, episode)] = alert
+            if alert["severity"] == "amber":
+                amber_raised.add(pid)
+    for (pid, episode), metric in clear.items():
+        alert = active.get((pid, episode))
+        if alert is not None and (pid, episode) not in findings:
+            store.mark_cleared(conn, alert, now, f"The latest {metric} reading is back in range.")
+    for pid, metrics in seen_metrics.items():
+        alert = active.get((pid, "missing-readings"))
+        if alert is not None and set(alert["values"].get("metrics", [])) & metrics:
+            store.mark_cleared(conn, alert, now, "Readings have resumed.")
+    for pid in sorted(amber_raised):
+        _combined(conn, catalogue, subjects[pid], active, resolved, now)
+
+
+def _combined(conn: psycopg.Connection, catalogue: Catalogue, subject: Subject,
+              active: dict[tuple[int, str], dict[str, Any]],
+              resolved: Mapping[tuple[int, str], Any], now: datetime) -> None:
+    """Two or more amber alerts on different metrics within 24 h make one red review."""
+    rule = catalogue.get("combined-amber")
+    if rule is None:
+        return
+    params = subject.params(rule)
+    hours = float(params.get("hours", 24))
+    since = now - timedelta(hours=hours)
+    rows = conn.cursor(row_factory=dict_row).execute(_COMBINED_SQL, (subject.id, since)).fetchall()
+    metrics = {r["metric"] for r in rows}
+    if len(metrics) < int(params.get("count", 2)):
+        return
+    detail = ", ".join(sorted(catalogue.episode_label(r["rule_id"]) for r in rows))
+    message = render(rule.sentence, {**params, "n": len(rows), "detail": detail})
+    raised = store.Raised(episode=rule.episode, rule_id=rule.id, severity=rule.severity,
+                          message=message, metric=None, first=now, last=now,
+                          values={"rule": rule.id, "alerts": sorted(r["rule_id"] for r in rows),
+                                  "metrics": sorted(metrics)})
+    alert = store.raise_alert(conn, patient_id=subject.id, team_id=subject.team_id,
+                              team_code=subject.team_code, display_id=subject.display_id,
+                              raised=raised, active=active.get((subject.id, rule.episode)),
+                              resolved=resolved.get((subject.id, rule.episode)), now=now)
+    if alert is not None:
+        active[(subject.id, rule.episode)] = alert
+

@@ -1,0 +1,319 @@
+"""Rule kinds as small pure functions over one patient's recent readings of one metric."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from alerts.catalogue import Rule
+from telehub.metrics import MGDL_PER_MMOLL, SPECS, Metric, format_value
+
+LOW_QUALITY_FLAGS = frozenset({"low-quality", "invalid"})
+# Weights are compared to the gram: 81.3 - 79.3 must count as a 2.0 kg gain.
+_KG_DECIMALS = 3
+
+
+@dataclass(frozen=True)
+class Point:
+    """One stored reading as the rules see it (canonical value plus what the device sent)."""
+
+    time: datetime
+    value: float
+    raw_value: float | None = None
+    raw_unit: str | None = None
+    flags: tuple[str, ...] = ()
+    device_id: int | None = None
+
+    @property
+    def low_quality(self) -> bool:
+        """The device flagged the reading as unreliable: shown, but kept out of threshold rules."""
+        return bool(LOW_QUALITY_FLAGS.intersection(self.flags))
+
+
+@dataclass(frozen=True)
+class Series:
+    """A patient's readings of one metric, oldest first, and how to read them."""
+
+    metric: Metric
+    points: Sequence[Point]
+    zone: ZoneInfo
+    morning: bool = False                 # weight: the care plan asks for morning weights
+    dry_weight_kg: float | None = None    # weight: the clinician-set dry weight
+    jump_kg: float = 5.0                  # weight: a jump this big is a scale error
+
+    def upto(self, index: int) -> Sequence[Point]:
+        """The points up to and including `index`."""
+        return self.points[: index + 1]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A rule fired on a reading; `fields` fill the rule's sentence and the alert's values."""
+
+    rule: Rule
+    point: Point
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+def value_in_rule_unit(rule: Rule, point: Point) -> float:
+    """The reading in the unit the rule's source states (mg/dL thresholds on raw mg/dL values)."""
+    if rule.unit == "mg/dL":
+        if point.raw_unit == "mg/dL" and point.raw_value is not None:
+            return point.raw_value
+        return point.value * MGDL_PER_MMOLL
+    return point.value
+
+
+def _set(params: Mapping[str, Any], name: str) -> float | None:
+    value = params.get(name)
+    return None if value is None or isinstance(value, bool) else float(value)
+
+
+def band_hit(rule: Rule, params: Mapping[str, Any], point: Point) -> bool:
+    """True when the reading lies in the rule's band (ignoring quality and consecutiveness)."""
+    v = value_in_rule_unit(rule, point)
+    checks = (("at_or_below", lambda x, t: x <= t), ("below", lambda x, t: x < t),
+              ("at_or_above", lambda x, t: x >= t), ("above", lambda x, t: x > t))
+    for name, test in checks:
+        limit = _set(params, name)
+        if limit is not None and test(v, limit):
+            return True
+    return rule.hi_flag and "hi" in point.flags
+
+
+def _valid(points: Sequence[Point]) -> list[Point]:
+    return [p for p in points if not p.low_quality]
+
+
+def check_band(rule: Rule, params: Mapping[str, Any], series: Series, i: int) -> Hit | None:
+    """Range/band: the reading (and the N-1 valid readings before it) lie in the band."""
+    n = int(params.get("consecutive", 1) or 1)
+    recent = _valid(series.upto(i))[-n:]
+    if len(recent) < n or recent[-1] is not series.points[i]:
+        return None
+    if all(band_hit(rule, params, p) for p in recent):
+        return Hit(rule, series.points[i])
+    return None
+
+
+def weight_outliers(points: Sequence[Point], jump_kg: float) -> set[int]:
+    """Indexes of readings differing from both neighbours by more than `jump_kg` (scale errors)."""
+    out = set()
+    for k in range(1, len(points) - 1):
+        v = points[k].value
+        if abs(v - points[k - 1].value) > jump_kg and abs(v - points[k + 1].value) > jump_kg:
+            out.add(k)
+    return out
+
+
+def daily_weights(series: Series, upto: int) -> dict[date, Point]:
+    """The day's weight per local date: its first valid reading (04:00–11:00 if morning)."""
+    valid = _valid(series.upto(upto))
+    skip = weight_outliers(valid, series.jump_kg)
+    days: dict[date, Point] = {}
+    for k, p in enumerate(valid):
+        if k in skip:
+            continue
+        local = p.time.astimezone(series.zone)
+        if series.morning and not 4 <= local.hour < 11:
+            continue
+        days.setdefault(local.date(), p)
+    return days
+
+
+def _today(series: Series, i: int) -> tuple[date, dict[date, Point]] | None:
+    """(date, daily weights) when reading `i` is its day's weight, else None."""
+    days = daily_weights(series, i)
+    point = series.points[i]
+    day = point.time.astimezone(series.zone).date()
+    if days.get(day) is not point:
+        return None
+    return day, days
+
+
+def check_change(rule: Rule, params: Mapping[str, Any], series: Series, i: int) -> Hit | None:
+    """Change over a window: the day's weight against the lowest (gain) or highest (loss)."""
+    found = _today(series, i)
+    if found is None:
+        return None
+    day, days = found
+    point = days[day]
+    window = int(params.get("days", 3))
+    previous = [days[d] for d in (day - timedelta(days=k) for k in range(1, window + 1))
+                if d in days]
+    gain = _set(params, "gain_kg")
+    if gain is not None and previous:
+        ref = min(previous, key=lambda p: p.value)
+        change = round(point.value - ref.value, _KG_DECIMALS)
+        if change >= gain:
+            return Hit(rule, point, {"change": f"{change:.1f}", "reference": _ref(ref, series)})
+    loss = _set(params, "loss_kg")
+    if loss is not None and previous:
+        ref = max(previous, key=lambda p: p.value)
+        change = round(ref.value - point.value, _KG_DECIMALS)
+        if change >= loss:
+            return Hit(rule, point, {"change": f"{change:.1f}", "reference": _ref(ref, series),
+                                     "direction": f"below the highest of the previous {window} "
+                                                  "days"})
+    below_dry = _set(params, "below_dry_kg")
+    dry = series.dry_weight_kg
+    if below_dry is not None and dry and round(dry - point.value, _KG_DECIMALS) > below_dry:
+        return Hit(rule, point, {"change": f"{dry - point.value:.1f}",
+                                 "reference": f"dry weight {dry:g} kg",
+                                 "direction": "below the dry weight"})
+    return None
+
+
+def _ref(point: Point, series: Series) -> str:
+    when = point.time.astimezone(series.zone).strftime("%d %b")
+    return f"{format_value(Metric.WEIGHT, point.value)} on {when}"
+
+
+def check_daily_rise(rule: Rule, params: Mapping[str, Any], series: Series, i: int) -> Hit | None:
+    """The day's weight rose by at least rise_kg over the day before, N days running."""
+    found = _today(series, i)
+    if found is None:
+        return None
+    day, days = found
+    rise = float(params.get("rise_kg", 1.0))
+    n = int(params.get("days", 2))
+    for k in range(n):
+        d, before = day - timedelta(days=k), day - timedelta(days=k + 1)
+        if d not in days or before not in days:
+            return None
+        if round(days[d].value - days[before].value, _KG_DECIMALS) < rise:
+            return None
+    return Hit(rule, days[day])
+
+
+def check_above_dry(rule: Rule, params: Mapping[str, Any], series: Series, i: int) -> Hit | None:
+    """The day's weight is at least margin_kg above the dry weight, N days running."""
+    dry = _set(params, "dry_weight_kg")
+    if not dry:
+        return None
+    found = _today(series, i)
+    if found is None:
+        return None
+    day, days = found
+    limit = dry + float(params.get("margin_kg", 2.0))
+    for k in range(int(params.get("days", 2))):
+        d = day - timedelta(days=k)
+        if d not in days or round(days[d].value - limit, _KG_DECIMALS) < 0:
+            return None
+    return Hit(rule, days[day])
+
+
+def check_outlier(rule: Rule, params: Mapping[str, Any], series: Series, i: int) -> Hit | None:
+    """A weight that jumps by more than jump_kg from the previous trusted reading."""
+    jump = float(params.get("jump_kg", 5.0))
+    point = series.points[i]
+    valid = _valid(series.upto(i - 1))
+    skip = weight_outliers(valid, jump)
+    trusted = [p for k, p in enumerate(valid) if k not in skip]
+    if point.low_quality or not trusted:
+        return None
+    previous = trusted[-1]
+    if abs(point.value - previous.value) > jump:
+        return Hit(rule, point, {"previous": _ref(previous, series)})
+    return None
+
+
+def personal_baseline(params: Mapping[str, Any], series: Series, i: int) -> float | None:
+    """The clinician's baseline, or the median of valid readings in the baseline window."""
+    fixed = _set(params, "baseline")
+    if fixed:
+        return fixed
+    t = series.points[i].time
+    start = t - timedelta(days=float(params.get("days", 7)))
+    end = t - timedelta(hours=float(params.get("exclude_hours", 24)))
+    window = [p.value for p in _valid(series.upto(i)) if start <= p.time < end]
+    if len(window) < int(params.get("min_readings", 5)):
+        return None
+    return float(statistics.median(window))
+
+
+def check_baseline_drop(rule: Rule, params: Mapping[str, Any], series: Series,
+                        i: int) -> Hit | None:
+    """N consecutive valid readings each at least `points` below the personal baseline."""
+    baseline = personal_baseline(params, series, i)
+    if baseline is None:
+        return None
+    n = int(params.get("consecutive", 2))
+    recent = _valid(series.upto(i))[-n:]
+    if len(recent) < n or recent[-1] is not series.points[i]:
+        return None
+    drop = float(params.get("points", 3))
+    if all(baseline - p.value >= drop for p in recent):
+        return Hit(rule, series.points[i], {"baseline": f"{baseline:g}"})
+    return None
+
+
+def check_count(rule: Rule, params: Mapping[str, Any], series: Series, i: int) -> Hit | None:
+    """At least `count` breaching readings (on different days if asked) within `hours`."""
+    point = series.points[i]
+    if point.low_quality or not band_hit(rule, params, point):
+        return None
+    start = point.time - timedelta(hours=float(params.get("hours", 168)))
+    hits = [p for p in _valid(series.upto(i)) if p.time > start and band_hit(rule, params, p)]
+    if params.get("distinct_days"):
+        n = len({p.time.astimezone(series.zone).date() for p in hits})
+    else:
+        n = len(hits)
+    if n >= int(params.get("count", 2)):
+        return Hit(rule, point, {"n": n})
+    return None
+
+
+def check_quality_count(rule: Rule, params: Mapping[str, Any], series: Series,
+                        i: int) -> Hit | None:
+    """Several readings flagged low quality within a window: check how the device is used."""
+    point = series.points[i]
+    if not point.low_quality:
+        return None
+    start = point.time - timedelta(hours=float(params.get("hours", 24)))
+    n = sum(1 for p in series.upto(i) if p.low_quality and p.time > start)
+    if n >= int(params.get("count", 3)):
+        return Hit(rule, point, {"n": n})
+    return None
+
+
+Check = Callable[[Rule, Mapping[str, Any], Series, int], Hit | None]
+
+CHECKS: dict[str, Check] = {
+    "band": check_band,
+    "change": check_change,
+    "daily-rise": check_daily_rise,
+    "above-dry": check_above_dry,
+    "baseline-drop": check_baseline_drop,
+    "count": check_count,
+    "outlier": check_outlier,
+    "quality-count": check_quality_count,
+}
+
+
+def reading_fields(metric: Metric, point: Point, zone: ZoneInfo) -> dict[str, Any]:
+    """What every sentence may say about the reading: value, time, date, label."""
+    local = point.time.astimezone(zone)
+    value = format_value(metric, point.value)
+    if point.raw_unit and point.raw_unit != SPECS[metric].canonical.value \
+            and point.raw_value is not None:
+        value = f"{value} ({point.raw_value:g} {point.raw_unit})"
+    if "hi" in point.flags:
+        value = f"{value} (meter showed HI)"
+    return {"value": value, "time": local.strftime("%H:%M on %d %b %Y"),
+            "date": local.strftime("%d %b %Y"), "label": SPECS[metric].label}
+
+
+class _Fields(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def render(sentence: str, fields: Mapping[str, Any]) -> str:
+    """The rule's sentence with its placeholders filled (numbers as people write them)."""
+    shown = _Fields({k: (f"{v:g}" if isinstance(v, float) else v) for k, v in fields.items()})
+    return sentence.format_map(shown)

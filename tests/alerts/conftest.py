@@ -1,0 +1,104 @@
+"""Fixtures for the alerts tests: a team, patients, devices and a way to store readings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from itertools import count
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from alerts.engine import evaluate
+from telehub import registry
+from telehub.metrics import SPECS, Metric, Unit
+from telehub.nhs import synthetic_nhs_numbers
+from telehub.readings import StoredReading
+
+# A fixed clock: Thursday 26 November 2026, 10:00 UTC (10:00 in London, GMT).
+NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+_KIND = {Metric.WEIGHT: "scale", Metric.SPO2: "oximeter", Metric.PULSE: "oximeter",
+         Metric.GLUCOSE: "glucometer"}
+_keys = count()
+
+
+class Clinic:
+    """A team with patients and their devices in one test database."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+        self.team_id = registry.add_team(conn, "north", "North Locality")
+        self._nhs = synthetic_nhs_numbers(int(datetime.now().timestamp()) % 500_000)
+        self.devices: dict[tuple[int, str], int] = {}
+        self.nhs: dict[int, str] = {}
+
+    def patient(self, conditions: Iterable[str] = (), **kwargs: Any) -> int:
+        nhs = next(self._nhs)
+        pid = registry.add_patient(self.conn, nhs_number=nhs, given_name="Test",
+                                   family_name=f"Patient{len(self.nhs)}",
+                                   birth_date=date(1940, 1, 1), team=self.team_id,
+                                   conditions=conditions, **kwargs)
+        self.nhs[pid] = nhs
+        return pid
+
+    def device(self, pid: int, metric: Metric) -> int:
+        kind = _KIND[metric]
+        if (pid, kind) not in self.devices:
+            self.devices[(pid, kind)] = registry.add_device(
+                self.conn, device_id=f"{kind}-{pid}-{next(_keys)}", kind=kind, patient=pid)
+        return self.devices[(pid, kind)]
+
+    def store(self, pid: int, metric: Metric, value: float, at: datetime, *,
+              raw: tuple[float, Unit] | None = None, flags: Sequence[str] = ()) -> StoredReading:
+        """Insert one reading with SQL, as ingest does, and return it as ingest hands it over."""
+        spec = SPECS[metric]
+        raw_value, raw_unit = raw if raw else (value, spec.canonical)
+        dev = self.device(pid, metric)
+        row = self.conn.execute(
+            "INSERT INTO readings (time, patient_id, device_id, metric, value, unit, raw_value, "
+            "raw_unit, reading_key, flags) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
+            "RETURNING received_at",
+            (at, pid, dev, metric.value, value, spec.canonical.value, raw_value, raw_unit.value,
+             f"k{next(_keys)}", list(flags))).fetchone()
+        assert row is not None
+        return StoredReading(time=at, patient_id=pid, device_id=dev, metric=metric, value=value,
+                             unit=spec.canonical, raw_value=raw_value, raw_unit=raw_unit,
+                             received_at=row["received_at"], flags=tuple(flags))
+
+    def feed(self, pid: int, metric: Metric, value: float, at: datetime, *,
+             now: datetime | None = None, **kwargs: Any) -> StoredReading:
+        """Store one reading and evaluate it, as one ingest batch."""
+        r = self.store(pid, metric, value, at, **kwargs)
+        evaluate(self.conn, [r], now=now or at)
+        return r
+
+    def series(self, pid: int, metric: Metric, values: Sequence[float], start: datetime,
+               step: timedelta, *, now: datetime | None = None) -> list[StoredReading]:
+        """Store and evaluate readings one at a time, `step` apart."""
+        return [self.feed(pid, metric, v, start + k * step, now=now) for k, v in enumerate(values)]
+
+    def alerts(self, pid: int | None = None) -> list[dict[str, Any]]:
+        cur = self.conn.cursor(row_factory=dict_row)
+        if pid is None:
+            return cur.execute("SELECT * FROM alerts ORDER BY id").fetchall()
+        return cur.execute("SELECT * FROM alerts WHERE patient_id = %s ORDER BY id",
+                           (pid,)).fetchall()
+
+    def alert(self, pid: int, episode: str) -> dict[str, Any] | None:
+        found = [a for a in self.alerts(pid) if a["rule_id"] == episode]
+        assert len(found) <= 1
+        return found[0] if found else None
+
+    def outbox(self) -> list[dict[str, Any]]:
+        cur = self.conn.cursor(row_factory=dict_row)
+        return cur.execute("SELECT * FROM outbox ORDER BY id").fetchall()
+
+
+@pytest.fixture
+def clinic(conn: psycopg.Connection) -> Clinic:
+    return Clinic(conn)
+
+
+Feed = Callable[..., StoredReading]

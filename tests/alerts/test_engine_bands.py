@@ -1,0 +1,150 @@
+"""Band rules (SpO2 scales 1 and 2, pulse, glucose in both units) at and around each boundary."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from alerts.thresholds import set_spo2_scale, set_threshold
+from telehub.metrics import Metric, Unit
+from tests.alerts.conftest import NOW, Clinic
+
+
+def _severity(clinic: Clinic, pid: int, episode: str) -> str | None:
+    alert = clinic.alert(pid, episode)
+    return None if alert is None else alert["severity"]
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (91, "red"), (92, "amber"), (93, "amber"), (94, "info"), (95, "info"), (96, None),
+    (90.5, "red"), (69, "red"),
+])
+def test_spo2_scale1_bands(clinic: Clinic, value: float, expected: str | None) -> None:
+    pid = clinic.patient(["copd"])
+    clinic.feed(pid, Metric.SPO2, value, NOW)
+    assert _severity(clinic, pid, "spo2-low") == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (83, "red"), (84, "amber"), (85, "amber"), (86, "info"), (87, "info"), (88, None),
+    (89, None), (92, None), (97, None),
+])
+def test_spo2_scale2_bands(clinic: Clinic, value: float, expected: str | None) -> None:
+    pid = clinic.patient(["copd"])
+    set_spo2_scale(clinic.conn, pid, 2, "Hypercapnic respiratory failure, target 88-92", "Dr Lee")
+    clinic.feed(pid, Metric.SPO2, value, NOW)
+    assert _severity(clinic, pid, "spo2-low") == expected
+
+
+def test_copd_patient_at_89_alerts_only_without_scale_2(clinic: Clinic) -> None:
+    on_scale2 = clinic.patient(["copd"])
+    set_spo2_scale(clinic.conn, on_scale2, 2, "Target 88-92 % agreed with respiratory team",
+                   "Dr Lee")
+    without = clinic.patient(["copd"])
+    clinic.feed(on_scale2, Metric.SPO2, 89, NOW)
+    clinic.feed(without, Metric.SPO2, 89, NOW)
+    assert clinic.alerts(on_scale2) == []
+    red = clinic.alert(without, "spo2-low")
+    assert red is not None and red["severity"] == "red"
+    assert "89 %" in red["message"] and "91 %" in red["message"]
+
+
+@pytest.mark.parametrize(("value", "expected"), [(92, None), (93, "info"), (95, "amber"),
+                                                 (96, "amber"), (97, "red")])
+def test_scale2_on_home_oxygen_scores_high_saturations(clinic: Clinic, value: float,
+                                                       expected: str | None) -> None:
+    pid = clinic.patient(["copd"])
+    clinic.conn.execute("UPDATE patients SET on_home_oxygen = true WHERE id = %s", (pid,))
+    set_spo2_scale(clinic.conn, pid, 2, "On long-term oxygen therapy", "Dr Lee")
+    clinic.feed(pid, Metric.SPO2, value, NOW)
+    assert _severity(clinic, pid, "spo2-high-on-oxygen") == expected
+
+
+def test_spo2_below_70_is_red_unverified(clinic: Clinic) -> None:
+    pid = clinic.patient([])
+    clinic.feed(pid, Metric.SPO2, 65, NOW, flags=["verify"])
+    alert = clinic.alert(pid, "spo2-low")
+    assert alert is not None and alert["severity"] == "red"
+    assert "unverified" in alert["message"] and "retake" in alert["message"]
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (40, "red"), (41, None), (50, None), (51, None), (90, None), (91, None), (110, None),
+    (111, "amber"), (130, "amber"), (131, "red"), (20, "red"),
+])
+def test_pulse_single_reading(clinic: Clinic, value: float, expected: str | None) -> None:
+    pid = clinic.patient([])
+    clinic.feed(pid, Metric.PULSE, value, NOW)
+    assert _severity(clinic, pid, "pulse") == expected
+
+
+@pytest.mark.parametrize(("first", "second", "expected"), [
+    (95, 100, "info"), (45, 50, "info"), (95, 90, None), (51, 50, None), (91, 91, "info"),
+])
+def test_pulse_info_needs_two_consecutive(clinic: Clinic, first: float, second: float,
+                                          expected: str | None) -> None:
+    pid = clinic.patient([])
+    clinic.series(pid, Metric.PULSE, [first, second], NOW, timedelta(hours=1))
+    assert _severity(clinic, pid, "pulse") == expected
+
+
+@pytest.mark.parametrize(("value", "raw", "episode", "expected"), [
+    (2.9, None, "glucose-low", "red"),
+    (3.0, None, "glucose-low", "amber"),          # 3.0 mmol/L = 54.05 mg/dL: not below 54
+    (3.9, None, "glucose-low", "amber"),
+    (4.0, None, "glucose-low", None),
+    (53 / 18.016, (53, Unit.MG_DL), "glucose-low", "red"),
+    (54 / 18.016, (54, Unit.MG_DL), "glucose-low", "amber"),   # 54 mg/dL is not below 54
+    (70 / 18.016, (70, Unit.MG_DL), "glucose-low", "amber"),   # 3.885 mmol/L < 4.0
+    (72 / 18.016, (72, Unit.MG_DL), "glucose-low", "amber"),   # 3.996 mmol/L < 4.0
+    (73 / 18.016, (73, Unit.MG_DL), "glucose-low", None),      # 4.05 mmol/L
+    (15.0, None, "glucose-high", None),
+    (15.1, None, "glucose-high", "amber"),
+    (29.9, None, "glucose-high", "amber"),
+    (30.0, None, "glucose-high", "red"),
+    (271 / 18.016, (271, Unit.MG_DL), "glucose-high", "amber"),  # 15.04 mmol/L
+    (540 / 18.016, (540, Unit.MG_DL), "glucose-high", "amber"),  # 29.97 mmol/L: not HHS
+])
+def test_glucose_bands_in_both_units(clinic: Clinic, value: float,
+                                     raw: tuple[float, Unit] | None, episode: str,
+                                     expected: str | None) -> None:
+    pid = clinic.patient(["type2-diabetes"])
+    clinic.feed(pid, Metric.GLUCOSE, value, NOW, raw=raw)
+    assert _severity(clinic, pid, episode) == expected
+
+
+def test_meter_hi_is_red(clinic: Clinic) -> None:
+    pid = clinic.patient(["type1-diabetes"])
+    clinic.feed(pid, Metric.GLUCOSE, 33.3, NOW, flags=["hi"])
+    alert = clinic.alert(pid, "glucose-high")
+    assert alert is not None and alert["severity"] == "red"
+    assert "HI" in alert["message"]
+
+
+def test_glucose_rules_need_diabetes(clinic: Clinic) -> None:
+    pid = clinic.patient(["heart-failure"])
+    clinic.feed(pid, Metric.GLUCOSE, 2.5, NOW)
+    assert clinic.alerts(pid) == []
+
+
+def test_night_hypo_is_one_level_higher(clinic: Clinic) -> None:
+    pid = clinic.patient(["diabetes"])
+    night = datetime.fromisoformat("2026-11-26T03:10:00+00:00")
+    clinic.feed(pid, Metric.GLUCOSE, 3.5, night)
+    alert = clinic.alert(pid, "glucose-low")
+    assert alert is not None and alert["severity"] == "red"
+    assert "night" in alert["message"]
+
+
+def test_individual_threshold_overrides_default(clinic: Clinic) -> None:
+    pid = clinic.patient([])
+    clinic.feed(pid, Metric.PULSE, 115, NOW)
+    assert _severity(clinic, pid, "pulse") == "amber"
+    other = clinic.patient([])
+    set_threshold(clinic.conn, other, "pulse-amber", {"at_or_above": 120},
+                  "Resting tachycardia is usual for this patient", "Matron Jones")
+    clinic.feed(other, Metric.PULSE, 115, NOW)
+    assert clinic.alerts(other) == []
+    clinic.feed(other, Metric.PULSE, 120, NOW + timedelta(minutes=5))
+    assert _severity(clinic, other, "pulse") == "amber"
