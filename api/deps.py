@@ -20,7 +20,7 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 CLINICAL = (Role.ADMIN, Role.MATRON, Role.NURSE)
 
 # The pool hands out connections whose rows are dicts (see api.app).
-DbConn = psycopg.Connection[dict[str, Any]]
+DbConn = psycopg.Connection[Any]
 
 
 def api_state(request: Request) -> ApiState:

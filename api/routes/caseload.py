@@ -1,7 +1,35 @@
-"""Routes: caseload."""
+"""`GET /caseload`: the caller's team (or a named nurse's) patients, most urgent first."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import UTC, datetime
 
-router = APIRouter()
+from fastapi import APIRouter, Request
+
+from api.access import audit, team_visible
+from api.caseload import load_caseload
+from api.deps import Clinical, Conn, client_addr
+from api.errors import ApiError, not_found
+from api.schemas import CaseloadOut, Problem
+
+router = APIRouter(tags=["caseload"], responses={401: {"model": Problem},
+                                                 404: {"model": Problem}})
+
+
+@router.get("/caseload", response_model=CaseloadOut, summary="The triaged caseload")
+def caseload(staff: Clinical, conn: Conn, request: Request, team_id: int | None = None,
+             nurse_id: int | None = None) -> CaseloadOut:
+    """Red alerts first, then amber, then overdue readings, then the rest; each row has the
+    latest value and time per metric, a 7-day daily trend, open alert counts and devices."""
+    team = team_id if team_id is not None else staff.team_id
+    if team is None:
+        raise ApiError(422, "Name the team (team_id).", "team-required")
+    if not team_visible(staff, team):
+        raise not_found("team")
+    now = datetime.now(UTC)
+    rows = load_caseload(conn, team, nurse_id, now)
+    audit(conn, staff, "list", "caseload", None, client_addr(request),
+          {"team_id": team, "nurse_id": nurse_id, "patients": len(rows)})
+    conn.commit()
+    return CaseloadOut(team_id=team, nurse_id=nurse_id, generated_at=now, total=len(rows),
+                       rows=rows)

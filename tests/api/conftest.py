@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import socket
 import threading
 import time
@@ -18,9 +20,19 @@ import uvicorn
 from api.app import create_app
 from telehub import registry
 from telehub.config import Settings
+from telehub.db import connect
+from telehub.passwords import hash_password
 from tests.log_guard import LogGuard
 
 PASSWORD = "correct-horse-battery"  # test accounts only
+_HASH: list[str] = []
+
+
+def password_hash() -> str:
+    """The argon2 hash of PASSWORD, computed once (hashing costs ~0.2 s by design)."""
+    if not _HASH:
+        _HASH.append(hash_password(PASSWORD))
+    return _HASH[0]
 
 
 @dataclass
@@ -42,11 +54,22 @@ class LiveApi:
     db_url: str
 
     def client(self, username: str | None = None) -> httpx.Client:
-        """An HTTP client, signed in as `username` when given."""
+        """An HTTP client, with a session token of `username` when given."""
         c = httpx.Client(base_url=self.url, timeout=10.0)
         if username:
-            c.headers["Authorization"] = f"Bearer {self.token(username)}"
+            c.headers["Authorization"] = f"Bearer {self.mint_token(username)}"
         return c
+
+    def mint_token(self, username: str) -> str:
+        """A session token written straight to the database (sign-in itself is tested
+        in test_auth; argon2 makes each sign-in cost ~0.3 s by design)."""
+        token = secrets.token_urlsafe(32)
+        with connect(self.db_url) as conn:
+            conn.execute("INSERT INTO api_tokens (token_hash, staff_id, kind, expires_at) "
+                         "SELECT %s, id, 'session', now() + interval '1 hour' FROM staff "
+                         "WHERE username = %s", (hashlib.sha256(token.encode()).digest(),
+                                                 username))
+        return token
 
     def token(self, username: str, password: str = PASSWORD) -> str:
         """Sign in over HTTP and return the bearer token."""
@@ -95,7 +118,9 @@ def build_world(conn: psycopg.Connection) -> World:
                                  ("manager", "manager", "north")]:
         w.staff[username] = registry.add_staff(conn, username=username,
                                                display_name=username.title(), role=role,
-                                               team=team, password=PASSWORD)
+                                               team=team)
+        conn.execute("UPDATE staff SET password_hash = %s WHERE id = %s",
+                     (password_hash(), w.staff[username]))
     patients = [("ann", "9990000026", "Ann", "Able", "north", ["heart-failure"]),
                 ("bob", "9990000034", "Bob", "Baker", "north", ["copd"]),
                 ("cat", "9990000042", "Cat", "Cole", "south", ["diabetes"])]

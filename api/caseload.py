@@ -1,0 +1,132 @@
+"""The triaged caseload: one query for a whole team, sorted red, amber, overdue, the rest."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from api.deps import DbConn
+from api.schemas import (
+    AlertCounts,
+    CaseloadRow,
+    DeviceStatus,
+    MetricSummary,
+    TrendPoint,
+    Triage,
+)
+from telehub.metrics import Metric
+
+# A metric the care plan expects is overdue when nothing arrived for this long
+# (one day covers once- and twice-daily plans without flagging every night).
+OVERDUE_AFTER = timedelta(hours=24)
+TREND_DAYS = 7
+
+# Every correlated subquery below is an index lookup per patient
+# (readings_patient_metric_time_idx, alerts_patient_idx, devices_patient_idx), so one
+# round trip serves a 500-patient team.
+CASELOAD_SQL = """
+SELECT p.id AS patient_id, p.display_id, p.given_name, p.family_name, p.status::text AS status,
+       p.conditions, p.named_nurse_id, s.display_name AS named_nurse, p.care_plan,
+       p.enrolled_at, p.paused_until,
+       (SELECT json_agg(json_build_object('metric', m.metric, 'value', l.value,
+                                          'unit', l.unit, 'time', l.time))
+          FROM unnest(enum_range(NULL::metric)) AS m(metric)
+          CROSS JOIN LATERAL (
+              SELECT r.value, r.unit::text AS unit, r.time FROM readings r
+              WHERE r.patient_id = p.id AND r.metric = m.metric
+              ORDER BY r.time DESC LIMIT 1) AS l) AS latest,
+       (SELECT json_agg(json_build_object('metric', t.metric, 'day', t.day, 'mean', t.mean)
+                        ORDER BY t.metric, t.day)
+          FROM (SELECT r.metric, date_bin(INTERVAL '1 day', r.time,
+                                          TIMESTAMPTZ '2000-01-01 00:00:00+00')::date AS day,
+                       avg(r.value) AS mean
+                FROM readings r
+                WHERE r.patient_id = p.id AND r.time >= %(trend_from)s AND r.time <= %(now)s
+                GROUP BY 1, 2) AS t) AS trend,
+       (SELECT json_build_object(
+                 'red', count(*) FILTER (WHERE a.severity = 'red'),
+                 'amber', count(*) FILTER (WHERE a.severity = 'amber'),
+                 'info', count(*) FILTER (WHERE a.severity = 'info'),
+                 'oldest', min(a.first_breach_at) FILTER (WHERE a.severity = 'red'
+                                                          OR a.severity = 'amber'))
+          FROM alerts a WHERE a.patient_id = p.id AND a.status <> 'resolved') AS alerts,
+       (SELECT json_agg(json_build_object('device_id', d.device_id, 'kind', d.kind,
+                                          'online', d.online, 'last_seen_at', d.last_seen_at,
+                                          'battery', d.battery) ORDER BY d.device_id)
+          FROM devices d WHERE d.patient_id = p.id AND d.active) AS devices
+FROM patients p
+LEFT JOIN staff s ON s.id = p.named_nurse_id
+WHERE p.team_id = %(team)s AND p.status <> 'discharged'
+  AND (%(nurse)s::bigint IS NULL OR p.named_nurse_id = %(nurse)s)
+"""
+
+
+def load_caseload(conn: DbConn, team_id: int, nurse_id: int | None,
+                  now: datetime) -> list[CaseloadRow]:
+    """The team's (or named nurse's) monitored patients, most urgent first."""
+    rows = conn.execute(CASELOAD_SQL, {"team": team_id, "nurse": nurse_id, "now": now,
+                                       "trend_from": now - timedelta(days=TREND_DAYS)}).fetchall()
+    built = [(_row(r, now), r) for r in rows]
+    built.sort(key=lambda pair: _sort_key(pair[0], pair[1], now))
+    return [row for row, _ in built]
+
+
+def _row(r: dict[str, Any], now: datetime) -> CaseloadRow:
+    latest = {item["metric"]: item for item in (r["latest"] or [])}
+    trends: dict[str, list[TrendPoint]] = {}
+    for t in r["trend"] or []:
+        trends.setdefault(t["metric"], []).append(TrendPoint(day=t["day"], mean=t["mean"]))
+    summaries = [MetricSummary(metric=m, value=i["value"], unit=i["unit"],
+                               time=datetime.fromisoformat(i["time"]), trend=trends.get(m, []))
+                 for m, i in latest.items()]
+    counts = r["alerts"] or {}
+    alerts = AlertCounts(red=counts.get("red", 0), amber=counts.get("amber", 0),
+                         info=counts.get("info", 0))
+    overdue = _overdue(r, {m: s.time for m, s in zip(latest, summaries, strict=True)}, now)
+    if alerts.red:
+        triage = Triage.RED
+    elif alerts.amber:
+        triage = Triage.AMBER
+    elif overdue:
+        triage = Triage.OVERDUE
+    else:
+        triage = Triage.OK
+    return CaseloadRow(
+        patient_id=r["patient_id"], display_id=r["display_id"], given_name=r["given_name"],
+        family_name=r["family_name"], status=r["status"], conditions=r["conditions"],
+        named_nurse_id=r["named_nurse_id"], named_nurse=r["named_nurse"], triage=triage,
+        open_alerts=alerts, overdue_metrics=overdue,
+        last_reading_at=max((s.time for s in summaries), default=None),
+        latest=sorted(summaries, key=lambda s: list(Metric).index(s.metric)),
+        devices=[DeviceStatus.model_validate(d) for d in r["devices"] or []],
+    )
+
+
+def _overdue(r: dict[str, Any], last: dict[str, datetime], now: datetime) -> list[Metric]:
+    """Care-plan metrics with no reading for OVERDUE_AFTER (not while paused or in hospital)."""
+    if r["status"] != "active":
+        return []
+    out = []
+    for metric, slot in (r["care_plan"] or {}).items():
+        if metric not in Metric.__members__.values() or not (slot or {}).get("per_day"):
+            continue
+        since = last.get(metric) or r["enrolled_at"]
+        if now - since > OVERDUE_AFTER:
+            out.append(Metric(metric))
+    return sorted(out, key=lambda m: list(Metric).index(m))
+
+
+_RANK = {Triage.RED: 0, Triage.AMBER: 1, Triage.OVERDUE: 2, Triage.OK: 3}
+
+
+def _sort_key(row: CaseloadRow, r: dict[str, Any], now: datetime) -> tuple[Any, ...]:
+    """Band first; inside a band, more urgent alerts and longer waits first."""
+    oldest = (r["alerts"] or {}).get("oldest")
+    waited = (now - datetime.fromisoformat(oldest)).total_seconds() if oldest else 0.0
+    silent = (now - row.last_reading_at).total_seconds() if row.last_reading_at else 1e12
+    if row.triage in (Triage.RED, Triage.AMBER):
+        return (_RANK[row.triage], -row.open_alerts.red, -row.open_alerts.amber, -waited,
+                row.display_id)
+    if row.triage == Triage.OVERDUE:
+        return (_RANK[row.triage], -len(row.overdue_metrics), -silent, 0, row.display_id)
+    return (_RANK[row.triage], 0, 0, 0, row.display_id)
