@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from numbers import Real
 from zoneinfo import ZoneInfo
@@ -12,11 +13,23 @@ import plotly.graph_objects as go
 from dashboard.formatting import metric_label
 from dashboard.models import AckTime, Alert, Bucket, OutcomeCount, Reading, RuleRate, Threshold
 from dashboard.times import to_local
+from telehub.metrics import MGDL_PER_MMOLL
 
 SEVERITY_COLOUR = {"red": "#d5281b", "amber": "#ffb81c", "info": "#005eb8"}
-# Parameter names that bound an alerting range from below or from above.
-_LOWER_WORDS = ("min", "low", "from", "above", "at_least", "gte", "ge")
-_UPPER_WORDS = ("max", "high", "to", "below", "at_most", "lte", "le")
+# Threshold parameters that put a band's edge on a chart: alert at or below / at or above.
+_BELOW_KEYS = ("at_or_below", "below")
+_ABOVE_KEYS = ("at_or_above", "above")
+
+
+@dataclass(frozen=True)
+class Zone:
+    """An alerting band of one rule: values at or below (or above) `limit` alert."""
+
+    rule_id: str
+    severity: str
+    limit: float
+    below: bool
+    individual: bool
 
 
 def _wall(value: datetime, zone: ZoneInfo) -> datetime:
@@ -38,19 +51,21 @@ def rule_metric(rule_id: str) -> str | None:
     return head if head in ("weight", "spo2", "pulse", "glucose") else None
 
 
-def threshold_limits(threshold: Threshold) -> tuple[float | None, float | None]:
-    """The numeric lower and upper limits a threshold's parameters name, where they do."""
-    lower = upper = None
+def threshold_zones(threshold: Threshold, metric: str) -> list[Zone]:
+    """The bands a threshold draws on `metric`'s chart (in the canonical unit)."""
+    if rule_metric(threshold.rule_id) != metric:
+        return []
+    extra = threshold.model_extra or {}
+    unit = extra.get("unit")
+    factor = (1.0 / MGDL_PER_MMOLL) if metric == "glucose" and unit == "mg/dL" else 1.0
+    zones = []
     for key, value in threshold.params.items():
         if not isinstance(value, Real) or isinstance(value, bool):
             continue
-        words = key.lower().split("_")
-        name = key.lower()
-        if any(w in words or name == w for w in _UPPER_WORDS) and upper is None:
-            upper = float(value)
-        elif any(w in words or name == w for w in _LOWER_WORDS) and lower is None:
-            lower = float(value)
-    return lower, upper
+        if key in _BELOW_KEYS or key in _ABOVE_KEYS:
+            zones.append(Zone(threshold.rule_id, rule_severity(threshold.rule_id),
+                              float(value) * factor, key in _BELOW_KEYS, threshold.individual))
+    return zones
 
 
 def metric_figure(metric: str, *, raw: Sequence[Reading] = (), buckets: Sequence[Bucket] = (),
@@ -76,30 +91,44 @@ def metric_figure(metric: str, *, raw: Sequence[Reading] = (), buckets: Sequence
                                          "size": [10 if r.flags else 6 for r in raw]},
                                  text=[", ".join(r.flags) for r in raw],
                                  hovertemplate="%{x|%d %b %H:%M}: %{y} %{text}<extra></extra>"))
-    for threshold in thresholds:
-        if rule_metric(threshold.rule_id) != metric:
-            continue
-        _draw_limits(fig, threshold)
+    zones = [z for t in thresholds for z in threshold_zones(t, metric)]
+    values = [r.value for r in raw] + [b.min for b in buckets] + [b.max for b in buckets]
+    y_range = _y_range(values, zones)
+    for band in zones:
+        _draw_zone(fig, band, y_range)
     _mark_alerts(fig, [a for a in alerts if a.metric == metric], zone)
+    if y_range is not None:
+        fig.update_yaxes(range=list(y_range))
     fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                       yaxis_title=label, xaxis_title=f"time ({zone.key})",
                       legend={"orientation": "h", "y": -0.25})
     return fig
 
 
-def _draw_limits(fig: go.Figure, threshold: Threshold) -> None:
-    lower, upper = threshold_limits(threshold)
-    severity = rule_severity(threshold.rule_id)
-    colour = SEVERITY_COLOUR[severity]
-    tag = f"{threshold.rule_id}{' (individual)' if threshold.individual else ''}"
-    if lower is not None and upper is not None:
-        fig.add_hrect(y0=lower, y1=upper, fillcolor=colour, opacity=0.12, line_width=0,
-                      annotation_text=f"{severity.upper()} {tag}",
-                      annotation_position="top left")
-    for value in (v for v in (lower, upper) if v is not None):
-        fig.add_hline(y=value, line_dash="dash", line_color=colour, line_width=1,
-                      annotation_text=f"{severity.upper()} {value:g}",
-                      annotation_position="bottom right")
+def _y_range(values: Sequence[float], zones: Sequence[Zone]) -> tuple[float, float] | None:
+    """Data and the nearest limits in view, with a margin; None leaves Plotly to choose."""
+    if not values:
+        return None
+    lo, hi = min(values), max(values)
+    span = max(hi - lo, 1.0)
+    near = [z.limit for z in zones if lo - span <= z.limit <= hi + span]
+    lo, hi = min([lo, *near]), max([hi, *near])
+    pad = max((hi - lo) * 0.08, 0.5)
+    return lo - pad, hi + pad
+
+
+def _draw_zone(fig: go.Figure, band: Zone, y_range: tuple[float, float] | None) -> None:
+    colour = SEVERITY_COLOUR[band.severity]
+    bottom, top = y_range if y_range is not None else (band.limit - 50, band.limit + 50)
+    y0, y1 = (min(bottom, band.limit), band.limit) if band.below else (band.limit,
+                                                                        max(top, band.limit))
+    sign = "≤" if band.below else "≥"
+    who = " (individual)" if band.individual else ""
+    fig.add_hrect(y0=y0, y1=y1, fillcolor=colour, opacity=0.10, line_width=0, layer="below")
+    fig.add_hline(y=band.limit, line_dash="dash", line_color=colour, line_width=1,
+                  annotation_text=f"{band.severity.upper()} {sign} {band.limit:g}{who}",
+                  annotation_position="bottom right" if band.below else "top right",
+                  annotation_font_size=10)
 
 
 def _mark_alerts(fig: go.Figure, alerts: Sequence[Alert], zone: ZoneInfo) -> None:

@@ -1,0 +1,146 @@
+"""Pure pieces of the pages: chart bands and markers, the caseload table, API error mapping."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from dashboard.caseload_table import caseload_frame, filter_rows, status_text
+from dashboard.charts import metric_figure, rule_severity, threshold_zones
+from dashboard.client import (
+    Forbidden,
+    Invalid,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+    error_for,
+)
+from dashboard.models import Alert, Bucket, CaseloadRow, Reading, Threshold
+
+LONDON = ZoneInfo("Europe/London")
+NOW = datetime(2026, 7, 1, 12, tzinfo=UTC)
+
+
+def _reading(value: float, hours_ago: float, flags: tuple[str, ...] = ()) -> Reading:
+    return Reading(time=NOW - timedelta(hours=hours_ago), metric="spo2", value=value, unit="%",
+                   flags=list(flags))
+
+
+def _alert(severity: str, latest: float) -> Alert:
+    return Alert(id=1, patient_id=1, team_id=1, rule_id=f"spo2-scale1-{severity}",
+                 severity=severity, status="open", message="SpO2 low", metric="spo2",
+                 first_breach_at=NOW - timedelta(hours=2), last_breach_at=NOW,
+                 values={"latest": latest}, created_at=NOW)
+
+
+def test_band_rules_draw_zones_below_or_above_their_limits() -> None:
+    red = Threshold(rule_id="spo2-scale1-red", params={"at_or_below": 91})
+    pulse = Threshold(rule_id="pulse-red", params={"at_or_below": 40, "at_or_above": 131},
+                      individual=True)
+    hypo = Threshold(rule_id="glucose-hypo-severe", params={"below": 54}, unit="mg/dL")
+    assert [(z.severity, z.limit, z.below) for z in threshold_zones(red, "spo2")] == [
+        ("red", 91.0, True)]
+    assert threshold_zones(red, "pulse") == []
+    assert [(z.limit, z.below, z.individual) for z in threshold_zones(pulse, "pulse")] == [
+        (40.0, True, True), (131.0, False, True)]
+    # Thresholds stated in mg/dL are drawn in the canonical mmol/L.
+    assert threshold_zones(hypo, "glucose")[0].limit == pytest.approx(54 / 18.016)
+    # Relative rules (weight gain) have no fixed band.
+    assert threshold_zones(Threshold(rule_id="weight-gain-3d",
+                                     params={"gain_kg": 2.0, "days": 3}), "weight") == []
+    assert rule_severity("weight-gain-3d") == "amber" and rule_severity("pulse-info") == "info"
+
+
+def test_metric_chart_has_bands_alert_markers_and_london_wall_times() -> None:
+    thresholds = [Threshold(rule_id="spo2-scale1-red", params={"at_or_below": 91}),
+                  Threshold(rule_id="spo2-scale1-amber", params={"at_or_below": 93})]
+    fig = metric_figure("spo2", raw=[_reading(95, 30), _reading(92, 20, ("low-quality",)),
+                                     _reading(89, 2)],
+                        thresholds=thresholds, alerts=[_alert("red", 89)], zone=LONDON)
+    readings, markers = fig.data
+    # 10:00 UTC in July is 11:00 BST on screen.
+    assert readings.x[-1] == datetime(2026, 7, 1, 11, 0)
+    assert list(readings.y) == [95, 92, 89]
+    assert list(readings.marker.symbol) == ["circle", "x", "circle"]  # flagged readings stand out
+    assert list(markers.text) == ["RED"] and list(markers.y) == [89]
+    labels = [a.text for a in fig.layout.annotations]
+    assert "RED ≤ 91" in labels and "AMBER ≤ 93" in labels
+    low, high = fig.layout.yaxis.range
+    assert low < 89 and high > 95
+
+
+def test_bucketed_chart_draws_the_daily_range_and_mean() -> None:
+    buckets = [Bucket(start=NOW - timedelta(days=d), metric="weight", min=80 + d / 10,
+                      max=81 + d / 10, mean=80.5 + d / 10, n=2) for d in range(3)]
+    fig = metric_figure("weight", buckets=buckets, zone=LONDON)
+    assert [t.name for t in fig.data] == ["daily max", "daily range (min–max)", "daily mean"]
+    assert fig.data[1].fill == "tonexty"
+
+
+def _row(pid: int, triage: str, given: str, conditions: list[str], **extra: object) -> CaseloadRow:
+    return CaseloadRow.model_validate({
+        "patient_id": pid, "display_id": f"TH-{pid:06d}", "given_name": given,
+        "family_name": "Test", "status": "active", "conditions": conditions, "triage": triage,
+        **extra})
+
+
+def test_caseload_filters_by_search_condition_and_status() -> None:
+    rows = [_row(1, "red", "Ann", ["copd"]), _row(2, "amber", "Bob", ["heart-failure"]),
+            _row(3, "ok", "Cat", ["copd", "type2-diabetes"])]
+    assert [r.patient_id for r in filter_rows(rows, search="bob")] == [2]
+    assert [r.patient_id for r in filter_rows(rows, search="th-000003")] == [3]
+    assert [r.patient_id for r in filter_rows(rows, conditions=["copd"])] == [1, 3]
+    assert [r.patient_id for r in filter_rows(rows, triage=["red", "amber"])] == [1, 2]
+
+
+def test_caseload_table_keeps_order_and_says_everything_in_words() -> None:
+    rows = [
+        _row(1, "red", "Ann", ["copd"], open_alerts={"red": 1, "amber": 0, "info": 0},
+             latest=[{"metric": "spo2", "value": 89, "unit": "%",
+                      "time": (NOW - timedelta(hours=2)).isoformat(),
+                      "trend": [{"day": "2026-06-30", "mean": 91}, {"day": "2026-07-01",
+                                                                   "mean": 89}]}],
+             devices=[{"device_id": "oxi-1", "kind": "oximeter", "online": False,
+                       "last_seen_at": (NOW - timedelta(days=2)).isoformat(), "battery": 9}]),
+        _row(2, "overdue", "Bob", ["heart-failure"], overdue_metrics=["weight"]),
+    ]
+    frame = caseload_frame(rows, NOW)
+    assert list(frame["Status"]) == ["🔴 RED", "🟠 AMBER · overdue: weight"]
+    assert frame.loc[0, "spo2"] == "89 % · 2 h ago"
+    assert frame.loc[0, "spo2_trend"] == [91, 89]
+    assert frame.loc[0, "Open alerts"] == "1 red"
+    assert frame.loc[0, "Devices"] == "oximeter offline, seen 2 d ago, 🪫 9 % low"
+    assert frame.loc[1, "weight"] == "—" and frame.loc[1, "Devices"] == "no device"
+    assert status_text(rows[1]).endswith("overdue: weight")
+
+
+def _response(status: int, body: object) -> httpx.Response:
+    return httpx.Response(status, json=body, request=httpx.Request("GET", "http://api/x"))
+
+
+def test_api_errors_map_to_classes_a_page_can_act_on() -> None:
+    assert isinstance(error_for(_response(401, {"title": "Unauthorized"})), Unauthorized)
+    assert isinstance(error_for(_response(403, {"title": "Forbidden"})), Forbidden)
+    assert isinstance(error_for(_response(404, {"title": "Not found"})), NotFound)
+    down = error_for(_response(503, {"title": "Service Unavailable"}))
+    assert isinstance(down, ServiceUnavailable) and "unavailable" in down.message
+    invalid = error_for(_response(422, {
+        "title": "Invalid request", "detail": "The request is not valid.", "code": "invalid",
+        "errors": [{"loc": ["body", "reason"], "msg": "too short"}]}))
+    assert isinstance(invalid, Invalid)
+    assert invalid.message == "The request is not valid. (reason: too short)"
+    assert invalid.code == "invalid"
+    plain = error_for(httpx.Response(500, text="boom", request=httpx.Request("GET", "http://a")))
+    assert plain.status == 500 and "500" in plain.message
+
+
+def test_an_api_that_does_not_answer_is_service_unavailable() -> None:
+    from dashboard.client import ApiClient, new_http
+    from tests.dashboard.conftest import free_port
+
+    client = ApiClient(new_http(f"http://127.0.0.1:{free_port()}", timeout=2), "t")
+    with pytest.raises(ServiceUnavailable, match="cannot be reached"):
+        client.me()
