@@ -70,6 +70,25 @@ def register(app: typer.Typer) -> None:
         _finish(ingest.run(_admin_url(admin_url), sizes, database=database,
                            baselines=baselines))
 
+    @bench.command("alert-latency")
+    def alert_latency_cmd(
+        quick: bool = typer.Option(False, help=QUICK_HELP),
+        samples: int | None = typer.Option(None, help="Breaches timed idle and under load."),
+        rate: float | None = typer.Option(None, help="Background readings/s (default 2,000)."),
+        database: str = typer.Option("telehub_bench_alerts", help="Database (recreated)."),
+        admin_url: str | None = typer.Option(None, envvar="TELEHUB_BENCH_ADMIN_URL",
+                                             help=ADMIN_HELP),
+    ) -> None:
+        """Publish → alert on the responders' topic, median/p99, idle and under load."""
+        from dataclasses import replace
+
+        from bench import alert_latency
+
+        sizes = alert_latency.QUICK if quick else alert_latency.FULL
+        sizes = replace(sizes, samples=samples or sizes.samples,
+                        background_rate=rate or sizes.background_rate)
+        _finish(alert_latency.run(_admin_url(admin_url), sizes, database=database))
+
     app.add_typer(bench, name="bench")
 
 

@@ -60,8 +60,8 @@ class _Client:
     """A connected paho client running its network loop in a thread."""
 
     def __init__(self, endpoint: MqttEndpoint, name: str, *, manual_ack: bool = False,
-                 receive_maximum: int = PUBLISH_INFLIGHT, subscription: str | None = None
-                 ) -> None:
+                 receive_maximum: int = PUBLISH_INFLIGHT,
+                 subscription: str | list[str] | None = None) -> None:
         self.client = new_client(endpoint, f"bench-{name}-{uuid.uuid4().hex[:8]}",
                                  manual_ack=manual_ack, receive_maximum=receive_maximum)
         self.connected = threading.Event()
@@ -75,8 +75,10 @@ class _Client:
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
                     properties: Any) -> None:
         if not reason_code.is_failure:
-            if self._subscription:
+            if isinstance(self._subscription, str):
                 client.subscribe(self._subscription, qos=1)
+            elif self._subscription:
+                client.subscribe([(topic, 1) for topic in self._subscription])
             self.connected.set()
 
     def _on_subscribe(self, *args: Any) -> None:
