@@ -417,13 +417,16 @@ class ReadingsAccepted(BaseModel):
 # --- thresholds -----------------------------------------------------------------------------
 
 class ThresholdOut(BaseModel):
-    """A rule as it applies to one patient: the catalogue default or an individual override."""
-
-    model_config = ConfigDict(extra="allow")
+    """A rule as it applies to one patient: catalogue defaults, any override, the effect."""
 
     rule_id: str
-    params: dict[str, Any]
-    individual: bool = False
+    params: dict[str, Any] = Field(description="The effective parameters.")
+    default: dict[str, Any] = {}
+    individual: bool = Field(False, description="An individual override is in force.")
+    override: dict[str, Any] | None = Field(None, description="The override's parameters.")
+    episode: str | None = None
+    severity: Severity | None = None
+    applies: bool = True
     reason: str | None = None
     set_by_name: str | None = None
     set_at: datetime | None = None

@@ -1,7 +1,58 @@
-"""Routes: thresholds."""
+"""`GET/PUT /patients/{id}/thresholds`: rules as they apply to a patient, individual overrides."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
 
-router = APIRouter()
+from fastapi import APIRouter, Request
+
+from alerts.thresholds import set_threshold, thresholds_for_patient
+from api.access import audit, check_patient
+from api.deps import Clinical, Conn, DbConn, client_addr
+from api.schemas import Problem, ThresholdIn, ThresholdOut, ThresholdsOut
+
+router = APIRouter(tags=["thresholds"], responses={401: {"model": Problem},
+                                                   404: {"model": Problem}})
+
+
+def _out(item: dict[str, Any]) -> ThresholdOut:
+    return ThresholdOut(
+        rule_id=item["id"], params=item.get("effective") or {}, default=item.get("default") or {},
+        individual=item.get("individual") is not None, override=item.get("individual"),
+        episode=item.get("episode"), severity=item.get("severity"),
+        applies=item.get("applies", True), reason=item.get("reason"),
+        set_by_name=item.get("set_by_name"), set_at=item.get("set_at"))
+
+
+def _load(conn: DbConn, patient_id: int) -> ThresholdsOut:
+    items = thresholds_for_patient(conn, patient_id)
+    return ThresholdsOut(patient_id=patient_id, thresholds=[_out(i) for i in items])
+
+
+@router.get("/patients/{patient_id}/thresholds", response_model=ThresholdsOut,
+            summary="Rules and individual thresholds for a patient")
+def get_thresholds(patient_id: int, staff: Clinical, conn: Conn,
+                   request: Request) -> ThresholdsOut:
+    """Every rule: the catalogue default, any individual override (who, when, why), the
+    effective parameters, and whether it applies to this patient."""
+    check_patient(conn, staff, patient_id)
+    out = _load(conn, patient_id)
+    audit(conn, staff, "read", "thresholds", patient_id, client_addr(request))
+    conn.commit()
+    return out
+
+
+@router.put("/patients/{patient_id}/thresholds", response_model=ThresholdsOut,
+            summary="Set an individual threshold", responses={422: {"model": Problem}})
+def put_threshold(patient_id: int, body: ThresholdIn, staff: Clinical, conn: Conn,
+                  request: Request) -> ThresholdsOut:
+    """Override one rule's parameters for this patient, with the clinical reason (checked
+    against the catalogue; earlier overrides stay as history)."""
+    check_patient(conn, staff, patient_id)
+    set_threshold(conn, patient_id, body.rule_id, body.params, body.reason,
+                  set_by_name=staff.display_name, set_by=staff.id)
+    audit(conn, staff, "update", "thresholds", patient_id, client_addr(request),
+          {"rule_id": body.rule_id, "params": body.params})
+    out = _load(conn, patient_id)
+    conn.commit()
+    return out
