@@ -1,0 +1,236 @@
+"""A simulated home device: an MQTT client with its own id, seq, battery and store-and-forward.
+
+Every reading goes to the on-disk store first and leaves it only on the broker's
+PUBACK. While the device is offline (its scenario, a broker outage, a refused
+publish), readings wait on disk; on the next connection the ones not already in
+flight go out as one `{"readings": [...]}` batch. Paho re-sends the in-flight ones
+itself after a reconnect, so none is sent twice by us and none is dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from device_simulators.payloads import (
+    encode_batch,
+    encode_reading,
+    reading_item,
+    status_payload,
+)
+from device_simulators.physiology import Measurement
+from device_simulators.store import ReadingStore
+from telehub.caseload import DeviceSpec
+from telehub.config import MqttEndpoint
+from telehub.mqtt import connect, new_client
+from telehub.topics import readings_topic, status_topic
+
+logger = logging.getLogger(__name__)
+
+BATCH_MAX = 1000                 # readings per store-and-forward batch (the hub takes 10,000)
+BATTERY_PER_READING = 0.2        # % drained by one measurement and transmission
+BATTERY_REPLACED_BELOW = 12.0    # the patient changes the batteries when the device warns
+
+
+class SimulatedDevice:
+    """One device of one patient, publishing to the broker like the real thing."""
+
+    def __init__(self, spec: DeviceSpec, endpoint: MqttEndpoint, store: ReadingStore, *,
+                 topic_root: str, password: str | None = None) -> None:
+        self.spec = spec
+        self._endpoint = endpoint
+        self._store = store
+        self._root = topic_root
+        self._password = password
+        state = store.load_state(spec.device_id)
+        self.seq, self.battery = state if state else (0, 100.0)
+        self._lock = threading.Lock()
+        # Published readings awaiting their PUBACK: paho's message info and the store rows.
+        self._inflight: list[tuple[mqtt.MQTTMessageInfo, list[int]]] = []
+        self._refused_mids: set[int] = set()         # PUBACKs with a failure reason code
+        self._connected = threading.Event()
+        self._flush_due = False
+        self.refused = False
+        self.wanted_online = False
+        self._client: mqtt.Client | None = None
+        self.published = 0
+        self.acked = 0
+
+    @property
+    def connected(self) -> bool:
+        """True while the broker connection is up."""
+        return self._connected.is_set()
+
+    # -- connection -------------------------------------------------------------------
+
+    def go_online(self) -> None:
+        """Connect (in the background); pending readings go out as a batch once connected."""
+        if self.wanted_online:
+            return
+        self.wanted_online = True
+        client = new_client(self._endpoint, client_id=f"dev-{self.spec.device_id}")
+        if self._password is not None:
+            client.username_pw_set(self.spec.device_id, self._password)
+        client.will_set(status_topic(self.spec.device_id, self._root), status_payload(False),
+                        qos=1, retain=True)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        self._client = client
+        connect(client, self._endpoint)
+        client.loop_start()
+
+    def go_offline(self, timeout: float = 10.0) -> None:
+        """Say so on the status topic and disconnect; unacknowledged readings stay on disk."""
+        client = self._client
+        if client is None:
+            return
+        self.wanted_online = False
+        self.wait_acked(timeout)
+        if self.connected:
+            info = client.publish(status_topic(self.spec.device_id, self._root),
+                                  status_payload(False, self.battery_level), qos=1, retain=True)
+            self._wait_published(info, timeout)
+        client.disconnect()
+        client.loop_stop()
+        self._client = None
+        self._connected.clear()
+        self.reap()
+        with self._lock:
+            self._inflight.clear()       # not acknowledged: still pending on disk
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
+                    properties: Any) -> None:
+        if reason_code.is_failure:
+            logger.error("broker refused device %s: %s", self.spec.device_id, reason_code)
+            self.refused = True
+            client.disconnect()
+            return
+        client.publish(status_topic(self.spec.device_id, self._root),
+                       status_payload(True, self.battery_level), qos=1, retain=True)
+        with self._lock:
+            self._flush_due = True
+        self._connected.set()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
+                       properties: Any) -> None:
+        self._connected.clear()
+        if self.wanted_online:
+            logger.info("device %s lost its connection (%s); keeping readings",
+                        self.spec.device_id, reason_code)
+
+    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason_code: Any,
+                    properties: Any) -> None:
+        # No I/O here: the runner thread reaps acknowledgements in `pump`.
+        if reason_code.is_failure:
+            with self._lock:
+                self._refused_mids.add(mid)
+
+    # -- readings ---------------------------------------------------------------------
+
+    @property
+    def battery_level(self) -> int:
+        """Battery as the device reports it (whole %)."""
+        return round(self.battery)
+
+    def record(self, m: Measurement) -> None:
+        """Take a reading: keep it on disk, and publish it now if connected."""
+        self.seq += 1
+        self.battery -= BATTERY_PER_READING
+        if self.battery < BATTERY_REPLACED_BELOW:
+            self.battery = 100.0
+        item = reading_item(m, self.spec.unit, self.seq, self.battery_level)
+        text = json.dumps(item, separators=(",", ":"))
+        row = self._store.add(self.spec.device_id, text, m.fault, self.seq, self.battery)
+        if not self.connected:
+            return
+        if self._flush_due:
+            self.pump()                  # sends this reading with those that waited
+        else:
+            self._publish([row], encode_reading(item, m.fault))
+
+    def reap(self) -> int:
+        """Forget the readings the broker has acknowledged; returns how many."""
+        done: list[int] = []
+        with self._lock:
+            waiting = []
+            for info, rows in self._inflight:
+                if not info.is_published():
+                    waiting.append((info, rows))
+                elif info.mid in self._refused_mids:    # stays on disk for the next connection
+                    self._refused_mids.discard(info.mid)
+                    logger.warning("broker refused a publish from %s", self.spec.device_id)
+                else:
+                    done.extend(rows)
+            self._inflight = waiting
+        if done:
+            self._store.acknowledged(done)
+            self.acked += len(done)
+        return len(done)
+
+    def pump(self) -> None:
+        """Reap acknowledgements; after each (re)connection, send what waits on disk as batches."""
+        self.reap()
+        with self._lock:
+            due = self._flush_due and self.connected
+            self._flush_due = False
+            inflight = [r for _info, rows in self._inflight for r in rows]
+        if not due:
+            return
+        waiting = self._store.pending(self.spec.device_id, exclude=inflight)
+        if waiting:
+            logger.info("device %s sends %d stored readings", self.spec.device_id, len(waiting))
+        batchable = [p for p in waiting if p.fault != "malformed"]
+        for p in waiting:
+            if p.fault == "malformed":   # sent alone, so it cannot spoil good readings
+                self._publish([p.row_id], encode_reading(json.loads(p.item), "malformed"))
+        for start in range(0, len(batchable), BATCH_MAX):
+            chunk = batchable[start:start + BATCH_MAX]
+            items = [json.loads(p.item) for p in chunk]
+            payload = encode_batch(items) if len(items) > 1 else encode_reading(items[0])
+            self._publish([p.row_id for p in chunk], payload)
+
+    def _publish(self, rows: list[int], payload: bytes) -> None:
+        client = self._client
+        if client is None:
+            return
+        info = client.publish(readings_topic(self.spec.device_id, self._root), payload, qos=1)
+        if info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            with self._lock:     # paho keeps it, and re-sends it after a reconnect
+                self._inflight.append((info, rows))
+            self.published += len(rows)
+        else:
+            logger.warning("publish from %s failed (%s); kept on disk", self.spec.device_id,
+                           info.rc)
+
+    @property
+    def inflight(self) -> int:
+        """Readings published and not yet acknowledged."""
+        with self._lock:
+            return sum(len(rows) for _info, rows in self._inflight)
+
+    def wait_acked(self, timeout: float) -> bool:
+        """Wait until every published reading is acknowledged (or `timeout` seconds pass)."""
+        deadline = time.monotonic() + timeout
+        self.reap()
+        while self.inflight and time.monotonic() < deadline:
+            time.sleep(0.02)
+            self.reap()
+        return not self.inflight
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Wait for outstanding PUBACKs, say offline and disconnect; the rest stays on disk."""
+        if self.connected:
+            self.pump()
+        self.go_offline(timeout)
+        self._store.save_state(self.spec.device_id, self.seq, self.battery)
+
+    def _wait_published(self, info: mqtt.MQTTMessageInfo, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not info.is_published() and time.monotonic() < deadline and self.connected:
+            time.sleep(0.01)

@@ -1,0 +1,75 @@
+"""A paho subscriber that collects what simulated devices publish (for the simulator tests)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from telehub.config import parse_mqtt_url
+from telehub.mqtt import connect, new_client
+
+
+class Collector:
+    """Subscribes (persistent session, QoS 1) and keeps every message it receives."""
+
+    def __init__(self, url: str, topic: str) -> None:
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self._lock = threading.Lock()
+        self._subscribed = threading.Event()
+        self._topic = topic
+        endpoint = parse_mqtt_url(url)
+        self.client = new_client(endpoint, client_id=f"collector-{uuid.uuid4().hex[:8]}",
+                                 persistent=True)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *a: self._subscribed.set()
+        connect(self.client, endpoint, persistent=True)
+        self.client.loop_start()
+        assert self._subscribed.wait(10), "collector did not subscribe"
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any,
+                    props: Any) -> None:
+        client.subscribe(self._topic, qos=1)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            self.messages.append((msg.topic, msg.payload, bool(msg.retain)))
+
+    def readings(self) -> list[dict[str, Any]]:
+        """Every reading received, batches unpacked (malformed payloads skipped)."""
+        out = []
+        with self._lock:
+            messages = list(self.messages)
+        for topic, payload, _retain in messages:
+            if not topic.endswith("/readings"):
+                continue
+            try:
+                data = json.loads(payload)
+            except ValueError:
+                continue
+            out.extend(data["readings"] if "readings" in data else [data])
+        return out
+
+    def batches(self) -> list[list[dict[str, Any]]]:
+        """The store-and-forward batches received."""
+        with self._lock:
+            messages = list(self.messages)
+        return [json.loads(p)["readings"] for t, p, _r in messages
+                if t.endswith("/readings") and p.startswith(b'{"readings"')]
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> list[dict[str, Any]]:
+        """Wait until at least `count` readings arrived."""
+        deadline = time.monotonic() + timeout
+        while len(self.readings()) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.readings()
+
+    def close(self) -> None:
+        """Disconnect."""
+        self.client.disconnect()
+        self.client.loop_stop()
