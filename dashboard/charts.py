@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from dashboard.formatting import metric_label
 from dashboard.models import AckTime, Alert, Bucket, OutcomeCount, Reading, RuleRate, Threshold
 from dashboard.times import to_local
-from telehub.metrics import MGDL_PER_MMOLL
+from telehub.metrics import MGDL_PER_MMOLL, SPECS, Metric
 
 SEVERITY_COLOUR = {"red": "#d5281b", "amber": "#ffb81c", "info": "#005eb8"}
 # Threshold parameters that put a band's edge on a chart: alert at or below / at or above.
@@ -55,17 +55,24 @@ def threshold_zones(threshold: Threshold, metric: str) -> list[Zone]:
     """The bands a threshold draws on `metric`'s chart (in the canonical unit)."""
     if rule_metric(threshold.rule_id) != metric:
         return []
-    extra = threshold.model_extra or {}
-    unit = extra.get("unit")
-    factor = (1.0 / MGDL_PER_MMOLL) if metric == "glucose" and unit == "mg/dL" else 1.0
+    if not threshold.applies:
+        return []
+    severity = threshold.severity or rule_severity(threshold.rule_id)
     zones = []
     for key, value in threshold.params.items():
         if not isinstance(value, Real) or isinstance(value, bool):
             continue
         if key in _BELOW_KEYS or key in _ABOVE_KEYS:
-            zones.append(Zone(threshold.rule_id, rule_severity(threshold.rule_id),
-                              float(value) * factor, key in _BELOW_KEYS, threshold.individual))
+            zones.append(Zone(threshold.rule_id, severity, _canonical(metric, float(value)),
+                              key in _BELOW_KEYS, threshold.individual))
     return zones
+
+
+def _canonical(metric: str, limit: float) -> float:
+    """Glucose limits the catalogue states in mg/dL (no mmol/L value exceeds 40) in mmol/L."""
+    if metric == "glucose" and limit > SPECS[Metric.GLUCOSE].plausible_max:
+        return limit / MGDL_PER_MMOLL
+    return limit
 
 
 def metric_figure(metric: str, *, raw: Sequence[Reading] = (), buckets: Sequence[Bucket] = (),

@@ -170,23 +170,21 @@ class Readings(_In):
 
 
 class Threshold(_In):
-    """A rule as it applies to one patient (default or individual)."""
+    """A rule as it applies to one patient: catalogue default, any override, the effect."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
     rule_id: str
     params: dict[str, Any]
+    default: dict[str, Any] = {}
     individual: bool = False
+    override: dict[str, Any] | None = None
+    episode: str | None = None
+    severity: str | None = None
+    applies: bool = True
     reason: str | None = None
     set_by_name: str | None = None
     set_at: datetime | None = None
-
-    @property
-    def default_params(self) -> dict[str, Any] | None:
-        """The catalogue default beside an individual value, when the API sends it."""
-        extra = self.model_extra or {}
-        value = extra.get("default_params") or extra.get("default")
-        return value if isinstance(value, dict) else None
 
 
 class Alert(_In):

@@ -48,7 +48,7 @@ def _live_table(scope: str, search: str, conditions: list[str], triage: list[str
     if not rows:
         st.info("No patient matches these filters. Clear the search or the filters.")
         return
-    st.dataframe(caseload_frame(rows, now), hide_index=True, use_container_width=True,
+    st.dataframe(caseload_frame(rows, now), hide_index=True, width="stretch",
                  column_config=_column_config(), key="caseload_table")
     choices = {r.patient_id: f"{r.name} ({r.display_id})" for r in rows}
     pick = st.selectbox("Open a patient", options=list(choices), format_func=choices.__getitem__,

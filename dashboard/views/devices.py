@@ -83,7 +83,7 @@ def render() -> None:
             "Status": format_online(d.online), "Last seen": time_ago(d.last_seen_at, now),
             "Last seen at": format_local(d.last_seen_at, zone),
             "Battery": format_battery(d.battery), "Firmware": d.firmware or "",
-        } for d in devices]), hide_index=True, use_container_width=True, key="devices_table")
+        } for d in devices]), hide_index=True, width="stretch", key="devices_table")
     else:
         st.info("No devices yet. Register one below, then link it to a patient.")
     _register()

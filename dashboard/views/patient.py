@@ -91,7 +91,7 @@ def _charts(patient: Patient, data: Readings, thresholds: list[Threshold],
             continue
         st.plotly_chart(metric_figure(metric, raw=raw, buckets=buckets, thresholds=thresholds,
                                       alerts=alerts, zone=zone),
-                        use_container_width=True, key=f"chart_{metric}")
+                        width="stretch", key=f"chart_{metric}")
 
 
 def _readings_table(data: Readings) -> None:
@@ -112,7 +112,7 @@ def _readings_table(data: Readings) -> None:
     if frame.empty:
         st.info("No readings in this range.")
         return
-    st.dataframe(frame, hide_index=True, use_container_width=True, key="readings_table")
+    st.dataframe(frame, hide_index=True, width="stretch", key="readings_table")
 
 
 def _alert_timeline(alerts: list[Alert]) -> None:
@@ -136,29 +136,30 @@ def _alert_timeline(alerts: list[Alert]) -> None:
 def _threshold_editor(patient: Patient, thresholds: list[Threshold]) -> None:
     staff = session.current_staff()
     rows = [{"Rule": t.rule_id, "Metric": rule_metric(t.rule_id) or "—",
-             "Default": json.dumps(t.default_params) if t.default_params else
-             ("—" if t.individual else json.dumps(t.params)),
-             "Individual": json.dumps(t.params) if t.individual else "—",
+             "Severity": (t.severity or "").upper(),
+             "Default": json.dumps(t.default or t.params),
+             "Individual": json.dumps(t.override or t.params) if t.individual else "—",
              "Reason": t.reason or "", "Set by": t.set_by_name or "",
              "Set": format_local(t.set_at, session.settings().zone) if t.set_at else ""}
-            for t in thresholds]
+            for t in thresholds if t.applies]
     if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True,
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
                      key="thresholds_table")
     else:
         st.info("No rules apply to this patient yet: rules follow the conditions recorded.")
     if staff is None or staff.role not in EDIT_ROLES:
         st.caption("Only the patient's nurse or matron can change thresholds.")
         return
-    by_rule = {t.rule_id: t for t in thresholds}
+    by_rule = {t.rule_id: t for t in thresholds if t.applies}
     st.markdown("**Set an individual threshold**")
     rule = st.selectbox("Rule", list(by_rule), index=None, key="threshold_rule",
                         placeholder="Choose a rule…")
     if rule is None:
         return
     current = by_rule[rule]
-    if current.default_params:
-        st.caption(f"Default: `{json.dumps(current.default_params)}`")
+    st.caption(f"Default: `{json.dumps(current.default or current.params)}`"
+               + (f" · individual now: `{json.dumps(current.override or current.params)}` "
+                  f"({current.reason})" if current.individual else ""))
     params_text = st.text_area("Parameters (JSON)", value=json.dumps(current.params),
                                key=f"threshold_params_{rule}")
     reason = st.text_input("Clinical reason (required)", key=f"threshold_reason_{rule}")
@@ -195,7 +196,7 @@ def _devices(patient: Patient) -> None:
     st.dataframe(pd.DataFrame([{
         "Device": d.device_id, "Kind": d.kind, "Status": format_online(d.online),
         "Last seen": time_ago(d.last_seen_at, now), "Battery": format_battery(d.battery),
-    } for d in row.devices]), hide_index=True, use_container_width=True, key="devices_table")
+    } for d in row.devices]), hide_index=True, width="stretch", key="devices_table")
 
 
 def render() -> None:

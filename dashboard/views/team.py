@@ -39,20 +39,20 @@ def render() -> None:
     with left:
         st.subheader("Alerts per 100 patient-days, by rule")
         if stats.alerts_by_rule:
-            st.plotly_chart(rates_figure(stats.alerts_by_rule), use_container_width=True,
+            st.plotly_chart(rates_figure(stats.alerts_by_rule), width="stretch",
                             key="team_rates")
         else:
             st.info("No alerts in this period.")
     with right:
         st.subheader("Time to acknowledge, by severity")
         if any(t.acknowledged for t in stats.time_to_acknowledge):
-            st.plotly_chart(ack_figure(stats.time_to_acknowledge), use_container_width=True,
+            st.plotly_chart(ack_figure(stats.time_to_acknowledge), width="stretch",
                             key="team_ack")
         else:
             st.info("No acknowledged alerts in this period.")
     st.subheader("Outcomes of resolved alerts")
     if stats.outcomes:
-        st.plotly_chart(outcomes_figure(stats.outcomes), use_container_width=True,
+        st.plotly_chart(outcomes_figure(stats.outcomes), width="stretch",
                         key="team_outcomes")
     else:
         st.info("No alerts were resolved in this period.")

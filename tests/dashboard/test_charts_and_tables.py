@@ -40,7 +40,7 @@ def test_band_rules_draw_zones_below_or_above_their_limits() -> None:
     red = Threshold(rule_id="spo2-scale1-red", params={"at_or_below": 91})
     pulse = Threshold(rule_id="pulse-red", params={"at_or_below": 40, "at_or_above": 131},
                       individual=True)
-    hypo = Threshold(rule_id="glucose-hypo-severe", params={"below": 54}, unit="mg/dL")
+    hypo = Threshold(rule_id="glucose-hypo-severe", params={"below": 54}, severity="red")
     assert [(z.severity, z.limit, z.below) for z in threshold_zones(red, "spo2")] == [
         ("red", 91.0, True)]
     assert threshold_zones(red, "pulse") == []
@@ -48,6 +48,11 @@ def test_band_rules_draw_zones_below_or_above_their_limits() -> None:
         (40.0, True, True), (131.0, False, True)]
     # Thresholds stated in mg/dL are drawn in the canonical mmol/L.
     assert threshold_zones(hypo, "glucose")[0].limit == pytest.approx(54 / 18.016)
+    assert threshold_zones(Threshold(rule_id="glucose-hypo", params={"below": 4.0}),
+                           "glucose")[0].limit == 4.0
+    # A rule that does not apply to the patient (e.g. scale 2) draws nothing.
+    assert threshold_zones(Threshold(rule_id="spo2-scale2-red", params={"at_or_below": 83},
+                                     applies=False), "spo2") == []
     # Relative rules (weight gain) have no fixed band.
     assert threshold_zones(Threshold(rule_id="weight-gain-3d",
                                      params={"gain_kg": 2.0, "days": 3}), "weight") == []
