@@ -1,0 +1,304 @@
+"""The shipped Mosquitto configuration, tested on a real mosquitto started with it.
+
+Each refusal is checked twice: the broker's reason code (CONNACK, SUBACK, PUBACK)
+and the absence of any message at a subscriber that, as a control, does receive
+the legitimate message sent right after on the same connection.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import queue
+import ssl
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from telehub.broker import (
+    BrokerConfig,
+    ServiceUser,
+    TlsFiles,
+    find_dynsec_plugin,
+    hash_mosquitto_password,
+    start_mosquitto_with,
+    write_broker_files,
+)
+from telehub.embedded import free_port, mosquitto_binary, stop_process
+from telehub.errors import ConfigError
+from telehub.topics import alert_topic, readings_subscription, readings_topic, status_topic
+
+pytestmark = pytest.mark.skipif(mosquitto_binary() is None, reason="needs mosquitto")
+
+PASSWORDS = {"ox-a": "device-a-pw", "ox-b": "device-b-pw", "telehub-hub": "hub-pw",
+             "responder-1": "responder-pw"}
+QUIET_S = 0.5   # how long "nothing arrived" is watched for, after the control has arrived
+
+
+@dataclass(frozen=True)
+class SecuredBroker:
+    """A mosquitto running on the generated configuration."""
+
+    auth: str
+    port: int
+    tls_port: int
+    ca_file: Path
+    out_dir: Path
+
+
+def make_self_signed(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1/localhost and its key, made by openssl."""
+    cert, key = directory / "server.crt", directory / "server.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True)
+    return cert, key
+
+
+@pytest.fixture(scope="module", params=["dynsec", "files"])
+def secured(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[SecuredBroker]:
+    """mosquitto on the generated configuration: two devices, a hub and a responder."""
+    auth = request.param
+    if auth == "dynsec":
+        try:
+            find_dynsec_plugin()
+        except ConfigError:
+            pytest.skip("Mosquitto's dynamic-security plugin is not installed")
+    out = tmp_path_factory.mktemp(f"broker-{auth}")
+    cert, key = make_self_signed(out)
+    cfg = BrokerConfig(out_dir=out, auth=auth, port=free_port(), bind="127.0.0.1",
+                       tls=TlsFiles(cafile=cert, certfile=cert, keyfile=key),
+                       tls_port=free_port(), run_as=pwd.getpwuid(os.geteuid()).pw_name,
+                       log_file=out / "mosquitto.log")
+    devices = [(d, hash_mosquitto_password(PASSWORDS[d])) for d in ("ox-a", "ox-b")]
+    services = [ServiceUser.from_secret("telehub-hub", "hub", PASSWORDS["telehub-hub"]),
+                ServiceUser.from_secret("responder-1", "reader", PASSWORDS["responder-1"])]
+    write_broker_files(cfg, devices, services)
+    assert cfg.port is not None
+    proc = start_mosquitto_with(cfg.conf_path, [cfg.port, cfg.tls_port], log=out / "stderr.log")
+    yield SecuredBroker(auth, cfg.port, cfg.tls_port, cert, out)
+    stop_process(proc)
+
+
+class Client:
+    """A paho MQTT 5 client that records CONNACK/SUBACK/PUBACK reason codes and messages."""
+
+    def __init__(self, username: str | None, password: str | None, port: int, *,
+                 ca_file: Path | None = None) -> None:
+        self.messages: queue.Queue[tuple[str, bytes]] = queue.Queue()
+        self.connack: ReasonCode | None = None
+        self.subacks: dict[int, list[ReasonCode]] = {}
+        self.pubacks: dict[int, ReasonCode] = {}
+        self._connected = threading.Event()
+        self._acked = threading.Condition()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        if username is not None:
+            self.client.username_pw_set(username, password)
+        if ca_file is not None:
+            self.client.tls_set_context(ssl.create_default_context(cafile=str(ca_file)))
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_publish = self._on_publish
+        self.client.on_message = self._on_message
+        self.client.on_connect_fail = lambda *_: self._connected.set()
+        self.client.on_disconnect = lambda *_: self._connected.set()
+        self.port = port
+
+    def _on_connect(self, _c: object, _u: object, _f: object, rc: ReasonCode, _p: object) -> None:
+        self.connack = rc
+        self._connected.set()
+
+    def _on_subscribe(self, _c: object, _u: object, mid: int, rcs: list[ReasonCode],
+                      _p: object) -> None:
+        with self._acked:
+            self.subacks[mid] = rcs
+            self._acked.notify_all()
+
+    def _on_publish(self, _c: object, _u: object, mid: int, rc: ReasonCode, _p: object) -> None:
+        with self._acked:
+            self.pubacks[mid] = rc
+            self._acked.notify_all()
+
+    def _on_message(self, _c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
+        self.messages.put((msg.topic, msg.payload))
+
+    def connect(self, timeout: float = 5.0) -> bool:
+        """True when the broker accepted the connection."""
+        try:
+            self.client.connect("127.0.0.1", self.port, keepalive=10)
+        except (OSError, ssl.SSLError):
+            return False
+        self.client.loop_start()
+        self._connected.wait(timeout)
+        return self.connack is not None and not self.connack.is_failure
+
+    def subscribe(self, topic: str) -> ReasonCode:
+        """Subscribe at QoS 1 and return the SUBACK reason code."""
+        _, mid = self.client.subscribe(topic, qos=1)
+        with self._acked:
+            assert self._acked.wait_for(lambda: mid in self.subacks, timeout=5)
+            return self.subacks[mid][0]
+
+    def publish(self, topic: str, payload: bytes) -> ReasonCode:
+        """Publish at QoS 1 and return the PUBACK reason code."""
+        info = self.client.publish(topic, payload, qos=1)
+        with self._acked:
+            assert self._acked.wait_for(lambda: info.mid in self.pubacks, timeout=5)
+            return self.pubacks[info.mid]
+
+    def received(self, until_payload: bytes, timeout: float = 5.0) -> list[tuple[str, bytes]]:
+        """Every message up to and including `until_payload` (the control), plus a quiet spell."""
+        got: list[tuple[str, bytes]] = []
+        while not any(p == until_payload for _, p in got):
+            got.append(self.messages.get(timeout=timeout))
+        try:
+            while True:
+                got.append(self.messages.get(timeout=QUIET_S))
+        except queue.Empty:
+            return got
+
+    def close(self) -> None:
+        """Disconnect and stop the network loop."""
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def connect_as(secured: SecuredBroker) -> Iterator[object]:
+    """connect_as(user) -> a connected Client with that user's password on the plain listener."""
+    clients: list[Client] = []
+
+    def make(user: str) -> Client:
+        c = Client(user, PASSWORDS[user], secured.port)
+        clients.append(c)
+        assert c.connect(), f"{user} was refused: {c.connack}"
+        return c
+
+    yield make
+    for c in clients:
+        c.close()
+
+
+def test_anonymous_and_wrong_passwords_are_refused(secured: SecuredBroker) -> None:
+    for username, password in [(None, None), ("ox-a", "wrong"), ("ox-a", None),
+                               ("unknown-device", "device-a-pw"), ("ox-a", PASSWORDS["ox-b"])]:
+        c = Client(username, password, secured.port)
+        try:
+            assert not c.connect(), f"{username!r} got in"
+            assert c.connack is not None and c.connack.is_failure
+        finally:
+            c.close()
+
+
+def test_device_cannot_publish_under_another_device_id(secured: SecuredBroker,
+                                                       connect_as: object) -> None:
+    hub = connect_as("telehub-hub")  # type: ignore[operator]
+    assert not hub.subscribe(readings_subscription(shared=True)).is_failure
+    device_b_watch = connect_as("telehub-hub")  # type: ignore[operator]
+    assert not device_b_watch.subscribe(readings_topic("ox-b")).is_failure
+    a = connect_as("ox-a")  # type: ignore[operator]
+
+    refused = a.publish(readings_topic("ox-b"), b"forged")
+    assert refused.is_failure and refused.getName() == "Not authorized"
+    assert a.publish(status_topic("ox-b"), b"offline").is_failure
+    assert a.publish(readings_topic("ox-a"), b"own").getName() == "Success"
+
+    assert hub.received(b"own") == [(readings_topic("ox-a"), b"own")]
+    with pytest.raises(queue.Empty):
+        device_b_watch.messages.get(timeout=QUIET_S)
+
+
+def test_device_cannot_subscribe_to_readings_or_alerts(secured: SecuredBroker,
+                                                       connect_as: object) -> None:
+    a = connect_as("ox-a")  # type: ignore[operator]
+    for topic in [readings_topic("ox-b"), "telehub/v1/devices/+/readings",
+                  readings_topic("ox-a"), "telehub/v1/alerts/#", alert_topic("north", "red"),
+                  "#"]:
+        code = a.subscribe(topic)
+        # acl_file (Mosquitto 2.0) grants every SUBSCRIBE and filters on delivery;
+        # the dynamic-security plugin refuses the SUBSCRIBE itself.
+        assert code.is_failure or secured.auth == "files", f"device subscribed to {topic}"
+    responder = connect_as("responder-1")  # type: ignore[operator]
+    assert not responder.subscribe("telehub/v1/alerts/#").is_failure
+    hub = connect_as("telehub-hub")  # type: ignore[operator]
+    b = connect_as("ox-b")  # type: ignore[operator]
+
+    assert not b.publish(readings_topic("ox-b"), b"reading").is_failure
+    assert not hub.publish(alert_topic("north", "red"), b"alert").is_failure
+    assert responder.received(b"alert") == [(alert_topic("north", "red"), b"alert")]
+    with pytest.raises(queue.Empty):
+        a.messages.get(timeout=QUIET_S)
+
+
+def test_device_cannot_raise_alerts_and_responder_cannot_publish(secured: SecuredBroker,
+                                                                 connect_as: object) -> None:
+    responder = connect_as("responder-1")  # type: ignore[operator]
+    assert not responder.subscribe("telehub/v1/alerts/#").is_failure
+    hub = connect_as("telehub-hub")  # type: ignore[operator]
+    assert not hub.subscribe("telehub/v1/devices/+/#").is_failure
+    a = connect_as("ox-a")  # type: ignore[operator]
+
+    assert a.publish(alert_topic("north", "red"), b"fake alert").is_failure
+    assert responder.publish(readings_topic("ox-a"), b"fake reading").is_failure
+    assert responder.publish(alert_topic("north", "red"), b"fake alert 2").is_failure
+    assert hub.publish(readings_topic("ox-a"), b"hub as device").is_failure
+    assert not hub.publish(alert_topic("north", "red"), b"real alert").is_failure
+    assert not a.publish(readings_topic("ox-a"), b"real reading").is_failure
+
+    assert responder.received(b"real alert") == [(alert_topic("north", "red"), b"real alert")]
+    assert hub.received(b"real reading") == [(readings_topic("ox-a"), b"real reading")]
+
+
+def test_tls_listener_accepts_tls_clients_and_refuses_plain(secured: SecuredBroker,
+                                                            tmp_path: Path) -> None:
+    other_ca, _ = make_self_signed(tmp_path)
+    tls_device = Client("ox-a", PASSWORDS["ox-a"], secured.tls_port, ca_file=secured.ca_file)
+    plain_on_tls = Client("ox-a", PASSWORDS["ox-a"], secured.tls_port)
+    anonymous_tls = Client(None, None, secured.tls_port, ca_file=secured.ca_file)
+    untrusting = Client("ox-a", PASSWORDS["ox-a"], secured.tls_port,
+                        ca_file=other_ca)
+    try:
+        assert tls_device.connect(), f"TLS device refused: {tls_device.connack}"
+        assert not tls_device.publish(readings_topic("ox-a"), b"over tls").is_failure
+        assert tls_device.publish(readings_topic("ox-b"), b"forged").is_failure
+        assert not plain_on_tls.connect(timeout=2)
+        assert plain_on_tls.connack is None
+        assert not anonymous_tls.connect()
+        assert not untrusting.connect(timeout=2)
+        assert untrusting.connack is None
+    finally:
+        for c in (tls_device, plain_on_tls, anonymous_tls, untrusting):
+            c.close()
+
+
+def test_device_cannot_join_the_hubs_shared_subscription(secured: SecuredBroker,
+                                                         connect_as: object,
+                                                         request: pytest.FixtureRequest) -> None:
+    if secured.auth == "files":
+        request.applymarker(pytest.mark.xfail(
+            strict=True, reason="Mosquitto 2.0 checks acl_file on delivery, not on SUBSCRIBE: "
+            "a device in the share group is handed readings it may not receive, and they are "
+            "dropped (why --auth dynsec is the default)"))
+    hub = connect_as("telehub-hub")  # type: ignore[operator]
+    assert not hub.subscribe(readings_subscription(shared=True)).is_failure
+    a = connect_as("ox-a")  # type: ignore[operator]
+    joined = a.subscribe(readings_subscription(shared=True))
+    b = connect_as("ox-b")  # type: ignore[operator]
+    sent = [f"reading-{i}".encode() for i in range(20)]
+    for payload in sent:
+        assert not b.publish(readings_topic("ox-b"), payload).is_failure
+    got = [p for _, p in hub.received(sent[-1], timeout=2)] if not joined.is_failure else None
+    if got is None:  # refused at SUBSCRIBE: the hub must still get everything
+        got = [p for _, p in hub.received(sent[-1])]
+    assert got == sent
+    assert a.messages.empty()
