@@ -1,0 +1,119 @@
+"""End to end through a real broker and PostgreSQL: publish, store, redeliver, refuse, status."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
+
+from alerts import engine
+from ingest.service import Ingest
+from telehub.config import Settings
+from telehub.db import open_pool
+from telehub.readings import StoredReading
+from tests.ingest.conftest import Caseload, Publisher, count, minutes_ago, reading, wait_for
+
+
+class Spy:
+    """Passes readings to the real rules engine and remembers what it was given."""
+
+    def __init__(self) -> None:
+        self.seen: list[StoredReading] = []
+
+    def __call__(self, conn: psycopg.Connection, readings: Sequence[StoredReading]) -> None:
+        self.seen.extend(readings)
+        engine.evaluate(conn, readings)
+
+
+@pytest.fixture
+def pool(fast_settings: Settings) -> Iterator[ConnectionPool]:
+    p = open_pool(fast_settings.require_database_url(), max_size=2)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def spy() -> Spy:
+    return Spy()
+
+
+@pytest.fixture
+def hub(fast_settings: Settings, pool: ConnectionPool, caseload: Caseload,
+        spy: Spy) -> Iterator[Ingest]:
+    ingest = Ingest(fast_settings, pool, evaluate=spy)
+    ingest.start()
+    assert ingest.consumer.connected.wait(10), "hub did not connect to the broker"
+    yield ingest
+    ingest.stop()
+
+
+def test_published_readings_of_every_kind_are_stored_canonical(
+        hub: Ingest, publisher: Publisher, caseload: Caseload, db_url: str, spy: Spy) -> None:
+    publisher.readings(caseload.oximeter, reading("spo2", 92, "%", rid="o1", pulse=104))
+    publisher.readings(caseload.scale, reading("weight", 12, "st", rid="s1"))
+    publisher.readings(caseload.glucometer, reading("glucose", 65, "mg/dL", rid="g1"))
+    wait_for(lambda: count(db_url, "SELECT count(*) FROM readings") == 4, what="4 readings")
+    with psycopg.connect(db_url) as c:
+        got = dict(c.execute("SELECT metric::text, round(value::numeric, 3) FROM readings "
+                             "WHERE patient_id = %s", (caseload.patient_id,)).fetchall())
+    assert {k: float(v) for k, v in got.items()} == {
+        "spo2": 92.0, "pulse": 104.0, "weight": 76.204, "glucose": 3.608}
+    assert sorted(r.metric.value for r in spy.seen) == ["glucose", "pulse", "spo2", "weight"]
+
+
+def test_the_same_reading_published_three_times_is_stored_once(
+        hub: Ingest, publisher: Publisher, caseload: Caseload, db_url: str, spy: Spy) -> None:
+    body = reading("spo2", 95, "%", rid="dup-1", at=minutes_ago(3))
+    for _ in range(3):
+        publisher.readings(caseload.oximeter, body).wait_for_publish(5)
+    publisher.readings(caseload.oximeter, reading("spo2", 96, "%", rid="marker"))
+    wait_for(lambda: count(db_url, "SELECT count(*) FROM readings WHERE reading_key = 'marker'")
+             == 1, what="marker")
+    wait_for(lambda: hub.stats.received == 4 and not hub.inbox.qsize(), what="all taken")
+    assert count(db_url, "SELECT count(*) FROM readings WHERE reading_key = 'dup-1'") == 1
+    assert [r.value for r in spy.seen].count(95.0) == 1  # rules saw it once
+
+
+def test_store_and_forward_batch_out_of_order_with_one_bad_reading(
+        hub: Ingest, publisher: Publisher, caseload: Caseload, db_url: str) -> None:
+    items = [reading("weight", 80 + i / 10, "kg", rid=f"b{i}", at=minutes_ago(600 - i * 60))
+             for i in range(8)]
+    items.insert(3, reading("weight", -3, "kg", rid="bad"))
+    items.reverse()
+    publisher.readings(caseload.scale, {"readings": items, "battery": 55})
+    wait_for(lambda: count(db_url, "SELECT count(*) FROM rejected_messages") == 1,
+             what="the refusal")
+    assert count(db_url, "SELECT count(*) FROM readings") == 8
+    with psycopg.connect(db_url) as c:
+        keys = [k for (k,) in c.execute("SELECT reading_key FROM readings ORDER BY time")]
+        (code, index) = c.execute("SELECT reason_code, item_index FROM rejected_messages"
+                                  ).fetchone() or (None, None)
+    assert keys == [f"b{i}" for i in range(8)]
+    assert (code, index) == ("implausible-value", 5)
+
+
+def test_unknown_device_and_other_patient_end_in_rejected_messages(
+        hub: Ingest, publisher: Publisher, caseload: Caseload, db_url: str) -> None:
+    publisher.readings("ox-stranger", reading("spo2", 94, "%", rid="u1"))
+    publisher.readings(caseload.oximeter, reading("spo2", 94, "%", rid="u2",
+                                                  patient=caseload.other_nhs))
+    publisher.readings(caseload.oximeter, b"\x00\x01 not json")
+    wait_for(lambda: count(db_url, "SELECT count(*) FROM rejected_messages") == 3,
+             what="three refusals")
+    with psycopg.connect(db_url) as c:
+        codes = sorted(r for (r,) in c.execute("SELECT reason_code FROM rejected_messages"))
+    assert codes == ["not-json", "patient-mismatch", "unknown-device"]
+    assert count(db_url, "SELECT count(*) FROM readings") == 0
+
+
+def test_device_status_topic_updates_online_state(
+        hub: Ingest, publisher: Publisher, caseload: Caseload, db_url: str) -> None:
+    publisher.status(caseload.oximeter, b'{"state": "online", "battery": 64}')
+    wait_for(lambda: count(db_url, "SELECT count(*) FROM devices WHERE online AND battery = 64")
+             == 1, what="online")
+    publisher.status(caseload.oximeter, b"offline")
+    wait_for(lambda: count(db_url, "SELECT count(*) FROM devices WHERE online = false") == 1,
+             what="offline")
+    publisher.status(caseload.oximeter, b"")  # clear the retained status on the shared broker
