@@ -89,6 +89,23 @@ def register(app: typer.Typer) -> None:
                         background_rate=rate or sizes.background_rate)
         _finish(alert_latency.run(_admin_url(admin_url), sizes, database=database))
 
+    @bench.command("memory")
+    def memory_cmd(
+        quick: bool = typer.Option(False, help=QUICK_HELP),
+        devices: int | None = typer.Option(None, help="Publishing devices (default 1,000)."),
+        per_device: int | None = typer.Option(None, help="Readings each (default 100)."),
+        database: str = typer.Option("telehub_bench_memory", help="Database (recreated)."),
+        admin_url: str | None = typer.Option(None, envvar="TELEHUB_BENCH_ADMIN_URL",
+                                             help=ADMIN_HELP),
+    ) -> None:
+        """Peak resident memory of hub, API and dashboard while the hub ingests."""
+        from bench import memory
+
+        base = memory.QUICK if quick else memory.FULL
+        sizes = memory.IngestSizes(devices=devices or base.devices,
+                                   per_device=per_device or base.per_device, hubs=(1,))
+        _finish(memory.run(_admin_url(admin_url), sizes, database=database))
+
     app.add_typer(bench, name="bench")
 
 

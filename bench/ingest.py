@@ -98,8 +98,8 @@ def run(admin_url: str, sizes: IngestSizes, *, database: str = "telehub_bench_in
             report.notes.append(missing)
         else:
             for n in sizes.hubs:
-                outcome = hub_variant(endpoint, admin_url, database, sizes, processes=n,
-                                      log_dir=Path(tmp))
+                url = fresh_database(admin_url, database, sizes)
+                outcome = hub_variant(endpoint, url, sizes, processes=n, log_dir=Path(tmp))
                 report.add(**outcome.row(sizes.total))
     _ratios(report)
     return report
@@ -152,7 +152,7 @@ def relay_baseline(endpoint: MqttEndpoint, sizes: IngestSizes) -> Outcome:
 def per_message_baseline(endpoint: MqttEndpoint, admin_url: str, database: str,
                          sizes: IngestSizes) -> Outcome:
     """Baseline (a): one INSERT and one COMMIT per message."""
-    url = _fresh_database(admin_url, database, sizes)
+    url = fresh_database(admin_url, database, sizes)
     prefix = _prefix()
     consumer = PerMessageConsumer(endpoint, url, prefix)
     consumer.start()
@@ -164,11 +164,10 @@ def per_message_baseline(endpoint: MqttEndpoint, admin_url: str, database: str,
     return outcome
 
 
-def hub_variant(endpoint: MqttEndpoint, admin_url: str, database: str, sizes: IngestSizes, *,
-                processes: int, log_dir: Path,
-                extra_services: list[Service] | None = None) -> Outcome:
-    """The real hub: `processes` workers (a shared subscription when more than one)."""
-    url = _fresh_database(admin_url, database, sizes)
+def hub_variant(endpoint: MqttEndpoint, url: str, sizes: IngestSizes, *, processes: int,
+                log_dir: Path, extra_services: list[Service] | None = None) -> Outcome:
+    """The real hub on a fresh database (`fresh_database`): `processes` workers, on a
+    shared subscription when more than one."""
     prefix = _prefix()
     client_ids = [f"bench-hub-{i}-{uuid.uuid4().hex[:6]}" for i in range(processes)]
     watcher = HubWatcher(endpoint, prefix)
@@ -213,7 +212,8 @@ def hub_env(database_url: str, endpoint: MqttEndpoint, prefix: str, client_id: s
     }
 
 
-def _fresh_database(admin_url: str, database: str, sizes: IngestSizes) -> str:
+def fresh_database(admin_url: str, database: str, sizes: IngestSizes) -> str:
+    """Recreate `database` with one patient and oximeter per publishing device."""
     url = recreate_database(admin_url, database)
     with connect(url) as conn:
         register_population(conn, patients=sizes.devices, team_size=500)

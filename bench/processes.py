@@ -34,7 +34,11 @@ def command_available(name: str) -> str | None:
                           timeout=60, check=False)
     if done.returncode == 0:
         return None
-    lines = (done.stderr or done.stdout).strip().splitlines()
+    text = done.stderr or done.stdout
+    if "No such command" in text:
+        return f"`telehub {name}` is not installed here"
+    lines = [line.strip(" │╭╮╰╯─") for line in text.splitlines()]
+    lines = [line for line in lines if line]
     return f"`telehub {name}` is not available: {lines[-1] if lines else done.returncode}"
 
 
