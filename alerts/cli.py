@@ -1,0 +1,150 @@
+"""`telehub thresholds show|set` and `telehub alerts list` from the command line."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from psycopg.rows import dict_row
+
+from alerts import thresholds as th
+from telehub import registry
+from telehub.config import get_settings
+from telehub.db import connect
+from telehub.errors import TelehubError
+
+T = TypeVar("T")
+
+thresholds_app = typer.Typer(help="Individual alert thresholds per patient.",
+                             no_args_is_help=True)
+alerts_app = typer.Typer(help="Clinical alerts.", no_args_is_help=True)
+
+_PARAM_OPTION = typer.Option(None, "--param", help="name=value; repeat for several.")
+
+_LIST_SQL = """
+SELECT a.id, a.severity::text AS severity, a.status::text AS status, a.escalated,
+       p.display_id AS patient, t.code AS team, a.rule_id AS rule, a.metric::text AS metric,
+       a.first_breach_at, a.last_breach_at, a.occurrences, a.late, a.condition_cleared_at,
+       a.outcome::text AS outcome, a.message, a.values
+FROM alerts a JOIN patients p ON p.id = a.patient_id JOIN teams t ON t.id = a.team_id
+WHERE (%(pid)s::bigint IS NULL OR a.patient_id = %(pid)s)
+  AND (%(all)s OR a.status <> 'resolved')
+ORDER BY CASE a.severity WHEN 'red' THEN 0 WHEN 'amber' THEN 1 ELSE 2 END, a.last_breach_at DESC
+LIMIT %(limit)s
+"""
+
+
+def _run(action: Callable[[Any], T]) -> T:
+    """Run `action(conn)` in one transaction; domain errors exit 1 with a clear message."""
+    try:
+        with connect(get_settings().require_database_url()) as conn:
+            return action(conn)
+    except TelehubError as err:
+        typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from err
+
+
+def _parse_params(pairs: list[str]) -> dict[str, str]:
+    params = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            typer.secho(f"error: --param '{pair}' is not name=value", err=True,
+                        fg=typer.colors.RED)
+            raise typer.Exit(2)
+        params[name.strip()] = value.strip()
+    return params
+
+
+def _fmt(params: dict[str, Any] | None) -> str:
+    if not params:
+        return "-"
+    return ", ".join(f"{k}={v}" for k, v in params.items())
+
+
+@thresholds_app.command("show")
+def thresholds_show(patient: str = typer.Option(..., "--patient", help="NHS number."),
+                    show_all: bool = typer.Option(False, "--all",
+                                                  help="Include rules that do not apply."),
+                    as_json: bool = typer.Option(False, "--json")) -> None:
+    """The rules that apply to a patient, with individual thresholds and who set them."""
+    rows = _run(lambda c: th.thresholds_for_patient(c, registry.patient_id(c, patient)))
+    if not show_all:
+        rows = [r for r in rows if r["applies"]]
+    if as_json:
+        typer.echo(json.dumps(rows, default=str, indent=2))
+        return
+    for r in rows:
+        line = f"{r['id']:<26} {r['severity'] or '':<6} {_fmt(r['effective'])}"
+        if r["individual"] is not None:
+            line += (f"   [individual: {_fmt(r['individual'])}; set by {r['set_by_name']} "
+                     f"at {r['set_at']:%Y-%m-%d %H:%M} UTC: {r['reason']}]")
+        typer.echo(line)
+
+
+@thresholds_app.command("set")
+def thresholds_set(patient: str = typer.Option(..., "--patient", help="NHS number."),
+                   rule: str = typer.Option(None, "--rule", help="Rule id (see show)."),
+                   param: list[str] | None = _PARAM_OPTION,
+                   spo2_scale: int = typer.Option(None, "--spo2-scale",
+                                                  help="Put the patient on NEWS2 scale 1 or 2."),
+                   reason: str = typer.Option(..., "--reason", help="Why (kept in the record)."),
+                   by: str = typer.Option(None, "--by", help="Who sets it (default: you)."),
+                   as_json: bool = typer.Option(False, "--json")) -> None:
+    """Override a rule's parameters for one patient (takes effect on the next reading)."""
+    who = by or getpass.getuser()
+    if spo2_scale is not None:
+        if rule or param:
+            typer.secho("error: give either --spo2-scale or --rule/--param, not both",
+                        err=True, fg=typer.colors.RED)
+            raise typer.Exit(2)
+        row = _run(lambda c: th.set_spo2_scale(c, registry.patient_id(c, patient), spo2_scale,
+                                               reason, who))
+    else:
+        if not rule or not param:
+            typer.secho("error: give --rule and at least one --param name=value "
+                        "(or --spo2-scale)", err=True, fg=typer.colors.RED)
+            raise typer.Exit(2)
+        params = _parse_params(param or [])
+        row = _run(lambda c: th.set_threshold(c, registry.patient_id(c, patient), rule,
+                                              params, reason, who))
+    out = {k: row[k] for k in ("rule_id", "params", "reason", "set_by_name", "set_at")}
+    if as_json:
+        typer.echo(json.dumps(out, default=str, indent=2))
+    else:
+        typer.echo(f"{out['rule_id']}: {_fmt(out['params'])} (set by {out['set_by_name']})")
+
+
+@alerts_app.command("list")
+def alerts_list(patient: str = typer.Option(None, "--patient", help="NHS number."),
+                include_resolved: bool = typer.Option(False, "--all",
+                                                      help="Include resolved alerts."),
+                limit: int = typer.Option(200, min=1, max=10_000),
+                as_json: bool = typer.Option(False, "--json")) -> None:
+    """Active alerts, most urgent first."""
+    def fetch(conn: Any) -> list[dict[str, Any]]:
+        pid = registry.patient_id(conn, patient) if patient else None
+        return conn.cursor(row_factory=dict_row).execute(
+            _LIST_SQL, {"pid": pid, "all": include_resolved, "limit": limit}).fetchall()
+
+    rows = _run(fetch)
+    if as_json:
+        typer.echo(json.dumps(rows, default=str, indent=2))
+        return
+    if not rows:
+        typer.echo("no alerts")
+        return
+    for r in rows:
+        flags = " escalated" if r["escalated"] else ""
+        flags += " cleared" if r["condition_cleared_at"] else ""
+        typer.echo(f"#{r['id']} {r['severity'].upper():<5} {r['status']:<12} {r['patient']} "
+                   f"{r['rule']} x{r['occurrences']}{flags}\n    {r['message']}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `thresholds` and `alerts` to the `telehub` command."""
+    app.add_typer(thresholds_app, name="thresholds")
+    app.add_typer(alerts_app, name="alerts")

@@ -1,0 +1,228 @@
+"""Timers: missing-reading alerts from the care plan and escalation of unacknowledged alerts."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from alerts import store
+from alerts.catalogue import Rule, load_catalogue, severity_rank
+from alerts.rules import render
+from alerts.thresholds import load_subjects
+from telehub.config import Settings
+from telehub.metrics import SPECS, Metric
+
+logger = logging.getLogger(__name__)
+
+# pg_try_advisory_xact_lock key: one scheduler run at a time across hub processes.
+SCHEDULER_LOCK_KEY = 0x7E1E_5C4E
+# A care plan's expected readings are judged over this window for the "< 70 %" rule.
+SHARE_WINDOW = timedelta(days=7)
+
+_EXPECTED_SQL = """
+SELECT p.id AS patient_id, mm.metric::text AS metric, p.care_plan -> mm.metric::text AS plan,
+       p.enrolled_at, lr.last, lr.n7
+FROM patients p
+CROSS JOIN unnest(enum_range(NULL::metric)) AS mm(metric)
+LEFT JOIN LATERAL (
+    SELECT max(r.time) AS last, count(*) FILTER (WHERE r.time > %(share_since)s) AS n7
+    FROM readings r
+    WHERE r.patient_id = p.id AND r.metric = mm.metric AND r.time <= %(now)s
+      AND r.time > %(since)s AND NOT (r.flags && ARRAY['low-quality', 'invalid'])
+) lr ON true
+WHERE p.care_plan ? mm.metric::text AND p.status = 'active'
+  AND (p.paused_until IS NULL OR p.paused_until <= %(now)s) AND p.enrolled_at <= %(now)s
+ORDER BY p.id, mm.metric
+"""
+_OVERDUE_SQL = """
+SELECT a.*, t.code AS team_code, t.red_escalation_minutes, t.working_day_end,
+       coalesce((SELECT max(e.at) FROM alert_events e
+                 WHERE e.alert_id = a.id AND e.kind IN ('opened', 'severity-raised')),
+                a.created_at) AS since
+FROM alerts a JOIN teams t ON t.id = a.team_id
+WHERE a.status = 'open' AND NOT a.escalated AND a.severity IN ('amber', 'red')
+ORDER BY a.id
+FOR UPDATE OF a SKIP LOCKED
+"""
+
+
+@dataclass(frozen=True)
+class Gap:
+    """One expected metric with too few readings."""
+
+    metric: Metric
+    rule: Rule
+    fields: dict[str, Any]
+
+
+def _per_day(plan: Any) -> float:
+    if isinstance(plan, Mapping):
+        value = plan.get("per_day", 1)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            return float(value)
+    return 1.0
+
+
+def find_gap(row: Mapping[str, Any], now: datetime, amber: Rule, info: Rule,
+             params: Mapping[str, Mapping[str, Any]], zone: ZoneInfo) -> Gap | None:
+    """The worst missing-readings rule one expected metric breaks, if any."""
+    per_day = _per_day(row["plan"])
+    metric = Metric(row["metric"])
+    since = row["last"] or row["enrolled_at"]
+    hours = (now - since).total_seconds() / 3600
+    fields: dict[str, Any] = {
+        "label": SPECS[metric].label, "per_day": f"{per_day:g}", "hours": f"{hours:.0f}",
+        "since": since.astimezone(zone).strftime("%H:%M on %d %b %Y"),
+    }
+    a, i = params[amber.id], params[info.id]
+    if per_day <= 1:
+        amber_hours = float(a.get("daily_hours", 72))
+    else:
+        amber_hours = (float(a.get("missed_slots", 2)) + 1) * 24 / per_day
+    if hours >= amber_hours:
+        return Gap(metric, amber, fields)
+    if per_day <= 1 and hours >= float(i.get("daily_hours", 48)):
+        fields["detail"] = f"no reading since {fields['since']} ({fields['hours']} h)"
+        return Gap(metric, info, fields)
+    share = float(i.get("share_7d", 0.7))
+    expected = per_day * SHARE_WINDOW.days
+    if now - row["enrolled_at"] >= SHARE_WINDOW and (row["n7"] or 0) < share * expected:
+        fields["detail"] = (f"{row['n7'] or 0} readings in the last 7 days, fewer than "
+                            f"{share:.0%} of the {expected:g} expected")
+        return Gap(metric, info, fields)
+    return None
+
+
+def check_missing(conn: psycopg.Connection, now: datetime, zone: ZoneInfo) -> int:
+    """Open or raise missing-readings alerts; returns how many alerts were opened or raised."""
+    catalogue = load_catalogue()
+    amber, info = catalogue.get("missing-readings"), catalogue.get("missing-readings-info")
+    assert amber is not None and info is not None
+    cur = conn.cursor(row_factory=dict_row)
+    rows = cur.execute(_EXPECTED_SQL, {"now": now, "since": now - timedelta(days=30),
+                                       "share_since": now - SHARE_WINDOW}).fetchall()
+    subjects = load_subjects(conn, {r["patient_id"] for r in rows})
+    gaps: dict[int, list[Gap]] = defaultdict(list)
+    for row in rows:
+        s = subjects[row["patient_id"]]
+        gap = find_gap(row, now, amber, info, {amber.id: s.params(amber), info.id: s.params(info)},
+                       zone)
+        if gap is not None:
+            gaps[row["patient_id"]].append(gap)
+    active = store.active_alerts(conn, gaps)
+    resolved = store.recently_resolved(conn, gaps, now - timedelta(days=8))
+    changed = 0
+    for pid, found in gaps.items():
+        s = subjects[pid]
+        worst = max(found, key=lambda g: severity_rank(g.rule.severity))
+        metrics = sorted(g.metric.value for g in found)
+        current = active.get((pid, amber.episode))
+        if current is not None and current["condition_cleared_at"] is None \
+                and severity_rank(current["severity"]) >= severity_rank(worst.rule.severity) \
+                and set(metrics) <= set(current["values"].get("metrics", [])):
+            continue   # already known: a minute later is not a new occurrence
+        message = " ".join(render(g.rule.sentence, {**s.params(g.rule), **g.fields})
+                           for g in sorted(found, key=lambda g: -severity_rank(g.rule.severity)))
+        raised = store.Raised(
+            episode=amber.episode, rule_id=worst.rule.id, severity=worst.rule.severity,
+            message=message, metric=metrics[0] if len(metrics) == 1 else None, first=now,
+            last=now, values={"rule": worst.rule.id, "metrics": metrics,
+                              "gaps": {g.metric.value: g.rule.id for g in found}},
+            suppress_hours=worst.rule.suppression_hours)
+        if store.raise_alert(conn, patient_id=pid, team_id=s.team_id, team_code=s.team_code,
+                             display_id=s.display_id, raised=raised, active=current,
+                             resolved=resolved.get((pid, amber.episode)), now=now) is not None:
+            changed += 1
+    return changed
+
+
+def escalation_due(alert: Mapping[str, Any], now: datetime, zone: ZoneInfo) -> bool:
+    """Red: not acknowledged within the team's window. Amber: by the end of the working day."""
+    since: datetime = alert["since"]
+    if alert["severity"] == "red":
+        return now - since >= timedelta(minutes=alert["red_escalation_minutes"])
+    end: time = alert["working_day_end"]
+    local = since.astimezone(zone)
+    deadline = datetime.combine(local.date(), end, tzinfo=zone)
+    if local >= deadline:
+        deadline = datetime.combine(local.date() + timedelta(days=1), end, tzinfo=zone)
+    return now >= deadline
+
+
+def escalate_overdue(conn: psycopg.Connection, now: datetime, zone: ZoneInfo) -> int:
+    """Escalate unacknowledged alerts whose time is up; returns how many."""
+    rows = conn.cursor(row_factory=dict_row).execute(_OVERDUE_SQL).fetchall()
+    done = 0
+    for alert in rows:
+        if not escalation_due(alert, now, zone):
+            continue
+        if alert["severity"] == "red":
+            note = (f"Not acknowledged within {alert['red_escalation_minutes']} minutes: "
+                    "escalated to telecare responders.")
+        else:
+            note = "Not acknowledged by the end of the working day: escalated to the matron."
+        updated = conn.cursor(row_factory=dict_row).execute(
+            "UPDATE alerts SET escalated = true, escalated_at = %s, updated_at = now() "
+            "WHERE id = %s RETURNING *", (now, alert["id"])).fetchone()
+        assert updated is not None
+        store.add_event(conn, alert["id"], "escalated", now, note=note)
+        store.enqueue(conn, updated, "escalated", team_code=alert["team_code"])
+        done += 1
+    return done
+
+
+class Scheduler:
+    """Runs the timers every `alerts.scheduler_interval_s`; one run at a time across hubs."""
+
+    def __init__(self, settings: Settings, pool: ConnectionPool) -> None:
+        self._settings = settings
+        self._pool = pool
+        self._zone = settings.zone
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self, now: datetime | None = None) -> dict[str, int] | None:
+        """One pass at `now`; None when another hub process holds the scheduler lock."""
+        now = now or datetime.now(UTC)
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT pg_try_advisory_xact_lock(%s) AS ok",
+                               (SCHEDULER_LOCK_KEY,)).fetchone()
+            if not (row["ok"] if isinstance(row, dict) else row and row[0]):
+                return None
+            result = {"missing": check_missing(conn, now, self._zone),
+                      "escalated": escalate_overdue(conn, now, self._zone)}
+        if any(result.values()):
+            logger.info("alert scheduler: %s missing-reading alerts, %s escalations",
+                        result["missing"], result["escalated"])
+        return result
+
+    def start(self) -> None:
+        """Run in a background thread until stop()."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="alert-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the current pass."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:
+                logger.exception("alert scheduler: pass failed; trying again next interval")
+            self._stop.wait(self._settings.alerts.scheduler_interval_s)
