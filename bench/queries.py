@@ -10,7 +10,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -49,12 +49,12 @@ GROUP BY tp.id, tp.display_id, oa.worst, oa.n
 ORDER BY oa.worst DESC NULLS LAST, last_reading_at NULLS FIRST
 """
 
-# Baseline: the team's readings of the last 24 hours (about as many rows as the
-# caseload's latest-per-metric), fetched by a plain indexed SELECT.
+# Baseline: the team's readings of the last 7 days (the rows the caseload's latest
+# values and 7-day trends are drawn from), fetched by a plain indexed SELECT.
 CASELOAD_BASELINE_SQL = """
 SELECT patient_id, metric, time, value FROM readings
 WHERE patient_id = ANY(%(patients)s)
-  AND time >= %(as_of)s - INTERVAL '24 hours' AND time < %(as_of)s
+  AND time >= %(as_of)s - INTERVAL '7 days' AND time < %(as_of)s
 """
 
 # One patient's one-year daily chart (UTC days), as the patient view draws it.
@@ -103,7 +103,7 @@ WHERE patient_id = ANY(%(patients)s)
 
 
 BASELINE_LABELS = {
-    "caseload": "team's last 24 h, plain SELECT",
+    "caseload": "team's last 7 days, plain SELECT",
     "chart_1y_daily": "same rows, plain SELECT",
     "team_stats_7d": "same rows, plain SELECT",
 }
@@ -140,7 +140,7 @@ def time_query(conn: psycopg.Connection[Row], query: str,
 
 
 def run(admin_url: str, sizes: QuerySizes, *, database: str = "telehub_bench",
-        rebuild: bool = False, seed: int = 8) -> Report:
+        rebuild: bool = False, seed: int = 8, http: bool = True) -> Report:
     """Generate (or reuse) the history, time each query and its baseline, return the report."""
     info = ensure_history(admin_url, database, patients=sizes.patients, days=sizes.days,
                           team_size=sizes.team_size, rebuild=rebuild)
@@ -155,25 +155,39 @@ def run(admin_url: str, sizes: QuerySizes, *, database: str = "telehub_bench",
     as_of_day = date.fromisoformat(info.spec.as_of)
     as_of = datetime(as_of_day.year, as_of_day.month, as_of_day.day, tzinfo=UTC)
     with connect(info.url, autocommit=True) as conn:
-        _time_all(conn, report, info, as_of, sizes.reps, random.Random(seed))
+        _time_all(conn, report, info, as_of, sizes.reps, random.Random(seed), http=http)
     return report
 
 
+def caseload_query() -> tuple[str, str]:
+    """The API's own caseload SQL when the API is installed, else this module's; and which."""
+    try:
+        from api.caseload import CASELOAD_SQL as API_CASELOAD_SQL
+    except ImportError:
+        return CASELOAD_SQL, "bench"
+    return API_CASELOAD_SQL, "api"
+
+
 def _time_all(conn: psycopg.Connection[Row], report: Report, info: HistoryInfo,
-              as_of: datetime, reps: int, rng: random.Random) -> None:
+              as_of: datetime, reps: int, rng: random.Random, *, http: bool) -> None:
     team_row = conn.execute("SELECT team_id, count(*) AS n FROM patients GROUP BY team_id "
                             "ORDER BY team_id LIMIT 1").fetchone()
     assert team_row is not None, "the history database has no patients"
     team = int(team_row["team_id"])
     patients = [int(r["id"]) for r in conn.execute(
         "SELECT id FROM patients WHERE team_id = %s ORDER BY id", (team,)).fetchall()]
-    team_args = {"team": team, "patients": patients, "as_of": as_of}
+    # The API's query names its parameters team, nurse, now and trend_from.
+    team_args = {"team": team, "patients": patients, "as_of": as_of, "now": as_of,
+                 "nurse": None, "trend_from": as_of - timedelta(days=7)}
+    caseload_sql, source = caseload_query()
+    report.params["caseload_sql"] = f"{source} (api/caseload.py)" if source == "api" else source
+    report.params["team_patients"] = len(patients)
 
     def chart_args() -> dict[str, Any]:
         return {"patient": rng.choice(patients), "metric": "spo2", "as_of": as_of}
 
     pairs = [
-        ("caseload", CASELOAD_SQL, CASELOAD_BASELINE_SQL, lambda: team_args),
+        ("caseload", caseload_sql, CASELOAD_BASELINE_SQL, lambda: team_args),
         ("chart_1y_daily", CHART_SQL, CHART_BASELINE_SQL, chart_args),
         ("team_stats_7d", STATS_SQL, STATS_BASELINE_SQL, lambda: team_args),
     ]
@@ -184,4 +198,36 @@ def _time_all(conn: psycopg.Connection[Row], report: Report, info: HistoryInfo,
         report.add(query=name, rows=q_rows, **q)
         report.add(query=f"  baseline: {BASELINE_LABELS[name]}", rows=b_rows, **b)
         report.ratios[f"{name} / baseline (median)"] = ratio(q["median_ms"], b["median_ms"])
-    report.params["team_patients"] = len(patients)
+        if name == "caseload" and http:
+            _time_http(report, info.url, team, reps, q, b)
+
+
+def _time_http(report: Report, url: str, team: int, reps: int, sql_stats: dict[str, float],
+               baseline: dict[str, float]) -> None:
+    """GET /caseload through a real HTTP client against the API in its own process."""
+    from bench.api_server import api_missing, serve_api
+
+    missing = api_missing()
+    if missing:
+        report.notes.append(missing)
+        return
+    with serve_api(url, team) as api:
+        samples = []
+        rows = 0
+        for i in range(reps + 2):
+            started = time.perf_counter()
+            answer = api.client.get("/caseload", params={"team_id": team})
+            body = answer.json()
+            elapsed = time.perf_counter() - started
+            answer.raise_for_status()
+            rows = len(body["rows"])
+            if i >= 2:
+                samples.append(elapsed)
+    stats = summarise(samples)
+    report.add(query="GET /caseload (HTTP, JSON decoded)", rows=rows, **stats)
+    report.ratios["GET /caseload / caseload SQL (median)"] = ratio(
+        stats["median_ms"], sql_stats["median_ms"])
+    report.ratios["GET /caseload / baseline (median)"] = ratio(
+        stats["median_ms"], baseline["median_ms"])
+    report.notes.append("GET /caseload computes its 7-day trend from the wall clock: run it on "
+                        "the day the history was generated for comparable numbers")

@@ -9,6 +9,7 @@ from pathlib import Path
 import psycopg
 
 from bench import queries
+from bench.api_server import api_missing
 from bench.databases import drop_database, with_database
 
 
@@ -40,12 +41,19 @@ def test_queries_bench_generates_history_and_reports_each_query_with_its_baselin
     assert violations[0] == 0            # every reading is from its patient's own device
     assert doc["params"]["generated_this_run"] is True
     assert again.params["generated_this_run"] is False and again.params["readings"] == stored[0]
-    names = [row["query"] for row in doc["rows"]]
+    rows = {row["query"].strip(): row for row in doc["rows"]}
+    sql_rows = [row for row in doc["rows"] if not row["query"].startswith("GET")]
+    names = [row["query"] for row in sql_rows]
     assert names[0::2] == ["caseload", "chart_1y_daily", "team_stats_7d"]
     assert all(name.strip().startswith("baseline") for name in names[1::2])
     assert all(row["n"] == 3 and row["median_ms"] > 0 for row in doc["rows"])
-    assert doc["rows"][0]["rows"] == 10   # one caseload row per patient of the team
-    assert doc["rows"][2]["rows"] == 12   # one chart point per day
-    assert set(doc["ratios"]) == {f"{q} / baseline (median)"
-                                  for q in ("caseload", "chart_1y_daily", "team_stats_7d")}
+    assert rows["caseload"]["rows"] == 10        # one caseload row per patient of the team
+    assert rows["chart_1y_daily"]["rows"] == 12  # one chart point per day
+    expected = {f"{q} / baseline (median)" for q in ("caseload", "chart_1y_daily",
+                                                     "team_stats_7d")}
+    if api_missing() is None:
+        assert doc["params"]["caseload_sql"].startswith("api")
+        assert rows["GET /caseload (HTTP, JSON decoded)"]["rows"] == 10
+        expected |= {"GET /caseload / caseload SQL (median)", "GET /caseload / baseline (median)"}
+    assert set(doc["ratios"]) == expected
     assert all(v is not None and v > 0 for v in doc["ratios"].values())
