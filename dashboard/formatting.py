@@ -101,3 +101,13 @@ def conditions_text(conditions: list[str]) -> str:
     names = {"copd": "COPD", "type1-diabetes": "type 1 diabetes",
              "type2-diabetes": "type 2 diabetes"}
     return ", ".join(names.get(c, c.replace("-", " ")) for c in conditions) or "none recorded"
+
+
+def params_text(params: dict[str, object]) -> str:
+    """Rule parameters in words: {'at_or_below': 90.0, 'consecutive': 2} → 'at or below 90,
+    consecutive 2'."""
+    parts = []
+    for key, value in params.items():
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        parts.append(f"{key.replace('_', ' ')} {shown}")
+    return ", ".join(parts) or "—"

@@ -78,23 +78,30 @@ def sign_out(notice: str | None = None) -> None:
 
 
 @contextmanager
-def handling_errors() -> Iterator[None]:
-    """401: back to sign-in; API down: one banner; refused or missing: say so and stop."""
+def handling_errors(*, soft: bool = False) -> Iterator[None]:
+    """401: back to sign-in; API down: one banner; refused or missing: say so and stop
+    (with `soft`, refusals and missing records are left to the caller)."""
     try:
         yield
+    except (Forbidden, NotFound) as err:
+        if soft:
+            raise
+        _refused_or_missing(err)
     except Unauthorized as err:
         sign_out(err.message)
         st.rerun(scope="app")
     except ServiceUnavailable as err:
         st.error(f"**Service unavailable.** {err.message}", icon="⚠️")
         st.stop()
-    except Forbidden:
+
+
+def _refused_or_missing(err: Forbidden | NotFound) -> None:
+    if isinstance(err, Forbidden):
         st.warning("Your role does not give access to this page.", icon="🔒")
-        st.stop()
-    except NotFound:
+    else:
         st.warning("That record was not found, or it is not in your team's caseload.",
                    icon="🔎")
-        st.stop()
+    st.stop()
 
 
 def clear_reads() -> None:

@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard import session
 from dashboard.charts import metric_figure, rule_metric
-from dashboard.client import Invalid
+from dashboard.client import ApiError, Invalid
 from dashboard.formatting import (
     age_on,
     conditions_text,
@@ -19,6 +19,7 @@ from dashboard.formatting import (
     format_online,
     format_reading,
     metric_label,
+    params_text,
     severity_chip,
 )
 from dashboard.models import Alert, Patient, Readings, Threshold
@@ -137,8 +138,8 @@ def _threshold_editor(patient: Patient, thresholds: list[Threshold]) -> None:
     staff = session.current_staff()
     rows = [{"Rule": t.rule_id, "Metric": rule_metric(t.rule_id) or "—",
              "Severity": (t.severity or "").upper(),
-             "Default": json.dumps(t.default or t.params),
-             "Individual": json.dumps(t.override or t.params) if t.individual else "—",
+             "Default": params_text(t.default or t.params),
+             "Individual": params_text(t.override or t.params) if t.individual else "—",
              "Reason": t.reason or "", "Set by": t.set_by_name or "",
              "Set": format_local(t.set_at, session.settings().zone) if t.set_at else ""}
             for t in thresholds if t.applies]
@@ -157,15 +158,15 @@ def _threshold_editor(patient: Patient, thresholds: list[Threshold]) -> None:
     if rule is None:
         return
     current = by_rule[rule]
-    st.caption(f"Default: `{json.dumps(current.default or current.params)}`"
-               + (f" · individual now: `{json.dumps(current.override or current.params)}` "
+    st.caption(f"Default: {params_text(current.default or current.params)}"
+               + (f" · individual now: {params_text(current.override or current.params)} "
                   f"({current.reason})" if current.individual else ""))
-    params_text = st.text_area("Parameters (JSON)", value=json.dumps(current.params),
+    params_json = st.text_area("Parameters (JSON)", value=json.dumps(current.params),
                                key=f"threshold_params_{rule}")
     reason = st.text_input("Clinical reason (required)", key=f"threshold_reason_{rule}")
     if st.button("Save threshold", key="threshold_save", type="primary"):
         try:
-            params = json.loads(params_text)
+            params = json.loads(params_json)
             if not isinstance(params, dict):
                 raise ValueError("parameters must be a JSON object")
         except ValueError as err:
@@ -209,7 +210,7 @@ def render() -> None:
     with session.handling_errors():
         patient = session.patient(patient_id)
         thresholds = session.thresholds(patient_id)
-        alerts = session.api().alerts(patient_id=patient_id, limit=200)
+    alerts = _patient_alerts(patient_id)
     _header(patient)
     if notice:
         st.success(notice)
@@ -230,6 +231,16 @@ def render() -> None:
         _threshold_editor(patient, thresholds)
     with devices:
         _devices(patient)
+
+
+def _patient_alerts(patient_id: int) -> list[Alert]:
+    """The patient's alerts; if they cannot be read the rest of the page still shows."""
+    try:
+        with session.handling_errors(soft=True):
+            return session.api().alerts(patient_id=patient_id, limit=200)
+    except ApiError as err:
+        st.warning(f"Alerts could not be loaded: {err.message}")
+        return []
 
 
 def _minute(now: datetime) -> datetime:

@@ -16,6 +16,7 @@ from dashboard.formatting import (
     format_online,
     format_reading,
     metric_label,
+    params_text,
     rag_badge,
     rag_chip,
     rag_of,
@@ -123,3 +124,9 @@ def test_device_and_adherence_texts() -> None:
     assert format_adherence(0.866) == "87 %" and format_adherence(None) == "—"
     assert conditions_text(["copd", "heart-failure"]) == "COPD, heart failure"
     assert conditions_text([]) == "none recorded"
+
+
+def test_rule_parameters_read_as_words() -> None:
+    assert params_text({"at_or_below": 90.0, "consecutive": 2}) == "at or below 90, consecutive 2"
+    assert params_text({"gain_kg": 2.3}) == "gain kg 2.3"
+    assert params_text({}) == "—"

@@ -1,0 +1,92 @@
+"""Patient page against the real API: header, charts with bands, ranges, readings, thresholds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.rows import dict_row
+from streamlit.testing.v1 import AppTest
+
+from telehub.db import connect
+from tests.dashboard.conftest import Seeded, no_exceptions, page_text, sign_in
+
+
+def _open_patient(at: AppTest, patient_id: int) -> AppTest:
+    at.selectbox(key="caseload_open").set_value(patient_id).run()
+    at.button(key="caseload_open_button").click().run()
+    no_exceptions(at)
+    return at
+
+
+def _charts(at: AppTest) -> list[dict[str, Any]]:
+    import json
+
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def test_opening_a_patient_from_the_caseload_shows_header_chart_and_readings(
+        app_test: AppTest, seeded: Seeded) -> None:
+    at = _open_patient(sign_in(app_test, "nurse.north"), seeded.red_patient)
+    assert at.title[0].value == "Patricia Clegg · TH-000003"
+    text = page_text(at)
+    assert "**Conditions** COPD" in text and "**Named nurse** Grace Okafor" in text
+    assert "SpO2 (%) 2×/day" in text  # the care plan from the conditions
+    charts = _charts(at)
+    assert len(charts) == 1
+    spo2 = charts[0]
+    assert spo2["data"][0]["y"][-1] == 89
+    labels = [a["text"] for a in spo2["layout"]["annotations"]]
+    assert "RED ≤ 91" in labels and "AMBER ≤ 93" in labels  # the patient's bands
+    readings = at.dataframe[0].value
+    assert list(readings["Value"])[:2] == ["89 %", "90 %"]  # newest first, with units
+    assert "BST" in readings["Time"][0] or "GMT" in readings["Time"][0]
+
+
+def test_a_year_is_drawn_from_daily_buckets(app_test: AppTest, seeded: Seeded) -> None:
+    at = _open_patient(sign_in(app_test, "nurse.north"), seeded.red_patient)
+    range_picker: Any = at.get("button_group")[0]
+    range_picker.set_value(365).run()
+    no_exceptions(at)
+    names = [t.get("name") for t in _charts(at)[0]["data"]]
+    assert "daily mean" in names and "daily range (min–max)" in names
+    assert list(at.dataframe[0].value.columns) == ["Day", "Metric", "Min", "Mean", "Max",
+                                                   "Readings"]
+
+
+def test_a_threshold_edit_is_saved_with_its_reason(app_test: AppTest, seeded: Seeded,
+                                                   db_url: str) -> None:
+    at = _open_patient(sign_in(app_test, "nurse.north"), seeded.red_patient)
+    at.selectbox(key="threshold_rule").set_value("spo2-scale1-amber").run()
+    at.text_area(key="threshold_params_spo2-scale1-amber").input('{"at_or_below": 90}')
+    at.button(key="threshold_save").click().run()
+    assert "Give the clinical reason" in page_text(at)  # no reason, nothing saved
+    at.text_input(key="threshold_reason_spo2-scale1-amber").input(
+        "COPD with usual saturation 90-92 %, agreed with respiratory team")
+    at.button(key="threshold_save").click().run()
+    no_exceptions(at)
+    assert "Threshold for spo2-scale1-amber saved." in page_text(at)
+    with connect(db_url) as conn:
+        row = conn.cursor(row_factory=dict_row).execute(
+            "SELECT params, reason, set_by_name FROM thresholds WHERE patient_id = %s "
+            "AND rule_id = 'spo2-scale1-amber' AND superseded_at IS NULL",
+            (seeded.red_patient,)).fetchone()
+    assert row is not None
+    assert row["params"]["at_or_below"] == 90
+    assert row["reason"].startswith("COPD with usual saturation")
+    assert row["set_by_name"] == "Grace Okafor"
+    # The page now shows the individual value beside the default, and draws it.
+    table = at.dataframe[1].value.set_index("Rule")
+    assert table.loc["spo2-scale1-amber", "Default"] == "at or below 93"
+    assert table.loc["spo2-scale1-amber", "Individual"] == "at or below 90"
+    assert table.loc["spo2-scale1-amber", "Reason"].startswith("COPD with usual saturation")
+    labels = [a["text"] for a in _charts(at)[0]["layout"]["annotations"]]
+    assert "AMBER ≤ 90 (individual)" in labels
+
+
+def test_a_nurse_cannot_open_another_teams_patient(app_test: AppTest, seeded: Seeded) -> None:
+    at = sign_in(app_test, "nurse.north")
+    at.session_state["telehub_patient_id"] = seeded.other_team_patient
+    at.switch_page("views/patient.py").run()
+    no_exceptions(at)
+    assert "not in your team's caseload" in page_text(at)
+    assert "Dewhurst" not in page_text(at)
