@@ -148,4 +148,4 @@ def events(conn: psycopg.Connection, alert_id: int) -> list[dict[str, Any]]:
     if cur.execute("SELECT 1 FROM alerts WHERE id = %s", (alert_id,)).fetchone() is None:
         raise NotFoundError(f"No alert with id {alert_id}.")
     return cur.execute("SELECT id, at, kind, actor_id, actor, note, data FROM alert_events "
-                       "WHERE alert_id = %s ORDER BY at, id", (alert_id,)).fetchall()
+                       "WHERE alert_id = %s ORDER BY id", (alert_id,)).fetchall()

@@ -169,7 +169,7 @@ class Notifier:
             pending = [self._send(row) for row in rows]
             delivered = 0
             for item in pending:
-                error = item.error or self._await(item)
+                error = item.error if item.info is None else self._await(item)
                 if error is None:
                     conn.execute(_DELIVERED_SQL, (item.row["id"],))
                     self._fan_out(conn, item.row)

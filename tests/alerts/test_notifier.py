@@ -1,0 +1,192 @@
+"""Outbox notifier: alerts reach a real MQTT subscriber (QoS 1) and a real webhook; retries."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import psycopg
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from psycopg_pool import ConnectionPool
+from pydantic import SecretStr
+
+from alerts.notifier import SIGNATURE_HEADER, Notifier, wait_until_drained
+from telehub.config import Settings, parse_mqtt_url
+from telehub.db import open_pool
+from telehub.metrics import Metric
+from tests.alerts.conftest import NOW, Clinic
+
+
+@pytest.fixture
+def pool(settings: Settings) -> Iterator[ConnectionPool]:
+    p = open_pool(settings.require_database_url(), max_size=4, name="alerts-test")
+    yield p
+    p.close()
+
+
+class Subscriber:
+    """A real MQTT client collecting the alert messages of one topic filter."""
+
+    def __init__(self, url: str, topic: str) -> None:
+        endpoint = parse_mqtt_url(url)
+        self.messages: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+        self._ready = threading.Event()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.client.on_connect = lambda c, u, f, r, p: c.subscribe(topic, qos=1)
+        self.client.on_subscribe = lambda c, u, m, r, p: self._ready.set()
+        self.client.on_message = lambda c, u, m: self.messages.put(
+            (m.topic, json.loads(m.payload)))
+        self.client.connect(endpoint.host, endpoint.port)
+        self.client.loop_start()
+        assert self._ready.wait(10), "subscription not confirmed"
+
+    def take(self, n: int, timeout: float = 10.0) -> list[tuple[str, dict[str, Any]]]:
+        out = []
+        deadline = time.monotonic() + timeout
+        while len(out) < n:
+            out.append(self.messages.get(timeout=max(0.01, deadline - time.monotonic())))
+        return out
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def subscriber(settings: Settings) -> Iterator[Subscriber]:
+    sub = Subscriber(settings.require_mqtt().url(with_password=True),
+                     f"{settings.topic_root}/alerts/#")
+    yield sub
+    sub.close()
+
+
+def _commit_red_alert(clinic: Clinic, value: float = 88) -> int:
+    pid = clinic.patient(["copd"])
+    clinic.feed(pid, Metric.SPO2, value, NOW)
+    clinic.conn.commit()
+    return pid
+
+
+def test_alert_reaches_the_responder_topic(clinic: Clinic, settings: Settings,
+                                           pool: ConnectionPool, subscriber: Subscriber) -> None:
+    pid = _commit_red_alert(clinic)
+    notifier = Notifier(settings, pool)
+    notifier.start()
+    try:
+        [(topic, payload)] = subscriber.take(1)
+    finally:
+        notifier.stop()
+    assert topic == f"{settings.topic_root}/alerts/north/red"
+    [alert] = clinic.alerts(pid)
+    assert payload["alert_id"] == alert["id"] and payload["severity"] == "red"
+    assert payload["rule"] == "spo2-low" and payload["trigger_rule"] == "spo2-scale1-red"
+    assert "88 %" in payload["message"] and payload["values"]["latest"]["value"] == 88
+    assert payload["reading_time"] == NOW.isoformat() and payload["escalated"] is False
+    assert clinic.nhs[pid] not in json.dumps(payload)
+    [row] = clinic.outbox()
+    assert row["delivered_at"] is not None and row["attempts"] == 1
+
+
+def test_rows_committed_while_no_notifier_ran_are_delivered_after_restart(
+        clinic: Clinic, settings: Settings, pool: ConnectionPool,
+        subscriber: Subscriber) -> None:
+    first = Notifier(settings, pool)
+    first.start()
+    first.stop()                       # the hub "crashed" before it could publish
+    _commit_red_alert(clinic, 85)
+    _commit_red_alert(clinic, 86)
+    assert all(r["delivered_at"] is None for r in clinic.outbox())
+    clinic.conn.commit()
+    again = Notifier(settings, pool)
+    again.start()
+    try:
+        got = subscriber.take(2)
+        assert wait_until_drained(pool)
+    finally:
+        again.stop()
+    assert sorted(p["alert_id"] for _, p in got) == sorted(a["id"] for a in clinic.alerts())
+
+
+def test_two_notifiers_share_the_outbox_without_doubling(
+        clinic: Clinic, settings: Settings, pool: ConnectionPool,
+        subscriber: Subscriber) -> None:
+    for k in range(12):
+        _commit_red_alert(clinic, 80 + k % 5)
+    notifiers = [Notifier(settings, pool), Notifier(settings, pool)]
+    for n in notifiers:
+        n.start()
+    try:
+        got = subscriber.take(12)
+        assert wait_until_drained(pool)
+        time.sleep(0.3)
+    finally:
+        for n in notifiers:
+            n.stop()
+    ids = [p["alert_id"] for _, p in got]
+    assert len(set(ids)) == 12 and subscriber.messages.empty()
+
+
+def test_undeliverable_row_is_retried_with_backoff(clinic: Clinic, settings: Settings,
+                                                   pool: ConnectionPool) -> None:
+    _commit_red_alert(clinic)
+    notifier = Notifier(settings, pool)          # never started: not connected
+    assert notifier.drain_once() == 0
+    clinic.conn.commit()
+    [row] = clinic.outbox()
+    assert row["delivered_at"] is None and row["attempts"] == 1
+    assert "not connected" in row["last_error"]
+    assert notifier.drain_once() == 0            # not due again yet (backoff)
+    clinic.conn.commit()
+    assert clinic.outbox()[0]["attempts"] == 1
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received: queue.Queue[tuple[dict[str, str], bytes]] = queue.Queue()
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.put((dict(self.headers), body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_webhook_gets_a_signed_copy(clinic: Clinic, settings: Settings, pool: ConnectionPool,
+                                    subscriber: Subscriber) -> None:
+    server = HTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/telecare"
+    s = settings.model_copy(update={"alerts": settings.alerts.model_copy(
+        update={"webhook_urls": [url], "webhook_secret": SecretStr("s3cret-for-tests")})})
+    _commit_red_alert(clinic)
+    notifier = Notifier(s, pool)
+    notifier.start()
+    try:
+        subscriber.take(1)
+        headers, body = _Hook.received.get(timeout=10)
+        assert wait_until_drained(pool)
+    finally:
+        notifier.stop()
+        server.shutdown()
+    expected = "sha256=" + hmac.new(b"s3cret-for-tests", body, hashlib.sha256).hexdigest()
+    assert headers[SIGNATURE_HEADER] == expected
+    assert json.loads(body)["alert_id"] == clinic.alerts()[0]["id"]
+    channels = sorted(r["channel"] for r in clinic.outbox())
+    assert channels == ["mqtt", "webhook"]
+
+
+def test_info_alerts_are_not_notified(clinic: Clinic, conn: psycopg.Connection) -> None:
+    pid = clinic.patient([])
+    clinic.feed(pid, Metric.SPO2, 95, NOW)
+    assert clinic.alerts(pid)[0]["severity"] == "info" and clinic.outbox() == []
