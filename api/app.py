@@ -51,7 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
                               kwargs={"row_factory": dict_row}, timeout=5.0,
                               name="telehub-api", reconnect_timeout=0)
         pool.open(wait=False)
-        app.state.telehub = ApiState(
+        state = app.state.telehub = ApiState(
             settings=settings, pool=pool, observability=observability,
             signin_limiter=SlidingWindowLimiter(settings.api.signin_attempts_per_minute, 60.0),
         )
@@ -59,7 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
-            pool.close()
+            state.close()
 
     app = FastAPI(title="Telehub API", version="1", description=DESCRIPTION, lifespan=lifespan)
     install_handlers(app)

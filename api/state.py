@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from psycopg_pool import ConnectionPool
 
+from api.publisher import ReadingsPublisher
 from telehub.config import Settings
 
 if TYPE_CHECKING:
@@ -22,3 +23,16 @@ class ApiState:
     pool: ConnectionPool
     observability: Observability
     signin_limiter: SlidingWindowLimiter
+    _publisher: ReadingsPublisher | None = field(default=None, repr=False)
+
+    def publisher(self) -> ReadingsPublisher:
+        """The MQTT publisher for HTTP-submitted readings (connects on first use)."""
+        if self._publisher is None:
+            self._publisher = ReadingsPublisher(self.settings)
+        return self._publisher
+
+    def close(self) -> None:
+        """Stop what the state started."""
+        if self._publisher is not None:
+            self._publisher.close()
+        self.pool.close()

@@ -1,7 +1,91 @@
-"""Routes: ingest_http."""
+"""`POST /readings`: HTTP ingest for gateways that cannot speak MQTT.
+
+The gateway signs in as the device (HTTP Basic: device id and its MQTT password); the
+readings are checked like the hub checks them and republished, QoS 1, on the device's
+readings topic, so the hub stores them idempotently through its one pipeline.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Depends
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+
+from api.deps import Conn, State
+from api.errors import ApiError
+from api.publisher import PublishError
+from api.schemas import Problem, ReadingIn, ReadingsAccepted, ReadingsIn
+from telehub import topics
+from telehub.errors import ValidationError
+from telehub.metrics import Metric, normalise, parse_unit
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["readings"])
+device_auth = HTTPBasic(auto_error=False, description="Device id and its MQTT password")
+
+DEVICE_SQL = """
+SELECT device_id, active, credential_hash, patient_id FROM devices WHERE device_id = %s
+"""
+_REFUSED = ApiError(401, "Unknown device or wrong device password.", "bad-device-credentials",
+                    {"WWW-Authenticate": 'Basic realm="telehub-devices"'})
+
+
+@router.post("/readings", response_model=ReadingsAccepted, status_code=202,
+             summary="Submit readings as a device (HTTP gateway)",
+             responses={401: {"model": Problem}, 409: {"model": Problem},
+                        422: {"model": Problem}, 503: {"model": Problem}})
+def post_readings(body: ReadingsIn, conn: Conn, state: State,
+                  creds: Annotated[HTTPBasicCredentials | None, Depends(device_auth)],
+                  ) -> ReadingsAccepted:
+    """Check the readings and pass them to the hub over MQTT; 202 once the broker has them."""
+    from telehub.broker import verify_mosquitto_password
+
+    if creds is None:
+        raise _REFUSED
+    row = conn.execute(DEVICE_SQL, (creds.username,)).fetchone()
+    conn.commit()
+    if row is None or not row["active"] or not verify_mosquitto_password(
+            row["credential_hash"], creds.password):
+        raise _REFUSED
+    if row["patient_id"] is None:
+        raise ApiError(409, "The device is not assigned to a patient.", "unassigned-device")
+    now = datetime.now(UTC)
+    for index, reading in enumerate(body.readings):
+        _check(reading, index, now, state.settings.ingest.horizon_days,
+               state.settings.ingest.future_tolerance_s)
+    topic = topics.readings_topic(row["device_id"], state.settings.topic_root)
+    payload = json.dumps({"readings": [r.model_dump(mode="json", exclude_none=True)
+                                       for r in body.readings]}).encode()
+    try:
+        state.publisher().publish(topic, payload)
+    except PublishError as err:
+        logger.warning("readings of device %s not passed on: %s", row["device_id"], err)
+        raise ApiError(503, "The message broker is not reachable; send again shortly.",
+                       "broker-unavailable", {"Retry-After": "5"}) from err
+    return ReadingsAccepted(device_id=row["device_id"], accepted=len(body.readings),
+                            topic=topic)
+
+
+def _check(reading: ReadingIn, index: int, now: datetime, horizon_days: int,
+           future_s: int) -> None:
+    """The hub's checks that do not need the database, so a gateway hears of them now."""
+    where = f"readings[{index}]"
+    try:
+        metric = Metric(reading.metric)
+        normalise(metric, reading.value, parse_unit(metric, reading.unit))
+        if reading.pulse is not None:
+            normalise(Metric.PULSE, reading.pulse, parse_unit(Metric.PULSE, None))
+    except ValidationError as err:
+        raise ApiError(422, f"{where}: {err.message}", err.code) from err
+    when = reading.time if reading.time.tzinfo else reading.time.replace(tzinfo=UTC)
+    if when > now + timedelta(seconds=future_s):
+        raise ApiError(422, f"{where}: the time is in the future (check the device clock).",
+                       "future-time")
+    if when < now - timedelta(days=horizon_days):
+        raise ApiError(422, f"{where}: the reading is older than {horizon_days} days.",
+                       "too-old")

@@ -135,9 +135,9 @@ def build_world(conn: psycopg.Connection) -> World:
 
 
 @pytest.fixture
-def api_settings(db_url: str) -> Settings:
-    """Settings for this test's database (no broker needed)."""
-    return Settings(database_url=db_url)
+def api_settings(db_url: str, mqtt_url: str, topic_root: str) -> Settings:
+    """Settings for this test's database, the broker and a topic root of its own."""
+    return Settings(database_url=db_url, mqtt_url=mqtt_url, topic_root=topic_root)
 
 
 @pytest.fixture
