@@ -8,7 +8,7 @@ Errors are classes a page can act on: `Unauthorized` (401: back to sign-in),
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -208,11 +208,11 @@ class ApiClient:
 
     # --- alerts ------------------------------------------------------------------------------
 
-    def alerts(self, *, status: str | None = None, severity: str | None = None,
+    def alerts(self, *, status: Sequence[str] = (), severity: Sequence[str] = (),
                patient_id: int | None = None, limit: int = 200) -> list[Alert]:
-        """Alerts the caller may see, filtered."""
-        return self._list("/alerts", Alert, status=status, severity=severity,
-                          patient_id=patient_id, limit=limit)
+        """Alerts the caller may see, filtered (several statuses or severities may be given)."""
+        return self._list("/alerts", Alert, status=list(status) or None,
+                          severity=list(severity) or None, patient_id=patient_id, limit=limit)
 
     def alert_events(self, alert_id: int) -> list[AlertEvent]:
         """An alert's history, oldest first."""
@@ -230,6 +230,10 @@ class ApiClient:
     def escalate(self, alert_id: int, note: str | None = None) -> None:
         """Escalate an alert to the matron and responders."""
         self._request("POST", f"/alerts/{alert_id}/escalate", json={"note": note or None})
+
+    def add_note(self, alert_id: int, note: str) -> None:
+        """Add a note to an alert's history."""
+        self._request("POST", f"/alerts/{alert_id}/notes", json={"note": note})
 
     def assign(self, alert_id: int, assignee_id: int, note: str | None = None) -> None:
         """Give an alert to a member of staff."""
@@ -250,16 +254,24 @@ class ApiClient:
             "patient_id": patient_id})
         return Device.model_validate(body)
 
-    def assign_device(self, device_pk: int, patient_id: int) -> None:
+    def assign_device(self, device_id: str, patient_id: int) -> None:
         """Give a device to a patient."""
-        self._request("POST", f"/devices/{device_pk}/assign", json={"patient_id": patient_id})
+        self._request("POST", f"/devices/{device_id}/assign", json={"patient_id": patient_id})
 
-    def device_credentials(self, device_pk: int) -> DeviceCredentials:
+    def unassign_device(self, device_id: str) -> None:
+        """Take a device back from its patient."""
+        self._request("POST", f"/devices/{device_id}/unassign")
+
+    def device_credentials(self, device_id: str) -> DeviceCredentials:
         """Generate MQTT credentials for a device (the password is shown once)."""
         return DeviceCredentials.model_validate(
-            self._request("POST", f"/devices/{device_pk}/credentials"))
+            self._request("POST", f"/devices/{device_id}/credentials"))
 
     # --- team --------------------------------------------------------------------------------
+
+    def team_staff(self, team_id: int) -> list[Staff]:
+        """Who an alert of this team can be given to."""
+        return self._list(f"/teams/{team_id}/staff", Staff)
 
     def team_stats(self, team_id: int, *, start: datetime | None = None,
                    end: datetime | None = None) -> TeamStats:

@@ -12,7 +12,9 @@ from dashboard.formatting import SEVERITY_ORDER, severity_chip
 from dashboard.models import OUTCOMES, Alert
 from dashboard.times import format_local, time_ago
 
-ACTIONS = ("Acknowledge", "Resolve", "Escalate", "Assign")
+ACTIONS = ("Acknowledge", "Resolve", "Escalate", "Assign", "Add note")
+# Responders acknowledge and escalate; resolving and assigning are for the clinical team.
+RESPONDER_ACTIONS = ("Acknowledge", "Escalate", "Add note")
 
 
 def inbox_order(alerts: list[Alert]) -> list[Alert]:
@@ -34,8 +36,27 @@ def _act(alert: Alert, action: str, note: str, outcome: str | None,
         client.escalate(alert.id, note)
     elif action == "Assign":
         if assignee is None:
-            raise Invalid(422, "Enter the staff id to assign the alert to.")
+            raise Invalid(422, "Choose who to assign the alert to.")
         client.assign(alert.id, assignee, note)
+    elif action == "Add note":
+        if not note:
+            raise Invalid(422, "Write the note first.")
+        client.add_note(alert.id, note)
+
+
+def _actions() -> tuple[str, ...]:
+    staff = session.current_staff()
+    return RESPONDER_ACTIONS if staff is not None and staff.role == "responder" else ACTIONS
+
+
+def _assignees(team_id: int) -> dict[int, str]:
+    """Who an alert of this team can be given to (asked once per team per run)."""
+    cache: dict[int, dict[int, str]] = st.session_state.setdefault("inbox_assignees", {})
+    if team_id not in cache:
+        with session.handling_errors():
+            cache[team_id] = {s.id: f"{s.display_name} ({s.role})"
+                              for s in session.api().team_staff(team_id)}
+    return cache[team_id]
 
 
 def _alert_card(alert: Alert, now: datetime) -> None:
@@ -50,15 +71,16 @@ def _alert_card(alert: Alert, now: datetime) -> None:
                    f"{format_local(last, zone)} ({time_ago(last, now)})"
                    f" · {alert.occurrences} reading(s)")
         cols = st.columns([1.3, 1.5, 3, 1])
-        action = cols[0].selectbox("Action", ACTIONS, key=f"action_{alert.id}")
+        action = cols[0].selectbox("Action", _actions(), key=f"action_{alert.id}")
         outcome = assignee = None
         if action == "Resolve":
             outcome = cols[1].selectbox("Outcome", OUTCOMES, index=None, key=f"outcome_{alert.id}",
                                         format_func=lambda o: o.replace("-", " "))
         elif action == "Assign":
-            picked = cols[1].number_input("Assign to staff id", min_value=1, step=1, value=None,
-                                          key=f"assignee_{alert.id}")
-            assignee = int(picked) if picked is not None else None
+            people = _assignees(alert.team_id)
+            assignee = cols[1].selectbox("Assign to", list(people), index=None,
+                                         format_func=people.__getitem__,
+                                         key=f"assignee_{alert.id}")
         note = cols[2].text_input("Note", key=f"note_{alert.id}",
                                   placeholder="What you did or why")
         if cols[3].button("Save", key=f"save_{alert.id}", type="primary"):
@@ -93,8 +115,7 @@ def render() -> None:
     now = datetime.now(UTC)
     open_tab, resolved_tab = st.tabs(["Open", "Resolved"])
     with session.handling_errors():
-        active = session.api().alerts(status="open") + session.api().alerts(
-            status="acknowledged")
+        active = session.api().alerts(status=["open", "acknowledged"])
     with open_tab:
         if not active:
             st.info("No open alerts. New alerts appear here as readings arrive.")
@@ -102,7 +123,7 @@ def render() -> None:
             _alert_card(alert, now)
     with resolved_tab:
         with session.handling_errors():
-            resolved = session.api().alerts(status="resolved", limit=100)
+            resolved = session.api().alerts(status=["resolved"], limit=100)
         if not resolved:
             st.info("No resolved alerts yet.")
         zone = session.settings().zone

@@ -10,9 +10,11 @@ import streamlit as st
 from dashboard import session
 from dashboard.client import Invalid
 from dashboard.formatting import format_battery, format_online
+from dashboard.models import DeviceCredentials
 from dashboard.times import format_local, time_ago
 
 KINDS = ("scale", "oximeter", "glucometer")
+CREDENTIALS_KEY = "devices_credentials"
 
 
 def _register() -> None:
@@ -36,33 +38,47 @@ def _register() -> None:
     st.rerun()
 
 
-def _manage(devices: dict[int, str]) -> None:
+def _manage(devices: dict[str, str]) -> None:
     st.markdown("**Link a device or generate its credentials**")
     cols = st.columns([2, 1, 1, 1])
-    pk = cols[0].selectbox("Device", list(devices), format_func=devices.__getitem__, index=None,
-                           key="device_pick", placeholder="Choose a device…")
+    device_id = cols[0].selectbox("Device", list(devices), format_func=devices.__getitem__,
+                                  index=None, key="device_pick", placeholder="Choose a device…")
     patient = cols[1].number_input("Patient id", min_value=1, step=1, value=None,
                                    key="device_patient")
     link = cols[2].button("Link to patient", key="device_link")
+    release = cols[2].button("Unlink", key="device_unlink")
     creds = cols[3].button("Generate MQTT credentials", key="device_creds")
-    if pk is None or not (link or creds):
+    if device_id is None or not (link or creds or release):
         return
     try:
         with session.handling_errors():
-            if link:
+            if release:
+                session.api().unassign_device(device_id)
+                notice = f"Device {device_id} unlinked."
+            elif link:
                 if patient is None:
                     st.error("Enter the patient id to link the device to.")
                     return
-                session.api().assign_device(pk, int(patient))
-                st.success(f"{devices[pk]} linked to patient {int(patient)}.")
+                session.api().assign_device(device_id, int(patient))
+                notice = f"Device {device_id} linked to patient {int(patient)}."
             else:
-                made = session.api().device_credentials(pk)
-                st.warning("Copy these now: the password is shown only this once.", icon="🔑")
-                st.code(f"username: {made.username}\npassword: {made.password}\n"
-                        f"readings topic: {made.readings_topic}\n"
-                        f"status topic: {made.status_topic}", language="yaml")
+                st.session_state[CREDENTIALS_KEY] = session.api().device_credentials(device_id)
+                notice = f"MQTT credentials generated for device {device_id}."
     except Invalid as err:
         st.error(err.message)
+        return
+    st.session_state["devices_notice"] = notice
+    st.rerun()
+
+
+def _show_credentials_once() -> None:
+    made = st.session_state.pop(CREDENTIALS_KEY, None)
+    if not isinstance(made, DeviceCredentials):
+        return
+    st.warning("Copy these now: the password is shown only this once.", icon="🔑")
+    st.code(f"username: {made.username}\npassword: {made.password}\n"
+            f"readings topic: {made.readings_topic}\nstatus topic: {made.status_topic}",
+            language="yaml")
 
 
 def render() -> None:
@@ -71,6 +87,7 @@ def render() -> None:
     notice = st.session_state.pop("devices_notice", None)
     if notice:
         st.success(notice)
+    _show_credentials_once()
     with session.handling_errors():
         devices = session.api().devices()
     now = datetime.now(UTC)
@@ -87,7 +104,8 @@ def render() -> None:
     else:
         st.info("No devices yet. Register one below, then link it to a patient.")
     _register()
-    _manage({d.id: f"{d.device_id} ({d.kind})" for d in devices})
+    _manage({d.device_id: f"{d.device_id} ({d.kind}, {d.patient_display_id or 'not linked'})"
+             for d in devices})
 
 
 render()
