@@ -27,6 +27,7 @@ class ApiSession:
 
     url: str
     client: httpx.Client
+    pid: int
 
 
 def api_missing() -> str | None:
@@ -64,6 +65,6 @@ def serve_api(database_url: str, team_id: int) -> Iterator[ApiSession]:
                                                       "password": password})
             answer.raise_for_status()
             client.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
-            yield ApiSession(url, client)
+            yield ApiSession(url, client, proc.pid)
     finally:
         stop_process(proc)

@@ -106,6 +106,30 @@ def register(app: typer.Typer) -> None:
                                    per_device=per_device or base.per_device, hubs=(1,))
         _finish(memory.run(_admin_url(admin_url), sizes, database=database))
 
+    @bench.command("all")
+    def all_cmd(
+        quick: bool = typer.Option(False, help=QUICK_HELP),
+        admin_url: str | None = typer.Option(None, envvar="TELEHUB_BENCH_ADMIN_URL",
+                                             help=ADMIN_HELP),
+    ) -> None:
+        """Every benchmark in turn (ingest, alert-latency, queries, memory)."""
+        from bench import alert_latency, ingest, memory, queries
+
+        url = _admin_url(admin_url)
+        reports = [
+            _finish(ingest.run(url, ingest.QUICK if quick else ingest.FULL)),
+            _finish(alert_latency.run(url, alert_latency.QUICK if quick else alert_latency.FULL)),
+            _finish(queries.run(url, queries.QUICK if quick else queries.FULL,
+                                database="telehub_bench_quick" if quick else "telehub_bench")),
+            _finish(memory.run(url, memory.QUICK if quick else memory.FULL)),
+        ]
+        summary = Report("all", params={"quick": quick}, columns=["ratio", "value"])
+        for report in reports:
+            for name, value in report.ratios.items():
+                summary.add(ratio=f"{report.benchmark}: {name}", value=value)
+            summary.notes += [f"{report.benchmark}: {note}" for note in report.notes]
+        _finish(summary)
+
     app.add_typer(bench, name="bench")
 
 

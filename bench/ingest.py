@@ -165,7 +165,7 @@ def per_message_baseline(endpoint: MqttEndpoint, admin_url: str, database: str,
 
 
 def hub_variant(endpoint: MqttEndpoint, url: str, sizes: IngestSizes, *, processes: int,
-                log_dir: Path, extra_services: list[Service] | None = None) -> Outcome:
+                log_dir: Path, extra_pids: dict[str, int] | None = None) -> Outcome:
     """The real hub on a fresh database (`fresh_database`): `processes` workers, on a
     shared subscription when more than one."""
     prefix = _prefix()
@@ -178,7 +178,7 @@ def hub_variant(endpoint: MqttEndpoint, url: str, sizes: IngestSizes, *, process
             services.append(start_service(f"hub-{i}", ["hub"], hub_env(
                 url, endpoint, prefix, client_id, shared=processes > 1), log_dir))
         watcher.wait_online(client_ids, prefix, services)
-        pids = {s.name: s.proc.pid for s in services + (extra_services or [])}
+        pids = {**{s.name: s.proc.pid for s in services}, **(extra_pids or {})}
         with RssSampler(pids) as rss:
             outcome = _publish_and_wait(
                 endpoint, url, prefix, sizes,

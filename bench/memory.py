@@ -9,13 +9,17 @@ before the load.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
+from bench.api_server import api_missing, serve_api
+from bench.databases import connect
 from bench.ingest import IngestSizes, fresh_database, hub_variant
 from bench.processes import Service, command_available, own_broker, start_service, stop_services
 from bench.report import Report, ratio
@@ -32,7 +36,8 @@ _RUNTIME = ("import time, paho.mqtt.client, psycopg, psycopg_pool, pydantic, tel
 
 def run(admin_url: str, sizes: IngestSizes, *,
         database: str = "telehub_bench_memory") -> Report:
-    """Start API and dashboard (where installed), ingest with one hub, sample RSS."""
+    """Start the API (serving GET /caseload) and the dashboard, ingest with one hub,
+    sample each process's RSS."""
     report = Report("memory", params={"readings": sizes.total, "devices": sizes.devices,
                                       "database": database, "sample_interval_s": 0.1},
                     columns=COLUMNS)
@@ -41,38 +46,43 @@ def run(admin_url: str, sizes: IngestSizes, *,
         report.notes.append(missing)
         return report
     url = fresh_database(admin_url, database, sizes)
-    with own_broker() as endpoint, tempfile.TemporaryDirectory(prefix="telehub-bench-") as tmp:
-        log_dir = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        endpoint = stack.enter_context(own_broker())
+        log_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="telehub-bench-")))
         services = [_runtime_baseline(log_dir)]
+        stack.callback(stop_services, services)
+        pids = {"runtime": services[0].proc.pid}
         stop = threading.Event()
-        pollers: list[threading.Thread] = []
-        try:
-            api_url = "http://127.0.0.1:8000"
-            for name in ("api", "dashboard"):
-                reason = command_available(name)
-                if reason:
-                    report.notes.append(reason)
-                    continue
-                port = free_port()
-                env = (_api_env(url, port) if name == "api" else _dashboard_env(api_url, port))
-                service = start_service(name, [name], env, log_dir)
-                services.append(service)
-                try:
-                    wait_for_port("127.0.0.1", port, timeout=90)
-                except TimeoutError:
-                    report.notes.append(f"{name} did not listen within 90 s: {service.tail(5)}")
-                    continue
-                service_url = f"http://127.0.0.1:{port}"
-                if name == "api":
-                    api_url = service_url
-                pollers.append(_poll(service_url + ("/health" if name == "api" else "/"), stop))
-            outcome = hub_variant(endpoint, url, sizes, processes=1, log_dir=log_dir,
-                                  extra_services=services)
-        finally:
-            stop.set()
-            for poller in pollers:
-                poller.join(5)
-            stop_services(services)
+        api_url = "http://127.0.0.1:8000"
+        api_missing_reason = api_missing()
+        if api_missing_reason:
+            report.notes.append(api_missing_reason)
+        else:
+            with connect(url) as conn:
+                row = conn.execute("SELECT min(id) AS id FROM teams").fetchone()
+            team = int(row["id"]) if row else 0
+            api = stack.enter_context(serve_api(url, team))
+            pids["api"] = api.pid
+            api_url = api.url
+            _poll(lambda: api.client.get("/caseload", params={"team_id": team}), stop, stack)
+        reason = command_available("dashboard")
+        if reason:
+            report.notes.append(reason)
+        else:
+            port = free_port()
+            dashboard = start_service("dashboard", ["dashboard"], _dashboard_env(api_url, port),
+                                      log_dir)
+            services.append(dashboard)
+            pids["dashboard"] = dashboard.proc.pid
+            try:
+                wait_for_port("127.0.0.1", port, timeout=90)
+                web = stack.enter_context(httpx.Client(timeout=10))
+                _poll(lambda: web.get(f"http://127.0.0.1:{port}/"), stop, stack)
+            except TimeoutError:
+                report.notes.append(f"dashboard did not listen within 90 s: {dashboard.tail(5)}")
+        stack.callback(stop.set)  # first thing on the way out: the pollers stop, then the rest
+        outcome = hub_variant(endpoint, url, sizes, processes=1, log_dir=log_dir,
+                              extra_pids=pids)
     report.params["ingest_readings_per_s"] = outcome.row(sizes.total)["readings_per_s"]
     report.params["lost"] = sizes.total - outcome.distinct
     memory = outcome.extra.get("memory", {})
@@ -84,7 +94,9 @@ def run(admin_url: str, sizes: IngestSizes, *,
         if name != "runtime":
             report.ratios[f"{name} peak / runtime baseline"] = ratio(track["peak_mb"], runtime)
     report.notes.append("runtime = an idle interpreter with paho-mqtt, psycopg and pydantic "
-                        "imported; the dashboard is polled over plain HTTP (no browser session)")
+                        "imported; the API serves GET /caseload for a "
+                        f"{min(500, sizes.devices)}-patient team twice a second; the dashboard "
+                        "is polled over plain HTTP (no browser session)")
     return report
 
 
@@ -98,27 +110,20 @@ def _runtime_baseline(log_dir: Path) -> Service:
     return Service("runtime", proc, log)
 
 
-def _api_env(database_url: str, port: int) -> dict[str, str]:
-    return {"TELEHUB_DATABASE_URL": database_url, "TELEHUB_API__HOST": "127.0.0.1",
-            "TELEHUB_API__PORT": str(port), "TELEHUB_LOG_LEVEL": "WARNING"}
-
-
 def _dashboard_env(api_url: str, port: int) -> dict[str, str]:
     return {"TELEHUB_DASHBOARD_PORT": str(port), "TELEHUB_API_URL": api_url,
             "TELEHUB_LOG_LEVEL": "WARNING"}
 
 
-def _poll(url: str, stop: threading.Event) -> threading.Thread:
-    """GET `url` twice a second until stopped (keeps a server doing its usual work)."""
+def _poll(request: Callable[[], object], stop: threading.Event,
+          stack: contextlib.ExitStack) -> None:
+    """Make `request` twice a second until stopped (a server doing its usual work)."""
 
     def loop() -> None:
-        with httpx.Client(timeout=5) as client:
-            while not stop.wait(0.5):
-                try:
-                    client.get(url)
-                except httpx.HTTPError:
-                    continue
+        while not stop.wait(0.5):
+            with contextlib.suppress(httpx.HTTPError):
+                request()
 
-    thread = threading.Thread(target=loop, name=f"poll-{url}", daemon=True)
+    thread = threading.Thread(target=loop, name="poll", daemon=True)
     thread.start()
-    return thread
+    stack.callback(thread.join, 10)
