@@ -1,0 +1,96 @@
+"""`telehub thresholds show|set` and `telehub alerts list` through typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from alerts.cli import register
+from telehub.config import get_settings
+from telehub.metrics import Metric
+from tests.alerts.conftest import NOW, Clinic
+
+
+@pytest.fixture
+def cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[CliRunner, typer.Typer]]:
+    monkeypatch.setenv("TELEHUB_DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    app = typer.Typer()
+    register(app)
+    yield CliRunner(), app
+    get_settings.cache_clear()
+
+
+def test_put_a_patient_on_scale_2_from_the_command_line(
+        clinic: Clinic, cli: tuple[CliRunner, typer.Typer]) -> None:
+    runner, app = cli
+    pid = clinic.patient(["copd"])
+    clinic.conn.commit()
+    nhs = clinic.nhs[pid]
+    result = runner.invoke(app, ["thresholds", "set", "--patient", nhs, "--spo2-scale", "2",
+                                 "--reason", "Hypercapnic, target 88-92 %", "--by", "Dr Lee"])
+    assert result.exit_code == 0, result.output
+    shown = runner.invoke(app, ["thresholds", "show", "--patient", nhs, "--json", "--all"])
+    rows = {r["id"]: r for r in json.loads(shown.output)}
+    assert rows["spo2-scale"]["effective"] == {"scale": 2}
+    assert rows["spo2-scale"]["set_by_name"] == "Dr Lee"
+    assert rows["spo2-scale2-red"]["applies"] and not rows["spo2-scale1-red"]["applies"]
+    # Takes effect on the next reading: 89 % no longer alerts.
+    clinic.feed(pid, Metric.SPO2, 89, NOW)
+    assert clinic.alerts(pid) == []
+
+
+def test_set_a_rule_parameter(clinic: Clinic, cli: tuple[CliRunner, typer.Typer]) -> None:
+    runner, app = cli
+    pid = clinic.patient(["heart-failure"])
+    clinic.conn.commit()
+    result = runner.invoke(app, ["thresholds", "set", "--patient", clinic.nhs[pid], "--rule",
+                                 "weight-above-dry", "--param", "dry_weight_kg=71.5",
+                                 "--reason", "Dry weight after admission", "--by", "Dr Lee"])
+    assert result.exit_code == 0, result.output
+    shown = runner.invoke(app, ["thresholds", "show", "--patient", clinic.nhs[pid]])
+    assert "dry_weight_kg=71.5" in shown.output and "Dry weight after admission" in shown.output
+
+
+@pytest.mark.parametrize("args", [
+    ["--rule", "no-such-rule", "--param", "x=1"],
+    ["--rule", "pulse-amber", "--param", "at_or_above"],
+    ["--rule", "pulse-amber", "--param", "at_or_above=fast"],
+    ["--spo2-scale", "3"],
+    ["--rule", "pulse-amber"],
+])
+def test_bad_input_is_a_clear_error(clinic: Clinic, cli: tuple[CliRunner, typer.Typer],
+                                    args: list[str]) -> None:
+    runner, app = cli
+    pid = clinic.patient([])
+    clinic.conn.commit()
+    result = runner.invoke(app, ["thresholds", "set", "--patient", clinic.nhs[pid],
+                                 "--reason", "Because", *args])
+    assert result.exit_code != 0
+    assert "error" in result.output.lower()
+
+
+def test_unknown_patient(cli: tuple[CliRunner, typer.Typer]) -> None:
+    runner, app = cli
+    result = runner.invoke(app, ["thresholds", "show", "--patient", "9434765919"])
+    assert result.exit_code == 1 and "No patient" in result.output
+
+
+def test_alerts_list(clinic: Clinic, cli: tuple[CliRunner, typer.Typer]) -> None:
+    runner, app = cli
+    a, b = clinic.patient([]), clinic.patient([])
+    clinic.feed(a, Metric.SPO2, 88, NOW)
+    clinic.feed(b, Metric.PULSE, 115, NOW)
+    clinic.conn.commit()
+    result = runner.invoke(app, ["alerts", "list"])
+    assert result.exit_code == 0
+    assert result.output.index("RED") < result.output.index("AMBER")
+    assert "88 %" in result.output
+    only_b = json.loads(runner.invoke(app, ["alerts", "list", "--patient", clinic.nhs[b],
+                                            "--json"]).output)
+    assert [r["rule"] for r in only_b] == ["pulse"]
+    assert only_b[0]["severity"] == "amber" and only_b[0]["patient"].startswith("TH-")

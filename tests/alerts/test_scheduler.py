@@ -1,0 +1,162 @@
+"""Scheduler: missing readings from the care plan, escalation timers, one run at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
+
+from alerts.lifecycle import Actor, acknowledge
+from alerts.scheduler import SCHEDULER_LOCK_KEY, Scheduler
+from telehub.config import Settings
+from telehub.db import open_pool
+from telehub.metrics import Metric
+from tests.alerts.conftest import NOW, Clinic
+
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture
+def scheduler(settings: Settings) -> Iterator[Scheduler]:
+    pool: ConnectionPool = open_pool(settings.require_database_url(), max_size=2,
+                                     name="scheduler-test")
+    yield Scheduler(settings, pool)
+    pool.close()
+
+
+def _enrolled(clinic: Clinic, conditions: list[str], days: float = 20) -> int:
+    pid = clinic.patient(conditions)
+    clinic.conn.execute("UPDATE patients SET enrolled_at = %s WHERE id = %s",
+                        (NOW - timedelta(days=days), pid))
+    return pid
+
+
+def _weights_until(clinic: Clinic, pid: int, last: datetime) -> None:
+    for k in range(7, -1, -1):
+        clinic.store(pid, Metric.WEIGHT, 80.0, last - timedelta(days=k))
+
+
+def _run(clinic: Clinic, scheduler: Scheduler, now: datetime) -> dict[str, int] | None:
+    clinic.conn.commit()
+    result = scheduler.run_once(now)
+    clinic.conn.commit()
+    return result
+
+
+@pytest.mark.parametrize(("hours", "expected"), [(47, None), (48, "info"), (71, "info"),
+                                                 (72, "amber")])
+def test_daily_weight_missing(clinic: Clinic, scheduler: Scheduler, hours: float,
+                              expected: str | None) -> None:
+    pid = _enrolled(clinic, ["heart-failure"])
+    _weights_until(clinic, pid, NOW - hours * HOUR)
+    _run(clinic, scheduler, NOW)
+    alert = clinic.alert(pid, "missing-readings")
+    assert (alert and alert["severity"]) == expected
+    if alert:
+        assert "Weight" in alert["message"] and alert["values"]["metrics"] == ["weight"]
+
+
+def test_twice_daily_oximetry_two_slots_missed(clinic: Clinic, scheduler: Scheduler) -> None:
+    ok, missing = _enrolled(clinic, ["copd"]), _enrolled(clinic, ["copd"])
+    for pid, last in ((ok, NOW - 35 * HOUR), (missing, NOW - 36 * HOUR)):
+        for k in range(14):
+            clinic.store(pid, Metric.SPO2, 96, last - k * 12 * HOUR)
+            clinic.store(pid, Metric.PULSE, 70, last - k * 12 * HOUR)
+    _run(clinic, scheduler, NOW)
+    assert clinic.alert(ok, "missing-readings") is None
+    alert = clinic.alert(missing, "missing-readings")
+    assert alert is not None and alert["severity"] == "amber"
+    assert alert["values"]["metrics"] == ["pulse", "spo2"]
+    assert len(clinic.outbox()) == 1
+
+
+def test_fewer_than_70_percent_over_a_week_is_info(clinic: Clinic, scheduler: Scheduler) -> None:
+    pid = _enrolled(clinic, ["type2-diabetes"])       # 2 a day: 14 expected, 9 is < 9.8
+    for k in range(9):
+        clinic.store(pid, Metric.GLUCOSE, 6.0, NOW - 2 * HOUR - k * 17 * HOUR)
+    _run(clinic, scheduler, NOW)
+    alert = clinic.alert(pid, "missing-readings")
+    assert alert is not None and alert["severity"] == "info"
+    assert "9 readings" in alert["message"]
+
+
+def test_paused_or_in_hospital_patients_are_not_chased(clinic: Clinic,
+                                                       scheduler: Scheduler) -> None:
+    paused, admitted = _enrolled(clinic, ["heart-failure"]), _enrolled(clinic, ["heart-failure"])
+    clinic.conn.execute("UPDATE patients SET paused_until = %s WHERE id = %s",
+                        (NOW + 48 * HOUR, paused))
+    clinic.conn.execute("UPDATE patients SET status = 'in-hospital' WHERE id = %s", (admitted,))
+    _run(clinic, scheduler, NOW)
+    assert clinic.alerts() == []
+
+
+def test_missing_alert_is_not_repeated_and_clears_when_readings_resume(
+        clinic: Clinic, scheduler: Scheduler) -> None:
+    pid = _enrolled(clinic, ["heart-failure"])
+    _weights_until(clinic, pid, NOW - 80 * HOUR)
+    _run(clinic, scheduler, NOW)
+    _run(clinic, scheduler, NOW + timedelta(minutes=1))
+    [alert] = clinic.alerts(pid)
+    events = clinic.conn.execute("SELECT kind FROM alert_events WHERE alert_id = %s",
+                                 (alert["id"],)).fetchall()
+    assert [e["kind"] for e in events] == ["opened"]
+    clinic.feed(pid, Metric.WEIGHT, 80.1, NOW + HOUR)
+    [alert] = clinic.alerts(pid)
+    assert alert["condition_cleared_at"] is not None and alert["status"] == "open"
+
+
+@pytest.mark.parametrize(("minutes", "escalated"), [(14, False), (15, True)])
+def test_red_not_acknowledged_in_15_minutes_escalates(clinic: Clinic, scheduler: Scheduler,
+                                                      minutes: int, escalated: bool) -> None:
+    pid = clinic.patient([])
+    clinic.feed(pid, Metric.SPO2, 88, NOW)
+    result = _run(clinic, scheduler, NOW + timedelta(minutes=minutes))
+    assert result is not None and result["escalated"] == int(escalated)
+    [alert] = clinic.alerts(pid)
+    assert alert["escalated"] is escalated
+    outbox = clinic.outbox()
+    assert len(outbox) == 1 + escalated
+    if escalated:
+        assert outbox[-1]["payload"]["escalated"] is True
+        assert outbox[-1]["destination"].endswith("/alerts/north/red")
+
+
+def test_acknowledged_red_does_not_escalate(clinic: Clinic, scheduler: Scheduler) -> None:
+    pid = clinic.patient([])
+    clinic.feed(pid, Metric.SPO2, 88, NOW)
+    acknowledge(clinic.conn, clinic.alerts(pid)[0]["id"], Actor(None, "matron.jones"))
+    _run(clinic, scheduler, NOW + HOUR)
+    assert not clinic.alerts(pid)[0]["escalated"]
+
+
+def test_amber_escalates_at_the_end_of_the_working_day(clinic: Clinic,
+                                                       scheduler: Scheduler) -> None:
+    pid = clinic.patient([])
+    clinic.feed(pid, Metric.SPO2, 93, NOW)                       # 10:00 London
+    _run(clinic, scheduler, datetime(2026, 11, 26, 16, 59, tzinfo=UTC))
+    assert not clinic.alerts(pid)[0]["escalated"]
+    _run(clinic, scheduler, datetime(2026, 11, 26, 17, 0, tzinfo=UTC))
+    assert clinic.alerts(pid)[0]["escalated"]
+
+
+def test_amber_raised_after_hours_waits_for_the_next_working_day(
+        clinic: Clinic, scheduler: Scheduler) -> None:
+    pid = clinic.patient([])
+    evening = datetime(2026, 11, 26, 19, 0, tzinfo=UTC)
+    clinic.feed(pid, Metric.SPO2, 93, evening)
+    _run(clinic, scheduler, evening + 3 * HOUR)
+    assert not clinic.alerts(pid)[0]["escalated"]
+    _run(clinic, scheduler, datetime(2026, 11, 27, 17, 0, tzinfo=UTC))
+    assert clinic.alerts(pid)[0]["escalated"]
+
+
+def test_only_one_scheduler_runs_at_a_time(clinic: Clinic, scheduler: Scheduler,
+                                           db_url: str) -> None:
+    clinic.conn.commit()
+    with psycopg.connect(db_url) as other:
+        other.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEDULER_LOCK_KEY,))
+        assert scheduler.run_once(NOW) is None
+    assert scheduler.run_once(NOW) == {"missing": 0, "escalated": 0}
