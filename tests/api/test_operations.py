@@ -1,0 +1,112 @@
+"""Health, readiness (503 when the database is gone), metrics, request limits, CORS, the CLI."""
+
+from __future__ import annotations
+
+import httpx
+import psycopg
+import pytest
+from psycopg import sql
+from typer.testing import CliRunner
+
+from api.app import create_app
+from telehub.cli import app as telehub_app
+from telehub.config import ApiSettings, Settings, get_settings
+from tests.api.conftest import PASSWORD, LiveApi, ServerThread, build_world
+
+
+def test_health_and_readiness(live_api: LiveApi) -> None:
+    with live_api.client() as c:
+        assert c.get("/healthz").json() == {"status": "ok"}
+        ready = c.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["database"] is True
+
+
+def test_503_with_a_reason_when_the_database_goes_away(
+        db_url: str, pg_admin_url: str, api_settings: Settings) -> None:
+    with psycopg.connect(db_url) as conn:
+        build_world(conn)  # type: ignore[arg-type]
+    with ServerThread(create_app(api_settings)) as srv:
+        base = f"http://127.0.0.1:{srv.port}"
+        token = httpx.post(f"{base}/auth/token", data={"username": "nurse",
+                                                       "password": PASSWORD}).json()
+        auth = {"Authorization": f"Bearer {token['access_token']}"}
+        assert httpx.get(f"{base}/readyz").status_code == 200
+        name = psycopg.conninfo.conninfo_to_dict(db_url)["dbname"]
+        with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        ready = httpx.get(f"{base}/readyz", timeout=15)
+        data = httpx.get(f"{base}/caseload", headers=auth, timeout=15)
+        alive = httpx.get(f"{base}/healthz")
+    assert ready.status_code == 503
+    assert ready.json()["status"] == "unavailable" and ready.json()["reason"]
+    assert data.status_code == 503, data.text
+    assert data.json()["code"] == "database-unavailable"
+    assert data.headers["content-type"] == "application/problem+json"
+    assert alive.status_code == 200
+
+
+def test_metrics_count_requests_by_route_template(live_api: LiveApi) -> None:
+    ann = live_api.world.patients["ann"]
+    with live_api.client("nurse") as c:
+        c.get(f"/patients/{ann}")
+        c.get("/patients/999999")
+        text = c.get("/metrics").text
+    assert 'route="/patients/{patient_id}",status="200"' in text
+    assert 'route="/patients/{patient_id}",status="404"' in text
+    assert "telehub_api_request_seconds_bucket" in text
+    assert f"/patients/{ann}\"" not in text
+
+
+def test_oversized_requests_are_413(db_url: str, mqtt_url: str, conn: psycopg.Connection
+                                    ) -> None:
+    build_world(conn)
+    settings = Settings(database_url=db_url, mqtt_url=mqtt_url,
+                        api=ApiSettings(max_request_bytes=1000))
+    with ServerThread(create_app(settings)) as srv:
+        r = httpx.post(f"http://127.0.0.1:{srv.port}/patients",
+                       json={"given_name": "x" * 5000})
+        chunked = httpx.post(f"http://127.0.0.1:{srv.port}/patients",
+                             content=iter([b"{" + b" " * 800, b" " * 800 + b"}"]),
+                             headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["code"] == "too-large"
+    assert chunked.status_code == 413
+
+
+def test_cors_is_closed_by_default(live_api: LiveApi) -> None:
+    with live_api.client() as c:
+        r = c.options("/me", headers={"Origin": "https://evil.example",
+                                      "Access-Control-Request-Method": "GET"})
+    assert "access-control-allow-origin" not in r.headers
+
+
+def test_users_cli_adds_changes_and_disables_accounts(live_api: LiveApi,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from api.cli import register
+
+    monkeypatch.setenv("TELEHUB_DATABASE_URL", live_api.db_url)
+    get_settings.cache_clear()
+    register(telehub_app)
+    runner = CliRunner()
+    added = runner.invoke(telehub_app, ["users", "add", "--username", "Nina", "--role", "nurse",
+                                        "--team", "north", "--name", "Nina N"],
+                          input="first-password-1\n")
+    assert added.exit_code == 0, added.output
+    live_api.token("nina", "first-password-1")
+    short = runner.invoke(telehub_app, ["users", "passwd", "--username", "nina"], input="short\n")
+    assert short.exit_code == 1
+    changed = runner.invoke(telehub_app, ["users", "passwd", "--username", "nina"],
+                            input="second-password-2\n")
+    assert changed.exit_code == 0, changed.output
+    live_api.token("nina", "second-password-2")
+    no_team = runner.invoke(telehub_app, ["users", "add", "--username", "x1", "--role", "nurse"],
+                            input="a-long-password\n")
+    assert no_team.exit_code == 1 and "team" in no_team.output
+    token = runner.invoke(telehub_app, ["users", "token", "--username", "nina",
+                                        "--name", "gp-system"]).output.strip()
+    assert httpx.get(f"{live_api.url}/me", headers={"Authorization": f"Bearer {token}"}
+                     ).json()["username"] == "nina"
+    disabled = runner.invoke(telehub_app, ["users", "disable", "--username", "nina"])
+    assert disabled.exit_code == 0
+    assert httpx.get(f"{live_api.url}/me", headers={"Authorization": f"Bearer {token}"}
+                     ).status_code == 401
+    get_settings.cache_clear()
