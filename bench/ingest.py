@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.databases import connect, recreate_database
-from bench.load import CountingSubscriber, Publisher, readings_messages
+from bench.load import CountingSubscriber, readings_messages
 from bench.naive_consumer import PerMessageConsumer
 from bench.population import register_population
 from bench.processes import (
@@ -31,6 +31,7 @@ from bench.processes import (
     stop_services,
 )
 from bench.report import Report, ratio
+from bench.wire import WirePublisher, WireSubscriber
 from telehub import topics
 from telehub.config import MqttEndpoint
 
@@ -90,7 +91,8 @@ def run(admin_url: str, sizes: IngestSizes, *, database: str = "telehub_bench_in
     with own_broker() as endpoint, tempfile.TemporaryDirectory(prefix="telehub-bench-") as tmp:
         report.params["broker"] = "mosquitto (own, max_queued_messages 1,000,000)"
         if baselines:
-            report.add(**relay_baseline(endpoint, sizes).row(sizes.total))
+            report.add(**relay_baseline(endpoint, sizes, wire=True).row(sizes.total))
+            report.add(**relay_baseline(endpoint, sizes, wire=False).row(sizes.total))
             report.add(**per_message_baseline(endpoint, admin_url, database, sizes
                                               ).row(sizes.total))
         missing = command_available("hub")
@@ -107,13 +109,15 @@ def run(admin_url: str, sizes: IngestSizes, *, database: str = "telehub_bench_in
 
 def _ratios(report: Report) -> None:
     rates = {row["variant"]: row.get("readings_per_s") for row in report.rows}
-    relay, naive = rates.get("broker relay (stores nothing)"), rates.get("INSERT+COMMIT each")
+    relay, paho, naive = rates.get(RELAY_WIRE), rates.get(RELAY_PAHO), rates.get(NAIVE)
     hub1, hub2 = rates.get("hub × 1"), rates.get("hub × 2 (shared)")
     report.ratios.update({
         "hub × 1 / INSERT+COMMIT each": ratio(hub1, naive),
-        "hub × 1 / broker relay": ratio(hub1, relay),
+        "hub × 1 / relay to paho subscriber": ratio(hub1, paho),
+        "hub × 1 / relay to raw subscriber": ratio(hub1, relay),
         "hub × 2 / hub × 1": ratio(hub2, hub1),
-        "hub × 2 / broker relay": ratio(hub2, relay),
+        "hub × 2 / relay to paho subscriber": ratio(hub2, paho),
+        "hub × 2 / relay to raw subscriber": ratio(hub2, relay),
     })
     report.ratios = {k: v for k, v in report.ratios.items() if v is not None}
 
@@ -126,14 +130,24 @@ def _devices(sizes: IngestSizes) -> list[str]:
     return [f"bench-ox-{i:05d}" for i in range(sizes.devices)]
 
 
-def relay_baseline(endpoint: MqttEndpoint, sizes: IngestSizes) -> Outcome:
-    """Baseline (b): the broker relaying every reading to a subscriber that stores nothing."""
+NAIVE = "INSERT+COMMIT each"
+RELAY_WIRE = "broker relay → raw-socket subscriber"
+RELAY_PAHO = "broker relay → paho subscriber"
+
+
+def relay_baseline(endpoint: MqttEndpoint, sizes: IngestSizes, *, wire: bool) -> Outcome:
+    """Baseline (b): the broker relaying every reading to a subscriber that stores nothing:
+    a raw-socket one (the broker's rate) or a paho one (the hub's MQTT library's rate)."""
     prefix = _prefix()
     messages = readings_messages(_devices(sizes), sizes.per_device, prefix)
-    subscriber = CountingSubscriber(endpoint, topics.readings_subscription(prefix))
-    subscriber.start()
-    publisher = Publisher(endpoint)
-    publisher.start()
+    subscription = topics.readings_subscription(prefix)
+    subscriber: WireSubscriber | CountingSubscriber
+    if wire:
+        subscriber = WireSubscriber(endpoint, subscription)
+    else:
+        subscriber = CountingSubscriber(endpoint, subscription)
+        subscriber.start()
+    publisher = WirePublisher(endpoint)
     try:
         started = time.perf_counter()
         publisher.publish_all(messages)
@@ -143,9 +157,12 @@ def relay_baseline(endpoint: MqttEndpoint, sizes: IngestSizes) -> Outcome:
         tally = subscriber.tally
         done = tally.last_at or time.perf_counter()
     finally:
-        publisher.stop()
-        subscriber.stop()
-    return Outcome("broker relay (stores nothing)", tally.received, len(tally.distinct),
+        publisher.close()
+        if isinstance(subscriber, WireSubscriber):
+            subscriber.close()
+        else:
+            subscriber.stop()
+    return Outcome(RELAY_WIRE if wire else RELAY_PAHO, tally.received, len(tally.distinct),
                    done - started, published - started, {})
 
 
@@ -157,7 +174,7 @@ def per_message_baseline(endpoint: MqttEndpoint, admin_url: str, database: str,
     consumer = PerMessageConsumer(endpoint, url, prefix)
     consumer.start()
     try:
-        outcome = _publish_and_wait(endpoint, url, prefix, sizes, "INSERT+COMMIT each",
+        outcome = _publish_and_wait(endpoint, url, prefix, sizes, NAIVE,
                                     alive=lambda: not consumer.failed)
     finally:
         consumer.stop()
@@ -230,8 +247,7 @@ def _publish_and_wait(endpoint: MqttEndpoint, url: str, prefix: str, sizes: Inge
                       variant: str, alive: Callable[[], bool]) -> Outcome:
     """Publish every reading, then poll the database until all are stored (or it stalls)."""
     messages = readings_messages(_devices(sizes), sizes.per_device, prefix)
-    publisher = Publisher(endpoint)
-    publisher.start()
+    publisher = WirePublisher(endpoint)
     with connect(url, autocommit=True) as conn:
         try:
             started = time.perf_counter()
@@ -239,7 +255,7 @@ def _publish_and_wait(endpoint: MqttEndpoint, url: str, prefix: str, sizes: Inge
             publisher.wait_acked(len(messages), timeout=sizes.stall_s * 10)
             published = time.perf_counter()
         finally:
-            publisher.stop()
+            publisher.close()
         done = _wait_stored(conn, len(messages), sizes.stall_s, alive)
         counts = conn.execute(_DISTINCT).fetchone()
         rejected = conn.execute("SELECT count(*) AS n FROM rejected_messages").fetchone()

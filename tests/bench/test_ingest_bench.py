@@ -29,7 +29,8 @@ def test_ingest_bench_counts_every_reading_once_in_every_variant(
     doc = json.loads(report.write(tmp_path).read_text())
     assert doc["benchmark"] == "ingest" and doc["params"]["readings"] == 200
     rows = {row["variant"]: row for row in doc["rows"]}
-    expected = ["broker relay (stores nothing)", "INSERT+COMMIT each"]
+    expected = ["broker relay → raw-socket subscriber", "broker relay → paho subscriber",
+                "INSERT+COMMIT each"]
     if command_available("hub") is None:
         expected += ["hub × 1", "hub × 2 (shared)"]
         assert rows["hub × 1"]["peak_rss_mb"] > 10
