@@ -141,3 +141,33 @@ def fast_settings(settings: Settings) -> Settings:
     """The test's settings with small batches so tests flush quickly."""
     return settings.model_copy(update={"ingest": settings.ingest.model_copy(
         update={"batch_wait_ms": 20})})
+
+
+def forget_session(mqtt_url: str, client_id: str) -> None:
+    """Connect once with a clean start and no session expiry, so the broker drops the session."""
+    endpoint = parse_mqtt_url(mqtt_url)
+    client = telehub_mqtt.new_client(endpoint, client_id)
+    client.connect(endpoint.host, endpoint.port, clean_start=True)
+    client.loop_start()
+    deadline = time.monotonic() + 5
+    while not client.is_connected() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    client.disconnect()
+    client.loop_stop()
+
+
+def retained(mqtt_url: str, topic: str, timeout: float = 5.0) -> bytes | None:
+    """The retained message on `topic`, or None."""
+    endpoint = parse_mqtt_url(mqtt_url)
+    got: list[bytes] = []
+    client = telehub_mqtt.new_client(endpoint)
+    client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
+    client.on_message = lambda c, u, m: got.append(bytes(m.payload))
+    client.connect(endpoint.host, endpoint.port)
+    client.loop_start()
+    deadline = time.monotonic() + timeout
+    while not got and time.monotonic() < deadline:
+        time.sleep(0.02)
+    client.disconnect()
+    client.loop_stop()
+    return got[0] if got else None

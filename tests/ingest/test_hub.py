@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 
 import psycopg
@@ -10,10 +11,20 @@ from psycopg_pool import ConnectionPool
 
 from alerts import engine
 from ingest.service import Ingest
+from telehub import topics
 from telehub.config import Settings
 from telehub.db import open_pool
 from telehub.readings import StoredReading
-from tests.ingest.conftest import Caseload, Publisher, count, minutes_ago, reading, wait_for
+from tests.ingest.conftest import (
+    Caseload,
+    Publisher,
+    count,
+    forget_session,
+    minutes_ago,
+    reading,
+    retained,
+    wait_for,
+)
 
 
 class Spy:
@@ -47,6 +58,7 @@ def hub(fast_settings: Settings, pool: ConnectionPool, caseload: Caseload,
     assert ingest.consumer.connected.wait(10), "hub did not connect to the broker"
     yield ingest
     ingest.stop()
+    forget_session(str(fast_settings.mqtt_url), fast_settings.ingest.client_id)
 
 
 def test_published_readings_of_every_kind_are_stored_canonical(
@@ -117,3 +129,46 @@ def test_device_status_topic_updates_online_state(
     wait_for(lambda: count(db_url, "SELECT count(*) FROM devices WHERE online = false") == 1,
              what="offline")
     publisher.status(caseload.oximeter, b"")  # clear the retained status on the shared broker
+
+
+def test_hub_announces_itself_online_and_offline(fast_settings: Settings, pool: ConnectionPool,
+                                                 caseload: Caseload) -> None:
+    ingest = Ingest(fast_settings, pool)
+    ingest.start()
+    topic = topics.hub_status_topic(fast_settings.ingest.client_id, fast_settings.topic_root)
+    try:
+        assert ingest.consumer.connected.wait(10)
+        wait_for(lambda: retained(str(fast_settings.mqtt_url), topic, 1.0) == b"online",
+                 what="online")
+    finally:
+        ingest.stop()
+    assert retained(str(fast_settings.mqtt_url), topic) == b"offline"
+    publisher = Publisher(str(fast_settings.mqtt_url), fast_settings.topic_root)
+    publisher.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)
+    publisher.close()
+    forget_session(str(fast_settings.mqtt_url), fast_settings.ingest.client_id)
+
+
+def test_two_hubs_on_a_shared_subscription_split_the_load_and_store_each_once(
+        fast_settings: Settings, pool: ConnectionPool, caseload: Caseload, publisher: Publisher,
+        db_url: str) -> None:
+    hubs = []
+    for n in (1, 2):
+        s = fast_settings.model_copy(update={"ingest": fast_settings.ingest.model_copy(
+            update={"shared": True, "client_id": f"{fast_settings.ingest.client_id}-{n}"})})
+        hubs.append((s, Ingest(s, pool)))
+    try:
+        for _, hub in hubs:
+            hub.start()
+            assert hub.consumer.connected.wait(10)
+        time.sleep(0.3)  # both subscriptions in place
+        for i in range(200):
+            publisher.readings(caseload.oximeter, reading("spo2", 95, "%", rid=f"sh{i}",
+                                                          at=minutes_ago(200 - i)))
+        wait_for(lambda: count(db_url, "SELECT count(*) FROM readings") == 200, what="200")
+        assert all(hub.stats.received > 0 for _, hub in hubs)
+        assert sum(hub.stats.received for _, hub in hubs) == 200
+    finally:
+        for s, hub in hubs:
+            hub.stop()
+            forget_session(str(s.mqtt_url), s.ingest.client_id)

@@ -21,7 +21,15 @@ from psycopg_pool import ConnectionPool
 from ingest.service import Ingest
 from telehub.config import Settings
 from telehub.db import open_pool
-from tests.ingest.conftest import Caseload, Publisher, count, minutes_ago, reading, wait_for
+from tests.ingest.conftest import (
+    Caseload,
+    Publisher,
+    count,
+    forget_session,
+    minutes_ago,
+    reading,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,6 +102,7 @@ def test_hub_killed_mid_stream_loses_nothing_and_doubles_nothing(
         finally:
             if hub.poll() is None:
                 hub.kill()
+            forget_session(str(settings.mqtt_url), settings.ingest.client_id)
 
 
 @pytest.fixture
@@ -133,3 +142,4 @@ def test_database_outage_mid_stream_loses_nothing(
         assert retries > retries_before, "the outage never reached the writer"
     finally:
         ingest.stop()
+        forget_session(str(settings.mqtt_url), settings.ingest.client_id)
