@@ -24,6 +24,7 @@ from dashboard.models import (
     Patient,
     Readings,
     Staff,
+    Team,
     TeamStats,
     Threshold,
     Token,
@@ -268,6 +269,10 @@ class ApiClient:
             self._request("POST", f"/devices/{device_id}/credentials"))
 
     # --- team --------------------------------------------------------------------------------
+
+    def teams(self) -> list[Team]:
+        """Teams the caller works in (all of them for cross-team roles)."""
+        return self._list("/teams", Team)
 
     def team_staff(self, team_id: int) -> list[Staff]:
         """Who an alert of this team can be given to."""

@@ -35,6 +35,14 @@ class Staff(_In):
     team_code: str | None = None
 
 
+class Team(_In):
+    """A nursing team."""
+
+    id: int
+    code: str
+    name: str
+
+
 class TrendPoint(_In):
     """One day's mean of a metric."""
 

@@ -17,13 +17,19 @@ PERIODS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Last year"
 def render() -> None:
     """Patients monitored, adherence, alert rates, time to acknowledge and outcomes."""
     st.title("Team view")
+    with session.handling_errors():
+        teams = {t.id: t.name for t in session.api().teams()}
+    if not teams:
+        st.info("No teams yet. An admin adds one with `telehub teams add`.")
+        return
     staff = session.current_staff()
-    team_id = staff.team_id if staff is not None else None
-    if team_id is None:
-        team_id = st.number_input("Team id", min_value=1, step=1, value=1, key="team_pick")
+    own = staff.team_id if staff is not None else None
+    options = list(teams)
+    team_id = st.selectbox("Team", options, format_func=teams.__getitem__,
+                           index=options.index(own) if own in options else 0, key="team_pick")
     period = st.segmented_control("Period", list(PERIODS), default="Last 30 days",
                                   key="team_period")
-    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    end = datetime.now(UTC)
     start = end - timedelta(days=PERIODS[period or "Last 30 days"])
     with session.handling_errors():
         stats = session.api().team_stats(int(team_id), start=start, end=end)

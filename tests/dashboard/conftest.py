@@ -3,6 +3,7 @@ a seeded team with staff, patients, devices, readings and alerts, and AppTest he
 
 from __future__ import annotations
 
+import functools
 import socket
 import threading
 import time
@@ -100,14 +101,33 @@ def add_alert(conn: psycopg.Connection, patient: int, team: int, rule: str, seve
     """An open alert with its 'opened' event, as the rules engine writes it."""
     row = conn.cursor(row_factory=dict_row).execute(
         "INSERT INTO alerts (patient_id, team_id, rule_id, severity, message, metric, "
-        "first_breach_at, last_breach_at, values) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
-        "RETURNING id", (patient, team, rule, severity, message, metric, at, at,
-                         Jsonb({"latest": latest}))).fetchone()
+        "first_breach_at, last_breach_at, values, created_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        (patient, team, rule, severity, message, metric, at, at, Jsonb({"latest": latest}),
+         at)).fetchone()
     assert row is not None
     alert_id = int(row["id"])
     conn.execute("INSERT INTO alert_events (alert_id, at, kind, actor) "
                  "VALUES (%s, %s, 'opened', 'system')", (alert_id, at))
     return alert_id
+
+
+@functools.cache
+def _password_hash() -> str:
+    """PASSWORD hashed once per run: argon2 is slow on purpose, and every test signs in."""
+    from telehub.passwords import hash_password
+
+    return hash_password(PASSWORD)
+
+
+def add_staff(conn: psycopg.Connection, username: str, display_name: str, role: str,
+              team: int | None = None) -> int:
+    """A member of staff who signs in with PASSWORD."""
+    staff_id = registry.add_staff(conn, username=username, display_name=display_name,
+                                  role=role, team=team)
+    conn.execute("UPDATE staff SET password_hash = %s WHERE id = %s",
+                 (_password_hash(), staff_id))
+    return staff_id
 
 
 @pytest.fixture
@@ -117,14 +137,10 @@ def seeded(db_url: str, log_guard: LogGuard) -> Seeded:
     with connect(db_url) as conn:
         team = registry.add_team(conn, "north-test", "North Test Team")
         other = registry.add_team(conn, "south-test", "South Test Team")
-        nurse = registry.add_staff(conn, username="nurse.north", display_name="Grace Okafor",
-                                   role="nurse", team=team, password=PASSWORD)
-        matron = registry.add_staff(conn, username="matron.north", display_name="Ruth Calder",
-                                    role="matron", team=team, password=PASSWORD)
-        registry.add_staff(conn, username="nurse.south", display_name="Tom Hargreaves",
-                           role="nurse", team=other, password=PASSWORD)
-        registry.add_staff(conn, username="site.admin", display_name="Site Admin",
-                           role="admin", password=PASSWORD)
+        nurse = add_staff(conn, "nurse.north", "Grace Okafor", "nurse", team)
+        matron = add_staff(conn, "matron.north", "Ruth Calder", "matron", team)
+        add_staff(conn, "nurse.south", "Tom Hargreaves", "nurse", other)
+        add_staff(conn, "site.admin", "Site Admin", "admin")
         green = _patient(conn, "9434765919", "Margaret", "Ashworth", team, nurse,
                          ["heart-failure"])
         amber = _patient(conn, "9434765870", "John", "Brierley", team, matron, ["copd"])
@@ -137,6 +153,7 @@ def seeded(db_url: str, log_guard: LogGuard) -> Seeded:
         oxi_o = registry.add_device(conn, device_id="oxi-o1", kind="oximeter", patient=away)
         conn.execute("UPDATE devices SET online = true, last_seen_at = %s, battery = 76",
                      (now - timedelta(minutes=5),))
+        conn.execute("UPDATE patients SET enrolled_at = %s", (now - timedelta(days=60),))
         _readings(conn, green, scale, "weight", "kg", [81.0, 81.2, 80.9, 81.1, 81.3, 81.0, 81.2],
                   now)
         _readings(conn, amber, oxi_a, "spo2", "%", [95, 94, 95, 93, 93, 92, 92], now)

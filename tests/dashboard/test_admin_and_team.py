@@ -1,0 +1,85 @@
+"""Devices (admin) and team view (matron, manager) against the real API."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from psycopg.rows import dict_row
+from streamlit.testing.v1 import AppTest
+
+from telehub.db import connect
+from tests.dashboard.conftest import Seeded, add_staff, no_exceptions, page_text, sign_in
+
+
+def test_an_admin_registers_links_and_gets_credentials_shown_once(
+        app_test: AppTest, seeded: Seeded, db_url: str) -> None:
+    at = sign_in(app_test, "site.admin")
+    no_exceptions(at)
+    assert at.title[0].value == "Devices"
+    assert "scale-g1" in list(at.dataframe[0].value["Device"])
+    form_inputs = [t for t in at.text_input if t.label == "Device id"]
+    form_inputs[0].input("glu-new-1")
+    next(s for s in at.selectbox if s.label == "Kind").set_value("glucometer")
+    next(b for b in at.button if b.label == "Register").click().run()
+    no_exceptions(at)
+    assert "Device glu-new-1 registered." in page_text(at)
+    assert "not linked" in list(at.dataframe[0].value.set_index("Device").loc[["glu-new-1"],
+                                                                              "Patient"])
+
+    at.selectbox(key="device_pick").set_value("glu-new-1")
+    at.number_input(key="device_patient").set_value(seeded.green_patient)
+    at.button(key="device_link").click().run()
+    no_exceptions(at)
+    assert at.dataframe[0].value.set_index("Device").loc["glu-new-1", "Patient"] == "TH-000001"
+
+    at.selectbox(key="device_pick").set_value("glu-new-1")
+    at.button(key="device_creds").click().run()
+    no_exceptions(at)
+    shown = [c.value for c in at.code]
+    assert len(shown) == 1 and "username: glu-new-1" in shown[0] and "password: " in shown[0]
+    with connect(db_url) as conn:
+        row = conn.cursor(row_factory=dict_row).execute(
+            "SELECT credential_hash FROM devices WHERE device_id = 'glu-new-1'").fetchone()
+    assert row is not None and row["credential_hash"]
+    at.run()  # any later view no longer shows the password
+    assert not at.code
+
+
+def _resolve_one(db_url: str, alert_id: int) -> None:
+    with connect(db_url) as conn:
+        conn.execute("UPDATE alerts SET status = 'resolved', acknowledged_at = first_breach_at "
+                     "+ interval '12 minutes', resolved_at = first_breach_at + interval '1 hour', "
+                     "outcome = 'advice-given' WHERE id = %s", (alert_id,))
+
+
+def _figures(at: AppTest) -> list[dict[str, Any]]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def test_the_matron_sees_the_team_as_charts(app_test: AppTest, seeded: Seeded,
+                                            db_url: str) -> None:
+    _resolve_one(db_url, seeded.red_alert)
+    at = sign_in(app_test, "matron.north")
+    at.switch_page("views/team.py").run()
+    no_exceptions(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Patients monitored"] == "3"
+    figures = _figures(at)
+    assert len(figures) == 3  # alert rates, time to acknowledge, outcomes
+    rates, ack, outcomes = figures
+    assert set(rates["data"][0]["y"]) == {"spo2-scale1-red", "spo2-scale1-amber"}
+    assert "RED" in ack["data"][0]["x"]
+    assert outcomes["data"][0]["y"] == ["advice given"]
+
+
+def test_a_manager_sees_team_figures_but_no_caseload(app_test: AppTest, seeded: Seeded,
+                                                     db_url: str) -> None:
+    with connect(db_url) as conn:
+        add_staff(conn, "service.manager", "Service Manager", "manager")
+    at = sign_in(app_test, "service.manager")
+    no_exceptions(at)
+    assert at.title[0].value == "Team view"
+    assert [p for p in at.selectbox if p.label == "Team"]
+    text = page_text(at)
+    assert "Clegg" not in text and "Patricia" not in text
