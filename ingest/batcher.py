@@ -25,22 +25,29 @@ RETRY_FIRST_S = 0.5
 RETRY_MAX_S = 5.0
 # How long the thread waits for a first message before checking whether it should stop.
 IDLE_POLL_S = 0.2
+# A batch also closes at this many payload bytes: a store-and-forward message may carry
+# 10,000 readings, and a thousand of those must not become one transaction.
+BATCH_MAX_BYTES = 4_000_000
 
 
 def take_batch(inbox: queue.Queue[Received], *, max_items: int, wait_s: float,
-               first_timeout: float = IDLE_POLL_S) -> list[Received]:
-    """Up to `max_items` messages: waits for a first one, then at most `wait_s` for the rest."""
+               max_bytes: int = BATCH_MAX_BYTES, first_timeout: float = IDLE_POLL_S
+               ) -> list[Received]:
+    """Up to `max_items` messages (or `max_bytes` of payload): waits for a first one, then
+    at most `wait_s` for the rest."""
     try:
         batch = [inbox.get(timeout=first_timeout)]
     except queue.Empty:
         return []
+    size = len(batch[0].payload)
     deadline = time.monotonic() + wait_s
-    while len(batch) < max_items:
+    while len(batch) < max_items and size < max_bytes:
         remaining = deadline - time.monotonic()
         try:
             batch.append(inbox.get(timeout=remaining) if remaining > 0 else inbox.get_nowait())
         except queue.Empty:
             break
+        size += len(batch[-1].payload)
     return batch
 
 
@@ -66,6 +73,8 @@ class BatchWriter:
     def stop(self, timeout: float = 30.0) -> None:
         """Flush what is queued (commit and ack it), then stop the thread."""
         self._stop.set()
+        if self._thread.ident is None:
+            return  # never started
         self._thread.join(timeout)
         if self._thread.is_alive():
             logger.warning("ingest writer did not finish within %.0f s; unacked messages "

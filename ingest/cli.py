@@ -14,11 +14,17 @@ def register(app: typer.Typer) -> None:
     @app.command("hub")
     def hub() -> None:
         """Take readings off the broker into PostgreSQL; evaluate rules; send alerts."""
+        from psycopg_pool import PoolTimeout
+
         from ingest.service import run
 
         try:
             code = run(get_settings())
         except TelehubError as err:
             typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
+            raise typer.Exit(1) from err
+        except PoolTimeout as err:
+            typer.secho("error: cannot reach the database (TELEHUB_DATABASE_URL); is PostgreSQL "
+                        "running?", err=True, fg=typer.colors.RED)
             raise typer.Exit(1) from err
         raise typer.Exit(code)

@@ -96,11 +96,13 @@ def run(settings: Settings) -> int:
     previous = {sig: signal.signal(sig, _request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     pool = open_pool(settings.require_database_url(), max_size=settings.db_pool_max,
                      name="telehub-hub")
-    metrics_server = start_metrics_endpoint(settings.ingest.metrics_port)
-    ingest = Ingest(settings, pool)
+    metrics_server = None
+    ingest: Ingest | None = None
     started: list[Startable] = []
     code = 0
     try:
+        ingest = Ingest(settings, pool)
+        metrics_server = start_metrics_endpoint(settings.ingest.metrics_port)
         ingest.start()
         for service in optional_services(settings, pool):
             service.start()
@@ -113,7 +115,8 @@ def run(settings: Settings) -> int:
     finally:
         for service in reversed(started):
             service.stop()
-        ingest.stop()
+        if ingest is not None:
+            ingest.stop()
         if metrics_server is not None:
             metrics_server.shutdown()
         pool.close()
