@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from itertools import count
 from typing import Any
 
+import paho.mqtt.client as mqtt
 import psycopg
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
 
 from alerts.engine import evaluate
 from telehub import registry
+from telehub.config import Settings, parse_mqtt_url
+from telehub.db import open_pool
 from telehub.metrics import SPECS, Metric, Unit
 from telehub.nhs import synthetic_nhs_numbers
 from telehub.readings import StoredReading
@@ -32,6 +41,7 @@ class Clinic:
         self.team_id = registry.add_team(conn, "north", "North Locality")
         self._nhs = synthetic_nhs_numbers(int(datetime.now().timestamp()) % 500_000)
         self.devices: dict[tuple[int, str], int] = {}
+        self.device_names: dict[tuple[int, str], str] = {}
         self.nhs: dict[int, str] = {}
 
     def patient(self, conditions: Iterable[str] = (), **kwargs: Any) -> int:
@@ -46,9 +56,16 @@ class Clinic:
     def device(self, pid: int, metric: Metric) -> int:
         kind = _KIND[metric]
         if (pid, kind) not in self.devices:
+            name = f"{kind}-{pid}-{next(_keys)}"
             self.devices[(pid, kind)] = registry.add_device(
-                self.conn, device_id=f"{kind}-{pid}-{next(_keys)}", kind=kind, patient=pid)
+                self.conn, device_id=name, kind=kind, patient=pid)
+            self.device_names[(pid, kind)] = name
         return self.devices[(pid, kind)]
+
+    def device_name(self, pid: int, metric: Metric) -> str:
+        """The device id a patient's device publishes under (registered on first use)."""
+        self.device(pid, metric)
+        return self.device_names[(pid, _KIND[metric])]
 
     def store(self, pid: int, metric: Metric, value: float, at: datetime, *,
               raw: tuple[float, Unit] | None = None, flags: Sequence[str] = ()) -> StoredReading:
@@ -94,6 +111,49 @@ class Clinic:
     def outbox(self) -> list[dict[str, Any]]:
         cur = self.conn.cursor(row_factory=dict_row)
         return cur.execute("SELECT * FROM outbox ORDER BY id").fetchall()
+
+
+@pytest.fixture
+def pool(settings: Settings) -> Iterator[ConnectionPool]:
+    p = open_pool(settings.require_database_url(), max_size=4, name="alerts-test")
+    yield p
+    p.close()
+
+
+class Subscriber:
+    """A real MQTT client collecting the alert messages of one topic filter."""
+
+    def __init__(self, url: str, topic: str) -> None:
+        endpoint = parse_mqtt_url(url)
+        self.messages: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+        self._ready = threading.Event()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.client.on_connect = lambda c, u, f, r, p: c.subscribe(topic, qos=1)
+        self.client.on_subscribe = lambda c, u, m, r, p: self._ready.set()
+        self.client.on_message = lambda c, u, m: self.messages.put(
+            (m.topic, json.loads(m.payload)))
+        self.client.connect(endpoint.host, endpoint.port)
+        self.client.loop_start()
+        assert self._ready.wait(10), "subscription not confirmed"
+
+    def take(self, n: int, timeout: float = 10.0) -> list[tuple[str, dict[str, Any]]]:
+        out = []
+        deadline = time.monotonic() + timeout
+        while len(out) < n:
+            out.append(self.messages.get(timeout=max(0.01, deadline - time.monotonic())))
+        return out
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def subscriber(settings: Settings) -> Iterator[Subscriber]:
+    sub = Subscriber(settings.require_mqtt().url(with_password=True),
+                     f"{settings.topic_root}/alerts/#")
+    yield sub
+    sub.close()
 
 
 @pytest.fixture

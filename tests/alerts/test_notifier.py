@@ -8,65 +8,17 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import psycopg
-import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 from psycopg_pool import ConnectionPool
 from pydantic import SecretStr
 
 from alerts.notifier import SIGNATURE_HEADER, Notifier, wait_until_drained
-from telehub.config import Settings, parse_mqtt_url
-from telehub.db import open_pool
+from telehub.config import Settings
 from telehub.metrics import Metric
-from tests.alerts.conftest import NOW, Clinic
-
-
-@pytest.fixture
-def pool(settings: Settings) -> Iterator[ConnectionPool]:
-    p = open_pool(settings.require_database_url(), max_size=4, name="alerts-test")
-    yield p
-    p.close()
-
-
-class Subscriber:
-    """A real MQTT client collecting the alert messages of one topic filter."""
-
-    def __init__(self, url: str, topic: str) -> None:
-        endpoint = parse_mqtt_url(url)
-        self.messages: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
-        self._ready = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-        self.client.on_connect = lambda c, u, f, r, p: c.subscribe(topic, qos=1)
-        self.client.on_subscribe = lambda c, u, m, r, p: self._ready.set()
-        self.client.on_message = lambda c, u, m: self.messages.put(
-            (m.topic, json.loads(m.payload)))
-        self.client.connect(endpoint.host, endpoint.port)
-        self.client.loop_start()
-        assert self._ready.wait(10), "subscription not confirmed"
-
-    def take(self, n: int, timeout: float = 10.0) -> list[tuple[str, dict[str, Any]]]:
-        out = []
-        deadline = time.monotonic() + timeout
-        while len(out) < n:
-            out.append(self.messages.get(timeout=max(0.01, deadline - time.monotonic())))
-        return out
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-@pytest.fixture
-def subscriber(settings: Settings) -> Iterator[Subscriber]:
-    sub = Subscriber(settings.require_mqtt().url(with_password=True),
-                     f"{settings.topic_root}/alerts/#")
-    yield sub
-    sub.close()
+from tests.alerts.conftest import NOW, Clinic, Subscriber
 
 
 def _commit_red_alert(clinic: Clinic, value: float = 88) -> int:

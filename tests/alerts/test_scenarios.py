@@ -1,0 +1,126 @@
+"""Clinical scenarios end to end: readings published over the real broker, through the hub's
+ingest, to alerts in PostgreSQL and a notification received by a real MQTT subscriber."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from psycopg_pool import ConnectionPool
+
+from alerts.notifier import Notifier, wait_until_drained
+from alerts.thresholds import set_spo2_scale
+from telehub import mqtt as telehub_mqtt
+from telehub import topics
+from telehub.config import Settings, parse_mqtt_url
+from telehub.metrics import Metric
+from tests.alerts.conftest import Clinic, Subscriber
+
+ingest_service = pytest.importorskip("ingest.service")
+
+
+class Device:
+    """A device-side publisher (QoS 1) under the test's topic root."""
+
+    def __init__(self, settings: Settings) -> None:
+        endpoint = parse_mqtt_url(settings.require_mqtt().url(with_password=True))
+        self.root = settings.topic_root
+        self.client = telehub_mqtt.new_client(endpoint)
+        self.client.connect(endpoint.host, endpoint.port)
+        self.client.loop_start()
+
+    def send(self, device_id: str, readings: list[dict[str, Any]]) -> None:
+        body = json.dumps({"readings": readings} if len(readings) > 1 else readings[0])
+        info = self.client.publish(topics.readings_topic(device_id, self.root), body, qos=1)
+        info.wait_for_publish(10)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _reading(key: str, metric: str, value: float, unit: str, at: datetime) -> dict[str, Any]:
+    return {"id": key, "metric": metric, "value": value, "unit": unit,
+            "time": at.isoformat().replace("+00:00", "Z")}
+
+
+@pytest.fixture
+def hub(settings: Settings, pool: ConnectionPool) -> Iterator[Settings]:
+    fast = settings.model_copy(update={"ingest": settings.ingest.model_copy(
+        update={"batch_wait_ms": 20})})
+    ingest = ingest_service.Ingest(fast, pool)
+    notifier = Notifier(fast, pool)
+    ingest.start()
+    notifier.start()
+    yield fast
+    notifier.stop()
+    ingest.stop()
+
+
+def _wait_alerts(clinic: Clinic, n: int, timeout: float = 20.0) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        clinic.conn.commit()
+        found = clinic.alerts()
+        if len(found) >= n:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"expected {n} alerts, have {len(clinic.alerts())}")
+
+
+def test_clinical_scenarios_over_the_broker(clinic: Clinic, hub: Settings, pool: ConnectionPool,
+                                            subscriber: Subscriber) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    day = timedelta(days=1)
+    heart = clinic.patient(["heart-failure"], care_plan={"weight": {"per_day": 1}})
+    copd_scale2, copd = clinic.patient(["copd"]), clinic.patient(["copd"])
+    set_spo2_scale(clinic.conn, copd_scale2, 2, "Hypercapnic, target 88-92 %", "Dr Lee")
+    diabetic, late = clinic.patient(["type1-diabetes"]), clinic.patient(["copd"])
+    names = {pid: clinic.device_name(pid, metric) for pid, metric in
+             [(heart, Metric.WEIGHT), (copd_scale2, Metric.SPO2), (copd, Metric.SPO2),
+              (diabetic, Metric.GLUCOSE), (late, Metric.SPO2)]}
+    clinic.conn.commit()
+
+    device = Device(hub)
+    try:
+        # Heart failure: four daily weights arrive as one store-and-forward batch.
+        weights = [80.0, 80.4, 80.9, 82.1]
+        device.send(names[heart], [_reading(f"w{k}", "weight", v, "kg", now - (3 - k) * day)
+                                   for k, v in enumerate(weights)])
+        device.send(names[copd_scale2], [_reading("s1", "spo2", 89, "%", now)])
+        device.send(names[copd], [_reading("s1", "spo2", 89, "%", now)])
+        hypo = [_reading("g1", "glucose", 45, "mg/dL", now)]
+        device.send(names[diabetic], hypo)
+        device.send(names[diabetic], hypo)           # QoS 1 redelivery of the same batch
+        device.send(names[late], [_reading("s1", "spo2", 88, "%", now - timedelta(hours=8))])
+        alerts = {a["patient_id"]: a for a in _wait_alerts(clinic, 4)}
+        got = {p["alert_id"]: (t, p) for t, p in subscriber.take(4, timeout=20)}
+        assert wait_until_drained(pool)
+    finally:
+        device.close()
+
+    assert copd_scale2 not in alerts                     # 89 % is in range on scale 2
+    weight = alerts[heart]
+    assert weight["rule_id"] == "weight-gain" and weight["severity"] == "amber"
+    assert weight["values"]["rule"] == "weight-gain-3d" and "2.1 kg" in weight["message"]
+    assert alerts[copd]["severity"] == "red" and "89 %" in alerts[copd]["message"]
+    hypo_alert = alerts[diabetic]
+    assert hypo_alert["rule_id"] == "glucose-low" and hypo_alert["severity"] == "red"
+    assert hypo_alert["occurrences"] == 1 and "45 mg/dL" in hypo_alert["message"]
+    late_alert = alerts[late]
+    assert late_alert["late"] and late_alert["severity"] == "amber"
+
+    topic_of = {a["id"]: got[a["id"]][0] for a in alerts.values()}
+    root = f"{hub.topic_root}/alerts/north"
+    assert topic_of[weight["id"]] == f"{root}/amber"
+    assert topic_of[alerts[copd]["id"]] == f"{root}/red"
+    assert topic_of[hypo_alert["id"]] == f"{root}/red"
+    assert topic_of[late_alert["id"]] == f"{root}/amber"
+    assert len(clinic.outbox()) == 4                  # one notification per alert
+    for _, payload in got.values():
+        text = json.dumps(payload)
+        assert all(nhs not in text for nhs in clinic.nhs.values())
