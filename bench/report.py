@@ -100,7 +100,7 @@ class Report:
 
     def print(self, console: Console | None = None) -> None:
         """Print the rows and the ratios as rich tables."""
-        console = console or Console(width=max(100, Console().width))
+        console = console or Console(width=max(120, Console().width))
         table = Table(title=f"telehub bench {self.benchmark}")
         for column in self.columns:
             table.add_column(column, justify="left" if column == self.columns[0] else "right")
