@@ -17,6 +17,7 @@ from psycopg_pool import ConnectionPool
 
 from alerts import store
 from alerts.catalogue import Rule, load_catalogue, severity_rank
+from alerts.devices import check_devices
 from alerts.rules import render
 from alerts.thresholds import load_subjects
 from telehub.config import Settings
@@ -200,10 +201,12 @@ class Scheduler:
             if not (row["ok"] if isinstance(row, dict) else row and row[0]):
                 return None
             result = {"missing": check_missing(conn, now, self._zone),
+                      "devices": check_devices(conn, now),
                       "escalated": escalate_overdue(conn, now, self._zone)}
         if any(result.values()):
-            logger.info("alert scheduler: %s missing-reading alerts, %s escalations",
-                        result["missing"], result["escalated"])
+            logger.info("alert scheduler: %s missing-reading alerts, %s device alerts, "
+                        "%s escalations", result["missing"], result["devices"],
+                        result["escalated"])
         return result
 
     def start(self) -> None:

@@ -161,4 +161,56 @@ def test_only_one_scheduler_runs_at_a_time(clinic: Clinic, scheduler: Scheduler,
     with psycopg.connect(db_url) as other:
         other.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEDULER_LOCK_KEY,))
         assert scheduler.run_once(NOW) is None
-    assert scheduler.run_once(NOW) == {"missing": 0, "escalated": 0}
+    assert scheduler.run_once(NOW) == {"missing": 0, "devices": 0, "escalated": 0}
+
+
+def _device(clinic: Clinic, *, seen: datetime, online: bool | None = None,
+            status_at: datetime | None = None) -> int:
+    pid = clinic.patient(["copd"])
+    dev = clinic.device(pid, Metric.SPO2)
+    clinic.conn.execute("UPDATE devices SET last_seen_at = %s, online = %s, status_at = %s, "
+                        "created_at = %s WHERE id = %s",
+                        (seen, online, status_at, NOW - timedelta(days=30), dev))
+    return pid
+
+
+def test_device_offline_or_silent_is_info(clinic: Clinic, scheduler: Scheduler) -> None:
+    silent = _device(clinic, seen=NOW - 25 * HOUR)
+    said_offline = _device(clinic, seen=NOW - 2 * HOUR, online=False, status_at=NOW - 2 * HOUR)
+    napping = _device(clinic, seen=NOW - 10 * timedelta(minutes=1), online=False,
+                      status_at=NOW - timedelta(minutes=10))
+    fine = _device(clinic, seen=NOW - 23 * HOUR, online=True, status_at=NOW - 23 * HOUR)
+    result = _run(clinic, scheduler, NOW)
+    assert result is not None and result["devices"] == 2
+    for pid in (silent, said_offline):
+        alert = clinic.alert(pid, "device-offline")
+        assert alert is not None and alert["severity"] == "info"
+        assert clinic.device_name(pid, Metric.SPO2) in alert["message"]
+    assert clinic.alert(napping, "device-offline") is None
+    assert clinic.alert(fine, "device-offline") is None
+    assert clinic.outbox() == []
+    _run(clinic, scheduler, NOW + timedelta(minutes=1))        # known: nothing repeated
+    alert = clinic.alert(silent, "device-offline")
+    assert alert is not None and alert["occurrences"] == 1
+    clinic.conn.execute("UPDATE devices SET last_seen_at = %s, online = true WHERE id = %s",
+                        (NOW + timedelta(minutes=2), clinic.device(silent, Metric.SPO2)))
+    _run(clinic, scheduler, NOW + timedelta(minutes=3))
+    alert = clinic.alert(silent, "device-offline")
+    assert alert is not None and alert["condition_cleared_at"] is not None
+
+
+def test_sequence_gap_is_info_once_per_new_gap(clinic: Clinic, scheduler: Scheduler) -> None:
+    pid = _device(clinic, seen=NOW - HOUR)
+    dev = clinic.device(pid, Metric.SPO2)
+    clinic.conn.execute("INSERT INTO device_seq_gaps (device_id, expected_seq, received_seq, "
+                        "detected_at) VALUES (%s, 10, 13, %s)", (dev, NOW - HOUR))
+    _run(clinic, scheduler, NOW)
+    alert = clinic.alert(pid, "sequence-gap")
+    assert alert is not None and alert["severity"] == "info"
+    assert alert["message"].startswith("3 message(s)")
+    _run(clinic, scheduler, NOW + timedelta(minutes=1))
+    clinic.conn.execute("INSERT INTO device_seq_gaps (device_id, expected_seq, received_seq, "
+                        "detected_at) VALUES (%s, 20, 21, %s)", (dev, NOW + timedelta(minutes=5)))
+    _run(clinic, scheduler, NOW + timedelta(minutes=6))
+    alert = clinic.alert(pid, "sequence-gap")
+    assert alert is not None and alert["occurrences"] == 2

@@ -1,0 +1,109 @@
+"""Device rules run by the scheduler: devices offline or silent, and lost messages (seq gaps)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from alerts import store
+from alerts.catalogue import Rule, load_catalogue
+from alerts.rules import render
+from alerts.thresholds import Subject, load_subjects
+
+# Candidates are fetched with the widest window any sensible override would use.
+_LOOKBACK = timedelta(days=30)
+
+_DEVICES_SQL = """
+SELECT d.patient_id, d.device_id, d.kind::text AS kind, d.online, d.status_at,
+       coalesce(d.last_seen_at, d.created_at) AS seen
+FROM devices d JOIN patients p ON p.id = d.patient_id
+WHERE d.active AND p.status = 'active' AND (p.paused_until IS NULL OR p.paused_until <= %s)
+"""
+_GAPS_SQL = """
+SELECT d.patient_id, d.device_id, sum(g.missing)::bigint AS missing,
+       min(g.detected_at) AS first, max(g.detected_at) AS last
+FROM device_seq_gaps g JOIN devices d ON d.id = g.device_id
+WHERE g.detected_at > %s AND g.detected_at <= %s AND d.patient_id IS NOT NULL
+GROUP BY d.patient_id, d.device_id
+"""
+
+
+def _silent(row: Mapping[str, Any], params: Mapping[str, Any], now: datetime) -> bool:
+    if now - row["seen"] >= timedelta(hours=float(params.get("hours", 24))):
+        return True
+    grace = timedelta(minutes=float(params.get("offline_minutes", 60)))
+    return row["online"] is False and row["status_at"] is not None \
+        and now - row["status_at"] >= grace
+
+
+def _raise(conn: psycopg.Connection, s: Subject, rule: Rule, message: str,
+           values: dict[str, Any], first: datetime, last: datetime,
+           active: Mapping[tuple[int, str], Any], resolved: Mapping[tuple[int, str], Any],
+           now: datetime) -> bool:
+    raised = store.Raised(episode=rule.episode, rule_id=rule.id, severity=rule.severity,
+                          message=message, metric=None, first=first, last=last,
+                          values={"rule": rule.id, **values},
+                          suppress_hours=rule.suppression_hours)
+    return store.raise_alert(conn, patient_id=s.id, team_id=s.team_id, team_code=s.team_code,
+                             display_id=s.display_id, raised=raised,
+                             active=active.get((s.id, rule.episode)),
+                             resolved=resolved.get((s.id, rule.episode)), now=now) is not None
+
+
+def check_devices(conn: psycopg.Connection, now: datetime) -> int:
+    """Raise or clear device-offline alerts, raise sequence-gap alerts; returns how many raised."""
+    catalogue = load_catalogue()
+    offline_rule, gap_rule = catalogue.get("device-offline"), catalogue.get("sequence-gap")
+    assert offline_rule is not None and gap_rule is not None
+    cur = conn.cursor(row_factory=dict_row)
+    devices = cur.execute(_DEVICES_SQL, (now,)).fetchall()
+    gaps = cur.execute(_GAPS_SQL, (now - _LOOKBACK, now)).fetchall()
+    pids = {r["patient_id"] for r in devices} | {r["patient_id"] for r in gaps}
+    subjects = load_subjects(conn, pids)
+    active = store.active_alerts(conn, pids)
+    resolved = store.recently_resolved(conn, pids, now - timedelta(days=8))
+    changed = 0
+
+    silent: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
+    for row in devices:
+        if _silent(row, subjects[row["patient_id"]].params(offline_rule), now):
+            silent[row["patient_id"]].append(row)
+    for pid, rows in silent.items():
+        names = sorted(r["device_id"] for r in rows)
+        current = active.get((pid, offline_rule.episode))
+        if current is not None and current["condition_cleared_at"] is None \
+                and set(names) <= set(current["values"].get("devices", [])):
+            continue
+        s = subjects[pid]
+        listed = ", ".join(f"{r['kind']} {r['device_id']}" for r in rows)
+        message = render(offline_rule.sentence, {**s.params(offline_rule), "devices": listed})
+        changed += _raise(conn, s, offline_rule, message, {"devices": names}, now, now,
+                          active, resolved, now)
+    for (pid, episode), alert in active.items():
+        if episode == offline_rule.episode and pid not in silent:
+            store.mark_cleared(conn, alert, now, "The device is back online.")
+
+    by_patient: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
+    for row in gaps:
+        by_patient[row["patient_id"]].append(row)
+    for pid, rows in by_patient.items():
+        s = subjects[pid]
+        hours = float(s.params(gap_rule).get("hours", 24))
+        recent = [r for r in rows if now - r["last"] <= timedelta(hours=hours)]
+        current = active.get((pid, gap_rule.episode))
+        if not recent or (current is not None and
+                          max(r["last"] for r in recent) <= current["last_breach_at"]):
+            continue
+        missing = sum(int(r["missing"]) for r in recent)
+        message = render(gap_rule.sentence, {**s.params(gap_rule), "missing": missing,
+                                             "devices": ", ".join(r["device_id"] for r in recent)})
+        changed += _raise(conn, s, gap_rule, message,
+                          {"devices": sorted(r["device_id"] for r in recent), "missing": missing},
+                          min(r["first"] for r in recent), max(r["last"] for r in recent),
+                          active, resolved, now)
+    return changed
