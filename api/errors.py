@@ -98,6 +98,13 @@ def install_handlers(app: FastAPI) -> None:
         return problem(err.status_code, str(err.detail) if err.detail else None,
                        instance=request.url.path, headers=getattr(err, "headers", None))
 
+    @app.exception_handler(psycopg.DataError)
+    async def _bad_value(request: Request, err: psycopg.DataError) -> JSONResponse:
+        # Values the schema admits but PostgreSQL cannot hold: NUL characters, ids past
+        # bigint, impossible dates.
+        return problem(422, "A value is out of range or contains characters that cannot be "
+                       "stored (e.g. NUL).", code="invalid-value", instance=request.url.path)
+
     @app.exception_handler(PoolTimeout)
     async def _no_db(request: Request, err: PoolTimeout) -> JSONResponse:
         logger.warning("database unavailable for %s %s", request.method, request.url.path)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from alerts import lifecycle
 from api.access import audit
 from api.alert_queries import ALERT_COLUMNS, alert_events, get_alert, list_alerts
 from api.deps import CLINICAL, Conn, DbConn, Pages, Staff, client_addr, require
@@ -87,8 +88,6 @@ def alert_history(alert_id: int, staff: Viewer, conn: Conn) -> list[AlertEventOu
 def _act(conn: DbConn, staff: Staff, alert_id: int, request: Request, action: str,
          call: Callable[[Any, Any], Any], detail: dict[str, Any] | None = None) -> AlertOut:
     """Run one lifecycle transition as `staff`; a refused transition is a 409."""
-    from alerts import lifecycle
-
     alert = get_alert(conn, staff, alert_id)
     actor = lifecycle.Actor(staff.id, staff.username)
     try:

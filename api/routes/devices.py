@@ -20,6 +20,7 @@ from api.schemas import (
     Problem,
 )
 from telehub import registry, topics
+from telehub.broker import hash_mosquitto_password
 
 router = APIRouter(tags=["devices"], responses={401: {"model": Problem},
                                                 404: {"model": Problem}})
@@ -100,8 +101,6 @@ def issue_credentials(device_id: str, staff: Admin, conn: Conn,
                       state: State) -> DeviceCredentialsOut:
     """Generate a new MQTT password for the device, store only its hash, and show it this
     once. Any earlier password stops working when the broker's users are regenerated."""
-    from telehub.broker import hash_mosquitto_password
-
     load_device(conn, staff, device_id)
     password = secrets.token_urlsafe(CREDENTIAL_BYTES)
     conn.execute("UPDATE devices SET credential_hash = %s WHERE device_id = %s",

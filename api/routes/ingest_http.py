@@ -20,6 +20,7 @@ from api.errors import ApiError
 from api.publisher import PublishError
 from api.schemas import Problem, ReadingIn, ReadingsAccepted, ReadingsIn
 from telehub import topics
+from telehub.broker import verify_mosquitto_password
 from telehub.errors import ValidationError
 from telehub.metrics import Metric, normalise, parse_unit
 
@@ -43,8 +44,6 @@ def post_readings(body: ReadingsIn, conn: Conn, state: State,
                   creds: Annotated[HTTPBasicCredentials | None, Depends(device_auth)],
                   ) -> ReadingsAccepted:
     """Check the readings and pass them to the hub over MQTT; 202 once the broker has them."""
-    from telehub.broker import verify_mosquitto_password
-
     if creds is None:
         raise _REFUSED
     row = conn.execute(DEVICE_SQL, (creds.username,)).fetchone()

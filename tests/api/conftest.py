@@ -19,7 +19,7 @@ import uvicorn
 
 from api.app import create_app
 from telehub import registry
-from telehub.config import Settings
+from telehub.config import ApiSettings, Settings
 from telehub.db import connect
 from telehub.passwords import hash_password
 from tests.log_guard import LogGuard
@@ -137,7 +137,9 @@ def build_world(conn: psycopg.Connection) -> World:
 @pytest.fixture
 def api_settings(db_url: str, mqtt_url: str, topic_root: str) -> Settings:
     """Settings for this test's database, the broker and a topic root of its own."""
-    return Settings(database_url=db_url, mqtt_url=mqtt_url, topic_root=topic_root)
+    # A low sign-in limit keeps the rate-limit test short (each attempt costs an argon2 check).
+    return Settings(database_url=db_url, mqtt_url=mqtt_url, topic_root=topic_root,
+                    api=ApiSettings(signin_attempts_per_minute=4))
 
 
 @pytest.fixture

@@ -89,7 +89,6 @@ def test_responders_see_only_alerts_routed_to_them(live_api: LiveApi, alerts: di
 
 def test_lifecycle_actions_record_who_and_why(live_api: LiveApi, alerts: dict[str, int],
                                              conn: psycopg.Connection) -> None:
-    pytest.importorskip("alerts.lifecycle")
     red = alerts["ann-red"]
     with live_api.client("responder") as c:
         ack = c.post(f"/alerts/{red}/acknowledge", json={"note": "on my way"})

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import psycopg
-import pytest
 
+from telehub import broker
 from tests.api.conftest import LiveApi
 from tests.log_guard import LogGuard
 
@@ -58,7 +58,6 @@ def test_devices_of_another_team_are_hidden(live_api: LiveApi) -> None:
 
 def test_credentials_are_shown_once_and_stored_as_a_broker_hash(
         live_api: LiveApi, conn: psycopg.Connection, log_guard: LogGuard) -> None:
-    broker = pytest.importorskip("telehub.broker")
     with live_api.client("admin") as c:
         c.post("/devices", json={"device_id": "ox-9", "kind": "oximeter"})
         r = c.post("/devices/ox-9/credentials")

@@ -20,7 +20,6 @@ from tests.log_guard import LogGuard
 @pytest.fixture
 def device(live_api: LiveApi, log_guard: LogGuard) -> tuple[str, str]:
     """An oximeter of Bob's with MQTT credentials: (device id, password)."""
-    pytest.importorskip("telehub.broker")
     with live_api.client("admin") as c:
         c.post("/devices", json={"device_id": "ox-http", "kind": "oximeter",
                                  "patient_id": live_api.world.patients["bob"]})

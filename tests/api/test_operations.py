@@ -34,8 +34,8 @@ def test_503_with_a_reason_when_the_database_goes_away(
         name = psycopg.conninfo.conninfo_to_dict(db_url)["dbname"]
         with psycopg.connect(pg_admin_url, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-        ready = httpx.get(f"{base}/readyz", timeout=15)
         data = httpx.get(f"{base}/caseload", headers=auth, timeout=15)
+        ready = httpx.get(f"{base}/readyz", timeout=15)
         alive = httpx.get(f"{base}/healthz")
     assert ready.status_code == 503
     assert ready.json()["status"] == "unavailable" and ready.json()["reason"]
@@ -110,3 +110,12 @@ def test_users_cli_adds_changes_and_disables_accounts(live_api: LiveApi,
     assert httpx.get(f"{live_api.url}/me", headers={"Authorization": f"Bearer {token}"}
                      ).status_code == 401
     get_settings.cache_clear()
+
+
+def test_values_postgresql_cannot_hold_are_422_not_500(live_api: LiveApi) -> None:
+    with live_api.client("admin") as c:
+        huge = c.get("/patients", params={"team_id": 2**70})
+        nul = c.get("/patients", params={"q": "a\x00b"})
+        body = c.post("/devices", json={"device_id": "ab", "kind": "scale", "serial": "\x00"})
+    for r in (huge, nul, body):
+        assert r.status_code == 422 and r.json()["code"] == "invalid-value"

@@ -1,0 +1,59 @@
+"""Requests generated from the OpenAPI schema (schemathesis) never get a 5xx."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+
+from tests.api.conftest import LiveApi
+from tests.api.data import add_alert, add_readings
+
+# Sign-in costs an argon2 check per attempt and logout would revoke the fuzzer's token.
+SKIP = {("POST", "/auth/token"), ("POST", "/auth/logout")}
+
+
+def _fuzzer(op: Any, base_url: str, auth: dict[str, str], examples: int,
+            failures: list[str]) -> Callable[[], None]:
+    @settings(max_examples=examples, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(case=op.as_strategy())
+    def run(case: schemathesis.Case) -> None:
+        response = case.call(base_url=base_url, headers=auth, timeout=15)
+        if response.status_code >= 500:
+            failures.append(f"{case.method} {case.formatted_path} -> "
+                            f"{response.status_code}: {response.text[:200]}")
+
+    return run
+
+
+def _fuzz(live_api: LiveApi, conn: psycopg.Connection, examples: int) -> None:
+    now = datetime.now(UTC)
+    bob = live_api.world.patients["bob"]
+    add_readings(conn, bob, "spo2", [(now, 93.0)])
+    add_alert(conn, bob, "spo2-scale1-amber", "amber", at=now, metric="spo2")
+    conn.commit()
+    schema = schemathesis.openapi.from_dict(httpx.get(f"{live_api.url}/openapi.json").json())
+    auth = {"Authorization": f"Bearer {live_api.mint_token('admin')}"}
+    operations = [r.ok() for r in schema.get_all_operations()]
+    operations = [op for op in operations if (op.method.upper(), op.path) not in SKIP]
+    assert len(operations) > 30
+    failures: list[str] = []
+    for op in operations:
+        _fuzzer(op, live_api.url, auth, examples, failures)()
+    assert not failures, "\n".join(failures[:20])
+
+
+def test_no_operation_answers_5xx(live_api: LiveApi, conn: psycopg.Connection) -> None:
+    _fuzz(live_api, conn, examples=5)
+
+
+@pytest.mark.slow
+def test_no_operation_answers_5xx_thoroughly(live_api: LiveApi, conn: psycopg.Connection) -> None:
+    _fuzz(live_api, conn, examples=100)
