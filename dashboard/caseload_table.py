@@ -91,7 +91,7 @@ def caseload_frame(rows: Sequence[CaseloadRow], now: datetime) -> pd.DataFrame:
         record["Devices"] = devices_text(row, now)
         record["Last reading"] = time_ago(row.last_reading_at, now)
         records.append(record)
-    columns = ["Status", "Patient", "Conditions", "Named nurse",
+    columns = ["Status", "Patient", "Open alerts",
                *[c for m in CASELOAD_METRICS for c in (m, f"{m}_trend")],
-               "Open alerts", "Devices", "Last reading"]
+               "Last reading", "Devices", "Conditions", "Named nurse"]
     return pd.DataFrame.from_records(records, columns=columns)

@@ -13,7 +13,14 @@ from datetime import datetime
 import httpx
 import streamlit as st
 
-from dashboard.client import ApiClient, Forbidden, NotFound, ServiceUnavailable, Unauthorized
+from dashboard.client import (
+    ApiClient,
+    ApiError,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+)
 from dashboard.models import Caseload, Patient, Readings, Staff, Threshold
 from telehub.config import Settings, get_settings
 
@@ -79,28 +86,32 @@ def sign_out(notice: str | None = None) -> None:
 
 @contextmanager
 def handling_errors(*, soft: bool = False) -> Iterator[None]:
-    """401: back to sign-in; API down: one banner; refused or missing: say so and stop
-    (with `soft`, refusals and missing records are left to the caller)."""
+    """401: back to sign-in; API down: one banner; any other refusal: say so and stop.
+
+    With `soft`, refusals other than 401/unavailable are left to the caller, which says
+    what was wrong beside the action that caused it and goes on drawing the page."""
     try:
         yield
-    except (Forbidden, NotFound) as err:
-        if soft:
-            raise
-        _refused_or_missing(err)
     except Unauthorized as err:
         sign_out(err.message)
         st.rerun(scope="app")
     except ServiceUnavailable as err:
         st.error(f"**Service unavailable.** {err.message}", icon="⚠️")
         st.stop()
+    except ApiError as err:
+        if soft:
+            raise
+        _refused(err)
 
 
-def _refused_or_missing(err: Forbidden | NotFound) -> None:
+def _refused(err: ApiError) -> None:
     if isinstance(err, Forbidden):
         st.warning("Your role does not give access to this page.", icon="🔒")
-    else:
+    elif isinstance(err, NotFound):
         st.warning("That record was not found, or it is not in your team's caseload.",
                    icon="🔎")
+    else:
+        st.error(f"The service could not answer: {err.message}", icon="⚠️")
     st.stop()
 
 

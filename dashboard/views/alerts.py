@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from dashboard import session
-from dashboard.client import Invalid
+from dashboard.client import ApiError, Invalid
 from dashboard.formatting import SEVERITY_ORDER, severity_chip
 from dashboard.models import OUTCOMES, Alert
 from dashboard.times import format_local, time_ago
@@ -85,9 +85,9 @@ def _alert_card(alert: Alert, now: datetime) -> None:
                                   placeholder="What you did or why")
         if cols[3].button("Save", key=f"save_{alert.id}", type="primary"):
             try:
-                with session.handling_errors():
+                with session.handling_errors(soft=True):
                     _act(alert, action, note.strip(), outcome, assignee)
-            except Invalid as err:
+            except ApiError as err:
                 st.error(err.message)
                 return
             session.clear_reads()

@@ -48,7 +48,9 @@ def _live_table(scope: str, search: str, conditions: list[str], triage: list[str
     if not rows:
         st.info("No patient matches these filters. Clear the search or the filters.")
         return
-    st.dataframe(caseload_frame(rows, now), hide_index=True, width="stretch",
+    # Tall enough for a whole small caseload without an inner scroll bar.
+    height = min(38 + 35 * len(rows), 38 + 35 * 25)
+    st.dataframe(caseload_frame(rows, now), hide_index=True, width="stretch", height=height,
                  column_config=_column_config(), key="caseload_table")
     choices = {r.patient_id: f"{r.name} ({r.display_id})" for r in rows}
     pick = st.selectbox("Open a patient", options=list(choices), format_func=choices.__getitem__,

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import session
-from dashboard.client import Invalid
+from dashboard.client import ApiError
 from dashboard.formatting import format_battery, format_online
 from dashboard.models import DeviceCredentials
 from dashboard.times import format_local, time_ago
@@ -28,10 +28,10 @@ def _register() -> None:
         if not st.form_submit_button("Register", type="primary"):
             return
     try:
-        with session.handling_errors():
+        with session.handling_errors(soft=True):
             session.api().add_device(device_id.strip(), kind, serial.strip() or None,
                                      int(patient) if patient is not None else None)
-    except Invalid as err:
+    except ApiError as err:
         st.error(err.message)
         return
     st.session_state["devices_notice"] = f"Device {device_id.strip()} registered."
@@ -51,7 +51,7 @@ def _manage(devices: dict[str, str]) -> None:
     if device_id is None or not (link or creds or release):
         return
     try:
-        with session.handling_errors():
+        with session.handling_errors(soft=True):
             if release:
                 session.api().unassign_device(device_id)
                 notice = f"Device {device_id} unlinked."
@@ -64,7 +64,7 @@ def _manage(devices: dict[str, str]) -> None:
             else:
                 st.session_state[CREDENTIALS_KEY] = session.api().device_credentials(device_id)
                 notice = f"MQTT credentials generated for device {device_id}."
-    except Invalid as err:
+    except ApiError as err:
         st.error(err.message)
         return
     st.session_state["devices_notice"] = notice

@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard import session
 from dashboard.charts import metric_figure, rule_metric
-from dashboard.client import ApiError, Invalid
+from dashboard.client import ApiError
 from dashboard.formatting import (
     age_on,
     conditions_text,
@@ -176,9 +176,9 @@ def _threshold_editor(patient: Patient, thresholds: list[Threshold]) -> None:
             st.error("Give the clinical reason for this threshold.")
             return
         try:
-            with session.handling_errors():
+            with session.handling_errors(soft=True):
                 session.api().set_threshold(patient.id, rule, params, reason.strip())
-        except Invalid as err:
+        except ApiError as err:
             st.error(err.message)
             return
         session.clear_reads()
@@ -209,7 +209,7 @@ def render() -> None:
     notice = st.session_state.pop("patient_notice", None)
     with session.handling_errors():
         patient = session.patient(patient_id)
-        thresholds = session.thresholds(patient_id)
+    thresholds = _patient_thresholds(patient_id)
     alerts = _patient_alerts(patient_id)
     _header(patient)
     if notice:
@@ -231,6 +231,16 @@ def render() -> None:
         _threshold_editor(patient, thresholds)
     with devices:
         _devices(patient)
+
+
+def _patient_thresholds(patient_id: int) -> list[Threshold]:
+    """The patient's thresholds; if they cannot be read the rest of the page still shows."""
+    try:
+        with session.handling_errors(soft=True):
+            return session.thresholds(patient_id)
+    except ApiError as err:
+        st.warning(f"Thresholds could not be loaded: {err.message}")
+        return []
 
 
 def _patient_alerts(patient_id: int) -> list[Alert]:
