@@ -49,10 +49,12 @@ class Consumer:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
         self._generation = 0
         self._ack_lock = threading.Lock()
         self._accepting = True
-        self.connected = threading.Event()
+        self._subscribe_mid: int | None = None
+        self.connected = threading.Event()  # connected and subscribed (the SUBACK arrived)
         self.failed = threading.Event()   # the broker refused us for good (e.g. credentials)
 
     def start(self) -> None:
@@ -100,15 +102,26 @@ class Consumer:
         with self._ack_lock:
             self._generation += 1
         prefix = self._settings.topic_root
-        client.subscribe([
+        _result, self._subscribe_mid = client.subscribe([
             (topics.readings_subscription(prefix, shared=self._settings.ingest.shared),
              mqtt.SubscribeOptions(qos=1)),
             (topics.status_subscription(prefix), mqtt.SubscribeOptions(qos=1)),
         ])
         client.publish(self._status_topic, b"online", qos=1, retain=True)
-        self.connected.set()
         logger.info("ingest consumer connected (session present: %s)",
                     getattr(flags, "session_present", None))
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int,
+                      reason_codes: list[ReasonCode], properties: Any) -> None:
+        if mid != self._subscribe_mid:
+            return
+        refused = [str(code) for code in reason_codes if code.is_failure]
+        if refused:
+            logger.error("broker refused the ingest subscriptions: %s; stopping",
+                         ", ".join(refused))
+            self.failed.set()
+            return
+        self.connected.set()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any,
                        reason_code: ReasonCode, properties: Any) -> None:
