@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from dashboard.formatting import Rag, conditions_text, format_battery, format_online, rag_chip
+from dashboard.formatting import (
+    Rag,
+    age_on,
+    conditions_text,
+    format_battery,
+    format_online,
+    rag_chip,
+)
 from dashboard.models import CaseloadRow
 from dashboard.times import time_ago
 
@@ -73,13 +81,18 @@ def filter_rows(rows: Iterable[CaseloadRow], *, search: str = "",
     return out
 
 
-def caseload_frame(rows: Sequence[CaseloadRow], now: datetime) -> pd.DataFrame:
+def caseload_frame(rows: Sequence[CaseloadRow], now: datetime,
+                   birth_dates: Mapping[int, date] | None = None,
+                   zone: ZoneInfo | None = None) -> pd.DataFrame:
     """The table the caseload page shows, in the API's triage order."""
+    today = now.astimezone(zone).date() if zone else now.date()
     records = []
     for row in rows:
+        born = (birth_dates or {}).get(row.patient_id)
         record: dict[str, object] = {
             "Status": status_text(row),
             "Patient": f"{row.name} ({row.display_id})",
+            "Age": str(age_on(born, today)) if born else "—",
             "Conditions": conditions_text(row.conditions),
             "Named nurse": row.named_nurse or "—",
         }
@@ -91,7 +104,7 @@ def caseload_frame(rows: Sequence[CaseloadRow], now: datetime) -> pd.DataFrame:
         record["Devices"] = devices_text(row, now)
         record["Last reading"] = time_ago(row.last_reading_at, now)
         records.append(record)
-    columns = ["Status", "Patient", "Open alerts",
+    columns = ["Status", "Patient", "Age", "Open alerts",
                *[c for m in CASELOAD_METRICS for c in (m, f"{m}_trend")],
                "Last reading", "Devices", "Conditions", "Named nurse"]
     return pd.DataFrame.from_records(records, columns=columns)

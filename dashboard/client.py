@@ -189,6 +189,18 @@ class ApiClient:
         """One patient's record."""
         return self._get(f"/patients/{patient_id}", Patient)
 
+    def patients(self, *, page_size: int = 500) -> list[Patient]:
+        """Every patient the caller may see (all pages)."""
+        out: list[Patient] = []
+        while True:
+            body = self._request("GET", "/patients",
+                                 params={"limit": page_size, "offset": len(out)})
+            batch = TypeAdapter(list[Patient]).validate_python(_items(body))
+            out.extend(batch)
+            total = body.get("total", len(out)) if isinstance(body, dict) else len(out)
+            if not batch or len(out) >= total:
+                return out
+
     def readings(self, patient_id: int, *, start: datetime, end: datetime,
                  bucket: str = "raw", metric: str | None = None) -> Readings:
         """A patient's readings in [start, end), raw or bucketed by 'hour' or 'day'."""

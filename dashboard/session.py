@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 
 import httpx
 import streamlit as st
@@ -142,6 +142,17 @@ def _readings(token_value: str, patient_id: int, start: datetime, end: datetime,
 @st.cache_data(ttl=READ_TTL_S, show_spinner=False)
 def _thresholds(token_value: str, patient_id: int) -> list[Threshold]:
     return anonymous_api().with_token(token_value).thresholds(patient_id)
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def _birth_dates(token_value: str) -> dict[int, date]:
+    patients = anonymous_api().with_token(token_value).patients()
+    return {p.id: p.birth_date for p in patients}
+
+
+def birth_dates() -> dict[int, date]:
+    """Patients' birth dates by id, for ages on the caseload (cached for five minutes)."""
+    return _birth_dates(_need_token())
 
 
 def caseload(nurse_id: int | None = None) -> Caseload:

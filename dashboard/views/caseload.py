@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import streamlit as st
@@ -14,6 +14,7 @@ from dashboard.caseload_table import (
     caseload_frame,
     filter_rows,
 )
+from dashboard.client import ApiError
 from dashboard.formatting import CONDITIONS, conditions_text, metric_label
 from dashboard.times import format_local
 
@@ -27,6 +28,15 @@ def _column_config() -> dict[str, Any]:
         config[f"{metric}_trend"] = st.column_config.LineChartColumn(
             f"{metric_label(metric)}, 7 days")
     return config
+
+
+def _birth_dates() -> dict[int, date]:
+    """Birth dates for ages; the caseload still shows without them."""
+    try:
+        with session.handling_errors(soft=True):
+            return session.birth_dates()
+    except ApiError:
+        return {}
 
 
 @st.fragment(run_every=REFRESH_S)
@@ -50,8 +60,9 @@ def _live_table(scope: str, search: str, conditions: list[str], triage: list[str
         return
     # Tall enough for a whole small caseload without an inner scroll bar.
     height = min(38 + 35 * len(rows), 38 + 35 * 25)
-    st.dataframe(caseload_frame(rows, now), hide_index=True, width="stretch", height=height,
-                 column_config=_column_config(), key="caseload_table")
+    st.dataframe(caseload_frame(rows, now, _birth_dates(), zone), hide_index=True,
+                 width="stretch", height=height, column_config=_column_config(),
+                 key="caseload_table")
     choices = {r.patient_id: f"{r.name} ({r.display_id})" for r in rows}
     pick = st.selectbox("Open a patient", options=list(choices), format_func=choices.__getitem__,
                         index=None, placeholder="Choose a patient…", key="caseload_open")

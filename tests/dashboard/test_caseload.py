@@ -23,6 +23,7 @@ def test_caseload_lists_red_then_amber_then_the_rest(app_test: AppTest, seeded: 
         "Patricia Clegg (TH-000003)", "John Brierley (TH-000002)", "Margaret Ashworth (TH-000001)"]
     assert [str(r["Status"]).split(" ·")[0] for r in rows] == ["🔴 RED", "🟠 AMBER", "🟢 GREEN"]
     red = rows[0]
+    assert red["Age"] == "82"  # born 17 May 1944
     assert str(red["spo2"]).startswith("89 % · ")
     assert red["spo2_trend"][-1] == 89  # type: ignore[index]
     assert red["Open alerts"] == "1 red"

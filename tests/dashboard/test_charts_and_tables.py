@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -112,7 +112,8 @@ def test_caseload_table_keeps_order_and_says_everything_in_words() -> None:
                        "last_seen_at": (NOW - timedelta(days=2)).isoformat(), "battery": 9}]),
         _row(2, "overdue", "Bob", ["heart-failure"], overdue_metrics=["weight"]),
     ]
-    frame = caseload_frame(rows, NOW)
+    frame = caseload_frame(rows, NOW, {1: date(1944, 7, 1), 2: date(1944, 7, 2)}, LONDON)
+    assert list(frame["Age"]) == ["82", "81"]  # 1 July 2026: Ann's birthday, not yet Bob's
     assert list(frame["Status"]) == ["🔴 RED", "🟠 AMBER · overdue: weight"]
     assert frame.loc[0, "spo2"] == "89 % · 2 h ago"
     assert frame.loc[0, "spo2_trend"] == [91, 89]
