@@ -1,0 +1,83 @@
+"""Two hub processes sharing the readings subscription; one is killed mid-stream.
+
+What Mosquitto 2.0 does (and this test measures): the killed hub's persistent session
+stays a member of the share group, so the broker keeps handing it its share of new
+readings, queued, until it reconnects under the same worker id; the survivor carries on
+with its own share only. Nothing is lost as long as the killed worker is restarted with
+its id (a supervisor's job: systemd `Restart=always`, a StatefulSet); if it never came
+back, its queue would be dropped when the session expires.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tests.reliability.conftest import (
+    Device,
+    Hub,
+    ShippedBroker,
+    duplicated,
+    publish_all,
+    stored,
+    wait_for,
+    wait_hub_online,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def settled(db_url: str, quiet_s: float = 4.0, timeout: float = 60.0) -> int:
+    """The stored count once it has stopped changing for `quiet_s` seconds."""
+    deadline = time.monotonic() + timeout
+    last, since = stored(db_url), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = stored(db_url)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return now
+    return last
+
+
+def test_one_of_two_shared_hubs_killed_the_other_carries_on_and_nothing_is_lost(
+        shipped_broker: ShippedBroker, devices: list[Device], make_hub: Callable[..., Hub],
+        db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    hub_a = make_hub(db_url, shipped_broker.hub_url, "hub-shared-a", shared=True)
+    hub_b = make_hub(db_url, shipped_broker.hub_url, "hub-shared-b", shared=True)
+    wait_hub_online(shipped_broker, "hub-shared-a")
+    wait_hub_online(shipped_broker, "hub-shared-b")
+    per_device = 300
+    total = per_device * len(devices)
+    # 20 devices at 20 readings/s each: a 15-second stream.
+    stream = threading.Thread(target=publish_all, args=(devices, per_device),
+                              kwargs={"rate_per_device": 20})
+    stream.start()
+    wait_for(lambda: stored(db_url) > total // 5, what="the stream to be under way")
+    a_stored = hub_a.metrics().get("telehub_ingest_readings_stored_total", 0)
+    hub_a.kill()
+    killed_at = stored(db_url)
+    stream.join(60)
+    b_before = hub_b.metrics().get("telehub_ingest_readings_stored_total", 0)
+    with_survivor_only = settled(db_url)
+    b_after = hub_b.metrics().get("telehub_ingest_readings_stored_total", 0)
+    waiting_for_a = total - with_survivor_only
+    hub_a.start()  # same worker id: its session, and what the broker kept for it, come back
+    wait_for(lambda: stored(db_url) == total, timeout=60,
+             what=f"all {total} readings once the killed hub is back")
+    time.sleep(1.0)
+    with capsys.disabled():
+        print(f"\nshared hubs, one killed: published {sum(d.acked for d in devices)}, stored "
+              f"{stored(db_url)}, duplicated {duplicated(db_url)}; hub A had stored "
+              f"{a_stored:.0f} when killed (total then {killed_at}); the survivor alone "
+              f"brought the total to {with_survivor_only} ({waiting_for_a} waited in the killed "
+              f"hub's session until it came back)")
+    assert hub_b.proc is not None and hub_b.proc.poll() is None, "the survivor died"
+    assert with_survivor_only > killed_at, "the survivor stopped storing"
+    assert b_after >= b_before
+    assert sum(d.acked for d in devices) == total
+    assert stored(db_url) == total and duplicated(db_url) == 0
