@@ -22,7 +22,7 @@ SINGLE_MAX_BYTES = 64 * 1024
 # Longest accepted reading id (the schema's reading_key limit).
 READING_ID_MAX = 128
 # Flags a device may set on a reading; anything else is ignored.
-DEVICE_FLAGS = frozenset({"low-quality", "hi", "lo"})
+DEVICE_FLAGS = frozenset({"low-quality", "invalid", "hi", "lo"})
 # FHIR Observation statuses that mean "a measurement to keep".
 FHIR_USABLE_STATUS = frozenset({"final", "amended", "corrected", "preliminary", "registered"})
 
@@ -104,6 +104,8 @@ def _decode_batch(document: Mapping[str, Any], max_batch: int) -> Decoded:
     shared_patient = _patient_ref(document.get("patient"))
     readings: list[RawReading] = []
     errors: list[ItemError] = []
+    battery = _battery(document.get("battery"))
+    battery_seq = -1
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             errors.append(ItemError(index, "not-an-object", f"Batch item {index} is not a JSON "
@@ -116,7 +118,13 @@ def _decode_batch(document: Mapping[str, Any], max_batch: int) -> Decoded:
                 readings.extend(native_readings(item, index, shared_patient))
         except ValidationError as err:
             errors.append(ItemError(index, err.code, err.message, item))
-    return Decoded(readings, errors, battery=_battery(document.get("battery")))
+        # Items arrive in any order: the battery is that of the newest item reporting one
+        # (highest seq; without seqs, the last).
+        item_battery, order = _battery(item.get("battery")), _seq(item.get("seq"))
+        order = index if order is None else order
+        if item_battery is not None and order >= battery_seq:
+            battery, battery_seq = item_battery, order
+    return Decoded(readings, errors, battery=battery)
 
 
 def native_readings(item: Mapping[str, Any], index: int | None,

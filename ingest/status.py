@@ -31,7 +31,8 @@ class DeviceStatus:
 
 
 def decode_status(payload: bytes) -> DeviceStatus | None:
-    """`online`/`offline` as plain text, or JSON {"state"|"online", "battery", "firmware"}."""
+    """`online`/`offline` as plain text, or JSON {"status"|"state"|"online", "battery",
+    "firmware"}."""
     text = payload.decode("utf-8", errors="replace").strip()
     if not text:
         return None  # an empty retained message clears the retained status: nothing to record
@@ -46,7 +47,8 @@ def decode_status(payload: bytes) -> DeviceStatus | None:
         return None
     online = document.get("online")
     if not isinstance(online, bool):
-        online = _ONLINE_WORDS.get(str(document.get("state", "")).lower())
+        word = document.get("status", document.get("state", ""))
+        online = _ONLINE_WORDS.get(str(word).lower())
     battery = document.get("battery")
     if isinstance(battery, bool) or not isinstance(battery, int | float) or not 0 <= battery <= 100:
         battery = None

@@ -246,3 +246,15 @@ def test_device_refusals(device: DeviceRecord | None, code: str) -> None:
 
 def test_paused_patients_device_still_sends() -> None:
     assert check_device(DeviceRecord(1, "d", True, 42, "paused", frozenset(), None), "d")
+
+
+def test_batch_battery_is_the_newest_items() -> None:
+    items = [native(id=f"b{seq}", seq=seq, battery=90 - seq) for seq in (7, 9, 8)]
+    decoded = decode_payload(json.dumps({"readings": items}).encode(), max_bytes=10**6,
+                             max_batch=100)
+    assert decoded.battery == 81
+
+
+def test_invalid_flag_is_kept() -> None:
+    (r,) = validate(native(flags=["invalid", "made-up"]))
+    assert r.flags == ("invalid",)

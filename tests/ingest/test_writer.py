@@ -157,13 +157,16 @@ def test_status_messages_update_online_state(conn: psycopg.Connection,
     store(conn, [message(caseload.oximeter, b'{"state": "online", "battery": 77, '
                          b'"firmware": "2.1.0"}', kind="status")])
     store(conn, [message(caseload.scale, b"offline", kind="status")])
+    store(conn, [message(caseload.glucometer, b'{"status": "online", "battery": 12}',
+                         kind="status")])
     store(conn, [message("not-registered", b"online", kind="status")])
     state = {r["device_id"]: r for r in rows(
         conn, "SELECT device_id, online, battery, firmware, status_at FROM devices")}
     assert (state["ox-100"]["online"], state["ox-100"]["battery"],
             state["ox-100"]["firmware"]) == (True, 77, "2.1.0")
     assert state["scale-100"]["online"] is False and state["scale-100"]["status_at"]
-    assert state["gluco-100"]["online"] is None
+    assert (state["gluco-100"]["online"], state["gluco-100"]["battery"]) == (True, 12)
+    assert state["ox-spare"]["online"] is None
 
 
 def test_a_failing_rule_engine_does_not_lose_readings(conn: psycopg.Connection,
