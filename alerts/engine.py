@@ -44,11 +44,6 @@ FROM unnest(%s::bigint[], %s::metric[], %s::timestamptz[]) AS w(pid, metric, sin
 JOIN readings r ON r.patient_id = w.pid AND r.metric = w.metric AND r.time >= w.since
 ORDER BY r.patient_id, r.metric, r.time, r.device_id
 """
-_COMBINED_SQL = """
-SELECT rule_id, metric::text AS metric FROM alerts
-WHERE patient_id = %s AND status <> 'resolved' AND severity = 'amber'
-  AND metric IS NOT NULL AND last_breach_at > %s
-"""
 
 
 @dataclass(frozen=True)
@@ -272,18 +267,11 @@ def _apply(conn: psycopg.Connection, catalogue: Catalogue, subjects: Mapping[int
     pids = list(subjects)
     active = store.active_alerts(conn, pids)
     resolved = store.recently_resolved(conn, pids, now - timedelta(days=8))
-    amber_raised: set[int] = set()
-    for (pid, episode), found in sorted(findings.items()):
-        s = subjects[pid]
-        raised = _raised(episode, found)
-        alert = store.raise_alert(conn, patient_id=pid, team_id=s.team_id,
-                                  team_code=s.team_code, display_id=s.display_id, raised=raised,
-                                  active=active.get((pid, episode)),
-                                  resolved=resolved.get((pid, episode)), now=now)
-        if alert is not None:
-            active[(pid, episode)] = alert
-            if alert["severity"] == "amber":
-                amber_raised.add(pid)
+    items = [(_target(subjects[pid]), _raised(episode, found))
+             for (pid, episode), found in sorted(findings.items())]
+    written = store.raise_alerts(conn, items, active, resolved, now)
+    active.update(written)
+    amber_raised = {pid for (pid, _), alert in written.items() if alert["severity"] == "amber"}
     for (pid, episode), metric in clear.items():
         alert = active.get((pid, episode))
         if alert is not None and (pid, episode) not in findings:
@@ -292,34 +280,36 @@ def _apply(conn: psycopg.Connection, catalogue: Catalogue, subjects: Mapping[int
         alert = active.get((pid, "missing-readings"))
         if alert is not None and set(alert["values"].get("metrics", [])) & metrics:
             store.mark_cleared(conn, alert, now, "Readings have resumed.")
-    for pid in sorted(amber_raised):
-        _combined(conn, catalogue, subjects[pid], active, resolved, now)
+    _combined(conn, catalogue, subjects, amber_raised, active, resolved, now)
 
 
-def _combined(conn: psycopg.Connection, catalogue: Catalogue, subject: Subject,
-              active: dict[tuple[int, str], dict[str, Any]],
+def _target(subject: Subject) -> store.Target:
+    return store.Target(subject.id, subject.team_id, subject.team_code, subject.display_id)
+
+
+def _combined(conn: psycopg.Connection, catalogue: Catalogue, subjects: Mapping[int, Subject],
+              patient_ids: set[int], active: dict[tuple[int, str], dict[str, Any]],
               resolved: Mapping[tuple[int, str], Any], now: datetime) -> None:
     """Two or more amber alerts on different metrics within 24 h make one red review."""
     rule = catalogue.get("combined-amber")
     if rule is None:
         return
-    params = subject.params(rule)
-    hours = float(params.get("hours", 24))
-    since = now - timedelta(hours=hours)
-    rows = conn.cursor(row_factory=dict_row).execute(_COMBINED_SQL, (subject.id, since)).fetchall()
-    metrics = {r["metric"] for r in rows}
-    if len(metrics) < int(params.get("count", 2)):
-        return
-    detail = ", ".join(sorted(catalogue.episode_label(r["rule_id"]) for r in rows))
-    message = render(rule.sentence, {**params, "n": len(rows), "detail": detail})
-    raised = store.Raised(episode=rule.episode, rule_id=rule.id, severity=rule.severity,
-                          message=message, metric=None, first=now, last=now,
-                          values={"rule": rule.id, "alerts": sorted(r["rule_id"] for r in rows),
-                                  "metrics": sorted(metrics)})
-    alert = store.raise_alert(conn, patient_id=subject.id, team_id=subject.team_id,
-                              team_code=subject.team_code, display_id=subject.display_id,
-                              raised=raised, active=active.get((subject.id, rule.episode)),
-                              resolved=resolved.get((subject.id, rule.episode)), now=now)
-    if alert is not None:
-        active[(subject.id, rule.episode)] = alert
-
+    items = []
+    for pid in sorted(patient_ids):
+        subject = subjects[pid]
+        params = subject.params(rule)
+        since = now - timedelta(hours=float(params.get("hours", 24)))
+        ambers = [a for (p, _), a in active.items() if p == pid and a["severity"] == "amber"
+                  and a["metric"] is not None and a["last_breach_at"] > since]
+        metrics = {a["metric"] for a in ambers}
+        if len(metrics) < int(params.get("count", 2)):
+            continue
+        detail = ", ".join(sorted(catalogue.episode_label(a["rule_id"]) for a in ambers))
+        message = render(rule.sentence, {**params, "n": len(ambers), "detail": detail})
+        items.append((_target(subject), store.Raised(
+            episode=rule.episode, rule_id=rule.id, severity=rule.severity, message=message,
+            metric=None, first=now, last=now,
+            values={"rule": rule.id, "alerts": sorted(a["rule_id"] for a in ambers),
+                    "metrics": sorted(metrics)})))
+    if items:
+        active.update(store.raise_alerts(conn, items, active, resolved, now))

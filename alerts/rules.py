@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +50,23 @@ class Series:
         """The points up to and including `index`."""
         return self.points[: index + 1]
 
+    @functools.cached_property
+    def _valid_prefix(self) -> tuple[list[Point], list[int]]:
+        valid: list[Point] = []
+        counts: list[int] = []
+        for p in self.points:
+            if not p.low_quality:
+                valid.append(p)
+            counts.append(len(valid))
+        return valid, counts
+
+    def valid_upto(self, index: int) -> Sequence[Point]:
+        """The valid (not low-quality) points up to and including `index`."""
+        if index < 0:
+            return []
+        valid, counts = self._valid_prefix
+        return valid[: counts[index]]
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -92,7 +110,7 @@ def _valid(points: Sequence[Point]) -> list[Point]:
 def check_band(rule: Rule, params: Mapping[str, Any], series: Series, i: int) -> Hit | None:
     """Range/band: the reading (and the N-1 valid readings before it) lie in the band."""
     n = int(params.get("consecutive", 1) or 1)
-    recent = _valid(series.upto(i))[-n:]
+    recent = series.valid_upto(i)[-n:]
     if len(recent) < n or recent[-1] is not series.points[i]:
         return None
     if all(band_hit(rule, params, p) for p in recent):
@@ -112,7 +130,7 @@ def weight_outliers(points: Sequence[Point], jump_kg: float) -> set[int]:
 
 def daily_weights(series: Series, upto: int) -> dict[date, Point]:
     """The day's weight per local date: its first valid reading (04:00–11:00 if morning)."""
-    valid = _valid(series.upto(upto))
+    valid = series.valid_upto(upto)
     skip = weight_outliers(valid, series.jump_kg)
     days: dict[date, Point] = {}
     for k, p in enumerate(valid):
@@ -211,7 +229,7 @@ def check_outlier(rule: Rule, params: Mapping[str, Any], series: Series, i: int)
     """A weight that jumps by more than jump_kg from the previous trusted reading."""
     jump = float(params.get("jump_kg", 5.0))
     point = series.points[i]
-    valid = _valid(series.upto(i - 1))
+    valid = series.valid_upto(i - 1)
     skip = weight_outliers(valid, jump)
     trusted = [p for k, p in enumerate(valid) if k not in skip]
     if point.low_quality or not trusted:
@@ -230,7 +248,7 @@ def personal_baseline(params: Mapping[str, Any], series: Series, i: int) -> floa
     t = series.points[i].time
     start = t - timedelta(days=float(params.get("days", 7)))
     end = t - timedelta(hours=float(params.get("exclude_hours", 24)))
-    window = [p.value for p in _valid(series.upto(i)) if start <= p.time < end]
+    window = [p.value for p in series.valid_upto(i) if start <= p.time < end]
     if len(window) < int(params.get("min_readings", 5)):
         return None
     return float(statistics.median(window))
@@ -243,7 +261,7 @@ def check_baseline_drop(rule: Rule, params: Mapping[str, Any], series: Series,
     if baseline is None:
         return None
     n = int(params.get("consecutive", 2))
-    recent = _valid(series.upto(i))[-n:]
+    recent = series.valid_upto(i)[-n:]
     if len(recent) < n or recent[-1] is not series.points[i]:
         return None
     drop = float(params.get("points", 3))
@@ -258,7 +276,7 @@ def check_count(rule: Rule, params: Mapping[str, Any], series: Series, i: int) -
     if point.low_quality or not band_hit(rule, params, point):
         return None
     start = point.time - timedelta(hours=float(params.get("hours", 168)))
-    hits = [p for p in _valid(series.upto(i)) if p.time > start and band_hit(rule, params, p)]
+    hits = [p for p in series.valid_upto(i) if p.time > start and band_hit(rule, params, p)]
     if params.get("distinct_days"):
         n = len({p.time.astimezone(series.zone).date() for p in hits})
     else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,22 +23,6 @@ SELECT DISTINCT ON (patient_id, rule_id) patient_id, rule_id, severity::text AS 
 FROM alerts
 WHERE patient_id = ANY(%s) AND status = 'resolved' AND resolved_at > %s
 ORDER BY patient_id, rule_id, resolved_at DESC
-"""
-_INSERT_SQL = """
-INSERT INTO alerts (patient_id, team_id, rule_id, severity, message, metric, first_breach_at,
-                    last_breach_at, occurrences, values, late)
-VALUES (%(patient_id)s, %(team_id)s, %(rule_id)s, %(severity)s, %(message)s, %(metric)s,
-        %(first)s, %(last)s, %(occurrences)s, %(values)s, %(late)s)
-RETURNING *
-"""
-_UPDATE_SQL = """
-UPDATE alerts SET severity = %(severity)s, message = %(message)s,
-       first_breach_at = least(first_breach_at, %(first)s),
-       last_breach_at = greatest(last_breach_at, %(last)s),
-       occurrences = occurrences + %(occurrences)s, values = %(values)s,
-       late = late AND %(late)s, condition_cleared_at = NULL, updated_at = now()
-WHERE id = %(id)s
-RETURNING *
 """
 _EVENT_SQL = """
 INSERT INTO alert_events (alert_id, at, kind, actor_id, actor, note, data)
@@ -144,45 +128,120 @@ def _merge_values(old: Mapping[str, Any], raised: Raised) -> dict[str, Any]:
     return values
 
 
+@dataclass(frozen=True)
+class Target:
+    """Whose alert it is and where its notifications go."""
+
+    patient_id: int
+    team_id: int
+    team_code: str
+    display_id: str
+
+
+_INSERT_MANY_SQL = """
+INSERT INTO alerts (patient_id, team_id, rule_id, severity, message, metric, first_breach_at,
+                    last_breach_at, occurrences, values, late)
+SELECT v.patient_id, v.team_id, v.rule_id, v.severity::severity, v.message, v.metric::metric,
+       v.first, v.last, v.occurrences, v.vals, v.late
+FROM unnest(%b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[],
+            %b::timestamptz[], %b::timestamptz[], %b::int[], %b::jsonb[], %b::bool[])
+     AS v(patient_id, team_id, rule_id, severity, message, metric, first, last, occurrences,
+          vals, late)
+RETURNING *
+"""
+_UPDATE_MANY_SQL = """
+UPDATE alerts a SET severity = v.severity::severity, message = v.message,
+       first_breach_at = least(a.first_breach_at, v.first),
+       last_breach_at = greatest(a.last_breach_at, v.last),
+       occurrences = a.occurrences + v.occurrences, values = v.vals,
+       late = a.late AND v.late, condition_cleared_at = NULL, updated_at = now()
+FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[],
+            %b::int[], %b::jsonb[], %b::bool[])
+     AS v(id, severity, message, first, last, occurrences, vals, late)
+WHERE a.id = v.id
+RETURNING a.*
+"""
+
+
+def _columns(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    return [list(col) for col in zip(*rows, strict=True)]
+
+
+def raise_alerts(conn: psycopg.Connection, items: Sequence[tuple[Target, Raised]],
+                 active: Mapping[tuple[int, str], Mapping[str, Any]],
+                 resolved: Mapping[tuple[int, str], Mapping[str, Any]], now: datetime
+                 ) -> dict[tuple[int, str], dict[str, Any]]:
+    """Open or update every episode's alert in a few statements, whatever the batch size.
+
+    Returns the written alerts by (patient, episode); suppressed ones are left out.
+    """
+    inserts: list[tuple[Target, Raised]] = []
+    updates: list[tuple[Target, Raised, Mapping[str, Any], bool]] = []
+    for target, raised in items:
+        current = active.get((target.patient_id, raised.episode))
+        if current is None:
+            if not suppressed(raised, resolved.get((target.patient_id, raised.episode)), now):
+                inserts.append((target, raised))
+        else:
+            worse = severity_rank(raised.severity) > severity_rank(current["severity"])
+            updates.append((target, raised, current, worse))
+    cur = conn.cursor(row_factory=dict_row)
+    written: dict[tuple[int, str], dict[str, Any]] = {}
+    events: list[tuple[Any, ...]] = []
+    outbox: list[tuple[Any, ...]] = []
+    targets = {t.patient_id: t for t, _ in items}
+    if inserts:
+        rows = cur.execute(_INSERT_MANY_SQL, _columns([
+            (t.patient_id, t.team_id, r.episode, r.severity, r.message, r.metric, r.first,
+             r.last, r.occurrences, Jsonb(r.values), r.late) for t, r in inserts])).fetchall()
+        raised_by = {(t.patient_id, r.episode): r for t, r in inserts}
+        for alert in rows:
+            r = raised_by[(alert["patient_id"], alert["rule_id"])]
+            events.append((alert["id"], now, "opened", None, SYSTEM, None,
+                           Jsonb({"rule": r.rule_id, "severity": r.severity})))
+            if r.severity != "info":
+                outbox.append(_outbox_row(alert, targets[alert["patient_id"]], "opened"))
+            written[(alert["patient_id"], alert["rule_id"])] = dict(alert)
+    if updates:
+        rows = cur.execute(_UPDATE_MANY_SQL, _columns([
+            (c["id"], r.severity if worse else c["severity"],
+             r.message if worse or r.severity == c["severity"] else c["message"],
+             r.first, r.last, r.occurrences, Jsonb(_merge_values(c.get("values") or {}, r)),
+             r.late) for _, r, c, worse in updates])).fetchall()
+        by_id = {a["id"]: a for a in rows}
+        for t, r, c, worse in updates:
+            alert = by_id[c["id"]]
+            data = {"rule": r.rule_id, "severity": r.severity}
+            if worse:
+                events.append((alert["id"], now, "severity-raised", None, SYSTEM, None,
+                               Jsonb({**data, "from": c["severity"]})))
+                if r.severity != "info":
+                    outbox.append(_outbox_row(alert, t, "severity-raised"))
+            else:
+                events.append((alert["id"], now, "repeated", None, SYSTEM, None,
+                               Jsonb({**data, "occurrences": r.occurrences})))
+            written[(t.patient_id, r.episode)] = dict(alert)
+    if events:
+        cur.executemany(_EVENT_SQL, events)
+    if outbox:
+        cur.executemany(_OUTBOX_SQL, outbox)
+    return written
+
+
+def _outbox_row(alert: Mapping[str, Any], target: Target, event: str) -> tuple[Any, ...]:
+    payload = notification(alert, target.team_code, target.display_id, event)
+    return (alert["id"], alert_topic(target.team_code, alert["severity"]), Jsonb(payload))
+
+
 def raise_alert(conn: psycopg.Connection, *, patient_id: int, team_id: int, team_code: str,
                 display_id: str, raised: Raised, active: Mapping[str, Any] | None,
                 resolved: Mapping[str, Any] | None, now: datetime) -> dict[str, Any] | None:
     """Open the episode's alert, or update the active one; None when suppressed."""
-    cur = conn.cursor(row_factory=dict_row)
-    data = {"rule": raised.rule_id, "severity": raised.severity}
-    if active is None:
-        if suppressed(raised, resolved, now):
-            return None
-        alert = cur.execute(_INSERT_SQL, {
-            "patient_id": patient_id, "team_id": team_id, "rule_id": raised.episode,
-            "severity": raised.severity, "message": raised.message, "metric": raised.metric,
-            "first": raised.first, "last": raised.last, "occurrences": raised.occurrences,
-            "values": Jsonb(raised.values), "late": raised.late,
-        }).fetchone()
-        assert alert is not None
-        add_event(conn, alert["id"], "opened", now, data=data)
-        if raised.severity != "info":
-            enqueue(conn, alert, "opened", team_code=team_code, display_id=display_id)
-        return dict(alert)
-    worse = severity_rank(raised.severity) > severity_rank(active["severity"])
-    alert = cur.execute(_UPDATE_SQL, {
-        "id": active["id"],
-        "severity": raised.severity if worse else active["severity"],
-        "message": raised.message if worse or raised.severity == active["severity"]
-        else active["message"],
-        "first": raised.first, "last": raised.last, "occurrences": raised.occurrences,
-        "values": Jsonb(_merge_values(active.get("values") or {}, raised)), "late": raised.late,
-    }).fetchone()
-    assert alert is not None
-    if worse:
-        add_event(conn, alert["id"], "severity-raised", now,
-                  data={**data, "from": active["severity"]})
-        if raised.severity != "info":
-            enqueue(conn, alert, "severity-raised", team_code=team_code, display_id=display_id)
-    else:
-        add_event(conn, alert["id"], "repeated", now,
-                  data={**data, "occurrences": raised.occurrences})
-    return dict(alert)
+    key = (patient_id, raised.episode)
+    written = raise_alerts(conn, [(Target(patient_id, team_id, team_code, display_id), raised)],
+                           {key: active} if active else {},
+                           {key: resolved} if resolved else {}, now)
+    return written.get(key)
 
 
 def mark_cleared(conn: psycopg.Connection, alert: Mapping[str, Any], at: datetime,
