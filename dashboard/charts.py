@@ -106,8 +106,9 @@ def metric_figure(metric: str, *, raw: Sequence[Reading] = (), buckets: Sequence
     _mark_alerts(fig, [a for a in alerts if a.metric == metric], zone)
     if y_range is not None:
         fig.update_yaxes(range=list(y_range))
-    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10},
-                      yaxis_title=label, xaxis_title=f"time ({zone.key})",
+    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      title={"text": label, "x": 0, "font": {"size": 15}}, yaxis_title=label,
+                      xaxis_title=f"time ({zone.key})",
                       legend={"orientation": "h", "y": -0.25})
     return fig
 

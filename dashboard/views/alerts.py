@@ -59,9 +59,24 @@ def _assignees(team_id: int) -> dict[int, str]:
     return cache[team_id]
 
 
-def _alert_card(alert: Alert, now: datetime) -> None:
+def _patient_names() -> dict[int, str]:
+    """Names for the clinical team (responders see display ids only)."""
+    staff = session.current_staff()
+    if staff is None or staff.role not in ("nurse", "matron"):
+        return {}
+    try:
+        with session.handling_errors(soft=True):
+            return {r.patient_id: r.name for r in session.caseload().rows}
+    except ApiError:
+        return {}
+
+
+def _alert_card(alert: Alert, now: datetime, names: dict[int, str]) -> None:
     zone = session.settings().zone
-    heading = (f"{severity_chip(alert.severity)} · {alert.patient_display_id or alert.patient_id}"
+    who = alert.patient_display_id or str(alert.patient_id)
+    if alert.patient_id in names:
+        who = f"{names[alert.patient_id]} ({who})"
+    heading = (f"{severity_chip(alert.severity)} · {who}"
                f" · {alert.rule_id} · {alert.status}{' · ESCALATED' if alert.escalated else ''}")
     with st.container(border=True):
         st.markdown(f"**{heading}**")
@@ -116,11 +131,19 @@ def render() -> None:
     open_tab, resolved_tab = st.tabs(["Open", "Resolved"])
     with session.handling_errors():
         active = session.api().alerts(status=["open", "acknowledged"])
+    names = _patient_names()
     with open_tab:
+        severities = st.multiselect("Severity", ["red", "amber", "info"],
+                                    default=["red", "amber", "info"], key="inbox_severity",
+                                    format_func=severity_chip)
+        shown = [a for a in inbox_order(active) if a.severity in severities]
+        st.caption(f"{len(shown)} of {len(active)} open or acknowledged alerts")
         if not active:
             st.info("No open alerts. New alerts appear here as readings arrive.")
-        for alert in inbox_order(active):
-            _alert_card(alert, now)
+        elif not shown:
+            st.info("No alerts of the chosen severities. Choose more severities above.")
+        for alert in shown:
+            _alert_card(alert, now, names)
     with resolved_tab:
         with session.handling_errors():
             resolved = session.api().alerts(status=["resolved"], limit=100)

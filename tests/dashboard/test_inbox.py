@@ -34,7 +34,7 @@ def test_open_alerts_are_worst_first_with_the_reason(app_test: AppTest, seeded: 
     headings = [m.value for m in at.markdown if str(m.value).startswith("**")
                 and "spo2-scale1" in str(m.value)]
     assert len(headings) == 2
-    assert "RED" in headings[0] and "TH-000003" in headings[0]
+    assert "RED" in headings[0] and "Patricia Clegg (TH-000003)" in headings[0]
     assert "AMBER" in headings[1] and "TH-000002" in headings[1]
     assert "at or below the red limit of 91 %: urgent review" in page_text(at)
 

@@ -60,4 +60,5 @@ def test_a_responder_gets_the_inbox_with_acknowledge_and_escalate_only(
     assert list(actions.options) == ["Acknowledge", "Escalate", "Add note"]
     text = page_text(at)
     assert "TH-000003" in text  # the red alert is routed to responders
+    assert "Clegg" not in text  # by display id: responders get the minimum context
     assert "spo2-scale1-amber" not in text  # amber stays with the nursing team
