@@ -186,3 +186,17 @@ def outcomes_figure(outcomes: Sequence[OutcomeCount]) -> go.Figure:
     fig.update_layout(xaxis_title="resolved alerts", height=120 + 28 * len(ordered),
                       margin={"l": 10, "r": 10, "t": 10, "b": 10})
     return fig
+
+
+def adherence_figure(adherence: float | None, received: int, expected: int) -> go.Figure:
+    """Share of expected readings received, as a gauge with the counts beside it."""
+    fig = go.Figure(go.Indicator(
+        mode="gauge+number", value=round((adherence or 0.0) * 100, 1),
+        number={"suffix": " %"},
+        title={"text": f"Readings received: {received} of {expected} expected"},
+        gauge={"axis": {"range": [0, 100]}, "bar": {"color": "#005eb8"},
+               "steps": [{"range": [0, 70], "color": "rgba(213,40,27,0.15)"},
+                         {"range": [70, 90], "color": "rgba(255,184,28,0.2)"},
+                         {"range": [90, 100], "color": "rgba(0,150,57,0.15)"}]}))
+    fig.update_layout(height=260, margin={"l": 20, "r": 20, "t": 60, "b": 10})
+    return fig

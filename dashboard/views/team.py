@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import streamlit as st
 
 from dashboard import session
-from dashboard.charts import ack_figure, outcomes_figure, rates_figure
+from dashboard.charts import ack_figure, adherence_figure, outcomes_figure, rates_figure
 from dashboard.formatting import format_adherence
 from dashboard.times import format_local
 
@@ -41,6 +41,13 @@ def render() -> None:
     cols[2].metric("Adherence", format_adherence(stats.adherence),
                    help="Share of the readings the care plans expect that arrived.")
     cols[3].metric("Readings received", f"{stats.received_readings} of {stats.expected_readings}")
+    st.subheader("Adherence")
+    if stats.expected_readings:
+        st.plotly_chart(adherence_figure(stats.adherence, stats.received_readings,
+                                         stats.expected_readings), width="stretch",
+                        key="team_adherence")
+    else:
+        st.info("No care plan expects readings in this period.")
     left, right = st.columns(2)
     with left:
         st.subheader("Alerts per 100 patient-days, by rule")

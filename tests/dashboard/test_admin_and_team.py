@@ -66,8 +66,10 @@ def test_the_matron_sees_the_team_as_charts(app_test: AppTest, seeded: Seeded,
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Patients monitored"] == "3"
     figures = _figures(at)
-    assert len(figures) == 3  # alert rates, time to acknowledge, outcomes
-    rates, ack, outcomes = figures
+    assert len(figures) == 4  # adherence, alert rates, time to acknowledge, outcomes
+    adherence, rates, ack, outcomes = figures
+    assert adherence["data"][0]["type"] == "indicator"
+    assert 0 < adherence["data"][0]["value"] <= 100
     assert set(rates["data"][0]["y"]) == {"spo2-scale1-red", "spo2-scale1-amber"}
     assert "RED" in ack["data"][0]["x"]
     assert outcomes["data"][0]["y"] == ["advice given"]
