@@ -200,6 +200,7 @@ def _refuse_or_accept(payload: bytes) -> tuple[int, int]:
     return accepted, refused
 
 
+@pytest.mark.slow  # ~30 s: hypothesis spends ~3 ms generating each document
 def test_decoder_refuses_with_a_reason_or_accepts_every_generated_payload() -> None:
     seen: list[tuple[int, int]] = []
     crashes = Crashes()
@@ -308,6 +309,7 @@ def _good(reading_id: str, patient: str | None = None) -> bytes:
     return json.dumps(body).encode()
 
 
+@pytest.mark.slow
 def test_fuzzed_batches_through_the_writer_store_the_good_and_give_every_refusal_a_reason(
         conn: psycopg.Connection, registered: Registered) -> None:
     prefix = f"test/{uuid.uuid4().hex[:8]}/telehub/v1"
