@@ -47,9 +47,11 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # open(wait=False): the API starts even while the database is down, and /readyz says so.
+        # jit off: the API's queries are many small index lookups, which PostgreSQL's
+        # JIT compiles for longer than they run (see api/caseload.py).
         pool = ConnectionPool(url, min_size=1, max_size=settings.db_pool_max, open=False,
-                              kwargs={"row_factory": dict_row}, timeout=5.0,
-                              name="telehub-api", reconnect_timeout=0)
+                              kwargs={"row_factory": dict_row, "options": "-c jit=off"},
+                              timeout=5.0, name="telehub-api")
         pool.open(wait=False)
         state = app.state.telehub = ApiState(
             settings=settings, pool=pool, observability=observability,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import psycopg
 import pytest
@@ -119,3 +121,27 @@ def test_values_postgresql_cannot_hold_are_422_not_500(live_api: LiveApi) -> Non
         body = c.post("/devices", json={"device_id": "ab", "kind": "scale", "serial": "\x00"})
     for r in (huge, nul, body):
         assert r.status_code == 422 and r.json()["code"] == "invalid-value"
+
+
+def test_ready_once_the_database_comes_up(pg_admin_url: str, template_db: str,
+                                          db_url: str, mqtt_url: str) -> None:
+    name = f"{psycopg.conninfo.conninfo_to_dict(db_url)['dbname']}_late"
+    late_url = psycopg.conninfo.make_conninfo(db_url, dbname=name)
+    settings = Settings(database_url=late_url, mqtt_url=mqtt_url)
+    try:
+        with ServerThread(create_app(settings)) as srv:
+            base = f"http://127.0.0.1:{srv.port}"
+            down = httpx.get(f"{base}/readyz", timeout=15)
+            assert down.status_code == 503 and down.json()["database"] is False
+            with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+                admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(name), sql.Identifier(template_db)))
+            deadline = time.monotonic() + 30
+            while (status := httpx.get(f"{base}/readyz", timeout=15).status_code) != 200:
+                assert time.monotonic() < deadline, "the API never became ready"
+                time.sleep(0.2)
+            assert status == 200
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
