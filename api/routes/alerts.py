@@ -44,7 +44,7 @@ _ACTION: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/alerts", response_model=Page[AlertOut], summary="The alert inbox")
-def alerts_inbox(staff: Viewer, conn: Conn, pages: Pages,
+def alerts_inbox(staff: Viewer, conn: Conn, pages: Pages, request: Request,
                  status: Annotated[list[AlertStatus] | None, Query()] = None,
                  severity: Annotated[list[Severity] | None, Query()] = None,
                  team_id: int | None = None, patient_id: int | None = None,
@@ -57,6 +57,10 @@ def alerts_inbox(staff: Viewer, conn: Conn, pages: Pages,
                        severities=[s.value for s in severity or []], team_id=team_id,
                        patient_id=patient_id, assignee_id=assignee_id, since=since,
                        limit=pages.limit, offset=pages.offset)
+    audit(conn, staff, "list", "alerts", None, client_addr(request),
+          {"alert_ids": [r["id"] for r in rows],
+           "patient_ids": sorted({r["patient_id"] for r in rows})})
+    conn.commit()
     return Page[AlertOut](items=[AlertOut.model_validate(r) for r in rows],
                           total=rows[0]["total"] if rows else 0, limit=pages.limit,
                           offset=pages.offset)
@@ -79,10 +83,15 @@ def alert_detail(alert_id: int, staff: Viewer, conn: Conn, request: Request) -> 
 
 @router.get("/alerts/{alert_id}/events", response_model=list[AlertEventOut],
             summary="An alert's history")
-def alert_history(alert_id: int, staff: Viewer, conn: Conn) -> list[AlertEventOut]:
+def alert_history(alert_id: int, staff: Viewer, conn: Conn,
+                  request: Request) -> list[AlertEventOut]:
     """Every transition of the alert, oldest first, with who and their note."""
-    get_alert(conn, staff, alert_id)
-    return [AlertEventOut.model_validate(e) for e in alert_events(conn, alert_id)]
+    alert = get_alert(conn, staff, alert_id)
+    events = [AlertEventOut.model_validate(e) for e in alert_events(conn, alert_id)]
+    audit(conn, staff, "read", "alert-events", alert["patient_id"], client_addr(request),
+          {"alert_id": alert_id})
+    conn.commit()
+    return events
 
 
 def _act(conn: DbConn, staff: Staff, alert_id: int, request: Request, action: str,

@@ -63,9 +63,21 @@ def test_alert_detail_has_events_and_patient_context_and_is_audited(
     assert [e["kind"] for e in body["events"]] == ["opened"] == [e["kind"] for e in events]
     assert body["patient"]["address_line"] == "ann street"
     assert other.status_code == 404
-    row = conn.execute("SELECT action, resource, patient_id, detail FROM audit_log").fetchone()
-    assert (row["action"], row["resource"], row["patient_id"]) == (
-        "read", "alert", live_api.world.patients["ann"])
+    rows = conn.execute("SELECT action, resource, patient_id FROM audit_log ORDER BY id"
+                        ).fetchall()
+    ann = live_api.world.patients["ann"]
+    assert [(r["action"], r["resource"], r["patient_id"]) for r in rows] == [
+        ("read", "alert", ann), ("read", "alert-events", ann)]
+
+
+def test_listing_alerts_is_audited_with_the_patients_shown(
+        live_api: LiveApi, alerts: dict[str, int], conn: psycopg.Connection) -> None:
+    with live_api.client("nurse") as c:
+        c.get("/alerts", params={"severity": "red"})
+    row = conn.execute("SELECT action, resource, detail FROM audit_log").fetchone()
+    assert (row["action"], row["resource"]) == ("list", "alerts")
+    assert row["detail"] == {"alert_ids": [alerts["ann-red"]],
+                             "patient_ids": [live_api.world.patients["ann"]]}
 
 
 def test_responders_see_only_alerts_routed_to_them(live_api: LiveApi, alerts: dict[str, int],
