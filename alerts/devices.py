@@ -24,6 +24,7 @@ SELECT d.patient_id, d.device_id, d.kind::text AS kind, d.online, d.status_at,
 FROM devices d JOIN patients p ON p.id = d.patient_id
 WHERE d.active AND p.status = 'active' AND (p.paused_until IS NULL OR p.paused_until <= %s)
 """
+_FLAGGED_SQL = "SELECT patient_id FROM alerts WHERE rule_id = %s AND status <> 'resolved'"
 _GAPS_SQL = """
 SELECT d.patient_id, d.device_id, sum(g.missing)::bigint AS missing,
        min(g.detected_at) AS first, max(g.detected_at) AS last
@@ -65,14 +66,17 @@ def check_devices(conn: psycopg.Connection, now: datetime) -> int:
     gaps = cur.execute(_GAPS_SQL, (now - _LOOKBACK, now)).fetchall()
     pids = {r["patient_id"] for r in devices} | {r["patient_id"] for r in gaps}
     subjects = load_subjects(conn, pids)
-    active = store.active_alerts(conn, pids)
-    resolved = store.recently_resolved(conn, pids, now - timedelta(days=8))
-    changed = 0
-
     silent: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
     for row in devices:
         if _silent(row, subjects[row["patient_id"]].params(offline_rule), now):
             silent[row["patient_id"]].append(row)
+    flagged = {r["patient_id"] for r in cur.execute(_FLAGGED_SQL, (offline_rule.episode,))}
+    touched = set(silent) | {r["patient_id"] for r in gaps} | (flagged & pids)
+    store.lock_patients(conn, touched)
+    active = store.active_alerts(conn, touched)
+    resolved = store.recently_resolved(conn, touched, now - timedelta(days=8))
+    changed = 0
+
     for pid, rows in silent.items():
         names = sorted(r["device_id"] for r in rows)
         current = active.get((pid, offline_rule.episode))

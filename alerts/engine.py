@@ -24,8 +24,6 @@ from telehub.readings import StoredReading
 
 logger = logging.getLogger(__name__)
 
-# Serialises evaluation per patient across hub workers (first key of the two-key lock).
-PATIENT_LOCK_CLASS = 0x7E1E
 # SpO2 below this is outside oximeters' stated accuracy: unverified.
 SPO2_VERIFIED_MIN = 70.0
 _NIGHT_HOURS = range(0, 6)
@@ -33,10 +31,6 @@ _NIGHT_HOURS = range(0, 6)
 _LOOKBACK = {Metric.WEIGHT: timedelta(days=9), Metric.SPO2: timedelta(days=8),
              Metric.PULSE: timedelta(days=3), Metric.GLUCOSE: timedelta(days=8)}
 
-_LOCK_SQL = """
-SELECT pg_advisory_xact_lock(%s, s.id::int)
-FROM (SELECT id FROM unnest(%s::bigint[]) AS id ORDER BY id) AS s
-"""
 _HISTORY_SQL = """
 SELECT r.patient_id, r.metric::text AS metric, r.time, r.value, r.raw_value,
        r.raw_unit::text AS raw_unit, r.flags, r.device_id
@@ -73,7 +67,7 @@ def evaluate(conn: psycopg.Connection, readings: Sequence[StoredReading], *,
     catalogue = load_catalogue()
     alert_settings, zone = _settings()
     patient_ids = sorted({r.patient_id for r in readings})
-    conn.execute(_LOCK_SQL, (PATIENT_LOCK_CLASS, patient_ids))
+    store.lock_patients(conn, patient_ids)
     subjects = load_subjects(conn, patient_ids)
     history = _load_history(conn, readings, subjects, catalogue)
     freshness = timedelta(hours=alert_settings.acute_freshness_hours)

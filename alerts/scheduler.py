@@ -120,6 +120,7 @@ def check_missing(conn: psycopg.Connection, now: datetime, zone: ZoneInfo) -> in
                        zone)
         if gap is not None:
             gaps[row["patient_id"]].append(gap)
+    store.lock_patients(conn, gaps)
     active = store.active_alerts(conn, gaps)
     resolved = store.recently_resolved(conn, gaps, now - timedelta(days=8))
     changed = 0

@@ -15,6 +15,14 @@ from alerts.catalogue import severity_rank
 from telehub.topics import alert_topic
 
 SYSTEM = "system"
+# Serialises alert writing per patient across hub workers and the scheduler (first key of
+# the two-key advisory lock); always taken in patient id order, so it cannot deadlock.
+PATIENT_LOCK_CLASS = 0x7E1E
+
+_LOCK_SQL = """
+SELECT pg_advisory_xact_lock(%s, s.id::int)
+FROM (SELECT id FROM unnest(%s::bigint[]) AS id ORDER BY id) AS s
+"""
 
 _ACTIVE_SQL = "SELECT * FROM alerts WHERE patient_id = ANY(%s) AND status <> 'resolved'"
 _RESOLVED_SQL = """
@@ -50,6 +58,13 @@ class Raised:
     values: dict[str, Any] = field(default_factory=dict)
     late: bool = False
     suppress_hours: float = 0.0
+
+
+def lock_patients(conn: psycopg.Connection, patient_ids: Iterable[int]) -> None:
+    """Hold the patients' alert locks until the transaction ends."""
+    ids = sorted(set(patient_ids))
+    if ids:
+        conn.execute(_LOCK_SQL, (PATIENT_LOCK_CLASS, ids))
 
 
 def active_alerts(conn: psycopg.Connection, patient_ids: Iterable[int]

@@ -76,13 +76,17 @@ def test_clinical_scenarios_over_the_broker(clinic: Clinic, hub: Settings, pool:
                                             subscriber: Subscriber) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     day = timedelta(days=1)
+    hour = timedelta(hours=1)
     heart = clinic.patient(["heart-failure"], care_plan={"weight": {"per_day": 1}})
     copd_scale2, copd = clinic.patient(["copd"]), clinic.patient(["copd"])
     set_spo2_scale(clinic.conn, copd_scale2, 2, "Hypercapnic, target 88-92 %", "Dr Lee")
     diabetic, late = clinic.patient(["type1-diabetes"]), clinic.patient(["copd"])
+    repeated, hyper = clinic.patient(["type2-diabetes"]), clinic.patient(["type2-diabetes"])
+    dropping = clinic.patient(["copd"])
     names = {pid: clinic.device_name(pid, metric) for pid, metric in
              [(heart, Metric.WEIGHT), (copd_scale2, Metric.SPO2), (copd, Metric.SPO2),
-              (diabetic, Metric.GLUCOSE), (late, Metric.SPO2)]}
+              (diabetic, Metric.GLUCOSE), (late, Metric.SPO2), (repeated, Metric.GLUCOSE),
+              (hyper, Metric.GLUCOSE), (dropping, Metric.SPO2)]}
     clinic.conn.commit()
 
     device = Device(hub)
@@ -97,12 +101,24 @@ def test_clinical_scenarios_over_the_broker(clinic: Clinic, hub: Settings, pool:
         device.send(names[diabetic], hypo)
         device.send(names[diabetic], hypo)           # QoS 1 redelivery of the same batch
         device.send(names[late], [_reading("s1", "spo2", 88, "%", now - timedelta(hours=8))])
-        alerts = {a["patient_id"]: a for a in _wait_alerts(clinic, 4)}
-        got = {p["alert_id"]: (t, p) for t, p in subscriber.take(4, timeout=20)}
+        # Two hypos on different days; a high glucose asking for a ketone check.
+        device.send(names[repeated], [_reading("g1", "glucose", 3.6, "mmol/L", now - 2 * day)])
+        device.send(names[repeated], [_reading("g2", "glucose", 3.7, "mmol/L", now)])
+        device.send(names[hyper], [_reading("g1", "glucose", 300, "mg/dL", now)])
+        # A usual 97 % for a week, then two readings 4 points down (still scale-1 "info").
+        usual = [_reading(f"b{k}", "spo2", 97, "%", now - (6 - k) * day - timedelta(hours=2))
+                 for k in range(6)]
+        device.send(names[dropping], [*usual, _reading("d1", "spo2", 93.5, "%", now - 2 * hour),
+                                      _reading("d2", "spo2", 94, "%", now - hour)])
+        found = _wait_alerts(clinic, 9)
+        got = {p["alert_id"]: (t, p) for t, p in subscriber.take(8, timeout=20)}
         assert wait_until_drained(pool)
     finally:
         device.close()
 
+    main = {"glucose-hypo-repeated", "spo2-baseline-drop"}
+    alerts = {a["patient_id"]: a for a in found if a["patient_id"] not in (repeated, dropping)
+              or a["rule_id"] in main}
     assert copd_scale2 not in alerts                     # 89 % is in range on scale 2
     weight = alerts[heart]
     assert weight["rule_id"] == "weight-gain" and weight["severity"] == "amber"
@@ -114,13 +130,19 @@ def test_clinical_scenarios_over_the_broker(clinic: Clinic, hub: Settings, pool:
     late_alert = alerts[late]
     assert late_alert["late"] and late_alert["severity"] == "amber"
 
-    topic_of = {a["id"]: got[a["id"]][0] for a in alerts.values()}
+    topic_of = {a["id"]: got[a["id"]][0] for a in found if a["severity"] != "info"}
     root = f"{hub.topic_root}/alerts/north"
     assert topic_of[weight["id"]] == f"{root}/amber"
     assert topic_of[alerts[copd]["id"]] == f"{root}/red"
     assert topic_of[hypo_alert["id"]] == f"{root}/red"
     assert topic_of[late_alert["id"]] == f"{root}/amber"
-    assert len(clinic.outbox()) == 4                  # one notification per alert
+    assert alerts[repeated]["rule_id"] == "glucose-hypo-repeated"
+    hyper_alert = alerts[hyper]
+    assert hyper_alert["rule_id"] == "glucose-high" and hyper_alert["severity"] == "amber"
+    assert "ketone" in hyper_alert["message"] and "300 mg/dL" in hyper_alert["message"]
+    drop = clinic.alert(dropping, "spo2-baseline-drop")
+    assert drop is not None and drop["severity"] == "amber" and "97 %" in drop["message"]
+    assert len(clinic.outbox()) == 8                  # one per alert, except info
     for _, payload in got.values():
         text = json.dumps(payload)
         assert all(nhs not in text for nhs in clinic.nhs.values())
