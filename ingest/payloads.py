@@ -233,9 +233,9 @@ def _reading_id(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ValidationError("bad-reading-id", "The reading id must be text or a whole number.")
     text = str(value).strip()
-    if not text or len(text) > READING_ID_MAX:
+    if not text or len(text) > READING_ID_MAX or not text.isprintable():
         raise ValidationError("bad-reading-id", f"The reading id must be 1–{READING_ID_MAX} "
-                              "characters.")
+                              "printable characters.")
     return text
 
 

@@ -68,6 +68,9 @@ UPDATE devices d
 """
 GAP_SQL = ("INSERT INTO device_seq_gaps (device_id, expected_seq, received_seq) "
            "VALUES (%s, %s, %s)")
+# A refusal's sentence may quote what the device sent; keep it readable and storable.
+REASON_MAX = 500
+
 REJECT_SQL = """
 INSERT INTO rejected_messages
     (received_at, topic, device_id, reason_code, reason, payload, payload_size, item_index)
@@ -295,8 +298,9 @@ def insert_rejections(cur: psycopg.Cursor, rejections: Sequence[Rejection], *, c
     if not rejections:
         return
     cur.executemany(REJECT_SQL, [
-        (r.message.received_time, r.message.topic, r.device_id, r.code, r.reason,
-         r.payload[:cap], len(r.payload), r.item_index) for r in rejections])
+        (r.message.received_time, r.message.topic, r.device_id, r.code,
+         r.reason.replace("\x00", "")[:REASON_MAX], r.payload[:cap], len(r.payload),
+         r.item_index) for r in rejections])
 
 
 def reject_unstorable(conn: psycopg.Connection, message: Received, *, prefix: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator, Sequence
 
@@ -172,3 +173,44 @@ def test_two_hubs_on_a_shared_subscription_split_the_load_and_store_each_once(
         for s, hub in hubs:
             hub.stop()
             forget_session(str(s.mqtt_url), s.ingest.client_id)
+
+
+POISON_TRIGGER = """
+CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.reading_key = 'poison' THEN
+        RAISE EXCEPTION 'this row cannot be stored';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_poison BEFORE INSERT ON readings
+    FOR EACH ROW EXECUTE FUNCTION refuse_poison();
+"""
+
+
+def test_a_message_the_database_refuses_is_kept_whole_and_the_rest_of_its_batch_stored(
+        fast_settings: Settings, pool: ConnectionPool, caseload: Caseload, publisher: Publisher,
+        db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as c:
+        c.execute(POISON_TRIGGER)
+    slow = fast_settings.model_copy(update={"ingest": fast_settings.ingest.model_copy(
+        update={"batch_wait_ms": 300})})  # the three messages share one batch
+    ingest = Ingest(slow, pool)
+    ingest.start()
+    try:
+        assert ingest.consumer.connected.wait(10)
+        poison = reading("spo2", 94, "%", rid="poison")
+        for body in (reading("spo2", 95, "%", rid="good-1"), poison,
+                     reading("spo2", 96, "%", rid="good-2")):
+            publisher.readings(caseload.oximeter, body)
+        wait_for(lambda: count(db_url, "SELECT count(*) FROM rejected_messages") == 1,
+                 what="the refusal")
+        wait_for(lambda: count(db_url, "SELECT count(*) FROM readings") == 2, what="the others")
+        with psycopg.connect(db_url) as c:
+            row = c.execute("SELECT reason_code, payload FROM rejected_messages").fetchone()
+        assert row is not None and row[0] == "storage-error"
+        assert json.loads(bytes(row[1])) == poison
+        wait_for(lambda: ingest.stats.batches >= 1 and not ingest.inbox.qsize(), what="acks")
+    finally:
+        ingest.stop()
+        forget_session(str(slow.mqtt_url), slow.ingest.client_id)
