@@ -56,6 +56,8 @@ def create_app(settings: Settings) -> FastAPI:
         state = app.state.telehub = ApiState(
             settings=settings, pool=pool, observability=observability,
             signin_limiter=SlidingWindowLimiter(settings.api.signin_attempts_per_minute, 60.0),
+            address_limiter=SlidingWindowLimiter(10 * settings.api.signin_attempts_per_minute,
+                                                 60.0),
         )
         logger.info("api ready on database pool %s", pool.name)
         try:

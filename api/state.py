@@ -23,6 +23,7 @@ class ApiState:
     pool: ConnectionPool
     observability: Observability
     signin_limiter: SlidingWindowLimiter
+    address_limiter: SlidingWindowLimiter
     _publisher: ReadingsPublisher | None = field(default=None, repr=False)
 
     def publisher(self) -> ReadingsPublisher:

@@ -45,7 +45,10 @@ def sign_in(form: Annotated[OAuth2PasswordRequestForm, Depends()], conn: Conn, s
             request: Request) -> TokenOut:
     """Exchange a username and password for a bearer token (OAuth2 password form)."""
     addr = client_addr(request) or "unknown"
-    if not state.signin_limiter.allow(addr):
+    # Per account and address (guessing one password), and per address over all accounts
+    # (a tenth of the budget per account; the dashboard signs everyone in from one address).
+    account = f"{addr}|{form.username.strip().lower()[:64]}"
+    if not (state.signin_limiter.allow(account) and state.address_limiter.allow(addr)):
         state.observability.signin_failures.labels("rate-limited").inc()
         raise ApiError(429, "Too many sign-in attempts; wait a minute.", "rate-limited",
                        {"Retry-After": "60"})

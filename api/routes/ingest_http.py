@@ -81,10 +81,14 @@ def _check(reading: ReadingIn, index: int, now: datetime, horizon_days: int,
             normalise(Metric.PULSE, reading.pulse, parse_unit(Metric.PULSE, None))
     except ValidationError as err:
         raise ApiError(422, f"{where}: {err.message}", err.code) from err
-    when = reading.time if reading.time.tzinfo else reading.time.replace(tzinfo=UTC)
+    # The same reason codes as the hub gives for readings sent over MQTT.
+    when = reading.time
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ApiError(422, f"{where}: the time has no timezone; send UTC ('Z') or an offset.",
+                       "time-without-zone")
     if when > now + timedelta(seconds=future_s):
-        raise ApiError(422, f"{where}: the time is in the future (check the device clock).",
-                       "future-time")
+        raise ApiError(422, f"{where}: the time is more than {future_s // 60} minutes in the "
+                       "future (is the device clock wrong?).", "time-in-future")
     if when < now - timedelta(days=horizon_days):
-        raise ApiError(422, f"{where}: the reading is older than {horizon_days} days.",
-                       "too-old")
+        raise ApiError(422, f"{where}: the reading is older than the {horizon_days}-day "
+                       "store-and-forward horizon.", "time-too-old")

@@ -93,8 +93,9 @@ def test_invalid_readings_are_422_and_nothing_is_published(live_api: LiveApi,
     cases = {
         "implausible-value": {**good, "value": 20},
         "wrong-unit": {**good, "unit": "mg/dL"},
-        "future-time": {**good, "time": (now + timedelta(hours=1)).isoformat()},
-        "too-old": {**good, "time": (now - timedelta(days=60)).isoformat()},
+        "time-in-future": {**good, "time": (now + timedelta(hours=1)).isoformat()},
+        "time-too-old": {**good, "time": (now - timedelta(days=60)).isoformat()},
+        "time-without-zone": {**good, "time": now.replace(tzinfo=None).isoformat()},
     }
     for code, bad in cases.items():
         r = _post(live_api, device, {"readings": [good, bad]})
