@@ -18,6 +18,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from device_simulators.payloads import (
+    client_id,
     encode_batch,
     encode_reading,
     reading_item,
@@ -73,7 +74,7 @@ class SimulatedDevice:
         if self.wanted_online:
             return
         self.wanted_online = True
-        client = new_client(self._endpoint, client_id=f"dev-{self.spec.device_id}")
+        client = new_client(self._endpoint, client_id=client_id(self.spec.device_id, self._root))
         if self._password is not None:
             client.username_pw_set(self.spec.device_id, self._password)
         client.will_set(status_topic(self.spec.device_id, self._root), status_payload(False),
@@ -178,7 +179,8 @@ class SimulatedDevice:
         self.reap()
         with self._lock:
             due = self._flush_due and self.connected
-            self._flush_due = False
+            if due:
+                self._flush_due = False
             inflight = [r for _info, rows in self._inflight for r in rows]
         if not due:
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -9,6 +10,7 @@ from typing import Any
 
 from device_simulators.physiology import Measurement
 from telehub.metrics import SPECS, Metric, Unit
+from telehub.topics import ROOT
 
 FIRMWARE = "sim-1.4.2"
 # A unit no device should send for each metric (the faulty-device scenario's "wrong unit").
@@ -17,6 +19,14 @@ WRONG_UNITS = {Metric.WEIGHT: "mmol/L", Metric.SPO2: "kg", Metric.GLUCOSE: "%"}
 IMPLAUSIBLE = {Metric.WEIGHT: 612.0, Metric.SPO2: 140.0, Metric.GLUCOSE: 85.0}
 DECIMALS = {Unit.KG: 1, Unit.LB: 1, Unit.STONE: 2, Unit.PERCENT: 0, Unit.MMOL_L: 1,
             Unit.MG_DL: 0}
+
+
+def client_id(device_id: str, topic_root: str = ROOT) -> str:
+    """A device's MQTT client id; under another topic root (tests) it carries that root's tag,
+    so two simulators on one broker never take over each other's sessions."""
+    if topic_root == ROOT:
+        return f"dev-{device_id}"
+    return f"dev-{device_id}-{hashlib.sha1(topic_root.encode()).hexdigest()[:8]}"  # noqa: S324
 
 
 def iso_utc(t: datetime) -> str:

@@ -69,7 +69,7 @@ SCENARIO_MIX: tuple[tuple[str, int, str | None], ...] = (
 SCENARIO_START_DAYS = {
     "hf-decompensation": (-3.0, -2.6), "copd-exacerbation": (-2.8, -2.4),
     "hypo-episodes": (-2.8, -2.2), "hyperglycaemia": (-3.0, -2.5),
-    "nonadherent": (-4.0, -3.5), "device-offline": (-2.5, -2.0), "faulty-device": (-30.0, -30.0),
+    "nonadherent": (-4.0, -3.5), "device-offline": (-3.0, -2.6), "faulty-device": (-30.0, -30.0),
 }
 GIVEN_NAMES = ("Margaret", "John", "Patricia", "David", "Barbara", "Peter", "Susan", "Michael",
                "Jean", "Brian", "Eileen", "Alan", "Doreen", "Keith", "Sheila", "Derek",

@@ -69,6 +69,16 @@ class Collector:
             time.sleep(0.05)
         return self.readings()
 
+    def settle(self, quiet: float = 1.0, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Wait until nothing new has arrived for `quiet` seconds."""
+        deadline = time.monotonic() + timeout
+        count, since = len(self.messages), time.monotonic()
+        while time.monotonic() < deadline and time.monotonic() - since < quiet:
+            time.sleep(0.05)
+            if len(self.messages) != count:
+                count, since = len(self.messages), time.monotonic()
+        return self.readings()
+
     def close(self) -> None:
         """Disconnect."""
         self.client.disconnect()
