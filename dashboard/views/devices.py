@@ -92,6 +92,10 @@ def render() -> None:
         devices = session.api().devices()
     now = datetime.now(UTC)
     zone = session.settings().zone
+    # Devices needing attention first: offline, then low battery, then never seen.
+    devices = sorted(devices, key=lambda d: (d.online is not False,
+                                             d.battery is None or d.battery >= 20,
+                                             d.last_seen_at is not None, d.device_id))
     if devices:
         st.dataframe(pd.DataFrame([{
             "Device": d.device_id, "Kind": d.kind, "Serial": d.serial or "",

@@ -14,10 +14,14 @@ from tests.dashboard.conftest import Seeded, add_staff, no_exceptions, page_text
 
 def test_an_admin_registers_links_and_gets_credentials_shown_once(
         app_test: AppTest, seeded: Seeded, db_url: str) -> None:
+    with connect(db_url) as conn:
+        conn.execute("UPDATE devices SET online = false, battery = 8 WHERE device_id = 'oxi-r1'")
     at = sign_in(app_test, "site.admin")
     no_exceptions(at)
     assert at.title[0].value == "Devices"
-    assert "scale-g1" in list(at.dataframe[0].value["Device"])
+    table = at.dataframe[0].value
+    assert list(table["Device"]) == ["oxi-r1", "oxi-a1", "oxi-o1", "scale-g1"]  # offline first
+    assert list(table.loc[0, ["Status", "Battery"]]) == ["offline", "🪫 8 % low"]
     form_inputs = [t for t in at.text_input if t.label == "Device id"]
     form_inputs[0].input("glu-new-1")
     next(s for s in at.selectbox if s.label == "Kind").set_value("glucometer")
