@@ -41,6 +41,7 @@ from tests.log_guard import LogGuard
 
 ROOT = Path(__file__).resolve().parents[2]
 HUB_USER, HUB_PASSWORD = "telehub-hub", "reliability-hub-pw"
+RESPONDER_USER, RESPONDER_PASSWORD = "responder-1", "reliability-responder-pw"
 
 
 def count(db_url: str, query: str, params: tuple[Any, ...] = ()) -> int:
@@ -144,7 +145,9 @@ def shipped_broker(tmp_path: Path, conn: psycopg.Connection,
     port = free_port()
     cfg = BrokerConfig(out_dir=out, port=port, bind="127.0.0.1",
                        run_as=pwd.getpwuid(os.geteuid()).pw_name, log_file=out / "mosquitto.log")
-    write_broker_files(cfg, devices, [ServiceUser.from_secret(HUB_USER, "hub", HUB_PASSWORD)])
+    write_broker_files(cfg, devices, [
+        ServiceUser.from_secret(HUB_USER, "hub", HUB_PASSWORD),
+        ServiceUser.from_secret(RESPONDER_USER, "reader", RESPONDER_PASSWORD)])
     broker = ShippedBroker(out, port, fleet[1])
     broker.start()
     yield broker
