@@ -75,6 +75,8 @@ def register(app: typer.Typer) -> None:
         quick: bool = typer.Option(False, help=QUICK_HELP),
         samples: int | None = typer.Option(None, help="Breaches timed idle and under load."),
         rate: float | None = typer.Option(None, help="Background readings/s (default 2,000)."),
+        devices: int | None = typer.Option(None, help="Background devices (default 10,000)."),
+        hubs: int = typer.Option(1, min=1, max=8, help="Hub processes (shared when > 1)."),
         database: str = typer.Option("telehub_bench_alerts", help="Database (recreated)."),
         admin_url: str | None = typer.Option(None, envvar="TELEHUB_BENCH_ADMIN_URL",
                                              help=ADMIN_HELP),
@@ -85,8 +87,9 @@ def register(app: typer.Typer) -> None:
         from bench import alert_latency
 
         sizes = alert_latency.QUICK if quick else alert_latency.FULL
-        sizes = replace(sizes, samples=samples or sizes.samples,
-                        background_rate=rate or sizes.background_rate)
+        sizes = replace(sizes, samples=samples or sizes.samples, hubs=hubs,
+                        background_rate=rate or sizes.background_rate,
+                        background_devices=devices or sizes.background_devices)
         _finish(alert_latency.run(_admin_url(admin_url), sizes, database=database))
 
     @bench.command("memory")
