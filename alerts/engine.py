@@ -48,6 +48,7 @@ class Finding:
     severity: str
     message: str
     late: bool
+    params: Mapping[str, Any]      # the patient's effective parameters of the rule
 
 
 def _settings() -> tuple[AlertSettings, ZoneInfo]:
@@ -187,7 +188,8 @@ def _quality_hits(catalogue: Catalogue, subject: Subject, series: Series, k: int
     repeat = catalogue.get("repeat-reading")
     if breached and repeat is not None:
         would = max(breached, key=lambda r: severity_rank(r.severity))
-        out.append(Hit(repeat, point, {"would": would.id}))
+        label = catalogue.episode_label(would.episode).lower()
+        out.append(Hit(repeat, point, {"would": f"{would.severity} ({label}, rule {would.id})"}))
     device = catalogue.get("check-device-use")
     if device is not None:
         hit = CHECKS["quality-count"](device, subject.params(device), series, k)
@@ -220,7 +222,7 @@ def _finding(hit: Hit, subject: Subject, metric: Metric, now: datetime, freshnes
                    f"review. {message}")
         if severity == "red":
             severity = "amber"
-    return Finding(hit, severity, message, late)
+    return Finding(hit, severity, message, late, subject.params(rule))
 
 
 def _raised(episode: str, found: list[Finding]) -> store.Raised:
@@ -239,7 +241,7 @@ def _raised(episode: str, found: list[Finding]) -> store.Raised:
         metric=metric, first=min(f.hit.point.time for f in found),
         last=max(f.hit.point.time for f in found), occurrences=len(found),
         values={"rule": rule.id, "latest": snapshot(latest), "worst": snapshot(worst),
-                "threshold": {k: v for k, v in worst.hit.rule.params.items()}
+                "threshold": dict(worst.params)
                 | {"unit": rule.unit or (rule.metric and _unit(rule.metric))},
                 "source": rule.source},
         late=all(f.late for f in found),

@@ -174,4 +174,7 @@ def test_individual_threshold_overrides_default(clinic: Clinic) -> None:
     clinic.feed(other, Metric.PULSE, 115, NOW)
     assert clinic.alerts(other) == []
     clinic.feed(other, Metric.PULSE, 120, NOW + timedelta(minutes=5))
-    assert _severity(clinic, other, "pulse") == "amber"
+    alert = clinic.alert(other, "pulse")
+    assert alert is not None and alert["severity"] == "amber"
+    assert alert["values"]["threshold"]["at_or_above"] == 120
+    assert "at or above 120 /min" in alert["message"]
