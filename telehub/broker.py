@@ -24,6 +24,11 @@ writes, and what `devices.credential_hash` holds). Two ways to enforce the rules
 
 Regenerate after adding or revoking a device and restart the broker; sessions
 and queued messages are persisted across the restart.
+
+Durability: Mosquitto writes its persistence file every `autosave_interval`
+(30 s here) and when it stops cleanly. A broker that crashes (SIGKILL, power
+loss) loses the QoS 1 messages it acknowledged since the last save, and a device
+forgets a reading once it has the broker's PUBACK; a restart or SIGTERM loses nothing.
 """
 
 from __future__ import annotations
