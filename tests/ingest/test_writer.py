@@ -192,3 +192,45 @@ def test_a_failing_rule_engine_does_not_lose_readings(conn: psycopg.Connection,
 def test_seq_gaps(last: int | None, seqs: list[int],
                   expected: tuple[int | None, list[tuple[int, int]]]) -> None:
     assert seq_gaps(last, seqs) == expected
+
+
+def _bad_inputs(caseload: Caseload) -> list[tuple[str, str, Any]]:
+    """(reason code, device, payload) for every kind of bad input the hub must refuse."""
+    ox = caseload.oximeter
+    return [
+        ("not-json", ox, b"{'metric': spo2"),
+        ("empty-payload", ox, b""),
+        ("too-large", ox, json.dumps(reading("spo2", 94, "%", rid="big",
+                                             padding="x" * 1_000_000)).encode()),
+        ("not-a-number", ox, b'{"id": "nan", "metric": "spo2", "value": NaN, "unit": "%", '
+                             b'"time": "' + reading("spo2", 1, None, rid="t")["time"].encode()
+                             + b'"}'),
+        ("not-a-number", ox, reading("spo2", "94", "%", rid="str")),
+        ("unknown-metric", ox, reading("temperature", 37.2, "Cel", rid="temp")),
+        ("wrong-unit", caseload.scale, reading("weight", 80, "g", rid="grams")),
+        ("implausible-value", ox, reading("spo2", 140, "%", rid="140")),
+        ("implausible-value", caseload.scale, reading("weight", -2, "kg", rid="neg")),
+        ("time-in-future", ox, reading("spo2", 94, "%", rid="fut", at=minutes_ago(-30))),
+        ("time-without-zone", ox, {**reading("spo2", 94, "%", rid="naive"),
+                                   "time": "2026-11-22T08:01:00"}),
+        ("unknown-device", "ox-nobody", reading("spo2", 94, "%", rid="nobody")),
+        ("patient-discharged", caseload.discharged_device, reading("spo2", 94, "%", rid="gone")),
+        ("patient-mismatch", ox, reading("spo2", 94, "%", rid="other",
+                                         patient=caseload.other_nhs)),
+    ]
+
+
+def test_every_bad_input_is_kept_with_its_reason_and_good_readings_beside_it_are_stored(
+        conn: psycopg.Connection, caseload: Caseload) -> None:
+    bad = _bad_inputs(caseload)
+    batch = []
+    for i, (_code, device, body) in enumerate(bad):
+        batch.append(message(caseload.oximeter, reading("spo2", 95, "%", rid=f"good-{i}")))
+        batch.append(message(device, body))
+    outcome = store(conn, batch)
+    assert len(outcome.stored) == len(bad)
+    refused = rows(conn, "SELECT reason_code, reason FROM rejected_messages")
+    assert sorted(r["reason_code"] for r in refused) == sorted(code for code, _, _ in bad)
+    assert all(r["reason"] for r in refused)
+    keys = {r["reading_key"] for r in rows(conn, "SELECT reading_key FROM readings")}
+    assert keys == {f"good-{i}" for i in range(len(bad))}
