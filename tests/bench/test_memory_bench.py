@@ -15,8 +15,11 @@ from bench.ingest import IngestSizes
 from bench.processes import command_available
 from telehub.embedded import mosquitto_binary
 
-pytestmark = pytest.mark.skipif(mosquitto_binary() is None,
-                                reason="the benchmark starts its own mosquitto")
+# About 20-30 s: a hub, the API, the dashboard and a headless browser all start.
+pytestmark = [
+    pytest.mark.skipif(mosquitto_binary() is None, reason="the benchmark starts its own mosquitto"),
+    pytest.mark.slow,
+]
 
 
 def test_memory_bench_reports_start_and_peak_rss_of_each_process(
@@ -40,3 +43,5 @@ def test_memory_bench_reports_start_and_peak_rss_of_each_process(
         assert 5 < row["start_mb"] <= row["peak_mb"] < 4096, row
     assert rows["runtime"]["peak / runtime baseline"] == 1.0
     assert doc["ratios"]["hub-0 peak / runtime baseline"] > 0
+    if "dashboard" in rows:
+        assert doc["params"]["dashboard_sessions"]
