@@ -77,7 +77,8 @@ def _canonical(metric: str, limit: float) -> float:
 
 def metric_figure(metric: str, *, raw: Sequence[Reading] = (), buckets: Sequence[Bucket] = (),
                   thresholds: Sequence[Threshold] = (), alerts: Sequence[Alert] = (),
-                  zone: ZoneInfo, height: int = 320) -> go.Figure:
+                  zone: ZoneInfo, since: datetime | None = None,
+                  height: int = 320) -> go.Figure:
     """One metric over time: readings (or daily min–max band and mean), limits, alerts."""
     fig = go.Figure()
     label = metric_label(metric)
@@ -103,7 +104,10 @@ def metric_figure(metric: str, *, raw: Sequence[Reading] = (), buckets: Sequence
     y_range = _y_range(values, zones)
     for band in zones:
         _draw_zone(fig, band, y_range)
-    _mark_alerts(fig, [a for a in alerts if a.metric == metric], zone)
+    shown = [a for a in alerts if a.metric == metric and (since is None
+                                                          or a.last_breach_at >= since)]
+    top = y_range[1] if y_range is not None else (max(values) if values else None)
+    _mark_alerts(fig, shown, zone, top)
     if y_range is not None:
         fig.update_yaxes(range=list(y_range))
     fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
@@ -139,13 +143,26 @@ def _draw_zone(fig: go.Figure, band: Zone, y_range: tuple[float, float] | None) 
                   annotation_font_size=10)
 
 
-def _mark_alerts(fig: go.Figure, alerts: Sequence[Alert], zone: ZoneInfo) -> None:
+def alert_value(alert: Alert) -> float | None:
+    """The reading an alert was raised on: values.latest (a number or {"value": …})."""
+    for key in ("latest", "worst"):
+        found = alert.values.get(key)
+        if isinstance(found, dict):
+            found = found.get("value")
+        if isinstance(found, Real) and not isinstance(found, bool):
+            return float(found)
+    return None
+
+
+def _mark_alerts(fig: go.Figure, alerts: Sequence[Alert], zone: ZoneInfo,
+                 top: float | None) -> None:
+    """A marker per alert at its first breach, on its reading (or along the top edge)."""
     if not alerts:
         return
-    values = [a.values.get("latest") for a in alerts]
+    ys = [alert_value(a) for a in alerts]
     fig.add_trace(go.Scatter(
         x=[_wall(a.first_breach_at, zone) for a in alerts],
-        y=[v if isinstance(v, Real) else None for v in values],
+        y=[y if y is not None else top for y in ys],
         mode="markers+text", name="alerts", text=[a.severity.upper() for a in alerts],
         textposition="top center",
         marker={"symbol": "triangle-down", "size": 14,

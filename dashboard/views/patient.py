@@ -91,7 +91,7 @@ def _charts(patient: Patient, data: Readings, thresholds: list[Threshold],
             st.markdown(f"**{metric_label(metric)}**: no readings in this range.")
             continue
         st.plotly_chart(metric_figure(metric, raw=raw, buckets=buckets, thresholds=thresholds,
-                                      alerts=alerts, zone=zone),
+                                      alerts=alerts, zone=zone, since=data.start),
                         width="stretch", key=f"chart_{metric}")
 
 

@@ -29,11 +29,12 @@ def _reading(value: float, hours_ago: float, flags: tuple[str, ...] = ()) -> Rea
                    flags=list(flags))
 
 
-def _alert(severity: str, latest: float) -> Alert:
+def _alert(severity: str, latest: object, hours_ago: float = 2) -> Alert:
+    at = NOW - timedelta(hours=hours_ago)
     return Alert(id=1, patient_id=1, team_id=1, rule_id=f"spo2-scale1-{severity}",
                  severity=severity, status="open", message="SpO2 low", metric="spo2",
-                 first_breach_at=NOW - timedelta(hours=2), last_breach_at=NOW,
-                 values={"latest": latest}, created_at=NOW)
+                 first_breach_at=at, last_breach_at=at, values={"latest": latest},
+                 created_at=at)
 
 
 def test_band_rules_draw_zones_below_or_above_their_limits() -> None:
@@ -75,6 +76,18 @@ def test_metric_chart_has_bands_alert_markers_and_london_wall_times() -> None:
     assert "RED ≤ 91" in labels and "AMBER ≤ 93" in labels
     low, high = fig.layout.yaxis.range
     assert low < 89 and high > 95
+
+
+def test_alert_markers_sit_on_their_reading_and_only_inside_the_window() -> None:
+    raw = [_reading(95, 30), _reading(90, 2)]
+    alerts = [_alert("red", {"value": 90, "time": NOW.isoformat()}),  # the engine's shape
+              _alert("amber", None, hours_ago=5),  # no value: drawn along the top edge
+              _alert("red", 88, hours_ago=24 * 40)]  # before the window: not drawn
+    fig = metric_figure("spo2", raw=raw, alerts=alerts, zone=LONDON,
+                        since=NOW - timedelta(days=7))
+    markers = fig.data[1]
+    assert list(markers.text) == ["RED", "AMBER"]
+    assert markers.y[0] == 90 and markers.y[1] == fig.layout.yaxis.range[1]
 
 
 def test_bucketed_chart_draws_the_daily_range_and_mean() -> None:
