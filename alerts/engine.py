@@ -85,8 +85,8 @@ def evaluate(conn: psycopg.Connection, readings: Sequence[StoredReading], *,
             continue
         series = _series(catalogue, subject, metric, history.get((pid, metric), []), zone)
         index = {(p.time, p.device_id): k for k, p in enumerate(series.points)}
-        positions = sorted(k for k in (index.get((r.time, r.device_id)) for r in new)
-                           if k is not None)
+        positions = sorted({k for k in (index.get((r.time, r.device_id)) for r in new)
+                            if k is not None})
         for k in positions:
             for f in _evaluate_point(catalogue, subject, series, k, now, freshness, zone):
                 findings[(pid, f.hit.rule.episode)].append(f)
@@ -270,7 +270,7 @@ def _apply(conn: psycopg.Connection, catalogue: Catalogue, subjects: Mapping[int
     amber_raised = {pid for (pid, _), alert in written.items() if alert["severity"] == "amber"}
     for (pid, episode), metric in clear.items():
         alert = active.get((pid, episode))
-        if alert is not None and (pid, episode) not in findings:
+        if alert is not None:      # an earlier reading of the batch may have raised it
             store.mark_cleared(conn, alert, now, f"The latest {metric} reading is back in range.")
     for pid, metrics in seen_metrics.items():
         alert = active.get((pid, "missing-readings"))

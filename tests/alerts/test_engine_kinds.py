@@ -344,3 +344,14 @@ def test_statements_per_batch_do_not_grow_with_the_batch(clinic: Clinic) -> None
         clinic.conn.cursor_factory = psycopg.Cursor
     assert len(big) == 400 and len(clinic.alerts()) >= 40
     assert counts[1] <= counts[0] + 4, counts     # a few statements, not one per reading
+
+
+def test_batch_ending_in_range_raises_then_marks_cleared(clinic: Clinic) -> None:
+    pid = clinic.patient([])
+    batch = [clinic.store(pid, Metric.SPO2, v, NOW + k * timedelta(minutes=5))
+             for k, v in enumerate([89, 97])]
+    evaluate(clinic.conn, batch, now=NOW + timedelta(minutes=10))
+    alert = clinic.alert(pid, "spo2-low")
+    assert alert is not None and alert["severity"] == "red"
+    assert alert["condition_cleared_at"] is not None and alert["status"] == "open"
+    assert len(clinic.outbox()) == 1              # still notified: a nurse must look
