@@ -106,7 +106,7 @@ class BatchWriter:
         while True:
             try:
                 return self._store(batch)
-            except psycopg.OperationalError as err:
+            except (psycopg.OperationalError, psycopg.InterfaceError) as err:
                 DB_RETRIES.inc()
                 logger.warning("database unavailable (%s); %d message(s) kept unacked, retrying "
                                "in %.1f s", type(err).__name__, len(batch), delay)

@@ -137,56 +137,74 @@ class _DeviceActivity:
     seqs: list[int] = field(default_factory=list)
 
 
+@dataclass
+class _Sorted:
+    """A batch's messages by what happens to them next."""
+
+    readings: list[tuple[Received, str, Decoded]] = field(default_factory=list)
+    statuses: list[tuple[Received, str]] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+    def device_ids(self) -> set[str]:
+        """Every device id the batch's topics name."""
+        return ({r.device_id for r in self.rejections if r.device_id}
+                | {device_id for _, device_id, _ in self.readings}
+                | {device_id for _, device_id in self.statuses})
+
+
 def store_batch(conn: psycopg.Connection, messages: Sequence[Received], *,
                 limits: IngestSettings, prefix: str, evaluate: Evaluate,
                 now: datetime | None = None) -> BatchOutcome:
     """Store a batch in the caller's transaction; the caller commits, then acks."""
     now = now or datetime.now(UTC)
     cur = conn.cursor(row_factory=tuple_row)
+    batch = decode_messages(messages, limits=limits, prefix=prefix)
+    devices = load_devices(cur, batch.device_ids())
     outcome = BatchOutcome()
-    rejections: list[Rejection] = []
-    decoded: list[tuple[Received, str, Decoded]] = []
-    statuses: list[tuple[Received, str]] = []
-    for message in messages:
-        parsed = parse_device_topic(message.topic, prefix)
-        if parsed is None or parsed[1] not in ("readings", "status"):
-            rejections.append(Rejection(message, None, "bad-topic", "The topic is not a device "
-                                        "readings or status topic.", message.payload))
-            continue
-        device_id, kind = parsed
-        if kind == "status":
-            statuses.append((message, device_id))
-            continue
-        try:
-            decoded.append((message, device_id, decode_payload(
-                message.payload, max_bytes=limits.max_payload_bytes,
-                max_batch=limits.max_batch_readings)))
-        except ValidationError as err:
-            rejections.append(Rejection(message, device_id, err.code, err.message,
-                                        message.payload))
-
-    devices = load_devices(cur, {m.device_id for m in rejections if m.device_id}
-                           | {device_id for _, device_id, _ in decoded}
-                           | {device_id for _, device_id in statuses})
     # Status updates after the device rows are locked, so every writer locks in one order.
-    outcome.statuses = sum(_store_status(conn, m, d) for m, d in statuses)
+    outcome.statuses = sum(_store_status(conn, m, d) for m, d in batch.statuses)
     activity: dict[int, _DeviceActivity] = {}
-    for rejection in rejections:
+    for rejection in batch.rejections:
         if rejection.device_id in devices:
             _touch(activity, devices[rejection.device_id], rejection.message, None)
     new: list[tuple[NewReading, Received]] = []
-    for message, device_id, content in decoded:
+    for message, device_id, content in batch.readings:
         _validate_message(message, device_id, content, devices.get(device_id), limits=limits,
-                          now=now, new=new, rejections=rejections, activity=activity)
+                          now=now, new=new, rejections=batch.rejections, activity=activity)
 
     outcome.valid = len(new)
     outcome.stored = insert_readings(cur, new)
     update_devices(cur, devices, activity)
-    insert_rejections(cur, rejections, cap=limits.rejected_payload_cap)
-    outcome.rejected.update(r.code for r in rejections)
+    insert_rejections(cur, batch.rejections, cap=limits.rejected_payload_cap)
+    outcome.rejected.update(r.code for r in batch.rejections)
     if outcome.stored:
         _evaluate(conn, evaluate, outcome.stored)
     return outcome
+
+
+def decode_messages(messages: Sequence[Received], *, limits: IngestSettings,
+                    prefix: str) -> _Sorted:
+    """Sort a batch by topic and decode readings payloads (no database needed)."""
+    batch = _Sorted()
+    for message in messages:
+        parsed = parse_device_topic(message.topic, prefix)
+        if parsed is None or parsed[1] not in ("readings", "status"):
+            batch.rejections.append(Rejection(message, None, "bad-topic", "The topic is not a "
+                                              "device readings or status topic.",
+                                              message.payload))
+            continue
+        device_id, kind = parsed
+        if kind == "status":
+            batch.statuses.append((message, device_id))
+            continue
+        try:
+            batch.readings.append((message, device_id, decode_payload(
+                message.payload, max_bytes=limits.max_payload_bytes,
+                max_batch=limits.max_batch_readings)))
+        except ValidationError as err:
+            batch.rejections.append(Rejection(message, device_id, err.code, err.message,
+                                              message.payload))
+    return batch
 
 
 def _validate_message(message: Received, device_id: str, content: Decoded,
