@@ -22,7 +22,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from bench.databases import connect, recreate_database
-from bench.load import Message, Publisher, _Client, reading_payload
+from bench.load import LoopClient, Message, Publisher, reading_payload
 from bench.population import BenchPatient, register_population
 from bench.processes import (
     HubWatcher,
@@ -58,7 +58,7 @@ QUICK = AlertSizes(samples=15, background_rate=1000.0, background_devices=2000)
 COLUMNS = ["measure", "n", "median_ms", "p95_ms", "p99_ms", "max_ms", "timeouts"]
 
 
-class Listener(_Client):
+class Listener(LoopClient):
     """Records when each message arrives on the subscribed topics, with its payload."""
 
     def __init__(self, endpoint: MqttEndpoint, subscriptions: list[str]) -> None:

@@ -56,7 +56,7 @@ def reading_payload(reading_id: str, metric: str, value: float, unit: str,
                        "time": stamp}, separators=(",", ":")).encode()
 
 
-class _Client:
+class LoopClient:
     """A connected paho client running its network loop in a thread."""
 
     def __init__(self, endpoint: MqttEndpoint, name: str, *, manual_ack: bool = False,
@@ -99,7 +99,7 @@ class _Client:
         self.client.loop_stop()
 
 
-class Publisher(_Client):
+class Publisher(LoopClient):
     """Publishes at QoS 1 and counts PUBACKs."""
 
     def __init__(self, endpoint: MqttEndpoint, name: str = "pub") -> None:
@@ -166,7 +166,7 @@ class Tally:
     last_at: float | None = None
 
 
-class CountingSubscriber(_Client):
+class CountingSubscriber(LoopClient):
     """Subscribes at QoS 1 and only counts what arrives (the broker's relay rate)."""
 
     def __init__(self, endpoint: MqttEndpoint, subscription: str, name: str = "sub",

@@ -16,7 +16,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from bench.databases import connect
-from bench.load import PUBLISH_INFLIGHT, _Client
+from bench.load import PUBLISH_INFLIGHT, LoopClient
 from telehub import topics
 from telehub.config import MqttEndpoint
 
@@ -30,7 +30,7 @@ ON CONFLICT ON CONSTRAINT readings_identity DO NOTHING
 """
 
 
-class PerMessageConsumer(_Client):
+class PerMessageConsumer(LoopClient):
     """Subscribes to readings; its writer thread inserts and commits each one, then acks."""
 
     def __init__(self, endpoint: MqttEndpoint, database_url: str, prefix: str) -> None:

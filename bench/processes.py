@@ -17,7 +17,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import psutil
 
-from bench.load import _Client
+from bench.load import LoopClient
 from telehub import topics
 from telehub.config import MqttEndpoint
 from telehub.embedded import start_mosquitto, stop_process
@@ -88,7 +88,7 @@ def own_broker() -> Iterator[MqttEndpoint]:
             stop_process(proc)
 
 
-class HubWatcher(_Client):
+class HubWatcher(LoopClient):
     """Watches the hub workers' retained status topics to see which are online."""
 
     def __init__(self, endpoint: MqttEndpoint, prefix: str) -> None:
