@@ -117,21 +117,28 @@ def _readings_table(data: Readings) -> None:
 
 
 def _alert_timeline(alerts: list[Alert]) -> None:
+    """Every alert, newest first; the chosen one's history step by step."""
     zone = session.settings().zone
     if not alerts:
         st.info("No alerts for this patient.")
         return
-    api = session.api()
-    for alert in sorted(alerts, key=lambda a: a.first_breach_at, reverse=True):
-        with st.expander(f"{severity_chip(alert.severity)} {alert.rule_id} · {alert.status} · "
-                         f"{format_local(alert.first_breach_at, zone)}"):
-            st.write(alert.message)
-            with session.handling_errors():
-                events = api.alert_events(alert.id)
-            for event in events:
-                note = f" — {event.note}" if event.note else ""
-                st.markdown(f"- {format_local(event.at, zone)}: **{event.kind}** "
-                            f"by {event.actor}{note}")
+    ordered = sorted(alerts, key=lambda a: a.first_breach_at, reverse=True)
+    st.dataframe(pd.DataFrame([{
+        "First breach": format_local(a.first_breach_at, zone),
+        "Severity": severity_chip(a.severity), "Rule": a.rule_id, "Status": a.status,
+        "Outcome": (a.outcome or "").replace("-", " "), "What happened": a.message,
+    } for a in ordered]), hide_index=True, width="stretch", key="alerts_table")
+    labels = {a.id: f"{format_local(a.first_breach_at, zone)} · {a.severity.upper()} · "
+                    f"{a.rule_id}" for a in ordered}
+    chosen = st.selectbox("History of", list(labels), format_func=labels.__getitem__,
+                          index=0, key="alert_history_pick")
+    if chosen is None:
+        return
+    with session.handling_errors():
+        events = session.api().alert_events(chosen)
+    for event in events:
+        note = f" — {event.note}" if event.note else ""
+        st.markdown(f"- {format_local(event.at, zone)}: **{event.kind}** by {event.actor}{note}")
 
 
 def _threshold_editor(patient: Patient, thresholds: list[Threshold]) -> None:

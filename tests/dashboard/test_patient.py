@@ -18,6 +18,11 @@ def _open_patient(at: AppTest, patient_id: int) -> AppTest:
     return at
 
 
+def _frame(at: AppTest, column: str) -> Any:
+    """The first table on the page with this column."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
 def _charts(at: AppTest) -> list[dict[str, Any]]:
     import json
 
@@ -37,9 +42,12 @@ def test_opening_a_patient_from_the_caseload_shows_header_chart_and_readings(
     assert spo2["data"][0]["y"][-1] == 89
     labels = [a["text"] for a in spo2["layout"]["annotations"]]
     assert "RED ≤ 91" in labels and "AMBER ≤ 93" in labels  # the patient's bands
-    readings = at.dataframe[0].value
+    readings = _frame(at, "Value")
     assert list(readings["Value"])[:2] == ["89 %", "90 %"]  # newest first, with units
     assert "BST" in readings["Time"][0] or "GMT" in readings["Time"][0]
+    timeline = _frame(at, "What happened")
+    assert list(timeline["Rule"]) == ["spo2-scale1-red"]
+    assert "**opened** by system" in page_text(at)  # the chosen alert's history
 
 
 def test_a_year_is_drawn_from_daily_buckets(app_test: AppTest, seeded: Seeded) -> None:
@@ -49,8 +57,8 @@ def test_a_year_is_drawn_from_daily_buckets(app_test: AppTest, seeded: Seeded) -
     no_exceptions(at)
     names = [t.get("name") for t in _charts(at)[0]["data"]]
     assert "daily mean" in names and "daily range (min–max)" in names
-    assert list(at.dataframe[0].value.columns) == ["Day", "Metric", "Min", "Mean", "Max",
-                                                   "Readings"]
+    assert list(_frame(at, "Day").columns) == ["Day", "Metric", "Min", "Mean", "Max",
+                                               "Readings"]
 
 
 def test_a_threshold_edit_is_saved_with_its_reason(app_test: AppTest, seeded: Seeded,
@@ -75,7 +83,7 @@ def test_a_threshold_edit_is_saved_with_its_reason(app_test: AppTest, seeded: Se
     assert row["reason"].startswith("COPD with usual saturation")
     assert row["set_by_name"] == "Grace Okafor"
     # The page now shows the individual value beside the default, and draws it.
-    table = at.dataframe[1].value.set_index("Rule")
+    table = _frame(at, "Default").set_index("Rule")
     assert table.loc["spo2-scale1-amber", "Default"] == "at or below 93"
     assert table.loc["spo2-scale1-amber", "Individual"] == "at or below 90"
     assert table.loc["spo2-scale1-amber", "Reason"].startswith("COPD with usual saturation")
