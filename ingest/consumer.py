@@ -102,6 +102,8 @@ class Consumer:
         with self._ack_lock:
             self._generation += 1
         prefix = self._settings.topic_root
+        # Statuses are not shared: retained messages are never sent on a shared subscription,
+        # and a status update is idempotent, so every worker may apply it.
         _result, self._subscribe_mid = client.subscribe([
             (topics.readings_subscription(prefix, shared=self._settings.ingest.shared),
              mqtt.SubscribeOptions(qos=1)),

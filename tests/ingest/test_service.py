@@ -83,3 +83,21 @@ def test_a_batch_closes_at_its_size_its_bytes_or_its_wait() -> None:
     assert len(take_batch(inbox, max_items=100, wait_s=0.05)) == 3
     assert time.monotonic() - started < 0.5
     assert take_batch(inbox, max_items=100, wait_s=0.05, first_timeout=0.01) == []
+
+
+def test_the_minute_summary_is_one_line_of_counts(caplog: pytest.LogCaptureFixture) -> None:
+    from collections import Counter
+
+    from ingest import counters
+
+    stats = counters.IngestStats()
+    stats.add_received(5)
+    stats.add_batch(stored=3, duplicates=1, rejected=Counter({"not-json": 1}),
+                    started=time.monotonic())
+    assert stats.summary() == ("ingest: received=5 stored=3 duplicates=1 rejected=1 "
+                               "(not-json=1) batches=1")
+    stats._last_summary -= counters.SUMMARY_INTERVAL_S
+    with caplog.at_level("INFO", logger="ingest.counters"):
+        stats.maybe_log()
+        stats.maybe_log()  # not again within the minute
+    assert [r.getMessage() for r in caplog.records] == [stats.summary()]
