@@ -20,7 +20,8 @@ def streamlit_command(settings: Settings) -> list[str]:
             "--server.port", str(settings.dashboard_port),
             "--server.headless", "true",
             "--browser.gatherUsageStats", "false",
-            "--client.toolbarMode", "minimal"]
+            "--client.toolbarMode", "minimal",
+            "--theme.primaryColor", "#005eb8"]  # NHS blue, as the charts use
 
 
 def run(settings: Settings) -> int:
