@@ -128,8 +128,15 @@ def fleet(conn: psycopg.Connection, log_guard: LogGuard, fleet_size: int
 
 
 @pytest.fixture
+def broker_extra() -> tuple[str, ...]:
+    """Lines appended to the shipped mosquitto.conf (a test parametrizes this to weaken it)."""
+    return ()
+
+
+@pytest.fixture
 def shipped_broker(tmp_path: Path, conn: psycopg.Connection,
-                   fleet: tuple[Fleet, dict[str, str]]) -> Iterator[ShippedBroker]:
+                   fleet: tuple[Fleet, dict[str, str]], broker_extra: tuple[str, ...]
+                   ) -> Iterator[ShippedBroker]:
     """The shipped configuration, written from the database's devices, on a free port."""
     if mosquitto_binary() is None:
         pytest.skip("needs mosquitto")
@@ -144,7 +151,8 @@ def shipped_broker(tmp_path: Path, conn: psycopg.Connection,
     out = tmp_path / "broker"
     port = free_port()
     cfg = BrokerConfig(out_dir=out, port=port, bind="127.0.0.1",
-                       run_as=pwd.getpwuid(os.geteuid()).pw_name, log_file=out / "mosquitto.log")
+                       run_as=pwd.getpwuid(os.geteuid()).pw_name, log_file=out / "mosquitto.log",
+                       extra=broker_extra)
     write_broker_files(cfg, devices, [
         ServiceUser.from_secret(HUB_USER, "hub", HUB_PASSWORD),
         ServiceUser.from_secret(RESPONDER_USER, "reader", RESPONDER_PASSWORD)])
