@@ -80,25 +80,37 @@ class BatchWriter:
             logger.warning("ingest writer did not finish within %.0f s; unacked messages "
                            "will be redelivered", timeout)
 
+    @property
+    def alive(self) -> bool:
+        """True while the writer thread runs."""
+        return self._thread.is_alive()
+
     def _run(self) -> None:
-        limits = self._settings.ingest
         while True:
-            batch = take_batch(self._inbox, max_items=limits.batch_max,
-                               wait_s=limits.batch_wait_ms / 1000)
-            if not batch:
-                if self._stop.is_set():
+            try:
+                if not self._step():
                     break
-                self._stats.maybe_log()
-                continue
-            outcome = self._store_with_retry(batch)
-            if outcome is None:
-                break  # stopping while the database is down: the broker redelivers
-            self._ack(batch)
-            self._stats.add_batch(stored=len(outcome.stored), duplicates=outcome.duplicates,
-                                  rejected=outcome.rejected,
-                                  started=min(m.arrived for m in batch))
-            self._stats.maybe_log()
+            except Exception:  # the loop must outlive any one failure; unacked means redelivered
+                logger.exception("ingest writer failed; going on")
+                self._stop.wait(RETRY_FIRST_S)
         logger.info("%s", self._stats.summary())
+
+    def _step(self) -> bool:
+        """Take, store and ack one batch; False when it is time to stop."""
+        limits = self._settings.ingest
+        batch = take_batch(self._inbox, max_items=limits.batch_max,
+                           wait_s=limits.batch_wait_ms / 1000)
+        if not batch:
+            self._stats.maybe_log()
+            return not self._stop.is_set()
+        outcome = self._store_with_retry(batch)
+        if outcome is None:
+            return False  # stopping while the database is down: the broker redelivers
+        self._ack(batch)
+        self._stats.add_batch(stored=len(outcome.stored), duplicates=outcome.duplicates,
+                              rejected=outcome.rejected, started=min(m.arrived for m in batch))
+        self._stats.maybe_log()
+        return True
 
     def _store_with_retry(self, batch: Sequence[Received]) -> BatchOutcome | None:
         """Commit the batch, retrying while the database is unreachable; None if told to stop."""

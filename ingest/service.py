@@ -109,7 +109,7 @@ def run(settings: Settings) -> int:
             started.append(service)
         logger.info("hub running (worker %s)", settings.ingest.client_id)
         while not stop.wait(0.5):
-            if ingest.consumer.failed.is_set():
+            if ingest.consumer.failed.is_set() or not ingest.writer.alive:
                 code = 1
                 break
     finally:
