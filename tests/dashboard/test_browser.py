@@ -16,14 +16,7 @@ import httpx
 import pytest
 
 from tests.dashboard.conftest import PASSWORD, Seeded, free_port
-
-selenium = pytest.importorskip("selenium", reason="the browser test needs `pip install selenium`")
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from tests.dashboard.webdriver import ENTER, Browser, headless_chromium
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -70,63 +63,52 @@ def dashboard_url(api_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def browser() -> Iterator[WebDriver]:
-    """Headless Chromium driven by chromedriver."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1600,1200"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(options=options,
-                              service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
+def browser() -> Iterator[Browser]:
+    """Headless Chromium driven through chromedriver."""
+    with headless_chromium(str(CHROMIUM), CHROMEDRIVER, free_port()) as session:
+        yield session
 
 
-def _page_ok(driver: WebDriver) -> None:
+def _page_ok(browser: Browser) -> None:
     """The page is not empty and shows no Streamlit exception."""
-    errors = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]')
-    assert not errors, errors[0].text
-    assert driver.find_element(By.TAG_NAME, "body").text.strip(), "the page is empty"
+    errors = browser.find_all('[data-testid="stException"]')
+    assert not errors, browser.text(errors[0])
+    assert browser.body_text().strip(), "the page is empty"
 
 
-def _wait_text(driver: WebDriver, text: str, timeout: float = 30) -> None:
-    WebDriverWait(driver, timeout).until(
-        lambda d: text in d.find_element(By.TAG_NAME, "body").text,
-        f"'{text}' never appeared")
+def _wait_text(browser: Browser, text: str, timeout: float = 30) -> None:
+    browser.wait_for(lambda: text in browser.body_text(), f"'{text}' appearing", timeout)
 
 
 def test_sign_in_see_a_red_patient_and_open_the_patient_page(
-        dashboard_url: str, browser: WebDriver, seeded: Seeded) -> None:
+        dashboard_url: str, browser: Browser, seeded: Seeded) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    wait = WebDriverWait(browser, 30)
     browser.get(dashboard_url)
-    username = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR,
-                                                      'input[aria-label="Username"]')))
-    username.send_keys("nurse.north")
-    browser.find_element(By.CSS_SELECTOR, 'input[aria-label="Password"]').send_keys(PASSWORD)
-    browser.find_element(By.XPATH, '//button[.//p[text()="Sign in"]]').click()
+    username = browser.wait_for(lambda: browser.find('input[aria-label="Username"]'),
+                                "the sign-in form")
+    browser.type(username, "nurse.north")
+    browser.type(browser.find('input[aria-label="Password"]'), PASSWORD)
+    browser.click(browser.find(xpath='//button[.//p[text()="Sign in"]]'))
 
     _wait_text(browser, "3 patients · 1 RED")
     _wait_text(browser, "Grace Okafor")
-    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR,
-                                               '[data-testid="stDataFrame"]')))
+    browser.wait_for(lambda: browser.find_all('[data-testid="stDataFrame"]'), "the caseload")
     time.sleep(1.0)  # the data grid paints on a canvas after it mounts
     _page_ok(browser)
-    browser.save_screenshot(str(ARTIFACTS / "dashboard-caseload.png"))
+    browser.screenshot(ARTIFACTS / "dashboard-caseload.png")
 
-    picker = browser.find_element(By.CSS_SELECTOR, 'input[aria-label*="Open a patient"]')
-    picker.click()
-    picker.send_keys("Patricia")
-    picker.send_keys(Keys.ENTER)
-    wait.until(ec.element_to_be_clickable(
-        (By.XPATH, '//button[.//p[text()="Open patient page"]]'))).click()
+    picker = browser.find('input[aria-label*="Open a patient"]')
+    browser.click(picker)
+    browser.type(picker, "Patricia" + ENTER)
+    button = browser.wait_for(
+        lambda: browser.find(xpath='//button[.//p[text()="Open patient page"]]'),
+        "the open-patient button")
+    browser.click(button)
 
     _wait_text(browser, "Patricia Clegg · TH-000003")
-    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".js-plotly-plot")))
+    browser.wait_for(lambda: browser.find_all(".js-plotly-plot"), "the SpO2 chart")
     _wait_text(browser, "RED ≤ 91")
     _page_ok(browser)
-    browser.save_screenshot(str(ARTIFACTS / "dashboard-patient.png"))
+    browser.screenshot(ARTIFACTS / "dashboard-patient.png")
     assert (ARTIFACTS / "dashboard-caseload.png").stat().st_size > 10_000
     assert (ARTIFACTS / "dashboard-patient.png").stat().st_size > 10_000
