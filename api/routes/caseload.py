@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from api.access import audit, team_visible
 from api.caseload import load_caseload
@@ -18,7 +18,7 @@ router = APIRouter(tags=["caseload"], responses={401: {"model": Problem},
 
 @router.get("/caseload", response_model=CaseloadOut, summary="The triaged caseload")
 def caseload(staff: Clinical, conn: Conn, request: Request, team_id: int | None = None,
-             nurse_id: int | None = None) -> CaseloadOut:
+             nurse_id: int | None = None) -> Response:
     """Red alerts first, then amber, then overdue readings, then the rest; each row has the
     latest value and time per metric, a 7-day daily trend, open alert counts and devices."""
     team = team_id if team_id is not None else staff.team_id
@@ -31,5 +31,8 @@ def caseload(staff: Clinical, conn: Conn, request: Request, team_id: int | None 
     audit(conn, staff, "list", "caseload", None, client_addr(request),
           {"team_id": team, "nurse_id": nurse_id, "patients": len(rows)})
     conn.commit()
-    return CaseloadOut(team_id=team, nurse_id=nurse_id, generated_at=now, total=len(rows),
-                       rows=rows)
+    out = CaseloadOut(team_id=team, nurse_id=nurse_id, generated_at=now, total=len(rows),
+                      rows=rows)
+    # Serialised here: the rows are validated already, and FastAPI would validate a
+    # 500-patient caseload a second time on the way out.
+    return Response(out.model_dump_json(), media_type="application/json")
