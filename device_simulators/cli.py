@@ -19,7 +19,10 @@ from telehub.errors import TelehubError
 logger = logging.getLogger(__name__)
 
 DEMO_SPEED = 1440.0                 # a simulated day per real minute
-DEMO_WINDOW = timedelta(days=3)     # the demo's compressed stretch: three minutes at 1440×
+# The demo's compressed stretch: 15 s at 1440×. Short, because the hub's scheduler
+# judges missing readings against the real clock: a longer stretch would leave every
+# patient's latest reading too far behind it and raise false missing-reading alerts.
+DEMO_WINDOW = timedelta(hours=6)
 DEMO_BACKFILL = timedelta(days=30) - DEMO_WINDOW - timedelta(hours=1)  # inside the hub's horizon
 DEFAULT_WINDOW = timedelta(days=3)  # the compressed stretch when --speed > 1 and no --window
 MARKER = "progress.json"            # the demo's memory: scenario anchor and how far it got

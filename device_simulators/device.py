@@ -58,6 +58,9 @@ class SimulatedDevice:
         self._flush_due = False
         self.refused = False
         self.wanted_online = False
+        # While history is written, readings are kept and sent as batches afterwards: a
+        # device's month arrives in one transaction, not as a month of single readings.
+        self.holding = False
         self._client: mqtt.Client | None = None
         self.published = 0
         self.acked = 0
@@ -148,12 +151,19 @@ class SimulatedDevice:
         item = reading_item(m, self.spec.unit, self.seq, self.battery_level)
         text = json.dumps(item, separators=(",", ":"))
         row = self._store.add(self.spec.device_id, text, m.fault, self.seq, self.battery)
-        if not self.connected:
+        if self.holding or not self.connected:
             return
         if self._flush_due:
             self.pump()                  # sends this reading with those that waited
         else:
             self._publish([row], encode_reading(item, m.fault))
+
+    def release(self) -> None:
+        """Stop holding readings back: send what was kept as batches now."""
+        self.holding = False
+        with self._lock:
+            self._flush_due = True
+        self.pump()
 
     def reap(self) -> int:
         """Forget the readings the broker has acknowledged; returns how many."""
@@ -178,7 +188,7 @@ class SimulatedDevice:
         """Reap acknowledgements; after each (re)connection, send what waits on disk as batches."""
         self.reap()
         with self._lock:
-            due = self._flush_due and self.connected
+            due = self._flush_due and self.connected and not self.holding
             if due:
                 self._flush_due = False
             inflight = [r for _info, rows in self._inflight for r in rows]

@@ -26,11 +26,17 @@ DEFAULT_BASELINE = {"weight": 78.0, "spo2": 96.0, "pulse": 72.0, "glucose": 7.0}
 # Day-to-day noise (standard deviation, and a bound so a stable patient never
 # crosses an alert threshold by noise alone: the bound keeps weight within
 # ±0.4 kg, so no 2 kg gain or 1 kg overnight rise happens by chance).
-NOISE = {"weight": (0.2, 0.4), "spo2": (0.7, 2.0), "pulse": (3.0, 8.0), "glucose": (0.12, 0.25)}
-LOW_QUALITY_CHANCE = 0.02     # oximeter readings spoilt by motion or poor perfusion
+NOISE = {"weight": (0.2, 0.4), "spo2": (0.6, 1.4), "pulse": (3.0, 8.0), "glucose": (0.12, 0.25)}
+# Oximeter readings spoilt by motion or poor perfusion (flagged low quality): part of
+# the faulty-device scenario, so that every alert in a demo has a scenario behind it.
+LOW_QUALITY_CHANCE = 0.15
+# An unwell patient measures more often (told to check when breathless or shaky):
+# readings through the day, so a recent one is there for the urgent (red) rules.
+SYMPTOMATIC_PER_DAY = 5
 LATE_CHANCE = 0.07            # readings taken one to three hours after the planned time
 DAY_TIMES = {                 # local clock times of the planned readings per day
     1: (7.5,), 2: (8.0, 19.5), 3: (8.0, 13.0, 19.0), 4: (7.5, 12.0, 17.5, 22.0),
+    5: (7.5, 11.0, 14.5, 18.0, 21.5),
 }
 WINDOW_TIMES = {"morning": 7.5, "evening": 19.0, "any": 9.0}
 # Glucose before meals: the dawn rise before breakfast, the bedtime snack.
@@ -83,7 +89,10 @@ class PatientModel:
             device = self.spec.device_for(metric)
             if device is None:
                 continue
-            hours = planned_times(int(slot["per_day"]), str(slot.get("window", "any")))
+            per_day = int(slot["per_day"])
+            if self.scenario.unwell(metric.value, _midday(day)):
+                per_day = max(per_day, SYMPTOMATIC_PER_DAY)
+            hours = planned_times(per_day, str(slot.get("window", "any")))
             for i, hour in enumerate(hours):
                 t = self._taken_at(day, hour, rng)
                 k = day.toordinal() * len(hours) + i
@@ -128,7 +137,7 @@ class PatientModel:
             swing = 5.0 * math.sin(math.pi * (local_hour - 8) / 12) if 8 <= local_hour <= 20 else -3
             pulse = (self.baseline["pulse"] + swing + scenario.pulse_offset(t)
                      + _noise(rng, "pulse"))
-            low_quality = rng.random() < LOW_QUALITY_CHANCE
+            low_quality = scenario.faulty(t) and rng.random() < LOW_QUALITY_CHANCE
             if low_quality:
                 spo2 -= rng.uniform(2.0, 6.0)
             return Measurement(t, device_id, metric, float(min(round(spo2), 100)),
@@ -147,6 +156,10 @@ class PatientModel:
         centre = scenario.glucose_level(t, self.baseline["glucose"]) + MEAL_OFFSET.get(
             local_hour, 0.3)
         return max(centre * (1.0 + _noise(rng, "glucose")), 0.8)
+
+
+def _midday(day: date) -> datetime:
+    return datetime.combine(day, time(12), LONDON)
 
 
 def _noise(rng: random.Random, metric: str) -> float:

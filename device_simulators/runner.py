@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 MAX_UNACKED = 2_000          # readings in flight before the fast phase waits for the broker
 CONNECT_WAIT_S = 10.0        # how long to wait for devices to connect before starting anyway
 TICK_S = 0.02                # how often the live phases look at the clock
+HISTORY_ACK_WAIT_S = 120.0   # longest wait for the broker to take the history batches
 CAUGHT_UP_SLACK = timedelta(seconds=1)
 CLOSE_TIMEOUT_S = 15.0       # how long each device waits for its last PUBACKs on exit
 
@@ -79,8 +80,11 @@ class Simulation:
                                                      password=creds.get(d.device_id))
                         for d in caseload.devices()}
         far = plan.anchor + timedelta(days=3650)
-        self._events: Iterator[Measurement] = measurements_between(
-            caseload_models(caseload, plan.anchor), plan.start, far)
+        models = caseload_models(caseload, plan.anchor)
+        self._events: Iterator[Measurement] = measurements_between(models, plan.start, far)
+        # Devices whose scenario has them off the network when the run starts stay off.
+        self._offline_at_start = {d.device_id for m in models for d in m.spec.devices
+                                  if m.scenario.offline(plan.start)}
 
     def run(self, stop: threading.Event, progress: Progress | None = None) -> SimulationReport:
         """Connect every device, produce the readings, and close cleanly; returns the report."""
@@ -94,17 +98,21 @@ class Simulation:
         return self.report
 
     def _connect_all(self) -> None:
-        for device in self.devices.values():
+        history = self.plan.start < self.plan.fast_until
+        online = [d for d in self.devices.values()
+                  if d.spec.device_id not in self._offline_at_start]
+        for device in online:
+            device.holding = history
             device.go_online()
         deadline = time.monotonic() + CONNECT_WAIT_S
         while time.monotonic() < deadline:
-            if all(d.connected or d.refused for d in self.devices.values()):
+            if all(d.connected or d.refused for d in online):
                 break
             time.sleep(0.05)
-        offline = sum(not d.connected for d in self.devices.values())
+        offline = sum(not d.connected for d in online)
         if offline:
             logger.warning("%d of %d devices are not connected; their readings wait on disk",
-                           offline, len(self.devices))
+                           offline, len(online))
 
     def _loop(self, stop: threading.Event, progress: Progress | None) -> None:
         upcoming = next(self._events, None)
@@ -123,6 +131,7 @@ class Simulation:
             if stop.is_set():
                 break
             if was_fast:
+                self._release_history()
                 self.clock.start_compressed()
                 logger.info("history written up to %s; clock now runs at %g×",
                             self.plan.fast_until.isoformat(timespec="minutes"), self.plan.speed)
@@ -141,28 +150,40 @@ class Simulation:
                 break
             stop.wait(TICK_S)
 
+    def _release_history(self) -> None:
+        """Send each device's history as store-and-forward batches, and wait for the PUBACKs."""
+        for device in self.devices.values():
+            device.release()
+        self._hold_back(force=True)
+
     def _deliver(self, m: Measurement) -> None:
         device = self.devices.get(m.device_id)
         if device is None:
             return
         if m.offline and device.wanted_online:
+            if device.holding:       # what it had before going offline still gets through
+                device.release()
+                device.holding = True
             device.go_offline()
         elif not m.offline and not device.wanted_online:
+            device.holding = self.clock.fast
             device.go_online()
         device.record(m)
         self.report.recorded += 1
         self.report.simulated_until = m.time
 
-    def _hold_back(self) -> None:
-        """In the fast phase, let the broker acknowledge before sending much more."""
-        if self.report.recorded % 200:
+    def _hold_back(self, *, force: bool = False, limit: int = MAX_UNACKED) -> None:
+        """Let the broker acknowledge before sending much more (and report progress)."""
+        if self.report.recorded % 200 and not force:
             return
         self._pump_all()
         if self._progress:
             self._progress(self.report, self.clock)
-        while sum(d.inflight for d in self.devices.values()) > MAX_UNACKED:
-            if self._stop.is_set() or not any(d.connected for d in self.devices.values()):
-                return           # broker gone: readings wait on disk until it is back
+        deadline = time.monotonic() + HISTORY_ACK_WAIT_S
+        while sum(d.inflight for d in self.devices.values()) > (0 if force else limit):
+            if (self._stop.is_set() or not any(d.connected for d in self.devices.values())
+                    or time.monotonic() > deadline):
+                return           # broker gone or slow: readings wait on disk meanwhile
             time.sleep(0.005)
             for d in self.devices.values():
                 d.reap()

@@ -75,6 +75,14 @@ class Scenario:
         climb = min(self.days_in(t) / self.ramp_days, 1.0)
         return baseline + (self.glucose_peak - baseline) * climb
 
+    def unwell(self, metric: str, t: datetime) -> bool:
+        """True while the scenario makes the patient check `metric` more often than planned."""
+        if self.name == "copd-exacerbation":
+            return metric == "spo2" and self._episode(t) > 0
+        if self.name in ("hypo-episodes", "hyperglycaemia"):
+            return metric == "glucose" and self.days_in(t) >= 0
+        return False
+
     def measuring(self, t: datetime) -> bool:
         """False once a non-adherent patient has stopped measuring."""
         return not (self.name == "nonadherent" and self.days_in(t) >= 0)
@@ -98,7 +106,7 @@ def draw_scenario(name: str, start: datetime, rng: random.Random) -> Scenario:
         return Scenario(name, start, gain_kg_per_day=rng.uniform(0.8, 1.0),
                         gain_days=rng.uniform(5.0, 8.0))
     if name == "copd-exacerbation":
-        return Scenario(name, start, spo2_drop=rng.uniform(3.5, 5.0),
+        return Scenario(name, start, spo2_drop=rng.uniform(4.0, 5.0),
                         pulse_rise=rng.uniform(12.0, 20.0), ramp_days=rng.uniform(1.0, 1.5),
                         episode_days=rng.uniform(5.0, 8.0))
     if name == "hypo-episodes":

@@ -63,13 +63,15 @@ SCENARIO_MIX: tuple[tuple[str, int, str | None], ...] = (
     ("device-offline", 2, None),
     ("faulty-device", 2, None),
 )
-# When each scenario starts, in days before the end of the demo's compressed clock
-# (three simulated days, i.e. three minutes at 1440×): early enough that its
-# signature is visible within the first two minutes.
+# When each scenario starts, in days before the demo starts. The demo sends 30 days of
+# history within seconds, then runs the last hours at 1440×: scenarios under way show
+# amber alerts at once (late readings are reviewed, not treated as emergencies) and
+# red ones as soon as recent readings arrive. The offline devices stay off for a day
+# or so of the live demo, then send what they kept as one batch.
 SCENARIO_START_DAYS = {
-    "hf-decompensation": (-3.0, -2.6), "copd-exacerbation": (-2.8, -2.4),
-    "hypo-episodes": (-2.8, -2.2), "hyperglycaemia": (-3.0, -2.5),
-    "nonadherent": (-4.0, -3.5), "device-offline": (-3.0, -2.6), "faulty-device": (-30.0, -30.0),
+    "hf-decompensation": (-3.5, -3.0), "copd-exacerbation": (-3.0, -2.5),
+    "hypo-episodes": (-2.5, -2.0), "hyperglycaemia": (-3.0, -2.5),
+    "nonadherent": (-4.0, -3.5), "device-offline": (-1.2, -1.0), "faulty-device": (-30.0, -30.0),
 }
 GIVEN_NAMES = ("Margaret", "John", "Patricia", "David", "Barbara", "Peter", "Susan", "Michael",
                "Jean", "Brian", "Eileen", "Alan", "Doreen", "Keith", "Sheila", "Derek",
@@ -147,7 +149,7 @@ def _simulation(rng: random.Random, index: int, conditions: tuple[str, ...], sce
     if "weight" in schedule:
         baseline["weight"] = round(rng.uniform(58.0, 112.0), 1)
     if "spo2" in schedule:
-        baseline["spo2"] = float(rng.randint(89, 91) if spo2_scale == 2 else rng.randint(95, 97))
+        baseline["spo2"] = _spo2_baseline(rng, scenario, spo2_scale)
     if "glucose" in schedule:
         baseline["glucose"] = round(rng.uniform(6.0, 8.5), 1)
     devices = []
@@ -163,6 +165,15 @@ def _simulation(rng: random.Random, index: int, conditions: tuple[str, ...], sce
         scenario_start_days=round(rng.uniform(low, high), 2),
         adherence=round(rng.uniform(0.9, 0.99), 2),
     )
+
+
+def _spo2_baseline(rng: random.Random, scenario: str, spo2_scale: int) -> float:
+    """Inside the target range, so that only a scenario makes SpO2 alert."""
+    if spo2_scale == 2:
+        return float(rng.randint(89, 91))   # scale 2 target 88–92 %
+    if scenario == "copd-exacerbation":
+        return 95.0                         # a 4–5 point fall reaches NEWS2 red (≤ 91 %)
+    return float(rng.randint(97, 98))
 
 
 def _device_unit(rng: random.Random, kind: str) -> Unit:

@@ -159,3 +159,19 @@ def test_caseload_readings_come_in_time_order_for_every_patient() -> None:
     assert [m.time for m in series] == sorted(m.time for m in series)
     assert {m.device_id for m in series} == {"ox-1", "sc-2"}
     assert {m.metric for m in series} == {Metric.SPO2, Metric.WEIGHT}
+
+
+def test_only_a_faulty_oximeter_flags_low_quality_readings() -> None:
+    stable = _series(_patient("copd", "stable"), 6, days=30)
+    assert not any(m.low_quality for m in stable)
+    faulty = _series(_patient("copd", "faulty-device", start=-30), 6, days=30)
+    assert any(m.low_quality for m in faulty)
+
+
+def test_an_unwell_patient_measures_more_often() -> None:
+    series = _series(_patient("copd", "copd-exacerbation"), 7)
+    start = ANCHOR - timedelta(days=10)
+    per_day_before = len([m for m in series if m.time < start]) / 10
+    per_day_during = len([m for m in series if start + timedelta(days=2) <= m.time
+                          < start + timedelta(days=5)]) / 3
+    assert per_day_before <= 2 < 4 <= per_day_during
