@@ -12,7 +12,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from api.errors import install_handlers
-from api.middleware import RequestLimits
+from api.middleware import RequestLimits, UnexpectedErrors
 from api.observability import Observability
 from api.ratelimit import SlidingWindowLimiter
 from api.routes import (
@@ -67,6 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Telehub API", version="1", description=DESCRIPTION, lifespan=lifespan)
     install_handlers(app)
+    app.add_middleware(UnexpectedErrors)
     app.add_middleware(RequestLimits, max_bytes=settings.api.max_request_bytes)
     observability.install(app)
     if settings.api.cors_origins:  # closed unless origins are configured

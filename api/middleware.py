@@ -1,10 +1,14 @@
-"""Request size limits (a pure ASGI middleware, so bodies are never read twice)."""
+"""Pure ASGI middlewares: request size limits, and a last resort for unexpected errors."""
 
 from __future__ import annotations
 
 import json
+import logging
+import traceback
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger(__name__)
 
 
 class RequestLimits:
@@ -60,3 +64,39 @@ async def _too_large(send: Send, max_bytes: int) -> None:
                 "headers": [(b"content-type", b"application/problem+json"),
                             (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+class UnexpectedErrors:
+    """Turn an unhandled exception into a 500 problem, logging where it happened but not its
+    message (database errors quote the values they refused, which may identify a patient)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as err:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            logger.error("unhandled %s in %s %s\n%s", type(err).__name__, scope.get("method"),
+                         route, "".join(traceback.format_tb(err.__traceback__)))
+            if started:
+                return
+            body = json.dumps({"type": "about:blank", "title": "Internal Server Error",
+                               "status": 500, "detail": "Something went wrong; it has been "
+                               "logged.", "code": "internal-error"}).encode()
+            await send({"type": "http.response.start", "status": 500,
+                        "headers": [(b"content-type", b"application/problem+json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})

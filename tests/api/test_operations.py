@@ -145,3 +145,23 @@ def test_ready_once_the_database_comes_up(pg_admin_url: str, template_db: str,
         with psycopg.connect(pg_admin_url, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                 sql.Identifier(name)))
+
+
+def test_unexpected_errors_are_500_problems_logged_without_their_message(
+        api_settings: Settings, db_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    app = create_app(api_settings)
+    message = "Key (nhs_number)=(9434765919) already exists."
+
+    def boom() -> None:
+        raise RuntimeError(message)  # as a database error quotes the value it refused
+
+    app.add_api_route("/boom", boom)
+    with ServerThread(app) as srv:
+        r = httpx.get(f"http://127.0.0.1:{srv.port}/boom")
+    assert r.status_code == 500
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["code"] == "internal-error"
+    assert "9434765919" not in r.text
+    logged = "\n".join(rec.getMessage() for rec in caplog.records)
+    assert "unhandled RuntimeError in GET /boom" in logged
+    assert "9434765919" not in logged
