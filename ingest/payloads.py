@@ -1,4 +1,5 @@
-"""Decoding readings: the native JSON reading, a store-and-forward batch, a FHIR Observation.
+"""Decoding readings: the native JSON reading, a store-and-forward batch, a FHIR Observation
+(alone or in a Bundle).
 
 Decoding only checks the shape of a message and pulls out its fields; whether a
 metric, unit, value or time is acceptable is decided in `ingest.validate`.
@@ -76,7 +77,9 @@ def decode_payload(payload: bytes, *, max_bytes: int, max_batch: int) -> Decoded
     if not isinstance(document, dict):
         raise ValidationError("not-an-object", "The message is JSON but not an object.")
     if "readings" in document:
-        return _decode_batch(document, max_batch)
+        return _decode_batch(document["readings"], document, max_batch)
+    if document.get("resourceType") == "Bundle":
+        return _decode_batch(_bundle_resources(document), {}, max_batch)
     if size > SINGLE_MAX_BYTES:
         raise ValidationError("too-large", f"A single reading of {size:,} bytes is over the "
                               f"{SINGLE_MAX_BYTES:,}-byte limit for one reading.")
@@ -92,10 +95,19 @@ def _parse_json(payload: bytes) -> Any:
         raise ValidationError("not-json", "The message is not valid UTF-8 JSON.") from err
 
 
-def _decode_batch(document: Mapping[str, Any], max_batch: int) -> Decoded:
-    items = document["readings"]
+def _bundle_resources(bundle: Mapping[str, Any]) -> Any:
+    """The resources of a FHIR Bundle's entries (each checked as a batch item)."""
+    entries = bundle.get("entry")
+    if not isinstance(entries, list):
+        return entries
+    return [e.get("resource") if isinstance(e, dict) else e for e in entries]
+
+
+def _decode_batch(items: Any, document: Mapping[str, Any], max_batch: int) -> Decoded:
+    """A list of readings (native or FHIR); `document` may carry a battery and a patient."""
     if not isinstance(items, list):
-        raise ValidationError("not-a-batch", "'readings' must be a list of readings.")
+        raise ValidationError("not-a-batch", "A batch must hold a list of readings "
+                              "('readings', or a FHIR Bundle's 'entry').")
     if not items:
         raise ValidationError("empty-batch", "The batch holds no readings.")
     if len(items) > max_batch:

@@ -258,3 +258,16 @@ def test_batch_battery_is_the_newest_items() -> None:
 def test_invalid_flag_is_kept() -> None:
     (r,) = validate(native(flags=["invalid", "made-up"]))
     assert r.flags == ("invalid",)
+
+
+def test_fhir_bundle_of_observations_is_a_batch() -> None:
+    pulse = fhir(id="obs-2", code={"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+                 valueQuantity={"value": 77, "unit": "beats/minute", "code": "/min"})
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"resource": fhir()}, {"resource": pulse},
+                        {"resource": {"resourceType": "Patient"}}]}
+    decoded = decode_payload(json.dumps(bundle).encode(), max_bytes=10**6, max_batch=100)
+    assert [(r.metric, r.reading_id) for r in decoded.readings] == [("weight", "obs-1"),
+                                                                     ("pulse", "obs-2")]
+    assert [(e.index, e.code) for e in decoded.errors] == [(2, "not-an-observation")]
+    assert decode_error(b'{"resourceType": "Bundle"}') == "not-a-batch"
