@@ -6,7 +6,7 @@ patient is checked against it and refused when it names someone else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from ingest.payloads import RawReading
@@ -29,8 +29,9 @@ class DeviceRecord:
     patient_id: int | None
     patient_status: str | None
     # Every way a payload may name the device's own patient: NHS number, display id, id.
-    patient_refs: frozenset[str]
-    last_seq: int | None
+    # Kept out of repr so no log line or traceback can ever show an NHS number.
+    patient_refs: frozenset[str] = field(repr=False)
+    last_seq: int | None = None
 
 
 def check_device(device: DeviceRecord | None, device_id: str) -> DeviceRecord:

@@ -271,3 +271,7 @@ def test_fhir_bundle_of_observations_is_a_batch() -> None:
                                                                      ("pulse", "obs-2")]
     assert [(e.index, e.code) for e in decoded.errors] == [(2, "not-an-observation")]
     assert decode_error(b'{"resourceType": "Bundle"}') == "not-a-batch"
+
+
+def test_a_device_record_never_shows_its_patients_nhs_number() -> None:
+    assert "9990000018" not in repr(DEVICE) and "9990000018" not in str(DEVICE)
