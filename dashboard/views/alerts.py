@@ -78,6 +78,9 @@ def _alert_card(alert: Alert, now: datetime, names: dict[int, str]) -> None:
         who = f"{names[alert.patient_id]} ({who})"
     heading = (f"{severity_chip(alert.severity)} · {who}"
                f" · {alert.rule_id} · {alert.status}{' · ESCALATED' if alert.escalated else ''}")
+    if alert.assignee_id is not None:
+        people = _assignees(alert.team_id) if names else {}
+        heading += f" · assigned to {people.get(alert.assignee_id, 'a colleague')}"
     with st.container(border=True):
         st.markdown(f"**{heading}**")
         st.write(alert.message)
@@ -108,7 +111,11 @@ def _alert_card(alert: Alert, now: datetime, names: dict[int, str]) -> None:
             session.clear_reads()
             st.session_state["inbox_notice"] = f"{action} saved for alert {alert.id}."
             st.rerun()
-        if st.toggle("History", key=f"history_{alert.id}"):
+        left, right = st.columns([1, 4])
+        if names and left.button("Open patient", key=f"open_{alert.id}"):
+            st.session_state[session.PATIENT_KEY] = alert.patient_id
+            st.switch_page("views/patient.py")
+        if right.toggle("History", key=f"history_{alert.id}"):
             _history(alert.id)
 
 

@@ -59,6 +59,7 @@ def api_url(settings: Settings) -> Iterator[str]:
         time.sleep(0.05)
     yield url
     server.should_exit = True
+    server.force_exit = True  # do not wait for the dashboard's idle keep-alive connections
     thread.join(10)
 
 

@@ -84,3 +84,12 @@ def test_assigning_offers_the_teams_staff(app_test: AppTest, seeded: Seeded,
     at.button(key=f"save_{alert}").click().run()
     no_exceptions(at)
     assert _alert(db_url, alert)["assignee_id"] == seeded.matron_id
+    assert "assigned to Ruth Calder (matron)" in page_text(at)
+
+
+def test_open_patient_goes_from_the_alert_to_the_patient_page(app_test: AppTest,
+                                                              seeded: Seeded) -> None:
+    at = _inbox(app_test)
+    at.button(key=f"open_{seeded.red_alert}").click().run()
+    no_exceptions(at)
+    assert at.title[0].value == "Patricia Clegg · TH-000003"
