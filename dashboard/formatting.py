@@ -55,7 +55,9 @@ def severity_chip(severity: str) -> str:
 
 
 def metric_label(metric: str) -> str:
-    """'SpO2', 'Weight', … with the canonical unit: 'SpO2 (%)'."""
+    """'SpO2', 'Weight', … with the canonical unit: 'SpO2 (%)' (unknown names as given)."""
+    if metric not in Metric.__members__.values():
+        return metric
     spec = SPECS[Metric(metric)]
     return f"{spec.label} ({spec.canonical.value})"
 

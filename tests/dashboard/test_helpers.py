@@ -107,6 +107,7 @@ def test_values_always_carry_their_unit() -> None:
     assert format_reading("pulse", 88) == "88 /min"
     assert format_reading("pulse", None) == "—"
     assert metric_label("spo2") == "SpO2 (%)"
+    assert metric_label("temperature") == "temperature"  # a care plan naming a new metric
 
 
 def test_age_counts_whole_years_up_to_the_birthday() -> None:
