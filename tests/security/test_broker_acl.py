@@ -302,3 +302,29 @@ def test_device_cannot_join_the_hubs_shared_subscription(secured: SecuredBroker,
         got = [p for _, p in hub.received(sent[-1])]
     assert got == sent
     assert a.messages.empty()
+
+
+def test_a_device_cannot_leave_a_last_will_on_another_devices_topic(
+        secured: SecuredBroker, connect_as: object) -> None:
+    hub = connect_as("telehub-hub")  # type: ignore[operator]
+    assert not hub.subscribe("telehub/v1/devices/+/status").is_failure
+    forger = Client("ox-a", PASSWORDS["ox-a"], secured.port)
+    forger.client.will_set(status_topic("ox-b"), b"offline", qos=1, retain=True)
+    connected = forger.connect()
+    if connected:   # the broker may accept the connection; it must not publish the will
+        sock = forger.client.socket()
+        assert sock is not None
+        forger.client.loop_stop()
+        sock.close()            # gone without DISCONNECT: the broker would send the will
+    honest = Client("ox-a", PASSWORDS["ox-a"], secured.port)
+    honest.client.will_set(status_topic("ox-a"), b"offline", qos=1, retain=True)
+    try:
+        assert honest.connect()
+        sock = honest.client.socket()
+        assert sock is not None
+        honest.client.loop_stop()
+        sock.close()
+        got = hub.received(b"offline", timeout=10)
+        assert got == [(status_topic("ox-a"), b"offline")]
+    finally:
+        honest.client.loop_stop()
