@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from streamlit.testing.v1 import AppTest
 
+from dashboard.formatting import age_on
 from telehub.db import connect
 from tests.dashboard.conftest import Seeded, add_alert, no_exceptions, page_text, sign_in
 
@@ -23,7 +25,8 @@ def test_caseload_lists_red_then_amber_then_the_rest(app_test: AppTest, seeded: 
         "Patricia Clegg (TH-000003)", "John Brierley (TH-000002)", "Margaret Ashworth (TH-000001)"]
     assert [str(r["Status"]).split(" ·")[0] for r in rows] == ["🔴 RED", "🟠 AMBER", "🟢 GREEN"]
     red = rows[0]
-    assert red["Age"] == "82"  # born 17 May 1944
+    today = datetime.now(ZoneInfo("Europe/London")).date()
+    assert red["Age"] == str(age_on(date(1944, 5, 17), today))  # as seeded
     assert str(red["spo2"]).startswith("89 % · ")
     assert red["spo2_trend"][-1] == 89  # type: ignore[index]
     assert red["Open alerts"] == "1 red"
