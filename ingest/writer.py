@@ -83,7 +83,7 @@ class Received:
     """One MQTT message as the consumer took it off the broker."""
 
     topic: str
-    payload: bytes
+    payload: bytes = field(repr=False)   # health data: never in a log line
     mid: int
     qos: int
     received_at: float       # wall clock (time.time()), stored as readings.received_at
@@ -104,7 +104,7 @@ class Rejection:
     device_id: str | None
     code: str
     reason: str
-    payload: bytes
+    payload: bytes = field(repr=False)
     item_index: int | None = None
 
 

@@ -234,3 +234,12 @@ def test_every_bad_input_is_kept_with_its_reason_and_good_readings_beside_it_are
     assert all(r["reason"] for r in refused)
     keys = {r["reading_key"] for r in rows(conn, "SELECT reading_key FROM readings")}
     assert keys == {f"good-{i}" for i in range(len(bad))}
+
+
+def test_messages_and_refusals_never_show_their_payload() -> None:
+    msg = message("ox-1", reading("spo2", 94, "%", rid="r", patient="9990000018"))
+    assert b"9990000018" in msg.payload
+    assert "9990000018" not in repr(msg)
+    from ingest.writer import Rejection
+
+    assert "9990000018" not in repr(Rejection(msg, "ox-1", "c", "r", msg.payload))
