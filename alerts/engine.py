@@ -268,14 +268,16 @@ def _apply(conn: psycopg.Connection, catalogue: Catalogue, subjects: Mapping[int
     written = store.raise_alerts(conn, items, active, resolved, now)
     active.update(written)
     amber_raised = {pid for (pid, _), alert in written.items() if alert["severity"] == "amber"}
+    cleared = []
     for (pid, episode), metric in clear.items():
         alert = active.get((pid, episode))
         if alert is not None:      # an earlier reading of the batch may have raised it
-            store.mark_cleared(conn, alert, now, f"The latest {metric} reading is back in range.")
+            cleared.append((alert, f"The latest {metric} reading is back in range."))
     for pid, metrics in seen_metrics.items():
         alert = active.get((pid, "missing-readings"))
         if alert is not None and set(alert["values"].get("metrics", [])) & metrics:
-            store.mark_cleared(conn, alert, now, "Readings have resumed.")
+            cleared.append((alert, "Readings have resumed."))
+    store.mark_cleared_many(conn, cleared, now)
     _combined(conn, catalogue, subjects, amber_raised, active, resolved, now)
 
 

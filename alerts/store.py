@@ -259,12 +259,20 @@ def raise_alert(conn: psycopg.Connection, *, patient_id: int, team_id: int, team
     return written.get(key)
 
 
+def mark_cleared_many(conn: psycopg.Connection,
+                      items: Sequence[tuple[Mapping[str, Any], str]], at: datetime) -> int:
+    """Mark active alerts "condition cleared" with a note each (two statements in all)."""
+    todo = {a["id"]: note for a, note in items if a.get("condition_cleared_at") is None}
+    if not todo:
+        return 0
+    conn.execute("UPDATE alerts SET condition_cleared_at = %s, updated_at = now() "
+                 "WHERE id = ANY(%s)", (at, list(todo)))
+    conn.cursor().executemany(_EVENT_SQL, [(aid, at, "condition-cleared", None, SYSTEM, note,
+                                            Jsonb({})) for aid, note in todo.items()])
+    return len(todo)
+
+
 def mark_cleared(conn: psycopg.Connection, alert: Mapping[str, Any], at: datetime,
                  note: str) -> bool:
-    """Mark an active alert "condition cleared" (it stays open for the nurse to close)."""
-    if alert.get("condition_cleared_at") is not None:
-        return False
-    conn.execute("UPDATE alerts SET condition_cleared_at = %s, updated_at = now() WHERE id = %s",
-                 (at, alert["id"]))
-    add_event(conn, alert["id"], "condition-cleared", at, note=note)
-    return True
+    """Mark one active alert "condition cleared" (it stays open for the nurse to close)."""
+    return mark_cleared_many(conn, [(alert, note)], at) == 1
