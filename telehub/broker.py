@@ -7,7 +7,9 @@ operator's CA, certificate and key) and the users and their rights:
 
 - a device (its username is its device id) may only *publish* under
   `telehub/v1/devices/<its id>/#`: it can neither speak for another device nor
-  subscribe to readings or alerts;
+  subscribe to readings or alerts; with `--auth dynsec` it must also connect with
+  its device id as its MQTT client id, so it cannot take over another client's
+  session (a hub worker's, whose queued readings it would make the broker discard);
 - the hub reads every device topic (shared subscriptions included) and writes
   alerts and its own status; responder and integration users read alerts.
 
@@ -20,7 +22,8 @@ writes, and what `devices.credential_hash` holds). Two ways to enforce the rules
   broker without the plugin. Mosquitto 2.0 checks an ACL file on publish and
   delivery but not on SUBSCRIBE, so a device may join the hub's shared
   subscription group and take (and lose) a share of everyone's readings: with
-  this mode run the hub without a shared subscription.
+  this mode run the hub without a shared subscription. Nor can it tie client ids
+  to users, so a device could take over a hub worker's session.
 
 Regenerate after adding or revoking a device and restart the broker; sessions
 and queued messages are persisted across the restart.
@@ -344,16 +347,28 @@ def _service_role_acls(role: Role, topic_root: str) -> list[dict[str, Any]]:
     return [_acl("subscribePattern", alerts), _acl("publishClientReceive", alerts)]
 
 
-def _dynsec_client(username: str, password_hash: str, roles: list[str]) -> dict[str, Any]:
-    """A dynsec client whose password is the `$7$` hash split into its parts."""
+def _dynsec_client(username: str, password_hash: str, roles: list[str], *,
+                   pinned: bool) -> dict[str, Any]:
+    """A dynsec client whose password is the `$7$` hash split into its parts.
+
+    A pinned client may connect only with its username as its MQTT client id.
+    Without that, a device that knew a hub worker's client id could connect under
+    it, take over the hub's persistent session and have the readings queued there
+    discarded (it may not receive them). Hub users stay unpinned: a hub process has
+    several connections (consumer, notifier), each with its own id.
+    """
     parts = _split_hash(password_hash)
     if parts is None:
         raise ConfigError(f"the password of '{username}' is not a Mosquitto $7$ hash.")
     iterations, salt, digest = parts
-    return {"username": check_username(username), "textname": "",
-            "password": base64.b64encode(digest).decode(),
-            "salt": base64.b64encode(salt).decode(), "iterations": iterations,
-            "roles": [{"rolename": r, "priority": 0} for r in roles]}
+    client: dict[str, Any] = {
+        "username": check_username(username), "textname": "",
+        "password": base64.b64encode(digest).decode(),
+        "salt": base64.b64encode(salt).decode(), "iterations": iterations,
+        "roles": [{"rolename": r, "priority": 0} for r in roles]}
+    if pinned:
+        client["clientid"] = username
+    return client
 
 
 def render_dynsec(devices: Iterable[tuple[str, str]], service_users: Iterable[ServiceUser],
@@ -367,12 +382,13 @@ def render_dynsec(devices: Iterable[tuple[str, str]], service_users: Iterable[Se
     """
     clients, roles = [], []
     for user in service_users:
-        clients.append(_dynsec_client(user.name, user.password_hash, [f"telehub-{user.role}"]))
+        clients.append(_dynsec_client(user.name, user.password_hash, [f"telehub-{user.role}"],
+                                      pinned=user.role != "hub"))
     for role in sorted({u.role for u in service_users}):
         roles.append({"rolename": f"telehub-{role}", "acls": _service_role_acls(role, topic_root)})
     for device_id, password_hash in devices:
         device_role = f"device-{device_id}"
-        clients.append(_dynsec_client(device_id, password_hash, [device_role]))
+        clients.append(_dynsec_client(device_id, password_hash, [device_role], pinned=True))
         roles.append({"rolename": device_role, "acls": [
             _acl("publishClientSend", f"{topic_root}/devices/{device_id}/#")]})
     return {"defaultACLAccess": {"publishClientSend": False, "publishClientReceive": False,

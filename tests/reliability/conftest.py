@@ -186,7 +186,7 @@ class Device:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"dev-{self.device_id}",
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.device_id,
                                   protocol=mqtt.MQTTv5)
         self.client.username_pw_set(self.device_id, self.password)
         self.client.max_inflight_messages_set(1000)
@@ -257,7 +257,7 @@ class RawDevice:
         self._split = split_packets
         self._sock = socket.create_connection(("127.0.0.1", port), timeout=10)
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._sock.sendall(_connect_packet(f"raw-{device_id}", device_id, password))
+        self._sock.sendall(_connect_packet(device_id, device_id, password))
         connack = self._sock.recv(4)
         if len(connack) != 4 or connack[0] >> 4 != 2 or connack[3] != 0:
             raise ConnectionError(f"broker refused {device_id}: {connack.hex()}")

@@ -45,7 +45,7 @@ class Responder:
     def __init__(self, port: int) -> None:
         self.received: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="responder-kills",
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=RESPONDER_USER,
                                   protocol=mqtt.MQTTv5)
         self.client.username_pw_set(RESPONDER_USER, RESPONDER_PASSWORD)
         self.client.on_message = self._on_message

@@ -13,6 +13,7 @@ import queue
 import ssl
 import subprocess
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from telehub.broker import (
@@ -94,14 +97,18 @@ class Client:
     """A paho MQTT 5 client that records CONNACK/SUBACK/PUBACK reason codes and messages."""
 
     def __init__(self, username: str | None, password: str | None, port: int, *,
-                 ca_file: Path | None = None) -> None:
+                 ca_file: Path | None = None, client_id: str | None = None) -> None:
         self.messages: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self.connack: ReasonCode | None = None
         self.subacks: dict[int, list[ReasonCode]] = {}
         self.pubacks: dict[int, ReasonCode] = {}
         self._connected = threading.Event()
         self._acked = threading.Condition()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        if client_id is None:  # devices and readers use their username (dynsec pins it)
+            client_id = f"hub-{uuid.uuid4().hex[:8]}" if username == "telehub-hub" else \
+                username or ""
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5,
+                                  client_id=client_id)
         if username is not None:
             self.client.username_pw_set(username, password)
         if ca_file is not None:
@@ -132,10 +139,14 @@ class Client:
     def _on_message(self, _c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
         self.messages.put((msg.topic, msg.payload))
 
-    def connect(self, timeout: float = 5.0) -> bool:
-        """True when the broker accepted the connection."""
+    def connect(self, timeout: float = 5.0, *, persistent: bool = False) -> bool:
+        """True when the broker accepted the connection (persistent: a session kept for 1 h)."""
+        props = Properties(PacketTypes.CONNECT)
+        if persistent:
+            props.SessionExpiryInterval = 3600
         try:
-            self.client.connect("127.0.0.1", self.port, keepalive=10)
+            self.client.connect("127.0.0.1", self.port, keepalive=10, clean_start=not persistent,
+                                properties=props)
         except (OSError, ssl.SSLError):
             return False
         self.client.loop_start()
@@ -328,3 +339,34 @@ def test_a_device_cannot_leave_a_last_will_on_another_devices_topic(
         assert got == [(status_topic("ox-a"), b"offline")]
     finally:
         honest.client.loop_stop()
+
+
+def test_a_device_cannot_take_over_a_hub_workers_session(secured: SecuredBroker,
+                                                         request: pytest.FixtureRequest) -> None:
+    if secured.auth == "files":
+        request.applymarker(pytest.mark.xfail(
+            strict=True, reason="acl_file cannot tie client ids to users: a device connecting "
+            "under the hub's client id takes its session, and the queued readings, which it "
+            "may not receive, are discarded (why --auth dynsec is the default)"))
+    worker = "telehub-ingest-7"
+    hub = Client("telehub-hub", PASSWORDS["telehub-hub"], secured.port, client_id=worker)
+    assert hub.connect(persistent=True)
+    assert not hub.subscribe("telehub/v1/devices/+/readings").is_failure
+    hub.close()                              # offline; the broker keeps its session
+    b = Client("ox-b", PASSWORDS["ox-b"], secured.port)
+    intruder = Client("ox-a", PASSWORDS["ox-a"], secured.port, client_id=worker)
+    back = Client("telehub-hub", PASSWORDS["telehub-hub"], secured.port, client_id=worker)
+    try:
+        assert b.connect()
+        sent = [f"queued-{i}".encode() for i in range(10)]
+        for payload in sent:
+            assert not b.publish(readings_topic("ox-b"), payload).is_failure
+        took_over = intruder.connect(persistent=True)
+        intruder.close()
+        assert back.connect(persistent=True)
+        got = [p for _, p in back.received(sent[-1], timeout=3)]
+        assert not took_over, "a device connected under the hub's client id"
+        assert got == sent
+    finally:
+        for c in (b, back):
+            c.close()
