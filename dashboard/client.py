@@ -17,6 +17,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from dashboard.models import (
     Alert,
+    AlertDetail,
     AlertEvent,
     Caseload,
     Device,
@@ -226,6 +227,10 @@ class ApiClient:
         """Alerts the caller may see, filtered (several statuses or severities may be given)."""
         return self._list("/alerts", Alert, status=list(status) or None,
                           severity=list(severity) or None, patient_id=patient_id, limit=limit)
+
+    def alert_detail(self, alert_id: int) -> AlertDetail:
+        """An alert, its history and the patient context for a visit."""
+        return self._get(f"/alerts/{alert_id}", AlertDetail)
 
     def alert_events(self, alert_id: int) -> list[AlertEvent]:
         """An alert's history, oldest first."""

@@ -232,6 +232,23 @@ class AlertEvent(_In):
     data: dict[str, Any] = {}
 
 
+class PatientContext(_In):
+    """What a telecare responder needs for a visit."""
+
+    id: int
+    display_id: str
+    address_line: str | None = None
+    postcode: str | None = None
+    phone: str | None = None
+
+
+class AlertDetail(Alert):
+    """An alert with its history and the patient context the caller may see."""
+
+    events: list[AlertEvent] = []
+    patient: PatientContext | None = None
+
+
 class Device(_In):
     """A registered home device."""
 

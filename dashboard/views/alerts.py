@@ -115,15 +115,21 @@ def _alert_card(alert: Alert, now: datetime, names: dict[int, str]) -> None:
         if names and left.button("Open patient", key=f"open_{alert.id}"):
             st.session_state[session.PATIENT_KEY] = alert.patient_id
             st.switch_page("views/patient.py")
-        if right.toggle("History", key=f"history_{alert.id}"):
+        if right.toggle("History and visit details", key=f"history_{alert.id}"):
             _history(alert.id)
 
 
 def _history(alert_id: int) -> None:
+    """The alert's steps, and where to go for a visit (address, key contact)."""
     zone = session.settings().zone
     with session.handling_errors():
-        events = session.api().alert_events(alert_id)
-    for event in events:
+        detail = session.api().alert_detail(alert_id)
+    context = detail.patient
+    if context is not None:
+        where = ", ".join(x for x in (context.address_line, context.postcode) if x)
+        st.markdown(f"**Visit** {context.display_id}: {where or 'no address recorded'}"
+                    f" · key contact {context.phone or 'not recorded'}")
+    for event in detail.events:
         note = f" — {event.note}" if event.note else ""
         st.markdown(f"- {format_local(event.at, zone)}: **{event.kind}** by {event.actor}{note}")
 

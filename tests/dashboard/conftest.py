@@ -79,10 +79,12 @@ class Seeded:
 
 
 def _patient(conn: psycopg.Connection, nhs: str, given: str, family: str, team: int,
-             nurse: int | None, conditions: list[str]) -> int:
+             nurse: int | None, conditions: list[str], address: str | None = None,
+             postcode: str | None = None, phone: str | None = None) -> int:
     return registry.add_patient(conn, nhs_number=nhs, given_name=given, family_name=family,
                                 birth_date=date(1944, 5, 17), team=team,
-                                conditions=conditions, named_nurse_id=nurse)
+                                conditions=conditions, named_nurse_id=nurse,
+                                address_line=address, postcode=postcode, phone=phone)
 
 
 def _readings(conn: psycopg.Connection, patient: int, device: int, metric: str, unit: str,
@@ -145,7 +147,8 @@ def seeded(db_url: str, log_guard: LogGuard) -> Seeded:
         green = _patient(conn, "9434765919", "Margaret", "Ashworth", team, nurse,
                          ["heart-failure"])
         amber = _patient(conn, "9434765870", "John", "Brierley", team, matron, ["copd"])
-        red = _patient(conn, "9434765889", "Patricia", "Clegg", team, nurse, ["copd"])
+        red = _patient(conn, "9434765889", "Patricia", "Clegg", team, nurse, ["copd"],
+                       address="12 Aire Street", postcode="LS1 4AB", phone="0113 496 0000")
         away = _patient(conn, "9434765897", "David", "Dewhurst", other, None, ["copd"])
         log_guard.register("Margaret", "Ashworth", "Brierley", "Patricia", "Clegg", "Dewhurst")
         scale = registry.add_device(conn, device_id="scale-g1", kind="scale", patient=green)

@@ -61,4 +61,9 @@ def test_a_responder_gets_the_inbox_with_acknowledge_and_escalate_only(
     text = page_text(at)
     assert "TH-000003" in text  # the red alert is routed to responders
     assert "Clegg" not in text  # by display id: responders get the minimum context
+    at.toggle(key=f"history_{seeded.red_alert}").set_value(True).run()
+    no_exceptions(at)
+    assert ("**Visit** TH-000003: 12 Aire Street, LS1 4AB · key contact 0113 496 0000"
+            in page_text(at))
+    assert "**opened** by system" in page_text(at)
     assert "spo2-scale1-amber" not in text  # amber stays with the nursing team
