@@ -11,7 +11,8 @@ operator's CA, certificate and key) and the users and their rights:
   its device id as its MQTT client id, so it cannot take over another client's
   session (a hub worker's, whose queued readings it would make the broker discard);
 - the hub reads every device topic (shared subscriptions included) and writes
-  alerts and its own status; responder and integration users read alerts.
+  alerts and its own status; responder and integration users read alerts; the
+  API's HTTP gateway may publish devices' readings and nothing else.
 
 Passwords are Mosquitto 2's `$7$` PBKDF2-SHA512 hashes (what `mosquitto_passwd`
 writes, and what `devices.credential_hash` holds). Two ways to enforce the rules:
@@ -72,8 +73,10 @@ MAX_QUEUED_MESSAGES = 1_000_000
 # A 10,000-reading store-and-forward batch is ~1.2 MB; the hub refuses past 2 MB.
 MAX_PACKET_BYTES = 4_000_000
 
-Role = Literal["hub", "reader"]
-ROLES: tuple[Role, ...] = ("hub", "reader")
+# hub: reads device topics, writes alerts; reader: responders and integrations reading
+# alerts; gateway: the API's HTTP gateway, passing devices' readings on to the hub.
+Role = Literal["hub", "reader", "gateway"]
+ROLES: tuple[Role, ...] = ("hub", "reader", "gateway")
 AuthMode = Literal["dynsec", "files"]
 # Where Debian/Ubuntu, Fedora, Alpine and the official Docker image put the plugin.
 DYNSEC_PLUGIN_PATHS = ("/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so",
@@ -323,6 +326,8 @@ def render_acl(service_users: Iterable[ServiceUser], topic_root: str = ROOT) -> 
             lines += [f"topic read {devices}/+/#",
                       f"topic write {topic_root}/alerts/#",
                       f"topic readwrite {topic_root}/hub/#"]
+        elif user.role == "gateway":
+            lines += [f"topic write {devices}/+/readings"]
         else:
             lines += [f"topic read {topic_root}/alerts/#"]
     return "\n".join(lines) + "\n"
@@ -333,7 +338,7 @@ def _acl(acltype: str, topic: str) -> dict[str, Any]:
 
 
 def _service_role_acls(role: Role, topic_root: str) -> list[dict[str, Any]]:
-    """What the hub and reader roles may do (dynsec mode)."""
+    """What the hub, reader and gateway roles may do (dynsec mode)."""
     if role == "hub":
         devices, hub = f"{topic_root}/devices/+/#", f"{topic_root}/hub/#"
         # The plugin matches a shared subscription with its `$share/<group>/` prefix.
@@ -343,6 +348,8 @@ def _service_role_acls(role: Role, topic_root: str) -> list[dict[str, Any]]:
                 _acl("publishClientSend", f"{topic_root}/alerts/#"),
                 _acl("publishClientSend", hub), _acl("subscribePattern", hub),
                 _acl("publishClientReceive", hub)]
+    if role == "gateway":
+        return [_acl("publishClientSend", f"{topic_root}/devices/+/readings")]
     alerts = f"{topic_root}/alerts/#"
     return [_acl("subscribePattern", alerts), _acl("publishClientReceive", alerts)]
 
@@ -354,8 +361,8 @@ def _dynsec_client(username: str, password_hash: str, roles: list[str], *,
     A pinned client may connect only with its username as its MQTT client id.
     Without that, a device that knew a hub worker's client id could connect under
     it, take over the hub's persistent session and have the readings queued there
-    discarded (it may not receive them). Hub users stay unpinned: a hub process has
-    several connections (consumer, notifier), each with its own id.
+    discarded (it may not receive them). Hub and gateway users stay unpinned: a
+    process has several connections (consumer, notifier), each with its own id.
     """
     parts = _split_hash(password_hash)
     if parts is None:
@@ -383,7 +390,7 @@ def render_dynsec(devices: Iterable[tuple[str, str]], service_users: Iterable[Se
     clients, roles = [], []
     for user in service_users:
         clients.append(_dynsec_client(user.name, user.password_hash, [f"telehub-{user.role}"],
-                                      pinned=user.role != "hub"))
+                                      pinned=user.role == "reader"))
     for role in sorted({u.role for u in service_users}):
         roles.append({"rolename": f"telehub-{role}", "acls": _service_role_acls(role, topic_root)})
     for device_id, password_hash in devices:
@@ -504,15 +511,15 @@ def hub_user_from(name: str | None, password_file: Path | None, mqtt_url: str | 
                       "and password in TELEHUB_MQTT_URL.")
 
 
-def reader_users(specs: Iterable[str]) -> list[ServiceUser]:
-    """Responder/integration users from `NAME=PASSWORD_FILE` specs."""
+def service_users(specs: Iterable[str], role: Role) -> list[ServiceUser]:
+    """Users of one role from `NAME=PASSWORD_FILE` specs (--reader, --gateway)."""
     users = []
     for spec in specs:
         name, sep, path = spec.partition("=")
         if not sep or not name or not path:
-            raise ConfigError(f"--reader wants NAME=PASSWORD_FILE, not '{spec}'.")
+            raise ConfigError(f"--{role} wants NAME=PASSWORD_FILE, not '{spec}'.")
         secret = _read_secret(Path(path), f"password of '{name}'")
-        users.append(ServiceUser.from_secret(name, "reader", secret))
+        users.append(ServiceUser.from_secret(name, role, secret))
     return users
 
 
@@ -534,6 +541,9 @@ def config_command(
     )] = None,
     reader: Annotated[list[str] | None, typer.Option(
         help="NAME=PASSWORD_FILE: a responder or integration user that reads alerts.")] = None,
+    gateway: Annotated[list[str] | None, typer.Option(
+        help="NAME=PASSWORD_FILE: the API's HTTP gateway, which may publish devices' "
+             "readings (and nothing else).")] = None,
     port: Annotated[int, typer.Option(help="Plain MQTT listener port.")] = 1883,
     plain: Annotated[bool, typer.Option(
         "--plain/--no-plain", help="Keep a plain listener (e.g. the hub on localhost).")] = True,
@@ -570,7 +580,8 @@ def config_command(
         raise ConfigError("TLS needs all three of --cafile, --certfile and --keyfile.")
     tls = TlsFiles(*(p.resolve() for p in tls_parts if p)) if all(tls_parts) else None
     services = [hub_user_from(hub_user, hub_password_file, settings.mqtt_url),
-                *reader_users(reader or [])]
+                *service_users(reader or [], "reader"),
+                *service_users(gateway or [], "gateway")]
     if auth not in ("dynsec", "files"):
         raise ConfigError(f"--auth is dynsec or files, not '{auth}'.")
     cfg = BrokerConfig(out_dir=out.resolve(), auth="files" if auth == "files" else "dynsec",

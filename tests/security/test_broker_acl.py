@@ -41,7 +41,7 @@ from telehub.topics import alert_topic, readings_subscription, readings_topic, s
 pytestmark = pytest.mark.skipif(mosquitto_binary() is None, reason="needs mosquitto")
 
 PASSWORDS = {"ox-a": "device-a-pw", "ox-b": "device-b-pw", "telehub-hub": "hub-pw",
-             "responder-1": "responder-pw"}
+             "responder-1": "responder-pw", "api-gateway": "gateway-pw"}
 QUIET_S = 0.5   # how long "nothing arrived" is watched for, after the control has arrived
 
 
@@ -85,7 +85,8 @@ def secured(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
                        log_file=out / "mosquitto.log")
     devices = [(d, hash_mosquitto_password(PASSWORDS[d])) for d in ("ox-a", "ox-b")]
     services = [ServiceUser.from_secret("telehub-hub", "hub", PASSWORDS["telehub-hub"]),
-                ServiceUser.from_secret("responder-1", "reader", PASSWORDS["responder-1"])]
+                ServiceUser.from_secret("responder-1", "reader", PASSWORDS["responder-1"]),
+                ServiceUser.from_secret("api-gateway", "gateway", PASSWORDS["api-gateway"])]
     write_broker_files(cfg, devices, services)
     assert cfg.port is not None
     proc = start_mosquitto_with(cfg.conf_path, [cfg.port, cfg.tls_port], log=out / "stderr.log")
@@ -320,7 +321,7 @@ def test_a_device_cannot_leave_a_last_will_on_another_devices_topic(
     hub = connect_as("telehub-hub")  # type: ignore[operator]
     assert not hub.subscribe("telehub/v1/devices/+/status").is_failure
     forger = Client("ox-a", PASSWORDS["ox-a"], secured.port)
-    forger.client.will_set(status_topic("ox-b"), b"offline", qos=1, retain=True)
+    forger.client.will_set(status_topic("ox-b"), b"offline", qos=1)
     connected = forger.connect()
     if connected:   # the broker may accept the connection; it must not publish the will
         sock = forger.client.socket()
@@ -328,7 +329,7 @@ def test_a_device_cannot_leave_a_last_will_on_another_devices_topic(
         forger.client.loop_stop()
         sock.close()            # gone without DISCONNECT: the broker would send the will
     honest = Client("ox-a", PASSWORDS["ox-a"], secured.port)
-    honest.client.will_set(status_topic("ox-a"), b"offline", qos=1, retain=True)
+    honest.client.will_set(status_topic("ox-a"), b"offline", qos=1)
     try:
         assert honest.connect()
         sock = honest.client.socket()
@@ -370,3 +371,24 @@ def test_a_device_cannot_take_over_a_hub_workers_session(secured: SecuredBroker,
     finally:
         for c in (b, back):
             c.close()
+
+
+def test_the_api_gateway_may_publish_device_readings_and_nothing_else(
+        secured: SecuredBroker, connect_as: object) -> None:
+    hub = connect_as("telehub-hub")  # type: ignore[operator]
+    assert not hub.subscribe("telehub/v1/devices/+/#").is_failure
+    responder = connect_as("responder-1")  # type: ignore[operator]
+    assert not responder.subscribe("telehub/v1/alerts/#").is_failure
+    gateway = connect_as("api-gateway")  # type: ignore[operator]
+    assert gateway.subscribe("telehub/v1/devices/+/readings").is_failure or \
+        secured.auth == "files"
+    assert gateway.subscribe("telehub/v1/alerts/#").is_failure or secured.auth == "files"
+    assert gateway.publish(alert_topic("north", "red"), b"fake alert").is_failure
+    assert gateway.publish(status_topic("ox-b"), b"offline").is_failure
+    assert not gateway.publish(readings_topic("ox-b"), b"via gateway").is_failure
+    assert not hub.publish(alert_topic("north", "amber"), b"control alert").is_failure
+
+    assert hub.received(b"via gateway") == [(readings_topic("ox-b"), b"via gateway")]
+    assert responder.received(b"control alert") == [
+        (alert_topic("north", "amber"), b"control alert")]
+    assert gateway.messages.empty()
