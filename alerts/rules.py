@@ -229,10 +229,14 @@ def check_outlier(rule: Rule, params: Mapping[str, Any], series: Series, i: int)
     """A weight that jumps by more than jump_kg from the previous trusted reading."""
     jump = float(params.get("jump_kg", 5.0))
     point = series.points[i]
-    valid = series.valid_upto(i - 1)
+    if point.low_quality:
+        return None
+    # The current reading is the next neighbour of the one before it, so an earlier scale
+    # error between two good readings is recognised and not taken as "previous".
+    valid = series.valid_upto(i)
     skip = weight_outliers(valid, jump)
-    trusted = [p for k, p in enumerate(valid) if k not in skip]
-    if point.low_quality or not trusted:
+    trusted = [p for k, p in enumerate(valid[:-1]) if k not in skip]
+    if not trusted:
         return None
     previous = trusted[-1]
     if abs(point.value - previous.value) > jump:
