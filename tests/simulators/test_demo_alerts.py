@@ -1,0 +1,76 @@
+"""The demo end to end: seed, a real hub, the simulators. Alerts come exactly from the scenarios."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from telehub.caseload import load_caseload
+from telehub.embedded import stop_process
+
+pytest.importorskip("ingest.service")
+pytest.importorskip("alerts.engine")
+
+# Scenarios whose signature the hub must turn into an amber or red alert.
+ALERTING = ("hf-decompensation", "copd-exacerbation", "hypo-episodes", "hyperglycaemia",
+            "nonadherent")
+
+
+def _telehub(env: dict[str, str], *args: str, timeout: float = 120) -> str:
+    done = subprocess.run([sys.executable, "-m", "telehub", *args], env=env, check=True,
+                          capture_output=True, text=True, timeout=timeout)
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_demo_alerts_come_from_the_scenarios_and_stable_patients_stay_quiet(
+        db_url: str, mqtt_url: str, topic_root: str, tmp_path: Path) -> None:
+    env = {**os.environ, "TELEHUB_DATABASE_URL": db_url, "TELEHUB_MQTT_URL": mqtt_url,
+           "TELEHUB_TOPIC_ROOT": topic_root, "TELEHUB_DATA_DIR": str(tmp_path),
+           "TELEHUB_INGEST__CLIENT_ID": f"hub-{uuid.uuid4().hex[:8]}",
+           "TELEHUB_INGEST__METRICS_PORT": "0", "TELEHUB_ALERTS__SCHEDULER_INTERVAL_S": "2",
+           "TELEHUB_LOG_LEVEL": "WARNING"}
+    _telehub(env, "seed", "--demo")
+    hub = subprocess.Popen([sys.executable, "-m", "telehub", "hub"], env=env,
+                           stdin=subprocess.DEVNULL)
+    try:
+        time.sleep(3)
+        started = time.monotonic()
+        out = _telehub(env, "simulate", "--demo", "--once")
+        assert "Recorded" in out
+        assert time.monotonic() - started < 120      # red and amber within two minutes
+        time.sleep(6)                                 # the hub's last batch, a scheduler run
+    finally:
+        stop_process(hub)
+    caseload = load_caseload(tmp_path / "demo" / "caseload.toml")
+    scenario = {p.key: p.scenario for p in caseload.patients}
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(
+            "SELECT p.display_id, a.severity::text, a.rule_id || ': ' || a.message FROM alerts a "
+            "JOIN patients p ON p.id = a.patient_id WHERE a.status <> 'resolved'").fetchall()
+        stored = conn.execute("SELECT count(*) FROM readings").fetchone()
+        rejected = conn.execute("SELECT DISTINCT d.patient_id FROM rejected_messages r "
+                                "JOIN devices d ON d.device_id = r.device_id").fetchall()
+    assert stored and stored[0] > 3000
+    alerts: dict[str, set[str]] = defaultdict(set)
+    for key, severity, rule in rows:
+        alerts[key].add(severity)
+        alerts[f"{key} rules"].add(rule)
+    # A stable patient may see an info alert (a skipped daily weight: "no reading for
+    # 2 days"), never an amber or red one.
+    noisy = [(key, alerts[f"{key} rules"]) for key, name in scenario.items()
+             if name == "stable" and alerts.get(key, set()) & {"amber", "red"}]
+    assert not noisy, f"stable patients with amber or red alerts: {noisy}"
+    for key, name in scenario.items():
+        if name in ALERTING:
+            assert alerts[key] & {"amber", "red"}, f"{key} ({name}) raised nothing"
+    assert any("red" in severities for severities in alerts.values())
+    assert len(rejected) == sum(1 for n in scenario.values() if n == "faulty-device")
