@@ -10,11 +10,13 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import session
+from dashboard.adherence import adherence
 from dashboard.charts import metric_figure, rule_metric
 from dashboard.client import ApiError
 from dashboard.formatting import (
     age_on,
     conditions_text,
+    format_adherence,
     format_battery,
     format_online,
     format_reading,
@@ -226,6 +228,7 @@ def render() -> None:
     window = chart_window(int(days or 7), _minute(datetime.now(UTC)))
     with session.handling_errors():
         data = session.readings(patient_id, window.start, window.end, window.bucket)
+    _adherence(patient, data, int(days or 7))
     charts, table, timeline, editor, devices = st.tabs(
         ["Charts", "Readings", "Alerts", "Thresholds", "Devices"])
     with charts:
@@ -238,6 +241,16 @@ def render() -> None:
         _threshold_editor(patient, thresholds)
     with devices:
         _devices(patient)
+
+
+def _adherence(patient: Patient, data: Readings, days: int) -> None:
+    result = adherence(patient.care_plan, data.start, data.end, raw=data.raw,
+                       buckets=data.buckets)
+    if result is None:
+        st.caption("No care-plan schedule, so adherence is not measured.")
+        return
+    st.markdown(f"**Adherence, last {days} days:** {result.received} of {result.expected} "
+                f"expected readings ({format_adherence(result.share)})")
 
 
 def _patient_thresholds(patient_id: int) -> list[Threshold]:

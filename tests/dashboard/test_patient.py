@@ -36,6 +36,8 @@ def test_opening_a_patient_from_the_caseload_shows_header_chart_and_readings(
     text = page_text(at)
     assert "**Conditions** COPD" in text and "**Named nurse** Grace Okafor" in text
     assert "SpO2 (%) 2×/day" in text  # the care plan from the conditions
+    # COPD plan: SpO2 and pulse twice a day; the oximeter sent SpO2 once a day, no pulse.
+    assert "**Adherence, last 7 days:** 7 of 28 expected readings (25 %)" in text
     charts = _charts(at)
     assert len(charts) == 1
     spo2 = charts[0]
