@@ -29,7 +29,8 @@ def caseload(staff: Clinical, conn: Conn, request: Request, team_id: int | None 
     now = datetime.now(UTC)
     rows = load_caseload(conn, team, nurse_id, now)
     audit(conn, staff, "list", "caseload", None, client_addr(request),
-          {"team_id": team, "nurse_id": nurse_id, "patients": len(rows)})
+          {"team_id": team, "nurse_id": nurse_id,
+           "patient_ids": sorted(r.patient_id for r in rows)})
     conn.commit()
     out = CaseloadOut(team_id=team, nurse_id=nurse_id, generated_at=now, total=len(rows),
                       rows=rows)

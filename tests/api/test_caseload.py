@@ -55,6 +55,9 @@ def test_caseload_is_sorted_red_amber_overdue_then_the_rest(live_api: LiveApi,
     assert rows[ok]["open_alerts"] == {"red": 0, "amber": 0, "info": 0}
     assert rows[ok]["triage"] == "ok"
     assert rows[overdue]["overdue_metrics"] == ["weight"]
+    audit = conn.execute("SELECT actor, action, resource, detail FROM audit_log").fetchone()
+    assert (audit["actor"], audit["action"], audit["resource"]) == ("nurse", "list", "caseload")
+    assert audit["detail"]["patient_ids"] == sorted(order)
 
 
 def test_caseload_rows_carry_latest_values_a_7_day_trend_and_devices(

@@ -90,3 +90,11 @@ def test_reading_access_is_audited(live_api: LiveApi, conn: psycopg.Connection) 
     assert (row["actor"], row["action"], row["resource"], row["patient_id"]) == (
         "matron", "read", "readings", bob)
     assert row["detail"]["bucket"] == "day" and row["client_addr"] == "127.0.0.1"
+
+
+def test_timescaledb_buckets_use_time_bucket_with_the_same_shape() -> None:
+    from api.routes.readings import DATE_BIN_SQL, TIME_BUCKET_SQL
+
+    assert "time_bucket(%(width)s, r.time)" in TIME_BUCKET_SQL
+    assert "date_bin" not in TIME_BUCKET_SQL
+    assert TIME_BUCKET_SQL.split("AS start", 1)[1] == DATE_BIN_SQL.split("AS start", 1)[1]
