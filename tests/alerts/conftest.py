@@ -6,6 +6,7 @@ import json
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from itertools import count
@@ -21,7 +22,7 @@ from psycopg_pool import ConnectionPool
 from alerts.engine import evaluate
 from telehub import registry
 from telehub.config import Settings, parse_mqtt_url
-from telehub.db import open_pool
+from telehub.db import connect, open_pool
 from telehub.metrics import SPECS, Metric, Unit
 from telehub.nhs import synthetic_nhs_numbers
 from telehub.readings import StoredReading
@@ -156,9 +157,34 @@ def subscriber(settings: Settings) -> Iterator[Subscriber]:
     sub.close()
 
 
+@pytest.fixture(scope="session")
+def scratch_db_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
+    """One migrated database shared by the tests that never commit (each one rolls back)."""
+    from psycopg import sql
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    name = f"telehub_alerts_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}")
+                      .format(sql.Identifier(name), sql.Identifier(template_db)))
+    yield make_conninfo(**{**conninfo_to_dict(pg_admin_url), "dbname": name})
+    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                      .format(sql.Identifier(name)))
+
+
 @pytest.fixture
-def clinic(conn: psycopg.Connection) -> Clinic:
-    return Clinic(conn)
+def clinic(request: pytest.FixtureRequest) -> Iterator[Clinic]:
+    """A team in a database of the test's own when its module says COMMITS = True (other
+    processes must see the data); otherwise in a shared database, rolled back afterwards."""
+    if getattr(request.module, "COMMITS", False):
+        yield Clinic(request.getfixturevalue("conn"))
+        return
+    with connect(request.getfixturevalue("scratch_db_url")) as c:
+        try:
+            yield Clinic(c)
+        finally:
+            c.rollback()
 
 
 Feed = Callable[..., StoredReading]

@@ -14,6 +14,9 @@ from telehub.config import get_settings
 from telehub.metrics import Metric
 from tests.alerts.conftest import NOW, Clinic
 
+# Other processes (hub, notifier, scheduler, CLI) read this module's data: it commits.
+COMMITS = True
+
 
 @pytest.fixture
 def cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[CliRunner, typer.Typer]]:

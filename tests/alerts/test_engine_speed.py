@@ -17,6 +17,9 @@ from telehub.metrics import Metric, Unit
 from telehub.readings import StoredReading
 from tests.alerts.conftest import NOW, Clinic
 
+# Other processes (hub, notifier, scheduler, CLI) read this module's data: it commits.
+COMMITS = True
+
 PATIENTS = 200
 
 

@@ -20,6 +20,9 @@ from telehub.config import Settings
 from telehub.metrics import Metric
 from tests.alerts.conftest import NOW, Clinic, Subscriber
 
+# Other processes (hub, notifier, scheduler, CLI) read this module's data: it commits.
+COMMITS = True
+
 
 def _commit_red_alert(clinic: Clinic, value: float = 88) -> int:
     pid = clinic.patient(["copd"])

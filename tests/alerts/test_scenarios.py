@@ -20,6 +20,9 @@ from telehub.config import Settings, parse_mqtt_url
 from telehub.metrics import Metric
 from tests.alerts.conftest import Clinic, Subscriber
 
+# Other processes (hub, notifier, scheduler, CLI) read this module's data: it commits.
+COMMITS = True
+
 ingest_service = pytest.importorskip("ingest.service")
 
 

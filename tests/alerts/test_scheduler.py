@@ -16,6 +16,9 @@ from telehub.db import open_pool
 from telehub.metrics import Metric
 from tests.alerts.conftest import NOW, Clinic
 
+# Other processes (hub, notifier, scheduler, CLI) read this module's data: it commits.
+COMMITS = True
+
 HOUR = timedelta(hours=1)
 
 
