@@ -82,7 +82,7 @@ class Outcome:
 
 
 def run(admin_url: str, sizes: IngestSizes, *, database: str = "telehub_bench_ingest",
-        baselines: bool = True, memory_of: Callable[[], dict[str, int]] | None = None) -> Report:
+        baselines: bool = True) -> Report:
     """Run the baselines and the hub variants; return the report."""
     report = Report("ingest", params={"devices": sizes.devices, "per_device": sizes.per_device,
                                       "readings": sizes.total, "qos": 1, "hubs": list(sizes.hubs),
@@ -103,6 +103,8 @@ def run(admin_url: str, sizes: IngestSizes, *, database: str = "telehub_bench_in
                 url = fresh_database(admin_url, database, sizes)
                 outcome = hub_variant(endpoint, url, sizes, processes=n, log_dir=Path(tmp))
                 report.add(**outcome.row(sizes.total))
+                if "error" in outcome.extra:
+                    report.notes.append(f"hub × {n}: {outcome.extra['error']}")
     _ratios(report)
     return report
 
