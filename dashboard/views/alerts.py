@@ -15,6 +15,7 @@ from dashboard.times import format_local, time_ago
 ACTIONS = ("Acknowledge", "Resolve", "Escalate", "Assign", "Add note")
 # Responders acknowledge and escalate; resolving and assigning are for the clinical team.
 RESPONDER_ACTIONS = ("Acknowledge", "Escalate", "Add note")
+PAGE = 25  # alert cards drawn at once: each card is a handful of widgets
 
 
 def inbox_order(alerts: list[Alert]) -> list[Alert]:
@@ -155,8 +156,13 @@ def render() -> None:
             st.info("No open alerts. New alerts appear here as readings arrive.")
         elif not shown:
             st.info("No alerts of the chosen severities. Choose more severities above.")
-        for alert in shown:
+        limit = int(st.session_state.get("inbox_limit", PAGE))
+        for alert in shown[:limit]:
             _alert_card(alert, now, names)
+        if len(shown) > limit and st.button(f"Show {min(PAGE, len(shown) - limit)} more",
+                                            key="inbox_more"):
+            st.session_state["inbox_limit"] = limit + PAGE
+            st.rerun()
     with resolved_tab:
         with session.handling_errors():
             resolved = session.api().alerts(status=["resolved"], limit=100)

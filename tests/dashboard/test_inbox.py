@@ -93,3 +93,27 @@ def test_open_patient_goes_from_the_alert_to_the_patient_page(app_test: AppTest,
     at.button(key=f"open_{seeded.red_alert}").click().run()
     no_exceptions(at)
     assert at.title[0].value == "Patricia Clegg · TH-000003"
+
+
+def test_a_long_inbox_draws_25_cards_then_more_on_request(app_test: AppTest, seeded: Seeded,
+                                                          db_url: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.dashboard.conftest import add_alert
+
+    with connect(db_url) as conn:
+        for i in range(28):
+            add_alert(conn, seeded.green_patient, seeded.team_id, f"weight-test-{i}", "info",
+                      "weight", f"Weight test alert {i}.",
+                      datetime.now(UTC) - timedelta(hours=5, minutes=i), 81)
+    at = _inbox(app_test)
+
+    def cards() -> int:
+        return sum(1 for m in at.markdown if str(m.value).startswith("**")
+                   and " · open" in str(m.value))
+
+    assert cards() == 25
+    assert "30 of 30 open or acknowledged alerts" in page_text(at)
+    at.button(key="inbox_more").click().run()
+    no_exceptions(at)
+    assert cards() == 30
