@@ -175,9 +175,9 @@ def decode_fhir(resource: Mapping[str, Any], index: int | None = None) -> RawRea
         raise ValidationError("not-an-observation", f"A FHIR '{resource.get('resourceType')}' "
                               "is not a reading; send an Observation.")
     status = resource.get("status")
-    if status is not None and status not in FHIR_USABLE_STATUS:
-        raise ValidationError("observation-status", f"An Observation with status '{status}' "
-                              "is not a measurement to store.")
+    if status is not None and (not isinstance(status, str) or status not in FHIR_USABLE_STATUS):
+        raise ValidationError("observation-status", f"An Observation with status "
+                              f"'{str(status)[:40]}' is not a measurement to store.")
     loinc = _loinc_code(resource.get("code"))
     quantity = resource.get("valueQuantity")
     if not isinstance(quantity, dict) or quantity.get("value") is None:
@@ -209,9 +209,10 @@ def _loinc_code(code: Any) -> str:
     seen = []
     for coding in codings:
         if isinstance(coding, dict) and coding.get("system") == LOINC_SYSTEM:
-            seen.append(str(coding.get("code")))
-            if coding.get("code") in LOINC_METRICS:
-                return str(coding["code"])
+            code = coding.get("code")
+            seen.append(str(code)[:20])
+            if isinstance(code, str) and code in LOINC_METRICS:
+                return code
     raise ValidationError("unknown-metric", "The Observation's LOINC code "
                           f"({', '.join(seen) or 'none'}) is not a metric Telehub knows.")
 

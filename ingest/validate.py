@@ -84,7 +84,10 @@ def parse_time(value: object, *, now: datetime, limits: IngestSettings) -> datet
     if when.tzinfo is None or when.utcoffset() is None:
         raise ValidationError("time-without-zone", "The time has no timezone; send UTC "
                               "('Z') or an offset.")
-    when = when.astimezone(UTC)
+    try:
+        when = when.astimezone(UTC)
+    except OverflowError as err:  # year 1 or 9999 with an offset
+        raise ValidationError("bad-time", f"'{value[:40]}' is outside the calendar.") from err
     if when > now + timedelta(seconds=limits.future_tolerance_s):
         raise ValidationError("time-in-future", f"The time is more than "
                               f"{limits.future_tolerance_s // 60} minutes in the future "

@@ -275,3 +275,17 @@ def test_fhir_bundle_of_observations_is_a_batch() -> None:
 
 def test_a_device_record_never_shows_its_patients_nhs_number() -> None:
     assert "9990000018" not in repr(DEVICE) and "9990000018" not in str(DEVICE)
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    (fhir(status=["final"]), "observation-status"),
+    (fhir(status={"x": 1}), "observation-status"),
+    (fhir(code={"coding": [{"system": "http://loinc.org", "code": ["29463-7"]}]}),
+     "unknown-metric"),
+    (fhir(code={"coding": [{"system": "http://loinc.org", "code": {"c": 1}}]}), "unknown-metric"),
+    (native(time="0001-01-01T00:00:00+05:00"), "bad-time"),
+    (native(time="9999-12-31T23:59:59-05:00"), "bad-time"),
+])
+def test_fields_of_the_wrong_type_are_refused_with_a_reason(body: dict[str, object],
+                                                           code: str) -> None:
+    assert refusal(body) == code
