@@ -80,3 +80,11 @@ def test_syntax_errors_and_duplicates_are_reported(tmp_path: Path) -> None:
         load_caseload(_write(tmp_path, GOOD + GOOD.replace("seed = 3", "")))
     with pytest.raises(ValidationError, match="No caseload file"):
         load_caseload(tmp_path / "missing.toml")
+
+
+def test_the_shipped_example_caseload_loads_with_every_scenario() -> None:
+    from telehub.caseload import SCENARIOS
+
+    path = Path(__file__).parents[2] / "device_simulators" / "examples" / "caseload.toml"
+    caseload = load_caseload(path)
+    assert {p.scenario for p in caseload.patients} == set(SCENARIOS)
