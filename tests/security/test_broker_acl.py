@@ -13,6 +13,7 @@ import queue
 import ssl
 import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -392,3 +393,23 @@ def test_the_api_gateway_may_publish_device_readings_and_nothing_else(
     assert responder.received(b"control alert") == [
         (alert_topic("north", "amber"), b"control alert")]
     assert gateway.messages.empty()
+
+
+def test_an_oversized_message_is_refused_by_the_broker_itself(secured: SecuredBroker,
+                                                              connect_as: object) -> None:
+    hub = connect_as("telehub-hub")  # type: ignore[operator]
+    assert not hub.subscribe("telehub/v1/devices/+/readings").is_failure
+    big = Client("ox-b", PASSWORDS["ox-b"], secured.port)
+    try:
+        assert big.connect()
+        big.client.publish(readings_topic("ox-b"), b"x" * 5_000_000, qos=1)
+        deadline = time.monotonic() + 10
+        while big.client.is_connected() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not big.client.is_connected(), "the broker kept a client sending 5 MB"
+    finally:
+        big.client.loop_stop()   # paho would otherwise reconnect and resend it
+        big.client.disconnect()
+    a = connect_as("ox-a")  # type: ignore[operator]
+    assert not a.publish(readings_topic("ox-a"), b"after").is_failure
+    assert hub.received(b"after") == [(readings_topic("ox-a"), b"after")]
