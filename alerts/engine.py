@@ -31,12 +31,19 @@ _NIGHT_HOURS = range(0, 6)
 _LOOKBACK = {Metric.WEIGHT: timedelta(days=9), Metric.SPO2: timedelta(days=8),
              Metric.PULSE: timedelta(days=3), Metric.GLUCOSE: timedelta(days=8)}
 
+# A patient measures a few times a day; a series far denser than that (a device stuck in a
+# loop, a load test) is cut to its newest readings so one batch cannot stall ingest.
+MAX_HISTORY_PER_SERIES = 5000
 _HISTORY_SQL = """
-SELECT r.patient_id, r.metric::text AS metric, r.time, r.value, r.raw_value,
+SELECT w.pid AS patient_id, w.metric::text AS metric, r.time, r.value, r.raw_value,
        r.raw_unit::text AS raw_unit, r.flags, r.device_id
 FROM unnest(%s::bigint[], %s::metric[], %s::timestamptz[]) AS w(pid, metric, since)
-JOIN readings r ON r.patient_id = w.pid AND r.metric = w.metric AND r.time >= w.since
-ORDER BY r.patient_id, r.metric, r.time, r.device_id
+CROSS JOIN LATERAL (
+    SELECT time, value, raw_value, raw_unit, flags, device_id FROM readings
+    WHERE patient_id = w.pid AND metric = w.metric AND time >= w.since
+    ORDER BY time DESC LIMIT %s
+) AS r
+ORDER BY w.pid, w.metric, r.time, r.device_id
 """
 
 
@@ -123,7 +130,7 @@ def _load_history(conn: psycopg.Connection, readings: Sequence[StoredReading],
         oldest[key] = min(oldest.get(key, r.time), r.time)
     keys = sorted(oldest)
     since = [oldest[k] - _lookback(k[1], subjects.get(k[0]), catalogue) for k in keys]
-    params = ([k[0] for k in keys], [k[1].value for k in keys], since)
+    params = ([k[0] for k in keys], [k[1].value for k in keys], since, MAX_HISTORY_PER_SERIES)
     rows = conn.cursor(row_factory=dict_row).execute(_HISTORY_SQL, params).fetchall()
     out: dict[tuple[int, Metric], list[Point]] = defaultdict(list)
     for row in rows:
