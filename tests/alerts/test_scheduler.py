@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -217,3 +218,24 @@ def test_sequence_gap_is_info_once_per_new_gap(clinic: Clinic, scheduler: Schedu
     _run(clinic, scheduler, NOW + timedelta(minutes=6))
     alert = clinic.alert(pid, "sequence-gap")
     assert alert is not None and alert["occurrences"] == 2
+
+
+def test_started_scheduler_escalates_on_its_own(clinic: Clinic, settings: Settings) -> None:
+    quick = settings.model_copy(update={"alerts": settings.alerts.model_copy(
+        update={"scheduler_interval_s": 0.1})})
+    pid = clinic.patient([])
+    sixteen_minutes_ago = datetime.now(UTC) - timedelta(minutes=16)
+    clinic.feed(pid, Metric.SPO2, 88, sixteen_minutes_ago)
+    clinic.conn.commit()
+    pool = open_pool(quick.require_database_url(), max_size=2, name="scheduler-thread-test")
+    scheduler = Scheduler(quick, pool)
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not clinic.alerts(pid)[0]["escalated"]:
+            clinic.conn.commit()
+            time.sleep(0.1)
+    finally:
+        scheduler.stop()
+        pool.close()
+    assert clinic.alerts(pid)[0]["escalated"]
