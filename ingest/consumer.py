@@ -109,7 +109,6 @@ class Consumer:
              mqtt.SubscribeOptions(qos=1)),
             (topics.status_subscription(prefix), mqtt.SubscribeOptions(qos=1)),
         ])
-        client.publish(self._status_topic, b"online", qos=1, retain=True)
         logger.info("ingest consumer connected (session present: %s)",
                     getattr(flags, "session_present", None))
 
@@ -123,6 +122,8 @@ class Consumer:
                          ", ".join(refused))
             self.failed.set()
             return
+        # "online" only now: whoever waits for it may publish and nothing goes unheard.
+        client.publish(self._status_topic, b"online", qos=1, retain=True)
         self.connected.set()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any,
