@@ -7,7 +7,9 @@ import functools
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -16,6 +18,8 @@ import httpx
 import psycopg
 import pytest
 import uvicorn
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from streamlit.testing.v1 import AppTest
@@ -23,7 +27,7 @@ from streamlit.testing.v1 import AppTest
 from telehub import registry
 from telehub.config import Settings, get_settings
 from telehub.db import connect
-from tests.log_guard import LogGuard
+from tests.log_guard import GUARD, LogGuard
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 PASSWORD = "correct-horse-battery"  # test staff's password (≥ 10 characters)
@@ -39,6 +43,13 @@ def free_port() -> int:
 @pytest.fixture
 def api_url(settings: Settings) -> Iterator[str]:
     """The real API (`api.app.create_app`) on this test's database, on a free port."""
+    with serving_api(settings) as url:
+        yield url
+
+
+@contextmanager
+def serving_api(settings: Settings) -> Iterator[str]:
+    """uvicorn serving `api.app.create_app(settings)` in a thread; its URL once it is ready."""
     from api.app import create_app
 
     port = free_port()
@@ -136,6 +147,11 @@ def add_staff(conn: psycopg.Connection, username: str, display_name: str, role: 
 @pytest.fixture
 def seeded(db_url: str, log_guard: LogGuard) -> Seeded:
     """Two teams; a nurse and a matron in the first with a red, an amber and a green patient."""
+    return seed(db_url, log_guard)
+
+
+def seed(db_url: str, log_guard: LogGuard) -> Seeded:
+    """Write the test trust (see `seeded`) into the database at `db_url`."""
     now = datetime.now(UTC)
     with connect(db_url) as conn:
         team = registry.add_team(conn, "north-test", "North Test Team")
@@ -172,15 +188,58 @@ def seeded(db_url: str, log_guard: LogGuard) -> Seeded:
     return Seeded(team, other, nurse, matron, red, amber, green, away, red_alert)
 
 
-@pytest.fixture
-def app_test(api_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppTest]:
-    """The dashboard's entry script under AppTest, pointed at the test's API."""
-    monkeypatch.setenv("TELEHUB_API_URL", api_url)
+def _dashboard_for(api: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("TELEHUB_API_URL", api)
     get_settings.cache_clear()
     import streamlit as st
 
     st.cache_data.clear()
-    yield AppTest.from_file(str(APP), default_timeout=30)
+    return AppTest.from_file(str(APP), default_timeout=30)
+
+
+@pytest.fixture
+def app_test(api_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppTest]:
+    """The dashboard's entry script under AppTest, pointed at the test's API."""
+    yield _dashboard_for(api_url, monkeypatch)
+    get_settings.cache_clear()
+
+
+@dataclass(frozen=True)
+class Shared:
+    """One seeded database and API for a module's tests that only read."""
+
+    api_url: str
+    db_url: str
+    seeded: Seeded
+
+
+@pytest.fixture(scope="module")
+def shared(pg_admin_url: str, template_db: str, broker: dict[str, object],
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
+    """A seeded database and the API on it, shared by a module's read-only tests (tests
+    that change data use `seeded` and `app_test`, which are their own)."""
+    name = f"telehub_d_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}")
+                      .format(sql.Identifier(name), sql.Identifier(template_db)))
+    url = make_conninfo(pg_admin_url, dbname=name)
+    try:
+        data = seed(url, GUARD)
+        settings = Settings(database_url=url, mqtt_url=str(broker["url"]),
+                            topic_root=f"test/{uuid.uuid4().hex[:12]}/telehub/v1",
+                            data_dir=tmp_path_factory.mktemp("dashboard"))
+        with serving_api(settings) as api:
+            yield Shared(api, url, data)
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                          .format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def shared_app(shared: Shared, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppTest]:
+    """The dashboard under AppTest against the module's shared API (read-only tests)."""
+    yield _dashboard_for(shared.api_url, monkeypatch)
     get_settings.cache_clear()
 
 

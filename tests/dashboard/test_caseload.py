@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.formatting import age_on
 from telehub.db import connect
-from tests.dashboard.conftest import Seeded, add_alert, no_exceptions, page_text, sign_in
+from tests.dashboard.conftest import Seeded, Shared, add_alert, no_exceptions, page_text, sign_in
 
 
 def _table(at: AppTest) -> list[dict[str, object]]:
@@ -17,8 +17,8 @@ def _table(at: AppTest) -> list[dict[str, object]]:
     return list(frame.to_dict("records"))
 
 
-def test_caseload_lists_red_then_amber_then_the_rest(app_test: AppTest, seeded: Seeded) -> None:
-    at = sign_in(app_test, "nurse.north")
+def test_caseload_lists_red_then_amber_then_the_rest(shared_app: AppTest, shared: Shared) -> None:
+    at = sign_in(shared_app, "nurse.north")
     no_exceptions(at)
     rows = _table(at)
     assert [r["Patient"] for r in rows] == [
@@ -34,15 +34,15 @@ def test_caseload_lists_red_then_amber_then_the_rest(app_test: AppTest, seeded: 
     assert "3 patients · 1 RED" in page_text(at)
 
 
-def test_a_nurse_never_sees_another_teams_patient(app_test: AppTest, seeded: Seeded) -> None:
-    at = sign_in(app_test, "nurse.north")
+def test_a_nurse_never_sees_another_teams_patient(shared_app: AppTest, shared: Shared) -> None:
+    at = sign_in(shared_app, "nurse.north")
     assert all("Dewhurst" not in str(r["Patient"]) for r in _table(at))
-    other = sign_in(AppTest.from_file(app_test._script_path, default_timeout=30), "nurse.south")
+    other = sign_in(AppTest.from_file(shared_app._script_path, default_timeout=30), "nurse.south")
     assert [r["Patient"] for r in _table(other)] == ["David Dewhurst (TH-000004)"]
 
 
-def test_filters_and_my_patients_narrow_the_list(app_test: AppTest, seeded: Seeded) -> None:
-    at = sign_in(app_test, "nurse.north")
+def test_filters_and_my_patients_narrow_the_list(shared_app: AppTest, shared: Shared) -> None:
+    at = sign_in(shared_app, "nurse.north")
     at.text_input(key="caseload_search").input("brier").run()
     assert [r["Patient"] for r in _table(at)] == ["John Brierley (TH-000002)"]
     at.text_input(key="caseload_search").input("").run()

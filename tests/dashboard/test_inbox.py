@@ -8,7 +8,7 @@ from psycopg.rows import dict_row
 from streamlit.testing.v1 import AppTest
 
 from telehub.db import connect
-from tests.dashboard.conftest import Seeded, no_exceptions, page_text, sign_in
+from tests.dashboard.conftest import Seeded, Shared, no_exceptions, page_text, sign_in
 
 
 def _inbox(at: AppTest, username: str = "nurse.north") -> AppTest:
@@ -29,8 +29,8 @@ def _alert(db_url: str, alert_id: int) -> dict[str, Any]:
     return {**row, "events": events}
 
 
-def test_open_alerts_are_worst_first_with_the_reason(app_test: AppTest, seeded: Seeded) -> None:
-    at = _inbox(app_test)
+def test_open_alerts_are_worst_first_with_the_reason(shared_app: AppTest, shared: Shared) -> None:
+    at = _inbox(shared_app)
     headings = [m.value for m in at.markdown if str(m.value).startswith("**")
                 and "spo2-scale1" in str(m.value)]
     assert len(headings) == 2
@@ -87,10 +87,10 @@ def test_assigning_offers_the_teams_staff(app_test: AppTest, seeded: Seeded,
     assert "assigned to Ruth Calder (matron)" in page_text(at)
 
 
-def test_open_patient_goes_from_the_alert_to_the_patient_page(app_test: AppTest,
-                                                              seeded: Seeded) -> None:
-    at = _inbox(app_test)
-    at.button(key=f"open_{seeded.red_alert}").click().run()
+def test_open_patient_goes_from_the_alert_to_the_patient_page(shared_app: AppTest,
+                                                              shared: Shared) -> None:
+    at = _inbox(shared_app)
+    at.button(key=f"open_{shared.seeded.red_alert}").click().run()
     no_exceptions(at)
     assert at.title[0].value == "Patricia Clegg · TH-000003"
 

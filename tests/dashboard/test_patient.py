@@ -8,7 +8,7 @@ from psycopg.rows import dict_row
 from streamlit.testing.v1 import AppTest
 
 from telehub.db import connect
-from tests.dashboard.conftest import Seeded, no_exceptions, page_text, sign_in
+from tests.dashboard.conftest import Seeded, Shared, no_exceptions, page_text, sign_in
 
 
 def _open_patient(at: AppTest, patient_id: int) -> AppTest:
@@ -30,8 +30,8 @@ def _charts(at: AppTest) -> list[dict[str, Any]]:
 
 
 def test_opening_a_patient_from_the_caseload_shows_header_chart_and_readings(
-        app_test: AppTest, seeded: Seeded) -> None:
-    at = _open_patient(sign_in(app_test, "nurse.north"), seeded.red_patient)
+        shared_app: AppTest, shared: Shared) -> None:
+    at = _open_patient(sign_in(shared_app, "nurse.north"), shared.seeded.red_patient)
     assert at.title[0].value == "Patricia Clegg · TH-000003"
     text = page_text(at)
     assert "**Conditions** COPD" in text and "**Named nurse** Grace Okafor" in text
@@ -52,8 +52,8 @@ def test_opening_a_patient_from_the_caseload_shows_header_chart_and_readings(
     assert "**opened** by system" in page_text(at)  # the chosen alert's history
 
 
-def test_a_year_is_drawn_from_daily_buckets(app_test: AppTest, seeded: Seeded) -> None:
-    at = _open_patient(sign_in(app_test, "nurse.north"), seeded.red_patient)
+def test_a_year_is_drawn_from_daily_buckets(shared_app: AppTest, shared: Shared) -> None:
+    at = _open_patient(sign_in(shared_app, "nurse.north"), shared.seeded.red_patient)
     range_picker: Any = at.get("button_group")[0]
     range_picker.set_value(365).run()
     no_exceptions(at)
@@ -93,9 +93,9 @@ def test_a_threshold_edit_is_saved_with_its_reason(app_test: AppTest, seeded: Se
     assert "AMBER ≤ 90 (individual)" in labels
 
 
-def test_a_nurse_cannot_open_another_teams_patient(app_test: AppTest, seeded: Seeded) -> None:
-    at = sign_in(app_test, "nurse.north")
-    at.session_state["telehub_patient_id"] = seeded.other_team_patient
+def test_a_nurse_cannot_open_another_teams_patient(shared_app: AppTest, shared: Shared) -> None:
+    at = sign_in(shared_app, "nurse.north")
+    at.session_state["telehub_patient_id"] = shared.seeded.other_team_patient
     at.switch_page("views/patient.py").run()
     no_exceptions(at)
     assert "not in your team's caseload" in page_text(at)

@@ -9,6 +9,7 @@ from telehub.config import get_settings
 from telehub.db import connect
 from tests.dashboard.conftest import (
     Seeded,
+    Shared,
     add_staff,
     free_port,
     no_exceptions,
@@ -33,9 +34,9 @@ def test_a_revoked_token_sends_the_user_back_to_sign_in(app_test: AppTest, seede
     assert "Your session has ended. Please sign in again." in page_text(at)
 
 
-def test_an_api_that_goes_away_shows_one_clear_banner(app_test: AppTest, seeded: Seeded,
+def test_an_api_that_goes_away_shows_one_clear_banner(shared_app: AppTest, shared: Shared,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    at = sign_in(app_test, "nurse.north")
+    at = sign_in(shared_app, "nurse.north")
     monkeypatch.setenv("TELEHUB_API_URL", f"http://127.0.0.1:{free_port()}")
     get_settings.cache_clear()
     import streamlit as st

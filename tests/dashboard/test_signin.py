@@ -4,26 +4,26 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from tests.dashboard.conftest import Seeded, no_exceptions, page_text, sign_in
+from tests.dashboard.conftest import Shared, no_exceptions, page_text, sign_in
 
 
-def test_a_nurse_signs_in_and_lands_on_the_caseload(app_test: AppTest, seeded: Seeded) -> None:
-    at = sign_in(app_test, "nurse.north")
+def test_a_nurse_signs_in_and_lands_on_the_caseload(shared_app: AppTest, shared: Shared) -> None:
+    at = sign_in(shared_app, "nurse.north")
     no_exceptions(at)
     assert "Signed in as **Grace Okafor**" in page_text(at)
     assert at.title[0].value == "Caseload"
 
 
-def test_a_wrong_password_is_refused_with_a_clear_message(app_test: AppTest,
-                                                          seeded: Seeded) -> None:
-    at = sign_in(app_test, "nurse.north", "not-the-password")
+def test_a_wrong_password_is_refused_with_a_clear_message(shared_app: AppTest,
+                                                          shared: Shared) -> None:
+    at = sign_in(shared_app, "nurse.north", "not-the-password")
     no_exceptions(at)
     assert "do not match an active account" in page_text(at)
     assert "telehub_token" not in at.session_state
 
 
-def test_signing_out_forgets_the_token(app_test: AppTest, seeded: Seeded) -> None:
-    at = sign_in(app_test, "nurse.north")
+def test_signing_out_forgets_the_token(shared_app: AppTest, shared: Shared) -> None:
+    at = sign_in(shared_app, "nurse.north")
     token = at.session_state["telehub_token"]
     next(b for b in at.sidebar.button if b.label == "Sign out").click()
     at.run()
