@@ -31,14 +31,19 @@ SELECT p.id AS patient_id, p.display_id, p.given_name, p.family_name, p.status::
               SELECT r.value, r.unit::text AS unit, r.time FROM readings r
               WHERE r.patient_id = p.id AND r.metric = m.metric
               ORDER BY r.time DESC LIMIT 1) AS l) AS latest,
-       (SELECT json_agg(json_build_object('metric', t.metric, 'day', t.day, 'mean', t.mean)
-                        ORDER BY t.metric, t.day)
-          FROM (SELECT r.metric, date_bin(INTERVAL '1 day', r.time,
-                                          TIMESTAMPTZ '2000-01-01 00:00:00+00')::date AS day,
-                       avg(r.value) AS mean
-                FROM readings r
-                WHERE r.patient_id = p.id AND r.time >= %(trend_from)s AND r.time <= %(now)s
-                GROUP BY 1, 2) AS t) AS trend,
+       -- One index range per metric: with the metric left open, the (patient, metric,
+       -- time) index would walk every reading the patient ever sent.
+       (SELECT json_agg(json_build_object('metric', m.metric, 'day', t.day, 'mean', t.mean)
+                        ORDER BY m.metric, t.day)
+          FROM unnest(enum_range(NULL::metric)) AS m(metric)
+          CROSS JOIN LATERAL (
+              SELECT date_bin(INTERVAL '1 day', r.time,
+                              TIMESTAMPTZ '2000-01-01 00:00:00+00')::date AS day,
+                     round(avg(r.value)::numeric, 2)::float8 AS mean  -- a sparkline point
+              FROM readings r
+              WHERE r.patient_id = p.id AND r.metric = m.metric
+                AND r.time >= %(trend_from)s AND r.time <= %(now)s
+              GROUP BY 1) AS t) AS trend,
        (SELECT json_build_object(
                  'red', count(*) FILTER (WHERE a.severity = 'red'),
                  'amber', count(*) FILTER (WHERE a.severity = 'amber'),
