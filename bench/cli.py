@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import typer
 
 from bench.report import Report
 from telehub.config import get_settings
 
 QUICK_HELP = "Small sizes (for a busy or small machine)."
-ADMIN_HELP = ("A PostgreSQL URL whose user may create databases "
-              "(default: TELEHUB_DATABASE_URL); benchmarks use databases of their own.")
+ADMIN_HELP = ("A PostgreSQL URL whose user may create databases (default: "
+              "TELEHUB_DATABASE_URL, else an embedded PostgreSQL); benchmarks use databases "
+              "of their own.")
 
 
-def _admin_url(admin_url: str | None) -> str:
-    return admin_url or get_settings().require_database_url()
+@contextlib.contextmanager
+def _database_server(admin_url: str | None) -> Iterator[str]:
+    """The PostgreSQL to benchmark on: the one named, else an embedded one (a fresh clone)."""
+    url = admin_url or get_settings().database_url
+    if url:
+        yield url
+        return
+    from telehub.embedded import embedded_postgres
+
+    data_dir = get_settings().data_dir / "bench"
+    typer.echo(f"TELEHUB_DATABASE_URL is not set: using an embedded PostgreSQL in {data_dir}")
+    with embedded_postgres(data_dir) as embedded_url:
+        yield embedded_url
 
 
 def _finish(report: Report) -> Report:
@@ -47,7 +62,8 @@ def register(app: typer.Typer) -> None:
         sizes = queries.QuerySizes(
             patients=patients or base.patients, days=days or base.days,
             team_size=team_size or base.team_size, reps=reps or base.reps)
-        _finish(queries.run(_admin_url(admin_url), sizes, database=database, rebuild=rebuild))
+        with _database_server(admin_url) as url:
+            _finish(queries.run(url, sizes, database=database, rebuild=rebuild))
 
     @bench.command("ingest")
     def ingest_cmd(
@@ -67,8 +83,8 @@ def register(app: typer.Typer) -> None:
         sizes = ingest.IngestSizes(devices=devices or base.devices,
                                    per_device=per_device or base.per_device,
                                    hubs=_counts(hubs))
-        _finish(ingest.run(_admin_url(admin_url), sizes, database=database,
-                           baselines=baselines))
+        with _database_server(admin_url) as url:
+            _finish(ingest.run(url, sizes, database=database, baselines=baselines))
 
     @bench.command("alert-latency")
     def alert_latency_cmd(
@@ -90,7 +106,8 @@ def register(app: typer.Typer) -> None:
         sizes = replace(sizes, samples=samples or sizes.samples, hubs=hubs,
                         background_rate=rate or sizes.background_rate,
                         background_devices=devices or sizes.background_devices)
-        _finish(alert_latency.run(_admin_url(admin_url), sizes, database=database))
+        with _database_server(admin_url) as url:
+            _finish(alert_latency.run(url, sizes, database=database))
 
     @bench.command("memory")
     def memory_cmd(
@@ -107,7 +124,8 @@ def register(app: typer.Typer) -> None:
         base = memory.QUICK if quick else memory.FULL
         sizes = memory.IngestSizes(devices=devices or base.devices,
                                    per_device=per_device or base.per_device, hubs=(1,))
-        _finish(memory.run(_admin_url(admin_url), sizes, database=database))
+        with _database_server(admin_url) as url:
+            _finish(memory.run(url, sizes, database=database))
 
     @bench.command("all")
     def all_cmd(
@@ -118,14 +136,16 @@ def register(app: typer.Typer) -> None:
         """Every benchmark in turn (ingest, alert-latency, queries, memory)."""
         from bench import alert_latency, ingest, memory, queries
 
-        url = _admin_url(admin_url)
-        reports = [
-            _finish(ingest.run(url, ingest.QUICK if quick else ingest.FULL)),
-            _finish(alert_latency.run(url, alert_latency.QUICK if quick else alert_latency.FULL)),
-            _finish(queries.run(url, queries.QUICK if quick else queries.FULL,
-                                database="telehub_bench_quick" if quick else "telehub_bench")),
-            _finish(memory.run(url, memory.QUICK if quick else memory.FULL)),
-        ]
+        with _database_server(admin_url) as url:
+            reports = [
+                _finish(ingest.run(url, ingest.QUICK if quick else ingest.FULL)),
+                _finish(alert_latency.run(url, alert_latency.QUICK if quick
+                                          else alert_latency.FULL)),
+                _finish(queries.run(url, queries.QUICK if quick else queries.FULL,
+                                    database="telehub_bench_quick" if quick
+                                    else "telehub_bench")),
+                _finish(memory.run(url, memory.QUICK if quick else memory.FULL)),
+            ]
         summary = Report("all", params={"quick": quick}, columns=["ratio", "value"])
         for report in reports:
             for name, value in report.ratios.items():
