@@ -12,6 +12,7 @@ import pwd
 import queue
 import ssl
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -413,3 +414,26 @@ def test_an_oversized_message_is_refused_by_the_broker_itself(secured: SecuredBr
     a = connect_as("ox-a")  # type: ignore[operator]
     assert not a.publish(readings_topic("ox-a"), b"after").is_failure
     assert hub.received(b"after") == [(readings_topic("ox-a"), b"after")]
+
+
+def test_a_hub_with_a_wrong_password_stops_with_an_error_and_never_logs_it(
+        secured: SecuredBroker, db_url: str, tmp_path: Path) -> None:
+    wrong = "not-the-hub-password-7f3a"
+    env = dict(os.environ, TELEHUB_DATABASE_URL=db_url,
+               TELEHUB_MQTT_URL=f"mqtt://telehub-hub:{wrong}@127.0.0.1:{secured.port}",
+               TELEHUB_INGEST__CLIENT_ID="hub-wrong-pw", TELEHUB_INGEST__METRICS_PORT="0")
+    log = tmp_path / "hub.log"
+    with log.open("wb") as out:
+        hub = subprocess.Popen([sys.executable, "-m", "telehub", "hub"], env=env,
+                               cwd=Path(__file__).resolve().parents[2], stdout=out,
+                               stderr=subprocess.STDOUT)
+    try:
+        code = hub.wait(30)
+    finally:
+        if hub.poll() is None:
+            hub.kill()
+            hub.wait()
+    text = log.read_text()
+    assert code != 0, text[-2000:]
+    assert "refused" in text.lower(), text[-2000:]
+    assert wrong not in text
