@@ -1,5 +1,6 @@
 """A real headless Chromium against `telehub dashboard` and the real API: sign in, see the
-caseload with a RED patient, open the patient page; screenshots in tests/artifacts/."""
+caseload with a RED patient, see a new red alert arrive by itself, open the patient page;
+screenshots in tests/artifacts/."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.dashboard.conftest import PASSWORD, Seeded, free_port
+from telehub.db import connect
+from tests.dashboard.conftest import PASSWORD, Seeded, add_alert, free_port
 from tests.dashboard.webdriver import ENTER, Browser, headless_chromium
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -81,7 +84,7 @@ def _wait_text(browser: Browser, text: str, timeout: float = 30) -> None:
 
 
 def test_sign_in_see_a_red_patient_and_open_the_patient_page(
-        dashboard_url: str, browser: Browser, seeded: Seeded) -> None:
+        dashboard_url: str, browser: Browser, seeded: Seeded, db_url: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     browser.get(dashboard_url)
     username = browser.wait_for(lambda: browser.find('input[aria-label="Username"]'),
@@ -96,6 +99,14 @@ def test_sign_in_see_a_red_patient_and_open_the_patient_page(
     time.sleep(1.0)  # the data grid paints on a canvas after it mounts
     _page_ok(browser)
     browser.screenshot(ARTIFACTS / "dashboard-caseload.png")
+
+    # A red alert arriving while the page is open shows within one 30 s refresh, untouched.
+    with connect(db_url) as conn:
+        add_alert(conn, seeded.green_patient, seeded.team_id, "pulse-red", "red", "pulse",
+                  "Pulse 135 /min is at or above the red limit of 131 /min.",
+                  datetime.now(UTC), 135)
+    _wait_text(browser, "3 patients · 2 RED", timeout=45)
+    _page_ok(browser)
 
     picker = browser.find('input[aria-label*="Open a patient"]')
     browser.click(picker)
