@@ -101,3 +101,26 @@ def test_the_minute_summary_is_one_line_of_counts(caplog: pytest.LogCaptureFixtu
         stats.maybe_log()
         stats.maybe_log()  # not again within the minute
     assert [r.getMessage() for r in caplog.records] == [stats.summary()]
+
+
+def test_command_line_overrides_this_workers_id_and_sharing(settings: Settings) -> None:
+    from ingest.cli import hub_settings
+
+    same = hub_settings(settings, client_id=None, shared=None)
+    assert same is settings
+    worker = hub_settings(settings, client_id="hub-east-2", shared=True)
+    assert (worker.ingest.client_id, worker.ingest.shared) == ("hub-east-2", True)
+    assert worker.ingest.batch_max == settings.ingest.batch_max
+    assert settings.ingest.client_id != "hub-east-2"
+
+
+def test_hub_command_without_a_database_exits_with_a_clear_error() -> None:
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TELEHUB_")}
+    env["TELEHUB_MQTT_URL"] = "mqtt://127.0.0.1:1883"
+    done = subprocess.run([sys.executable, "-m", "telehub", "hub"], env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert "TELEHUB_DATABASE_URL is not set" in done.stderr
