@@ -64,6 +64,7 @@ class Gap:
     metric: Metric
     rule: Rule
     fields: dict[str, Any]
+    silent_since: datetime | None = None   # no reading since then (None: too few readings)
 
 
 def _per_day(plan: Any) -> float:
@@ -91,10 +92,10 @@ def find_gap(row: Mapping[str, Any], now: datetime, amber: Rule, info: Rule,
     else:
         amber_hours = (float(a.get("missed_slots", 2)) + 1) * 24 / per_day
     if hours >= amber_hours:
-        return Gap(metric, amber, fields)
+        return Gap(metric, amber, fields, since)
     if per_day <= 1 and hours >= float(i.get("daily_hours", 48)):
         fields["detail"] = f"no reading since {fields['since']} ({fields['hours']} h)"
-        return Gap(metric, info, fields)
+        return Gap(metric, info, fields, since)
     share = float(i.get("share_7d", 0.7))
     expected = per_day * SHARE_WINDOW.days
     if now - row["enrolled_at"] >= SHARE_WINDOW and (row["n7"] or 0) < share * expected:
@@ -102,6 +103,19 @@ def find_gap(row: Mapping[str, Any], now: datetime, amber: Rule, info: Rule,
                             f"{share:.0%} of the {expected:g} expected")
         return Gap(metric, info, fields)
     return None
+
+
+def _known(current: Mapping[str, Any], found: list[Gap], metrics: list[str]) -> bool:
+    """The active alert already says this: a minute later is not a new occurrence."""
+    worst = max(severity_rank(g.rule.severity) for g in found)
+    if worst > severity_rank(current["severity"]) \
+            or not set(metrics) <= set(current["values"].get("metrics", [])):
+        return False
+    cleared = current["condition_cleared_at"]
+    # Readings resumed and then stopped again: that is new. Too few readings over the
+    # week after a resumption is not: it would re-open the alert after every reading.
+    return cleared is None or not any(g.silent_since is not None and g.silent_since >= cleared
+                                      for g in found)
 
 
 def check_missing(conn: psycopg.Connection, now: datetime, zone: ZoneInfo) -> int:
@@ -129,10 +143,8 @@ def check_missing(conn: psycopg.Connection, now: datetime, zone: ZoneInfo) -> in
         worst = max(found, key=lambda g: severity_rank(g.rule.severity))
         metrics = sorted(g.metric.value for g in found)
         current = active.get((pid, amber.episode))
-        if current is not None and current["condition_cleared_at"] is None \
-                and severity_rank(current["severity"]) >= severity_rank(worst.rule.severity) \
-                and set(metrics) <= set(current["values"].get("metrics", [])):
-            continue   # already known: a minute later is not a new occurrence
+        if current is not None and _known(current, found, metrics):
+            continue
         message = " ".join(render(g.rule.sentence, {**s.params(g.rule), **g.fields})
                            for g in sorted(found, key=lambda g: -severity_rank(g.rule.severity)))
         raised = store.Raised(

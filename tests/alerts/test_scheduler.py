@@ -239,3 +239,19 @@ def test_started_scheduler_escalates_on_its_own(clinic: Clinic, settings: Settin
         scheduler.stop()
         pool.close()
     assert clinic.alerts(pid)[0]["escalated"]
+
+
+def test_resumed_readings_are_not_chased_again_until_they_stop_again(
+        clinic: Clinic, scheduler: Scheduler) -> None:
+    pid = _enrolled(clinic, ["heart-failure"])
+    _weights_until(clinic, pid, NOW - 80 * HOUR)
+    _run(clinic, scheduler, NOW)
+    clinic.feed(pid, Metric.WEIGHT, 80.1, NOW + HOUR)             # resumes: cleared
+    _run(clinic, scheduler, NOW + 2 * HOUR)                        # week still thin: quiet
+    alert = clinic.alert(pid, "missing-readings")
+    assert alert is not None and alert["condition_cleared_at"] is not None
+    assert alert["occurrences"] == 1
+    _run(clinic, scheduler, NOW + HOUR + 49 * HOUR)                # stopped again: new
+    alert = clinic.alert(pid, "missing-readings")
+    assert alert is not None and alert["condition_cleared_at"] is None
+    assert alert["occurrences"] == 2
