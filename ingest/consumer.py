@@ -4,6 +4,11 @@ Callbacks never do I/O and never raise: `on_message` only enqueues. The batch
 writer acks messages once their transaction has committed, and only on the
 connection that delivered them; after a reconnect the broker resends whatever
 was not acked, and the idempotent insert makes the resend harmless.
+
+With a shared subscription a stopped worker keeps its persistent session, and
+Mosquitto goes on queueing that worker's share of the readings for it: they are
+kept, not lost, but wait until the worker is back. Run workers under a
+supervisor that restarts them (systemd `Restart=always`).
 """
 
 from __future__ import annotations
