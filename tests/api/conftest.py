@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import secrets
 import socket
+import string
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +18,8 @@ import httpx
 import psycopg
 import pytest
 import uvicorn
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from api.app import create_app
 from telehub import registry
@@ -132,6 +136,43 @@ def build_world(conn: psycopg.Connection) -> World:
             named_nurse_id=w.staff["nurse"] if team == "north" else w.staff["south-nurse"])
     conn.commit()
     return w
+
+
+@pytest.fixture(scope="session")
+def api_database(pg_admin_url: str, template_db: str) -> Iterator[str]:
+    """One migrated database for this folder's tests, emptied before each test.
+
+    Emptying (TRUNCATE … RESTART IDENTITY) costs tens of milliseconds where creating and
+    dropping a database per test costs seconds on a busy disk; tests still start from an
+    empty, freshly numbered schema.
+    """
+    name = "telehub_api_" + "".join(random.choices(string.ascii_lowercase, k=12))
+    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(name), sql.Identifier(template_db)))
+    yield name
+    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(name)))
+
+
+EMPTY_SQL = """
+SELECT string_agg(format('%I.%I', schemaname, tablename), ', ')
+FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'
+"""
+
+
+@pytest.fixture
+def db_url(pg_admin_url: str, api_database: str) -> str:
+    """This folder's database, empty: every table truncated, identities restarted."""
+    url = make_conninfo(pg_admin_url, dbname=api_database)
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                  "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        row = c.execute(EMPTY_SQL).fetchone()
+        assert row is not None and row[0]
+        c.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(sql.SQL(row[0])))
+    return url
 
 
 @pytest.fixture

@@ -64,7 +64,7 @@ def _fuzz_all(live_api: LiveApi, conn: psycopg.Connection, examples: int) -> Non
 
 
 def test_no_operation_answers_5xx(live_api: LiveApi, conn: psycopg.Connection) -> None:
-    _fuzz(live_api, conn, examples=5)
+    _fuzz(live_api, conn, examples=3)
 
 
 @pytest.mark.slow
