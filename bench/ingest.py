@@ -55,7 +55,7 @@ FULL = IngestSizes()
 QUICK = IngestSizes(devices=200, per_device=50)
 
 COLUMNS = ["variant", "stored", "seconds", "readings_per_s", "lost", "duplicated", "rejected",
-           "publish_per_s"]
+           "publish_per_s", "hub_cores"]
 
 
 @dataclass(frozen=True)
@@ -208,6 +208,9 @@ def hub_variant(endpoint: MqttEndpoint, url: str, sizes: IngestSizes, *, process
             outcome.extra["error"] = f"{dead[0].name} died: {dead[0].tail(5)}"
         outcome.extra["peak_rss_mb"] = round(
             sum(t.peak for n, t in rss.tracks.items() if n.startswith("hub")) / 2**20, 1)
+        # CPU cores the hub processes kept busy: near 1 per process means CPU-bound.
+        outcome.extra["hub_cores"] = round(sum(
+            t.cpu_s for n, t in rss.tracks.items() if n.startswith("hub")) / outcome.seconds, 2)
         outcome.extra["memory"] = {n: {"start_mb": round(t.start / 2**20, 1),
                                        "peak_mb": round(t.peak / 2**20, 1)}
                                    for n, t in rss.tracks.items()}

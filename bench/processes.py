@@ -9,7 +9,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,13 +123,22 @@ class HubWatcher(LoopClient):
 
 def rss_bytes(pid: int) -> int:
     """Resident memory of a process and all its children."""
+    return int(_tree_total(pid, lambda p: p.memory_info().rss))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and all its children so far."""
+    return float(_tree_total(pid, lambda p: sum(p.cpu_times()[:2])))
+
+
+def _tree_total(pid: int, measure: Callable[[psutil.Process], float]) -> float:
     try:
         proc = psutil.Process(pid)
-        total = proc.memory_info().rss
+        total = measure(proc)
         for child in proc.children(recursive=True):
             with contextlib.suppress(psutil.Error):
-                total += child.memory_info().rss
-        return int(total)
+                total += measure(child)
+        return total
     except psutil.Error:
         return 0
 
@@ -141,6 +150,8 @@ class MemoryTrack:
     start: int = 0
     peak: int = 0
     samples: int = 0
+    cpu_start_s: float = 0.0
+    cpu_s: float = 0.0           # CPU time used since the first sample
 
 
 @dataclass
@@ -157,8 +168,10 @@ class RssSampler:
         """Take one sample of every process."""
         for name, pid in self.pids.items():
             rss = rss_bytes(pid)
-            track = self.tracks.setdefault(name, MemoryTrack(start=rss))
+            cpu = cpu_seconds(pid)
+            track = self.tracks.setdefault(name, MemoryTrack(start=rss, cpu_start_s=cpu))
             track.peak = max(track.peak, rss)
+            track.cpu_s = max(track.cpu_s, cpu - track.cpu_start_s)
             track.samples += 1
 
     def __enter__(self) -> RssSampler:
