@@ -9,6 +9,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 
+from telehub.errors import ConfigError
 from telehub.migrate import migrate
 
 Row = dict[str, Any]
@@ -35,8 +36,21 @@ def database_comment(admin_url: str, name: str) -> str | None:
     return row[0] if row else None
 
 
+# Benchmarks drop and recreate their databases, so they only ever touch names like this
+# one: a mistyped --database can never drop a real Telehub database.
+BENCH_PREFIX = "telehub_bench"
+
+
+def check_bench_name(name: str) -> None:
+    """Refuse any database name a benchmark must not drop."""
+    if not name.startswith(BENCH_PREFIX):
+        raise ConfigError(f"benchmark databases are named {BENCH_PREFIX}*, not '{name}' "
+                          "(benchmarks drop and recreate them)")
+
+
 def recreate_database(admin_url: str, name: str) -> str:
     """Drop `name` if it exists, create it empty, migrate it; returns its URL."""
+    check_bench_name(name)
     drop_database(admin_url, name)
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -54,7 +68,8 @@ def set_database_comment(admin_url: str, name: str, comment: str) -> None:
 
 
 def drop_database(admin_url: str, name: str) -> None:
-    """Drop database `name` (forcing its connections closed) if it exists."""
+    """Drop benchmark database `name` (forcing its connections closed) if it exists."""
+    check_bench_name(name)
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
                       .format(sql.Identifier(name)))

@@ -33,3 +33,4 @@ def test_report_writes_timestamped_and_latest_json(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "demo-latest.json").read_text()) == doc
     assert doc["rows"] == [{"name": "a", "value": 1.25}] and doc["ratios"] == {"a / b": 2.0}
     assert doc["machine"]["cpus"] >= 1 and doc["params"] == {"size": 3}
+
