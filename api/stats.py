@@ -8,17 +8,26 @@ from typing import Any
 from api.deps import DbConn
 from api.schemas import AckTime, OutcomeCount, RuleRate, TeamStatsOut
 
-# Each patient's monitored days inside [start, end). Adherence: readings received per
-# care-plan slot, capped at the plan's count per day so extra readings one day do not hide
-# missing ones another (UTC days).
+# Each patient's monitored days inside [start, end): from the earlier of enrolment and the
+# first reading (history loaded from a device predates a registration made today) to
+# discharge. Adherence: readings received per care-plan slot, capped at the plan's count per
+# day so extra readings one day do not hide missing ones another (UTC days).
 PATIENT_SQL = """
-WITH monitored AS (
-    SELECT p.id, p.care_plan,
-           GREATEST(p.enrolled_at, %(start)s) AS s,
-           LEAST(COALESCE(p.discharged_at, %(end)s), %(end)s) AS e
+WITH began AS (
+    SELECT p.id, p.care_plan, p.discharged_at,
+           LEAST(p.enrolled_at, (
+               SELECT min(f.time) FROM unnest(enum_range(NULL::metric)) AS m(metric)
+               CROSS JOIN LATERAL (SELECT r.time FROM readings r
+                                   WHERE r.patient_id = p.id AND r.metric = m.metric
+                                   ORDER BY r.time LIMIT 1) AS f)) AS since
     FROM patients p
-    WHERE p.team_id = %(team)s AND p.enrolled_at < %(end)s
-      AND (p.discharged_at IS NULL OR p.discharged_at > %(start)s)
+    WHERE p.team_id = %(team)s
+),
+monitored AS (
+    SELECT b.id, b.care_plan, GREATEST(b.since, %(start)s) AS s,
+           LEAST(COALESCE(b.discharged_at, %(end)s), %(end)s) AS e
+    FROM began b
+    WHERE b.since < %(end)s AND (b.discharged_at IS NULL OR b.discharged_at > %(start)s)
 ),
 plan AS (
     SELECT m.id, m.s, m.e, kv.key AS metric, (kv.value->>'per_day')::numeric AS per_day

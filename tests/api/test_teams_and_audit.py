@@ -89,3 +89,19 @@ def test_admins_read_the_audit_log_others_cannot(live_api: LiveApi) -> None:
         ("nurse", "readings"), ("nurse", "patient")]
     assert all(e["client_addr"] == "127.0.0.1" and e["staff_id"] for e in log["items"])
     assert reads["total"] == 2 and len(reads["items"]) == 1
+
+
+def test_monitoring_counts_from_the_first_reading_when_it_predates_enrolment(
+        live_api: LiveApi, conn: psycopg.Connection) -> None:
+    """History loaded from a device before the patient was registered still counts."""
+    ann = live_api.world.patients["ann"]  # enrolled now, weight once a day in the plan
+    conn.execute("UPDATE patients SET enrolled_at = now() WHERE team_id = %s",
+                 (live_api.world.teams["north"],))
+    add_readings(conn, ann, "weight", [(_at(d, 12), 80.0) for d in range(1, 4)])
+    conn.commit()
+    with live_api.client("matron") as c:
+        s = c.get(f"/teams/{live_api.world.teams['north']}/stats",
+                  params={"from": DAY0.isoformat(), "to": _at(4, 0).isoformat()}).json()
+    assert s["patients_monitored"] == 1
+    assert s["patient_days"] == 2.5  # from the first reading, day 1 at noon
+    assert s["received_readings"] == 3
