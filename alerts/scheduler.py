@@ -88,12 +88,12 @@ def find_gap(row: Mapping[str, Any], now: datetime, amber: Rule, info: Rule,
     }
     a, i = params[amber.id], params[info.id]
     if per_day <= 1:
-        amber_hours = float(a.get("daily_hours", 72))
+        amber_hours = float(a.get("daily_hours", 72)) + float(a.get("grace_hours", 12))
     else:
         amber_hours = (float(a.get("missed_slots", 2)) + 1) * 24 / per_day
     if hours >= amber_hours:
         return Gap(metric, amber, fields, since)
-    if per_day <= 1 and hours >= float(i.get("daily_hours", 48)):
+    if per_day <= 1 and hours >= float(i.get("daily_hours", 48)) + float(i.get("grace_hours", 12)):
         fields["detail"] = f"no reading since {fields['since']} ({fields['hours']} h)"
         return Gap(metric, info, fields, since)
     share = float(i.get("share_7d", 0.7))

@@ -51,7 +51,8 @@ def _run(clinic: Clinic, scheduler: Scheduler, now: datetime) -> dict[str, int] 
 
 
 def test_daily_weight_missing(clinic: Clinic, scheduler: Scheduler) -> None:
-    cases = [(47, None), (48, "info"), (71, "info"), (72, "amber")]
+    # Two days (48 h) and three days (72 h) without a reading, plus 12 h of grace.
+    cases = [(59, None), (60, "info"), (83, "info"), (84, "amber")]
     pids = []
     for hours, _ in cases:
         pid = _enrolled(clinic, ["heart-failure"])
@@ -102,7 +103,7 @@ def test_paused_or_in_hospital_patients_are_not_chased(clinic: Clinic,
 def test_missing_alert_is_not_repeated_and_clears_when_readings_resume(
         clinic: Clinic, scheduler: Scheduler) -> None:
     pid = _enrolled(clinic, ["heart-failure"])
-    _weights_until(clinic, pid, NOW - 80 * HOUR)
+    _weights_until(clinic, pid, NOW - 90 * HOUR)
     _run(clinic, scheduler, NOW)
     _run(clinic, scheduler, NOW + timedelta(minutes=1))
     [alert] = clinic.alerts(pid)
@@ -251,7 +252,7 @@ def test_resumed_readings_are_not_chased_again_until_they_stop_again(
     alert = clinic.alert(pid, "missing-readings")
     assert alert is not None and alert["condition_cleared_at"] is not None
     assert alert["occurrences"] == 1
-    _run(clinic, scheduler, NOW + HOUR + 49 * HOUR)                # stopped again: new
+    _run(clinic, scheduler, NOW + HOUR + 61 * HOUR)                # stopped again: new
     alert = clinic.alert(pid, "missing-readings")
     assert alert is not None and alert["condition_cleared_at"] is None
     assert alert["occurrences"] == 2
