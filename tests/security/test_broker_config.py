@@ -21,13 +21,13 @@ from telehub.broker import (
     check_username,
     hash_mosquitto_password,
     is_mosquitto_hash,
-    register,
     render_conf,
     start_mosquitto_with,
     verify_mosquitto_password,
     write_broker_files,
     write_password_file,
 )
+from telehub.broker_cli import register
 from telehub.config import get_settings
 from telehub.embedded import free_port, mosquitto_binary, stop_process
 from telehub.errors import ConfigError
