@@ -14,9 +14,14 @@ from telehub.topics import DEVICE_ID_PATTERN
 
 CONDITIONS = ("heart-failure", "copd", "diabetes", "type1-diabetes", "type2-diabetes",
               "hypertension")
-DEVICE_KINDS = ("scale", "oximeter", "glucometer")
+DEVICE_KINDS = ("scale", "oximeter", "glucometer", "pendant", "fall-detector", "smoke", "heat",
+                "flood", "door")
+# Telecare devices publish events (fall, pendant, smoke…) on their events topic, not readings.
+TELECARE_KINDS = frozenset({"pendant", "fall-detector", "smoke", "heat", "flood", "door"})
 # Which metrics each kind of device measures.
-DEVICE_METRICS = {"scale": ("weight",), "oximeter": ("spo2", "pulse"), "glucometer": ("glucose",)}
+DEVICE_METRICS: dict[str, tuple[str, ...]] = {
+    "scale": ("weight",), "oximeter": ("spo2", "pulse"), "glucometer": ("glucose",),
+    **{kind: () for kind in TELECARE_KINDS}}
 
 # A default care-plan schedule per condition: readings expected per day, and when.
 DEFAULT_SCHEDULES: dict[str, dict[str, dict[str, Any]]] = {
