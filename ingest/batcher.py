@@ -13,6 +13,7 @@ from psycopg_pool import ConnectionPool
 
 from alerts import engine
 from ingest.counters import DB_RETRIES, IngestStats
+from ingest.events import is_events_topic, store_events
 from ingest.writer import BatchOutcome, Evaluate, Received, reject_unstorable, store_batch
 from telehub.config import Settings
 
@@ -133,9 +134,19 @@ class BatchWriter:
             delay = min(delay * 2, RETRY_MAX_S)
 
     def _store(self, batch: Sequence[Received]) -> BatchOutcome:
+        prefix = self._settings.topic_root
+        events = [m for m in batch if is_events_topic(m.topic, prefix)]
+        others = [m for m in batch if not is_events_topic(m.topic, prefix)] if events else batch
         with self._pool.connection() as conn:
-            return store_batch(conn, batch, limits=self._settings.ingest,
-                               prefix=self._settings.topic_root, evaluate=self._evaluate)
+            outcome = (store_batch(conn, others, limits=self._settings.ingest, prefix=prefix,
+                                   evaluate=self._evaluate) if others else BatchOutcome())
+            if events:
+                # Telecare events in the same transaction: their red alert and its outbox
+                # row commit with the batch, and the messages are acked after that.
+                found = store_events(conn, events, prefix=prefix, limits=self._settings.ingest,
+                                     zone=self._settings.zone)
+                outcome.rejected.update(found.rejected)
+            return outcome
 
     def _store_separately(self, batch: Sequence[Received]) -> BatchOutcome | None:
         total = BatchOutcome()

@@ -37,7 +37,7 @@ _FATAL_CONNACK = {"Bad user name or password", "Not authorized", "Banned",
 
 
 class Consumer:
-    """Subscribes to device readings and statuses and feeds them into `inbox`."""
+    """Subscribes to device readings, statuses and telecare events; feeds them into `inbox`."""
 
     def __init__(self, settings: Settings, inbox: queue.Queue[Received],
                  stats: IngestStats) -> None:
@@ -113,6 +113,8 @@ class Consumer:
             (topics.readings_subscription(prefix, shared=self._settings.ingest.shared),
              mqtt.SubscribeOptions(qos=1)),
             (topics.status_subscription(prefix), mqtt.SubscribeOptions(qos=1)),
+            (topics.events_subscription(prefix, shared=self._settings.ingest.shared),
+             mqtt.SubscribeOptions(qos=1)),
         ])
         logger.info("ingest consumer connected (session present: %s)",
                     getattr(flags, "session_present", None))

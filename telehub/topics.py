@@ -40,6 +40,12 @@ def readings_subscription(prefix: str = ROOT, *, shared: bool = False) -> str:
     return f"$share/{SHARE_GROUP}/{topic}" if shared else topic
 
 
+def events_subscription(prefix: str = ROOT, *, shared: bool = False) -> str:
+    """The hub's subscription to every telecare device's events (shared like readings)."""
+    topic = f"{prefix}/devices/+/events"
+    return f"$share/{SHARE_GROUP}/{topic}" if shared else topic
+
+
 def status_subscription(prefix: str = ROOT) -> str:
     """The hub's subscription to every device's status."""
     return f"{prefix}/devices/+/status"
