@@ -53,5 +53,7 @@ class SimClock:
         """The simulated time (never later than the real time)."""
         if self._started is None:
             return self.fast_until
+        if self.speed <= 1.0:
+            return utcnow()     # real time: no compressed stretch to run through
         elapsed = (time.monotonic() - self._started) * max(self.speed, 1.0)
         return min(self.fast_until + timedelta(seconds=elapsed), utcnow())

@@ -17,6 +17,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from device_simulators.netloop import NetworkLoop, shared_loop
 from device_simulators.payloads import (
     client_id,
     encode_batch,
@@ -42,8 +43,10 @@ class SimulatedDevice:
     """One device of one patient, publishing to the broker like the real thing."""
 
     def __init__(self, spec: DeviceSpec, endpoint: MqttEndpoint, store: ReadingStore, *,
-                 topic_root: str, password: str | None = None) -> None:
+                 topic_root: str, password: str | None = None,
+                 network: NetworkLoop | None = None) -> None:
         self.spec = spec
+        self._net = network or shared_loop()
         self._endpoint = endpoint
         self._store = store
         self._root = topic_root
@@ -62,6 +65,7 @@ class SimulatedDevice:
         # device's month arrives in one transaction, not as a month of single readings.
         self.holding = False
         self._client: mqtt.Client | None = None
+        self._status_info: mqtt.MQTTMessageInfo | None = None
         self.published = 0
         self.acked = 0
 
@@ -86,27 +90,59 @@ class SimulatedDevice:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         self._client = client
-        connect(client, self._endpoint)
-        client.loop_start()
+        connect(client, self._endpoint)     # sets host and options; the loop connects
+        self._net.add(client)
 
     def go_offline(self, timeout: float = 10.0) -> None:
         """Say so on the status topic and disconnect; unacknowledged readings stay on disk."""
+        self.wait_acked(timeout)
+        self.say_offline()
+        deadline = time.monotonic() + timeout
+        while not self.said_offline() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        self.hang_up()
+        deadline = time.monotonic() + 2.0   # let the loop send DISCONNECT and close
+        while not self.hung_up() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        self.forget_connection()
+
+    # The steps of going offline, so that a simulator can take many devices through
+    # each step together instead of one device after another.
+
+    def say_offline(self) -> None:
+        """Stop reconnecting and publish the retained offline status."""
+        self.wanted_online = False
         client = self._client
         if client is None:
             return
-        self.wanted_online = False
-        self.wait_acked(timeout)
+        self._net.remove(client)
         if self.connected:
-            info = client.publish(status_topic(self.spec.device_id, self._root),
-                                  status_payload(False, self.battery_level), qos=1, retain=True)
-            self._wait_published(info, timeout)
-        client.disconnect()
-        client.loop_stop()
+            self._status_info = client.publish(status_topic(self.spec.device_id, self._root),
+                                               status_payload(False, self.battery_level),
+                                               qos=1, retain=True)
+
+    def said_offline(self) -> bool:
+        """True once the broker has the offline status (or cannot get it)."""
+        info = self._status_info
+        return info is None or info.is_published() or not self.connected
+
+    def hang_up(self) -> None:
+        """Disconnect cleanly (no last will)."""
+        if self._client is not None:
+            self._client.disconnect()
+
+    def hung_up(self) -> bool:
+        """True once the connection is closed."""
+        return self._client is None or self._client.socket() is None
+
+    def forget_connection(self) -> None:
+        """Drop the client; readings not acknowledged stay on disk for the next connection."""
         self._client = None
+        self._status_info = None
         self._connected.clear()
         self.reap()
         with self._lock:
-            self._inflight.clear()       # not acknowledged: still pending on disk
+            self._inflight.clear()
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
                     properties: Any) -> None:
@@ -196,7 +232,7 @@ class SimulatedDevice:
             return
         waiting = self._store.pending(self.spec.device_id, exclude=inflight)
         if waiting:
-            logger.info("device %s sends %d stored readings", self.spec.device_id, len(waiting))
+            logger.debug("device %s sends %d stored readings", self.spec.device_id, len(waiting))
         batchable = [p for p in waiting if p.fault != "malformed"]
         for p in waiting:
             if p.fault == "malformed":   # sent alone, so it cannot spoil good readings
@@ -240,9 +276,8 @@ class SimulatedDevice:
         if self.connected:
             self.pump()
         self.go_offline(timeout)
-        self._store.save_state(self.spec.device_id, self.seq, self.battery)
+        self.save_state()
 
-    def _wait_published(self, info: mqtt.MQTTMessageInfo, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while not info.is_published() and time.monotonic() < deadline and self.connected:
-            time.sleep(0.01)
+    def save_state(self) -> None:
+        """Remember seq and battery for the next run."""
+        self._store.save_state(self.spec.device_id, self.seq, self.battery)

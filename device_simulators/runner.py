@@ -156,6 +156,12 @@ class Simulation:
             device.release()
         self._hold_back(force=True)
 
+    @staticmethod
+    def _wait_until(done: Callable[[], bool], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not done() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
     def _deliver(self, m: Measurement) -> None:
         device = self.devices.get(m.device_id)
         if device is None:
@@ -204,8 +210,18 @@ class Simulation:
             time.sleep(0.02)
             for d in self.devices.values():
                 d.reap()
-        for device in self.devices.values():
-            device.close(timeout=1.0)
+        # Every device through each step together: a few seconds for a thousand devices.
+        devices = list(self.devices.values())
+        for device in devices:
+            device.pump()
+            device.say_offline()
+        self._wait_until(lambda: all(d.said_offline() for d in devices), 5.0)
+        for device in devices:
+            device.hang_up()
+        self._wait_until(lambda: all(d.hung_up() for d in devices), 5.0)
+        for device in devices:
+            device.forget_connection()
+            device.save_state()
         self._pump_all()
         self.report.left_on_disk = self._store.count()
         self._store.close()

@@ -151,3 +151,29 @@ def test_store_and_forward_survives_a_broker_restart_with_no_reading_lost(
     assert len(ids) == len(recorded)
     assert collector.batches(), "readings taken during the outage arrive as a batch"
     collector.close()
+
+
+def test_a_caseload_of_hundreds_of_devices_runs_on_one_network_thread(
+        mqtt_url: str, topic_root: str, tmp_path: Path) -> None:
+    """paho's own loop uses select(), which hangs past 1,024 descriptors; ours does not."""
+    from device_simulators.runner import Simulation, SimulationPlan
+    from telehub.caseload import Caseload, PatientSpec
+
+    patients = tuple(
+        PatientSpec(key=str(i), conditions=("heart-failure",), scenario="stable",
+                    devices=(DeviceSpec(f"sc-{i:04d}", "scale", Unit.KG),),
+                    baseline={"weight": 70.0},
+                    schedule={"weight": {"per_day": 1, "window": "morning"}}, adherence=1.0)
+        for i in range(600))
+    plan = SimulationPlan.ending_now(backfill=timedelta(days=2), window=timedelta(0),
+                                     speed=1.0, run_for=0.0)
+    collector = Collector(mqtt_url, f"{topic_root}/devices/+/readings")
+    simulation = Simulation(Caseload(seed=1, patients=patients), parse_mqtt_url(mqtt_url),
+                            topic_root=topic_root, state_path=tmp_path / "s.sqlite", plan=plan)
+    started = time.monotonic()
+    report = simulation.run(threading.Event())
+    assert time.monotonic() - started < 60
+    assert report.recorded >= 600 and report.acknowledged == report.recorded
+    assert report.left_on_disk == 0
+    assert len(collector.settle()) == report.recorded
+    collector.close()
