@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 SCHEDULER_LOCK_KEY = 0x7E1E_5C4E
 # A care plan's expected readings are judged over this window for the "< 70 %" rule.
 SHARE_WINDOW = timedelta(days=7)
+# ... ending this long ago, so that today's readings not yet due do not count as missed.
+SHARE_GRACE = timedelta(hours=12)
 
 _EXPECTED_SQL = """
 SELECT p.id AS patient_id, mm.metric::text AS metric, p.care_plan -> mm.metric::text AS plan,
@@ -36,7 +38,8 @@ SELECT p.id AS patient_id, mm.metric::text AS metric, p.care_plan -> mm.metric::
 FROM patients p
 CROSS JOIN unnest(enum_range(NULL::metric)) AS mm(metric)
 LEFT JOIN LATERAL (
-    SELECT max(r.time) AS last, count(*) FILTER (WHERE r.time > %(share_since)s) AS n7
+    SELECT max(r.time) AS last,
+           count(*) FILTER (WHERE r.time > %(share_since)s AND r.time <= %(share_until)s) AS n7
     FROM readings r
     WHERE r.patient_id = p.id AND r.metric = mm.metric AND r.time <= %(now)s
       AND r.time > %(since)s AND NOT (r.flags && ARRAY['low-quality', 'invalid'])
@@ -98,8 +101,10 @@ def find_gap(row: Mapping[str, Any], now: datetime, amber: Rule, info: Rule,
         return Gap(metric, info, fields, since)
     share = float(i.get("share_7d", 0.7))
     expected = per_day * SHARE_WINDOW.days
-    if now - row["enrolled_at"] >= SHARE_WINDOW and (row["n7"] or 0) < share * expected:
-        fields["detail"] = (f"{row['n7'] or 0} readings in the last 7 days, fewer than "
+    if now - row["enrolled_at"] >= SHARE_WINDOW + SHARE_GRACE \
+            and (row["n7"] or 0) < share * expected:
+        fields["detail"] = (f"{row['n7'] or 0} readings in the 7 days to {_ago(now, zone)}, "
+                            "fewer than "
                             f"{share:.0%} of the {expected:g} expected")
         return Gap(metric, info, fields)
     return None
@@ -118,6 +123,10 @@ def _known(current: Mapping[str, Any], found: list[Gap], metrics: list[str]) -> 
                                       for g in found)
 
 
+def _ago(now: datetime, zone: ZoneInfo) -> str:
+    return (now - SHARE_GRACE).astimezone(zone).strftime("%H:%M on %d %b")
+
+
 def check_missing(conn: psycopg.Connection, now: datetime, zone: ZoneInfo) -> int:
     """Open or raise missing-readings alerts; returns how many alerts were opened or raised."""
     catalogue = load_catalogue()
@@ -125,7 +134,8 @@ def check_missing(conn: psycopg.Connection, now: datetime, zone: ZoneInfo) -> in
     assert amber is not None and info is not None
     cur = conn.cursor(row_factory=dict_row)
     rows = cur.execute(_EXPECTED_SQL, {"now": now, "since": now - timedelta(days=30),
-                                       "share_since": now - SHARE_WINDOW}).fetchall()
+                                       "share_since": now - SHARE_GRACE - SHARE_WINDOW,
+                                       "share_until": now - SHARE_GRACE}).fetchall()
     subjects = load_subjects(conn, {r["patient_id"] for r in rows})
     gaps: dict[int, list[Gap]] = defaultdict(list)
     for row in rows:

@@ -31,15 +31,18 @@ END = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
 START = END - timedelta(days=DAYS)
 
 
-def _register(conn: psycopg.Connection) -> tuple[list[Any], dict[str, tuple[int, int]]]:
+def _register(conn: psycopg.Connection
+              ) -> tuple[list[Any], dict[str, tuple[int, int]], dict[int, str]]:
     plan = plan_demo(seed=2026, count=PATIENTS)
     team = registry.add_team(conn, "burden", "Burden Locality")
     devices: dict[str, tuple[int, int]] = {}
+    scenarios: dict[int, str] = {}
     for p in plan:
         pid = registry.add_patient(conn, nhs_number=p.nhs_number, given_name="Sim",
                                    family_name=f"Patient {p.index}", birth_date=p.birth_date,
                                    team=team, conditions=p.conditions,
                                    care_plan=dict(p.simulation.schedule))
+        scenarios[pid] = p.simulation.scenario
         conn.execute("UPDATE patients SET enrolled_at = %s, on_home_oxygen = %s WHERE id = %s",
                      (START, p.home_oxygen, pid))
         if p.spo2_scale == 2:
@@ -51,7 +54,7 @@ def _register(conn: psycopg.Connection) -> tuple[list[Any], dict[str, tuple[int,
                 conn, device_id=d.device_id, kind=d.kind, patient=pid))
         conn.execute("UPDATE devices SET last_seen_at = %s, online = true WHERE patient_id = %s",
                      (END + timedelta(days=1), pid))   # device rules are not measured here
-    return plan, devices
+    return plan, devices, scenarios
 
 
 def _store(conn: psycopg.Connection, items: list[Any], devices: dict[str, tuple[int, int]],
@@ -79,7 +82,7 @@ def test_alert_burden_of_a_simulated_caseload(conn: psycopg.Connection, settings
     from device_simulators.physiology import caseload_models, measurements_between
     from telehub.caseload import Caseload
 
-    plan, devices = _register(conn)
+    plan, devices, scenarios = _register(conn)
     conn.commit()
     models = caseload_models(Caseload(2026, tuple(p.simulation for p in plan)), END)
     readings = [m for m in measurements_between(models, START, END) if m.fault is None]
@@ -103,8 +106,8 @@ def test_alert_burden_of_a_simulated_caseload(conn: psycopg.Connection, settings
                 conn.commit()
     finally:
         pool.close()
-    rows = conn.execute("SELECT rule_id, values ->> 'rule' AS rule, severity::text AS sev "
-                        "FROM alerts").fetchall()
+    rows = conn.execute("SELECT patient_id, rule_id, values ->> 'rule' AS rule, "
+                        "severity::text AS sev FROM alerts").fetchall()
     patient_days = PATIENTS * DAYS
     by_episode = Counter((r["rule_id"], r["sev"]) for r in rows)
     by_rule = Counter(r["rule"] for r in rows)
@@ -114,5 +117,12 @@ def test_alert_burden_of_a_simulated_caseload(conn: psycopg.Connection, settings
         print(f"  episode {episode:<26} {sev:<6} {n:>5}  {100 * n / patient_days:6.2f}")
     for rule, n in sorted(by_rule.items(), key=lambda x: -x[1]):
         print(f"  rule    {rule:<33} {n:>5}  {100 * n / patient_days:6.2f}")
+    patients_in = Counter(scenarios.values())
+    for scenario, n in sorted(Counter(scenarios[r["patient_id"]] for r in rows).items()):
+        days = patients_in[scenario] * DAYS
+        print(f"  scenario {scenario:<20} {patients_in[scenario]:>4} patients {n:>5} alerts "
+              f"{100 * n / days:6.2f} per 100 patient-days")
+    stable = [r for r in rows if scenarios[r["patient_id"]] == "stable"]
+    print(f"  stable patients' alerts: {Counter((r['rule'], r['sev']) for r in stable)}")
     assert len(readings) > PATIENTS * DAYS
     assert 0 < len(rows) < patient_days / 2
