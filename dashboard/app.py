@@ -18,13 +18,14 @@ VIEWS = Path(__file__).parent / "views"
 # Which pages each role sees (the API enforces the same rules; this keeps the menu honest).
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "nurse": ("caseload", "alerts", "patient"),
-    "matron": ("caseload", "alerts", "patient", "team"),
-    "responder": ("alerts",),
-    "manager": ("team",),
-    "admin": ("devices", "team"),
+    "matron": ("caseload", "alerts", "patient", "team", "outcomes"),
+    "responder": ("responder", "alerts"),
+    "manager": ("team", "outcomes"),
+    "admin": ("devices", "team", "outcomes"),
 }
 TITLES = {"caseload": ("Caseload", "👥"), "alerts": ("Alert inbox", "🔔"),
-          "patient": ("Patient", "🩺"), "devices": ("Devices", "📟"), "team": ("Team view", "📊")}
+          "patient": ("Patient", "🩺"), "devices": ("Devices", "📟"), "team": ("Team view", "📊"),
+          "responder": ("Responder queue", "🚨"), "outcomes": ("Outcomes and MDT", "🏥")}
 
 
 def _sidebar() -> None:

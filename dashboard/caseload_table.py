@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from dashboard.care_models import CarePatient
 from dashboard.formatting import (
     Rag,
     age_on,
@@ -23,6 +24,9 @@ from dashboard.times import time_ago
 CASELOAD_METRICS = ("weight", "spo2", "glucose")
 _TRIAGE_RAG = {"red": Rag.RED, "amber": Rag.AMBER, "overdue": Rag.AMBER, "ok": Rag.GREEN}
 TRIAGE_LABELS = {"red": "RED", "amber": "AMBER", "overdue": "readings overdue", "ok": "GREEN"}
+SORTS = {"triage": "Most urgent first", "risk": "Highest risk score first",
+         "review": "Care-plan review due soonest"}
+NO_TIER = "no tier"
 
 
 def rag_for_row(row: CaseloadRow) -> Rag:
@@ -81,10 +85,58 @@ def filter_rows(rows: Iterable[CaseloadRow], *, search: str = "",
     return out
 
 
+def risk_text(care: CarePatient | None) -> str:
+    """'high (score 72, rising)' or 'no tier'."""
+    if care is None or care.risk_tier is None:
+        return NO_TIER
+    score = f"score {care.risk_score:g}" if care.risk_score is not None else "no score"
+    return f"{care.risk_tier} ({score}{', rising' if care.risk_rising else ''})"
+
+
+def review_flag(care: CarePatient | None) -> str:
+    """'⚠️ OVERDUE since 01 Oct 2026', 'due 03 Feb 2027' or 'no date'."""
+    if care is None or care.review_due is None:
+        return "no date"
+    when = care.review_due.strftime("%d %b %Y")
+    return f"⚠️ OVERDUE since {when}" if care.review_overdue else f"due {when}"
+
+
+def filter_by_tier(rows: Iterable[CaseloadRow], care: Mapping[int, CarePatient],
+                   tiers: Sequence[str]) -> list[CaseloadRow]:
+    """Rows whose risk tier is one of `tiers` (NO_TIER matches patients without one)."""
+    if not tiers:
+        return list(rows)
+    def tier(row: CaseloadRow) -> str:
+        found = care.get(row.patient_id)
+        return found.risk_tier if found is not None and found.risk_tier else NO_TIER
+    return [row for row in rows if tier(row) in tiers]
+
+
+def sort_rows(rows: Sequence[CaseloadRow], care: Mapping[int, CarePatient],
+              sort: str) -> list[CaseloadRow]:
+    """The API's triage order, or highest risk score first, or soonest review first
+    (patients without a score or a date last, triage order among equals)."""
+    order = {row.patient_id: i for i, row in enumerate(rows)}
+    if sort == "risk":
+        def risk_key(row: CaseloadRow) -> tuple[bool, float, int]:
+            found = care.get(row.patient_id)
+            score = found.risk_score if found is not None else None
+            return (score is None, -(score or 0.0), order[row.patient_id])
+        return sorted(rows, key=risk_key)
+    if sort == "review":
+        def review_key(row: CaseloadRow) -> tuple[bool, date, int]:
+            found = care.get(row.patient_id)
+            due = found.review_due if found is not None else None
+            return (due is None, due or date.max, order[row.patient_id])
+        return sorted(rows, key=review_key)
+    return list(rows)
+
+
 def caseload_frame(rows: Sequence[CaseloadRow], now: datetime,
                    birth_dates: Mapping[int, date] | None = None,
-                   zone: ZoneInfo | None = None) -> pd.DataFrame:
-    """The table the caseload page shows, in the API's triage order."""
+                   zone: ZoneInfo | None = None,
+                   care: Mapping[int, CarePatient] | None = None) -> pd.DataFrame:
+    """The table the caseload page shows, in the order given."""
     today = now.astimezone(zone).date() if zone else now.date()
     records = []
     for row in rows:
@@ -101,10 +153,13 @@ def caseload_frame(rows: Sequence[CaseloadRow], now: datetime,
             record[metric] = latest_text(row, metric, now)
             record[f"{metric}_trend"] = [p.mean for p in summary.trend] if summary else []
         record["Open alerts"] = alerts_text(row)
+        record["Risk tier"] = risk_text((care or {}).get(row.patient_id))
+        record["Care-plan review"] = review_flag((care or {}).get(row.patient_id))
         record["Devices"] = devices_text(row, now)
         record["Last reading"] = time_ago(row.last_reading_at, now)
         records.append(record)
     columns = ["Status", "Patient", "Age", "Open alerts",
                *[c for m in CASELOAD_METRICS for c in (m, f"{m}_trend")],
-               "Last reading", "Devices", "Conditions", "Named nurse"]
+               "Last reading", "Risk tier", "Care-plan review", "Devices", "Conditions",
+               "Named nurse"]
     return pd.DataFrame.from_records(records, columns=columns)

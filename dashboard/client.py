@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
+from dashboard.care_client import CareEndpoints
 from dashboard.models import (
     Alert,
     AlertDetail,
@@ -128,7 +129,7 @@ def new_http(base_url: str, *, timeout: float = TIMEOUT_S) -> httpx.Client:
                         headers={"Accept": "application/json"})
 
 
-class ApiClient:
+class ApiClient(CareEndpoints):
     """The API as the signed-in member of staff sees it."""
 
     def __init__(self, http: httpx.Client, token: str | None = None) -> None:
@@ -137,21 +138,39 @@ class ApiClient:
 
     # --- plumbing ---------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-                 json: Any = None, data: Mapping[str, str] | None = None) -> Any:
+    def _send(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+              json: Any = None, data: Mapping[str, str] | None = None,
+              content: bytes | None = None, content_type: str | None = None,
+              accept: str | None = None) -> httpx.Response:
+        """One request with the token; the successful response, or the matching ApiError."""
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        if content_type:
+            headers["Content-Type"] = content_type
+        if accept:
+            headers["Accept"] = accept
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         try:
             response = self._http.request(method, path, params=clean, json=json, data=data,
-                                          headers=headers)
+                                          content=content, headers=headers)
         except httpx.TransportError as err:
             logger.warning("API %s %s failed: %s", method, path, type(err).__name__)
             raise ServiceUnavailable(0, "The Telehub service cannot be reached just now. "
                                      "Try again in a minute.") from err
         if response.is_success:
-            return response.json() if response.content else None
+            return response
         logger.info("API %s %s answered %s", method, path, response.status_code)
         raise error_for(response)
+
+    def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                 json: Any = None, data: Mapping[str, str] | None = None,
+                 content: bytes | None = None, content_type: str | None = None) -> Any:
+        response = self._send(method, path, params=params, json=json, data=data,
+                              content=content, content_type=content_type)
+        return response.json() if response.content else None
+
+    def _text(self, path: str, *, accept: str, **params: Any) -> str:
+        """A document the API serves as text (CSV, HTML)."""
+        return self._send("GET", path, params=params, accept=accept).text
 
     def _get(self, path: str, model: type[M], **params: Any) -> M:
         return model.model_validate(self._request("GET", path, params=params))

@@ -13,6 +13,7 @@ from datetime import date, datetime
 import httpx
 import streamlit as st
 
+from dashboard.care_models import CarePatient
 from dashboard.client import (
     ApiClient,
     ApiError,
@@ -148,6 +149,17 @@ def _thresholds(token_value: str, patient_id: int) -> list[Threshold]:
 def _birth_dates(token_value: str) -> dict[int, date]:
     patients = anonymous_api().with_token(token_value).patients()
     return {p.id: p.birth_date for p in patients}
+
+
+@st.cache_data(ttl=READ_TTL_S, show_spinner=False)
+def _care_patients(token_value: str) -> dict[int, CarePatient]:
+    found = anonymous_api().with_token(token_value).care_patients()
+    return {p.patient_id: p for p in found}
+
+
+def care_patients() -> dict[int, CarePatient]:
+    """Risk tier and review date by patient id (cached briefly)."""
+    return _care_patients(_need_token())
 
 
 def birth_dates() -> dict[int, date]:

@@ -8,14 +8,20 @@ from typing import Any
 import streamlit as st
 
 from dashboard import session
+from dashboard.care_models import CarePatient
 from dashboard.caseload_table import (
     CASELOAD_METRICS,
+    NO_TIER,
+    SORTS,
     TRIAGE_LABELS,
     caseload_frame,
+    filter_by_tier,
     filter_rows,
+    sort_rows,
 )
 from dashboard.client import ApiError
 from dashboard.formatting import CONDITIONS, conditions_text, metric_label
+from dashboard.mdt_section import mdt_section
 from dashboard.times import format_local
 
 REFRESH_S = 30  # the issue's refresh interval: a new red alert shows within one refresh
@@ -39,17 +45,32 @@ def _birth_dates() -> dict[int, date]:
         return {}
 
 
+def _care() -> dict[int, CarePatient]:
+    """Risk tiers and review dates; the caseload still shows without them."""
+    try:
+        with session.handling_errors(soft=True):
+            return session.care_patients()
+    except ApiError:
+        return {}
+
+
 @st.fragment(run_every=REFRESH_S)
-def _live_table(scope: str, search: str, conditions: list[str], triage: list[str]) -> None:
+def _live_table(scope: str, search: str, conditions: list[str], triage: list[str],
+                tiers: list[str], sort: str) -> None:
     staff = session.current_staff()
     nurse_id = staff.id if staff is not None and scope == "My patients" else None
     with session.handling_errors():
         caseload = session.caseload(nurse_id)
     zone = session.settings().zone
     now = datetime.now(UTC)
+    care = _care()
     rows = filter_rows(caseload.rows, search=search, conditions=conditions, triage=triage)
+    rows = sort_rows(filter_by_tier(rows, care, tiers), care, sort)
     red = sum(1 for r in caseload.rows if r.triage == "red")
-    st.caption(f"{caseload.total} patients · {red} RED · updated "
+    overdue = sum(1 for r in caseload.rows
+                  if r.patient_id in care and care[r.patient_id].review_overdue)
+    st.caption(f"{caseload.total} patients · {red} RED · {overdue} care-plan reviews overdue"
+               " · updated "
                f"{format_local(caseload.generated_at, zone)} (refreshes every {REFRESH_S} s)")
     if not caseload.rows:
         st.info("No patients in this caseload yet. An admin adds patients with "
@@ -60,7 +81,7 @@ def _live_table(scope: str, search: str, conditions: list[str], triage: list[str
         return
     # Tall enough for a whole small caseload without an inner scroll bar.
     height = min(38 + 35 * len(rows), 38 + 35 * 25)
-    st.dataframe(caseload_frame(rows, now, _birth_dates(), zone), hide_index=True,
+    st.dataframe(caseload_frame(rows, now, _birth_dates(), zone, care), hide_index=True,
                  width="stretch", height=height, column_config=_column_config(),
                  key="caseload_table")
     choices = {r.patient_id: f"{r.name} ({r.display_id})" for r in rows}
@@ -81,7 +102,16 @@ def render() -> None:
                                    format_func=lambda c: conditions_text([c]))
     triage = far.multiselect("Status", list(TRIAGE_LABELS), format_func=lambda t: TRIAGE_LABELS[t],
                              key="caseload_triage")
-    _live_table(scope, search, conditions, triage)
+    tier_col, sort_col = st.columns([3, 2])
+    known = sorted({p.risk_tier for p in _care().values() if p.risk_tier})
+    tiers = tier_col.multiselect("Risk tier", [*known, NO_TIER], key="caseload_tiers")
+    sort = sort_col.selectbox("Sort", list(SORTS), format_func=SORTS.__getitem__,
+                              key="caseload_sort")
+    _live_table(scope, search, conditions, triage, tiers, sort or "triage")
+    staff = session.current_staff()
+    if staff is not None and staff.team_id is not None:
+        with st.expander("Weekly MDT review list"):
+            mdt_section(staff.team_id, "caseload_mdt")
 
 
 render()

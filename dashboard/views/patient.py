@@ -1,5 +1,5 @@
 """Patient page: header, charts with threshold bands and alert markers, readings, alert
-timeline, threshold editor and devices."""
+timeline, threshold editor, devices, care team and consent, care plan and admissions."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ from dashboard.formatting import (
     severity_chip,
 )
 from dashboard.models import Alert, Patient, Readings, Threshold
+from dashboard.patient_care import care_team_section
+from dashboard.patient_plan import admissions_section, care_plan_section
 from dashboard.times import RANGES_DAYS, chart_window, format_local, time_ago
 
 METRICS = ("weight", "spo2", "pulse", "glucose")
@@ -229,8 +231,9 @@ def render() -> None:
     with session.handling_errors():
         data = session.readings(patient_id, window.start, window.end, window.bucket)
     _adherence(patient, data, int(days or 7))
-    charts, table, timeline, editor, devices = st.tabs(
-        ["Charts", "Readings", "Alerts", "Thresholds", "Devices"])
+    charts, table, timeline, editor, devices, care, plan, stays = st.tabs(
+        ["Charts", "Readings", "Alerts", "Thresholds", "Devices", "Care team and consent",
+         "Care plan", "Admissions"])
     with charts:
         _charts(patient, data, thresholds, alerts)
     with table:
@@ -241,6 +244,12 @@ def render() -> None:
         _threshold_editor(patient, thresholds)
     with devices:
         _devices(patient)
+    with care:
+        care_team_section(patient)
+    with plan:
+        care_plan_section(patient)
+    with stays:
+        admissions_section(patient)
 
 
 def _adherence(patient: Patient, data: Readings, days: int) -> None:

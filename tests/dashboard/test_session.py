@@ -55,6 +55,8 @@ def test_a_responder_gets_the_inbox_with_acknowledge_and_escalate_only(
     with connect(db_url) as conn:
         add_staff(conn, "response.centre", "Telecare Response Centre", "responder")
     at = sign_in(app_test, "response.centre")
+    assert at.title[0].value == "Responder queue"  # their home page; the inbox is beside it
+    at.switch_page("views/alerts.py").run()
     no_exceptions(at)
     assert at.title[0].value == "Alert inbox"
     actions = at.selectbox(key=f"action_{seeded.red_alert}")

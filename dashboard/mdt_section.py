@@ -1,0 +1,46 @@
+"""The weekly MDT review list: a preview table and the CSV download (caseload and outcomes)."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import session
+from dashboard.client import ApiError
+
+
+def week_ending(today: date) -> date:
+    """The Sunday that ends the week `today` is in (MDT weeks run Monday to Sunday)."""
+    return today + timedelta(days=6 - today.weekday())
+
+
+def mdt_frame(csv_text: str) -> pd.DataFrame:
+    """The CSV as a table (every column as text, as it will be read in the meeting)."""
+    if not csv_text.strip():
+        return pd.DataFrame()
+    return pd.read_csv(io.StringIO(csv_text), dtype=str, keep_default_na=False)
+
+
+def mdt_section(team_id: int, key: str) -> None:
+    """Pick the week, see who is on the list, download it as CSV."""
+    today = date.today()
+    ending = st.date_input("Week ending", value=week_ending(today), key=f"{key}_week")
+    try:
+        with session.handling_errors(soft=True):
+            csv_text = session.api().mdt_csv(team_id, ending)
+    except ApiError as err:
+        st.warning(f"The MDT list could not be prepared: {err.message}")
+        return
+    frame = mdt_frame(csv_text)
+    if frame.empty:
+        st.info("Nobody is on this week's MDT list: no red alerts, admissions, overdue "
+                "reviews or rising risk.")
+    else:
+        st.caption(f"{len(frame)} patients for the MDT review")
+        st.dataframe(frame, hide_index=True, width="stretch", key=f"{key}_table")
+    st.download_button("Download the MDT list (CSV)", data=csv_text.encode(),
+                       file_name=f"mdt-{ending.isoformat()}.csv", mime="text/csv",
+                       key=f"{key}_download")

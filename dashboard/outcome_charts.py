@@ -1,0 +1,63 @@
+"""Plotly figures of a team's outcomes month by month: admissions, readmissions, response."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+
+from dashboard.care_models import OutcomeMonth
+
+NHS_BLUE = "#005eb8"
+NHS_DARK = "#003087"
+NHS_WARM = "#ed8b00"
+_MARGIN = {"l": 10, "r": 10, "t": 10, "b": 10}
+
+
+def admissions_figure(months: Sequence[OutcomeMonth]) -> go.Figure:
+    """Emergency admissions and A&E attendances per 1,000 monitored patients, by month."""
+    xs = [m.month for m in months]
+    fig = go.Figure([
+        go.Bar(name="emergency admissions per 1,000", x=xs,
+               y=[m.admissions_per_1000 for m in months], marker_color=NHS_BLUE,
+               text=[m.emergency_admissions for m in months],
+               hovertemplate="%{x}: %{y:.1f} per 1,000 (%{text} admissions)<extra></extra>"),
+        go.Bar(name="A&E attendances per 1,000", x=xs, y=[m.ae_per_1000 for m in months],
+               marker_color=NHS_WARM, marker_pattern_shape="/",
+               text=[m.ae_attendances for m in months],
+               hovertemplate="%{x}: %{y:.1f} per 1,000 (%{text} attendances)<extra></extra>"),
+    ])
+    fig.update_layout(barmode="group", yaxis_title="per 1,000 monitored patients",
+                      xaxis_title="month", height=340, margin=_MARGIN,
+                      legend={"orientation": "h", "y": -0.3})
+    return fig
+
+
+def readmissions_figure(months: Sequence[OutcomeMonth]) -> go.Figure:
+    """Readmissions within 30 days and admissions an alert preceded, by month (counts)."""
+    xs = [m.month for m in months]
+    fig = go.Figure([
+        go.Bar(name="readmissions within 30 days", x=xs,
+               y=[m.readmissions_30d for m in months], marker_color=NHS_DARK),
+        go.Bar(name="admissions preceded by an alert", x=xs,
+               y=[m.admissions_preceded_by_alert for m in months], marker_color=NHS_WARM,
+               marker_pattern_shape="x"),
+    ])
+    fig.update_layout(barmode="group", yaxis_title="admissions", xaxis_title="month",
+                      height=340, margin=_MARGIN, legend={"orientation": "h", "y": -0.3})
+    return fig
+
+
+def response_figure(months: Sequence[OutcomeMonth]) -> go.Figure:
+    """Minutes from a red alert to its first action (median and 90th percentile), by month."""
+    xs = [m.month for m in months]
+    fig = go.Figure([
+        go.Scatter(name="median", x=xs, y=[m.minutes_to_first_action_median for m in months],
+                   mode="lines+markers", line={"color": NHS_BLUE}),
+        go.Scatter(name="90th percentile", x=xs,
+                   y=[m.minutes_to_first_action_p90 for m in months], mode="lines+markers",
+                   line={"color": NHS_WARM, "dash": "dash"}, marker={"symbol": "square"}),
+    ])
+    fig.update_layout(yaxis_title="minutes from red alert to first action", xaxis_title="month",
+                      height=340, margin=_MARGIN, legend={"orientation": "h", "y": -0.3})
+    return fig

@@ -1,0 +1,196 @@
+"""Patient page sections: the care plan (schedule, "when to act" triggers with the patient's
+advice, review date, the printable plan) and hospital episodes (admissions, A&E, discharge,
+post-admission review)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import session
+from dashboard.care_models import EPISODE_KINDS, CarePlan, Episode
+from dashboard.client import ApiError
+from dashboard.formatting import metric_label, severity_chip
+from dashboard.models import Patient
+from dashboard.patient_care import EDIT_ROLES, save_change
+
+AVOIDABLE = {"yes": "yes, avoidable", "no": "no", "unsure": "unsure"}
+
+
+def review_text(plan: CarePlan, today: date) -> str:
+    """'Review due 3 Feb 2027' or '⚠️ REVIEW OVERDUE since 1 Oct 2026' or 'no review date'."""
+    if plan.review_due is None:
+        return "No review date set: record a review to set one."
+    when = plan.review_due.strftime("%d %b %Y")
+    if plan.review_overdue or plan.review_due < today:
+        return f"⚠️ REVIEW OVERDUE since {when}"
+    return f"Review due {when}"
+
+
+def _can_edit() -> bool:
+    staff = session.current_staff()
+    return staff is not None and staff.role in EDIT_ROLES
+
+
+def care_plan_section(patient: Patient) -> None:
+    """Schedule, triggers with advice, review, and the one-page plan to print."""
+    try:
+        with session.handling_errors(soft=True):
+            plan = session.api().care_plan(patient.id)
+    except ApiError as err:
+        st.warning(f"The care plan could not be loaded: {err.message}")
+        return
+    st.markdown(f"**{review_text(plan, date.today())}**")
+    schedule = "; ".join(f"{metric_label(s.metric)} {s.per_day}×/day"
+                         f"{' (' + s.window + ')' if s.window else ''}" for s in plan.schedule)
+    st.markdown(f"**Measurements** {schedule or 'no schedule set'}")
+    if plan.triggers:
+        st.markdown("**When to act**")
+        st.dataframe(pd.DataFrame([{
+            "Severity": severity_chip(t.severity), "When": t.when, "What it means": t.label,
+            "What to do": t.advice or "—",
+            "Threshold": "individual" if t.individual else "default",
+        } for t in plan.triggers]), hide_index=True, width="stretch", key="triggers_table")
+    else:
+        st.info("No triggers: rules follow the conditions recorded for the patient.")
+    _printable(patient)
+    if _can_edit():
+        _advice_form(patient, plan)
+        _review_form(patient)
+    if plan.reviews:
+        st.markdown("**Past reviews**\n" + "\n".join(
+            f"- {r.reviewed_on:%d %b %Y} by {r.reviewer}: {r.note or 'no note'} "
+            f"(next due {r.next_due:%d %b %Y})" for r in plan.reviews))
+
+
+def _printable(patient: Patient) -> None:
+    try:
+        with session.handling_errors(soft=True):
+            html = session.api().care_plan_html(patient.id)
+    except ApiError as err:
+        st.warning(f"The printable plan could not be made: {err.message}")
+        return
+    st.download_button("Printable care plan (one page, opens in the browser to print)",
+                       data=html.encode(), file_name=f"care-plan-{patient.display_id}.html",
+                       mime="text/html", key="care_plan_print")
+
+
+def _advice_form(patient: Patient, plan: CarePlan) -> None:
+    episodes = {t.episode: t.label for t in plan.triggers}
+    if not episodes:
+        return
+    with st.form("advice_edit"):
+        st.markdown("**What the patient should do**")
+        episode = st.selectbox("Trigger", list(episodes), format_func=episodes.__getitem__)
+        advice = st.text_area("Advice in the patient's words",
+                              placeholder="e.g. Start your rescue pack and call the single "
+                                          "point of access.")
+        submitted = st.form_submit_button("Save advice")
+    if submitted:
+        save_change(lambda: session.api().set_advice(patient.id, {episode: advice.strip()}),
+                    f"Advice for {episodes[episode]} saved.")
+
+
+def _review_form(patient: Patient) -> None:
+    with st.form("review_add", clear_on_submit=True):
+        st.markdown("**Record a review** (the next falls due in 3 months unless you choose)")
+        note = st.text_input("Review note")
+        next_due = st.date_input("Next review (optional)", value=None, min_value=date.today())
+        submitted = st.form_submit_button("Record review")
+    if submitted:
+        save_change(lambda: session.api().record_review(patient.id, note.strip() or None,
+                                                        next_due),
+                    "Review recorded.")
+
+
+def admissions_section(patient: Patient) -> None:
+    """Hospital episodes with their reviews; record, discharge, review."""
+    try:
+        with session.handling_errors(soft=True):
+            episodes = session.api().admissions(patient.id)
+    except ApiError as err:
+        st.warning(f"Admissions could not be loaded: {err.message}")
+        return
+    if episodes:
+        st.dataframe(pd.DataFrame([_episode_row(e) for e in episodes]), hide_index=True,
+                     width="stretch", key="admissions_table")
+    else:
+        st.info("No emergency admissions or A&E attendances recorded.")
+    if not _can_edit():
+        return
+    _episode_form(patient)
+    open_stays = [e for e in episodes if e.kind == "emergency-admission"
+                  and e.discharged_on is None]
+    if open_stays:
+        _discharge_form(open_stays)
+    unreviewed = [e for e in episodes if e.avoidable is None]
+    if unreviewed:
+        _episode_review_form(unreviewed)
+
+
+def _episode_row(e: Episode) -> dict[str, object]:
+    return {
+        "What": EPISODE_KINDS.get(e.kind, e.kind), "From": f"{e.started_on:%d %b %Y}",
+        "Discharged": f"{e.discharged_on:%d %b %Y}" if e.discharged_on else
+        ("still in hospital" if e.kind == "emergency-admission" else "—"),
+        "Hospital": e.hospital or "", "Reason": e.reason or "",
+        "Alerts in the 14 days before": e.alerts_before,
+        "Avoidable?": AVOIDABLE.get(e.avoidable or "", "not reviewed"),
+        "What would have helped": e.would_have_helped or "", "Recorded by": e.recorded_by,
+    }
+
+
+def _label(e: Episode) -> str:
+    return f"{EPISODE_KINDS.get(e.kind, e.kind)} from {e.started_on:%d %b %Y}"
+
+
+def _episode_form(patient: Patient) -> None:
+    with st.form("episode_add", clear_on_submit=True):
+        st.markdown("**Record an admission or A&E attendance**")
+        cols = st.columns(4)
+        kind = cols[0].selectbox("Kind", list(EPISODE_KINDS), format_func=EPISODE_KINDS.__getitem__)
+        started = cols[1].date_input("Started on", value=date.today(), max_value=date.today())
+        hospital = cols[2].text_input("Hospital")
+        reason = cols[3].text_input("Reason")
+        submitted = st.form_submit_button("Record episode")
+    if submitted and kind is not None:
+        save_change(lambda: session.api().add_admission(
+            patient.id, kind=kind, started_on=started, hospital=hospital.strip() or None,
+            reason=reason.strip() or None), f"{EPISODE_KINDS[kind]} recorded.")
+
+
+def _discharge_form(stays: list[Episode]) -> None:
+    with st.form("episode_discharge"):
+        st.markdown("**Record a discharge** (a follow-up task is created)")
+        cols = st.columns(3)
+        which = cols[0].selectbox("Admission", [e.id for e in stays],
+                                  format_func={e.id: _label(e) for e in stays}.__getitem__)
+        day = cols[1].date_input("Discharged on", value=date.today(), max_value=date.today())
+        days = cols[2].number_input("Follow up within (days)", min_value=0, max_value=30,
+                                    value=2)
+        submitted = st.form_submit_button("Record discharge")
+    if submitted and which is not None:
+        save_change(lambda: session.api().discharge(int(which), day, int(days)),
+                    "Discharge recorded; the follow-up task is on the team's list.")
+
+
+def _episode_review_form(episodes: list[Episode]) -> None:
+    with st.form("episode_review"):
+        st.markdown("**Post-admission review**")
+        cols = st.columns([2, 1, 3])
+        which = cols[0].selectbox("Episode", [e.id for e in episodes],
+                                  format_func={e.id: _label(e) for e in episodes}.__getitem__)
+        avoidable = cols[1].selectbox("Was it avoidable?", list(AVOIDABLE),
+                                      format_func=AVOIDABLE.__getitem__, index=None)
+        helped = cols[2].text_input("What would have helped")
+        submitted = st.form_submit_button("Save review")
+    if not submitted or which is None:
+        return
+    if avoidable is None:
+        st.error("Answer whether the admission was avoidable.")
+        return
+    save_change(lambda: session.api().review_admission(int(which), avoidable,
+                                                       helped.strip() or None),
+                "Post-admission review saved.")

@@ -1,0 +1,100 @@
+"""Outcomes and MDT (matron, manager, admin): emergency admissions and A&E attendances per
+1,000 monitored patients, readmissions, alerts before admissions, time from red alert to
+first action, month by month as charts; the weekly MDT list as CSV."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import session
+from dashboard.care_models import Outcomes
+from dashboard.mdt_section import mdt_section
+from dashboard.outcome_charts import admissions_figure, readmissions_figure, response_figure
+
+PERIODS = {"Last 3 months": 3, "Last 6 months": 6, "Last 12 months": 12}
+MDT_ROLES = ("admin", "matron", "nurse")
+
+
+def month_span(today: date, months: int) -> tuple[str, str]:
+    """('2026-06', '2026-11'): the first and last month of the last `months` months."""
+    index = today.year * 12 + today.month - 1 - (months - 1)
+    return f"{index // 12:04d}-{index % 12 + 1:02d}", f"{today.year:04d}-{today.month:02d}"
+
+
+def outcomes_table(outcomes: Outcomes) -> pd.DataFrame:
+    """The figures behind the charts, one row per month."""
+    def rate(value: float | None) -> str:
+        return "—" if value is None else f"{value:.1f}"
+
+    def minutes(value: float | None) -> str:
+        return "—" if value is None else f"{value:.0f} min"
+
+    return pd.DataFrame([{
+        "Month": m.month, "Monitored patients": m.monitored_patients,
+        "Emergency admissions": m.emergency_admissions,
+        "per 1,000": rate(m.admissions_per_1000), "A&E attendances": m.ae_attendances,
+        "A&E per 1,000": rate(m.ae_per_1000), "Readmissions ≤ 30 days": m.readmissions_30d,
+        "Admissions after an alert": m.admissions_preceded_by_alert,
+        "Red alerts actioned": f"{m.red_alerts_actioned} of {m.red_alerts}",
+        "To first action (median)": minutes(m.minutes_to_first_action_median),
+        "To first action (90th pct)": minutes(m.minutes_to_first_action_p90),
+    } for m in outcomes.months])
+
+
+def _charts(outcomes: Outcomes) -> None:
+    if not any(m.monitored_patients for m in outcomes.months):
+        st.info("No monitored patients in this period, so there are no outcomes to show.")
+        return
+    st.subheader("Emergency admissions and A&E attendances per 1,000 monitored patients")
+    st.plotly_chart(admissions_figure(outcomes.months), width="stretch",
+                    key="outcomes_admissions")
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Readmissions and admissions after an alert")
+        st.plotly_chart(readmissions_figure(outcomes.months), width="stretch",
+                        key="outcomes_readmissions")
+    with right:
+        st.subheader("Time from red alert to first action")
+        if any(m.minutes_to_first_action_median is not None for m in outcomes.months):
+            st.plotly_chart(response_figure(outcomes.months), width="stretch",
+                            key="outcomes_response")
+        else:
+            st.info("No red alert was actioned in this period.")
+    st.dataframe(outcomes_table(outcomes), hide_index=True, width="stretch",
+                 key="outcomes_table")
+    with st.expander("How these figures are counted"):
+        for name, text in outcomes.definitions.items():
+            st.markdown(f"- **{name.replace('_', ' ')}**: {text}")
+
+
+def render() -> None:
+    """Pick a team and a period; the charts, the table, the MDT list."""
+    st.title("Outcomes and MDT")
+    with session.handling_errors():
+        teams = {t.id: t.name for t in session.api().teams()}
+    if not teams:
+        st.info("No teams yet. An admin adds one with `telehub teams add`.")
+        return
+    staff = session.current_staff()
+    own = staff.team_id if staff is not None else None
+    options = list(teams)
+    team_id = int(st.selectbox("Team", options, format_func=teams.__getitem__,
+                               index=options.index(own) if own in options else 0,
+                               key="outcomes_team"))
+    period = st.segmented_control("Period", list(PERIODS), default="Last 6 months",
+                                  key="outcomes_period")
+    start, end = month_span(date.today(), PERIODS[period or "Last 6 months"])
+    with session.handling_errors():
+        outcomes = session.api().outcomes(team_id, start, end)
+    _charts(outcomes)
+    st.subheader("Weekly MDT review list")
+    if staff is not None and staff.role in MDT_ROLES:
+        mdt_section(team_id, "outcomes_mdt")
+    else:
+        st.caption("The MDT list names patients, so only clinical staff can open it.")
+
+
+render()
