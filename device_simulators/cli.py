@@ -120,8 +120,16 @@ def _run_caseload(settings: Any, *, caseload: Path | None, demo: bool, speed: fl
         pace = speed or 1.0
         stretch = parse_duration(window) if window else (DEFAULT_WINDOW if pace > 1
                                                          else timedelta(0))
-        plan = SimulationPlan.ending_now(backfill=parse_duration(backfill), window=stretch,
-                                         speed=pace, run_for=run_for)
+        history = parse_duration(backfill)
+        # The hub refuses readings older than its store-and-forward horizon.
+        oldest = timedelta(days=settings.ingest.horizon_days) - timedelta(hours=1)
+        if history + stretch > oldest:
+            typer.secho(f"note: history limited to the hub's {settings.ingest.horizon_days}-day "
+                        "horizon", err=True)
+            history = max(oldest - stretch, timedelta(0))
+            stretch = min(stretch, oldest)
+        plan = SimulationPlan.ending_now(backfill=history, window=stretch, speed=pace,
+                                         run_for=run_for)
     simulation = Simulation(cases, settings.require_mqtt(), topic_root=settings.topic_root,
                             state_path=state / "devices.sqlite", plan=plan,
                             credentials=_credentials(credentials))

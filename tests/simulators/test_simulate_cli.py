@@ -101,3 +101,18 @@ def test_simulate_needs_a_caseload_or_demo(demo_env: Path) -> None:
     assert "--caseload FILE or --demo" in result.output
     missing = CliRunner().invoke(_app(), ["simulate", "--demo"])
     assert missing.exit_code == 1 and "telehub seed --demo" in missing.output
+
+
+def test_a_caseload_backfill_stays_inside_the_hubs_horizon(
+        demo_env: Path, mqtt_url: str, topic_root: str) -> None:
+    example = Path(__file__).parents[2] / "device_simulators" / "examples" / "caseload.toml"
+    collector = Collector(mqtt_url, f"{topic_root}/devices/+/readings")
+    started = datetime.now(UTC)
+    result = CliRunner().invoke(_app(), ["simulate", "--caseload", str(example),
+                                         "--backfill", "45d", "--speed", "1", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "horizon" in result.output
+    times = [_iso(r["time"]) for r in collector.settle() if "time" in r]
+    assert times and min(times) > started - timedelta(days=30)
+    assert min(times) < started - timedelta(days=29)
+    collector.close()
