@@ -149,6 +149,7 @@ class SimulatedDevice:
         if reason_code.is_failure:
             logger.error("broker refused device %s: %s", self.spec.device_id, reason_code)
             self.refused = True
+            self._net.remove(client)     # refused credentials do not improve with retries
             client.disconnect()
             return
         client.publish(status_topic(self.spec.device_id, self._root),

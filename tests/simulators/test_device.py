@@ -177,3 +177,38 @@ def test_a_caseload_of_hundreds_of_devices_runs_on_one_network_thread(
     assert report.left_on_disk == 0
     assert len(collector.settle()) == report.recorded
     collector.close()
+
+
+@pytest.mark.needs_mosquitto
+def test_devices_sign_in_with_their_own_credentials_and_a_refusal_stops_them(
+        tmp_path: Path) -> None:
+    import subprocess
+
+    if mosquitto_binary() is None:
+        pytest.skip("needs a mosquitto binary (CI has it)")
+    passwords = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), "sc-1", "right-pass-1"],
+                   check=True, capture_output=True)
+    passwords.chmod(0o600)
+    proc, port = start_mosquitto(tmp_path / "broker", extra_conf=(
+        f"allow_anonymous false\npassword_file {passwords}\n"))
+    try:
+        url = f"mqtt://127.0.0.1:{port}"
+        store = ReadingStore(tmp_path / "s.sqlite")
+        good = SimulatedDevice(DeviceSpec("sc-1", "scale", Unit.KG), parse_mqtt_url(url), store,
+                               topic_root="t/telehub/v1", password="right-pass-1")
+        bad = SimulatedDevice(DeviceSpec("sc-2", "scale", Unit.KG), parse_mqtt_url(url), store,
+                              topic_root="t/telehub/v1", password="wrong-pass-2")
+        good.go_online()
+        bad.go_online()
+        assert _wait(lambda: good.connected and bad.refused)
+        good.pump()
+        good.record(_weight(0))
+        assert good.wait_acked(10)
+        bad.record(_weight(1))
+        time.sleep(1.5)
+        assert not bad.connected and store.count("sc-2") == 1   # kept, never dropped
+        good.close()
+        bad.close(timeout=1)
+    finally:
+        stop_process(proc)
