@@ -36,7 +36,21 @@ logger = logging.getLogger(__name__)
 
 DESCRIPTION = """Telehub's HTTP API: staff sign-in and roles, caseloads, patients, devices,
 readings, thresholds, alerts, team statistics, audit and FHIR R4 export.
-Errors are RFC 9457 problem details (`application/problem+json`)."""
+
+**Sign in** with `POST /auth/token` (the *Authorize* button): an opaque bearer token,
+valid for `api.token_hours`. Integrations use a long-lived token from
+`telehub users token`; gateways post readings to `POST /readings` as their device
+(HTTP Basic: device id and MQTT password).
+
+**Roles.** *nurse* and *matron*: their team's caseload, patients, readings, thresholds and
+alerts (a matron also sees team statistics). *responder*: alerts routed to them (red,
+escalated or assigned to them), acknowledge/escalate/notes, and the visit context of
+those patients. *manager*: team statistics only, nothing identifiable. *admin*: every team,
+devices and their credentials, the audit log. A record outside the caller's team is a 404.
+
+Every read or change of a patient's record is written to the audit log. Errors are
+RFC 9457 problem details (`application/problem+json`) with a machine-readable `code`.
+"""
 
 
 def create_app(settings: Settings) -> FastAPI:
