@@ -121,3 +121,17 @@ def test_demo_plan_is_deterministic_from_its_seed() -> None:
 def test_seed_without_what_to_seed_fails_clearly(seeded_env: Path) -> None:
     result = CliRunner().invoke(_app(), ["seed"])
     assert result.exit_code == 2
+
+
+def test_a_lost_caseload_file_is_written_again_without_touching_the_database(
+        seeded_env: Path, conn: psycopg.Connection) -> None:
+    runner = CliRunner()
+    assert runner.invoke(_app(), ["seed", "--demo"]).exit_code == 0
+    caseload_path = seeded_env / "demo" / "caseload.toml"
+    original = caseload_path.read_text()
+    counts = _counts(conn)
+    caseload_path.unlink()
+    again = runner.invoke(_app(), ["seed", "--demo"])
+    assert again.exit_code == 0 and "nothing changed" in again.output
+    assert caseload_path.read_text() == original
+    assert _counts(conn) == counts
