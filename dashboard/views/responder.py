@@ -109,7 +109,7 @@ def _actions(item: QueueItem) -> None:
     session.clear_reads()
     st.session_state[NOTICE_KEY] = (f"{RESPONDER_ACTIONS[action]} recorded for "
                                     f"{item.display_id}.")
-    st.rerun(scope="fragment")
+    st.rerun()
 
 
 def _card(item: QueueItem, now: datetime) -> None:
