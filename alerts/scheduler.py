@@ -19,6 +19,7 @@ from alerts import store
 from alerts.catalogue import Rule, load_catalogue, severity_rank
 from alerts.devices import check_devices
 from alerts.rules import render
+from alerts.telecare import escalate_telecare
 from alerts.thresholds import load_subjects
 from telehub.config import Settings
 from telehub.metrics import SPECS, Metric
@@ -55,6 +56,7 @@ SELECT a.*, t.code AS team_code, t.red_escalation_minutes, t.working_day_end,
                 a.created_at) AS since
 FROM alerts a JOIN teams t ON t.id = a.team_id
 WHERE a.status = 'open' AND NOT a.escalated AND a.severity IN ('amber', 'red')
+  AND a.rule_id NOT LIKE 'telecare-%%'      -- their own, shorter window (alerts.telecare)
 ORDER BY a.id
 FOR UPDATE OF a SKIP LOCKED
 """
@@ -225,11 +227,12 @@ class Scheduler:
                 return None
             result = {"missing": check_missing(conn, now, self._zone),
                       "devices": check_devices(conn, now),
-                      "escalated": escalate_overdue(conn, now, self._zone)}
+                      "escalated": escalate_overdue(conn, now, self._zone),
+                      "telecare_escalated": escalate_telecare(conn, now)}
         if any(result.values()):
             logger.info("alert scheduler: %s missing-reading alerts, %s device alerts, "
-                        "%s escalations", result["missing"], result["devices"],
-                        result["escalated"])
+                        "%s escalations, %s telecare escalations", result["missing"],
+                        result["devices"], result["escalated"], result["telecare_escalated"])
         return result
 
     def start(self) -> None:

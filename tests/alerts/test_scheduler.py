@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -167,7 +168,8 @@ def test_only_one_scheduler_runs_at_a_time(clinic: Clinic, scheduler: Scheduler,
     with psycopg.connect(db_url) as other:
         other.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEDULER_LOCK_KEY,))
         assert scheduler.run_once(NOW) is None
-    assert scheduler.run_once(NOW) == {"missing": 0, "devices": 0, "escalated": 0}
+    assert scheduler.run_once(NOW) == {"missing": 0, "devices": 0, "escalated": 0,
+                                       "telecare_escalated": 0}
 
 
 def _device(clinic: Clinic, *, seen: datetime, online: bool | None = None,
@@ -257,3 +259,19 @@ def test_resumed_readings_are_not_chased_again_until_they_stop_again(
     alert = clinic.alert(pid, "missing-readings")
     assert alert is not None and alert["condition_cleared_at"] is None
     assert alert["occurrences"] == 2
+
+
+def test_telecare_alerts_escalate_on_their_own_window(clinic: Clinic,
+                                                      scheduler: Scheduler) -> None:
+    from alerts.telecare import TelecareEvent, raise_telecare_alerts
+
+    pid = clinic.patient([])
+    raise_telecare_alerts(clinic.conn, [TelecareEvent(pid, "fall", NOW, "pendant-1")], NOW,
+                          ZoneInfo("Europe/London"))
+    result = _run(clinic, scheduler, NOW + timedelta(minutes=1))
+    assert result is not None and result["telecare_escalated"] == 0
+    result = _run(clinic, scheduler, NOW + timedelta(minutes=2))
+    assert result is not None and result["telecare_escalated"] == 1
+    assert result["escalated"] == 0                 # not escalated twice
+    [alert] = clinic.alerts(pid)
+    assert alert["escalated"] and alert["rule_id"] == "telecare-fall"
