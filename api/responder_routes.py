@@ -39,7 +39,7 @@ SELECT coalesce((SELECT array_agg(team_id) FROM responder_coverage WHERE staff_i
        AS teams
 """
 # Urgent: active and red or escalated (or assigned to this responder). Unacknowledged first,
-# then escalated, then the longest waiting.
+# then red before escalated amber, then escalated, then the longest waiting.
 QUEUE_SQL = f"""
 SELECT {ALERT_COLUMNS}, p.given_name || ' ' || p.family_name AS display_name,
        p.address_line, p.postcode, p.phone, pc.key_safe_note, pc.access_note,
@@ -51,7 +51,8 @@ LEFT JOIN patient_care pc ON pc.patient_id = a.patient_id
 WHERE a.status <> 'resolved'
   AND (a.severity = 'red' OR a.escalated OR a.assignee_id = %(staff)s)
   AND (%(teams)s::bigint[] IS NULL OR a.team_id = ANY(%(teams)s))
-ORDER BY (a.status = 'acknowledged'), a.escalated DESC, a.first_breach_at, a.id
+ORDER BY (a.status = 'acknowledged'), (a.severity <> 'red'), a.escalated DESC,
+         a.first_breach_at, a.id
 LIMIT 200
 """  # noqa: S608 (constant SQL fragments; every value is bound)
 ONE_SQL = f"""

@@ -1,0 +1,81 @@
+"""The responder's queue: only urgent alerts of the teams they cover, only the minimum
+context, every read audited; clinical staff use the actions but not the queue."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import psycopg
+
+from alerts.telecare import TelecareEvent, raise_telecare_alerts
+from telehub import registry
+from telehub.config import Settings
+from tests.api.conftest import LiveApi
+
+
+def _alerts(care_api: LiveApi, conn: psycopg.Connection) -> dict[str, int]:
+    w = care_api.world
+    now = datetime.now(UTC)
+    zone = Settings().zone
+    raised = raise_telecare_alerts(conn, [
+        TelecareEvent(w.patients["ann"], "fall", now, "fall-ann"),
+        TelecareEvent(w.patients["cat"], "smoke", now, "smoke-cat")], now, zone)
+    amber = conn.execute(
+        "INSERT INTO alerts (patient_id, team_id, rule_id, severity, message, first_breach_at, "
+        "last_breach_at) VALUES (%s, %s, 'weight-gain', 'amber', 'Weight up', now(), now()) "
+        "RETURNING id", (w.patients["bob"], w.teams["north"])).fetchone()
+    assert amber is not None
+    conn.commit()
+    return {"ann": raised[(w.patients["ann"], "fall")]["id"],
+            "cat": raised[(w.patients["cat"], "smoke")]["id"], "bob": int(amber["id"])}
+
+
+def test_the_queue_holds_urgent_alerts_of_the_covered_teams_only(
+        care_api: LiveApi, conn: psycopg.Connection) -> None:
+    ids = _alerts(care_api, conn)
+    # The north responder sees the north fall, not the amber alert, not the south smoke alarm.
+    queue = care_api.client("responder").get("/responder/queue").json()
+    assert [i["alert"]["id"] for i in queue] == [ids["ann"]]
+    assert [i["telecare_event"] for i in queue] == ["fall"]
+    # A night responder with no team covers every team; one given coverage covers those.
+    registry.add_staff(conn, username="night", display_name="Night Responder", role="responder")
+    conn.commit()
+    night = care_api.client("night")
+    assert sorted(i["alert"]["id"] for i in night.get("/responder/queue").json()) == \
+        sorted([ids["ann"], ids["cat"]])
+    conn.execute("INSERT INTO responder_coverage (staff_id, team_id) SELECT id, %s FROM staff "
+                 "WHERE username = 'night'", (care_api.world.teams["south"],))
+    conn.commit()
+    assert [i["alert"]["id"] for i in night.get("/responder/queue").json()] == [ids["cat"]]
+    assert night.post(f"/responder/alerts/{ids['ann']}/actions",
+                      json={"action": "call-logged"}).status_code == 404
+    # The escalated amber alert becomes urgent: it joins the north queue.
+    conn.execute("UPDATE alerts SET escalated = true WHERE id = %s", (ids["bob"],))
+    conn.commit()
+    assert [i["alert"]["id"] for i in care_api.client("responder").get(
+        "/responder/queue").json()] == [ids["ann"], ids["bob"]]
+    reads = conn.execute("SELECT actor, detail FROM audit_log WHERE resource = "
+                         "'responder-queue' ORDER BY id").fetchall()
+    assert [r["actor"] for r in reads] == ["responder", "night", "night", "responder"]
+    assert reads[-1]["detail"]["alert_ids"] == [ids["ann"], ids["bob"]]
+
+
+def test_clinical_staff_act_but_do_not_get_the_queue(care_api: LiveApi,
+                                                      conn: psycopg.Connection) -> None:
+    ids = _alerts(care_api, conn)
+    nurse = care_api.client("nurse")
+    assert nurse.get("/responder/queue").status_code == 403
+    r = nurse.post(f"/responder/alerts/{ids['ann']}/actions",
+                   json={"action": "escalated-to-matron", "note": "Needs a visit today"})
+    assert r.status_code == 200, r.text
+    assert r.json()["alert"]["escalated"] is True
+    assert care_api.client("south-nurse").post(
+        f"/responder/alerts/{ids['ann']}/actions", json={"action": "call-logged"}
+    ).status_code == 404
+    kinds = [e["kind"] for e in nurse.get(f"/alerts/{ids['ann']}/events").json()]
+    assert kinds == ["opened", "acknowledged", "escalated-to-matron", "escalated"]
+    outbox = conn.execute("SELECT payload ->> 'event' AS e FROM outbox WHERE alert_id = %s "
+                          "ORDER BY id", (ids["ann"],)).fetchall()
+    assert [o["e"] for o in outbox] == ["opened", "escalated"]
+    assert nurse.post(f"/responder/alerts/{ids['ann']}/actions",
+                      json={"action": "teleport"}).status_code == 422
