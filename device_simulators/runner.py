@@ -21,7 +21,8 @@ logger = logging.getLogger(__name__)
 
 MAX_UNACKED = 2_000          # readings in flight before the fast phase waits for the broker
 CONNECT_WAIT_S = 10.0        # how long to wait for devices to connect before starting anyway
-TICK_S = 0.02                # how often the live phases look at the clock
+TICK_S = 0.02                # how often the compressed clock is looked at
+LIVE_TICK_S = 0.25           # ... and the real-time one (readings come hours apart)
 HISTORY_ACK_WAIT_S = 120.0   # longest wait for the broker to take the history batches
 CAUGHT_UP_SLACK = timedelta(seconds=1)
 CLOSE_TIMEOUT_S = 15.0       # how long each device waits for its last PUBACKs on exit
@@ -148,7 +149,7 @@ class Simulation:
             if (caught_up_at is not None and self.plan.run_for is not None
                     and time.monotonic() - caught_up_at >= self.plan.run_for):
                 break
-            stop.wait(TICK_S)
+            stop.wait(TICK_S if caught_up_at is None else LIVE_TICK_S)
 
     def _release_history(self) -> None:
         """Send each device's history as store-and-forward batches, and wait for the PUBACKs."""
