@@ -22,10 +22,12 @@ DECIMALS = {Unit.KG: 1, Unit.LB: 1, Unit.STONE: 2, Unit.PERCENT: 0, Unit.MMOL_L:
 
 
 def client_id(device_id: str, topic_root: str = ROOT) -> str:
-    """A device's MQTT client id; under another topic root (tests) it carries that root's tag,
-    so two simulators on one broker never take over each other's sessions."""
+    """A device's MQTT client id: its device id, as the shipped broker configuration requires
+    (a device signs in with its id as both username and client id). Under another topic
+    root (tests) it carries that root's tag, so two simulators on one broker never take
+    over each other's sessions."""
     if topic_root == ROOT:
-        return f"dev-{device_id}"
+        return device_id
     return f"dev-{device_id}-{hashlib.sha1(topic_root.encode()).hexdigest()[:8]}"  # noqa: S324
 
 

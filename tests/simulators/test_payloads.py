@@ -68,6 +68,6 @@ def test_batches_and_status_are_json() -> None:
 
 
 def test_client_ids_are_the_device_ids_except_under_another_topic_root() -> None:
-    assert client_id("sc-0001") == "dev-sc-0001"
+    assert client_id("sc-0001") == "sc-0001"
     other = client_id("sc-0001", "test/abc/telehub/v1")
     assert other.startswith("dev-sc-0001-") and other != client_id("sc-0001", "test/xyz")
