@@ -14,18 +14,26 @@ NHS_WARM = "#ed8b00"
 _MARGIN = {"l": 10, "r": 10, "t": 10, "b": 10}
 
 
+def _rate(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
 def admissions_figure(months: Sequence[OutcomeMonth]) -> go.Figure:
     """Emergency admissions and A&E attendances per 1,000 monitored patients, by month."""
     xs = [m.month for m in months]
     fig = go.Figure([
         go.Bar(name="emergency admissions per 1,000", x=xs,
                y=[m.admissions_per_1000 for m in months], marker_color=NHS_BLUE,
-               text=[m.emergency_admissions for m in months],
-               hovertemplate="%{x}: %{y:.1f} per 1,000 (%{text} admissions)<extra></extra>"),
+               text=[_rate(m.admissions_per_1000) for m in months],
+               customdata=[m.emergency_admissions for m in months],
+               hovertemplate="%{x}: %{y:.1f} per 1,000 (%{customdata} admissions)"
+                             "<extra></extra>"),
         go.Bar(name="A&E attendances per 1,000", x=xs, y=[m.ae_per_1000 for m in months],
                marker_color=NHS_WARM, marker_pattern_shape="/",
-               text=[m.ae_attendances for m in months],
-               hovertemplate="%{x}: %{y:.1f} per 1,000 (%{text} attendances)<extra></extra>"),
+               text=[_rate(m.ae_per_1000) for m in months],
+               customdata=[m.ae_attendances for m in months],
+               hovertemplate="%{x}: %{y:.1f} per 1,000 (%{customdata} attendances)"
+                             "<extra></extra>"),
     ])
     fig.update_layout(barmode="group", yaxis_title="per 1,000 monitored patients",
                       xaxis_title="month", height=340, margin=_MARGIN,

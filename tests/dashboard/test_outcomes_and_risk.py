@@ -1,0 +1,119 @@
+"""Risk tiers and review flags on the caseload, team outcomes as charts and the MDT list,
+against the real API."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+from typing import Any
+
+from streamlit.testing.v1 import AppTest
+
+from dashboard.client import ApiClient, new_http
+from telehub.db import connect
+from tests.dashboard.conftest import (
+    PASSWORD,
+    Seeded,
+    add_staff,
+    no_exceptions,
+    page_text,
+    sign_in,
+)
+
+RISK_CSV = ("nhs_number,score,tier,date\n"
+            "9434765919,80,high,2026-11-01\n"       # the green patient
+            "9434765889,40,moderate,2026-11-01\n")  # the red patient
+
+
+@contextmanager
+def _client(api_url: str, username: str) -> Iterator[ApiClient]:
+    """The API over HTTP as `username`."""
+    with new_http(api_url) as http:
+        client = ApiClient(http)
+        yield client.with_token(client.sign_in(username, PASSWORD).access_token)
+
+
+def _patients(at: AppTest) -> list[str]:
+    return [str(p) for p in at.dataframe[0].value["Patient"]]
+
+
+def test_the_caseload_filters_and_sorts_by_risk_tier_and_flags_overdue_reviews(
+        app_test: AppTest, seeded: Seeded, db_url: str, api_url: str) -> None:
+    with _client(api_url, "matron.north") as client:
+        result = client.import_risk_tiers(RISK_CSV)
+    assert (result.imported, result.errors) == (2, [])
+    with connect(db_url) as conn:
+        conn.execute("INSERT INTO patient_care (patient_id, review_due) VALUES (%s, %s)",
+                     (seeded.amber_patient, date.today() - timedelta(days=5)))
+    at = sign_in(app_test, "nurse.north")
+    no_exceptions(at)
+    assert _patients(at) == ["Patricia Clegg (TH-000003)", "John Brierley (TH-000002)",
+                             "Margaret Ashworth (TH-000001)"]  # triage order by default
+    table = at.dataframe[0].value.set_index("Patient")
+    assert table.loc["Margaret Ashworth (TH-000001)", "Risk tier"] == "high (score 80)"
+    assert table.loc["John Brierley (TH-000002)", "Risk tier"] == "no tier"
+    assert str(table.loc["John Brierley (TH-000002)", "Care-plan review"]).startswith(
+        "⚠️ OVERDUE since")
+    assert "1 care-plan reviews overdue" in page_text(at)
+
+    at.selectbox(key="caseload_sort").set_value("risk").run()
+    no_exceptions(at)
+    assert _patients(at) == ["Margaret Ashworth (TH-000001)", "Patricia Clegg (TH-000003)",
+                             "John Brierley (TH-000002)"]  # highest score first, none last
+    at.multiselect(key="caseload_tiers").set_value(["high"]).run()
+    assert _patients(at) == ["Margaret Ashworth (TH-000001)"]
+    at.multiselect(key="caseload_tiers").set_value(["no tier"]).run()
+    assert _patients(at) == ["John Brierley (TH-000002)"]
+    at.multiselect(key="caseload_tiers").set_value([]).run()
+    at.selectbox(key="caseload_sort").set_value("review").run()
+    assert _patients(at)[0] == "John Brierley (TH-000002)"  # the only review date, overdue
+
+
+def _figures(at: AppTest) -> list[dict[str, Any]]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def test_the_matron_sees_outcomes_as_charts_and_the_mdt_list(
+        app_test: AppTest, seeded: Seeded, db_url: str, api_url: str) -> None:
+    with _client(api_url, "matron.north") as client:
+        client.add_admission(seeded.red_patient, kind="emergency-admission",
+                             started_on=date.today(), hospital="St James's")
+        client.acknowledge(seeded.red_alert, "Called the patient")  # an hour after it opened
+        month = date.today().strftime("%Y-%m")
+        expected = next(m for m in client.outcomes(seeded.team_id, month, month).months)
+    assert expected.emergency_admissions == 1
+    at = sign_in(app_test, "matron.north")
+    at.switch_page("views/outcomes.py").run()
+    no_exceptions(at)
+    assert at.title[0].value == "Outcomes and MDT"
+    admissions, readmissions, response = _figures(at)
+    assert admissions["data"][0]["x"][-1] == month
+    assert admissions["data"][0]["y"][-1] == expected.admissions_per_1000
+    assert admissions["data"][0]["customdata"][-1] == 1  # the count, beside the rate
+    assert readmissions["data"][1]["y"][-1] == 1  # the red alert preceded the admission
+    assert response["data"][0]["name"] == "median"
+    assert response["data"][0]["y"][-1] == expected.minutes_to_first_action_median
+    assert 55 < (expected.minutes_to_first_action_median or 0) < 65
+    table = next(d.value for d in at.dataframe if "Month" in d.value.columns)
+    assert list(table["Emergency admissions"])[-1] == 1
+    mdt = next(d.value for d in at.dataframe if "Month" not in d.value.columns)
+    assert "TH-000003" in mdt.to_csv()  # red alert and admission: on the MDT list
+    assert "TH-000001" not in mdt.to_csv()  # the green patient is not
+    download = [b for b in at.get("download_button")]
+    assert len(download) == 1 and "MDT" in download[0].proto.label
+
+
+def test_a_manager_sees_outcomes_but_not_the_mdt_list(app_test: AppTest, seeded: Seeded,
+                                                      db_url: str) -> None:
+    with connect(db_url) as conn:
+        add_staff(conn, "service.manager", "Service Manager", "manager")
+    at = sign_in(app_test, "service.manager")
+    at.switch_page("views/outcomes.py").run()
+    no_exceptions(at)
+    assert len(_figures(at)) >= 2
+    text = page_text(at)
+    assert "only clinical staff can open it" in text
+    assert "Clegg" not in text and "TH-000003" not in text
+    assert not at.get("download_button")
