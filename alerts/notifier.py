@@ -15,10 +15,12 @@ from typing import Any
 
 import httpx
 import paho.mqtt.client as mqtt
+import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from alerts.store import OUTBOX_CHANNEL
 from telehub import topics
 from telehub.config import Settings
 from telehub.mqtt import connect as mqtt_connect
@@ -35,6 +37,8 @@ PUBACK_TIMEOUT_S = 10.0
 # Retry backoff: 2, 4, 8 … seconds, at most 5 minutes between attempts.
 BACKOFF_MAX_S = 300
 WEBHOOK_TIMEOUT_S = 5.0
+# How often the listener looks up from waiting for a NOTIFY to check for stop().
+LISTEN_TIMEOUT_S = 1.0
 
 _CLAIM_SQL = """
 SELECT id, alert_id, channel, destination, payload, attempts FROM outbox
@@ -94,9 +98,12 @@ class Notifier:
         self._client.on_publish = self._on_publish
         self._connected = threading.Event()
         self._stop = threading.Event()
+        self._wake = threading.Event()           # set by the outbox NOTIFY listener
+        self.listening = threading.Event()
         self._refused: dict[int, str] = {}
         self._refused_lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._listener: threading.Thread | None = None
         self._http: httpx.Client | None = None
         self.delivered = 0
 
@@ -127,13 +134,20 @@ class Notifier:
         self._client.loop_start()
         self._thread = threading.Thread(target=self._run, name="alert-notifier", daemon=True)
         self._thread.start()
+        self._listener = threading.Thread(target=self._listen, name="alert-notifier-listen",
+                                          daemon=True)
+        self._listener.start()
 
     def stop(self) -> None:
         """Stop draining and disconnect (undelivered rows stay for the next start)."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=PUBACK_TIMEOUT_S + 5)
             self._thread = None
+        if self._listener is not None:
+            self._listener.join(timeout=LISTEN_TIMEOUT_S + 5)
+            self._listener = None
         self._client.disconnect()
         self._client.loop_stop()
         if self._http is not None:
@@ -149,6 +163,7 @@ class Notifier:
         while not self._stop.is_set():
             if not self._connected.wait(timeout=0.5):
                 continue
+            self._wake.clear()      # a NOTIFY during the drain below wakes the next wait
             try:
                 done = self.drain_once()
             except Exception:
@@ -156,7 +171,27 @@ class Notifier:
                 self._stop.wait(2.0)
                 continue
             if done == 0:
-                self._stop.wait(interval)
+                # Woken at once by a committed outbox row; the interval is the fallback
+                # for retries that come due and for a lost listener connection.
+                self._wake.wait(interval)
+
+    def _listen(self) -> None:
+        """LISTEN for outbox rows on a connection of its own; reconnect when it drops."""
+        while not self._stop.is_set():
+            info = self._pool.conninfo
+            try:
+                with psycopg.connect(info() if callable(info) else info,
+                                     autocommit=True) as conn:
+                    conn.execute(f"LISTEN {OUTBOX_CHANNEL}")
+                    self.listening.set()
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=LISTEN_TIMEOUT_S, stop_after=1):
+                            self._wake.set()
+            except psycopg.Error as err:
+                self.listening.clear()
+                logger.warning("alert notifier: outbox listener lost its connection (%s); "
+                               "polling until it is back", type(err).__name__)
+                self._stop.wait(2.0)
 
     # --- delivery -------------------------------------------------------------
     def drain_once(self) -> int:

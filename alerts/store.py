@@ -15,6 +15,8 @@ from alerts.catalogue import severity_rank
 from telehub.topics import alert_topic
 
 SYSTEM = "system"
+# NOTIFYed when outbox rows are written, so notifiers wake at commit instead of polling.
+OUTBOX_CHANNEL = "telehub_outbox"
 # Serialises alert writing per patient across hub workers and the scheduler (first key of
 # the two-key advisory lock); always taken in patient id order, so it cannot deadlock.
 PATIENT_LOCK_CLASS = 0x7E1E
@@ -118,6 +120,12 @@ def enqueue(conn: psycopg.Connection, alert: Mapping[str, Any], event: str, *,
     payload = notification(alert, str(team_code), str(display_id), event)
     conn.execute(_OUTBOX_SQL, (alert["id"], alert_topic(str(team_code), alert["severity"]),
                                Jsonb(payload)))
+    wake_notifiers(conn)
+
+
+def wake_notifiers(conn: psycopg.Connection) -> None:
+    """Tell listening notifiers (on commit: PostgreSQL holds NOTIFY until then) to drain."""
+    conn.execute("SELECT pg_notify(%s, '')", (OUTBOX_CHANNEL,))
 
 
 def _first(row: Any) -> Any:
@@ -240,6 +248,7 @@ def raise_alerts(conn: psycopg.Connection, items: Sequence[tuple[Target, Raised]
         cur.executemany(_EVENT_SQL, events)
     if outbox:
         cur.executemany(_OUTBOX_SQL, outbox)
+        wake_notifiers(conn)
     return written
 
 

@@ -145,3 +145,22 @@ def test_info_alerts_are_not_notified(clinic: Clinic, conn: psycopg.Connection) 
     pid = clinic.patient([])
     clinic.feed(pid, Metric.SPO2, 95, NOW)
     assert clinic.alerts(pid)[0]["severity"] == "info" and clinic.outbox() == []
+
+
+def test_a_committed_alert_wakes_the_notifier_at_once(clinic: Clinic, settings: Settings,
+                                                      pool: ConnectionPool,
+                                                      subscriber: Subscriber) -> None:
+    slow_poll = settings.model_copy(update={"alerts": settings.alerts.model_copy(
+        update={"notifier_interval_s": 30.0})})
+    notifier = Notifier(slow_poll, pool)
+    notifier.start()
+    try:
+        assert notifier.wait_connected() and notifier.listening.wait(10)
+        time.sleep(0.3)                          # the first (empty) drain is behind it
+        started = time.monotonic()
+        _commit_red_alert(clinic)
+        subscriber.take(1, timeout=5)
+        elapsed = time.monotonic() - started
+    finally:
+        notifier.stop()
+    assert elapsed < 5.0                         # not the 30 s poll: the NOTIFY woke it

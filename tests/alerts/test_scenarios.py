@@ -149,3 +149,27 @@ def test_clinical_scenarios_over_the_broker(clinic: Clinic, hub: Settings, pool:
     for _, payload in got.values():
         text = json.dumps(payload)
         assert all(nhs not in text for nhs in clinic.nhs.values())
+
+
+@pytest.mark.slow
+def test_latency_from_red_reading_to_responder_message(clinic: Clinic, hub: Settings,
+                                                       subscriber: Subscriber) -> None:
+    patients = [clinic.patient(["copd"]) for _ in range(30)]
+    names = [clinic.device_name(pid, Metric.SPO2) for pid in patients]
+    clinic.conn.commit()
+    device = Device(hub)
+    latencies = []
+    try:
+        for k, name in enumerate(names):
+            started = time.perf_counter()
+            device.send(name, [_reading(f"r{k}", "spo2", 88, "%", datetime.now(UTC))])
+            subscriber.take(1, timeout=10)
+            latencies.append((time.perf_counter() - started) * 1000)
+            time.sleep(0.05)
+    finally:
+        device.close()
+    latencies.sort()
+    median, p99 = latencies[len(latencies) // 2], latencies[-1]
+    print(f"\nred SpO2 reading published -> responder message: median {median:.1f} ms, "
+          f"max (p99 of {len(latencies)}) {p99:.1f} ms")
+    assert median < 1000
