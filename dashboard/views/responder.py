@@ -22,6 +22,12 @@ EVENT_WORDS = {"fall": "FALL", "pendant": "PENDANT PRESSED", "smoke": "SMOKE ALA
                "heat": "HEAT ALARM", "flood": "FLOOD ALARM", "no-activity": "NO ACTIVITY"}
 
 
+def queue_order(queue: list[QueueItem]) -> list[QueueItem]:
+    """Unacknowledged telecare events (a fall, a pendant, a smoke alarm) first, since someone
+    may be on the floor now; otherwise the API's order (unacknowledged, escalated, oldest)."""
+    return sorted(queue, key=lambda q: not (q.telecare_event and q.alert.status == "open"))
+
+
 def queue_heading(item: QueueItem, now: datetime) -> str:
     """'🔴 RED · FALL · Patricia Clegg (TH-000003) · open · 3 min ago'."""
     alert = item.alert
@@ -142,7 +148,7 @@ def _live_queue() -> None:
         st.info("No urgent alerts. Red, escalated and telecare alerts of the teams you cover "
                 f"appear here within {REFRESH_S} s.")
         return
-    for item in queue:
+    for item in queue_order(queue):
         _card(item, now)
 
 

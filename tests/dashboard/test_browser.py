@@ -1,24 +1,32 @@
 """A real headless Chromium against `telehub dashboard` and the real API: sign in, see the
-caseload with a RED patient, see a new red alert arrive by itself, open the patient page;
+caseload with a RED patient, see a new red alert arrive by itself, open the patient page; a
+responder sees a fall published over MQTT arrive in the queue through the real hub;
 screenshots in tests/artifacts/."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
-from telehub.db import connect
-from tests.dashboard.conftest import PASSWORD, Seeded, add_alert, free_port
+from telehub import registry, topics
+from telehub.config import Settings, parse_mqtt_url
+from telehub.db import connect, open_pool
+from tests.dashboard.conftest import PASSWORD, Seeded, add_alert, add_staff, free_port
+from tests.dashboard.test_responder import add_care_context
 from tests.dashboard.webdriver import ENTER, Browser, headless_chromium
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -123,3 +131,75 @@ def test_sign_in_see_a_red_patient_and_open_the_patient_page(
     browser.screenshot(ARTIFACTS / "dashboard-patient.png")
     assert (ARTIFACTS / "dashboard-caseload.png").stat().st_size > 10_000
     assert (ARTIFACTS / "dashboard-patient.png").stat().st_size > 10_000
+
+
+@pytest.fixture
+def hub(settings: Settings, db_url: str) -> Iterator[Settings]:
+    """The hub's ingest and notifier on the test's database, broker and topic root."""
+    from alerts.notifier import Notifier
+    from ingest.service import Ingest
+
+    hub_settings = settings.model_copy(update={"ingest": settings.ingest.model_copy(
+        update={"client_id": f"dash-hub-{uuid.uuid4().hex[:8]}", "batch_wait_ms": 20,
+                "metrics_port": 0})})
+    pool = open_pool(db_url, max_size=3)
+    ingest = Ingest(hub_settings, pool)
+    notifier = Notifier(hub_settings, pool)
+    ingest.start()
+    assert ingest.consumer.connected.wait(10), "the hub did not connect"
+    notifier.start()
+    try:
+        yield hub_settings
+    finally:
+        notifier.stop()
+        ingest.stop()
+        pool.close()
+
+
+def _publish(settings: Settings, topic: str, payload: dict[str, str]) -> None:
+    """One QoS 1 message, as a telecare device sends it."""
+    endpoint = parse_mqtt_url(str(settings.mqtt_url))
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.connect(endpoint.host, endpoint.port)
+    client.loop_start()
+    try:
+        client.publish(topic, json.dumps(payload).encode(), qos=1).wait_for_publish(5)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def test_a_responder_sees_a_fall_arrive_in_the_queue_with_what_they_need(
+        dashboard_url: str, browser: Browser, seeded: Seeded, db_url: str,
+        hub: Settings) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    with connect(db_url) as conn:
+        add_staff(conn, "response.centre", "Telecare Response Centre", "responder")
+        registry.add_device(conn, device_id="fall-g1", kind="fall-detector",
+                            patient=seeded.green_patient)
+        add_care_context(conn, seeded.green_patient)
+    browser.get(dashboard_url)
+    username = browser.wait_for(lambda: browser.find('input[aria-label="Username"]'),
+                                "the sign-in form")
+    browser.type(username, "response.centre")
+    browser.type(browser.find('input[aria-label="Password"]'), PASSWORD)
+    browser.click(browser.find(xpath='//button[.//p[text()="Sign in"]]'))
+    _wait_text(browser, "Responder queue")
+    _wait_text(browser, "1 urgent alerts · 1 RED")
+    assert "FALL" not in browser.body_text()
+
+    # The fall detector publishes; the real hub raises the red alert; the open queue shows it
+    # within one 10 s refresh without anyone touching the page.
+    _publish(hub, topics.events_topic("fall-g1", hub.topic_root),
+             {"id": "evt-1", "event": "fall", "time": datetime.now(UTC).isoformat()})
+    _wait_text(browser, "2 urgent alerts · 2 RED", timeout=25)
+    text = browser.body_text()
+    assert "FALL · Margaret Ashworth (TH-000001)" in text
+    assert "Fall detected by telecare device fall-g1" in text
+    assert "Key safe by the back door, code 4321" in text
+    assert "Susan Clegg (daughter, next of kin): 07700 900123" in text
+    assert "Advance decision in place" in text
+    assert "0300 123 4567" in text
+    _page_ok(browser)
+    browser.screenshot(ARTIFACTS / "responder-fall.png")
+    assert (ARTIFACTS / "responder-fall.png").stat().st_size > 10_000

@@ -112,4 +112,6 @@ def test_a_fall_shows_in_the_queue_on_the_next_refresh(
     text = page_text(at)
     assert "2 urgent alerts · 2 RED" in text
     assert "🔴 RED · FALL · Margaret Ashworth (TH-000001) · open" in text
+    headings = [m.value for m in at.markdown if str(m.value).startswith("**🔴")]
+    assert "FALL" in headings[0] and "SpO2" not in headings[0]  # the fall first, though newer
     assert "Fall detected by telecare device fall-g1" in text
