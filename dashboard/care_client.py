@@ -157,6 +157,12 @@ class CareEndpoints:
             "POST", f"/admissions/{episode_id}/review",
             json={"avoidable": avoidable, "would_have_helped": would_have_helped or None}))
 
+    def import_admissions(self, csv_text: str) -> ImportResult:
+        """Import admissions and A&E attendances
+        (nhs_number,kind,started_on,discharged_on,hospital,reason)."""
+        return ImportResult.model_validate(self._request(
+            "POST", "/admissions/import", content=csv_text.encode(), content_type="text/csv"))
+
     def follow_ups(self, team_id: int, *, open_only: bool = True) -> list[FollowUp]:
         """Tasks after discharge for a team."""
         return _many(FollowUp, self._request("GET", f"/teams/{team_id}/follow-ups",

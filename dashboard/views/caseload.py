@@ -20,6 +20,7 @@ from dashboard.caseload_table import (
     sort_rows,
 )
 from dashboard.client import ApiError
+from dashboard.follow_ups_section import follow_ups_section
 from dashboard.formatting import CONDITIONS, conditions_text, metric_label
 from dashboard.mdt_section import mdt_section
 from dashboard.times import format_local
@@ -110,6 +111,8 @@ def render() -> None:
     _live_table(scope, search, conditions, triage, tiers, sort or "triage")
     staff = session.current_staff()
     if staff is not None and staff.team_id is not None:
+        with st.expander("Follow-ups after discharge", expanded=True):
+            follow_ups_section(staff.team_id)
         with st.expander("Weekly MDT review list"):
             mdt_section(staff.team_id, "caseload_mdt")
 

@@ -1,6 +1,7 @@
 """Outcomes and MDT (matron, manager, admin): emergency admissions and A&E attendances per
 1,000 monitored patients, readmissions, alerts before admissions, time from red alert to
-first action, month by month as charts; the weekly MDT list as CSV."""
+first action, month by month as charts; the weekly MDT list as CSV; CSV imports of risk
+tiers and admissions."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import streamlit as st
 
 from dashboard import session
 from dashboard.care_models import Outcomes
+from dashboard.imports_section import imports_section
 from dashboard.mdt_section import mdt_section
 from dashboard.outcome_charts import admissions_figure, readmissions_figure, response_figure
 
@@ -93,6 +95,8 @@ def render() -> None:
     st.subheader("Weekly MDT review list")
     if staff is not None and staff.role in MDT_ROLES:
         mdt_section(team_id, "outcomes_mdt")
+        st.subheader("Import risk tiers and admissions")
+        imports_section()
     else:
         st.caption("The MDT list names patients, so only clinical staff can open it.")
 

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
+from psycopg.rows import dict_row
 from streamlit.testing.v1 import AppTest
 
 from dashboard.client import ApiClient, new_http
@@ -117,3 +118,61 @@ def test_a_manager_sees_outcomes_but_not_the_mdt_list(app_test: AppTest, seeded:
     assert "only clinical staff can open it" in text
     assert "Clegg" not in text and "TH-000003" not in text
     assert not at.get("download_button")
+
+
+def test_a_nurse_sees_the_follow_up_after_discharge_and_marks_it_done(
+        app_test: AppTest, seeded: Seeded, db_url: str, api_url: str) -> None:
+    with _client(api_url, "nurse.north") as client:
+        stay = client.add_admission(seeded.red_patient, kind="emergency-admission",
+                                    started_on=date.today() - timedelta(days=6))
+        client.discharge(stay.id, date.today() - timedelta(days=4), follow_up_days=2)
+    at = sign_in(app_test, "nurse.north")
+    no_exceptions(at)
+    tasks = _table_with(at, "Task")
+    assert list(tasks["Patient"]) == ["TH-000003"]
+    assert str(tasks["Due"][0]).startswith("⚠️ OVERDUE")  # due two days ago
+    [task] = with_rows(db_url, "SELECT id FROM follow_up_tasks")
+    at.selectbox(key="follow_up_pick").set_value(task["id"])
+    at.text_input(key="follow_up_note").input("Phoned; settling at home")
+    at.button(key="follow_up_done").click().run()
+    no_exceptions(at)
+    assert "Follow-up for TH-000003 marked done." in page_text(at)
+    assert with_rows(db_url, "SELECT done_by, note FROM follow_up_tasks") == [
+        {"done_by": "nurse.north", "note": "Phoned; settling at home"}]
+    assert "No follow-ups after discharge are open." in page_text(at)
+
+
+def test_the_matron_imports_risk_tiers_and_admissions_and_sees_refused_rows(
+        app_test: AppTest, seeded: Seeded, db_url: str) -> None:
+    at = sign_in(app_test, "matron.north")
+    at.switch_page("views/outcomes.py").run()
+    at.text_area(key="risk_import_text").input(
+        "nhs_number,score,tier,date\n9434765919,80,high,2026-11-01\n1234567890,50,low,"
+        "2026-11-01\n")
+    at.button(key="risk_import_go").click().run()
+    no_exceptions(at)
+    assert "Imported 1 of 2 rows; 0 already present; 1 refused." in page_text(at)
+    refused = _table_with(at, "Problem")
+    assert list(refused["Row"]) == [2]
+    assert with_rows(db_url, "SELECT tier, score FROM risk_scores") == [
+        {"tier": "high", "score": 80.0}]
+
+    at.text_area(key="admissions_import_text").input(
+        "nhs_number,kind,started_on,discharged_on,hospital,reason\n"
+        f"9434765870,ae-attendance,{date.today().isoformat()},,St James's,Chest pain\n")
+    at.button(key="admissions_import_go").click().run()
+    no_exceptions(at)
+    assert "Imported 1 of 1 rows; 0 already present; 0 refused." in page_text(at)
+    assert with_rows(db_url, "SELECT kind, source, hospital FROM hospital_episodes") == [
+        {"kind": "ae-attendance", "source": "import", "hospital": "St James's"}]
+
+
+def with_rows(db_url: str, query: str) -> list[dict[str, Any]]:
+    """Rows of a query on the test's database."""
+    with connect(db_url) as conn:
+        return list(conn.cursor(row_factory=dict_row).execute(query).fetchall())
+
+
+def _table_with(at: AppTest, column: str) -> Any:
+    """The first table on the page with this column."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)

@@ -1,0 +1,59 @@
+"""Follow-up tasks after discharge (caseload page): what is due, and marking one done."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import session
+from dashboard.care_models import FollowUp
+from dashboard.client import ApiError
+
+NOTICE_KEY = "follow_up_notice"
+
+
+def due_text(task: FollowUp, today: date) -> str:
+    """'⚠️ OVERDUE (due 24 Nov 2026)', 'due today' or 'due 28 Nov 2026'."""
+    if task.due_on < today:
+        return f"⚠️ OVERDUE (due {task.due_on:%d %b %Y})"
+    if task.due_on == today:
+        return "due today"
+    return f"due {task.due_on:%d %b %Y}"
+
+
+def follow_ups_section(team_id: int) -> None:
+    """The team's open follow-up tasks, earliest first, and a way to close one."""
+    notice = st.session_state.pop(NOTICE_KEY, None)
+    if notice:
+        st.success(notice)
+    try:
+        with session.handling_errors(soft=True):
+            tasks = session.api().follow_ups(team_id)
+    except ApiError as err:
+        st.warning(f"Follow-up tasks could not be loaded: {err.message}")
+        return
+    if not tasks:
+        st.caption("No follow-ups after discharge are open. Recording a discharge on the "
+                   "patient page creates one.")
+        return
+    today = date.today()
+    st.dataframe(pd.DataFrame([{"Due": due_text(t, today), "Patient": t.display_id,
+                                "Task": t.title} for t in tasks]),
+                 hide_index=True, width="stretch", key="follow_ups_table")
+    labels = {t.id: f"{t.display_id}: {t.title} ({due_text(t, today)})" for t in tasks}
+    cols = st.columns([3, 3, 1])
+    task_id = cols[0].selectbox("Task", list(labels), format_func=labels.__getitem__,
+                                index=None, key="follow_up_pick", placeholder="Choose a task…")
+    note = cols[1].text_input("What was done", key="follow_up_note")
+    if not cols[2].button("Mark done", key="follow_up_done") or task_id is None:
+        return
+    try:
+        with session.handling_errors(soft=True):
+            session.api().follow_up_done(int(task_id), note.strip() or None)
+    except ApiError as err:
+        st.error(err.message)
+        return
+    st.session_state[NOTICE_KEY] = f"Follow-up for {labels[task_id].split(':')[0]} marked done."
+    st.rerun()
