@@ -11,10 +11,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from api.care_routes import router as care_router
 from api.errors import install_handlers
 from api.middleware import RequestLimits, UnexpectedErrors
 from api.observability import Observability
+from api.outcomes import router as outcomes_router
 from api.ratelimit import SlidingWindowLimiter
+from api.responder_routes import router as responder_router
 from api.routes import (
     alerts,
     audit,
@@ -91,4 +94,8 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (health, auth, caseload, patients, devices, readings, thresholds, alerts,
                    teams, audit, fhir, ingest_http):
         app.include_router(module.router)
+    # Care coordination: care team and carers, care plans, reviews, the responder queue,
+    # admissions and team outcomes.
+    for router in (care_router, responder_router, outcomes_router):
+        app.include_router(router)
     return app

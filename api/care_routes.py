@@ -273,8 +273,11 @@ def load_care_plan(conn: DbConn, patient_id: int) -> CarePlanOut:
     if row is None:
         raise not_found("patient")
     advice = {str(k): str(v) for k, v in row["advice"].items()}
-    schedule = [ScheduleItem(metric=m, per_day=int(s.get("per_day", 1)), window=s.get("window"))
-                for m, s in sorted(row["care_plan"].items()) if isinstance(s, dict)]
+    schedule = [ScheduleItem(metric=m, per_day=min(24, int(s.get("per_day", 1))),
+                             window=str(s["window"])[:40] if s.get("window") else None)
+                for m, s in sorted(row["care_plan"].items())
+                if isinstance(s, dict) and isinstance(s.get("per_day", 1), int | float)
+                and s.get("per_day", 1) >= 1]
     reviews = conn.execute("SELECT id, reviewed_on, reviewer, note, next_due "
                            "FROM care_plan_reviews WHERE patient_id = %s "
                            "ORDER BY reviewed_on DESC, id DESC", (patient_id,)).fetchall()

@@ -158,7 +158,8 @@ class ScheduleItem(BaseModel):
     """One metric of the measurement schedule."""
 
     metric: str
-    per_day: int = Field(ge=0, le=24)
+    per_day: int = Field(ge=1, le=24, description="Readings expected a day (leave a metric "
+                         "out of the schedule to expect none)")
     window: str | None = Field(None, max_length=40, description="e.g. 'morning'")
 
 
