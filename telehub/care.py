@@ -128,24 +128,40 @@ class _RowError(Exception):
         self.message = message
 
 
-def _rows(text: str, required: Sequence[str]) -> Iterator[tuple[int, dict[str, str]]]:
-    """Data rows keyed by lower-cased header; raises _RowError(row 0) for a bad header."""
+def _rows(text: str, required: Sequence[str]
+          ) -> Iterator[tuple[int, dict[str, str] | _RowError]]:
+    """Data rows keyed by lower-cased header, or the row's error; raises _RowError (row 0)
+    for a missing or bad header."""
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     try:
         header = next(reader)
     except StopIteration:
         raise _RowError("empty-file", "The file is empty: expected a header row "
                         f"({','.join(required)}).") from None
+    except csv.Error as err:
+        raise _RowError("bad-header", f"The header row is not valid CSV ({err}).") from None
     names = [h.strip().lower().replace(" ", "_") for h in header]
     missing = [c for c in required if c not in names]
     if missing:
         raise _RowError("bad-header", f"The header lacks {', '.join(missing)} (expected "
                         f"{','.join(required)}).")
-    for number, cells in enumerate(reader, start=1):
+    number = 0
+    while True:
+        number += 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:  # the reader moves past the broken line
+            yield number, _RowError("bad-csv", f"The row is not valid CSV ({err}).")
+            continue
         if not any(c.strip() for c in cells):
             continue
         if number > IMPORT_MAX_ROWS:
             raise _RowError("too-many-rows", f"At most {IMPORT_MAX_ROWS:,} rows per file.")
+        if any("\x00" in c for c in cells):
+            yield number, _RowError("bad-characters", "The row contains NUL characters.")
+            continue
         yield number, {n: (cells[i].strip() if i < len(cells) else "")
                        for i, n in enumerate(names)}
 
@@ -192,6 +208,8 @@ def parse_risk_csv(text: str, *, today: date) -> tuple[list[RiskRow], list[RowPr
     try:
         for number, row in _rows(text, RISK_COLUMNS):
             try:
+                if isinstance(row, _RowError):
+                    raise row
                 good.append(_risk_row(number, row, today))
             except _RowError as err:
                 bad.append(RowProblem(number, err.code, err.message))
@@ -225,6 +243,8 @@ def parse_episode_csv(text: str, *, today: date) -> tuple[list[EpisodeRow], list
     try:
         for number, row in _rows(text, EPISODE_COLUMNS[:3]):
             try:
+                if isinstance(row, _RowError):
+                    raise row
                 good.append(_episode_row(number, row, today))
             except _RowError as err:
                 bad.append(RowProblem(number, err.code, err.message))
