@@ -10,6 +10,8 @@ import typer
 from bench.report import Report
 from telehub.config import get_settings
 
+# The alert-burden variants (kept here so `--help` needs no benchmark imports).
+VARIANTS = ("hub", "engine", "stable")
 QUICK_HELP = "Small sizes (for a busy or small machine)."
 ADMIN_HELP = ("A PostgreSQL URL whose user may create databases (default: "
               "TELEHUB_DATABASE_URL, else an embedded PostgreSQL); benchmarks use databases "
@@ -109,6 +111,30 @@ def register(app: typer.Typer) -> None:
         with _database_server(admin_url) as url:
             _finish(alert_latency.run(url, sizes, database=database))
 
+    @bench.command("alert-burden")
+    def alert_burden_cmd(
+        quick: bool = typer.Option(False, help=QUICK_HELP),
+        patients: int | None = typer.Option(None, min=1, help="Patients (default 200; quick 60)."),
+        days: int | None = typer.Option(None, min=1, max=28 * 12,
+                                        help="Days simulated (default 30; quick 14)."),
+        variants: str = typer.Option(",".join(VARIANTS), help="Variants to run, "
+                                     "comma-separated: hub, engine, stable (the baseline)."),
+        database: str = typer.Option("telehub_bench_burden", help="Database (recreated)."),
+        admin_url: str | None = typer.Option(None, envvar="TELEHUB_BENCH_ADMIN_URL",
+                                             help=ADMIN_HELP),
+    ) -> None:
+        """Alerts per 100 patient-days per rule and scenario: a simulated caseload through
+        the hub and the engine, against the same caseload kept stable."""
+        from dataclasses import replace
+
+        from bench import alert_burden
+
+        sizes = alert_burden.QUICK if quick else alert_burden.FULL
+        sizes = replace(sizes, patients=patients or sizes.patients, days=days or sizes.days,
+                        variants=_variants(variants))
+        with _database_server(admin_url) as url:
+            _finish(alert_burden.run(url, sizes, database=database))
+
     @bench.command("memory")
     def memory_cmd(
         quick: bool = typer.Option(False, help=QUICK_HELP),
@@ -154,6 +180,15 @@ def register(app: typer.Typer) -> None:
         _finish(summary)
 
     app.add_typer(bench, name="bench")
+
+
+def _variants(text: str) -> tuple[str, ...]:
+    chosen = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [v for v in chosen if v not in VARIANTS]
+    if unknown or not chosen:
+        raise typer.BadParameter(f"variants are {', '.join(VARIANTS)}, not "
+                                 f"{', '.join(unknown) or 'none'}")
+    return chosen
 
 
 def _counts(text: str) -> tuple[int, ...]:

@@ -1,0 +1,441 @@
+"""`telehub bench alert-burden`: alerts per 100 patient-days for a simulated caseload, per rule
+and per scenario, against the same caseload kept stable.
+
+The caseload is the demo seed's mix (`telehub.seed.plan_demo`): conditions, scenarios,
+devices, schedules and individual SpO2 scales. Its readings come from the simulators'
+physiology, hour by simulated hour over the days measured; after each hour the alert
+scheduler runs at that simulated time (missing readings, escalations) and at 17:00 the
+nurses close every alert of the day (outcome "advice given"), so the next breach opens a
+new alert, as it would in the service.
+
+Variants, each on a fresh database:
+- `hub`: every reading published at QoS 1 to a mosquitto of the benchmark's own and
+  stored and evaluated by a real `telehub hub` process (ingest transaction, rules engine,
+  outbox, notifier). The hub evaluates at wall-clock time and its own scheduler would
+  look at the wall clock too, so the benchmark holds the scheduler's lock and runs
+  `Scheduler.run_once(<simulated hour>)` itself; acute freshness is widened for the hub
+  so a reading published minutes after its simulated time is not treated as a late one.
+- `engine`: the same readings stored by COPY and evaluated in-process by
+  `alerts.engine.evaluate(now=<simulated hour>)`: every clock is the simulated one, so
+  suppression after a resolution works as in life (the hub variant sees resolutions
+  days "ago" and never suppresses).
+- `stable` (baseline): the same patients, devices and schedules with every scenario
+  replaced by "stable", through the engine: the alerts a caseload raises when nobody
+  deteriorates: the floor of false alarms and routine reminders the rules cost.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from bench.databases import connect, recreate_database
+from bench.report import Report, ratio
+from telehub import registry, topics
+from telehub.config import Settings
+from telehub.metrics import SPECS, Metric
+from telehub.readings import StoredReading
+
+VARIANTS = ("hub", "engine", "stable")
+RESOLVE_HOUR = 17          # the nurses close the day's alerts (17:00 UTC in winter)
+
+
+@dataclass(frozen=True)
+class BurdenSizes:
+    """The caseload simulated and which variants run."""
+
+    patients: int = 200
+    days: int = 30
+    seed: int = 2026
+    variants: tuple[str, ...] = VARIANTS
+    stall_s: float = 60.0       # hub variant: give up when nothing new is stored this long
+
+
+FULL = BurdenSizes()
+QUICK = BurdenSizes(patients=60, days=14)
+
+COLUMNS = ["group", "name", *VARIANTS]
+
+
+@dataclass
+class Burden:
+    """One variant's outcome: its alerts and what they were raised for."""
+
+    variant: str
+    patients: int
+    days: int
+    readings: int = 0
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    scenarios: dict[int, str] = field(default_factory=dict)   # patient id → scenario
+    seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def patient_days(self) -> int:
+        """Patients × days simulated."""
+        return self.patients * self.days
+
+    def per_100(self, n: int, patient_days: int | None = None) -> float:
+        """`n` alerts as alerts per 100 patient-days."""
+        return round(100 * n / (patient_days or self.patient_days), 2)
+
+    def by_rule(self) -> Counter[str]:
+        """Alerts by the rule that set their severity."""
+        return Counter(str(a["rule"]) for a in self.alerts)
+
+    def by_severity(self) -> Counter[str]:
+        """Alerts by severity."""
+        return Counter(str(a["severity"]) for a in self.alerts)
+
+    def by_scenario(self) -> dict[str, tuple[int, int]]:
+        """Per scenario: (patients, alerts)."""
+        patients = Counter(self.scenarios.values())
+        alerts = Counter(self.scenarios[a["patient_id"]] for a in self.alerts)
+        return {s: (patients[s], alerts[s]) for s in sorted(patients)}
+
+
+@dataclass(frozen=True)
+class Caseload:
+    """The registered caseload: readings device → (patient id, device row id)."""
+
+    plan: list[Any]
+    devices: dict[str, tuple[int, int]]
+    scenarios: dict[int, str]
+
+
+def window(days: int, end: datetime | None = None) -> tuple[datetime, datetime]:
+    """The simulated period: `days` ending at `end` (default: the current hour)."""
+    end = end or datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    return end - timedelta(days=days), end
+
+
+def plan_caseload(sizes: BurdenSizes, *, stable: bool = False) -> list[Any]:
+    """The seed's patients (scenario mix), or the same patients with every scenario stable."""
+    from telehub.seed import plan_demo
+
+    plan = plan_demo(seed=sizes.seed, count=sizes.patients)
+    if stable:
+        plan = [replace(p, simulation=replace(p.simulation, scenario="stable")) for p in plan]
+    return plan
+
+
+def register_caseload(conn: psycopg.Connection[Any], plan: Sequence[Any], start: datetime,
+                      end: datetime, *, labels: Sequence[str] | None = None) -> Caseload:
+    """One team with the planned patients enrolled at `start`, their devices and SpO2 scales.
+    Device rules are not measured: devices count as seen until after `end`. `labels` name
+    each patient's scenario in the results (default: the one simulated)."""
+    team = registry.add_team(conn, "burden", "Burden Locality")
+    devices: dict[str, tuple[int, int]] = {}
+    scenarios: dict[int, str] = {}
+    for i, p in enumerate(plan):
+        pid = registry.add_patient(conn, nhs_number=p.nhs_number, given_name="Sim",
+                                   family_name=f"Patient {p.index}", birth_date=p.birth_date,
+                                   team=team, conditions=p.conditions,
+                                   care_plan=dict(p.simulation.schedule))
+        scenarios[pid] = labels[i] if labels is not None else p.simulation.scenario
+        conn.execute("UPDATE patients SET enrolled_at = %s, on_home_oxygen = %s WHERE id = %s",
+                     (start, p.home_oxygen, pid))
+        if p.spo2_scale == 2:
+            conn.execute("INSERT INTO thresholds (patient_id, rule_id, params, reason, "
+                         "set_by_name) VALUES (%s, 'spo2-scale', %s, 'Target 88-92 %%', "
+                         "'matron')", (pid, Jsonb({"scale": 2})))
+        for d in p.simulation.devices:
+            devices[d.device_id] = (pid, registry.add_device(
+                conn, device_id=d.device_id, kind=d.kind, patient=pid))
+        conn.execute("UPDATE devices SET last_seen_at = %s, online = true WHERE patient_id = %s",
+                     (end + timedelta(days=1), pid))
+    return Caseload(list(plan), devices, scenarios)
+
+
+def caseload_readings(plan: Sequence[Any], seed: int, start: datetime,
+                      end: datetime) -> list[Any]:
+    """The simulated measurements in time order (device faults left out: ingest rejects them
+    and they raise no clinical alert)."""
+    from device_simulators.physiology import caseload_models, measurements_between
+    from telehub.caseload import Caseload as SimCaseload
+
+    models = caseload_models(SimCaseload(seed, tuple(p.simulation for p in plan)), end)
+    return [m for m in measurements_between(models, start, end) if m.fault is None]
+
+
+Deliver = Callable[[list[Any], datetime], None]
+
+
+def drive(conn: psycopg.Connection[Any], pool: ConnectionPool, settings: Settings,
+          readings: Sequence[Any], start: datetime, end: datetime, deliver: Deliver) -> None:
+    """Hour by simulated hour: deliver the hour's readings, run the scheduler at that hour,
+    and at 17:00 resolve every open alert."""
+    from alerts.scheduler import Scheduler
+
+    scheduler = Scheduler(settings, pool)
+    step = timedelta(hours=1)
+    t, k = start, 0
+    while t < end:
+        t += step
+        batch = []
+        while k < len(readings) and readings[k].time < t:
+            batch.append(readings[k])
+            k += 1
+        deliver(batch, t)
+        scheduler.run_once(t)
+        if t.hour == RESOLVE_HOUR:
+            conn.execute("UPDATE alerts SET status = 'resolved', resolved_at = %s, "
+                         "outcome = 'advice-given' WHERE status <> 'resolved'", (t,))
+            conn.commit()
+
+
+def store_readings(conn: psycopg.Connection[Any], items: Sequence[Any],
+                   devices: dict[str, tuple[int, int]], now: datetime) -> list[StoredReading]:
+    """Store measurements by COPY (pulse as its own reading); returns them as stored."""
+    stored = []
+    with conn.cursor() as cur, cur.copy(
+            "COPY readings (time, patient_id, device_id, metric, value, unit, raw_value, "
+            "raw_unit, reading_key, flags, received_at) FROM STDIN") as copy:
+        for m in items:
+            pid, dev = devices[m.device_id]
+            flags = ["low-quality"] if m.low_quality else []
+            pairs = [(m.metric, m.value)] + ([(Metric.PULSE, m.pulse)] if m.pulse else [])
+            for metric, value in pairs:
+                unit = SPECS[metric].canonical
+                copy.write_row((m.time, pid, dev, metric.value, value, unit.value, value,
+                                unit.value, f"{metric.value}-{m.time.isoformat()}", flags, now))
+                stored.append(StoredReading(m.time, pid, dev, metric, value, unit, value, unit,
+                                            now, tuple(flags)))
+    return stored
+
+
+_ALERTS_SQL = ("SELECT patient_id, rule_id AS episode, values ->> 'rule' AS rule, "
+               "severity::text AS severity, late FROM alerts")
+
+
+def collect(conn: psycopg.Connection[Any], burden: Burden) -> Burden:
+    """Read the variant's alerts back from the database."""
+    burden.alerts = [dict(r) for r in conn.execute(_ALERTS_SQL).fetchall()]
+    return burden
+
+
+def simulate_in_process(conn: psycopg.Connection[Any], settings: Settings,
+                        sizes: BurdenSizes, *, stable: bool = False,
+                        end: datetime | None = None) -> Burden:
+    """The engine (or stable baseline) variant on `conn`'s empty, migrated database:
+    readings stored by COPY and evaluated by the rules engine at the simulated time."""
+    from alerts.engine import evaluate
+    from telehub.db import open_pool
+
+    started = time.perf_counter()
+    start, end = window(sizes.days, end)
+    plan = plan_caseload(sizes, stable=stable)
+    # The stable baseline's patients keep their scenario-mix labels: "copd-exacerbation"
+    # then says what those same patients raise while stable.
+    labels = [p.simulation.scenario for p in plan_caseload(sizes)]
+    caseload = register_caseload(conn, plan, start, end, labels=labels)
+    conn.commit()
+    readings = caseload_readings(plan, sizes.seed, start, end)
+    burden = Burden("stable" if stable else "engine", sizes.patients, sizes.days,
+                    readings=len(readings), scenarios=caseload.scenarios)
+
+    def deliver(batch: list[Any], t: datetime) -> None:
+        evaluate(conn, store_readings(conn, batch, caseload.devices, t), now=t)
+        conn.commit()
+
+    pool = open_pool(settings.require_database_url(), max_size=2, name="burden")
+    try:
+        drive(conn, pool, settings, readings, start, end, deliver)
+    finally:
+        pool.close()
+    burden.seconds = time.perf_counter() - started
+    return collect(conn, burden)
+
+
+def simulate_through_hub(url: str, sizes: BurdenSizes, log_dir: Path, *,
+                         end: datetime | None = None) -> Burden:
+    """The hub variant on database `url` (empty, migrated): readings published over MQTT to a
+    real `telehub hub`, the scheduler run by the benchmark at the simulated hour."""
+    from bench.ingest import hub_env
+    from bench.load import Message, Publisher
+    from bench.processes import HubWatcher, Service, own_broker, start_service, stop_services
+    from device_simulators.payloads import encode_reading, reading_item
+
+    started = time.perf_counter()
+    start, end = window(sizes.days, end)
+    plan = plan_caseload(sizes)
+    units = {d.device_id: d.unit for p in plan for d in p.simulation.devices}
+    settings = Settings(database_url=url)
+    with connect(url) as conn:
+        caseload = register_caseload(conn, plan, start, end)
+        conn.commit()
+        readings = caseload_readings(plan, sizes.seed, start, end)
+        burden = Burden("hub", sizes.patients, sizes.days, readings=len(readings),
+                        scenarios=caseload.scenarios)
+        # The hub's own scheduler would run at wall-clock time (and, at start-up, find 30 days
+        # of missing readings): this pool's one connection holds its lock for the whole run.
+        pool = _scheduler_lock_pool(url)
+        prefix = f"bench/{uuid.uuid4().hex[:10]}/telehub/v1"
+        with own_broker() as endpoint:
+            watcher = HubWatcher(endpoint, prefix)
+            watcher.start()
+            publisher = Publisher(endpoint, "burden")
+            publisher.start()
+            services: list[Service] = []
+            try:
+                client_id = f"bench-hub-burden-{uuid.uuid4().hex[:6]}"
+                env = hub_env(url, endpoint, prefix, client_id, shared=False) | {
+                    "TELEHUB_INGEST__HORIZON_DAYS": str(sizes.days + 2),
+                    "TELEHUB_ALERTS__ACUTE_FRESHNESS_HOURS": str(24 * (sizes.days + 2))}
+                services.append(start_service("hub", ["hub"], env, log_dir))
+                watcher.wait_online([client_id], prefix, services)
+                sent = 0
+
+                def deliver(batch: list[Any], t: datetime) -> None:
+                    nonlocal sent
+                    publisher.publish_all(_messages(batch, units, prefix, Message,
+                                                    reading_item, encode_reading))
+                    sent += len(batch)
+                    _wait_stored(conn, sent, sizes.stall_s, services[0])
+
+                drive(conn, pool, settings, readings, start, end, deliver)
+            except (TimeoutError, RuntimeError) as err:
+                burden.error = str(err)
+            finally:
+                stop_services(services)
+                publisher.stop()
+                watcher.stop()
+                pool.close()
+        burden.seconds = time.perf_counter() - started
+        return collect(conn, burden)
+
+
+def _messages(batch: list[Any], units: dict[str, Any], prefix: str, message: Any,
+              item: Any, encode: Any) -> Iterator[Any]:
+    for seq, m in enumerate(batch):
+        yield message(topics.readings_topic(m.device_id, prefix),
+                      encode(item(m, units[m.device_id], seq, 90)))
+
+
+def _scheduler_lock_pool(url: str) -> ConnectionPool:
+    """A one-connection pool whose connection holds the scheduler's advisory lock (session
+    level), so the bench's Scheduler runs and the hub's finds the lock taken."""
+    from psycopg.rows import dict_row
+
+    from alerts.scheduler import SCHEDULER_LOCK_KEY
+
+    def hold(conn: psycopg.Connection[Any]) -> None:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEDULER_LOCK_KEY,))
+        conn.commit()
+
+    pool = ConnectionPool(url, min_size=1, max_size=1, open=False, configure=hold,
+                          kwargs={"row_factory": dict_row}, name="burden-scheduler")
+    pool.open(wait=True, timeout=30)
+    return pool
+
+
+def _wait_stored(conn: psycopg.Connection[Any], expected: int, stall_s: float,
+                 hub: Any) -> None:
+    """Wait until the hub has stored `expected` measurements (pulse not counted)."""
+    last, last_change = -1, time.monotonic()
+    while True:
+        row = conn.execute("SELECT count(*) AS n FROM readings WHERE metric <> %s",
+                           (Metric.PULSE.value,)).fetchone()
+        conn.commit()
+        n = int(row["n"]) if isinstance(row, dict) else int(row[0]) if row else 0
+        if n >= expected:
+            return
+        now = time.monotonic()
+        if n != last:
+            last, last_change = n, now
+        if not hub.alive():
+            raise RuntimeError(f"the hub exited: {hub.tail(5)}")
+        if now - last_change > stall_s:
+            raise TimeoutError(f"the hub stored {n} of {expected} readings and then nothing "
+                               f"for {stall_s:.0f} s")
+        time.sleep(0.02)
+
+
+def run(admin_url: str, sizes: BurdenSizes, *,
+        database: str = "telehub_bench_burden") -> Report:
+    """Run the variants on fresh databases; return the report."""
+    from bench.processes import command_available
+
+    start, end = window(sizes.days)
+    report = Report("alert-burden", params={
+        "patients": sizes.patients, "days": sizes.days, "seed": sizes.seed,
+        "patient_days": sizes.patients * sizes.days, "variants": list(sizes.variants),
+        "simulated_from": start.isoformat(), "simulated_to": end.isoformat(),
+        "database": database, "unit": "alerts per 100 patient-days"}, columns=COLUMNS)
+    results: dict[str, Burden] = {}
+    for variant in sizes.variants:
+        url = recreate_database(admin_url, database)
+        if variant == "hub":
+            missing = command_available("hub")
+            if missing:
+                report.notes.append(missing)
+                continue
+            with tempfile.TemporaryDirectory(prefix="telehub-bench-") as tmp:
+                results[variant] = simulate_through_hub(url, sizes, Path(tmp), end=end)
+        else:
+            with connect(url) as conn:
+                results[variant] = simulate_in_process(
+                    conn, Settings(database_url=url), sizes, stable=variant == "stable",
+                    end=end)
+        burden = results[variant]
+        if burden.error:
+            report.notes.append(f"{variant}: {burden.error}")
+        report.params[variant] = {
+            "readings": burden.readings, "alerts": len(burden.alerts),
+            "seconds": round(burden.seconds, 1), "by_severity": dict(burden.by_severity()),
+            "late": sum(1 for a in burden.alerts if a["late"])}
+    tabulate(report, results)
+    return report
+
+
+def tabulate(report: Report, results: dict[str, Burden]) -> None:
+    """Rows per rule, per severity and per scenario; the ratios to the stable baseline."""
+    if not results:
+        return
+
+    def row(group: str, name: str, count: Callable[[Burden], tuple[int, int | None]]) -> None:
+        cells: dict[str, Any] = {}
+        for variant, burden in results.items():
+            n, days = count(burden)
+            cells[variant] = burden.per_100(n, days) if days != 0 else None
+        report.add(group=group, name=name, **cells)
+
+    def every(b: Burden) -> tuple[int, int | None]:
+        return len(b.alerts), None
+
+    row("all", "every alert", every)
+    for sev in ("red", "amber", "info"):
+        def of_severity(b: Burden, s: str = sev) -> tuple[int, int | None]:
+            return b.by_severity()[s], None
+        row("severity", sev, of_severity)
+    rules = Counter[str]()
+    for burden in results.values():
+        rules.update(burden.by_rule())
+    for rule, _ in rules.most_common():
+        def of_rule(b: Burden, r: str = rule) -> tuple[int, int | None]:
+            return b.by_rule()[r], None
+        row("rule", rule, of_rule)
+    scenario_names = sorted({s for b in results.values() for s in b.scenarios.values()})
+    for scenario in scenario_names:
+        def per_scenario(b: Burden, s: str = scenario) -> tuple[int, int | None]:
+            ids = {pid for pid, label in b.scenarios.items() if label == s}
+            return sum(1 for a in b.alerts if a["patient_id"] in ids), len(ids) * b.days
+        row("scenario", scenario, per_scenario)
+    total = {v: b.per_100(len(b.alerts)) for v, b in results.items()}
+    report.ratios.update({
+        "hub / stable baseline (all alerts)": ratio(total.get("hub"), total.get("stable")),
+        "engine / stable baseline (all alerts)": ratio(total.get("engine"), total.get("stable")),
+        "hub / engine (all alerts)": ratio(total.get("hub"), total.get("engine")),
+    })
+    report.ratios = {k: v for k, v in report.ratios.items() if v is not None}
