@@ -6,7 +6,7 @@ risk tiers, the responder queue, hospital episodes, outcomes and the MDT list.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, TypeVar
 
@@ -23,6 +23,7 @@ from dashboard.care_models import (
     Outcomes,
     QueueItem,
     RiskScore,
+    ScheduleItem,
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -88,6 +89,12 @@ class CareEndpoints:
         """Change the self-management advice of some triggers (empty text removes it)."""
         return CarePlan.model_validate(self._request(
             "PUT", f"/patients/{patient_id}/care-plan", json={"advice": dict(advice)}))
+
+    def set_schedule(self, patient_id: int, schedule: Sequence[ScheduleItem]) -> CarePlan:
+        """Replace the measurement schedule (metrics left out are no longer expected)."""
+        return CarePlan.model_validate(self._request(
+            "PUT", f"/patients/{patient_id}/care-plan",
+            json={"schedule": [item.model_dump() for item in schedule]}))
 
     def record_review(self, patient_id: int, note: str | None = None,
                       next_due: date | None = None) -> CarePlan:

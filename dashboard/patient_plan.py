@@ -10,12 +10,13 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import session
-from dashboard.care_models import EPISODE_KINDS, CarePlan, Episode
+from dashboard.care_models import EPISODE_KINDS, CarePlan, Episode, ScheduleItem
 from dashboard.client import ApiError
 from dashboard.formatting import metric_label, severity_chip
 from dashboard.models import Patient
 from dashboard.patient_care import EDIT_ROLES, save_change
 
+SCHEDULE_METRICS = ("weight", "spo2", "pulse", "glucose")
 AVOIDABLE = {"yes": "yes, avoidable", "no": "no", "unsure": "unsure"}
 
 
@@ -56,7 +57,9 @@ def care_plan_section(patient: Patient) -> None:
     else:
         st.info("No triggers: rules follow the conditions recorded for the patient.")
     _printable(patient)
+    _risk(patient)
     if _can_edit():
+        _schedule_form(patient, plan)
         _advice_form(patient, plan)
         _review_form(patient)
     if plan.reviews:
@@ -75,6 +78,50 @@ def _printable(patient: Patient) -> None:
     st.download_button("Printable care plan (one page, opens in the browser to print)",
                        data=html.encode(), file_name=f"care-plan-{patient.display_id}.html",
                        mime="text/html", key="care_plan_print")
+
+
+def _risk(patient: Patient) -> None:
+    try:
+        with session.handling_errors(soft=True):
+            scores = session.api().risk_history(patient.id)
+    except ApiError as err:
+        st.warning(f"Risk scores could not be loaded: {err.message}")
+        return
+    if not scores:
+        st.markdown("**Risk tier** none imported")
+        return
+    latest, earlier = scores[0], scores[1:]
+    trend = ""
+    if earlier:
+        change = latest.score - earlier[0].score
+        trend = f", {'rising' if change > 0 else 'falling' if change < 0 else 'steady'} " \
+                f"(was {earlier[0].score:g} on {earlier[0].scored_on:%d %b %Y})"
+    st.markdown(f"**Risk tier** {latest.tier}: score {latest.score:g} on "
+                f"{latest.scored_on:%d %b %Y}{trend}")
+
+
+def _schedule_form(patient: Patient, plan: CarePlan) -> None:
+    current = {s.metric: s for s in plan.schedule}
+    with st.form("schedule_edit"):
+        st.markdown("**Measurement schedule** (readings a day; 0 means not measured; missing "
+                    "readings are alerted against this)")
+        cols = st.columns(len(SCHEDULE_METRICS))
+        chosen: list[tuple[str, int, str]] = []
+        for col, metric in zip(cols, SCHEDULE_METRICS, strict=True):
+            item = current.get(metric)
+            per_day = col.number_input(f"{metric_label(metric)} per day", min_value=0,
+                                       max_value=24, value=item.per_day if item else 0,
+                                       key=f"schedule_{metric}")
+            window = col.text_input(f"{metric_label(metric)} when", key=f"window_{metric}",
+                                    value=(item.window or "") if item else "",
+                                    placeholder="e.g. morning")
+            chosen.append((metric, int(per_day), window.strip()))
+        submitted = st.form_submit_button("Save schedule")
+    if submitted:
+        schedule = [ScheduleItem(metric=m, per_day=n, window=w or None)
+                    for m, n, w in chosen if n > 0]
+        save_change(lambda: session.api().set_schedule(patient.id, schedule),
+                    "Measurement schedule saved.")
 
 
 def _advice_form(patient: Patient, plan: CarePlan) -> None:

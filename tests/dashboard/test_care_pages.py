@@ -102,6 +102,30 @@ def test_the_care_plan_shows_triggers_flags_an_overdue_review_and_records_one(
     assert "Review due" in page_text(at)
 
 
+def test_a_nurse_changes_the_measurement_schedule_and_sees_the_risk_trend(
+        app_test: AppTest, seeded: Seeded, db_url: str) -> None:
+    with connect(db_url) as conn:
+        conn.execute("INSERT INTO risk_scores (patient_id, score, tier, scored_on, imported_by) "
+                     "VALUES (%s, 35, 'moderate', '2026-08-01', 'test'), "
+                     "(%s, 62, 'high', '2026-11-01', 'test')",
+                     (seeded.red_patient, seeded.red_patient))
+    at = _open_patient(sign_in(app_test, "nurse.north"), seeded.red_patient)
+    assert ("**Risk tier** high: score 62 on 01 Nov 2026, rising (was 35 on 01 Aug 2026)"
+            in page_text(at))
+    at.number_input(key="schedule_weight").set_value(1)
+    at.text_input(key="window_weight").input("morning")
+    at.number_input(key="schedule_pulse").set_value(0)
+    _labelled(at.button, "Save schedule").click().run()
+    no_exceptions(at)
+    assert "Measurement schedule saved." in page_text(at)
+    [row] = _rows(db_url, "SELECT care_plan FROM patients WHERE id = %s", seeded.red_patient)
+    assert row["care_plan"] == {"spo2": {"per_day": 2},
+                                "weight": {"per_day": 1, "window": "morning"}}
+    text = page_text(at)
+    assert "**Measurements** SpO2 (%) 2×/day; Weight (kg) 1×/day (morning)" in text
+    assert "**Care plan** SpO2 (%) 2×/day; Weight (kg) 1×/day (morning)" in text  # header
+
+
 def test_the_printable_plan_carries_the_triggers(seeded: Seeded, api_url: str) -> None:
     with new_http(api_url) as http:
         client = ApiClient(http)
