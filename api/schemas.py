@@ -63,11 +63,17 @@ class PatientStatus(StrEnum):
 
 
 class DeviceKind(StrEnum):
-    """What a home device measures."""
+    """What a home device measures (telehealth) or watches for (telecare events)."""
 
     SCALE = "scale"
     OXIMETER = "oximeter"
     GLUCOMETER = "glucometer"
+    PENDANT = "pendant"
+    FALL_DETECTOR = "fall-detector"
+    SMOKE = "smoke"
+    HEAT = "heat"
+    FLOOD = "flood"
+    DOOR = "door"
 
 
 class Bucket(StrEnum):

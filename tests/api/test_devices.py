@@ -74,3 +74,20 @@ def test_credentials_are_shown_once_and_stored_as_a_broker_hash(
     assert broker.verify_mosquitto_password(stored, creds["password"])
     with live_api.client("nurse") as c:
         assert c.post("/devices/ox-9/credentials").status_code == 403
+
+
+def test_telecare_devices_are_listed_and_shown_on_the_caseload(live_api: LiveApi) -> None:
+    from api.schemas import DeviceKind
+    from telehub.registry import DEVICE_KINDS
+
+    assert {k.value for k in DeviceKind} == set(DEVICE_KINDS)
+    ann = live_api.world.patients["ann"]
+    with live_api.client("admin") as c:
+        r = c.post("/devices", json={"device_id": "fall-1", "kind": "fall-detector",
+                                     "patient_id": ann})
+        assert r.status_code == 201, r.text
+    with live_api.client("nurse") as c:
+        listed = c.get("/devices", params={"patient_id": ann}).json()["items"]
+        rows = {row["patient_id"]: row for row in c.get("/caseload").json()["rows"]}
+    assert [(d["device_id"], d["kind"]) for d in listed] == [("fall-1", "fall-detector")]
+    assert rows[ann]["devices"][0]["kind"] == "fall-detector"
