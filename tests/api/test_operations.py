@@ -189,3 +189,18 @@ def test_unexpected_errors_are_500_problems_logged_without_their_message(
     logged = "\n".join(line for line in log_guard.lines if "api.middleware" in line)
     assert "unhandled RuntimeError in GET /boom" in logged
     assert "9434765919" not in logged
+
+
+def test_api_enums_match_the_database_enums(conn: psycopg.Connection) -> None:
+    """A migration that adds an enum value must add it to the API's models too (else 500s)."""
+    from api import schemas
+    from telehub.metrics import Metric
+
+    pairs = {"staff_role": schemas.Role, "severity": schemas.Severity,
+             "alert_status": schemas.AlertStatus, "alert_outcome": schemas.Outcome,
+             "patient_status": schemas.PatientStatus, "device_kind": schemas.DeviceKind,
+             "metric": Metric}
+    for db_type, enum in pairs.items():
+        row = conn.execute(sql.SQL("SELECT enum_range(NULL::{})::text[] AS v").format(
+            sql.Identifier(db_type))).fetchone()
+        assert set(row["v"]) == {e.value for e in enum}, db_type
