@@ -9,7 +9,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard import session
+from dashboard import care_reads, session
 from dashboard.care_models import EPISODE_KINDS, CarePlan, Episode, ScheduleItem
 from dashboard.client import ApiError
 from dashboard.formatting import metric_label, severity_chip
@@ -39,7 +39,7 @@ def care_plan_section(patient: Patient) -> None:
     """Schedule, triggers with advice, review, and the one-page plan to print."""
     try:
         with session.handling_errors(soft=True):
-            plan = session.api().care_plan(patient.id)
+            plan = care_reads.care_plan(patient.id)
     except ApiError as err:
         st.warning(f"The care plan could not be loaded: {err.message}")
         return
@@ -71,7 +71,7 @@ def care_plan_section(patient: Patient) -> None:
 def _printable(patient: Patient) -> None:
     try:
         with session.handling_errors(soft=True):
-            html = session.api().care_plan_html(patient.id)
+            html = care_reads.care_plan_html(patient.id)
     except ApiError as err:
         st.warning(f"The printable plan could not be made: {err.message}")
         return
@@ -83,7 +83,7 @@ def _printable(patient: Patient) -> None:
 def _risk(patient: Patient) -> None:
     try:
         with session.handling_errors(soft=True):
-            scores = session.api().risk_history(patient.id)
+            scores = care_reads.risk_history(patient.id)
     except ApiError as err:
         st.warning(f"Risk scores could not be loaded: {err.message}")
         return
@@ -156,7 +156,7 @@ def admissions_section(patient: Patient) -> None:
     """Hospital episodes with their reviews; record, discharge, review."""
     try:
         with session.handling_errors(soft=True):
-            episodes = session.api().admissions(patient.id)
+            episodes = care_reads.admissions(patient.id)
     except ApiError as err:
         st.warning(f"Admissions could not be loaded: {err.message}")
         return

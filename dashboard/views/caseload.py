@@ -114,7 +114,9 @@ def render() -> None:
         with st.expander("Follow-ups after discharge", expanded=True):
             follow_ups_section(staff.team_id)
         with st.expander("Weekly MDT review list"):
-            mdt_section(staff.team_id, "caseload_mdt")
+            # Asked for only when wanted: the list is a heavier query than the caseload.
+            if st.toggle("Show this week's MDT list", key="caseload_mdt_show"):
+                mdt_section(staff.team_id, "caseload_mdt")
 
 
 render()

@@ -140,6 +140,10 @@ def test_a_nurse_sees_the_follow_up_after_discharge_and_marks_it_done(
     assert with_rows(db_url, "SELECT done_by, note FROM follow_up_tasks") == [
         {"done_by": "nurse.north", "note": "Phoned; settling at home"}]
     assert "No follow-ups after discharge are open." in page_text(at)
+    assert not at.get("download_button")  # the MDT list is fetched only when asked for
+    at.toggle(key="caseload_mdt_show").set_value(True).run()
+    no_exceptions(at)
+    assert "TH-000003" in _table_with(at, "display_id").to_csv()
 
 
 def test_the_matron_imports_risk_tiers_and_admissions_and_sees_refused_rows(
