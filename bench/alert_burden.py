@@ -26,6 +26,7 @@ Variants, each on a fresh database:
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 import uuid
@@ -365,8 +366,6 @@ def _wait_stored(conn: psycopg.Connection[Any], expected: int, stall_s: float,
 def run(admin_url: str, sizes: BurdenSizes, *,
         database: str = "telehub_bench_burden") -> Report:
     """Run the variants on fresh databases; return the report."""
-    from bench.processes import command_available
-
     start, end = window(sizes.days)
     report = Report("alert-burden", params={
         "patients": sizes.patients, "days": sizes.days, "seed": sizes.seed,
@@ -374,6 +373,22 @@ def run(admin_url: str, sizes: BurdenSizes, *,
         "simulated_from": start.isoformat(), "simulated_to": end.isoformat(),
         "database": database, "unit": "alerts per 100 patient-days"}, columns=COLUMNS)
     results: dict[str, Burden] = {}
+    # The scheduler logs every simulated hour that raised something: hundreds of lines.
+    scheduler_log = logging.getLogger("alerts.scheduler")
+    level = scheduler_log.level
+    scheduler_log.setLevel(logging.WARNING)
+    try:
+        _run_variants(admin_url, sizes, database, end, report, results)
+    finally:
+        scheduler_log.setLevel(level)
+    tabulate(report, results)
+    return report
+
+
+def _run_variants(admin_url: str, sizes: BurdenSizes, database: str, end: datetime,
+                  report: Report, results: dict[str, Burden]) -> None:
+    from bench.processes import command_available
+
     for variant in sizes.variants:
         url = recreate_database(admin_url, database)
         if variant == "hub":
@@ -395,8 +410,6 @@ def run(admin_url: str, sizes: BurdenSizes, *,
             "readings": burden.readings, "alerts": len(burden.alerts),
             "seconds": round(burden.seconds, 1), "by_severity": dict(burden.by_severity()),
             "late": sum(1 for a in burden.alerts if a["late"])}
-    tabulate(report, results)
-    return report
 
 
 def tabulate(report: Report, results: dict[str, Burden]) -> None:
