@@ -13,7 +13,9 @@ from dashboard.formatting import format_battery, format_online
 from dashboard.models import DeviceCredentials
 from dashboard.times import format_local, time_ago
 
-KINDS = ("scale", "oximeter", "glucometer")
+# Measuring devices, then the telecare devices that raise events (falls, alarms).
+KINDS = ("scale", "oximeter", "glucometer", "pendant", "fall-detector", "smoke", "heat", "flood",
+         "door")
 CREDENTIALS_KEY = "devices_credentials"
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
 from psycopg.rows import dict_row
 from streamlit.testing.v1 import AppTest
 
-from telehub import registry
 from telehub.db import connect
 from tests.dashboard.conftest import Seeded, add_staff, no_exceptions, page_text, sign_in
 
@@ -93,16 +91,24 @@ def test_a_manager_sees_team_figures_but_no_caseload(app_test: AppTest, seeded: 
     assert "Clegg" not in text and "Patricia" not in text
 
 
-@pytest.mark.xfail(strict=True, reason="the API's DeviceKind does not yet list the telecare "
-                   "kinds of migration 0004, so /devices and /caseload answer 500")
-def test_the_devices_page_and_caseload_show_a_telecare_device(app_test: AppTest, seeded: Seeded,
-                                                              db_url: str) -> None:
-    with connect(db_url) as conn:
-        registry.add_device(conn, device_id="fall-g1", kind="fall-detector",
-                            patient=seeded.green_patient)
+def test_an_admin_registers_a_fall_detector_and_the_nurse_sees_it_on_the_caseload(
+        app_test: AppTest, seeded: Seeded, db_url: str) -> None:
     at = sign_in(app_test, "site.admin")
+    next(t for t in at.text_input if t.label == "Device id").input("fall-g1")
+    next(s for s in at.selectbox if s.label == "Kind").set_value("fall-detector")
+    next(n for n in at.number_input if n.label == "Patient id (optional)").set_value(
+        seeded.green_patient)
+    next(b for b in at.button if b.label == "Register").click().run()
     no_exceptions(at)
-    assert "fall-g1" in list(at.dataframe[0].value["Device"])
+    assert "Device fall-g1 registered." in page_text(at)
+    table = at.dataframe[0].value.set_index("Device")
+    assert list(table.loc[["fall-g1"], "Kind"]) == ["fall-detector"]
+    with connect(db_url) as conn:
+        row = conn.execute("SELECT kind::text AS kind, patient_id FROM devices "
+                           "WHERE device_id = 'fall-g1'").fetchone()
+    assert row == {"kind": "fall-detector", "patient_id": seeded.green_patient}
     nurse = sign_in(AppTest.from_file(app_test._script_path, default_timeout=30), "nurse.north")
     no_exceptions(nurse)
-    assert "fall-detector" in str(nurse.dataframe[0].value.to_dict())
+    devices = nurse.dataframe[0].value.set_index("Patient").loc[
+        "Margaret Ashworth (TH-000001)", "Devices"]
+    assert "fall-detector status unknown" in str(devices)
