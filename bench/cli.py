@@ -159,14 +159,16 @@ def register(app: typer.Typer) -> None:
         admin_url: str | None = typer.Option(None, envvar="TELEHUB_BENCH_ADMIN_URL",
                                              help=ADMIN_HELP),
     ) -> None:
-        """Every benchmark in turn (ingest, alert-latency, queries, memory)."""
-        from bench import alert_latency, ingest, memory, queries
+        """Every benchmark in turn (ingest, alert-latency, alert-burden, queries, memory)."""
+        from bench import alert_burden, alert_latency, ingest, memory, queries
 
         with _database_server(admin_url) as url:
             reports = [
                 _finish(ingest.run(url, ingest.QUICK if quick else ingest.FULL)),
                 _finish(alert_latency.run(url, alert_latency.QUICK if quick
                                           else alert_latency.FULL)),
+                _finish(alert_burden.run(url, alert_burden.QUICK if quick
+                                         else alert_burden.FULL)),
                 _finish(queries.run(url, queries.QUICK if quick else queries.FULL,
                                     database="telehub_bench_quick" if quick
                                     else "telehub_bench")),
