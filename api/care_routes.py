@@ -394,6 +394,7 @@ def care_patients(staff: Clinical, conn: Conn, request: Request, team_id: int | 
     """Monitored patients with their latest risk score and tier (rising or not), care-plan
     review date and overdue flag, filtered by tier and sorted by risk, review or name."""
     team = _scope_team(staff, team_id)
+    tier = tier.strip() if tier and tier.strip() else None
     query = CARE_PATIENTS_SQL + (f" AND {REVIEW_DUE_SQL} < %(today)s" if overdue_only else "")
     rows = conn.execute(f"{query} ORDER BY {_SORTS[sort]}",
                         {"team": team, "tier": tier, "today": _today()}).fetchall()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import paho.mqtt.client as mqtt
@@ -72,7 +72,8 @@ def _count(db_url: str, sql: str) -> int:
 
 
 def test_a_fall_reaches_the_responders_subscription_and_queue_with_what_they_need(
-        care_api: LiveApi, conn: psycopg.Connection, hub: Settings) -> None:
+        care_api: LiveApi, conn: psycopg.Connection, hub: Settings,
+        record_property: Callable[[str, object], None]) -> None:
     ann = care_api.world.patients["ann"]
     registry.add_device(conn, device_id="fall-ann", kind="fall-detector", patient=ann)
     scale = registry.add_device(conn, device_id="scale-ann", kind="scale", patient=ann)
@@ -104,6 +105,7 @@ def test_a_fall_reaches_the_responders_subscription_and_queue_with_what_they_nee
     assert payload["rule"] == "telecare-fall" and payload["severity"] == "red"
     assert payload["patient"] == "TH-000001" and "Fall detected" in payload["message"]
     assert "Able" not in json.dumps(payload)
+    record_property("fall_to_responder_mqtt_s", round(latency, 3))
     assert latency < 5, latency
 
     queue = care_api.client("responder").get("/responder/queue")
