@@ -22,6 +22,9 @@ Risk tiers (clinical staff; CSV body, header `nhs_number,score,tier,date`):
 Responders (role responder; admins too):
   GET  /responder/queue                         -> list[QueueItemOut] (urgent first, oldest first)
   POST /responder/alerts/{alert_id}/actions     ResponderActionIn -> QueueActionOut
+  GET  /teams/{id}/telecare                     -> TelecareSettingsOut (clinical staff, responders)
+  PUT  /teams/{id}/telecare                     TelecareSettingsIn -> TelecareSettingsOut
+                                                (admin, matron of the team)
 Admissions, A&E, discharges (clinical staff):
   GET  /patients/{id}/admissions                -> list[EpisodeOut]
   POST /patients/{id}/admissions                EpisodeIn -> EpisodeOut (201)
@@ -318,6 +321,19 @@ class QueueActionOut(BaseModel):
 
     alert: AlertOut
     event_kind: str
+
+
+class TelecareSettingsIn(_In):
+    """How soon an unacknowledged telecare alert (fall, pendant, smoke…) escalates."""
+
+    escalation_minutes: int = Field(ge=1, le=60)
+
+
+class TelecareSettingsOut(BaseModel):
+    """A team's telecare escalation window."""
+
+    team_id: int
+    escalation_minutes: int
 
 
 # --- admissions and outcomes -------------------------------------------------------------------

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 
 from alerts import lifecycle, store
 from alerts.telecare import is_telecare
-from api.access import audit
+from api.access import audit, team_visible
 from api.alert_queries import ALERT_COLUMNS
 from api.care_routes import care_triggers
 from api.care_schemas import (
@@ -21,6 +21,8 @@ from api.care_schemas import (
     QueueItemOut,
     ResponderAction,
     ResponderActionIn,
+    TelecareSettingsIn,
+    TelecareSettingsOut,
 )
 from api.deps import CLINICAL, Conn, DbConn, Staff, client_addr, require
 from api.errors import ApiError, not_found
@@ -31,6 +33,7 @@ router = APIRouter(tags=["responder"], responses={401: {"model": Problem},
 
 Responder = Annotated[Staff, Depends(require(Role.RESPONDER, Role.ADMIN))]
 Actor = Annotated[Staff, Depends(require(Role.RESPONDER, *CLINICAL))]
+TeamLead = Annotated[Staff, Depends(require(Role.ADMIN, Role.MATRON))]
 
 # The teams a responder covers: those listed for them, else their own team, else every team.
 COVERED_SQL = """
@@ -192,3 +195,33 @@ def _record(conn: DbConn, alert: dict[str, Any], actor: lifecycle.Actor,
     if action == ResponderAction.ESCALATED_TO_MATRON and not alert["escalated"]:
         lifecycle.escalate(conn, alert["id"], actor, note="Escalated to the matron by the "
                            "responder.")
+
+
+@router.get("/teams/{team_id}/telecare", response_model=TelecareSettingsOut,
+            summary="The team's telecare escalation window")
+def telecare_settings(team_id: int, staff: Actor, conn: Conn) -> TelecareSettingsOut:
+    """Minutes an unacknowledged telecare alert waits before it escalates (2 by default)."""
+    row = conn.execute("SELECT telecare_escalation_minutes AS m FROM teams WHERE id = %s",
+                       (team_id,)).fetchone()
+    if row is None or not (team_visible(staff, team_id) or staff.role == Role.RESPONDER):
+        raise not_found("team")
+    return TelecareSettingsOut(team_id=team_id, escalation_minutes=row["m"])
+
+
+@router.put("/teams/{team_id}/telecare", response_model=TelecareSettingsOut,
+            summary="Change the team's telecare escalation window",
+            responses={422: {"model": Problem}})
+def set_telecare_settings(team_id: int, body: TelecareSettingsIn, staff: TeamLead, conn: Conn,
+                          request: Request) -> TelecareSettingsOut:
+    """Admins, and the matron of the team, set the window (1–60 minutes)."""
+    if not team_visible(staff, team_id):
+        raise not_found("team")
+    row = conn.execute("UPDATE teams SET telecare_escalation_minutes = %s WHERE id = %s "
+                       "RETURNING telecare_escalation_minutes AS m",
+                       (body.escalation_minutes, team_id)).fetchone()
+    if row is None:
+        raise not_found("team")
+    audit(conn, staff, "update", "team-telecare", None, client_addr(request),
+          {"team_id": team_id, "escalation_minutes": body.escalation_minutes})
+    conn.commit()
+    return TelecareSettingsOut(team_id=team_id, escalation_minutes=row["m"])

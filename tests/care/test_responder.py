@@ -79,3 +79,22 @@ def test_clinical_staff_act_but_do_not_get_the_queue(care_api: LiveApi,
     assert [o["e"] for o in outbox] == ["opened", "escalated"]
     assert nurse.post(f"/responder/alerts/{ids['ann']}/actions",
                       json={"action": "teleport"}).status_code == 422
+
+
+def test_the_telecare_escalation_window_is_two_minutes_until_a_lead_changes_it(
+        care_api: LiveApi) -> None:
+    north = care_api.world.teams["north"]
+    assert care_api.client("responder").get(f"/teams/{north}/telecare").json() == {
+        "team_id": north, "escalation_minutes": 2}
+    matron = care_api.client("matron")
+    r = matron.put(f"/teams/{north}/telecare", json={"escalation_minutes": 5})
+    assert r.status_code == 200 and r.json()["escalation_minutes"] == 5
+    assert matron.put(f"/teams/{north}/telecare", json={"escalation_minutes": 0}
+                      ).status_code == 422
+    south = care_api.world.teams["south"]
+    assert matron.put(f"/teams/{south}/telecare", json={"escalation_minutes": 5}
+                      ).status_code == 404
+    assert care_api.client("nurse").put(f"/teams/{north}/telecare",
+                                        json={"escalation_minutes": 3}).status_code == 403
+    assert care_api.client("nurse").get(f"/teams/{north}/telecare").json()[
+        "escalation_minutes"] == 5
