@@ -141,8 +141,12 @@ def caseload_frame(rows: Sequence[CaseloadRow], now: datetime,
     records = []
     for row in rows:
         born = (birth_dates or {}).get(row.patient_id)
+        found = (care or {}).get(row.patient_id)
+        status = status_text(row)
+        if found is not None and found.review_overdue:
+            status += " · ⚠️ review overdue"
         record: dict[str, object] = {
-            "Status": status_text(row),
+            "Status": status,
             "Patient": f"{row.name} ({row.display_id})",
             "Age": str(age_on(born, today)) if born else "—",
             "Conditions": conditions_text(row.conditions),
@@ -153,13 +157,12 @@ def caseload_frame(rows: Sequence[CaseloadRow], now: datetime,
             record[metric] = latest_text(row, metric, now)
             record[f"{metric}_trend"] = [p.mean for p in summary.trend] if summary else []
         record["Open alerts"] = alerts_text(row)
-        record["Risk tier"] = risk_text((care or {}).get(row.patient_id))
-        record["Care-plan review"] = review_flag((care or {}).get(row.patient_id))
+        record["Risk tier"] = risk_text(found)
+        record["Care-plan review"] = review_flag(found)
         record["Devices"] = devices_text(row, now)
         record["Last reading"] = time_ago(row.last_reading_at, now)
         records.append(record)
-    columns = ["Status", "Patient", "Age", "Open alerts",
+    columns = ["Status", "Patient", "Age", "Risk tier", "Open alerts",
                *[c for m in CASELOAD_METRICS for c in (m, f"{m}_trend")],
-               "Last reading", "Risk tier", "Care-plan review", "Devices", "Conditions",
-               "Named nurse"]
+               "Last reading", "Care-plan review", "Devices", "Conditions", "Named nurse"]
     return pd.DataFrame.from_records(records, columns=columns)

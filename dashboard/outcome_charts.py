@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import plotly.graph_objects as go
 
@@ -14,13 +15,18 @@ NHS_WARM = "#ed8b00"
 _MARGIN = {"l": 10, "r": 10, "t": 10, "b": 10}
 
 
+def month_labels(months: Sequence[OutcomeMonth]) -> list[str]:
+    """'Oct 2026' for '2026-10': months as categories, so each bar sits on its own month."""
+    return [datetime.strptime(m.month, "%Y-%m").strftime("%b %Y") for m in months]
+
+
 def _rate(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}"
 
 
 def admissions_figure(months: Sequence[OutcomeMonth]) -> go.Figure:
     """Emergency admissions and A&E attendances per 1,000 monitored patients, by month."""
-    xs = [m.month for m in months]
+    xs = month_labels(months)
     fig = go.Figure([
         go.Bar(name="emergency admissions per 1,000", x=xs,
                y=[m.admissions_per_1000 for m in months], marker_color=NHS_BLUE,
@@ -36,14 +42,14 @@ def admissions_figure(months: Sequence[OutcomeMonth]) -> go.Figure:
                              "<extra></extra>"),
     ])
     fig.update_layout(barmode="group", yaxis_title="per 1,000 monitored patients",
-                      xaxis_title="month", height=340, margin=_MARGIN,
+                      xaxis={"title": "month", "type": "category"}, height=340, margin=_MARGIN,
                       legend={"orientation": "h", "y": -0.3})
     return fig
 
 
 def readmissions_figure(months: Sequence[OutcomeMonth]) -> go.Figure:
     """Readmissions within 30 days and admissions an alert preceded, by month (counts)."""
-    xs = [m.month for m in months]
+    xs = month_labels(months)
     fig = go.Figure([
         go.Bar(name="readmissions within 30 days", x=xs,
                y=[m.readmissions_30d for m in months], marker_color=NHS_DARK),
@@ -51,14 +57,15 @@ def readmissions_figure(months: Sequence[OutcomeMonth]) -> go.Figure:
                y=[m.admissions_preceded_by_alert for m in months], marker_color=NHS_WARM,
                marker_pattern_shape="x"),
     ])
-    fig.update_layout(barmode="group", yaxis_title="admissions", xaxis_title="month",
+    fig.update_layout(barmode="group", yaxis_title="admissions",
+                      xaxis={"title": "month", "type": "category"},
                       height=340, margin=_MARGIN, legend={"orientation": "h", "y": -0.3})
     return fig
 
 
 def response_figure(months: Sequence[OutcomeMonth]) -> go.Figure:
     """Minutes from a red alert to its first action (median and 90th percentile), by month."""
-    xs = [m.month for m in months]
+    xs = month_labels(months)
     fig = go.Figure([
         go.Scatter(name="median", x=xs, y=[m.minutes_to_first_action_median for m in months],
                    mode="lines+markers", line={"color": NHS_BLUE}),
@@ -66,6 +73,7 @@ def response_figure(months: Sequence[OutcomeMonth]) -> go.Figure:
                    y=[m.minutes_to_first_action_p90 for m in months], mode="lines+markers",
                    line={"color": NHS_WARM, "dash": "dash"}, marker={"symbol": "square"}),
     ])
-    fig.update_layout(yaxis_title="minutes from red alert to first action", xaxis_title="month",
+    fig.update_layout(yaxis_title="minutes from red alert to first action",
+                      xaxis={"title": "month", "type": "category"},
                       height=340, margin=_MARGIN, legend={"orientation": "h", "y": -0.3})
     return fig

@@ -57,6 +57,8 @@ def test_the_caseload_filters_and_sorts_by_risk_tier_and_flags_overdue_reviews(
     assert table.loc["John Brierley (TH-000002)", "Risk tier"] == "no tier"
     assert str(table.loc["John Brierley (TH-000002)", "Care-plan review"]).startswith(
         "⚠️ OVERDUE since")
+    assert str(table.loc["John Brierley (TH-000002)", "Status"]).endswith("· ⚠️ review overdue")
+    assert "review overdue" not in str(table.loc["Patricia Clegg (TH-000003)", "Status"])
     assert "1 care-plan reviews overdue" in page_text(at)
 
     at.selectbox(key="caseload_sort").set_value("risk").run()
@@ -90,7 +92,8 @@ def test_the_matron_sees_outcomes_as_charts_and_the_mdt_list(
     no_exceptions(at)
     assert at.title[0].value == "Outcomes and MDT"
     admissions, readmissions, response = _figures(at)
-    assert admissions["data"][0]["x"][-1] == month
+    assert admissions["data"][0]["x"][-1] == date.today().strftime("%b %Y")
+    assert admissions["layout"]["xaxis"]["type"] == "category"
     assert admissions["data"][0]["y"][-1] == expected.admissions_per_1000
     assert admissions["data"][0]["customdata"][-1] == 1  # the count, beside the rate
     assert readmissions["data"][1]["y"][-1] == 1  # the red alert preceded the admission
