@@ -88,6 +88,8 @@ def create_patient(body: PatientCreate, staff: Clinical, conn: Conn,
     if not team_visible(staff, team) or not _exists(conn, "teams", team):
         raise not_found("team")
     _check_nurse(conn, body.named_nurse_id, team)
+    if body.care_plan is not None:
+        _check_care_plan(body.care_plan)
     pid = registry.add_patient(
         conn, nhs_number=body.nhs_number, given_name=body.given_name,
         family_name=body.family_name, birth_date=body.birth_date, team=team,

@@ -79,6 +79,8 @@ def test_bad_input_is_422_with_a_clear_message(live_api: LiveApi) -> None:
         missing = c.post("/patients", json={k: v for k, v in NEW.items() if k != "birth_date"})
         condition = c.post("/patients", json={**NEW, "conditions": ["gout"]})
         extra = c.post("/patients", json={**NEW, "shoe_size": 9})
+        plan = c.post("/patients", json={**NEW, "care_plan": {"weight": {"per_day": "often"}}})
+        plan_metric = c.post("/patients", json={**NEW, "care_plan": {"mood": {"per_day": 1}}})
         c.post("/patients", json=NEW)
         twice = c.post("/patients", json=NEW)
     assert bad_nhs.status_code == 422
@@ -89,6 +91,8 @@ def test_bad_input_is_422_with_a_clear_message(live_api: LiveApi) -> None:
     assert missing.json()["errors"][0]["loc"] == ["body", "birth_date"]
     assert condition.status_code == 422 and condition.json()["code"] == "unknown-condition"
     assert extra.status_code == 422
+    assert plan.status_code == 422 and plan.json()["code"] == "bad-care-plan"
+    assert plan_metric.status_code == 422 and plan_metric.json()["code"] == "unknown-metric"
     assert twice.status_code == 422 and twice.json()["code"] == "duplicate-patient"
 
 
