@@ -14,7 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -203,3 +203,51 @@ def test_a_responder_sees_a_fall_arrive_in_the_queue_with_what_they_need(
     _page_ok(browser)
     browser.screenshot(ARTIFACTS / "responder-fall.png")
     assert (ARTIFACTS / "responder-fall.png").stat().st_size > 10_000
+
+
+def _tab(browser: Browser, title: str) -> None:
+    browser.click(browser.wait_for(
+        lambda: browser.find(xpath=f'//*[@role="tab"][contains(., "{title}")]'),
+        f"the '{title}' tab"))
+
+
+def test_a_matron_sees_the_care_plan_and_the_team_outcomes(
+        dashboard_url: str, browser: Browser, seeded: Seeded, db_url: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    today = datetime.now(UTC).date()
+    with connect(db_url) as conn:
+        add_care_context(conn, seeded.red_patient)
+        conn.execute("UPDATE patient_care SET review_due = %s",
+                     (today - timedelta(days=3),))
+        conn.execute("INSERT INTO hospital_episodes (patient_id, kind, started_on, source, "
+                     "recorded_by) VALUES (%s, 'emergency-admission', %s, 'manual', 'test')",
+                     (seeded.red_patient, today))
+    browser.get(dashboard_url)
+    username = browser.wait_for(lambda: browser.find('input[aria-label="Username"]'),
+                                "the sign-in form")
+    browser.type(username, "matron.north")
+    browser.type(browser.find('input[aria-label="Password"]'), PASSWORD)
+    browser.click(browser.find(xpath='//button[.//p[text()="Sign in"]]'))
+    _wait_text(browser, "1 care-plan reviews overdue")
+    picker = browser.wait_for(lambda: browser.find('input[aria-label*="Open a patient"]'),
+                              "the patient picker")
+    browser.click(picker)
+    browser.type(picker, "Patricia" + ENTER)
+    browser.click(browser.wait_for(
+        lambda: browser.find(xpath='//button[.//p[text()="Open patient page"]]'),
+        "the open-patient button"))
+    _wait_text(browser, "Patricia Clegg · TH-000003")
+    _tab(browser, "Care plan")
+    _wait_text(browser, "REVIEW OVERDUE since")
+    _wait_text(browser, "Printable care plan")
+    _page_ok(browser)
+    browser.screenshot(ARTIFACTS / "dashboard-care-plan.png")
+
+    browser.click(browser.find(xpath='//a[contains(., "Outcomes and MDT")]'))
+    _wait_text(browser, "Emergency admissions and A&E attendances per 1,000 monitored patients")
+    browser.wait_for(lambda: len(browser.find_all(".js-plotly-plot")) >= 2, "the charts")
+    _wait_text(browser, "Weekly MDT review list")
+    time.sleep(1.0)  # the data grids paint on a canvas after they mount
+    _page_ok(browser)
+    browser.screenshot(ARTIFACTS / "dashboard-outcomes.png")
+    assert (ARTIFACTS / "dashboard-outcomes.png").stat().st_size > 10_000
