@@ -11,8 +11,9 @@ import pytest
 
 from telehub.nhs import is_valid_nhs_number
 
-# Ten digits, optionally spaced 3-3-4, not inside a longer number.
-_NHS_LIKE = re.compile(r"(?<!\d)(\d{3}[ -]?\d{3}[ -]?\d{4})(?!\d)")
+# Ten digits, optionally spaced 3-3-4, standing alone: not inside a longer number nor a
+# hex word such as an object address (0x7f7677716350) or a generated database name.
+_NHS_LIKE = re.compile(r"(?<![0-9A-Za-z])(\d{3}[ -]?\d{3}[ -]?\d{4})(?![0-9A-Za-z])")
 
 
 class LogGuard(logging.Handler):
