@@ -63,9 +63,6 @@ SCENARIO_MIX: tuple[tuple[str, int, str | None], ...] = (
     ("device-offline", 2, None),
     ("faulty-device", 2, None),
 )
-# Days of history the demo sends (the hub's store-and-forward horizon).
-ENROLLED_DAYS_AGO = 30
-
 # When each scenario starts, in days before the demo starts. The demo sends 30 days of
 # history within seconds, then runs the last hours at 1440×: scenarios under way show
 # amber alerts at once (late readings are reviewed, not treated as emergencies) and
@@ -242,11 +239,8 @@ def _add_patient(conn: psycopg.Connection, p: DemoPatient, team_ids: list[int],
         birth_date=p.birth_date, team=team_ids[p.team], conditions=p.conditions,
         care_plan=dict(p.simulation.schedule), named_nurse_id=staff_ids[nurse],
     )
-    # Monitoring began when the demo's history begins, so team statistics count the
-    # patient-days the readings cover.
-    conn.execute("UPDATE patients SET on_home_oxygen = %s, "
-                 "enrolled_at = now() - make_interval(days => %s) WHERE id = %s",
-                 (p.home_oxygen, ENROLLED_DAYS_AGO, pid))
+    if p.home_oxygen:
+        conn.execute("UPDATE patients SET on_home_oxygen = true WHERE id = %s", (pid,))
     if p.spo2_scale == 2:
         conn.execute(INSERT_THRESHOLD, (pid, SPO2_SCALE_RULE, Jsonb({"scale": 2}), SCALE2_REASON,
                                         staff_ids[f"matron.{side}"], f"matron.{side}"))
