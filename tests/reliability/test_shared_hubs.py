@@ -13,13 +13,17 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 
 from tests.reliability.conftest import (
     Device,
+    Fleet,
     Hub,
     ShippedBroker,
+    count,
     duplicated,
     publish_all,
     stored,
@@ -81,3 +85,36 @@ def test_one_of_two_shared_hubs_killed_the_other_carries_on_and_nothing_is_lost(
     assert b_after >= b_before
     assert sum(d.acked for d in devices) == total
     assert stored(db_url) == total and duplicated(db_url) == 0
+
+
+def test_the_scheduler_keeps_running_on_the_survivor(
+        shipped_broker: ShippedBroker, fleet: tuple[Fleet, dict[str, str]],
+        make_hub: Callable[..., Hub], db_url: str, conn: psycopg.Connection,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scheduler's lock is taken per pass, so a killed hub cannot keep it: the survivor
+    escalates an unacknowledged red alert on its own."""
+    monkeypatch.setenv("TELEHUB_ALERTS__SCHEDULER_INTERVAL_S", "1")
+    hub_a = make_hub(db_url, shipped_broker.hub_url, "hub-sched-a", shared=True)
+    make_hub(db_url, shipped_broker.hub_url, "hub-sched-b", shared=True)
+    wait_hub_online(shipped_broker, "hub-sched-a")
+    wait_hub_online(shipped_broker, "hub-sched-b")
+    hub_a.kill()
+    patient = fleet[0].patient_ids[0]
+    opened = datetime.now(UTC) - timedelta(minutes=30)    # past the team's 15-minute window
+    row = conn.execute(
+        "INSERT INTO alerts (patient_id, team_id, rule_id, severity, message, metric, "
+        "first_breach_at, last_breach_at, created_at) "
+        "SELECT id, team_id, 'spo2-low', 'red', 'SpO2 88 %% is at or below 91 %%.', 'spo2', "
+        "%s, %s, %s FROM patients WHERE id = %s RETURNING id",
+        (opened, opened, opened, patient)).fetchone()
+    conn.commit()
+    assert row is not None
+    alert_id = row["id"]
+
+    def escalated() -> bool:
+        return count(db_url, "SELECT count(*) FROM alerts WHERE id = %s AND escalated",
+                     (alert_id,)) == 1
+
+    wait_for(escalated, timeout=30, what="the surviving hub's scheduler to escalate the alert")
+    assert count(db_url, "SELECT count(*) FROM alert_events WHERE alert_id = %s "
+                         "AND kind = 'escalated'", (alert_id,)) == 1
