@@ -25,6 +25,8 @@ from dashboard.models import (
     DeviceCredentials,
     Patient,
     Readings,
+    RejectedMessage,
+    SeqGap,
     Staff,
     Team,
     TeamStats,
@@ -298,6 +300,14 @@ class ApiClient(CareEndpoints):
     def unassign_device(self, device_id: str) -> None:
         """Take a device back from its patient."""
         self._request("POST", f"/devices/{device_id}/unassign")
+
+    def device_gaps(self, device_id: str, limit: int = 100) -> list[SeqGap]:
+        """Where the device's message counter skipped, newest first (admins)."""
+        return self._list(f"/devices/{device_id}/gaps", SeqGap, limit=limit)
+
+    def device_rejected(self, device_id: str, limit: int = 100) -> list[RejectedMessage]:
+        """Messages the hub refused from this device, newest first, with reasons (admins)."""
+        return self._list(f"/devices/{device_id}/rejected", RejectedMessage, limit=limit)
 
     def device_credentials(self, device_id: str) -> DeviceCredentials:
         """Generate MQTT credentials for a device (the password is shown once)."""

@@ -266,6 +266,30 @@ class Device(_In):
     firmware: str | None = None
 
 
+class SeqGap(_In):
+    """Messages a device numbered that never arrived (its sequence counter skipped)."""
+
+    id: int
+    expected_seq: int
+    received_seq: int
+    missing: int
+    detected_at: datetime
+
+
+class RejectedMessage(_In):
+    """A message (or one reading of a batch) the hub refused, with the reason."""
+
+    id: int
+    received_at: datetime
+    topic: str
+    reason_code: str
+    reason: str
+    item_index: int | None = None
+    payload_size: int
+    payload_preview: str = ""
+    preview_truncated: bool = False
+
+
 class DeviceCredentials(_In):
     """MQTT credentials for a device, shown once."""
 

@@ -3,6 +3,7 @@ of access, carers), access to the home, advance decisions, consent and enrolment
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -174,7 +175,7 @@ def _care_team_form(patient: Patient, team: CareTeam) -> None:
         save_change(lambda: session.api().set_care_team(patient.id, fields), "Care team saved.")
 
 
-def save_change(call: Any, notice: str) -> None:
+def save_change(call: Callable[[], object], notice: str) -> None:
     """Run one change; on success say so and redraw, on refusal say why beside the form."""
     try:
         with session.handling_errors(soft=True):

@@ -1,4 +1,5 @@
-"""Devices (admin): register, link to a patient, generate MQTT credentials (shown once), status."""
+"""Devices (admin): register, link to a patient, generate MQTT credentials (shown once), status,
+and each device's sequence gaps and refused messages with the reasons."""
 
 from __future__ import annotations
 
@@ -83,6 +84,47 @@ def _show_credentials_once() -> None:
             language="yaml")
 
 
+def _diagnostics(devices: dict[str, str]) -> None:
+    """A device's sequence gaps (messages that never arrived) and refused messages."""
+    st.markdown("**Diagnose a device**: missing and refused messages")
+    device_id = st.selectbox("Device to diagnose", list(devices), index=None,
+                             format_func=devices.__getitem__, key="device_diagnose",
+                             placeholder="Choose a device…")
+    if device_id is None:
+        return
+    zone = session.settings().zone
+    try:
+        with session.handling_errors(soft=True):
+            gaps = session.api().device_gaps(device_id)
+            refused = session.api().device_rejected(device_id)
+    except ApiError as err:
+        st.error(err.message)
+        return
+    left, right = st.columns([2, 3])
+    with left:
+        st.markdown(f"Sequence gaps: **{sum(g.missing for g in gaps)} messages missing**")
+        if gaps:
+            st.dataframe(pd.DataFrame([{
+                "Detected": format_local(g.detected_at, zone), "Expected no.": g.expected_seq,
+                "Arrived no.": g.received_seq, "Missing": g.missing} for g in gaps]),
+                hide_index=True, width="stretch", key="device_gaps_table")
+        else:
+            st.caption("No gaps: every numbered message arrived.")
+    with right:
+        st.markdown(f"Refused messages: **{len(refused)}**")
+        if refused:
+            st.dataframe(pd.DataFrame([{
+                "Received": format_local(m.received_at, zone), "Reason": m.reason,
+                "Code": m.reason_code,
+                "Reading in batch": "" if m.item_index is None else m.item_index + 1,
+                "Bytes": m.payload_size,
+                "Sent (start)": m.payload_preview + ("…" if m.preview_truncated else ""),
+            } for m in refused]), hide_index=True, width="stretch",
+                key="device_rejected_table")
+        else:
+            st.caption("The hub has refused nothing from this device.")
+
+
 def render() -> None:
     """The device register."""
     st.title("Devices")
@@ -110,8 +152,10 @@ def render() -> None:
     else:
         st.info("No devices yet. Register one below, then link it to a patient.")
     _register()
-    _manage({d.device_id: f"{d.device_id} ({d.kind}, {d.patient_display_id or 'not linked'})"
-             for d in devices})
+    labels = {d.device_id: f"{d.device_id} ({d.kind}, {d.patient_display_id or 'not linked'})"
+              for d in devices}
+    _manage(labels)
+    _diagnostics(labels)
 
 
 render()

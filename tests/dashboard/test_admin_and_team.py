@@ -112,3 +112,30 @@ def test_an_admin_registers_a_fall_detector_and_the_nurse_sees_it_on_the_caseloa
     devices = nurse.dataframe[0].value.set_index("Patient").loc[
         "Margaret Ashworth (TH-000001)", "Devices"]
     assert "fall-detector status unknown" in str(devices)
+
+
+def test_an_admin_sees_a_devices_missing_and_refused_messages_with_reasons(
+        app_test: AppTest, seeded: Seeded, db_url: str) -> None:
+    with connect(db_url) as conn:
+        conn.execute("INSERT INTO device_seq_gaps (device_id, expected_seq, received_seq) "
+                     "SELECT id, 41, 44 FROM devices WHERE device_id = 'oxi-r1'")
+        conn.execute("INSERT INTO rejected_messages (topic, device_id, reason_code, reason, "
+                     "payload, payload_size, item_index) VALUES ('telehub/v1/devices/oxi-r1/"
+                     "readings', 'oxi-r1', 'implausible-value', 'SpO2 140 % is not possible.', "
+                     "convert_to('{\"metric\": \"spo2\", \"value\": 140}', 'UTF8'), 32, 1)")
+    at = sign_in(app_test, "site.admin")
+    at.selectbox(key="device_diagnose").set_value("oxi-r1").run()
+    no_exceptions(at)
+    text = page_text(at)
+    assert "Sequence gaps: **3 messages missing**" in text
+    assert "Refused messages: **1**" in text
+    gaps = next(d.value for d in at.dataframe if "Missing" in d.value.columns)
+    assert list(gaps.loc[0, ["Expected no.", "Arrived no.", "Missing"]]) == [41, 44, 3]
+    refused = next(d.value for d in at.dataframe if "Reason" in d.value.columns)
+    assert refused.loc[0, "Reason"] == "SpO2 140 % is not possible."
+    assert refused.loc[0, "Reading in batch"] == 2
+    assert refused.loc[0, "Sent (start)"] == '{"metric": "spo2", "value": 140}'
+
+    at.selectbox(key="device_diagnose").set_value("scale-g1").run()
+    assert "No gaps: every numbered message arrived." in page_text(at)
+    assert "The hub has refused nothing from this device." in page_text(at)
