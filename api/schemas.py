@@ -321,6 +321,32 @@ class DeviceOut(_Out):
     firmware: str | None
 
 
+class SeqGapOut(_Out):
+    """Messages a device numbered but that never arrived (its `seq` counter skipped)."""
+
+    id: int
+    expected_seq: int = Field(description="The first sequence number that did not arrive.")
+    received_seq: int = Field(description="The sequence number that arrived instead.")
+    missing: int = Field(description="How many messages are missing (received - expected).")
+    detected_at: datetime
+
+
+class RejectedMessageOut(_Out):
+    """A message (or one reading of a batch) the hub refused, with the reason."""
+
+    id: int
+    received_at: datetime
+    topic: str
+    reason_code: str = Field(description="Machine-readable reason, e.g. 'implausible-value'.")
+    reason: str = Field(description="The reason as a sentence.")
+    item_index: int | None = Field(None, description="Position in a batch, when one reading "
+                                   "of it was refused.")
+    payload_size: int = Field(description="Bytes the device sent.")
+    payload_preview: str = Field(description="The start of the payload as text (undecodable "
+                                 "bytes replaced), for diagnosis.")
+    preview_truncated: bool = Field(description="True when the preview is not the whole payload.")
+
+
 class DeviceCreate(BaseModel):
     """Register a device, optionally assigned to a patient."""
 

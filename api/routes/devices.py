@@ -1,8 +1,11 @@
-"""Devices: list, register, MQTT credentials (shown once), assign to and release from patients."""
+"""Devices: list, register, MQTT credentials (shown once), assign to and release from patients;
+a device's sequence gaps and refused messages (admins)."""
 
 from __future__ import annotations
 
+import codecs
 import secrets
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -18,6 +21,8 @@ from api.schemas import (
     DeviceOut,
     Page,
     Problem,
+    RejectedMessageOut,
+    SeqGapOut,
 )
 from telehub import registry, topics
 from telehub.broker import hash_mosquitto_password
@@ -44,6 +49,32 @@ LIMIT %(limit)s OFFSET %(offset)s
 ONE_SQL = f"""SELECT {COLUMNS}, p.team_id FROM devices d
 LEFT JOIN patients p ON p.id = d.patient_id WHERE d.device_id = %s
 """  # noqa: S608 (constant columns)
+
+GAPS_SQL = """
+SELECT g.id, g.expected_seq, g.received_seq, g.missing, g.detected_at,
+       count(*) OVER () AS total
+FROM device_seq_gaps g
+WHERE g.device_id = %(device)s
+  AND (%(since)s::timestamptz IS NULL OR g.detected_at >= %(since)s)
+ORDER BY g.detected_at DESC, g.id DESC
+LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+# Only the head of each payload leaves the database (payloads are kept up to 8 KiB).
+REJECTED_SQL = """
+SELECT m.id, m.received_at, m.topic, m.reason_code, m.reason, m.item_index, m.payload_size,
+       substring(m.payload FROM 1 FOR %(head)s) AS head, count(*) OVER () AS total
+FROM rejected_messages m
+WHERE m.device_id = %(device)s
+  AND (%(since)s::timestamptz IS NULL OR m.received_at >= %(since)s)
+ORDER BY m.received_at DESC, m.id DESC
+LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+ANY_REJECTED_SQL = "SELECT 1 FROM rejected_messages WHERE device_id = %s LIMIT 1"
+
+# Bytes of a refused payload shown in a list (enough to see what the device sent).
+PREVIEW_BYTES = 240
 
 # Credentials are random, 144 bits: long enough that the broker's cheap PBKDF2 is not
 # the weak point.
@@ -149,3 +180,60 @@ def unassign_device(device_id: str, staff: Clinical, conn: Conn, request: Reques
     out = load_device(conn, staff, device_id)
     conn.commit()
     return DeviceOut.model_validate(out)
+
+
+@router.get("/devices/{device_id}/gaps", response_model=Page[SeqGapOut],
+            summary="A device's sequence gaps (admins)", responses={403: {"model": Problem}})
+def device_gaps(device_id: str, staff: Admin, conn: Conn, pages: Pages, request: Request,
+                since: datetime | None = None) -> Page[SeqGapOut]:
+    """Where the device's message counter skipped (messages that never arrived), newest
+    first; `since` keeps those detected from then on."""
+    device = load_device(conn, staff, device_id)
+    rows = conn.execute(GAPS_SQL, {"device": device["id"], "since": since,
+                                   "limit": pages.limit, "offset": pages.offset}).fetchall()
+    audit(conn, staff, "read", "device-gaps", device["patient_id"], client_addr(request),
+          {"device_id": device_id})
+    conn.commit()
+    return Page[SeqGapOut](items=[SeqGapOut.model_validate(r) for r in rows],
+                           total=rows[0]["total"] if rows else 0, limit=pages.limit,
+                           offset=pages.offset)
+
+
+@router.get("/devices/{device_id}/rejected", response_model=Page[RejectedMessageOut],
+            summary="Messages refused from a device (admins)",
+            responses={403: {"model": Problem}})
+def device_rejected(device_id: str, staff: Admin, conn: Conn, pages: Pages, request: Request,
+                    since: datetime | None = None) -> Page[RejectedMessageOut]:
+    """Messages the hub refused from this device id, newest first, with the reason and the
+    start of what was sent. An unregistered device id is answered too while the hub has
+    refused messages from it (that is how an unknown device shows up); else 404."""
+    row = conn.execute(ONE_SQL, (device_id,)).fetchone()
+    if row is None and conn.execute(ANY_REJECTED_SQL, (device_id,)).fetchone() is None:
+        raise not_found("device")
+    rows = conn.execute(REJECTED_SQL, {"device": device_id, "since": since,
+                                       "head": PREVIEW_BYTES, "limit": pages.limit,
+                                       "offset": pages.offset}).fetchall()
+    audit(conn, staff, "read", "device-rejections", row["patient_id"] if row else None,
+          client_addr(request), {"device_id": device_id})
+    conn.commit()
+    return Page[RejectedMessageOut](items=[_rejected(r) for r in rows],
+                                    total=rows[0]["total"] if rows else 0, limit=pages.limit,
+                                    offset=pages.offset)
+
+
+def _rejected(r: dict[str, Any]) -> RejectedMessageOut:
+    """A refused message with its payload's head as readable text."""
+    head: bytes = r["head"] or b""
+    truncated = r["payload_size"] > len(head)
+    return RejectedMessageOut(
+        id=r["id"], received_at=r["received_at"], topic=r["topic"],
+        reason_code=r["reason_code"], reason=r["reason"], item_index=r["item_index"],
+        payload_size=r["payload_size"], payload_preview=payload_preview(head, cut=truncated),
+        preview_truncated=truncated)
+
+
+def payload_preview(head: bytes, *, cut: bool) -> str:
+    """Bytes as text for a person: UTF-8, anything undecodable or unprintable shown as
+    U+FFFD (when `cut`, a character split by the cut is dropped, not flagged)."""
+    text = codecs.getincrementaldecoder("utf-8")("replace").decode(head, final=not cut)
+    return "".join(c if c.isprintable() or c in "\n\t" else "\ufffd" for c in text)
