@@ -91,7 +91,10 @@ def _actions(item: QueueItem) -> None:
     if item.actions:
         st.caption("Done so far: " + ", ".join(a.replace("-", " ") for a in item.actions))
     cols = st.columns([1.5, 1.5, 3, 1])
-    action = cols[0].selectbox("Action", list(RESPONDER_ACTIONS),
+    # Once acknowledged, acknowledging again says nothing new: offer the next steps.
+    choices = [a for a in RESPONDER_ACTIONS
+               if not (a == "acknowledge" and item.alert.status == "acknowledged")]
+    action = cols[0].selectbox("Action", choices,
                                format_func=RESPONDER_ACTIONS.__getitem__,
                                key=f"responder_action_{alert_id}")
     outcome = None

@@ -82,6 +82,7 @@ def test_responder_actions_are_recorded_and_resolving_needs_an_outcome(
     assert "Done so far: acknowledged, call logged" in page_text(at)
     assert "🔴 RED · Patricia Clegg (TH-000003) · acknowledged" in page_text(at)
 
+    assert at.selectbox(key=f"responder_action_{alert}").options[0] == "Call logged"
     at.selectbox(key=f"responder_action_{alert}").set_value("resolved").run()
     at.button(key=f"responder_save_{alert}").click().run()
     assert "Choose the outcome before resolving." in page_text(at)
