@@ -141,7 +141,8 @@ def _run_caseload(settings: Any, *, caseload: Path | None, demo: bool, speed: fl
         report = simulation.run(stop, progress=_Progress(writer))
     if writer:
         writer.write(report.simulated_until or utcnow())
-    typer.echo(f"Recorded {report.recorded} readings, published {report.published}, "
+    typer.echo(f"Recorded {report.recorded} readings and {report.events} telecare events, "
+               f"published {report.published}, "
                f"acknowledged {report.acknowledged}; {report.left_on_disk} wait on disk.")
 
 

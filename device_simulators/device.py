@@ -5,6 +5,9 @@ PUBACK. While the device is offline (its scenario, a broker outage, a refused
 publish), readings wait on disk; on the next connection the ones not already in
 flight go out as one `{"readings": [...]}` batch. Paho re-sends the in-flight ones
 itself after a reconnect, so none is sent twice by us and none is dropped.
+
+A telecare device (pendant, fall detector…) keeps its events the same way and sends
+each one alone on its events topic, QoS 1.
 """
 
 from __future__ import annotations
@@ -21,22 +24,26 @@ from device_simulators.netloop import NetworkLoop, shared_loop
 from device_simulators.payloads import (
     client_id,
     encode_batch,
+    encode_event,
     encode_reading,
+    event_item,
     reading_item,
     status_payload,
 )
 from device_simulators.physiology import Measurement
 from device_simulators.store import ReadingStore
+from device_simulators.telecare import DeviceEvent
 from telehub.caseload import DeviceSpec
 from telehub.config import MqttEndpoint
 from telehub.mqtt import connect, new_client
-from telehub.topics import readings_topic, status_topic
+from telehub.topics import events_topic, readings_topic, status_topic
 
 logger = logging.getLogger(__name__)
 
 BATCH_MAX = 1000                 # readings per store-and-forward batch (the hub takes 10,000)
 BATTERY_PER_READING = 0.2        # % drained by one measurement and transmission
 BATTERY_REPLACED_BELOW = 12.0    # the patient changes the batteries when the device warns
+BATTERY_PER_EVENT = 0.5          # a telecare alarm call (radio on for longer)
 
 
 class SimulatedDevice:
@@ -181,10 +188,10 @@ class SimulatedDevice:
 
     def record(self, m: Measurement) -> None:
         """Take a reading: keep it on disk, and publish it now if connected."""
-        self.seq += 1
-        self.battery -= BATTERY_PER_READING
-        if self.battery < BATTERY_REPLACED_BELOW:
-            self.battery = 100.0
+        if self.spec.unit is None:
+            raise ValueError(f"device {self.spec.device_id} is a {self.spec.kind}: it sends "
+                             "events, not readings")
+        self._drain(BATTERY_PER_READING)
         item = reading_item(m, self.spec.unit, self.seq, self.battery_level)
         text = json.dumps(item, separators=(",", ":"))
         row = self._store.add(self.spec.device_id, text, m.fault, self.seq, self.battery)
@@ -194,6 +201,28 @@ class SimulatedDevice:
             self.pump()                  # sends this reading with those that waited
         else:
             self._publish([row], encode_reading(item, m.fault))
+
+    def record_event(self, event: DeviceEvent) -> None:
+        """A telecare event: keep it on disk, and publish it now if connected."""
+        if not self.spec.telecare:
+            raise ValueError(f"device {self.spec.device_id} is a {self.spec.kind}: it sends "
+                             "readings, not events")
+        self._drain(BATTERY_PER_EVENT)
+        item = event_item(event.event, event.time)
+        text = json.dumps(item, separators=(",", ":"))
+        row = self._store.add(self.spec.device_id, text, None, self.seq, self.battery)
+        if self.holding or not self.connected:
+            return
+        if self._flush_due:
+            self.pump()
+        else:
+            self._publish([row], encode_event(item))
+
+    def _drain(self, used: float) -> None:
+        self.seq += 1
+        self.battery -= used
+        if self.battery < BATTERY_REPLACED_BELOW:
+            self.battery = 100.0
 
     def release(self) -> None:
         """Stop holding readings back: send what was kept as batches now."""
@@ -233,7 +262,11 @@ class SimulatedDevice:
             return
         waiting = self._store.pending(self.spec.device_id, exclude=inflight)
         if waiting:
-            logger.debug("device %s sends %d stored readings", self.spec.device_id, len(waiting))
+            logger.debug("device %s sends %d stored messages", self.spec.device_id, len(waiting))
+        if self.spec.telecare:
+            for p in waiting:            # events go one by one, in the order they happened
+                self._publish([p.row_id], encode_event(json.loads(p.item)))
+            return
         batchable = [p for p in waiting if p.fault != "malformed"]
         for p in waiting:
             if p.fault == "malformed":   # sent alone, so it cannot spoil good readings
@@ -248,7 +281,9 @@ class SimulatedDevice:
         client = self._client
         if client is None:
             return
-        info = client.publish(readings_topic(self.spec.device_id, self._root), payload, qos=1)
+        topic = (events_topic if self.spec.telecare else readings_topic)(self.spec.device_id,
+                                                                         self._root)
+        info = client.publish(topic, payload, qos=1)
         if info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
             with self._lock:     # paho keeps it, and re-sends it after a reconnect
                 self._inflight.append((info, rows))

@@ -80,6 +80,21 @@ def encode_batch(items: Sequence[dict[str, Any]]) -> bytes:
     return json.dumps({"readings": list(items)}, separators=(",", ":")).encode()
 
 
+def event_id(event: str, t: datetime) -> str:
+    """A telecare event's id: unique per device and stable, so a re-send is the same event."""
+    return f"{event}-{int(t.timestamp())}"
+
+
+def event_item(event: str, t: datetime) -> dict[str, Any]:
+    """A telecare event as the hub takes it on the events topic."""
+    return {"id": event_id(event, t), "event": event, "time": iso_utc(t)}
+
+
+def encode_event(item: dict[str, Any]) -> bytes:
+    """One telecare event as a payload (events are never batched)."""
+    return json.dumps(item, separators=(",", ":")).encode()
+
+
 def status_payload(online: bool, battery: int | None = None) -> bytes:
     """The device's retained status (the last will is the offline form)."""
     body: dict[str, Any] = {"status": "online" if online else "offline"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import logging
 import threading
 import time
@@ -14,6 +15,7 @@ from device_simulators.clock import SimClock, utcnow
 from device_simulators.device import SimulatedDevice
 from device_simulators.physiology import Measurement, caseload_models, measurements_between
 from device_simulators.store import ReadingStore
+from device_simulators.telecare import DeviceEvent, events_between
 from telehub.caseload import Caseload
 from telehub.config import MqttEndpoint
 
@@ -54,6 +56,7 @@ class SimulationReport:
     """What a run did."""
 
     recorded: int = 0               # readings taken by the devices
+    events: int = 0                 # telecare events (falls, pendant presses) raised
     published: int = 0              # readings sent to the broker (batches count each reading)
     acknowledged: int = 0           # readings the broker acknowledged
     left_on_disk: int = 0           # readings still waiting for a PUBACK (sent next run)
@@ -82,7 +85,12 @@ class Simulation:
                         for d in caseload.devices()}
         far = plan.anchor + timedelta(days=3650)
         models = caseload_models(caseload, plan.anchor)
-        self._events: Iterator[Measurement] = measurements_between(models, plan.start, far)
+        # Telecare events come from the live stretch only: an alarm from the backfilled
+        # history would have been dealt with at the time, not raised as an emergency now.
+        live = max(plan.start, plan.fast_until)
+        self._events: Iterator[Measurement | DeviceEvent] = heapq.merge(
+            measurements_between(models, plan.start, far),
+            events_between(models, caseload.seed, live, far), key=lambda e: e.time)
         # Devices whose scenario has them off the network when the run starts stay off.
         self._offline_at_start = {d.device_id for m in models for d in m.spec.devices
                                   if m.scenario.offline(plan.start)}
@@ -163,9 +171,14 @@ class Simulation:
         while not done() and time.monotonic() < deadline:
             time.sleep(0.01)
 
-    def _deliver(self, m: Measurement) -> None:
+    def _deliver(self, m: Measurement | DeviceEvent) -> None:
         device = self.devices.get(m.device_id)
         if device is None:
+            return
+        if isinstance(m, DeviceEvent):
+            device.record_event(m)
+            self.report.events += 1
+            self.report.simulated_until = m.time
             return
         if m.offline and device.wanted_online:
             if device.holding:       # what it had before going offline still gets through

@@ -91,6 +91,10 @@ class Scenario:
         """True while the device is off the network (readings kept on the device)."""
         return self.name == "device-offline" and 0 <= self.days_in(t) < self.offline_days
 
+    def falls_at(self) -> datetime | None:
+        """When the fall detector reports the fall of a `fall` scenario (its start)."""
+        return self.start if self.name == "fall" else None
+
     def faulty(self, t: datetime) -> bool:
         """True from the start of a faulty-device scenario."""
         return self.name == "faulty-device" and self.days_in(t) >= 0

@@ -18,6 +18,19 @@ Example::
     baseline = { weight = 84.2, spo2 = 96, pulse = 74 }
     schedule = { weight = { per_day = 1, window = "morning" } }
     devices = [{ device_id = "sc-0001", kind = "scale", unit = "kg" }]
+
+    [[patients]]
+    key = "TH-000002"
+    conditions = ["copd"]
+    scenario = "fall"                 # the fall detector reports a fall at the scenario start
+    scenario_start_days = -0.1
+    pendant_every_days = 4            # on average a pendant press every 4 days (0: never)
+    devices = [{ device_id = "ox-0002", kind = "oximeter", unit = "%" },
+               { device_id = "fd-0002", kind = "fall-detector" },
+               { device_id = "pd-0002", kind = "pendant" }]
+
+Telecare devices (pendant, fall-detector, smoke, heat, flood, door) send events,
+not readings, so they take no unit.
 """
 
 from __future__ import annotations
@@ -32,21 +45,30 @@ from typing import Any
 
 from telehub.errors import ValidationError
 from telehub.metrics import SPECS, Metric, Unit, parse_unit
-from telehub.registry import CONDITIONS, DEVICE_KINDS, DEVICE_METRICS
+from telehub.registry import CONDITIONS, DEVICE_KINDS, DEVICE_METRICS, TELECARE_KINDS
 from telehub.topics import DEVICE_ID_PATTERN
 
 SCENARIOS = ("stable", "hf-decompensation", "copd-exacerbation", "hypo-episodes",
-             "hyperglycaemia", "nonadherent", "device-offline", "faulty-device")
+             "hyperglycaemia", "nonadherent", "device-offline", "faulty-device", "fall")
+# Scenarios that need a device of a given kind to show.
+SCENARIO_DEVICE = {"fall": "fall-detector"}
+PENDANT_EVERY_MAX_DAYS = 365.0
 WINDOWS = ("any", "morning", "evening")
 
 
 @dataclass(frozen=True)
 class DeviceSpec:
-    """One simulated device: its MQTT id, its kind and the unit it reports in."""
+    """One simulated device: its MQTT id, its kind and the unit it reports in (None for a
+    telecare device, which sends events instead of readings)."""
 
     device_id: str
     kind: str
-    unit: Unit
+    unit: Unit | None
+
+    @property
+    def telecare(self) -> bool:
+        """True for a device that sends events (fall, pendant, smoke…) rather than readings."""
+        return self.kind in TELECARE_KINDS
 
 
 @dataclass(frozen=True)
@@ -61,6 +83,7 @@ class PatientSpec:
     schedule: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     scenario_start_days: float = 0.0   # relative to the end of the compressed clock ("now")
     adherence: float = 0.95            # probability a scheduled reading is taken
+    pendant_every_days: float = 0.0    # mean days between pendant presses (0: never)
 
     def device_for(self, metric: Metric) -> DeviceSpec | None:
         """The device that measures `metric`, if the patient has one."""
@@ -125,7 +148,7 @@ def _parse_patient(raw: Any, where: str) -> PatientSpec:
     if not isinstance(raw, Mapping):
         raise _invalid(where, "must be a table.")
     unknown = set(raw) - {"key", "conditions", "scenario", "scenario_start_days", "adherence",
-                          "baseline", "schedule", "devices"}
+                          "baseline", "schedule", "devices", "pendant_every_days"}
     if unknown:
         raise _invalid(where, f"unknown field(s) {', '.join(sorted(unknown))}.")
     key = raw.get("key")
@@ -146,12 +169,23 @@ def _parse_patient(raw: Any, where: str) -> PatientSpec:
     devices = raw.get("devices")
     if not isinstance(devices, list) or not devices:
         raise _invalid(where, "needs at least one device.")
+    specs = tuple(_parse_device(d, f"{where}.devices[{i}]") for i, d in enumerate(devices))
+    kinds = {d.kind for d in specs}
+    needed = SCENARIO_DEVICE.get(scenario)
+    if needed is not None and needed not in kinds:
+        raise _invalid(where, f"scenario '{scenario}' needs a {needed} device.")
+    pendant = raw.get("pendant_every_days", 0.0)
+    if not _is_number(pendant) or not 0.0 <= pendant <= PENDANT_EVERY_MAX_DAYS:
+        raise _invalid(where, "'pendant_every_days' must be a number of days 0–"
+                       f"{PENDANT_EVERY_MAX_DAYS:g} (0: never).")
+    if pendant and "pendant" not in kinds:
+        raise _invalid(where, "'pendant_every_days' needs a pendant device.")
     return PatientSpec(
-        key=str(key), conditions=tuple(conditions), scenario=scenario,
-        devices=tuple(_parse_device(d, f"{where}.devices[{i}]") for i, d in enumerate(devices)),
+        key=str(key), conditions=tuple(conditions), scenario=scenario, devices=specs,
         baseline=_parse_baseline(raw.get("baseline", {}), where),
         schedule=_parse_schedule(raw.get("schedule", {}), where),
         scenario_start_days=float(start), adherence=float(adherence),
+        pendant_every_days=float(pendant),
     )
 
 
@@ -167,6 +201,11 @@ def _parse_device(raw: Any, where: str) -> DeviceSpec:
         raise _invalid(where, f"device_id '{device_id}' is not a valid device id.")
     if kind not in DEVICE_KINDS:
         raise _invalid(where, f"kind '{kind}' is not one of {', '.join(DEVICE_KINDS)}.")
+    if kind in TELECARE_KINDS:
+        if raw.get("unit") is not None:
+            raise _invalid(where, f"a {kind} is a telecare device: it sends events, not "
+                           "readings, and takes no unit.")
+        return DeviceSpec(device_id=device_id, kind=kind, unit=None)
     first = Metric(DEVICE_METRICS[kind][0])
     try:
         unit = parse_unit(first, raw.get("unit"))
@@ -220,11 +259,12 @@ def dump_caseload(caseload: Caseload, path: Path) -> None:
             f"scenario = {_toml(p.scenario)}",
             f"scenario_start_days = {_toml(p.scenario_start_days)}",
             f"adherence = {_toml(p.adherence)}",
+            *([f"pendant_every_days = {_toml(p.pendant_every_days)}"]
+              if p.pendant_every_days else []),
             f"baseline = {_toml(dict(p.baseline))}",
             f"schedule = {_toml({m: dict(s) for m, s in p.schedule.items()})}",
             "devices = [",
-            *(f"  {_toml({'device_id': d.device_id, 'kind': d.kind, 'unit': d.unit.value})},"
-              for d in p.devices),
+            *(f"  {_toml(_device_fields(d))}," for d in p.devices),
             "]",
             "",
         ]
@@ -233,6 +273,13 @@ def dump_caseload(caseload: Caseload, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text("\n".join(lines), encoding="utf-8")
     tmp.replace(path)
+
+
+def _device_fields(device: DeviceSpec) -> dict[str, str]:
+    fields = {"device_id": device.device_id, "kind": device.kind}
+    if device.unit is not None:
+        fields["unit"] = device.unit.value
+    return fields
 
 
 def _toml(value: Any) -> str:

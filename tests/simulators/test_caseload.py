@@ -8,7 +8,7 @@ import pytest
 
 from telehub.caseload import Caseload, DeviceSpec, PatientSpec, dump_caseload, load_caseload
 from telehub.errors import ValidationError
-from telehub.metrics import Unit
+from telehub.metrics import Metric, Unit
 
 GOOD = """
 seed = 3
@@ -47,6 +47,36 @@ def test_a_caseload_survives_a_round_trip(tmp_path: Path) -> None:
     assert load_caseload(path) == caseload
 
 
+@pytest.mark.parametrize("kind", ["pendant", "fall-detector", "smoke", "heat", "flood", "door"])
+def test_every_telecare_kind_loads_without_a_unit_and_survives_a_round_trip(
+        tmp_path: Path, kind: str) -> None:
+    text = GOOD.replace('{ device_id = "sc-0001", kind = "scale", unit = "lb" }',
+                        '{ device_id = "sc-0001", kind = "scale", unit = "lb" }, '
+                        f'{{ device_id = "tc-0001", kind = "{kind}" }}')
+    caseload = load_caseload(_write(tmp_path, text))
+    telecare = caseload.patients[0].devices[1]
+    assert (telecare.kind, telecare.unit, telecare.telecare) == (kind, None, True)
+    assert caseload.patients[0].device_for(Metric.WEIGHT) == caseload.patients[0].devices[0]
+    out = tmp_path / "again.toml"
+    dump_caseload(caseload, out)
+    assert load_caseload(out) == caseload
+
+
+def test_a_fall_scenario_with_a_pendant_survives_a_round_trip(tmp_path: Path) -> None:
+    caseload = Caseload(seed=4, patients=(
+        PatientSpec(key="TH-000009", conditions=("copd",), scenario="fall",
+                    devices=(DeviceSpec("ox-0009", "oximeter", Unit.PERCENT),
+                             DeviceSpec("fd-0009", "fall-detector", None),
+                             DeviceSpec("pd-0009", "pendant", None)),
+                    schedule={"spo2": {"per_day": 1, "window": "any"}},
+                    scenario_start_days=-0.1, pendant_every_days=5.0),
+    ))
+    path = tmp_path / "caseload.toml"
+    dump_caseload(caseload, path)
+    assert "unit" not in path.read_text().split("fd-0009")[1].split("\n")[0]
+    assert load_caseload(path) == caseload
+
+
 def test_a_good_file_loads(tmp_path: Path) -> None:
     caseload = load_caseload(_write(tmp_path, GOOD))
     patient = caseload.patients[0]
@@ -65,6 +95,14 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
     (('device_id = "sc-0001"', 'device_id = "bad id/"'), "not a valid device id"),
     (('key = "TH-000001"', 'key = "TH-000001"\nnhs_number = "9990000018"'),
      r"unknown field\(s\) nhs_number"),
+    (('kind = "scale", unit = "lb"', 'kind = "pendant", unit = "kg"'),
+     "a pendant is a telecare device: it sends events, not readings, and takes no unit"),
+    (('scenario = "hf-decompensation"', 'scenario = "fall"'),
+     "scenario 'fall' needs a fall-detector device"),
+    (('scenario_start_days = -2.5', 'scenario_start_days = -2.5\npendant_every_days = 3'),
+     "'pendant_every_days' needs a pendant device"),
+    (('scenario_start_days = -2.5', 'scenario_start_days = -2.5\npendant_every_days = -1'),
+     "'pendant_every_days' must be a number of days"),
 ])
 def test_bad_files_fail_with_a_clear_error(tmp_path: Path, change: tuple[str, str],
                                            message: str) -> None:
