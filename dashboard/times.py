@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 # Chart ranges a nurse can pick, in days.
@@ -72,3 +72,9 @@ def local_day_start(day: datetime, zone: ZoneInfo) -> datetime:
     local = to_local(day, zone)
     midnight = datetime(local.year, local.month, local.day, tzinfo=zone)
     return midnight.astimezone(UTC)
+
+
+def month_span(today: date, months: int) -> tuple[str, str]:
+    """('2026-06', '2026-11'): the first and last month of the last `months` months."""
+    index = today.year * 12 + today.month - 1 - (months - 1)
+    return f"{index // 12:04d}-{index % 12 + 1:02d}", f"{today.year:04d}-{today.month:02d}"

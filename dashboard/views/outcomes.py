@@ -15,15 +15,10 @@ from dashboard.care_models import Outcomes
 from dashboard.imports_section import imports_section
 from dashboard.mdt_section import mdt_section
 from dashboard.outcome_charts import admissions_figure, readmissions_figure, response_figure
+from dashboard.times import month_span
 
 PERIODS = {"Last 3 months": 3, "Last 6 months": 6, "Last 12 months": 12}
 MDT_ROLES = ("admin", "matron", "nurse")
-
-
-def month_span(today: date, months: int) -> tuple[str, str]:
-    """('2026-06', '2026-11'): the first and last month of the last `months` months."""
-    index = today.year * 12 + today.month - 1 - (months - 1)
-    return f"{index // 12:04d}-{index % 12 + 1:02d}", f"{today.year:04d}-{today.month:02d}"
 
 
 def outcomes_table(outcomes: Outcomes) -> pd.DataFrame:

@@ -11,44 +11,14 @@ import streamlit as st
 from dashboard import session
 from dashboard.care_models import RESPONDER_ACTIONS, QueueItem
 from dashboard.client import ApiError
-from dashboard.formatting import format_reading, metric_label, severity_chip
+from dashboard.formatting import format_reading, metric_label
 from dashboard.models import OUTCOMES
+from dashboard.queue_cards import advance_decision_text, queue_heading, queue_order
 from dashboard.times import format_local, time_ago
 
 # Urgent alerts must show fast: a fall reaches the queue within this many seconds.
 REFRESH_S = 10
 NOTICE_KEY = "responder_notice"
-EVENT_WORDS = {"fall": "FALL", "pendant": "PENDANT PRESSED", "smoke": "SMOKE ALARM",
-               "heat": "HEAT ALARM", "flood": "FLOOD ALARM", "no-activity": "NO ACTIVITY"}
-
-
-def queue_order(queue: list[QueueItem]) -> list[QueueItem]:
-    """Unacknowledged telecare events (a fall, a pendant, a smoke alarm) first, since someone
-    may be on the floor now; otherwise the API's order (unacknowledged, escalated, oldest)."""
-    return sorted(queue, key=lambda q: not (q.telecare_event and q.alert.status == "open"))
-
-
-def queue_heading(item: QueueItem, now: datetime) -> str:
-    """'🔴 RED · FALL · Patricia Clegg (TH-000003) · open · 3 min ago'."""
-    alert = item.alert
-    parts = [severity_chip(alert.severity)]
-    if item.telecare_event:
-        parts.append(EVENT_WORDS.get(item.telecare_event, item.telecare_event.upper()))
-    parts += [f"{item.display_name} ({item.display_id})", alert.status]
-    if alert.escalated:
-        parts.append("ESCALATED")
-    parts.append(time_ago(alert.first_breach_at, now))
-    return " · ".join(parts)
-
-
-def advance_decision_text(item: QueueItem) -> str:
-    """The advance-decision flag in words (never only a colour)."""
-    if not item.advance_decision:
-        return "No advance decision recorded."
-    return f"⚠️ **Advance decision in place** (ReSPECT/DNACPR): " \
-           f"{item.advance_decision_note or 'see the care record'}"
-
-
 def _where(item: QueueItem) -> None:
     address = ", ".join(x for x in (item.address_line, item.postcode) if x)
     st.markdown(f"**Address** {address or 'not recorded'}  \n"
