@@ -1,4 +1,9 @@
-"""`telehub seed --demo`: a demo trust (teams, staff, patients, devices) and its caseload file.
+"""`telehub seed --demo`: a demo trust (teams, staff, patients, devices) and its caseload file,
+with the care around each patient: GP, care coordinator, carers, key-safe notes, advance
+decisions, consent, care-plan reviews (a few overdue), risk tiers, telecare devices (pendants,
+fall detectors, smoke detectors), responder coverage and a few months of hospital episodes with
+their post-admission reviews and follow-up tasks. All of it synthetic: invented names, phone
+numbers in Ofcom's drama ranges (07700 900xxx, 0113 496 0xxx).
 
 Deterministic from a seed: the same seed gives the same patients, conditions,
 scenarios, baselines and devices, so the simulators and the hub agree. Idempotent:
@@ -12,8 +17,8 @@ import json
 import logging
 import os
 import random
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +26,7 @@ import psycopg
 import typer
 from psycopg.types.json import Jsonb
 
-from telehub import registry
+from telehub import care, registry
 from telehub.caseload import Caseload, DeviceSpec, PatientSpec, dump_caseload
 from telehub.metrics import Unit
 from telehub.nhs import synthetic_nhs_numbers
@@ -80,6 +85,72 @@ FAMILY_NAMES = ("Ashworth", "Brierley", "Clegg", "Dewhurst", "Earnshaw", "Fother
                 "Greenwood", "Holroyd", "Ingham", "Jowett", "Kershaw", "Lumb", "Mitchell",
                 "Normanton", "Oldroyd", "Pickles", "Quarmby", "Rhodes", "Sutcliffe",
                 "Thackray", "Uttley", "Varley", "Whiteley", "Yeadon")
+# Telecare: who wears a pendant, who has a fall detector, whose fall the demo shows.
+PENDANT_COUNT = 20             # patients with a pendant alarm
+PENDANT_PRESSERS = 5           # ... of whom these press it now and then
+PENDANT_EVERY_DAYS = (3.0, 6.0)
+FALL_DETECTOR_COUNT = 3        # patients with a fall detector (and a pendant)
+# Each `fall` scenario fires this many days before the demo starts: inside the demo's
+# compressed last hours, so the falls come a few seconds into the live demo.
+FALL_START_DAYS = (-0.15, -0.07)
+SMOKE_DETECTOR_COUNT = 8       # linked smoke detectors (never go off in the demo)
+# Care data.
+OVERDUE_REVIEWS = 6
+ADVANCE_DECISION_SHARE = 0.2
+SPA_PHONES = ("0113 496 0100", "0113 496 0200")   # each team's single point of access
+PRACTICES = (("Moorside Surgery", "0113 496 0311"), ("Beckfield Medical Practice", "0113 496 0322"),
+             ("Hollin Lane Health Centre", "0113 496 0333"),
+             ("Aire Valley Family Practice", "0113 496 0344"))
+GP_NAMES = ("Dr Helen Brigstock", "Dr Samuel Oyelaran", "Dr Priya Nandakumar",
+            "Dr Martin Fellgate", "Dr Aisha Rahimi", "Dr Owen Tatterfield")
+STREETS = ("Moorview Terrace", "Beck Lane", "Hollin Drive", "Quarry Close", "Mill Fold",
+           "Chapel Row", "Aireside Walk", "Weaver Court", "Tenter Street", "Kiln Grove")
+CARER_NAMES = ("Julie", "Mark", "Sarah", "Paul", "Karen", "Andrew", "Lisa", "Steven", "Nicola",
+               "Gary", "Claire", "Wayne")
+RELATIONSHIPS = ("Daughter", "Son", "Wife", "Husband", "Neighbour", "Niece", "Friend")
+KEY_SAFES = ("Key safe to the left of the front door; code held by the response centre.",
+             "Key safe behind the side gate; code held by the response centre.",
+             "No key safe: daughter holds a key (10 minutes away).",
+             "Key safe by the back door; code held by the response centre.")
+ACCESS_NOTES = ("Ground-floor flat; buzzer 3.", "Dog in the kitchen: friendly but loud.",
+                "Uses a walking frame; slow to the door.", "Hard of hearing: knock loudly.",
+                "Back door is the easier entrance.", "")
+ADVICE = {
+    "weight-gain": "Weigh yourself again tomorrow morning; take your water tablet as agreed "
+                   "and ring the single point of access if your ankles or breathing get worse.",
+    "spo2-low": "Sit upright and rest for 10 minutes, then measure again; if you are more "
+                "breathless start your rescue pack and ring the single point of access.",
+    "glucose-low": "Take 4 glucose tablets or a small glass of juice now, check again in "
+                   "15 minutes, then eat a snack.",
+    "glucose-high": "Drink water, check for ketones if you can, and ring the single point of "
+                    "access if you feel unwell or are being sick.",
+    "pulse": "Rest and measure again in 15 minutes; ring the single point of access if it "
+             "stays high or you feel dizzy.",
+}
+# Tiers from the risk-stratification tool and the score bands behind them.
+RISK_TIERS = (("very high", 80.0, 99.0), ("high", 60.0, 80.0), ("moderate", 35.0, 60.0),
+              ("low", 5.0, 35.0))
+HOSPITALS = ("Leeds General Infirmary", "St James's University Hospital")
+# Past hospital episodes: (kind, days ago started, days in hospital or None, reason,
+# avoidable, what would have helped, follow-up task done). Patients are picked by seed.
+EPISODES: tuple[tuple[str, int, int | None, str, str | None, str | None, bool | None], ...] = (
+    ("emergency-admission", 150, 6, "Heart failure exacerbation", "yes",
+     "Acting on the 3-day weight gain alert: diuretic increased at home.", True),
+    ("emergency-admission", 118, 4, "COPD exacerbation", "unsure",
+     "Earlier rescue pack; the patient was not sure when to start it.", True),
+    ("ae-attendance", 97, None, "Fall at home, no injury", None, None, None),
+    ("emergency-admission", 84, 9, "Community-acquired pneumonia", "no", None, True),
+    ("emergency-admission", 61, 3, "Hypoglycaemia", "yes",
+     "Insulin dose review after the repeated low readings.", True),
+    ("ae-attendance", 45, None, "Breathlessness", None, None, None),
+    ("emergency-admission", 33, 5, "Heart failure exacerbation", "unsure",
+     "Carer notified of the amber alert; district nurse visit the same day.", True),
+    ("emergency-admission", 24, 2, "Heart failure exacerbation (readmission)", None, None, False),
+    ("ae-attendance", 12, None, "Chest pain, discharged from A&E", None, None, None),
+    ("emergency-admission", 6, 3, "COPD exacerbation", None, None, False),
+)
+READMITTED_EPISODES = (6, 7)   # the same patient, back within 30 days
+
 INSERT_THRESHOLD = (
     "INSERT INTO thresholds (patient_id, rule_id, params, reason, set_by, set_by_name) "
     "VALUES (%s, %s, %s, %s, %s, %s)"
@@ -124,7 +195,41 @@ def plan_demo(seed: int = DEMO_SEED, count: int = PATIENT_COUNT) -> list[DemoPat
             team=i % len(TEAMS), conditions=conds, home_oxygen=home_oxygen, spo2_scale=scale,
             simulation=_simulation(rng, i, conds, scenario, scale),
         ))
-    return patients
+    return _with_telecare(patients, seed)
+
+
+def _with_telecare(patients: list[DemoPatient], seed: int) -> list[DemoPatient]:
+    """Pendants, fall detectors (two of them with a `fall`) and smoke detectors, drawn from
+    their own generator so the rest of the plan is the same as without them."""
+    rng = random.Random(f"{seed}:telecare")
+    stable = [p.index for p in patients if p.simulation.scenario == "stable"]
+    fallers = rng.sample(stable, min(FALL_DETECTOR_COUNT, len(stable)))
+    others = [p.index for p in patients if p.index not in fallers]
+    wearers = fallers + rng.sample(others, min(PENDANT_COUNT - len(fallers), len(others)))
+    pressers = set(rng.sample(wearers[len(fallers):],
+                              min(PENDANT_PRESSERS, len(wearers) - len(fallers))))
+    smoke = set(rng.sample([p.index for p in patients],
+                           min(SMOKE_DETECTOR_COUNT, len(patients))))
+    falls = dict(zip(fallers, FALL_START_DAYS, strict=False))
+    out = []
+    for p in patients:
+        spec = p.simulation
+        n = p.index + 1
+        extra = []
+        if p.index in fallers:
+            extra.append(DeviceSpec(f"fd-{n:04d}", "fall-detector", None))
+        if p.index in wearers:
+            extra.append(DeviceSpec(f"pd-{n:04d}", "pendant", None))
+        if p.index in smoke:
+            extra.append(DeviceSpec(f"sm-{n:04d}", "smoke", None))
+        if extra:
+            spec = replace(spec, devices=spec.devices + tuple(extra))
+        if p.index in falls:
+            spec = replace(spec, scenario="fall", scenario_start_days=falls[p.index])
+        if p.index in pressers:
+            spec = replace(spec, pendant_every_days=round(rng.uniform(*PENDANT_EVERY_DAYS), 1))
+        out.append(replace(p, simulation=spec))
+    return out
 
 
 def _assign_scenarios(rng: random.Random, conditions: list[tuple[str, ...]]) -> list[str]:
@@ -191,8 +296,12 @@ def demo_dir(data_dir: Path) -> Path:
     return data_dir / "demo"
 
 
-def seed_demo(conn: psycopg.Connection, data_dir: Path, seed: int = DEMO_SEED) -> bool:
-    """Seed the demo trust in the caller's transaction; False when it was already there."""
+def seed_demo(conn: psycopg.Connection, data_dir: Path, seed: int = DEMO_SEED,
+              today: date | None = None) -> bool:
+    """Seed the demo trust in the caller's transaction; False when it was already there.
+
+    Review dates and hospital episodes are placed relative to `today` (default: today)."""
+    today = today or date.today()
     plan = plan_demo(seed)
     target = demo_dir(data_dir)
     if _already_seeded(conn):
@@ -201,8 +310,8 @@ def seed_demo(conn: psycopg.Connection, data_dir: Path, seed: int = DEMO_SEED) -
         return False
     team_ids = [registry.add_team(conn, code, name) for code, name in TEAMS]
     signins, staff_ids = _add_staff(conn, team_ids)
-    for p in plan:
-        _add_patient(conn, p, team_ids, staff_ids)
+    patient_ids = [_add_patient(conn, p, team_ids, staff_ids, seed) for p in plan]
+    _add_care(conn, plan, patient_ids, staff_ids, seed, today)
     _write_caseload(conn, plan, seed, target)
     _write_signins(target / "signins.json", signins)
     logger.info("seeded %d teams, %d staff and %d patients", len(team_ids), len(signins),
@@ -229,15 +338,22 @@ def _add_staff(conn: psycopg.Connection, team_ids: list[int]
     return signins, ids
 
 
-def _add_patient(conn: psycopg.Connection, p: DemoPatient, team_ids: list[int],
-                 staff_ids: dict[str, int]) -> None:
+def _coordinator(p: DemoPatient) -> str:
+    """The matron holds the complex caseload (multimorbidity), the district nurse the rest."""
     side = "north" if p.team == 0 else "south"
-    # The matron holds the complex caseload (multimorbidity), the district nurse the rest.
-    nurse = f"matron.{side}" if len(p.conditions) > 1 else f"nurse.{side}"
+    return f"matron.{side}" if len(p.conditions) > 1 else f"nurse.{side}"
+
+
+def _add_patient(conn: psycopg.Connection, p: DemoPatient, team_ids: list[int],
+                 staff_ids: dict[str, int], seed: int) -> int:
+    side = "north" if p.team == 0 else "south"
+    rng = random.Random(f"{seed}:home:{p.index}")
     pid = registry.add_patient(
         conn, nhs_number=p.nhs_number, given_name=p.given_name, family_name=p.family_name,
         birth_date=p.birth_date, team=team_ids[p.team], conditions=p.conditions,
-        care_plan=dict(p.simulation.schedule), named_nurse_id=staff_ids[nurse],
+        care_plan=dict(p.simulation.schedule), named_nurse_id=staff_ids[_coordinator(p)],
+        address_line=f"{rng.randint(1, 140)} {rng.choice(STREETS)}, Leeds",
+        phone=f"0113 496 0{rng.randint(400, 999)}",
     )
     if p.home_oxygen:
         conn.execute("UPDATE patients SET on_home_oxygen = true WHERE id = %s", (pid,))
@@ -247,6 +363,130 @@ def _add_patient(conn: psycopg.Connection, p: DemoPatient, team_ids: list[int],
     for device in p.simulation.devices:
         registry.add_device(conn, device_id=device.device_id, kind=device.kind, patient=pid,
                             serial=f"SIM-{device.device_id.upper()}")
+    return pid
+
+
+def _add_care(conn: psycopg.Connection, plan: list[DemoPatient], patient_ids: list[int],
+              staff_ids: dict[str, int], seed: int, today: date) -> None:
+    """The care around each patient, risk tiers, responder coverage and hospital episodes."""
+    rng = random.Random(f"{seed}:care")
+    overdue = set(rng.sample(range(len(plan)), min(OVERDUE_REVIEWS, len(plan))))
+    names = _staff_names(conn, staff_ids)
+    for p, pid in zip(plan, patient_ids, strict=True):
+        _add_patient_care(conn, rng, p, pid, staff_ids, names, today, p.index in overdue)
+        _add_contacts(conn, rng, p, pid)
+        _add_risk(conn, rng, p, pid, today)
+    team_rows = conn.execute("SELECT id FROM teams WHERE code = ANY(%s) ORDER BY id",
+                             ([code for code, _ in TEAMS],)).fetchall()
+    for row in team_rows:
+        conn.execute("INSERT INTO responder_coverage (staff_id, team_id) VALUES (%s, %s) "
+                     "ON CONFLICT DO NOTHING", (staff_ids["responder"], _first(row)))
+    _add_episodes(conn, rng, plan, patient_ids, names, today)
+
+
+def _staff_names(conn: psycopg.Connection, staff_ids: dict[str, int]) -> dict[str, str]:
+    rows = conn.execute("SELECT username, display_name FROM staff WHERE id = ANY(%s)",
+                        (list(staff_ids.values()),)).fetchall()
+    return {str(_field(r, "username")): str(_field(r, "display_name")) for r in rows}
+
+
+def _add_patient_care(conn: psycopg.Connection, rng: random.Random, p: DemoPatient, pid: int,
+                      staff_ids: dict[str, int], names: dict[str, str], today: date,
+                      overdue: bool) -> None:
+    coordinator = _coordinator(p)
+    practice, gp_phone = rng.choice(PRACTICES)
+    reviewed = today - timedelta(days=rng.randint(95, 130) if overdue else rng.randint(7, 80))
+    due = care.next_review_due(reviewed)
+    consented = reviewed - timedelta(days=rng.randint(0, 200))
+    advance = rng.random() < ADVANCE_DECISION_SHARE
+    advice = {episode: text for episode, text in ADVICE.items()
+              if (episode != "weight-gain" or "weight" in p.simulation.schedule)
+              and (episode != "spo2-low" or "spo2" in p.simulation.schedule)
+              and (not episode.startswith("glucose") or "glucose" in p.simulation.schedule)}
+    conn.execute(
+        "INSERT INTO patient_care (patient_id, gp_name, gp_practice, gp_phone, coordinator_id, "
+        "coordinator_role, spa_phone, key_safe_note, access_note, advance_decision, "
+        "advance_decision_note, consent_monitoring, consent_sharing, consent_on, "
+        "consent_taken_by, enrolment_conditions, enrolment_risk, enrolment_judgement, "
+        "enrolment_note, advice, review_due, updated_by) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+        "%s, %s, %s)",
+        (pid, rng.choice(GP_NAMES), practice, gp_phone, staff_ids[coordinator],
+         "Community Matron" if coordinator.startswith("matron") else "District Nurse",
+         SPA_PHONES[p.team], rng.choice(KEY_SAFES), rng.choice(ACCESS_NOTES) or None, advance,
+         ("ReSPECT form and DNACPR in place; the form is on the fridge." if advance else None),
+         True, rng.random() > 0.05, consented, names[coordinator], True,
+         len(p.conditions) > 1 or rng.random() < 0.5, rng.random() < 0.3,
+         "Two or more admissions in the last year." if len(p.conditions) > 1 else None,
+         Jsonb(advice), due, "seed"))
+    conn.execute(
+        "INSERT INTO care_plan_reviews (patient_id, reviewed_on, reviewed_by, reviewer, note, "
+        "next_due) VALUES (%s, %s, %s, %s, %s, %s)",
+        (pid, reviewed, staff_ids[coordinator], names[coordinator],
+         "Plan reviewed with the patient; triggers and advice unchanged.", due))
+
+
+def _add_contacts(conn: psycopg.Connection, rng: random.Random, p: DemoPatient,
+                  pid: int) -> None:
+    for i in range(rng.choice((1, 1, 2))):
+        relationship = rng.choice(RELATIONSHIPS)
+        family = p.family_name if relationship not in ("Neighbour", "Friend") else rng.choice(
+            FAMILY_NAMES)
+        conn.execute(
+            "INSERT INTO patient_contacts (patient_id, name, relationship, phone, next_of_kin, "
+            "notify_alerts) VALUES (%s, %s, %s, %s, %s, %s)",
+            (pid, f"{rng.choice(CARER_NAMES)} {family}", relationship,
+             f"07700 900{rng.randint(0, 999):03d}", i == 0 and relationship not in (
+                 "Neighbour", "Friend"), rng.random() < 0.6))
+
+
+def _add_risk(conn: psycopg.Connection, rng: random.Random, p: DemoPatient, pid: int,
+              today: date) -> None:
+    weights = (3, 4, 2, 1) if len(p.conditions) > 1 else (1, 2, 4, 3)
+    _tier, low, high = rng.choices(RISK_TIERS, weights=weights)[0]
+    score = round(rng.uniform(low, high), 1)
+    # The previous quarter's score: lower for those whose risk is rising.
+    earlier = round(max(score - rng.uniform(0.0, 15.0), 1.0), 1)
+    for scored_on, value in ((today - timedelta(days=100), earlier),
+                             (today - timedelta(days=10), score)):
+        band = next((t for t, lo, _hi in RISK_TIERS if value >= lo), "low")
+        conn.execute(
+            "INSERT INTO risk_scores (patient_id, score, tier, scored_on, imported_by) "
+            "VALUES (%s, %s, %s, %s, %s)", (pid, value, band, scored_on, "seed"))
+
+
+def _add_episodes(conn: psycopg.Connection, rng: random.Random, plan: list[DemoPatient],
+                  patient_ids: list[int], names: dict[str, str], today: date) -> None:
+    complex_first = sorted(range(len(plan)), key=lambda i: (-len(plan[i].conditions), i))
+    chosen = rng.sample(complex_first[:30], len(EPISODES))
+    chosen[READMITTED_EPISODES[1]] = chosen[READMITTED_EPISODES[0]]
+    for (kind, ago, stay, reason, avoidable, helped, task_done), index in zip(
+            EPISODES, chosen, strict=True):
+        p, pid = plan[index], patient_ids[index]
+        started = today - timedelta(days=ago)
+        discharged = started + timedelta(days=stay) if stay is not None else started
+        reviewer = names[_coordinator(p)]
+        row = conn.execute(
+            "INSERT INTO hospital_episodes (patient_id, kind, started_on, discharged_on, "
+            "hospital, reason, source, recorded_by, avoidable, would_have_helped, reviewed_by, "
+            "reviewed_at) VALUES (%s, %s, %s, %s, %s, %s, 'manual', 'seed', %s, %s, %s, %s) "
+            "RETURNING id",
+            (pid, kind, started, discharged, rng.choice(HOSPITALS), reason, avoidable, helped,
+             reviewer if avoidable else None,
+             datetime.combine(discharged + timedelta(days=7), time(14), UTC)
+             if avoidable else None)).fetchone()
+        assert row is not None
+        if task_done is None:
+            continue
+        due = discharged + timedelta(days=2)
+        conn.execute(
+            "INSERT INTO follow_up_tasks (patient_id, episode_id, title, due_on, done_at, "
+            "done_by, note) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (pid, _first(row), "Phone call within 2 days of discharge: medicines, symptoms, "
+             "monitoring restarted", due,
+             datetime.combine(due, time(11), UTC) if task_done else None,
+             reviewer if task_done else None,
+             "Called; readings resumed." if task_done else None))
 
 
 def _write_caseload(conn: psycopg.Connection, plan: list[DemoPatient], seed: int,
@@ -259,8 +499,6 @@ def _write_caseload(conn: psycopg.Connection, plan: list[DemoPatient], seed: int
 
 
 def _with_key(spec: PatientSpec, key: str) -> PatientSpec:
-    from dataclasses import replace
-
     return replace(spec, key=key)
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
@@ -40,7 +42,9 @@ def seeded_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def _counts(conn: psycopg.Connection) -> dict[str, int]:
-    tables = ("teams", "staff", "patients", "devices", "thresholds")
+    tables = ("teams", "staff", "patients", "devices", "thresholds", "patient_care",
+              "patient_contacts", "care_plan_reviews", "risk_scores", "responder_coverage",
+              "hospital_episodes", "follow_up_tasks")
     return {t: conn.execute(f"SELECT count(*) AS n FROM {t}").fetchone()["n"]
             for t in tables}
 
@@ -135,3 +139,98 @@ def test_a_lost_caseload_file_is_written_again_without_touching_the_database(
     assert again.exit_code == 0 and "nothing changed" in again.output
     assert caseload_path.read_text() == original
     assert _counts(conn) == counts
+
+
+# Ofcom's numbers for drama: mobiles 07700 900000–900999, Leeds 0113 496 0000–0999.
+DRAMA_PHONE = re.compile(r"07700 900\d{3}|0113 496 0\d{3}")
+TODAY = date(2026, 11, 26)
+
+
+def test_demo_seed_fills_the_care_around_each_patient(tmp_path: Path,
+                                                      conn: psycopg.Connection) -> None:
+    assert seed.seed_demo(conn, tmp_path, today=TODAY)
+    care = conn.execute(
+        "SELECT pc.*, p.named_nurse_id, p.address_line, p.phone AS patient_phone "
+        "FROM patient_care pc JOIN patients p ON p.id = pc.patient_id").fetchall()
+    assert len(care) == 60
+    for c in care:
+        assert c["gp_name"].startswith("Dr ") and c["gp_practice"] and c["key_safe_note"]
+        assert c["coordinator_id"] == c["named_nurse_id"]
+        assert c["coordinator_role"] in ("Community Matron", "District Nurse")
+        for phone in (c["gp_phone"], c["spa_phone"], c["patient_phone"]):
+            assert DRAMA_PHONE.fullmatch(phone), phone
+        assert c["consent_monitoring"] and c["consent_on"] <= TODAY and c["consent_taken_by"]
+        assert c["address_line"].endswith(", Leeds") and c["advice"]
+        assert c["advance_decision"] == (c["advance_decision_note"] is not None)
+    assert 3 <= sum(c["advance_decision"] for c in care) <= 25
+    overdue = [c for c in care if c["review_due"] < TODAY]
+    assert len(overdue) == seed.OVERDUE_REVIEWS
+    reviews = conn.execute("SELECT r.patient_id, r.next_due, pc.review_due "
+                           "FROM care_plan_reviews r JOIN patient_care pc USING (patient_id)"
+                           ).fetchall()
+    assert len(reviews) == 60 and all(r["next_due"] == r["review_due"] for r in reviews)
+    contacts = conn.execute("SELECT * FROM patient_contacts").fetchall()
+    assert {c["patient_id"] for c in contacts} == {c["patient_id"] for c in care}
+    assert all(DRAMA_PHONE.fullmatch(c["phone"]) for c in contacts)
+    assert any(c["notify_alerts"] for c in contacts) and any(c["next_of_kin"] for c in contacts)
+    tiers = conn.execute(
+        "SELECT DISTINCT ON (patient_id) tier, score FROM risk_scores "
+        "ORDER BY patient_id, scored_on DESC").fetchall()
+    assert len(tiers) == 60
+    assert {t["tier"] for t in tiers} >= {"very high", "high", "moderate", "low"}
+    coverage = conn.execute("SELECT t.code FROM responder_coverage c JOIN staff s ON "
+                            "s.id = c.staff_id JOIN teams t ON t.id = c.team_id "
+                            "WHERE s.username = 'responder'").fetchall()
+    assert sorted(r["code"] for r in coverage) == ["north-leeds", "south-leeds"]
+
+
+def test_demo_seed_records_hospital_episodes_reviews_and_follow_ups(
+        tmp_path: Path, conn: psycopg.Connection) -> None:
+    assert seed.seed_demo(conn, tmp_path, today=TODAY)
+    episodes = conn.execute("SELECT * FROM hospital_episodes ORDER BY started_on").fetchall()
+    assert len(episodes) == len(seed.EPISODES)
+    kinds = [e["kind"] for e in episodes]
+    assert kinds.count("emergency-admission") >= 5 and kinds.count("ae-attendance") >= 2
+    assert all(TODAY - timedelta(days=183) <= e["started_on"] < TODAY for e in episodes)
+    reviewed = [e for e in episodes if e["avoidable"] is not None]
+    assert reviewed and all(e["reviewed_by"] and e["reviewed_at"] for e in reviewed)
+    # One patient is readmitted within 30 days of a discharge.
+    admissions = [e for e in episodes if e["kind"] == "emergency-admission"]
+    assert any(a["patient_id"] == b["patient_id"] and a is not b
+               and b["discharged_on"] < a["started_on"] <= b["discharged_on"] + timedelta(30)
+               for a in admissions for b in admissions)
+    tasks = conn.execute("SELECT t.*, e.discharged_on FROM follow_up_tasks t "
+                         "JOIN hospital_episodes e ON e.id = t.episode_id").fetchall()
+    assert len(tasks) == len(admissions)
+    assert all(t["due_on"] == t["discharged_on"] + timedelta(days=2) for t in tasks)
+    assert any(t["done_at"] is None for t in tasks) and any(t["done_at"] for t in tasks)
+
+
+def test_demo_seed_gives_telecare_devices_and_falls_early_in_the_live_demo(
+        seeded_env: Path, conn: psycopg.Connection) -> None:
+    assert CliRunner().invoke(_app(), ["seed", "--demo"]).exit_code == 0
+    caseload = load_caseload(seeded_env / "demo" / "caseload.toml")
+    kinds = [d.kind for p in caseload.patients for d in p.devices]
+    assert kinds.count("pendant") == seed.PENDANT_COUNT
+    assert 2 <= kinds.count("fall-detector") <= 3 and kinds.count("smoke") > 0
+    fallers = [p for p in caseload.patients if p.scenario == "fall"]
+    assert 1 <= len(fallers) <= 2
+    for p in fallers:
+        assert any(d.kind == "fall-detector" for d in p.devices)
+        # Inside the demo's compressed last hours: a few seconds into the live demo.
+        from device_simulators.cli import DEMO_WINDOW
+        assert -DEMO_WINDOW / timedelta(days=1) < p.scenario_start_days < 0
+    assert sum(p.pendant_every_days > 0 for p in caseload.patients) == seed.PENDANT_PRESSERS
+    registered = conn.execute("SELECT count(*) AS n FROM devices WHERE kind IN "
+                              "('pendant', 'fall-detector', 'smoke')").fetchone()
+    assert registered["n"] == sum(k in ("pendant", "fall-detector", "smoke") for k in kinds)
+
+
+def test_the_telecare_plan_leaves_the_rest_of_the_demo_as_it_was() -> None:
+    plan = seed.plan_demo(7)
+    for p in plan:
+        measuring = [d for d in p.simulation.devices if not d.telecare]
+        assert measuring and all(d.unit is not None for d in measuring)
+    scenarios = [p.simulation.scenario for p in plan]
+    for name, count, _needs in seed.SCENARIO_MIX:
+        assert scenarios.count(name) == count
