@@ -63,7 +63,17 @@ def test_demo_simulation_backfills_30_days_once_and_then_fills_only_the_gap(
     assert min(times) < started - timedelta(days=29)
     assert max(times) <= datetime.now(UTC)
     devices = {t.split("/")[-2] for t, _p, _r in collector.messages if t.endswith("/readings")}
-    assert devices == {d.device_id for d in caseload.devices()}
+    assert devices == {d.device_id for d in caseload.devices() if not d.telecare}
+    # Telecare devices send events only: the falls of the `fall` scenarios (in the live
+    # stretch) and perhaps a pendant press; never a smoke alarm.
+    events = [(t.split("/")[-2], json.loads(p)) for t, p, _r in collector.messages
+              if t.endswith("/events")]
+    telecare = {d.device_id: d.kind for d in caseload.devices() if d.telecare}
+    assert {d for d, _e in events} <= set(telecare)
+    assert sorted(d for d, e in events if e["event"] == "fall") == sorted(
+        d.device_id for p in caseload.patients if p.scenario == "fall" for d in p.devices
+        if d.kind == "fall-detector")
+    assert {e["event"] for _d, e in events} <= {"fall", "pendant"}
     # Each device's month of history arrived as store-and-forward batches.
     batched = {t.split("/")[-2] for t, p, _r in collector.messages
                if t.endswith("/readings") and p.startswith(b'{"readings"')}
