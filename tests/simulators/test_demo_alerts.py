@@ -1,4 +1,6 @@
-"""The demo end to end: seed, a real hub, the simulators. Alerts come exactly from the scenarios."""
+"""The demo end to end: seed, a real hub, the simulators. Alerts come exactly from the scenarios:
+a red telecare-fall alert for exactly the patients whose scenario is `fall`, pendant alarms only
+from the patients who press their pendant, and nothing amber or red for the stable ones."""
 
 from __future__ import annotations
 
@@ -52,22 +54,40 @@ def test_demo_alerts_come_from_the_scenarios_and_stable_patients_stay_quiet(
         stop_process(hub)
     caseload = load_caseload(tmp_path / "demo" / "caseload.toml")
     scenario = {p.key: p.scenario for p in caseload.patients}
+    pressers = {p.key for p in caseload.patients if p.pendant_every_days > 0}
     with psycopg.connect(db_url) as conn:
         rows = conn.execute(
             "SELECT p.display_id, a.severity::text, a.rule_id || ': ' || a.message FROM alerts a "
             "JOIN patients p ON p.id = a.patient_id WHERE a.status <> 'resolved'").fetchall()
         stored = conn.execute("SELECT count(*) FROM readings").fetchone()
+        telecare = conn.execute(
+            "SELECT p.display_id, e.event, a.rule_id, a.severity::text FROM telecare_events e "
+            "JOIN patients p ON p.id = e.patient_id LEFT JOIN alerts a ON a.id = e.alert_id"
+        ).fetchall()
         rejected = conn.execute("SELECT DISTINCT d.patient_id FROM rejected_messages r "
                                 "JOIN devices d ON d.device_id = r.device_id").fetchall()
     assert stored and stored[0] > 3000
+    # A telecare event is stored and raises its red alert, linked to it.
+    falls = {key for key, event, _rule, _severity in telecare if event == "fall"}
+    assert falls == {key for key, name in scenario.items() if name == "fall"} and falls
+    assert all(rule == f"telecare-{event}" and severity == "red"
+               for _key, event, rule, severity in telecare)
+    assert {key for key, event, _r, _s in telecare if event == "pendant"} <= pressers
+    red_falls = {key for key, severity, rule in rows
+                 if rule.startswith("telecare-fall:") and severity == "red"}
+    assert red_falls == falls
     alerts: dict[str, set[str]] = defaultdict(set)
     for key, severity, rule in rows:
+        if key in pressers and rule.startswith("telecare-pendant:"):
+            continue                 # a pendant press is an emergency call, not noise
+        if scenario[key] == "fall" and rule.startswith("telecare-fall:"):
+            continue
         alerts[key].add(severity)
         alerts[f"{key} rules"].add(rule)
     # A stable patient may see an info alert (a skipped daily weight: "no reading for
     # 2 days"), never an amber or red one.
     noisy = [(key, alerts[f"{key} rules"]) for key, name in scenario.items()
-             if name == "stable" and alerts.get(key, set()) & {"amber", "red"}]
+             if name in ("stable", "fall") and alerts.get(key, set()) & {"amber", "red"}]
     assert not noisy, f"stable patients with amber or red alerts: {noisy}"
     for key, name in scenario.items():
         if name in ALERTING:
