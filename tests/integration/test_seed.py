@@ -234,3 +234,36 @@ def test_the_telecare_plan_leaves_the_rest_of_the_demo_as_it_was() -> None:
     scenarios = [p.simulation.scenario for p in plan]
     for name, count, _needs in seed.SCENARIO_MIX:
         assert scenarios.count(name) == count
+
+
+def _care_snapshot(conn: psycopg.Connection) -> dict[str, list[tuple[object, ...]]]:
+    """The seeded care data by NHS number, without generated ids and timestamps."""
+    queries = {
+        "care": "SELECT p.nhs_number, s.username, pc.gp_name, pc.gp_practice, pc.gp_phone, "
+                "pc.spa_phone, pc.key_safe_note, pc.access_note, pc.advance_decision, "
+                "pc.consent_sharing, pc.consent_on, pc.advice::text, pc.review_due, "
+                "p.address_line, p.phone FROM patient_care pc "
+                "JOIN patients p ON p.id = pc.patient_id JOIN staff s ON s.id = pc.coordinator_id",
+        "contacts": "SELECT p.nhs_number, c.name, c.relationship, c.phone, c.next_of_kin, "
+                    "c.notify_alerts FROM patient_contacts c "
+                    "JOIN patients p ON p.id = c.patient_id",
+        "risk": "SELECT p.nhs_number, r.score, r.tier, r.scored_on FROM risk_scores r "
+                "JOIN patients p ON p.id = r.patient_id",
+        "episodes": "SELECT p.nhs_number, e.kind, e.started_on, e.discharged_on, e.hospital, "
+                    "e.reason, e.avoidable, t.due_on, t.done_at FROM hospital_episodes e "
+                    "JOIN patients p ON p.id = e.patient_id "
+                    "LEFT JOIN follow_up_tasks t ON t.episode_id = e.id",
+        "devices": "SELECT p.nhs_number, d.device_id, d.kind::text FROM devices d "
+                   "JOIN patients p ON p.id = d.patient_id",
+    }
+    return {name: sorted(tuple(r.values()) for r in conn.execute(q).fetchall())
+            for name, q in queries.items()}
+
+
+def test_demo_seed_care_data_is_deterministic(tmp_path: Path, conn: psycopg.Connection) -> None:
+    assert seed.seed_demo(conn, tmp_path / "a", today=TODAY)
+    first = _care_snapshot(conn)
+    conn.rollback()
+    assert seed.seed_demo(conn, tmp_path / "b", today=TODAY)
+    assert _care_snapshot(conn) == first
+    assert all(first.values())
