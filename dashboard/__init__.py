@@ -1,1 +1,2 @@
-"""Streamlit dashboard: caseload, alert inbox, patient view, devices and team view."""
+"""Streamlit dashboard: caseload, alert inbox, patient view with the care plan, responder queue,
+devices, team view, outcomes and the MDT list."""

@@ -37,7 +37,8 @@ def register(app: typer.Typer) -> None:
     def dashboard(port: int = typer.Option(None, help="Port (default: dashboard_port)."),
                   api_url: str = typer.Option(None, "--api-url",
                                               help="The API (default: api_url).")) -> None:
-        """Serve the dashboard (caseload, alerts, patients, devices, team view)."""
+        """Serve the dashboard (caseload, alerts, patients, responder queue, devices, team view,
+        outcomes and MDT)."""
         settings = get_settings()
         updates = {k: v for k, v in (("dashboard_port", port), ("api_url", api_url)) if v}
         if updates:
