@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from psycopg.types.json import set_json_loads
 from pydantic_core import from_json
 
+from api.adherence import expected_readings, monitored_from, received_readings
 from api.deps import DbConn
 from api.schemas import CaseloadRow, Triage
 from telehub.metrics import Metric
@@ -16,14 +18,18 @@ from telehub.metrics import Metric
 # (one day covers once- and twice-daily plans without flagging every night).
 OVERDUE_AFTER = timedelta(hours=24)
 TREND_DAYS = 7
+ADHERENCE_DAYS = 7
 
 # Every correlated subquery below is an index lookup per patient
 # (readings_patient_metric_time_idx, alerts_patient_idx, devices_patient_idx), so one
-# round trip serves a 500-patient team.
-CASELOAD_SQL = """
+# round trip serves a 500-patient team. Adherence is counted as the team statistics count it
+# (api.adherence) over the last ADHERENCE_DAYS, or since monitoring began when that is later.
+CASELOAD_SQL = f"""
 SELECT p.id AS patient_id, p.display_id, p.given_name, p.family_name, p.status::text AS status,
        p.conditions, p.named_nurse_id, s.display_name AS named_nurse, p.care_plan,
-       p.enrolled_at, p.paused_until,
+       p.enrolled_at, p.paused_until, p.birth_date,
+       {expected_readings("p.care_plan", "w.since", "%(now)s")} AS adherence_expected,
+       {received_readings("p.id", "p.care_plan", "w.since", "%(now)s")} AS adherence_received,
        (SELECT json_agg(json_build_object('metric', m.metric, 'value', l.value,
                                           'unit', l.unit, 'time', l.time))
           FROM unnest(enum_range(NULL::metric)) AS m(metric)
@@ -57,9 +63,15 @@ SELECT p.id AS patient_id, p.display_id, p.given_name, p.family_name, p.status::
           FROM devices d WHERE d.patient_id = p.id AND d.active) AS devices
 FROM patients p
 LEFT JOIN staff s ON s.id = p.named_nurse_id
+-- When the adherence window starts: the first-reading lookups only for patients enrolled
+-- inside it; OFFSET 0 keeps the planner from copying the lookups into each use of w.since.
+CROSS JOIN LATERAL (SELECT %(now)s - INTERVAL '{ADHERENCE_DAYS} days' AS start) AS a
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN p.enrolled_at <= a.start THEN a.start
+                ELSE GREATEST(a.start, {monitored_from("p")}) END AS since OFFSET 0) AS w
 WHERE p.team_id = %(team)s AND p.status <> 'discharged'
   AND (%(nurse)s::bigint IS NULL OR p.named_nurse_id = %(nurse)s)
-"""
+"""  # noqa: S608 (fragments from api.adherence; every value is bound)
 
 
 def load_caseload(conn: DbConn, team_id: int, nurse_id: int | None,
@@ -103,13 +115,28 @@ def _row(r: dict[str, Any], now: datetime) -> CaseloadRow:
         "patient_id": r["patient_id"], "display_id": r["display_id"],
         "given_name": r["given_name"], "family_name": r["family_name"], "status": r["status"],
         "conditions": r["conditions"], "named_nurse_id": r["named_nurse_id"],
-        "named_nurse": r["named_nurse"], "triage": triage,
+        "named_nurse": r["named_nurse"], "age": age_on(r["birth_date"], now.date()),
+        "adherence_7d": _share(r["adherence_received"], r["adherence_expected"]),
+        "triage": triage,
         "open_alerts": {k: counts.get(k, 0) for k in ("red", "amber", "info")},
         "overdue_metrics": overdue, "last_reading_at": max(last.values(), default=None),
         "latest": [{**i, "time": last[i["metric"]], "trend": trends.get(i["metric"], [])}
                    for i in latest],
         "devices": r["devices"] or [],
     })
+
+
+def age_on(born: date, day: date) -> int:
+    """Whole years from `born` to `day`."""
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def _share(received: int, expected: Decimal | None) -> float | None:
+    """Received over expected, at most 1 (a window's part-days can hold a full day's
+    readings each); None when the care plan expects nothing."""
+    if not expected:
+        return None
+    return round(min(1.0, received / float(expected)), 4)
 
 
 def _overdue(r: dict[str, Any], last: dict[str, datetime], now: datetime) -> list[Metric]:

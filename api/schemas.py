@@ -198,6 +198,11 @@ class CaseloadRow(BaseModel):
     conditions: list[str]
     named_nurse_id: int | None
     named_nurse: str | None
+    age: int = Field(description="Age in whole years (on today's UTC date).")
+    adherence_7d: float | None = Field(
+        None, description="Share (0-1) of the readings the care plan expects over the last 7 "
+        "days (or since monitoring began) that arrived, each day counting at most the plan's "
+        "readings for it, as the team statistics count adherence; null without a plan.")
     triage: Triage
     open_alerts: AlertCounts
     overdue_metrics: list[Metric] = Field(

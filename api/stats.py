@@ -5,21 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from api.adherence import expected_readings, monitored_from, received_readings
 from api.deps import DbConn
 from api.schemas import AckTime, OutcomeCount, RuleRate, TeamStatsOut
 
-# Each patient's monitored days inside [start, end): from the earlier of enrolment and the
-# first reading (history loaded from a device predates a registration made today) to
-# discharge. Adherence: readings received per care-plan slot, capped at the plan's count per
-# day so extra readings one day do not hide missing ones another (UTC days).
-PATIENT_SQL = """
+# Each patient's monitored days inside [start, end): from when monitoring began (the earlier
+# of enrolment and the first reading) to discharge. Adherence as api.adherence counts it.
+PATIENT_SQL = f"""
 WITH began AS (
-    SELECT p.id, p.care_plan, p.discharged_at,
-           LEAST(p.enrolled_at, (
-               SELECT min(f.time) FROM unnest(enum_range(NULL::metric)) AS m(metric)
-               CROSS JOIN LATERAL (SELECT r.time FROM readings r
-                                   WHERE r.patient_id = p.id AND r.metric = m.metric
-                                   ORDER BY r.time LIMIT 1) AS f)) AS since
+    SELECT p.id, p.care_plan, p.discharged_at, {monitored_from("p")} AS since
     FROM patients p
     WHERE p.team_id = %(team)s
 ),
@@ -29,24 +23,16 @@ monitored AS (
     FROM began b
     WHERE b.since < %(end)s AND (b.discharged_at IS NULL OR b.discharged_at > %(start)s)
 ),
-plan AS (
-    SELECT m.id, m.s, m.e, kv.key AS metric, (kv.value->>'per_day')::numeric AS per_day
-    FROM monitored m CROSS JOIN LATERAL jsonb_each(m.care_plan) AS kv
-    WHERE jsonb_typeof(kv.value) = 'object' AND (kv.value->>'per_day') ~ '^[0-9]+$'
-),
-got AS (
-    SELECT pl.id, pl.metric, LEAST(count(r.*), max(pl.per_day)) AS n
-    FROM plan pl
-    JOIN readings r ON r.patient_id = pl.id AND r.metric::text = pl.metric
-                   AND r.time >= pl.s AND r.time < pl.e
-    GROUP BY pl.id, pl.metric, date_trunc('day', r.time AT TIME ZONE 'UTC')
+adherence AS (
+    SELECT {expected_readings("m.care_plan", "m.s", "m.e")} AS expected,
+           {received_readings("m.id", "m.care_plan", "m.s", "m.e")} AS received
+    FROM monitored m
 )
 SELECT (SELECT count(*) FROM monitored) AS patients,
        (SELECT COALESCE(sum(EXTRACT(EPOCH FROM e - s)) / 86400.0, 0) FROM monitored) AS days,
-       (SELECT COALESCE(round(sum(per_day * EXTRACT(EPOCH FROM e - s) / 86400.0)), 0)
-          FROM plan) AS expected,
-       (SELECT COALESCE(sum(n), 0) FROM got) AS received
-"""
+       (SELECT COALESCE(round(sum(expected)), 0) FROM adherence) AS expected,
+       (SELECT COALESCE(sum(received), 0) FROM adherence) AS received
+"""  # noqa: S608 (fragments from api.adherence; every value is bound)
 
 RULES_SQL = """
 SELECT rule_id, count(*) AS alerts FROM alerts
