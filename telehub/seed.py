@@ -298,16 +298,21 @@ def demo_dir(data_dir: Path) -> Path:
 
 def seed_demo(conn: psycopg.Connection, data_dir: Path, seed: int = DEMO_SEED,
               today: date | None = None) -> bool:
-    """Seed the demo trust in the caller's transaction; False when it was already there.
+    """Seed the demo trust in the caller's transaction; False when it was already there
+    complete (nothing written).
 
-    Review dates and hospital episodes are placed relative to `today` (default: today)."""
+    Review dates and hospital episodes are placed relative to `today` (default: today).
+    A trust seeded before the care data existed gets its telecare devices and care data."""
     today = today or date.today()
     plan = plan_demo(seed)
     target = demo_dir(data_dir)
     if _already_seeded(conn):
+        completed = _complete(conn, plan, seed, today)
+        if completed:
+            logger.info("added telecare devices and care data to the demo trust")
         if not (target / "caseload.toml").exists():
             _write_caseload(conn, plan, seed, target)
-        return False
+        return completed
     team_ids = [registry.add_team(conn, code, name) for code, name in TEAMS]
     signins, staff_ids = _add_staff(conn, team_ids)
     patient_ids = [_add_patient(conn, p, team_ids, staff_ids, seed) for p in plan]
@@ -316,6 +321,36 @@ def seed_demo(conn: psycopg.Connection, data_dir: Path, seed: int = DEMO_SEED,
     _write_signins(target / "signins.json", signins)
     logger.info("seeded %d teams, %d staff and %d patients", len(team_ids), len(signins),
                 len(plan))
+    return True
+
+
+def _complete(conn: psycopg.Connection, plan: list[DemoPatient], seed: int, today: date) -> bool:
+    """Telecare devices and care data for a demo trust seeded without them; False when there
+    was nothing to add (or the trust is of another seed)."""
+    rows = conn.execute("SELECT id, nhs_number FROM patients WHERE nhs_number = ANY(%s)",
+                        ([p.nhs_number for p in plan],)).fetchall()
+    by_number = {str(_field(r, "nhs_number")): int(_field(r, "id")) for r in rows}
+    if len(by_number) != len(plan):
+        return False
+    cared = conn.execute("SELECT count(*) FROM patient_care WHERE patient_id = ANY(%s)",
+                         (list(by_number.values()),)).fetchone()
+    if cared is None or _first(cared):
+        return False
+    staff = conn.execute("SELECT id, username FROM staff WHERE username = ANY(%s)",
+                         ([u for u, *_ in STAFF],)).fetchall()
+    staff_ids = {str(_field(r, "username")): int(_field(r, "id")) for r in staff}
+    if len(staff_ids) != len(STAFF):
+        return False
+    known = {str(_field(r, "device_id")) for r in conn.execute(
+        "SELECT device_id FROM devices WHERE device_id = ANY(%s)",
+        ([d.device_id for p in plan for d in p.simulation.devices],)).fetchall()}
+    patient_ids = [by_number[p.nhs_number] for p in plan]
+    for p, pid in zip(plan, patient_ids, strict=True):
+        for device in p.simulation.devices:
+            if device.device_id not in known:
+                registry.add_device(conn, device_id=device.device_id, kind=device.kind,
+                                    patient=pid, serial=f"SIM-{device.device_id.upper()}")
+    _add_care(conn, plan, patient_ids, staff_ids, seed, today)
     return True
 
 
@@ -536,12 +571,15 @@ def register(app: typer.Typer) -> None:
         settings = get_settings()
         try:
             with connect(settings.require_database_url()) as conn:
-                created = seed_demo(conn, settings.data_dir, seed_value)
+                existed = _already_seeded(conn)
+                changed = seed_demo(conn, settings.data_dir, seed_value)
         except TelehubError as err:
             typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
             raise typer.Exit(1) from err
         where = demo_dir(settings.data_dir)
-        if created:
+        if changed and existed:
+            typer.echo("Demo trust already seeded; added its telecare devices and care data.")
+        elif changed:
             typer.echo(f"Demo trust seeded: {len(TEAMS)} teams, {len(STAFF)} staff, "
                        f"{PATIENT_COUNT} patients.\n  caseload: {where / 'caseload.toml'}\n"
                        f"  sign-ins: {where / 'signins.json'}")

@@ -267,3 +267,20 @@ def test_demo_seed_care_data_is_deterministic(tmp_path: Path, conn: psycopg.Conn
     assert seed.seed_demo(conn, tmp_path / "b", today=TODAY)
     assert _care_snapshot(conn) == first
     assert all(first.values())
+
+
+def test_a_trust_seeded_without_care_data_gets_it_once(seeded_env: Path,
+                                                       conn: psycopg.Connection) -> None:
+    runner = CliRunner()
+    assert runner.invoke(_app(), ["seed", "--demo"]).exit_code == 0
+    complete = _counts(conn)
+    for table in ("follow_up_tasks", "hospital_episodes", "responder_coverage", "risk_scores",
+                  "care_plan_reviews", "patient_contacts", "patient_care"):
+        conn.execute(f"DELETE FROM {table}")
+    conn.execute("DELETE FROM devices WHERE kind IN ('pendant', 'fall-detector', 'smoke')")
+    conn.commit()
+    upgraded = runner.invoke(_app(), ["seed", "--demo"])
+    assert upgraded.exit_code == 0 and "added its telecare devices and care data" in upgraded.output
+    assert _counts(conn) == complete
+    again = runner.invoke(_app(), ["seed", "--demo"])
+    assert "nothing changed" in again.output and _counts(conn) == complete
