@@ -18,7 +18,6 @@ import httpx
 import psycopg
 import pytest
 import uvicorn
-from fastapi import FastAPI
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
@@ -51,8 +50,10 @@ def api_url(settings: Settings) -> Iterator[str]:
 @contextmanager
 def serving_api(settings: Settings) -> Iterator[str]:
     """uvicorn serving `api.app.create_app(settings)` in a thread; its URL once it is ready."""
+    from api.app import create_app
+
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(_app(settings), host="127.0.0.1", port=port,
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, name="test-api", daemon=True)
     thread.start()
@@ -71,21 +72,6 @@ def serving_api(settings: Settings) -> Iterator[str]:
     server.should_exit = True
     server.force_exit = True  # do not wait for the dashboard's idle keep-alive connections
     thread.join(10)
-
-
-def _app(settings: Settings) -> FastAPI:
-    """The API app, with the care-coordination routes included if the app does not yet."""
-    from api.app import create_app
-    from api.care_routes import router as care_router
-    from api.outcomes import router as outcomes_router
-    from api.responder_routes import router as responder_router
-
-    app = create_app(settings)
-    paths = {getattr(route, "path", None) for route in app.routes}
-    for router in (care_router, responder_router, outcomes_router):
-        if not any(getattr(r, "path", None) in paths for r in router.routes):
-            app.include_router(router)
-    return app
 
 
 @dataclass(frozen=True)
