@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
+import tempfile
 import threading
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,6 +57,7 @@ class LogGuard(logging.Handler):
 
 
 GUARD = LogGuard()
+_FINDINGS_DIR = pytest.StashKey[Path]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -60,10 +65,31 @@ def pytest_configure(config: pytest.Config) -> None:
     root.addHandler(GUARD)
     if root.level > logging.DEBUG or root.level == logging.NOTSET:
         root.setLevel(logging.DEBUG)
+    if not hasattr(config, "workerinput"):
+        # Under pytest-xdist each worker keeps its own guard and leaves its findings here
+        # for the controller, which alone decides the run's exit status.
+        config.stash[_FINDINGS_DIR] = Path(tempfile.mkdtemp(prefix="telehub-log-guard-"))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: tell each worker where to leave its findings."""
+    node.workerinput["log_guard_dir"] = str(node.config.stash[_FINDINGS_DIR])
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     findings = GUARD.findings()
+    workerinput = getattr(session.config, "workerinput", None)
+    if workerinput is not None:
+        if findings:
+            out = Path(workerinput["log_guard_dir"]) / f"{workerinput['workerid']}.txt"
+            out.write_text("\n".join(findings), encoding="utf-8")
+        return
+    folder = session.config.stash.get(_FINDINGS_DIR, None)
+    if folder is not None:
+        for part in sorted(folder.glob("*.txt")):
+            findings += part.read_text(encoding="utf-8").splitlines()
+        shutil.rmtree(folder, ignore_errors=True)
     if findings:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
