@@ -5,7 +5,7 @@ two figures are computed one way: a care plan slot `{"per_day": n}` expects n re
 over the window; received readings count per UTC day at most the plan's n, so extra readings
 one day do not hide missing ones another. Each fragment is a scalar SQL expression over the
 column expressions it is given (trusted SQL text written in this package, never user input);
-their own aliases (am, ar, slot, plan_slot, earliest, daily) do not shadow the caller's.
+their own aliases (am, pm, slots, ar, slot, earliest, daily) do not shadow the caller's.
 """
 
 from __future__ import annotations
@@ -32,17 +32,43 @@ def expected_readings(plan: str, start: str, end: str) -> str:
     * EXTRACT(EPOCH FROM {end} - {start}) / 86400.0)"""  # noqa: S608
 
 
-def received_readings(patient: str, plan: str, start: str, end: str) -> str:
-    """Readings of patient id `patient` in [start, end) that count towards the plan: per
-    metric the plan names and per UTC day, at most the plan's readings a day (bigint).
+def planned_per_day(plan: str, metric: str) -> str:
+    """Readings a day the care plan `plan` (jsonb) expects of `metric` (text), else NULL."""
+    slot = f"{plan} -> {metric}"
+    return (f"(CASE WHEN jsonb_typeof({slot}) = 'object' AND ({slot} ->> 'per_day') ~ '^[0-9]+$'"
+            f" THEN ({slot} ->> 'per_day')::numeric END)")
 
-    One index range (patient, metric, time) per planned metric."""
-    return f"""(SELECT COALESCE(sum(daily.n), 0)::bigint FROM (
-    SELECT LEAST(count(*), max(plan_slot.per_day)) AS n
-    FROM (SELECT am.metric, (slot.value->>'per_day')::numeric AS per_day
-          FROM unnest(enum_range(NULL::metric)) AS am(metric)
-          JOIN jsonb_each({plan}) AS slot ON slot.key = am.metric::text
-          WHERE {_EXPECTS}) AS plan_slot
-    JOIN readings ar ON ar.patient_id = {patient} AND ar.metric = plan_slot.metric
-                   AND ar.time >= {start} AND ar.time < {end}
-    GROUP BY plan_slot.metric, date_trunc('day', ar.time AT TIME ZONE 'UTC')) AS daily)"""  # noqa: S608
+
+def daily_readings(patient: str, plan: str, start: str, end: str, *,
+                   planned_only: bool = False, extra: str = "") -> str:
+    """FROM-clause items: per metric (`am.metric`, with `am.per_day` the readings a day the
+    care plan `plan` expects of it, or NULL) and UTC day (`daily.day`, a date), the count of
+    patient id `patient`'s readings in [start, end) (`daily.n`) and any `extra` aggregates
+    over `ar` (readings); `planned_only` leaves out the metrics the plan does not expect.
+
+    One index range (patient, metric, time) per metric."""
+    only = "WHERE per_day IS NOT NULL" if planned_only else ""
+    # OFFSET 0: the plan is read once per metric, not once per day in each use of per_day.
+    return f"""(SELECT * FROM (
+        SELECT pm.metric, {planned_per_day(plan, "pm.metric::text")} AS per_day
+        FROM unnest(enum_range(NULL::metric)) AS pm(metric) OFFSET 0) AS slots {only}) AS am
+    CROSS JOIN LATERAL (
+        SELECT (date_trunc('day', ar.time AT TIME ZONE 'UTC'))::date AS day,
+               count(*) AS n{extra}
+        FROM readings ar
+        WHERE ar.patient_id = {patient} AND ar.metric = am.metric
+          AND ar.time >= {start} AND ar.time < {end}
+        GROUP BY 1) AS daily"""  # noqa: S608
+
+
+# An aggregate over daily_readings rows: the readings that count towards the care plan, each
+# metric's day counting at most the plan's readings a day.
+CAPPED_RECEIVED = ("COALESCE(sum(LEAST(daily.n, am.per_day)) FILTER "
+                   "(WHERE am.per_day IS NOT NULL), 0)::bigint")
+
+
+def received_readings(patient: str, plan: str, start: str, end: str) -> str:
+    """Readings of patient id `patient` in [start, end) that count towards the plan (see
+    CAPPED_RECEIVED), as a scalar subquery."""
+    return f"""(SELECT {CAPPED_RECEIVED}
+    FROM {daily_readings(patient, plan, start, end, planned_only=True)})"""  # noqa: S608

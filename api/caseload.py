@@ -9,7 +9,7 @@ from typing import Any
 from psycopg.types.json import set_json_loads
 from pydantic_core import from_json
 
-from api.adherence import expected_readings, monitored_from, received_readings
+from api.adherence import CAPPED_RECEIVED, daily_readings, expected_readings, monitored_from
 from api.deps import DbConn
 from api.schemas import CaseloadRow, Triage
 from telehub.metrics import Metric
@@ -17,19 +17,18 @@ from telehub.metrics import Metric
 # A metric the care plan expects is overdue when nothing arrived for this long
 # (one day covers once- and twice-daily plans without flagging every night).
 OVERDUE_AFTER = timedelta(hours=24)
-TREND_DAYS = 7
-ADHERENCE_DAYS = 7
+TREND_DAYS = 7  # the sparkline's days and adherence's window
 
 # Every correlated subquery below is an index lookup per patient
 # (readings_patient_metric_time_idx, alerts_patient_idx, devices_patient_idx), so one
 # round trip serves a 500-patient team. Adherence is counted as the team statistics count it
-# (api.adherence) over the last ADHERENCE_DAYS, or since monitoring began when that is later.
+# (api.adherence) over the last TREND_DAYS, or since monitoring began when that is later.
 CASELOAD_SQL = f"""
 SELECT p.id AS patient_id, p.display_id, p.given_name, p.family_name, p.status::text AS status,
        p.conditions, p.named_nurse_id, s.display_name AS named_nurse, p.care_plan,
        p.enrolled_at, p.paused_until, p.birth_date,
        {expected_readings("p.care_plan", "w.since", "%(now)s")} AS adherence_expected,
-       {received_readings("p.id", "p.care_plan", "w.since", "%(now)s")} AS adherence_received,
+       tr.received AS adherence_received,
        (SELECT json_agg(json_build_object('metric', m.metric, 'value', l.value,
                                           'unit', l.unit, 'time', l.time))
           FROM unnest(enum_range(NULL::metric)) AS m(metric)
@@ -37,19 +36,7 @@ SELECT p.id AS patient_id, p.display_id, p.given_name, p.family_name, p.status::
               SELECT r.value, r.unit::text AS unit, r.time FROM readings r
               WHERE r.patient_id = p.id AND r.metric = m.metric
               ORDER BY r.time DESC LIMIT 1) AS l) AS latest,
-       -- One index range per metric: with the metric left open, the (patient, metric,
-       -- time) index would walk every reading the patient ever sent.
-       (SELECT json_agg(json_build_object('metric', m.metric, 'day', t.day, 'mean', t.mean)
-                        ORDER BY m.metric, t.day)
-          FROM unnest(enum_range(NULL::metric)) AS m(metric)
-          CROSS JOIN LATERAL (
-              SELECT date_bin(INTERVAL '1 day', r.time,
-                              TIMESTAMPTZ '2000-01-01 00:00:00+00')::date AS day,
-                     round(avg(r.value)::numeric, 2)::float8 AS mean  -- a sparkline point
-              FROM readings r
-              WHERE r.patient_id = p.id AND r.metric = m.metric
-                AND r.time >= %(trend_from)s AND r.time <= %(now)s
-              GROUP BY 1) AS t) AS trend,
+       tr.trend,
        (SELECT json_build_object(
                  'red', count(*) FILTER (WHERE a.severity = 'red'),
                  'amber', count(*) FILTER (WHERE a.severity = 'amber'),
@@ -63,12 +50,23 @@ SELECT p.id AS patient_id, p.display_id, p.given_name, p.family_name, p.status::
           FROM devices d WHERE d.patient_id = p.id AND d.active) AS devices
 FROM patients p
 LEFT JOIN staff s ON s.id = p.named_nurse_id
--- When the adherence window starts: the first-reading lookups only for patients enrolled
--- inside it; OFFSET 0 keeps the planner from copying the lookups into each use of w.since.
-CROSS JOIN LATERAL (SELECT %(now)s - INTERVAL '{ADHERENCE_DAYS} days' AS start) AS a
+-- The last 7 days per metric and UTC day, read once for the sparkline (daily means) and for
+-- adherence (daily counts). One index range per metric: with the metric left open, the
+-- (patient, metric, time) index would walk every reading the patient ever sent.
 CROSS JOIN LATERAL (
-    SELECT CASE WHEN p.enrolled_at <= a.start THEN a.start
-                ELSE GREATEST(a.start, {monitored_from("p")}) END AS since OFFSET 0) AS w
+    SELECT json_agg(json_build_object('metric', am.metric, 'day', daily.day,
+                                      'mean', daily.mean) ORDER BY am.metric, daily.day) AS trend,
+           {CAPPED_RECEIVED} AS received
+    FROM {daily_readings("p.id", "p.care_plan", "%(trend_from)s", "%(now)s",
+                         extra=", round(avg(ar.value)::numeric, 2)::float8 AS mean")}) AS tr
+-- Adherence's window starts 7 days ago, or when monitoring began if later (the first-reading
+-- lookups only for patients enrolled inside the window; OFFSET 0 keeps the planner from
+-- copying them into each use of w.since). No reading predates that start, so the trend's
+-- 7 days hold exactly the readings adherence counts.
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN p.enrolled_at <= %(trend_from)s THEN %(trend_from)s
+                ELSE GREATEST(%(trend_from)s, {monitored_from("p")}) END AS since
+    OFFSET 0) AS w
 WHERE p.team_id = %(team)s AND p.status <> 'discharged'
   AND (%(nurse)s::bigint IS NULL OR p.named_nurse_id = %(nurse)s)
 """  # noqa: S608 (fragments from api.adherence; every value is bound)
