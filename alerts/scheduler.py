@@ -197,12 +197,7 @@ def escalate_overdue(conn: psycopg.Connection, now: datetime, zone: ZoneInfo) ->
                     "escalated to telecare responders.")
         else:
             note = "Not acknowledged by the end of the working day: escalated to the matron."
-        updated = conn.cursor(row_factory=dict_row).execute(
-            "UPDATE alerts SET escalated = true, escalated_at = %s, updated_at = now() "
-            "WHERE id = %s RETURNING *", (now, alert["id"])).fetchone()
-        assert updated is not None
-        store.add_event(conn, alert["id"], "escalated", now, note=note)
-        store.enqueue(conn, updated, "escalated", team_code=alert["team_code"])
+        store.escalate(conn, alert, now, note)
         done += 1
     return done
 

@@ -108,6 +108,18 @@ def notification(alert: Mapping[str, Any], team_code: str, display_id: str, even
     }
 
 
+def escalate(conn: psycopg.Connection, alert: Mapping[str, Any], now: datetime, note: str
+             ) -> None:
+    """Mark an unacknowledged alert escalated, record why, and queue its re-notification
+    (`alert` carries its row and `team_code`)."""
+    updated = conn.cursor(row_factory=dict_row).execute(
+        "UPDATE alerts SET escalated = true, escalated_at = %s, updated_at = now() "
+        "WHERE id = %s RETURNING *", (now, alert["id"])).fetchone()
+    assert updated is not None
+    add_event(conn, alert["id"], "escalated", now, note=note)
+    enqueue(conn, updated, "escalated", team_code=alert["team_code"])
+
+
 def enqueue(conn: psycopg.Connection, alert: Mapping[str, Any], event: str, *,
             team_code: str | None = None, display_id: str | None = None) -> None:
     """Queue the alert's notification in the caller's transaction (the notifier delivers it)."""

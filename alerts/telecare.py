@@ -141,11 +141,6 @@ def escalate_telecare(conn: psycopg.Connection, now: datetime) -> int:
             continue
         note = (f"Telecare alert not acknowledged within {alert['minutes']} minutes: "
                 "escalated to the on-call responders and the matron.")
-        updated = conn.cursor(row_factory=dict_row).execute(
-            "UPDATE alerts SET escalated = true, escalated_at = %s, updated_at = now() "
-            "WHERE id = %s RETURNING *", (now, alert["id"])).fetchone()
-        assert updated is not None
-        store.add_event(conn, alert["id"], "escalated", now, note=note)
-        store.enqueue(conn, updated, "escalated", team_code=alert["team_code"])
+        store.escalate(conn, alert, now, note)
         done += 1
     return done
