@@ -198,7 +198,7 @@ class CaseloadRow(BaseModel):
     conditions: list[str]
     named_nurse_id: int | None
     named_nurse: str | None
-    age: int = Field(description="Age in whole years (on today's UTC date).")
+    age: int = Field(description="Age in whole years (today in the service's time zone).")
     adherence_7d: float | None = Field(
         None, description="Share (0-1) of the readings the care plan expects over the last 7 "
         "days (or since monitoring began) that arrived, each day counting at most the plan's "

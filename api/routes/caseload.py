@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from api.access import audit, team_visible
 from api.caseload import load_caseload
-from api.deps import Clinical, Conn, client_addr
+from api.deps import Clinical, Conn, State, client_addr
 from api.errors import ApiError, not_found
 from api.schemas import CaseloadOut, Problem
 
@@ -17,17 +17,19 @@ router = APIRouter(tags=["caseload"], responses={401: {"model": Problem},
 
 
 @router.get("/caseload", response_model=CaseloadOut, summary="The triaged caseload")
-def caseload(staff: Clinical, conn: Conn, request: Request, team_id: int | None = None,
+def caseload(staff: Clinical, conn: Conn, state: State, request: Request,
+             team_id: int | None = None,
              nurse_id: int | None = None) -> Response:
     """Red alerts first, then amber, then overdue readings, then the rest; each row has the
-    latest value and time per metric, a 7-day daily trend, open alert counts and devices."""
+    latest value and time per metric, a 7-day daily trend, 7-day adherence to the care plan,
+    age, open alert counts and devices."""
     team = team_id if team_id is not None else staff.team_id
     if team is None:
         raise ApiError(422, "Name the team (team_id).", "team-required")
     if not team_visible(staff, team):
         raise not_found("team")
     now = datetime.now(UTC)
-    rows = load_caseload(conn, team, nurse_id, now)
+    rows = load_caseload(conn, team, nurse_id, now, zone=state.settings.zone)
     audit(conn, staff, "list", "caseload", None, client_addr(request),
           {"team_id": team, "nurse_id": nurse_id,
            "patient_ids": sorted(r.patient_id for r in rows)})

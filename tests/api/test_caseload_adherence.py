@@ -61,7 +61,7 @@ def test_without_a_care_plan_adherence_is_null_and_age_is_given(
     conn.commit()
     with live_api.client("nurse") as c:
         rows = c.get("/caseload").json()["rows"]
-    today = datetime.now(UTC).date()
+    today = datetime.now(live_api.settings.zone).date()  # ages in the service's time zone
     assert [r["adherence_7d"] for r in rows] == [None, None]
     assert [r["age"] for r in rows] == [age_on(date(1940, 1, 2), today)] * 2
 
