@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import getpass
 import json
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
 from psycopg.rows import dict_row
 
 from alerts import thresholds as th
 from telehub import registry
-from telehub.config import get_settings
-from telehub.db import connect
-from telehub.errors import TelehubError
-
-T = TypeVar("T")
+from telehub.cli import run_in_transaction as in_tx
 
 thresholds_app = typer.Typer(help="Individual alert thresholds per patient.",
                              no_args_is_help=True)
@@ -37,14 +32,6 @@ LIMIT %(limit)s
 """
 
 
-def _run(action: Callable[[Any], T]) -> T:
-    """Run `action(conn)` in one transaction; domain errors exit 1 with a clear message."""
-    try:
-        with connect(get_settings().require_database_url()) as conn:
-            return action(conn)
-    except TelehubError as err:
-        typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(1) from err
 
 
 def _parse_params(pairs: list[str]) -> dict[str, str]:
@@ -71,7 +58,7 @@ def thresholds_show(patient: str = typer.Option(..., "--patient", help="NHS numb
                                                   help="Include rules that do not apply."),
                     as_json: bool = typer.Option(False, "--json")) -> None:
     """The rules that apply to a patient, with individual thresholds and who set them."""
-    rows = _run(lambda c: th.thresholds_for_patient(c, registry.patient_id(c, patient)))
+    rows = in_tx(lambda c: th.thresholds_for_patient(c, registry.patient_id(c, patient)))
     if not show_all:
         rows = [r for r in rows if r["applies"]]
     if as_json:
@@ -101,16 +88,16 @@ def thresholds_set(patient: str = typer.Option(..., "--patient", help="NHS numbe
             typer.secho("error: give either --spo2-scale or --rule/--param, not both",
                         err=True, fg=typer.colors.RED)
             raise typer.Exit(2)
-        row = _run(lambda c: th.set_spo2_scale(c, registry.patient_id(c, patient), spo2_scale,
-                                               reason, who))
+        row = in_tx(lambda c: th.set_spo2_scale(c, registry.patient_id(c, patient), spo2_scale,
+                                                reason, who))
     else:
         if not rule or not param:
             typer.secho("error: give --rule and at least one --param name=value "
                         "(or --spo2-scale)", err=True, fg=typer.colors.RED)
             raise typer.Exit(2)
         params = _parse_params(param or [])
-        row = _run(lambda c: th.set_threshold(c, registry.patient_id(c, patient), rule,
-                                              params, reason, who))
+        row = in_tx(lambda c: th.set_threshold(c, registry.patient_id(c, patient), rule,
+                                               params, reason, who))
     out = {k: row[k] for k in ("rule_id", "params", "reason", "set_by_name", "set_at")}
     if as_json:
         typer.echo(json.dumps(out, default=str, indent=2))
@@ -130,7 +117,7 @@ def alerts_list(patient: str = typer.Option(None, "--patient", help="NHS number.
         return conn.cursor(row_factory=dict_row).execute(
             _LIST_SQL, {"pid": pid, "all": include_resolved, "limit": limit}).fetchall()
 
-    rows = _run(fetch)
+    rows = in_tx(fetch)
     if as_json:
         typer.echo(json.dumps(rows, default=str, indent=2))
         return

@@ -5,32 +5,22 @@ from __future__ import annotations
 import hashlib
 import secrets
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
 
 from telehub import registry
+from telehub.cli import run_in_transaction as in_tx
 from telehub.config import get_settings
-from telehub.db import connect
 from telehub.errors import TelehubError, ValidationError
 from telehub.passwords import hash_password
 
 users = typer.Typer(help="Staff accounts and integration tokens.", no_args_is_help=True)
 
-T = TypeVar("T")
 MIN_PASSWORD = 10
 
 
-def _run(action: Callable[[Any], T]) -> T:
-    """Run `action(conn)` in one transaction; domain errors exit 1 with a clear message."""
-    try:
-        with connect(get_settings().require_database_url()) as conn:
-            return action(conn)
-    except TelehubError as err:
-        typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(1) from err
 
 
 def _read_password(confirm: bool = True) -> str:
@@ -62,8 +52,8 @@ def users_add(username: str = typer.Option(..., help="Lower-case sign-in name.")
               ) -> None:
     """Add a member of staff; the password comes from a prompt or stdin."""
     password = _read_password()
-    sid = _run(lambda c: registry.add_staff(c, username=username, display_name=name or username,
-                                            role=role, team=team, password=password))
+    sid = in_tx(lambda c: registry.add_staff(c, username=username, display_name=name or username,
+                                             role=role, team=team, password=password))
     typer.echo(f"user {username.strip().lower()} added (id {sid}, {role})")
 
 
@@ -79,7 +69,7 @@ def users_passwd(username: str = typer.Option(...)) -> None:
         conn.execute("UPDATE api_tokens SET revoked_at = now() WHERE staff_id = %s "
                      "AND kind = 'session' AND revoked_at IS NULL", (sid,))
 
-    _run(change)
+    in_tx(change)
     typer.echo(f"password of {username} changed; their sessions are signed out")
 
 
@@ -93,16 +83,16 @@ def users_disable(username: str = typer.Option(...)) -> None:
         conn.execute("UPDATE api_tokens SET revoked_at = now() WHERE staff_id = %s "
                      "AND revoked_at IS NULL", (sid,))
 
-    _run(disable)
+    in_tx(disable)
     typer.echo(f"user {username} disabled")
 
 
 @users.command("list")
 def users_list() -> None:
     """List staff accounts."""
-    rows = _run(lambda c: c.execute(
-        "SELECT s.username, s.role::text AS role, t.code AS team, s.active FROM staff s "
-        "LEFT JOIN teams t ON t.id = s.team_id ORDER BY s.username").fetchall())
+    rows = in_tx(lambda c: c.execute(
+         "SELECT s.username, s.role::text AS role, t.code AS team, s.active FROM staff s "
+         "LEFT JOIN teams t ON t.id = s.team_id ORDER BY s.username").fetchall())
     for r in rows:
         typer.echo(f"{r['username']:<24} {r['role']:<10} {r['team'] or '-':<16} "
                    f"{'active' if r['active'] else 'disabled'}")
@@ -122,7 +112,7 @@ def users_token(username: str = typer.Option(..., help="The account the integrat
                      "VALUES (%s, %s, 'integration', %s, %s)",
                      (hashlib.sha256(token.encode()).digest(), sid, name, expires))
 
-    _run(issue)
+    in_tx(issue)
     typer.echo(token)
 
 

@@ -3,32 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
 
 from telehub import registry
-from telehub.config import get_settings
-from telehub.db import connect
-from telehub.errors import NotFoundError, TelehubError, ValidationError
+from telehub.cli import run_in_transaction as in_tx
 
 teams = typer.Typer(help="Nursing teams.", no_args_is_help=True)
 patients = typer.Typer(help="Monitored patients.", no_args_is_help=True)
 devices = typer.Typer(help="Home devices.", no_args_is_help=True)
 
-T = TypeVar("T")
 
 
-def _run(action: Callable[[Any], T]) -> T:
-    """Run `action(conn)` in one transaction; domain errors exit non-zero with a clear message."""
-    try:
-        with connect(get_settings().require_database_url()) as conn:
-            return action(conn)
-    except (ValidationError, NotFoundError, TelehubError) as err:
-        typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(1) from err
 
 
 def _emit(data: dict[str, Any] | list[dict[str, Any]], as_json: bool, text: str) -> None:
@@ -41,7 +29,7 @@ def teams_add(name: str = typer.Option(..., help="Team name, e.g. 'North Localit
               as_json: bool = typer.Option(False, "--json")) -> None:
     """Add a nursing team."""
     code = code or "-".join(name.lower().split())
-    tid = _run(lambda c: registry.add_team(c, code, name))
+    tid = in_tx(lambda c: registry.add_team(c, code, name))
     _emit({"id": tid, "code": code, "name": name}, as_json, f"team {code} added (id {tid})")
 
 
@@ -71,7 +59,7 @@ def patients_add(nhs_number: str = typer.Option(..., "--nhs-number"),
         row = conn.execute("SELECT display_id FROM patients WHERE id=%s", (pid,)).fetchone()
         return {"id": pid, "display_id": row["display_id"]}
 
-    out = _run(add)
+    out = in_tx(add)
     _emit(out, as_json, f"patient {out['display_id']} registered")
 
 
@@ -81,7 +69,7 @@ def devices_add(device_id: str = typer.Option(..., "--device-id"),
                 patient: str = typer.Option(None, help="The patient's NHS number."),
                 as_json: bool = typer.Option(False, "--json")) -> None:
     """Register a device and link it to a patient."""
-    did = _run(lambda c: registry.add_device(c, device_id=device_id, kind=kind, patient=patient))
+    did = in_tx(lambda c: registry.add_device(c, device_id=device_id, kind=kind, patient=patient))
     _emit({"id": did, "device_id": device_id, "kind": kind}, as_json,
           f"device {device_id} registered")
 
@@ -89,7 +77,7 @@ def devices_add(device_id: str = typer.Option(..., "--device-id"),
 @devices.command("list")
 def devices_list(as_json: bool = typer.Option(False, "--json")) -> None:
     """List devices with their patient and status."""
-    rows = _run(registry.list_devices)
+    rows = in_tx(registry.list_devices)
     lines = [f"{r['device_id']:<24} {r['kind']:<11} {r['patient'] or '-':<10} "
              f"{'online' if r['online'] else 'offline' if r['online'] is False else 'unknown':<8} "
              f"battery {r['battery'] if r['battery'] is not None else '-'}" for r in rows]

@@ -8,7 +8,9 @@ imports them (DESIGN.md section 2).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from importlib.metadata import entry_points
+from typing import Any, TypeVar
 
 import typer
 
@@ -17,6 +19,7 @@ from telehub.errors import TelehubError
 from telehub.logs import configure_logging
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 app = typer.Typer(help="Telehub: home telehealth monitoring hub for community nursing teams.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -26,6 +29,19 @@ app = typer.Typer(help="Telehub: home telehealth monitoring hub for community nu
 def _root(log_level: str = typer.Option("INFO", envvar="TELEHUB_LOG_LEVEL",
                                         help="DEBUG, INFO, WARNING or ERROR.")) -> None:
     configure_logging(log_level)
+
+
+def run_in_transaction(action: Callable[[Any], T]) -> T:
+    """Run `action(conn)` in one transaction on the configured database; a domain error
+    exits 1 with a clear message (commands of every package use this)."""
+    from telehub.db import connect
+
+    try:
+        with connect(get_settings().require_database_url()) as conn:
+            return action(conn)
+    except TelehubError as err:
+        typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from err
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
