@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -202,6 +203,13 @@ def escalate_overdue(conn: psycopg.Connection, now: datetime, zone: ZoneInfo) ->
     return done
 
 
+def _scheduler_lock(conn: psycopg.Connection) -> bool:
+    """Take the scheduler's lock for this transaction, unless another hub holds it."""
+    row = conn.execute("SELECT pg_try_advisory_xact_lock(%s) AS ok",
+                       (SCHEDULER_LOCK_KEY,)).fetchone()
+    return bool(row["ok"] if isinstance(row, dict) else row and row[0])
+
+
 class Scheduler:
     """Runs the timers every `alerts.scheduler_interval_s`; one run at a time across hubs."""
 
@@ -216,9 +224,7 @@ class Scheduler:
         """One pass at `now`; None when another hub process holds the scheduler lock."""
         now = now or datetime.now(UTC)
         with self._pool.connection() as conn:
-            row = conn.execute("SELECT pg_try_advisory_xact_lock(%s) AS ok",
-                               (SCHEDULER_LOCK_KEY,)).fetchone()
-            if not (row["ok"] if isinstance(row, dict) else row and row[0]):
+            if not _scheduler_lock(conn):
                 return None
             result = {"missing": check_missing(conn, now, self._zone),
                       "devices": check_devices(conn, now),
@@ -243,10 +249,29 @@ class Scheduler:
             self._thread.join(timeout=30)
             self._thread = None
 
+    def run_telecare_once(self, now: datetime | None = None) -> int | None:
+        """Only the telecare escalations (a two-minute window needs a shorter tick than the
+        full pass); None when another hub process holds the scheduler lock."""
+        now = now or datetime.now(UTC)
+        with self._pool.connection() as conn:
+            if not _scheduler_lock(conn):
+                return None
+            done = escalate_telecare(conn, now)
+        if done:
+            logger.info("alert scheduler: %s telecare escalations", done)
+        return done
+
     def _run(self) -> None:
+        timers = self._settings.alerts
+        tick = min(timers.telecare_interval_s, timers.scheduler_interval_s)
+        next_full = 0.0
         while not self._stop.is_set():
             try:
-                self.run_once()
+                if monotonic() >= next_full:
+                    next_full = monotonic() + timers.scheduler_interval_s
+                    self.run_once()
+                else:
+                    self.run_telecare_once()
             except Exception:
                 logger.exception("alert scheduler: pass failed; trying again next interval")
-            self._stop.wait(self._settings.alerts.scheduler_interval_s)
+            self._stop.wait(tick)

@@ -16,6 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from psycopg_pool import ConnectionPool
 
 from alerts.notifier import Notifier
+from alerts.scheduler import Scheduler
 from alerts.telecare import TelecareEvent, escalate_telecare, raise_telecare_alerts
 from ingest.service import Ingest
 from telehub import registry, topics
@@ -178,3 +179,28 @@ def test_a_telecare_alert_escalates_after_two_minutes_unacknowledged(
                                                "pendant-1")], t0 + timedelta(minutes=9), zone)
     assert conn.execute("SELECT payload ->> 'event' AS e FROM outbox ORDER BY id DESC LIMIT 1"
                         ).fetchone()["e"] == "repeated"
+
+
+def test_the_running_scheduler_escalates_telecare_on_its_short_tick(
+        conn: psycopg.Connection, settings: Settings) -> None:
+    """The full pass runs once a minute; telecare escalations are checked every few seconds,
+    so a two-minute window is not stretched to three."""
+    world = build_world(conn)
+    conn.commit()
+    timers = settings.alerts.model_copy(update={"scheduler_interval_s": 3600.0,
+                                                "telecare_interval_s": 0.2})
+    quick = settings.model_copy(update={"alerts": timers})
+    pool = open_pool(quick.require_database_url(), max_size=2, name="telecare-tick-test")
+    scheduler = Scheduler(quick, pool)
+    scheduler.start()                   # its full pass runs now, with nothing overdue
+    try:
+        time.sleep(0.5)
+        raised_at = datetime.now(UTC) - timedelta(minutes=2, seconds=5)
+        raise_telecare_alerts(conn, [TelecareEvent(world.patients["ann"], "fall", raised_at,
+                                                   "fall-1")], raised_at, settings.zone)
+        conn.commit()
+        _wait(lambda: _count(quick.require_database_url(),
+                             "SELECT count(*) FROM alerts WHERE escalated") == 1, timeout=10)
+    finally:
+        scheduler.stop()
+        pool.close()
