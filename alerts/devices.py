@@ -20,7 +20,7 @@ _LOOKBACK = timedelta(days=30)
 
 _DEVICES_SQL = """
 SELECT d.patient_id, d.device_id, d.kind::text AS kind, d.online, d.status_at,
-       coalesce(d.last_seen_at, d.created_at) AS seen
+       greatest(d.last_seen_at, d.status_at, d.created_at) AS seen
 FROM devices d JOIN patients p ON p.id = d.patient_id
 WHERE d.active AND p.status = 'active' AND (p.paused_until IS NULL OR p.paused_until <= %s)
 """
@@ -35,7 +35,12 @@ GROUP BY d.patient_id, d.device_id
 
 
 def _silent(row: Mapping[str, Any], params: Mapping[str, Any], now: datetime) -> bool:
-    if now - row["seen"] >= timedelta(hours=float(params.get("hours", 24))):
+    """Offline beyond the grace period, or not heard from (reading, event or status) for the
+    rule's hours. A device whose retained status says it is connected is not silent: a
+    pendant or smoke alarm rightly sends nothing for weeks, and its last will would say
+    offline if the connection died."""
+    if row["online"] is not True and \
+            now - row["seen"] >= timedelta(hours=float(params.get("hours", 24))):
         return True
     grace = timedelta(minutes=float(params.get("offline_minutes", 60)))
     return row["online"] is False and row["status_at"] is not None \

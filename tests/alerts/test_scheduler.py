@@ -207,6 +207,21 @@ def test_device_offline_or_silent_is_info(clinic: Clinic, scheduler: Scheduler) 
     assert alert is not None and alert["condition_cleared_at"] is not None
 
 
+def test_a_connected_device_that_sends_nothing_is_not_silent(
+        clinic: Clinic, scheduler: Scheduler) -> None:
+    """Pendants and smoke alarms rightly send nothing for days: while their retained status
+    says connected (their last will would say otherwise) they are not offline; a status
+    message also counts as being heard from."""
+    connected = _device(clinic, seen=NOW - 72 * HOUR, online=True, status_at=NOW - 72 * HOUR)
+    heard_lately = _device(clinic, seen=NOW - 72 * HOUR, online=None, status_at=NOW - 2 * HOUR)
+    gone_quiet = _device(clinic, seen=NOW - 72 * HOUR, online=None, status_at=NOW - 30 * HOUR)
+    result = _run(clinic, scheduler, NOW)
+    assert result is not None and result["devices"] == 1
+    assert clinic.alert(connected, "device-offline") is None
+    assert clinic.alert(heard_lately, "device-offline") is None
+    assert clinic.alert(gone_quiet, "device-offline") is not None
+
+
 def test_sequence_gap_is_info_once_per_new_gap(clinic: Clinic, scheduler: Scheduler) -> None:
     pid = _device(clinic, seen=NOW - HOUR)
     dev = clinic.device(pid, Metric.SPO2)
