@@ -69,6 +69,13 @@ def alerts_text(row: CaseloadRow) -> str:
     return ", ".join(parts) or "none"
 
 
+def adherence_text(row: CaseloadRow) -> str:
+    """'86 %' of the readings the care plan expected over the last 7 days, or 'no plan'."""
+    if row.adherence_7d is None:
+        return "no plan"
+    return f"{round(row.adherence_7d * 100)} %"
+
+
 def filter_rows(rows: Iterable[CaseloadRow], *, search: str = "",
                 conditions: Sequence[str] = (), triage: Sequence[str] = ()) -> list[CaseloadRow]:
     """Rows matching a name/id search, any of `conditions`, and any of `triage` bands."""
@@ -141,6 +148,7 @@ def caseload_frame(rows: Sequence[CaseloadRow], now: datetime,
     records = []
     for row in rows:
         born = (birth_dates or {}).get(row.patient_id)
+        age = row.age if row.age is not None else age_on(born, today) if born else None
         found = (care or {}).get(row.patient_id)
         status = status_text(row)
         if found is not None and found.review_overdue:
@@ -148,7 +156,7 @@ def caseload_frame(rows: Sequence[CaseloadRow], now: datetime,
         record: dict[str, object] = {
             "Status": status,
             "Patient": f"{row.name} ({row.display_id})",
-            "Age": str(age_on(born, today)) if born else "—",
+            "Age": str(age) if age is not None else "—",
             "Conditions": conditions_text(row.conditions),
             "Named nurse": row.named_nurse or "—",
         }
@@ -161,8 +169,10 @@ def caseload_frame(rows: Sequence[CaseloadRow], now: datetime,
         record["Care-plan review"] = review_flag(found)
         record["Devices"] = devices_text(row, now)
         record["Last reading"] = time_ago(row.last_reading_at, now)
+        record["Adherence"] = adherence_text(row)
         records.append(record)
     columns = ["Status", "Patient", "Age", "Risk tier", "Open alerts",
                *[c for m in CASELOAD_METRICS for c in (m, f"{m}_trend")],
-               "Last reading", "Care-plan review", "Devices", "Conditions", "Named nurse"]
+               "Last reading", "Adherence", "Care-plan review", "Devices", "Conditions",
+               "Named nurse"]
     return pd.DataFrame.from_records(records, columns=columns)

@@ -89,6 +89,8 @@ class CaseloadRow(_In):
     conditions: list[str] = []
     named_nurse_id: int | None = None
     named_nurse: str | None = None
+    age: int | None = None
+    adherence_7d: float | None = None  # share of the care plan's readings in the last 7 days
     triage: str
     open_alerts: AlertCounts = AlertCounts()
     overdue_metrics: list[str] = []

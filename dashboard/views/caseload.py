@@ -34,6 +34,9 @@ def _column_config() -> dict[str, Any]:
         config[metric] = st.column_config.TextColumn(f"Latest {metric_label(metric)}")
         config[f"{metric}_trend"] = st.column_config.LineChartColumn(
             f"{metric_label(metric)}, 7 days")
+    config["Adherence"] = st.column_config.TextColumn(
+        "Adherence, 7 days", help="Share of the readings the care plan expects over the last "
+        "7 days that arrived (each day counts at most the plan's readings for it).")
     return config
 
 
@@ -82,7 +85,9 @@ def _live_table(scope: str, search: str, conditions: list[str], triage: list[str
         return
     # Tall enough for a whole small caseload without an inner scroll bar.
     height = min(38 + 35 * len(rows), 38 + 35 * 25)
-    st.dataframe(caseload_frame(rows, now, _birth_dates(), zone, care), hide_index=True,
+    # The API gives each row's age; birth dates only for an API that does not.
+    born = _birth_dates() if any(r.age is None for r in rows) else {}
+    st.dataframe(caseload_frame(rows, now, born, zone, care), hide_index=True,
                  width="stretch", height=height, column_config=_column_config(),
                  key="caseload_table")
     choices = {r.patient_id: f"{r.name} ({r.display_id})" for r in rows}
