@@ -1,17 +1,14 @@
 """Adherence in SQL: readings received against what a care plan expects, one patient at a time.
 
 The team statistics and the caseload both build their queries from these fragments, so the
-two figures are computed one way: a care plan slot `{"per_day": n}` expects n readings a day
-over the window; received readings count per UTC day at most the plan's n, so extra readings
-one day do not hide missing ones another. Each fragment is a scalar SQL expression over the
-column expressions it is given (trusted SQL text written in this package, never user input);
-their own aliases (am, pm, slots, ar, slot, earliest, daily) do not shadow the caller's.
+two figures are computed one way: a care plan slot `{"per_day": n}` for a metric expects n
+readings a day over the window; received readings count per UTC day at most the plan's n,
+so extra readings one day do not hide missing ones another. Each fragment is SQL text over
+the column expressions it is given (trusted SQL written in this package, never user input);
+its own aliases (am, pm, slots, ar, earliest, daily) do not shadow the caller's.
 """
 
 from __future__ import annotations
-
-# A care-plan slot `slot` (a jsonb_each row) that expects readings: {"per_day": <whole number>}.
-_EXPECTS = "jsonb_typeof(slot.value) = 'object' AND (slot.value->>'per_day') ~ '^[0-9]+$'"
 
 
 def monitored_from(patient: str) -> str:
@@ -25,18 +22,19 @@ def monitored_from(patient: str) -> str:
                         ORDER BY ar.time LIMIT 1) AS earliest))"""  # noqa: S608
 
 
-def expected_readings(plan: str, start: str, end: str) -> str:
-    """Readings the care plan `plan` (jsonb) expects over [start, end), unrounded (numeric)."""
-    return f"""((SELECT COALESCE(sum((slot.value->>'per_day')::numeric), 0)
-      FROM jsonb_each({plan}) AS slot WHERE {_EXPECTS})
-    * EXTRACT(EPOCH FROM {end} - {start}) / 86400.0)"""  # noqa: S608
-
-
 def planned_per_day(plan: str, metric: str) -> str:
-    """Readings a day the care plan `plan` (jsonb) expects of `metric` (text), else NULL."""
+    """Readings a day the care plan `plan` (jsonb) expects of `metric` (text), else NULL:
+    the plan's slot for a metric is `{"per_day": <whole number>}`."""
     slot = f"{plan} -> {metric}"
     return (f"(CASE WHEN jsonb_typeof({slot}) = 'object' AND ({slot} ->> 'per_day') ~ '^[0-9]+$'"
             f" THEN ({slot} ->> 'per_day')::numeric END)")
+
+
+def expected_readings(plan: str, start: str, end: str) -> str:
+    """Readings the care plan `plan` (jsonb) expects over [start, end), unrounded (numeric)."""
+    return f"""((SELECT COALESCE(sum({planned_per_day(plan, "pm.metric::text")}), 0)
+      FROM unnest(enum_range(NULL::metric)) AS pm(metric))
+    * EXTRACT(EPOCH FROM {end} - {start}) / 86400.0)"""  # noqa: S608
 
 
 def daily_readings(patient: str, plan: str, start: str, end: str, *,

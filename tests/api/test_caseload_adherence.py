@@ -27,7 +27,8 @@ def test_adherence_over_7_days_capped_per_day_and_equal_to_the_team_figure(
     now = datetime.now(UTC)
     conn.execute("UPDATE patients SET care_plan = %s, enrolled_at = %s WHERE id = %s",
                  (Jsonb({"weight": {"per_day": 1}, "spo2": {"per_day": 2},
-                         "note": "not a slot"}), now - timedelta(days=30), ann))
+                         "note": "not a slot", "blood-pressure": {"per_day": 1}}),
+                  now - timedelta(days=30), ann))
     # bob joined two days ago: his window is two days, not seven.
     conn.execute("UPDATE patients SET care_plan = %s, enrolled_at = %s WHERE id = %s",
                  (Jsonb({"weight": {"per_day": 1}}), now - timedelta(days=2), bob))
