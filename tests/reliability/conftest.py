@@ -396,6 +396,20 @@ def stored(db_url: str) -> int:
     return count(db_url, "SELECT count(*) FROM readings")
 
 
+def settle(db_url: str, quiet_s: float = 5.0, timeout: float = 120.0) -> int:
+    """The stored count once it has not changed for `quiet_s` seconds."""
+    deadline = time.monotonic() + timeout
+    last, since = stored(db_url), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = stored(db_url)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif now and time.monotonic() - since >= quiet_s:
+            break
+    return last
+
+
 def duplicated(db_url: str) -> int:
     """Readings stored more than once under the same identity (the constraint says 0)."""
     return count(db_url, "SELECT count(*) - count(DISTINCT (device_id, reading_key)) "

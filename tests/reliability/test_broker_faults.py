@@ -22,6 +22,7 @@ from tests.reliability.conftest import (
     ShippedBroker,
     duplicated,
     publish_all,
+    settle,
     stored,
     wait_for,
     wait_hub_online,
@@ -135,20 +136,6 @@ def test_burst_while_the_hub_is_down_waits_in_full_in_its_session(
         assert final <= 1_000
     else:
         assert final == total and duplicated(db_url) == 0
-
-
-def settle(db_url: str, quiet_s: float = 5.0, timeout: float = 120.0) -> int:
-    """The stored count once it has not changed for `quiet_s` seconds."""
-    deadline = time.monotonic() + timeout
-    last, since = stored(db_url), time.monotonic()
-    while time.monotonic() < deadline:
-        time.sleep(0.25)
-        now = stored(db_url)
-        if now != last:
-            last, since = now, time.monotonic()
-        elif now and time.monotonic() - since >= quiet_s:
-            break
-    return last
 
 
 @pytest.mark.xfail(strict=True, reason="Mosquitto saves its state every autosave_interval (30 s) "

@@ -26,26 +26,13 @@ from tests.reliability.conftest import (
     count,
     duplicated,
     publish_all,
+    settle,
     stored,
     wait_for,
     wait_hub_online,
 )
 
 pytestmark = pytest.mark.slow
-
-
-def settled(db_url: str, quiet_s: float = 4.0, timeout: float = 60.0) -> int:
-    """The stored count once it has stopped changing for `quiet_s` seconds."""
-    deadline = time.monotonic() + timeout
-    last, since = stored(db_url), time.monotonic()
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        now = stored(db_url)
-        if now != last:
-            last, since = now, time.monotonic()
-        elif time.monotonic() - since >= quiet_s:
-            return now
-    return last
 
 
 def test_one_of_two_shared_hubs_killed_the_other_carries_on_and_nothing_is_lost(
@@ -67,7 +54,7 @@ def test_one_of_two_shared_hubs_killed_the_other_carries_on_and_nothing_is_lost(
     killed_at = stored(db_url)
     stream.join(60)
     b_before = hub_b.metrics().get("telehub_ingest_readings_stored_total", 0)
-    with_survivor_only = settled(db_url)
+    with_survivor_only = settle(db_url, quiet_s=4.0, timeout=60.0)
     b_after = hub_b.metrics().get("telehub_ingest_readings_stored_total", 0)
     waiting_for_a = total - with_survivor_only
     hub_a.start()  # same worker id: its session, and what the broker kept for it, come back
