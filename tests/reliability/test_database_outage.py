@@ -32,7 +32,8 @@ OUTAGE_S = 30.0
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:<port> to a target; `cut()` drops everything until `restore()`."""
+    """Forwards 127.0.0.1:<port> to a target (a TCP host, or PostgreSQL's socket directory as
+    the embedded server uses); `cut()` drops everything until `restore()`."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.port = free_port()
@@ -60,7 +61,12 @@ class TcpProxy:
             writer.close()
             return
         try:
-            up_reader, up_writer = await asyncio.open_connection(*self._target)
+            host, port = self._target
+            if host.startswith("/"):
+                up_reader, up_writer = await asyncio.open_unix_connection(
+                    f"{host}/.s.PGSQL.{port}")
+            else:
+                up_reader, up_writer = await asyncio.open_connection(host, port)
         except OSError:
             writer.close()
             return
