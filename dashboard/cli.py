@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,10 +23,13 @@ def streamlit_command(settings: Settings) -> list[str]:
             "--theme.primaryColor", "#005eb8"]  # NHS blue, as the charts use
 
 
-def run(settings: Settings) -> int:
-    """Run Streamlit in the foreground until it stops; returns its exit code."""
+def run(settings: Settings) -> None:
+    """Become the Streamlit server (exec, not a child), so a supervisor's or the demo's
+    signal reaches Streamlit itself and no orphan server is left behind."""
     env = {**os.environ, "TELEHUB_API_URL": settings.api_url}
-    return subprocess.call(streamlit_command(settings), env=env)
+    command = streamlit_command(settings)
+    sys.stdout.flush()
+    os.execve(command[0], command, env)  # noqa: S606
 
 
 def register(app: typer.Typer) -> None:
@@ -45,4 +47,4 @@ def register(app: typer.Typer) -> None:
             settings = settings.model_copy(update=updates)
         typer.echo(f"dashboard on http://127.0.0.1:{settings.dashboard_port} "
                    f"(API {settings.api_url})")
-        raise typer.Exit(run(settings))
+        run(settings)
