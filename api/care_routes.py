@@ -4,8 +4,9 @@ page and review dates), risk tiers imported from CSV, and the care caseload by r
 from __future__ import annotations
 
 import html
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
@@ -440,16 +441,8 @@ def import_risk_tiers(text: CsvBody, request: Request, staff: Clinical,
     """Import a risk-stratification tool's export: `nhs_number,score,tier,date` per row.
     Refused rows are listed with the reason; good rows are kept; re-importing is harmless."""
     good, bad = care.parse_risk_csv(text, today=_today())
-    errors = [RowError(row=p.row, code=p.code, message=p.message) for p in bad]
-    patients = visible_patients(conn, staff, [r.nhs_number for r in good])
-    imported = unchanged = 0
-    touched: set[int] = set()
-    for r in good:
-        pid = patients.get(r.nhs_number)
-        if pid is None:
-            errors.append(RowError(row=r.row, code="unknown-patient",
-                                   message="No patient with this NHS number in your teams."))
-            continue
+
+    def store(pid: int, r: care.RiskRow) -> bool:
         row = conn.execute(
             "INSERT INTO risk_scores (patient_id, score, tier, scored_on, imported_by) "
             "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (patient_id, scored_on) DO UPDATE SET "
@@ -457,17 +450,9 @@ def import_risk_tiers(text: CsvBody, request: Request, staff: Clinical,
             "imported_by = excluded.imported_by WHERE (risk_scores.score, risk_scores.tier) "
             "IS DISTINCT FROM (excluded.score, excluded.tier) RETURNING id",
             (pid, r.score, r.tier, r.scored_on, staff.username)).fetchone()
-        if row is None:
-            unchanged += 1
-        else:
-            imported += 1
-            touched.add(pid)
-    audit(conn, staff, "import", "risk-scores", None, client_addr(request),
-          {"rows": len(good) + len(bad), "imported": imported, "patient_ids": sorted(touched)})
-    conn.commit()
-    errors.sort(key=lambda e: e.row)
-    return ImportResultOut(rows=len(good) + len([b for b in bad if b.row > 0]),
-                           imported=imported, unchanged=unchanged, errors=errors)
+        return row is not None
+
+    return import_rows(conn, staff, request, "risk-scores", good, bad, store)
 
 
 @router.get("/patients/{patient_id}/risk", response_model=list[RiskScoreOut],
@@ -489,6 +474,51 @@ def visible_patients(conn: DbConn, staff: Staff, nhs_numbers: list[str]) -> dict
     rows = conn.execute("SELECT id, nhs_number, team_id FROM patients "
                         "WHERE nhs_number = ANY(%s)", (sorted(set(nhs_numbers)),)).fetchall()
     return {r["nhs_number"]: r["id"] for r in rows if team_visible(staff, r["team_id"])}
+
+
+R = TypeVar("R", care.RiskRow, care.EpisodeRow)
+
+
+class RowConflict(Exception):
+    """A CSV row the database refuses as it stands (the row is listed, the rest imported)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def import_rows(conn: DbConn, staff: Staff, request: Request, what: str,
+                good: Sequence[R], bad: Sequence[care.RowProblem],
+                store: Callable[[int, R], bool]) -> ImportResultOut:
+    """The import loop both CSV imports share: resolve each good row's patient within the
+    caller's teams, `store(patient_id, row)` it (True if it changed anything; RowConflict to
+    refuse it), list refused rows with their reason, audit, commit."""
+    errors = [RowError(row=p.row, code=p.code, message=p.message) for p in bad]
+    patients = visible_patients(conn, staff, [r.nhs_number for r in good])
+    imported = unchanged = 0
+    touched: set[int] = set()
+    for r in good:
+        pid = patients.get(r.nhs_number)
+        if pid is None:
+            errors.append(RowError(row=r.row, code="unknown-patient",
+                                   message="No patient with this NHS number in your teams."))
+            continue
+        try:
+            changed = store(pid, r)
+        except RowConflict as conflict:
+            errors.append(RowError(row=r.row, code=conflict.code, message=conflict.message))
+            continue
+        if changed:
+            imported += 1
+            touched.add(pid)
+        else:
+            unchanged += 1
+    audit(conn, staff, "import", what, None, client_addr(request),
+          {"rows": len(good) + len(bad), "imported": imported, "patient_ids": sorted(touched)})
+    conn.commit()
+    errors.sort(key=lambda e: e.row)
+    return ImportResultOut(rows=len(good) + len([b for b in bad if b.row > 0]),
+                           imported=imported, unchanged=unchanged, errors=errors)
 
 
 _PAGE = """<!doctype html>

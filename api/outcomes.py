@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from api.access import audit, check_patient, team_visible
-from api.care_routes import REVIEW_DUE_SQL, CsvBody, visible_patients
+from api.care_routes import REVIEW_DUE_SQL, CsvBody, RowConflict, import_rows
 from api.care_schemas import (
     DischargeEpisodeIn,
     EpisodeIn,
@@ -27,7 +27,6 @@ from api.care_schemas import (
     ImportResultOut,
     OutcomeMonth,
     OutcomesOut,
-    RowError,
 )
 from api.deps import Clinical, Conn, DbConn, Staff, client_addr, require
 from api.errors import ApiError, not_found
@@ -225,37 +224,19 @@ def import_episodes(text: CsvBody, staff: Clinical, conn: Conn,
     """`nhs_number,kind,started_on,discharged_on,hospital,reason` per row; refused rows are
     listed with the reason, good rows kept; re-importing is harmless."""
     good, bad = care.parse_episode_csv(text, today=_today())
-    errors = [RowError(row=p.row, code=p.code, message=p.message) for p in bad]
-    patients = visible_patients(conn, staff, [r.nhs_number for r in good])
-    imported = unchanged = 0
-    touched: set[int] = set()
-    for r in good:
-        pid = patients.get(r.nhs_number)
-        if pid is None:
-            errors.append(RowError(row=r.row, code="unknown-patient",
-                                   message="No patient with this NHS number in your teams."))
-            continue
+
+    def store(pid: int, r: care.EpisodeRow) -> bool:
         try:
             with conn.transaction():
                 _, changed = record_episode(conn, pid, r.kind, r.started_on, r.discharged_on,
                                             r.hospital, r.reason, source="import",
                                             who=staff.username)
-        except psycopg.errors.CheckViolation:
-            errors.append(RowError(row=r.row, code="conflicts-with-record",
-                                   message="The row contradicts the recorded episode (e.g. a "
-                                   "discharge before its start)."))
-            continue
-        if changed is None:
-            unchanged += 1
-        else:
-            imported += 1
-            touched.add(pid)
-    audit(conn, staff, "import", "admissions", None, client_addr(request),
-          {"imported": imported, "patient_ids": sorted(touched)})
-    conn.commit()
-    errors.sort(key=lambda e: e.row)
-    return ImportResultOut(rows=len(good) + len([b for b in bad if b.row > 0]),
-                           imported=imported, unchanged=unchanged, errors=errors)
+        except psycopg.errors.CheckViolation as err:
+            raise RowConflict("conflicts-with-record", "The row contradicts the recorded "
+                              "episode (e.g. a discharge before its start).") from err
+        return changed is not None
+
+    return import_rows(conn, staff, request, "admissions", good, bad, store)
 
 
 @router.get("/teams/{team_id}/follow-ups", response_model=list[FollowUpOut],
