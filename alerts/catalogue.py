@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from telehub.domain.units import Metric
 from telehub.errors import ConfigError
-from telehub.metrics import Metric
 
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.toml")
 SEVERITIES = ("info", "amber", "red")

@@ -10,7 +10,7 @@ import typer
 from psycopg.rows import dict_row
 
 from alerts import thresholds as th
-from telehub import registry
+from telehub.care import registration as registry
 from telehub.cli import run_in_transaction as in_tx
 
 thresholds_app = typer.Typer(help="Individual alert thresholds per patient.",

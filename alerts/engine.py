@@ -18,9 +18,9 @@ from alerts.catalogue import SEVERITIES, Catalogue, Rule, load_catalogue, severi
 from alerts.rules import CHECKS, Hit, Point, Series, band_hit, reading_fields, render
 from alerts.thresholds import Subject, load_subjects
 from telehub.config import AlertSettings, get_settings
+from telehub.domain.readings import StoredReading
+from telehub.domain.units import Metric
 from telehub.errors import ConfigError
-from telehub.metrics import Metric
-from telehub.readings import StoredReading
 
 logger = logging.getLogger(__name__)
 
@@ -258,7 +258,7 @@ def _raised(episode: str, found: list[Finding]) -> store.Raised:
 
 
 def _unit(metric: Metric) -> str:
-    from telehub.metrics import SPECS
+    from telehub.domain.units import SPECS
 
     return SPECS[metric].canonical.value
 

@@ -21,10 +21,10 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from alerts.store import OUTBOX_CHANNEL
-from telehub import topics
 from telehub.config import Settings
-from telehub.mqtt import connect as mqtt_connect
-from telehub.mqtt import new_client
+from telehub.mqtt import topics
+from telehub.mqtt.connection import connect as mqtt_connect
+from telehub.mqtt.connection import new_client
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from alerts.catalogue import Rule
-from telehub.metrics import MGDL_PER_MMOLL, SPECS, Metric, format_value
+from telehub.domain.units import MGDL_PER_MMOLL, SPECS, Metric, format_value
 
 LOW_QUALITY_FLAGS = frozenset({"low-quality", "invalid"})
 # Weights are compared to the gram: 81.3 - 79.3 must count as a 2.0 kg gain.

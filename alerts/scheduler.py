@@ -23,7 +23,7 @@ from alerts.rules import render
 from alerts.telecare import escalate_telecare
 from alerts.thresholds import load_subjects
 from telehub.config import Settings
-from telehub.metrics import SPECS, Metric
+from telehub.domain.units import SPECS, Metric
 
 logger = logging.getLogger(__name__)
 

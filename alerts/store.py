@@ -12,7 +12,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from alerts.catalogue import severity_rank
-from telehub.topics import alert_topic
+from telehub.mqtt.topics import alert_topic
 
 SYSTEM = "system"
 # NOTIFYed when outbox rows are written, so notifiers wake at commit instead of polling.

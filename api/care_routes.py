@@ -34,8 +34,8 @@ from api.care_schemas import (
 from api.deps import Clinical, Conn, DbConn, Staff, client_addr
 from api.errors import ApiError, not_found
 from api.schemas import Problem
-from telehub import care
-from telehub.metrics import parse_metric
+from telehub.care import plans as care
+from telehub.domain.units import parse_metric
 
 router = APIRouter(tags=["care"], responses={401: {"model": Problem}, 404: {"model": Problem}})
 

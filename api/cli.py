@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from telehub import registry
+from telehub.care import registration as registry
 from telehub.cli import run_in_transaction as in_tx
 from telehub.config import get_settings
 from telehub.errors import TelehubError, ValidationError

@@ -7,8 +7,7 @@ import hashlib
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from telehub.errors import ValidationError
-from telehub.metrics import (
+from telehub.domain.units import (
     LOINC_METRICS,
     LOINC_SYSTEM,
     NHS_NUMBER_SYSTEM,
@@ -16,6 +15,7 @@ from telehub.metrics import (
     UCUM_SYSTEM,
     Metric,
 )
+from telehub.errors import ValidationError
 
 CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/observation-category"
 INTERPRETATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"

@@ -31,7 +31,7 @@ from api.care_schemas import (
 from api.deps import Clinical, Conn, DbConn, Staff, client_addr, require
 from api.errors import ApiError, not_found
 from api.schemas import Problem, Role
-from telehub import care
+from telehub.care import plans as care
 
 router = APIRouter(tags=["outcomes"], responses={401: {"model": Problem},
                                                  404: {"model": Problem}})

@@ -10,7 +10,7 @@ import time
 import paho.mqtt.client as mqtt
 
 from telehub.config import Settings
-from telehub.mqtt import connect, new_client
+from telehub.mqtt.connection import connect, new_client
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from telehub.metrics import Metric
+from telehub.domain.units import Metric
 
 T = TypeVar("T")
 

@@ -1,7 +1,7 @@
 """`telehub bench alert-burden`: alerts per 100 patient-days for a simulated caseload, per rule
 and per scenario, against the same caseload kept stable.
 
-The caseload is the demo seed's mix (`telehub.seed.plan_demo`): conditions, scenarios,
+The caseload is the demo seed's mix (`telehub.demo.seed.plan_demo`): conditions, scenarios,
 devices, schedules and individual SpO2 scales. Its readings come from the simulators'
 physiology, hour by simulated hour over the days measured; after each hour the alert
 scheduler runs at that simulated time (missing readings, escalations) and at 17:00 the
@@ -43,10 +43,11 @@ from psycopg_pool import ConnectionPool
 
 from bench.databases import connect, recreate_database
 from bench.report import Report, ratio
-from telehub import registry, topics
+from telehub.care import registration as registry
 from telehub.config import Settings
-from telehub.metrics import SPECS, Metric
-from telehub.readings import StoredReading
+from telehub.domain.readings import StoredReading
+from telehub.domain.units import SPECS, Metric
+from telehub.mqtt import topics
 
 VARIANTS = ("hub", "engine", "stable")
 RESOLVE_HOUR = 17          # the nurses close the day's alerts (17:00 UTC in winter)
@@ -123,7 +124,7 @@ def window(days: int, end: datetime | None = None) -> tuple[datetime, datetime]:
 
 def plan_caseload(sizes: BurdenSizes, *, stable: bool = False) -> list[Any]:
     """The seed's patients (scenario mix), or the same patients with every scenario stable."""
-    from telehub.seed import plan_demo
+    from telehub.demo.seed import plan_demo
 
     plan = plan_demo(seed=sizes.seed, count=sizes.patients)
     if stable:
@@ -164,7 +165,7 @@ def caseload_readings(plan: Sequence[Any], seed: int, start: datetime,
     """The simulated measurements in time order (device faults left out: ingest rejects them
     and they raise no clinical alert)."""
     from device_simulators.physiology import caseload_models, measurements_between
-    from telehub.caseload import Caseload as SimCaseload
+    from telehub.domain.roster import Caseload as SimCaseload
 
     models = caseload_models(SimCaseload(seed, tuple(p.simulation for p in plan)), end)
     return [m for m in measurements_between(models, start, end) if m.fault is None]
@@ -232,7 +233,7 @@ def simulate_in_process(conn: psycopg.Connection[Any], settings: Settings,
     """The engine (or stable baseline) variant on `conn`'s empty, migrated database:
     readings stored by COPY and evaluated by the rules engine at the simulated time."""
     from alerts.engine import evaluate
-    from telehub.db import open_pool
+    from telehub.db.pool import open_pool
 
     started = time.perf_counter()
     start, end = window(sizes.days, end)

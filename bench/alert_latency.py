@@ -33,8 +33,8 @@ from bench.processes import (
     stop_services,
 )
 from bench.report import Report, ratio, summarise
-from telehub import topics
 from telehub.config import MqttEndpoint
+from telehub.mqtt import topics
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import httpx
 import psycopg
 
-from telehub.embedded import free_port, stop_process, wait_for_port
+from telehub.care.registration import add_staff
+from telehub.demo.embedded import free_port, stop_process, wait_for_port
 from telehub.passwords import generate_secret
-from telehub.registry import add_staff
 
 _SERVE = ("import uvicorn; from api.app import create_app; from telehub.config import Settings; "
           "uvicorn.run(create_app(Settings()), host='127.0.0.1', port={port}, "

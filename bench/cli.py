@@ -25,7 +25,7 @@ def _database_server(admin_url: str | None) -> Iterator[str]:
     if url:
         yield url
         return
-    from telehub.embedded import embedded_postgres
+    from telehub.demo.embedded import embedded_postgres
 
     data_dir = get_settings().data_dir / "bench"
     typer.echo(f"TELEHUB_DATABASE_URL is not set: using an embedded PostgreSQL in {data_dir}")

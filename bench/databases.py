@@ -9,8 +9,8 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 
+from telehub.db.migrate import migrate
 from telehub.errors import ConfigError
-from telehub.migrate import migrate
 
 Row = dict[str, Any]
 

@@ -32,8 +32,8 @@ from bench.processes import (
 )
 from bench.report import Report, ratio
 from bench.wire import WirePublisher, WireSubscriber
-from telehub import topics
 from telehub.config import MqttEndpoint
+from telehub.mqtt import topics
 
 
 @dataclass(frozen=True)

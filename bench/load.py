@@ -13,9 +13,9 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from telehub import topics
 from telehub.config import MqttEndpoint
-from telehub.mqtt import connect, new_client
+from telehub.mqtt import topics
+from telehub.mqtt.connection import connect, new_client
 
 # Outgoing QoS 1 messages in flight per publisher: enough to keep the broker busy,
 # few enough that paho's own bookkeeping stays cheap.

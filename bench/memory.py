@@ -25,7 +25,7 @@ from bench.databases import connect
 from bench.ingest import IngestSizes, fresh_database, hub_variant
 from bench.processes import Service, command_available, own_broker, start_service, stop_services
 from bench.report import Report, ratio
-from telehub.embedded import free_port, wait_for_port
+from telehub.demo.embedded import free_port, wait_for_port
 
 FULL = IngestSizes(hubs=(1,))
 QUICK = IngestSizes(devices=200, per_device=50, hubs=(1,))

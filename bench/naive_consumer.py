@@ -17,8 +17,8 @@ import paho.mqtt.client as mqtt
 
 from bench.databases import connect
 from bench.load import PUBLISH_INFLIGHT, LoopClient
-from telehub import topics
 from telehub.config import MqttEndpoint
+from telehub.mqtt import topics
 
 logger = logging.getLogger(__name__)
 

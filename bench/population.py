@@ -10,8 +10,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from bench.databases import Row
-from telehub.nhs import synthetic_nhs_numbers
-from telehub.registry import default_care_plan
+from telehub.care.registration import default_care_plan
+from telehub.domain.nhs_number import synthetic_nhs_numbers
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ import paho.mqtt.client as mqtt
 import psutil
 
 from bench.load import LoopClient
-from telehub import topics
 from telehub.config import MqttEndpoint
-from telehub.embedded import start_mosquitto, stop_process
+from telehub.demo.embedded import start_mosquitto, stop_process
+from telehub.mqtt import topics
 
 
 def telehub_command(*args: str) -> list[str]:

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from dashboard.formatting import metric_label
 from dashboard.models import AckTime, Alert, Bucket, OutcomeCount, Reading, RuleRate, Threshold
 from dashboard.times import to_local
-from telehub.metrics import MGDL_PER_MMOLL, SPECS, Metric
+from telehub.domain.units import MGDL_PER_MMOLL, SPECS, Metric
 
 SEVERITY_COLOUR = {"red": "#d5281b", "amber": "#ffb81c", "info": "#005eb8"}
 # Threshold parameters that put a band's edge on a chart: alert at or below / at or above.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from telehub.metrics import SPECS, Metric, format_value
+from telehub.domain.units import SPECS, Metric, format_value
 
 
 class Rag(StrEnum):

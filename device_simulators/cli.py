@@ -98,7 +98,7 @@ def _run_caseload(settings: Any, *, caseload: Path | None, demo: bool, speed: fl
 
     from device_simulators.clock import parse_duration, utcnow
     from device_simulators.runner import Simulation, SimulationPlan
-    from telehub.caseload import load_caseload
+    from telehub.domain.roster import load_caseload
     from telehub.errors import ConfigError
 
     if demo == (caseload is not None):

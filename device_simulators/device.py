@@ -33,10 +33,10 @@ from device_simulators.payloads import (
 from device_simulators.physiology import Measurement
 from device_simulators.store import ReadingStore
 from device_simulators.telecare import DeviceEvent
-from telehub.caseload import DeviceSpec
 from telehub.config import MqttEndpoint
-from telehub.mqtt import connect, new_client
-from telehub.topics import events_topic, readings_topic, status_topic
+from telehub.domain.roster import DeviceSpec
+from telehub.mqtt.connection import connect, new_client
+from telehub.mqtt.topics import events_topic, readings_topic, status_topic
 
 logger = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from device_simulators.clock import utcnow
 from device_simulators.payloads import client_id, iso_utc
 from telehub.config import parse_mqtt_url
 from telehub.errors import ValidationError
-from telehub.topics import ROOT, readings_topic
+from telehub.mqtt.topics import ROOT, readings_topic
 
 MAX_UNACKED = 20_000         # readings in flight across all devices before publishing waits
 BURST = 500                  # readings published between two looks at the sockets

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from device_simulators.physiology import Measurement
-from telehub.metrics import SPECS, Metric, Unit
-from telehub.topics import ROOT
+from telehub.domain.units import SPECS, Metric, Unit
+from telehub.mqtt.topics import ROOT
 
 FIRMWARE = "sim-1.4.2"
 # A unit no device should send for each metric (the faulty-device scenario's "wrong unit").

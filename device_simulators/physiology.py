@@ -17,8 +17,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from device_simulators.scenarios import FAULT_KINDS, Scenario, draw_scenario
-from telehub.caseload import Caseload, PatientSpec
-from telehub.metrics import Metric
+from telehub.domain.roster import Caseload, PatientSpec
+from telehub.domain.units import Metric
 
 LONDON = ZoneInfo("Europe/London")
 # Baselines when the caseload gives none (a well adult; COPD a little lower).

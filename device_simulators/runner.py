@@ -16,8 +16,8 @@ from device_simulators.device import SimulatedDevice
 from device_simulators.physiology import Measurement, caseload_models, measurements_between
 from device_simulators.store import ReadingStore
 from device_simulators.telecare import DeviceEvent, events_between
-from telehub.caseload import Caseload
 from telehub.config import MqttEndpoint
+from telehub.domain.roster import Caseload
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from telehub.caseload import SCENARIOS
+from telehub.domain.roster import SCENARIOS
 
 DAY = timedelta(days=1)
 FAULT_KINDS = ("implausible", "wrong-unit", "malformed")

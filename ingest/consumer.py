@@ -25,9 +25,9 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from ingest.counters import IngestStats
 from ingest.writer import Received
-from telehub import mqtt as telehub_mqtt
-from telehub import topics
 from telehub.config import Settings
+from telehub.mqtt import connection as telehub_mqtt
+from telehub.mqtt import topics
 
 logger = logging.getLogger(__name__)
 

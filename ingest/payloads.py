@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from telehub.domain.units import LOINC_METRICS, LOINC_SYSTEM, Metric
 from telehub.errors import ValidationError
-from telehub.metrics import LOINC_METRICS, LOINC_SYSTEM, Metric
 
 # A single reading or FHIR Observation is a few hundred bytes; anything past this
 # is not a reading however it parses (batches have their own, larger limit).

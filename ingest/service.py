@@ -17,7 +17,7 @@ from ingest.consumer import Consumer
 from ingest.counters import IngestStats
 from ingest.writer import Evaluate, Received
 from telehub.config import Settings
-from telehub.db import open_pool
+from telehub.db.pool import open_pool
 
 logger = logging.getLogger(__name__)
 

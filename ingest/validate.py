@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 from ingest.payloads import RawReading
 from telehub.config import IngestSettings
+from telehub.domain.readings import NewReading
+from telehub.domain.units import SPECS, Metric, normalise, parse_metric, parse_unit
 from telehub.errors import ValidationError
-from telehub.metrics import SPECS, Metric, normalise, parse_metric, parse_unit
-from telehub.readings import NewReading
 
 # Oximeters' stated accuracy covers 70–100 %; lower readings are kept and marked to verify.
 SPO2_VERIFY_BELOW = 70.0

@@ -22,10 +22,10 @@ from ingest.payloads import Decoded, decode_payload, item_bytes
 from ingest.status import decode_status, record_status
 from ingest.validate import DeviceRecord, check_device, validate_reading
 from telehub.config import IngestSettings
+from telehub.domain.readings import NewReading, StoredReading
+from telehub.domain.units import Metric, Unit
 from telehub.errors import ValidationError
-from telehub.metrics import Metric, Unit
-from telehub.readings import NewReading, StoredReading
-from telehub.topics import parse_device_topic
+from telehub.mqtt.topics import parse_device_topic
 
 logger = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ import pytest
 from psycopg import sql
 
 from telehub.config import IngestSettings, Settings, get_settings
-from telehub.db import connect
-from telehub.migrate import migrate
+from telehub.db.migrate import migrate
+from telehub.db.pool import connect
 
 if TYPE_CHECKING:
     from tests.log_guard import LogGuard
@@ -43,7 +43,7 @@ def pg_admin_url() -> Iterator[str]:
     if url:
         yield url
         return
-    from telehub.embedded import embedded_postgres
+    from telehub.demo.embedded import embedded_postgres
 
     with embedded_postgres(Path(tempfile.mkdtemp(prefix="telehub-pg-")), delete=True) as url:
         yield url
@@ -102,7 +102,7 @@ def broker() -> Iterator[dict[str, object]]:
     if url:
         yield {"url": url, "kind": "external", "no_loss": True}
         return
-    from telehub.embedded import embedded_broker
+    from telehub.demo.embedded import embedded_broker
 
     with embedded_broker(Path(tempfile.mkdtemp(prefix="telehub-mqtt-"))) as info:
         yield {"url": info.url, "kind": info.kind, "no_loss": info.no_loss}

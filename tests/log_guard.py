@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from telehub.nhs import is_valid_nhs_number
+from telehub.domain.nhs_number import is_valid_nhs_number
 
 # Ten digits, optionally spaced 3-3-4, standing alone: not inside a longer number nor a
 # hex word such as an object address (0x7f7677716350) or a generated database name.

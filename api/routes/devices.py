@@ -24,8 +24,9 @@ from api.schemas import (
     RejectedMessageOut,
     SeqGapOut,
 )
-from telehub import registry, topics
-from telehub.broker import hash_mosquitto_password
+from telehub.broker.config import hash_mosquitto_password
+from telehub.care import registration as registry
+from telehub.mqtt import topics
 
 router = APIRouter(tags=["devices"], responses={401: {"model": Problem},
                                                 404: {"model": Problem}})

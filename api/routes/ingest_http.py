@@ -19,10 +19,10 @@ from api.deps import Conn, State
 from api.errors import ApiError
 from api.publisher import PublishError
 from api.schemas import Problem, ReadingIn, ReadingsAccepted, ReadingsIn
-from telehub import topics
-from telehub.broker import verify_mosquitto_password
+from telehub.broker.config import verify_mosquitto_password
+from telehub.domain.units import Metric, normalise, parse_unit
 from telehub.errors import ValidationError
-from telehub.metrics import Metric, normalise, parse_unit
+from telehub.mqtt import topics
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from api.schemas import (
     PatientUpdate,
     Problem,
 )
-from telehub import registry
+from telehub.care import registration as registry
 
 router = APIRouter(tags=["patients"], responses={401: {"model": Problem},
                                                  404: {"model": Problem}})
@@ -207,7 +207,7 @@ def _check_nurse(conn: Conn, nurse_id: int | None, team: int) -> None:
 
 
 def _check_care_plan(plan: dict[str, Any]) -> dict[str, Any]:
-    from telehub.metrics import parse_metric
+    from telehub.domain.units import parse_metric
 
     for metric, slot in plan.items():
         parse_metric(metric)

@@ -11,8 +11,8 @@ from api.access import audit, check_patient
 from api.deps import Clinical, Conn, DbConn, client_addr
 from api.errors import ApiError
 from api.schemas import Bucket, BucketOut, Problem, ReadingOut, ReadingsOut
-from telehub.db import has_timescaledb
-from telehub.metrics import Metric
+from telehub.db.pool import has_timescaledb
+from telehub.domain.units import Metric
 
 router = APIRouter(tags=["readings"], responses={401: {"model": Problem},
                                                  404: {"model": Problem}})

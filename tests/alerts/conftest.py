@@ -20,12 +20,12 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from alerts.engine import evaluate
-from telehub import registry
+from telehub.care import registration as registry
 from telehub.config import Settings, parse_mqtt_url
-from telehub.db import connect, open_pool
-from telehub.metrics import SPECS, Metric, Unit
-from telehub.nhs import synthetic_nhs_numbers
-from telehub.readings import StoredReading
+from telehub.db.pool import connect, open_pool
+from telehub.domain.nhs_number import synthetic_nhs_numbers
+from telehub.domain.readings import StoredReading
+from telehub.domain.units import SPECS, Metric, Unit
 
 # A fixed clock: Thursday 26 November 2026, 10:00 UTC (10:00 in London, GMT).
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from alerts.cli import register
 from telehub.config import get_settings
-from telehub.metrics import Metric
+from telehub.domain.units import Metric
 from tests.alerts.conftest import NOW, Clinic
 
 # Other processes (hub, notifier, scheduler, CLI) read this module's data: it commits.

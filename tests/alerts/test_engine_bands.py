@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from alerts.thresholds import set_spo2_scale, set_threshold
-from telehub.metrics import Metric, Unit
+from telehub.domain.units import Metric, Unit
 from tests.alerts.conftest import NOW, Clinic
 
 Case = tuple[float, str | None]

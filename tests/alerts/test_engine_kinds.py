@@ -10,7 +10,7 @@ import psycopg
 from alerts.engine import evaluate
 from alerts.lifecycle import Actor, resolve
 from alerts.thresholds import set_threshold
-from telehub.metrics import Metric, Unit
+from telehub.domain.units import Metric, Unit
 from tests.alerts.conftest import NOW, Clinic
 
 DAY = timedelta(days=1)

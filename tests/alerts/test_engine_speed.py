@@ -13,8 +13,8 @@ import pytest
 
 from alerts.catalogue import load_catalogue
 from alerts.engine import evaluate
-from telehub.metrics import Metric, Unit
-from telehub.readings import StoredReading
+from telehub.domain.readings import StoredReading
+from telehub.domain.units import Metric, Unit
 from tests.alerts.conftest import NOW, Clinic
 
 # Other processes (hub, notifier, scheduler, CLI) read this module's data: it commits.

@@ -6,9 +6,9 @@ import pytest
 
 from alerts import lifecycle
 from alerts.lifecycle import Actor, TransitionError
-from telehub import registry
+from telehub.care import registration as registry
+from telehub.domain.units import Metric
 from telehub.errors import NotFoundError, ValidationError
-from telehub.metrics import Metric
 from tests.alerts.conftest import NOW, Clinic
 
 

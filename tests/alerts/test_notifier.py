@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from alerts.notifier import SIGNATURE_HEADER, Notifier, wait_until_drained
 from telehub.config import Settings
-from telehub.metrics import Metric
+from telehub.domain.units import Metric
 from tests.alerts.conftest import NOW, Clinic, Subscriber
 
 # Other processes (hub, notifier, scheduler, CLI) read this module's data: it commits.

@@ -10,7 +10,7 @@ import pytest
 
 from alerts.catalogue import Rule, load_catalogue
 from alerts.rules import CHECKS, Point, Series, render
-from telehub.metrics import Metric
+from telehub.domain.units import Metric
 
 LONDON = ZoneInfo("Europe/London")
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)

@@ -14,10 +14,10 @@ from psycopg_pool import ConnectionPool
 
 from alerts.notifier import Notifier, wait_until_drained
 from alerts.thresholds import set_spo2_scale
-from telehub import mqtt as telehub_mqtt
-from telehub import topics
 from telehub.config import Settings, parse_mqtt_url
-from telehub.metrics import Metric
+from telehub.domain.units import Metric
+from telehub.mqtt import connection as telehub_mqtt
+from telehub.mqtt import topics
 from tests.alerts.conftest import Clinic, Subscriber
 
 # Other processes (hub, notifier, scheduler, CLI) read this module's data: it commits.

@@ -14,8 +14,8 @@ from psycopg_pool import ConnectionPool
 from alerts.lifecycle import Actor, acknowledge
 from alerts.scheduler import SCHEDULER_LOCK_KEY, Scheduler
 from telehub.config import Settings
-from telehub.db import open_pool
-from telehub.metrics import Metric
+from telehub.db.pool import open_pool
+from telehub.domain.units import Metric
 from tests.alerts.conftest import NOW, Clinic
 
 # Other processes (hub, notifier, scheduler, CLI) read this module's data: it commits.

@@ -23,9 +23,9 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from api.app import create_app
-from telehub import registry
+from telehub.care import registration as registry
 from telehub.config import ApiSettings, Settings
-from telehub.db import connect
+from telehub.db.pool import connect
 from telehub.passwords import hash_password
 from tests.log_guard import LogGuard
 

@@ -8,8 +8,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from telehub import registry
-from telehub.metrics import SPECS, Metric
+from telehub.care import registration as registry
+from telehub.domain.units import SPECS, Metric
 
 KIND_FOR = {"weight": "scale", "spo2": "oximeter", "pulse": "oximeter", "glucose": "glucometer"}
 

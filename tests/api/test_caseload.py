@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 
-from telehub import registry
+from telehub.care import registration as registry
 from tests.api.conftest import LiveApi
 from tests.api.data import add_alert, add_readings
 

@@ -12,9 +12,10 @@ import psycopg
 
 from api.routes.devices import PREVIEW_BYTES, payload_preview
 from ingest.writer import Received, store_batch
-from telehub import registry, topics
+from telehub.care import registration as registry
 from telehub.config import IngestSettings
-from telehub.readings import StoredReading
+from telehub.domain.readings import StoredReading
+from telehub.mqtt import topics
 from tests.api.conftest import LiveApi
 
 

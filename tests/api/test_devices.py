@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from telehub import broker
+from telehub.broker import config as broker
 from tests.api.conftest import LiveApi
 from tests.log_guard import LogGuard
 
@@ -78,7 +78,7 @@ def test_credentials_are_shown_once_and_stored_as_a_broker_hash(
 
 def test_telecare_devices_are_listed_and_shown_on_the_caseload(live_api: LiveApi) -> None:
     from api.schemas import DeviceKind
-    from telehub.registry import DEVICE_KINDS
+    from telehub.care.registration import DEVICE_KINDS
 
     assert {k.value for k in DeviceKind} == set(DEVICE_KINDS)
     ann = live_api.world.patients["ann"]

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from telehub.config import parse_mqtt_url
-from telehub.mqtt import connect, new_client
+from telehub.mqtt.connection import connect, new_client
 from tests.api.conftest import LiveApi
 from tests.log_guard import LogGuard
 

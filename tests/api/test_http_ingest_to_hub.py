@@ -11,7 +11,7 @@ import pytest
 
 from ingest.service import Ingest
 from telehub.config import Settings
-from telehub.db import open_pool
+from telehub.db.pool import open_pool
 from tests.api.conftest import LiveApi
 from tests.ingest.conftest import forget_session
 from tests.log_guard import LogGuard

@@ -194,7 +194,7 @@ def test_unexpected_errors_are_500_problems_logged_without_their_message(
 def test_api_enums_match_the_database_enums(conn: psycopg.Connection) -> None:
     """A migration that adds an enum value must add it to the API's models too (else 500s)."""
     from api import schemas
-    from telehub.metrics import Metric
+    from telehub.domain.units import Metric
 
     pairs = {"staff_role": schemas.Role, "severity": schemas.Severity,
              "alert_status": schemas.AlertStatus, "alert_outcome": schemas.Outcome,

@@ -59,7 +59,7 @@ def _timed(fn: object, repeat: int = 5) -> float:
 @pytest.mark.slow
 def test_caseload_and_a_year_of_daily_buckets_are_fast(live_api: LiveApi,
                                                        conn: psycopg.Connection) -> None:
-    from telehub.nhs import synthetic_nhs_numbers
+    from telehub.domain.nhs_number import synthetic_nhs_numbers
 
     numbers = synthetic_nhs_numbers(1000)
     nhs = [next(numbers) for _ in range(PATIENTS)]

@@ -16,7 +16,7 @@ from bench.cli import _variants
 from bench.databases import drop_database
 from bench.processes import command_available
 from bench.report import Report
-from telehub.embedded import mosquitto_binary
+from telehub.demo.embedded import mosquitto_binary
 
 
 def _alert(pid: int, rule: str, severity: str) -> dict[str, object]:

@@ -12,7 +12,7 @@ import pytest
 from bench import alert_latency
 from bench.databases import drop_database
 from bench.processes import command_available
-from telehub.embedded import mosquitto_binary
+from telehub.demo.embedded import mosquitto_binary
 
 pytestmark = pytest.mark.skipif(mosquitto_binary() is None,
                                 reason="the benchmark starts its own mosquitto")

@@ -11,7 +11,7 @@ import pytest
 from bench import ingest
 from bench.databases import drop_database
 from bench.processes import command_available
-from telehub.embedded import mosquitto_binary
+from telehub.demo.embedded import mosquitto_binary
 
 pytestmark = pytest.mark.skipif(mosquitto_binary() is None,
                                 reason="the ingest benchmark starts its own mosquitto")

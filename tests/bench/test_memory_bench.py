@@ -13,7 +13,7 @@ from bench.api_server import api_missing
 from bench.databases import drop_database
 from bench.ingest import IngestSizes
 from bench.processes import command_available
-from telehub.embedded import mosquitto_binary
+from telehub.demo.embedded import mosquitto_binary
 
 # About 20-30 s: a hub, the API, the dashboard and a headless browser all start.
 pytestmark = [

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import psycopg
 
 from alerts.thresholds import set_threshold
-from telehub import care
+from telehub.care import plans as care
 from tests.api.conftest import LiveApi
 
 

@@ -10,8 +10,8 @@ from datetime import UTC, date, datetime
 import psycopg
 from psycopg.types.json import Jsonb
 
-from telehub import registry
-from telehub.nhs import synthetic_nhs_numbers
+from telehub.care import registration as registry
+from telehub.domain.nhs_number import synthetic_nhs_numbers
 from tests.api.conftest import LiveApi
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from ingest.events import decode_event, is_events_topic
-from telehub import care
+from telehub.care import plans as care
 from telehub.config import IngestSettings
 from telehub.errors import ValidationError
 

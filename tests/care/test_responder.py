@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from alerts.telecare import TelecareEvent, raise_telecare_alerts
-from telehub import registry
+from telehub.care import registration as registry
 from telehub.config import Settings
 from tests.api.conftest import LiveApi
 

@@ -19,9 +19,10 @@ from alerts.notifier import Notifier
 from alerts.scheduler import Scheduler
 from alerts.telecare import TelecareEvent, escalate_telecare, raise_telecare_alerts
 from ingest.service import Ingest
-from telehub import registry, topics
+from telehub.care import registration as registry
 from telehub.config import Settings, parse_mqtt_url
-from telehub.db import open_pool
+from telehub.db.pool import open_pool
+from telehub.mqtt import topics
 from tests.alerts.conftest import Subscriber
 from tests.api.conftest import LiveApi, build_world
 

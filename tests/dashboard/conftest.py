@@ -24,9 +24,9 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from streamlit.testing.v1 import AppTest
 
-from telehub import registry
+from telehub.care import registration as registry
 from telehub.config import Settings, get_settings
-from telehub.db import connect
+from telehub.db.pool import connect
 from tests.log_guard import GUARD, LogGuard
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"

@@ -8,7 +8,7 @@ from typing import Any
 from psycopg.rows import dict_row
 from streamlit.testing.v1 import AppTest
 
-from telehub.db import connect
+from telehub.db.pool import connect
 from tests.dashboard.conftest import Seeded, add_staff, no_exceptions, page_text, sign_in
 
 

@@ -22,9 +22,10 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from telehub import registry, topics
+from telehub.care import registration as registry
 from telehub.config import Settings, parse_mqtt_url
-from telehub.db import connect, open_pool
+from telehub.db.pool import connect, open_pool
+from telehub.mqtt import topics
 from tests.dashboard.conftest import PASSWORD, Seeded, add_alert, add_staff, free_port
 from tests.dashboard.test_responder import add_care_context
 from tests.dashboard.webdriver import ENTER, Browser, headless_chromium

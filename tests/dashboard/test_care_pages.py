@@ -10,7 +10,7 @@ from psycopg.rows import dict_row
 from streamlit.testing.v1 import AppTest
 
 from dashboard.client import ApiClient, new_http
-from telehub.db import connect
+from telehub.db.pool import connect
 from tests.dashboard.conftest import PASSWORD, Seeded, no_exceptions, page_text, sign_in
 from tests.dashboard.test_responder import add_care_context
 

@@ -14,10 +14,10 @@ from psycopg.types.json import Jsonb
 from streamlit.testing.v1 import AppTest
 
 from ingest.writer import Received, store_batch
-from telehub import topics
 from telehub.config import IngestSettings
-from telehub.db import connect
-from telehub.readings import StoredReading
+from telehub.db.pool import connect
+from telehub.domain.readings import StoredReading
+from telehub.mqtt import topics
 from tests.dashboard.conftest import PASSWORD, Seeded, no_exceptions, page_text, sign_in
 
 ROOT = "test/devices-page/telehub/v1"

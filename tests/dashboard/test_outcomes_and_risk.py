@@ -13,7 +13,7 @@ from psycopg.rows import dict_row
 from streamlit.testing.v1 import AppTest
 
 from dashboard.client import ApiClient, new_http
-from telehub.db import connect
+from telehub.db.pool import connect
 from tests.dashboard.conftest import (
     PASSWORD,
     Seeded,

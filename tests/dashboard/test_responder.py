@@ -11,8 +11,8 @@ from psycopg.rows import dict_row
 from streamlit.testing.v1 import AppTest
 
 from alerts.telecare import TelecareEvent, raise_telecare_alerts
-from telehub import registry
-from telehub.db import connect
+from telehub.care import registration as registry
+from telehub.db.pool import connect
 from tests.dashboard.conftest import Seeded, add_staff, no_exceptions, page_text, sign_in
 
 

@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from telehub.config import get_settings
-from telehub.db import connect
+from telehub.db.pool import connect
 from tests.dashboard.conftest import (
     Seeded,
     Shared,

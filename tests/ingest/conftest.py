@@ -13,10 +13,11 @@ import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 
-from telehub import mqtt as telehub_mqtt
-from telehub import registry, topics
+from telehub.care import registration as registry
 from telehub.config import Settings, parse_mqtt_url
-from telehub.nhs import synthetic_nhs_numbers
+from telehub.domain.nhs_number import synthetic_nhs_numbers
+from telehub.mqtt import connection as telehub_mqtt
+from telehub.mqtt import topics
 from tests.log_guard import LogGuard
 
 

@@ -12,10 +12,10 @@ from psycopg_pool import ConnectionPool
 
 from alerts import engine
 from ingest.service import Ingest
-from telehub import topics
 from telehub.config import Settings
-from telehub.db import open_pool
-from telehub.readings import StoredReading
+from telehub.db.pool import open_pool
+from telehub.domain.readings import StoredReading
+from telehub.mqtt import topics
 from tests.ingest.conftest import (
     Caseload,
     Publisher,

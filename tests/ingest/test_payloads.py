@@ -11,8 +11,8 @@ import pytest
 from ingest.payloads import RawReading, decode_payload
 from ingest.validate import DeviceRecord, check_device, parse_time, validate_reading
 from telehub.config import IngestSettings
+from telehub.domain.units import Metric, Unit
 from telehub.errors import ValidationError
-from telehub.metrics import Metric, Unit
 
 LIMITS = IngestSettings()
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)

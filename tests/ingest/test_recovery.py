@@ -20,7 +20,7 @@ from psycopg_pool import ConnectionPool
 
 from ingest.service import Ingest
 from telehub.config import Settings
-from telehub.db import open_pool
+from telehub.db.pool import open_pool
 from tests.ingest.conftest import (
     Caseload,
     Publisher,

@@ -12,10 +12,10 @@ import psycopg
 import pytest
 
 from ingest.writer import BatchOutcome, Received, seq_gaps, store_batch
-from telehub import topics
 from telehub.config import IngestSettings
-from telehub.metrics import Metric
-from telehub.readings import StoredReading
+from telehub.domain.readings import StoredReading
+from telehub.domain.units import Metric
+from telehub.mqtt import topics
 from tests.ingest.conftest import Caseload, minutes_ago, reading
 
 PREFIX = "test/writer/telehub/v1"

@@ -31,12 +31,13 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from telehub import mqtt as telehub_mqtt
-from telehub import registry, topics
+from telehub.care import registration as registry
 from telehub.config import parse_mqtt_url
-from telehub.db import connect
-from telehub.migrate import migrate
-from telehub.nhs import synthetic_nhs_numbers
+from telehub.db.migrate import migrate
+from telehub.db.pool import connect
+from telehub.domain.nhs_number import synthetic_nhs_numbers
+from telehub.mqtt import connection as telehub_mqtt
+from telehub.mqtt import topics
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from telehub.db import connect
-from telehub.migrate import load_migrations, migrate
+from telehub.db.migrate import load_migrations, migrate
+from telehub.db.pool import connect
 
 TABLES = {"teams", "staff", "api_tokens", "patients", "devices", "readings", "thresholds",
           "alerts", "alert_events", "outbox", "rejected_messages", "audit_log"}

@@ -14,10 +14,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from telehub import seed
-from telehub.caseload import load_caseload
 from telehub.config import get_settings
-from telehub.nhs import is_valid_nhs_number
+from telehub.demo import seed
+from telehub.domain.nhs_number import is_valid_nhs_number
+from telehub.domain.roster import load_caseload
 from telehub.passwords import verify_password
 
 

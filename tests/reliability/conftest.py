@@ -24,8 +24,7 @@ import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from telehub import registry
-from telehub.broker import (
+from telehub.broker.config import (
     BrokerConfig,
     ServiceUser,
     find_dynsec_plugin,
@@ -33,10 +32,11 @@ from telehub.broker import (
     start_mosquitto_with,
     write_broker_files,
 )
-from telehub.embedded import free_port, mosquitto_binary, stop_process
+from telehub.care import registration as registry
+from telehub.demo.embedded import free_port, mosquitto_binary, stop_process
+from telehub.domain.nhs_number import synthetic_nhs_numbers
 from telehub.errors import ConfigError
-from telehub.nhs import synthetic_nhs_numbers
-from telehub.topics import readings_topic
+from telehub.mqtt.topics import readings_topic
 from tests.log_guard import LogGuard
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,7 +144,7 @@ def shipped_broker(tmp_path: Path, conn: psycopg.Connection,
         find_dynsec_plugin()
     except ConfigError:
         pytest.skip("needs Mosquitto's dynamic-security plugin")
-    from telehub.broker import device_credentials
+    from telehub.broker.config import device_credentials
 
     devices, skipped = device_credentials(conn)
     assert not skipped and len(devices) == len(fleet[0].devices)
@@ -418,7 +418,7 @@ def duplicated(db_url: str) -> int:
 
 def wait_hub_online(broker: ShippedBroker, client_id: str, timeout: float = 30.0) -> None:
     """Wait for the hub's retained `online` status: it is subscribed once that is published."""
-    from telehub.topics import hub_status_topic
+    from telehub.mqtt.topics import hub_status_topic
 
     seen = threading.Event()
     watcher = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)

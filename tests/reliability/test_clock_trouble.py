@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from psycopg.rows import tuple_row
 
-from telehub.topics import readings_topic
+from telehub.mqtt.topics import readings_topic
 from tests.reliability.conftest import (
     Device,
     Hub,

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from telehub.embedded import free_port
+from telehub.demo.embedded import free_port
 from tests.reliability.conftest import (
     Device,
     Hub,

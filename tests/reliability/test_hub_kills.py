@@ -18,7 +18,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from psycopg.rows import tuple_row
 
-from telehub.topics import readings_topic
+from telehub.mqtt.topics import readings_topic
 from tests.reliability.conftest import (
     RESPONDER_PASSWORD,
     RESPONDER_USER,

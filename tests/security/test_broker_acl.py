@@ -27,7 +27,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from telehub.broker import (
+from telehub.broker.config import (
     BrokerConfig,
     ServiceUser,
     TlsFiles,
@@ -36,9 +36,9 @@ from telehub.broker import (
     start_mosquitto_with,
     write_broker_files,
 )
-from telehub.embedded import free_port, mosquitto_binary, stop_process
+from telehub.demo.embedded import free_port, mosquitto_binary, stop_process
 from telehub.errors import ConfigError
-from telehub.topics import alert_topic, readings_subscription, readings_topic, status_topic
+from telehub.mqtt.topics import alert_topic, readings_subscription, readings_topic, status_topic
 
 pytestmark = pytest.mark.skipif(mosquitto_binary() is None, reason="needs mosquitto")
 

@@ -14,12 +14,12 @@ import pytest
 from psycopg.rows import tuple_row
 
 from ingest.service import Ingest
-from telehub import registry
+from telehub.care import registration as registry
 from telehub.config import Settings, parse_mqtt_url
-from telehub.db import open_pool
-from telehub.mqtt import new_client
-from telehub.nhs import synthetic_nhs_numbers
-from telehub.topics import readings_topic
+from telehub.db.pool import open_pool
+from telehub.domain.nhs_number import synthetic_nhs_numbers
+from telehub.mqtt.connection import new_client
+from telehub.mqtt.topics import readings_topic
 from tests.log_guard import LogGuard
 
 

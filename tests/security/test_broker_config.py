@@ -15,7 +15,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from telehub.broker import (
+from telehub.broker.config import (
     BrokerConfig,
     ServiceUser,
     check_username,
@@ -27,9 +27,9 @@ from telehub.broker import (
     write_broker_files,
     write_password_file,
 )
-from telehub.broker_cli import register
+from telehub.cli.broker import register
 from telehub.config import get_settings
-from telehub.embedded import free_port, mosquitto_binary, stop_process
+from telehub.demo.embedded import free_port, mosquitto_binary, stop_process
 from telehub.errors import ConfigError
 from telehub.passwords import hash_password
 from tests.security.test_broker_acl import Client

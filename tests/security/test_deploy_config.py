@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from telehub.broker import DYNSEC_PLUGIN_PATHS, BrokerConfig, TlsFiles, render_conf
+from telehub.broker.config import DYNSEC_PLUGIN_PATHS, BrokerConfig, TlsFiles, render_conf
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto"
 

@@ -29,11 +29,11 @@ from alerts import engine
 from ingest.payloads import SINGLE_MAX_BYTES, Decoded, decode_payload
 from ingest.validate import DeviceRecord, validate_reading
 from ingest.writer import Received, store_batch
-from telehub import registry
+from telehub.care import registration as registry
 from telehub.config import IngestSettings
+from telehub.domain.nhs_number import synthetic_nhs_numbers
 from telehub.errors import ValidationError
-from telehub.nhs import synthetic_nhs_numbers
-from telehub.topics import readings_topic, status_topic
+from telehub.mqtt.topics import readings_topic, status_topic
 from tests.log_guard import LogGuard
 
 LIMITS = IngestSettings()

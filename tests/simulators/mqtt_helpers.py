@@ -11,7 +11,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from telehub.config import parse_mqtt_url
-from telehub.mqtt import connect, new_client
+from telehub.mqtt.connection import connect, new_client
 
 
 class Collector:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from telehub.caseload import Caseload, DeviceSpec, PatientSpec, dump_caseload, load_caseload
+from telehub.domain.roster import Caseload, DeviceSpec, PatientSpec, dump_caseload, load_caseload
+from telehub.domain.units import Metric, Unit
 from telehub.errors import ValidationError
-from telehub.metrics import Metric, Unit
 
 GOOD = """
 seed = 3
@@ -121,7 +121,7 @@ def test_syntax_errors_and_duplicates_are_reported(tmp_path: Path) -> None:
 
 
 def test_the_shipped_example_caseload_loads_with_every_scenario() -> None:
-    from telehub.caseload import SCENARIOS
+    from telehub.domain.roster import SCENARIOS
 
     path = Path(__file__).parents[2] / "device_simulators" / "examples" / "caseload.toml"
     caseload = load_caseload(path)

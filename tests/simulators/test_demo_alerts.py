@@ -15,8 +15,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from telehub.caseload import load_caseload
-from telehub.embedded import stop_process
+from telehub.demo.embedded import stop_process
+from telehub.domain.roster import load_caseload
 
 pytest.importorskip("ingest.service")
 pytest.importorskip("alerts.engine")

@@ -14,10 +14,10 @@ import pytest
 from device_simulators.device import SimulatedDevice
 from device_simulators.physiology import Measurement
 from device_simulators.store import ReadingStore
-from telehub.caseload import DeviceSpec
 from telehub.config import parse_mqtt_url
-from telehub.embedded import mosquitto_binary, start_mosquitto, stop_process
-from telehub.metrics import Metric, Unit
+from telehub.demo.embedded import mosquitto_binary, start_mosquitto, stop_process
+from telehub.domain.roster import DeviceSpec
+from telehub.domain.units import Metric, Unit
 from tests.simulators.mqtt_helpers import Collector
 
 T0 = datetime(2026, 11, 20, 7, 30, tzinfo=UTC)
@@ -157,7 +157,7 @@ def test_a_caseload_of_hundreds_of_devices_runs_on_one_network_thread(
         mqtt_url: str, topic_root: str, tmp_path: Path) -> None:
     """paho's own loop uses select(), which hangs past 1,024 descriptors; ours does not."""
     from device_simulators.runner import Simulation, SimulationPlan
-    from telehub.caseload import Caseload, PatientSpec
+    from telehub.domain.roster import Caseload, PatientSpec
 
     patients = tuple(
         PatientSpec(key=str(i), conditions=("heart-failure",), scenario="stable",

@@ -15,8 +15,8 @@ from device_simulators.payloads import (
     status_payload,
 )
 from device_simulators.physiology import Measurement
+from telehub.domain.units import Metric, Unit, normalise, parse_unit
 from telehub.errors import ValidationError
-from telehub.metrics import Metric, Unit, normalise, parse_unit
 
 T = datetime(2026, 11, 22, 8, 1, tzinfo=UTC)
 

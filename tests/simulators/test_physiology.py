@@ -15,8 +15,8 @@ from device_simulators.physiology import (
     caseload_models,
     measurements_between,
 )
-from telehub.caseload import Caseload, DeviceSpec, PatientSpec
-from telehub.metrics import Metric, Unit
+from telehub.domain.roster import Caseload, DeviceSpec, PatientSpec
+from telehub.domain.units import Metric, Unit
 
 ANCHOR = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SCHEDULES = {

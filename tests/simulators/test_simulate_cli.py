@@ -13,9 +13,9 @@ import typer
 from typer.testing import CliRunner
 
 from device_simulators import cli as simulate_cli
-from telehub import seed
-from telehub.caseload import load_caseload
 from telehub.config import get_settings
+from telehub.demo import seed
+from telehub.domain.roster import load_caseload
 from tests.simulators.mqtt_helpers import Collector
 
 

@@ -14,9 +14,9 @@ from device_simulators.physiology import LONDON, PatientModel
 from device_simulators.runner import Simulation, SimulationPlan
 from device_simulators.store import ReadingStore
 from device_simulators.telecare import DeviceEvent, events_between
-from telehub.caseload import Caseload, DeviceSpec, PatientSpec
 from telehub.config import parse_mqtt_url
-from telehub.metrics import Unit
+from telehub.domain.roster import Caseload, DeviceSpec, PatientSpec
+from telehub.domain.units import Unit
 from tests.simulators.mqtt_helpers import Collector
 
 ANCHOR = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)

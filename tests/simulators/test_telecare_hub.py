@@ -16,11 +16,11 @@ import psycopg
 import pytest
 
 from device_simulators.runner import Simulation, SimulationPlan
-from telehub import registry
-from telehub.caseload import Caseload, DeviceSpec, PatientSpec
+from telehub.care import registration as registry
 from telehub.config import parse_mqtt_url
-from telehub.embedded import stop_process
-from telehub.nhs import synthetic_nhs_numbers
+from telehub.demo.embedded import stop_process
+from telehub.domain.nhs_number import synthetic_nhs_numbers
+from telehub.domain.roster import Caseload, DeviceSpec, PatientSpec
 
 pytest.importorskip("ingest.service")
 pytest.importorskip("alerts.telecare")

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
+from telehub.domain.units import SPECS, Metric, Unit, normalise, parse_metric, parse_unit
 from telehub.errors import ValidationError
-from telehub.metrics import SPECS, Metric, Unit, normalise, parse_metric, parse_unit
 
 
 @pytest.mark.parametrize(("metric", "value", "unit", "expected"), [

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from telehub.nhs import format_nhs_number, is_valid_nhs_number, synthetic_nhs_numbers
+from telehub.domain.nhs_number import format_nhs_number, is_valid_nhs_number, synthetic_nhs_numbers
 
 
 @pytest.mark.parametrize("number", ["9434765919", "943 476 5919", "401-023-2137"])

@@ -49,7 +49,7 @@ class Migration:
 def load_migrations() -> list[Migration]:
     """All migrations shipped in telehub/migrations, in order."""
     found = []
-    for entry in resources.files("telehub.migrations").iterdir():
+    for entry in resources.files("telehub.db.migrations").iterdir():
         match = _NAME.fullmatch(entry.name)
         if match:
             found.append(Migration(int(match.group(1)), match.group(2), entry.read_text("utf-8")))

@@ -1,4 +1,4 @@
-"""Run the pure-Python amqtt broker on a port: `python -m telehub.amqtt_broker PORT`."""
+"""Run the pure-Python amqtt broker on a port: `python -m telehub.demo.amqtt_broker PORT`."""
 
 from __future__ import annotations
 

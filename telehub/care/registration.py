@@ -8,9 +8,9 @@ from typing import Any
 
 import psycopg
 
+from telehub.domain.nhs_number import is_valid_nhs_number, normalise_nhs_number
 from telehub.errors import NotFoundError, ValidationError
-from telehub.nhs import is_valid_nhs_number, normalise_nhs_number
-from telehub.topics import DEVICE_ID_PATTERN
+from telehub.mqtt.topics import DEVICE_ID_PATTERN
 
 CONDITIONS = ("heart-failure", "copd", "diabetes", "type1-diabetes", "type2-diabetes",
               "hypertension")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from telehub.metrics import Metric, Unit
+from telehub.domain.units import Metric, Unit
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ def _root(log_level: str = typer.Option("INFO", envvar="TELEHUB_LOG_LEVEL",
 def run_in_transaction(action: Callable[[Any], T]) -> T:
     """Run `action(conn)` in one transaction on the configured database; a domain error
     exits 1 with a clear message (commands of every package use this)."""
-    from telehub.db import connect
+    from telehub.db.pool import connect
 
     try:
         with connect(get_settings().require_database_url()) as conn:
@@ -53,8 +53,8 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 @app.command()
 def migrate() -> None:
     """Apply the numbered database migrations (safe to run again)."""
-    from telehub.db import connect
-    from telehub.migrate import migrate as run_migrations
+    from telehub.db.migrate import migrate as run_migrations
+    from telehub.db.pool import connect
 
     try:
         url = get_settings().require_database_url()
@@ -68,7 +68,7 @@ def migrate() -> None:
 @app.command()
 def demo(fresh: bool = typer.Option(False, help="Start from an empty demo database.")) -> None:
     """Run the whole service on embedded defaults and print where everything is."""
-    from telehub.demo import run
+    from telehub.demo.runner import run
 
     run(get_settings(), fresh=fresh)
 
@@ -85,7 +85,7 @@ def _load_plugins() -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    from telehub import admin_cli
+    from telehub.cli import admin as admin_cli
 
     admin_cli.register(app)
     _load_plugins()

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from telehub import registry
+from telehub.care import registration as registry
 from telehub.cli import run_in_transaction as in_tx
 
 teams = typer.Typer(help="Nursing teams.", no_args_is_help=True)

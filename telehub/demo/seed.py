@@ -26,10 +26,11 @@ import psycopg
 import typer
 from psycopg.types.json import Jsonb
 
-from telehub import care, registry
-from telehub.caseload import Caseload, DeviceSpec, PatientSpec, dump_caseload
-from telehub.metrics import Unit
-from telehub.nhs import synthetic_nhs_numbers
+from telehub.care import plans as care
+from telehub.care import registration as registry
+from telehub.domain.nhs_number import synthetic_nhs_numbers
+from telehub.domain.roster import Caseload, DeviceSpec, PatientSpec, dump_caseload
+from telehub.domain.units import Unit
 from telehub.passwords import generate_secret
 
 logger = logging.getLogger(__name__)
@@ -562,7 +563,7 @@ def register(app: typer.Typer) -> None:
                                             help="Random seed of the demo caseload.")) -> None:
         """Register the demo trust: teams, staff, patients, devices and the simulators' caseload."""
         from telehub.config import get_settings
-        from telehub.db import connect
+        from telehub.db.pool import connect
         from telehub.errors import TelehubError
 
         if not demo:

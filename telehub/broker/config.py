@@ -54,7 +54,7 @@ from typing import Any, Literal
 import psycopg
 
 from telehub.errors import ConfigError
-from telehub.topics import DEVICE_ID_PATTERN, ROOT, SHARE_GROUP
+from telehub.mqtt.topics import DEVICE_ID_PATTERN, ROOT, SHARE_GROUP
 
 logger = logging.getLogger(__name__)
 
@@ -458,7 +458,7 @@ def write_broker_files(cfg: BrokerConfig, devices: Iterable[tuple[str, str]],
 def start_mosquitto_with(conf: Path, ports: Sequence[int], *, log: Path,
                          timeout: float = 15.0) -> subprocess.Popen[bytes]:
     """Start `mosquitto -c conf` (its output into `log`) and wait until it listens on `ports`."""
-    from telehub.embedded import mosquitto_binary, wait_for_port
+    from telehub.demo.embedded import mosquitto_binary, wait_for_port
 
     binary = mosquitto_binary()
     if binary is None:

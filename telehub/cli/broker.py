@@ -1,7 +1,7 @@
 """`telehub broker config`: write a trust's Mosquitto configuration from the database.
 
 The configuration itself (hashes, ACLs, dynamic security, TLS listeners) is built by
-`telehub.broker`; this module reads the service users' secrets and the devices'
+`telehub.broker.config`; this module reads the service users' secrets and the devices'
 credentials and writes the files.
 """
 
@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from telehub.broker import (
+from telehub.broker.config import (
     BrokerConfig,
     Role,
     ServiceUser,
@@ -118,7 +118,7 @@ def config_command(
 ) -> None:
     """Write mosquitto.conf, acl and passwd for a deployment (no anonymous access, TLS optional)."""
     from telehub.config import get_settings
-    from telehub.db import connect
+    from telehub.db.pool import connect
 
     settings = get_settings()
     tls_parts = (cafile, certfile, keyfile)

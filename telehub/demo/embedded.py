@@ -133,7 +133,7 @@ def embedded_broker(data_dir: Path) -> Iterator[BrokerInfo]:
         info = BrokerInfo(f"mqtt://127.0.0.1:{port}", "mosquitto", no_loss=True)
     else:
         port = free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "telehub.amqtt_broker", str(port)],
+        proc = subprocess.Popen([sys.executable, "-m", "telehub.demo.amqtt_broker", str(port)],
                                 stdin=subprocess.DEVNULL)
         wait_for_port("127.0.0.1", port, timeout=30)
         info = BrokerInfo(f"mqtt://127.0.0.1:{port}", "amqtt", no_loss=False)

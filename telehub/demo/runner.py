@@ -24,9 +24,9 @@ from rich.console import Console
 from rich.table import Table
 
 from telehub.config import Settings
-from telehub.db import connect
-from telehub.embedded import embedded_broker, embedded_postgres, stop_process, wait_for_port
-from telehub.migrate import migrate
+from telehub.db.migrate import migrate
+from telehub.db.pool import connect
+from telehub.demo.embedded import embedded_broker, embedded_postgres, stop_process, wait_for_port
 
 console = Console()
 

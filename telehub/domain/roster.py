@@ -43,10 +43,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from telehub.care.registration import CONDITIONS, DEVICE_KINDS, DEVICE_METRICS, TELECARE_KINDS
+from telehub.domain.units import SPECS, Metric, Unit, parse_unit
 from telehub.errors import ValidationError
-from telehub.metrics import SPECS, Metric, Unit, parse_unit
-from telehub.registry import CONDITIONS, DEVICE_KINDS, DEVICE_METRICS, TELECARE_KINDS
-from telehub.topics import DEVICE_ID_PATTERN
+from telehub.mqtt.topics import DEVICE_ID_PATTERN
 
 SCENARIOS = ("stable", "hf-decompensation", "copd-exacerbation", "hypo-episodes",
              "hyperglycaemia", "nonadherent", "device-offline", "faulty-device", "fall")

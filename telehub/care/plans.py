@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from telehub.metrics import SPECS, Metric
-from telehub.nhs import is_valid_nhs_number, normalise_nhs_number
+from telehub.domain.nhs_number import is_valid_nhs_number, normalise_nhs_number
+from telehub.domain.units import SPECS, Metric
 
 # Care plans are reviewed quarterly unless the nurse sets another date.
 REVIEW_MONTHS = 3

@@ -1,0 +1,1 @@
+"""The Mosquitto broker Telehub ships: configuration, access rules and password hashes."""

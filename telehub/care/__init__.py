@@ -1,0 +1,1 @@
+"""Care records: registration, care plans, reviews and imports, shared by the API and the seed."""

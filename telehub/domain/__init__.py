@@ -1,0 +1,1 @@
+"""Telehub domain: metrics and units, codes, NHS numbers, reading checks, the service clock."""

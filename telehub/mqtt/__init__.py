@@ -1,0 +1,1 @@
+"""MQTT: the one paho connection class and the topic contract."""
