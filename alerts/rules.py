@@ -11,9 +11,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from alerts.catalogue import Rule
+from telehub.domain.codes import is_low_quality
 from telehub.domain.units import MGDL_PER_MMOLL, SPECS, Metric, format_value
 
-LOW_QUALITY_FLAGS = frozenset({"low-quality", "invalid"})
 # Weights are compared to the gram: 81.3 - 79.3 must count as a 2.0 kg gain.
 _KG_DECIMALS = 3
 
@@ -32,7 +32,7 @@ class Point:
     @property
     def low_quality(self) -> bool:
         """The device flagged the reading as unreliable: shown, but kept out of threshold rules."""
-        return bool(LOW_QUALITY_FLAGS.intersection(self.flags))
+        return is_low_quality(self.flags)
 
 
 @dataclass(frozen=True)

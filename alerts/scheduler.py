@@ -23,6 +23,7 @@ from alerts.rules import render
 from alerts.telecare import escalate_telecare
 from alerts.thresholds import load_subjects
 from telehub.config import Settings
+from telehub.domain.codes import LOW_QUALITY_FLAGS
 from telehub.domain.units import SPECS, Metric
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ LEFT JOIN LATERAL (
            count(*) FILTER (WHERE r.time > %(share_since)s AND r.time <= %(share_until)s) AS n7
     FROM readings r
     WHERE r.patient_id = p.id AND r.metric = mm.metric AND r.time <= %(now)s
-      AND r.time > %(since)s AND NOT (r.flags && ARRAY['low-quality', 'invalid'])
+      AND r.time > %(since)s AND NOT (r.flags && %(low_quality)s::text[])
 ) lr ON true
 WHERE p.care_plan ? mm.metric::text AND p.status = 'active'
   AND (p.paused_until IS NULL OR p.paused_until <= %(now)s) AND p.enrolled_at <= %(now)s
@@ -138,7 +139,8 @@ def check_missing(conn: psycopg.Connection, now: datetime, zone: ZoneInfo) -> in
     cur = conn.cursor(row_factory=dict_row)
     rows = cur.execute(_EXPECTED_SQL, {"now": now, "since": now - timedelta(days=30),
                                        "share_since": now - SHARE_GRACE - SHARE_WINDOW,
-                                       "share_until": now - SHARE_GRACE}).fetchall()
+                                       "share_until": now - SHARE_GRACE,
+                                       "low_quality": sorted(LOW_QUALITY_FLAGS)}).fetchall()
     subjects = load_subjects(conn, {r["patient_id"] for r in rows})
     gaps: dict[int, list[Gap]] = defaultdict(list)
     for row in rows:

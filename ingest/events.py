@@ -22,8 +22,8 @@ from psycopg.rows import dict_row
 from alerts.telecare import EVENTS, TelecareEvent, raise_telecare_alerts
 from ingest.validate import parse_time
 from ingest.writer import Received, Rejection, insert_rejections
-from telehub.care.registration import TELECARE_KINDS
 from telehub.config import IngestSettings
+from telehub.domain.codes import TELECARE_KINDS
 from telehub.errors import ValidationError
 from telehub.mqtt.topics import parse_device_topic
 

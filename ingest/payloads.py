@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from telehub.domain.codes import DEVICE_FLAGS, ReadingFlag
 from telehub.domain.units import LOINC_METRICS, LOINC_SYSTEM, Metric
 from telehub.errors import ValidationError
 
@@ -22,8 +23,6 @@ from telehub.errors import ValidationError
 SINGLE_MAX_BYTES = 64 * 1024
 # Longest accepted reading id (the schema's reading_key limit).
 READING_ID_MAX = 128
-# Flags a device may set on a reading; anything else is ignored.
-DEVICE_FLAGS = frozenset({"low-quality", "invalid", "hi", "lo"})
 # FHIR Observation statuses that mean "a measurement to keep".
 FHIR_USABLE_STATUS = frozenset({"final", "amended", "corrected", "preliminary", "registered"})
 
@@ -281,7 +280,7 @@ def _flags(item: Mapping[str, Any]) -> tuple[str, ...]:
     if isinstance(raw, list):
         flags.update(str(f).lower() for f in raw if str(f).lower() in DEVICE_FLAGS)
     if str(item.get("quality", "")).lower() in ("low", "poor", "invalid"):
-        flags.add("low-quality")
+        flags.add(ReadingFlag.LOW_QUALITY.value)
     return tuple(sorted(flags))
 
 

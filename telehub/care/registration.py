@@ -8,29 +8,10 @@ from typing import Any
 
 import psycopg
 
+from telehub.domain.codes import CONDITIONS, DEFAULT_SCHEDULES, DEVICE_KINDS, Role
 from telehub.domain.nhs_number import is_valid_nhs_number, normalise_nhs_number
 from telehub.errors import NotFoundError, ValidationError
 from telehub.mqtt.topics import DEVICE_ID_PATTERN
-
-CONDITIONS = ("heart-failure", "copd", "diabetes", "type1-diabetes", "type2-diabetes",
-              "hypertension")
-DEVICE_KINDS = ("scale", "oximeter", "glucometer", "pendant", "fall-detector", "smoke", "heat",
-                "flood", "door")
-# Telecare devices publish events (fall, pendant, smoke…) on their events topic, not readings.
-TELECARE_KINDS = frozenset({"pendant", "fall-detector", "smoke", "heat", "flood", "door"})
-# Which metrics each kind of device measures.
-DEVICE_METRICS: dict[str, tuple[str, ...]] = {
-    "scale": ("weight",), "oximeter": ("spo2", "pulse"), "glucometer": ("glucose",),
-    **{kind: () for kind in TELECARE_KINDS}}
-
-# A default care-plan schedule per condition: readings expected per day, and when.
-DEFAULT_SCHEDULES: dict[str, dict[str, dict[str, Any]]] = {
-    "heart-failure": {"weight": {"per_day": 1, "window": "morning"}},
-    "copd": {"spo2": {"per_day": 2}, "pulse": {"per_day": 2}},
-    "diabetes": {"glucose": {"per_day": 2}},
-    "type1-diabetes": {"glucose": {"per_day": 4}},
-    "type2-diabetes": {"glucose": {"per_day": 2}},
-}
 
 
 def add_team(conn: psycopg.Connection, code: str, name: str | None = None) -> int:
@@ -142,16 +123,13 @@ def add_device(conn: psycopg.Connection, *, device_id: str, kind: str,
     return int(_first(row))
 
 
-STAFF_ROLES = ("admin", "matron", "nurse", "responder", "manager")
-
-
 def add_staff(conn: psycopg.Connection, *, username: str, display_name: str, role: str,
               team: int | str | None = None, password: str | None = None) -> int:
     """Create a staff account (password hashed with argon2id); returns staff.id."""
     from telehub.passwords import hash_password
 
-    if role not in STAFF_ROLES:
-        raise ValidationError("bad-role", f"Role must be one of {', '.join(STAFF_ROLES)}.")
+    if role not in set(Role):
+        raise ValidationError("bad-role", f"Role must be one of {', '.join(Role)}.")
     if role in ("nurse", "matron") and team is None:
         raise ValidationError("team-required", f"A {role} belongs to a team: give --team.")
     tid = team_id(conn, team) if isinstance(team, str) else team

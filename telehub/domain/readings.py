@@ -39,8 +39,3 @@ class StoredReading:
     raw_unit: Unit
     received_at: datetime
     flags: tuple[str, ...] = field(default=())
-
-    @property
-    def low_quality(self) -> bool:
-        """The device flagged this reading as unreliable (poor perfusion, motion, invalid)."""
-        return "low-quality" in self.flags

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from telehub.care.registration import CONDITIONS, DEVICE_KINDS, DEVICE_METRICS, TELECARE_KINDS
+from telehub.domain.codes import CONDITIONS, DEVICE_KINDS, DEVICE_METRICS, TELECARE_KINDS
 from telehub.domain.units import SPECS, Metric, Unit, parse_unit
 from telehub.errors import ValidationError
 from telehub.mqtt.topics import DEVICE_ID_PATTERN
