@@ -212,6 +212,9 @@ def _finding(hit: Hit, subject: Subject, metric: Metric, now: datetime, freshnes
     fields: dict[str, Any] = {**subject.params(rule), **reading_fields(metric, point, zone),
                               **hit.fields}
     message = render(rule.sentence, fields)
+    if hit.fields.get("off_schedule"):
+        message += (" Not a morning weight: the care plan asks for one before breakfast, so "
+                    "this is the day's first weight and may read heavier.")
     severity = rule.severity
     if rule.night_escalate and point.time.astimezone(zone).hour in _NIGHT_HOURS:
         severity = SEVERITIES[min(severity_rank(severity) + 1, len(SEVERITIES) - 1)]

@@ -128,19 +128,46 @@ def weight_outliers(points: Sequence[Point], jump_kg: float) -> set[int]:
     return out
 
 
+# A morning weight is taken between 04:00 and 11:00 local time (before breakfast).
+MORNING_HOURS = range(4, 11)
+
+
+def is_morning(point: Point, zone: ZoneInfo) -> bool:
+    """Whether the reading was taken in the morning window, local time."""
+    return point.time.astimezone(zone).hour in MORNING_HOURS
+
+
 def daily_weights(series: Series, upto: int) -> dict[date, Point]:
-    """The day's weight per local date: its first valid reading (04:00–11:00 if morning)."""
+    """The day's weight per local date: its first valid reading.
+
+    With a morning care plan it is the first valid reading of 04:00–11:00, and a day
+    without one still has a daily weight: its first valid reading (see `off_schedule`),
+    so a patient who weighs at the wrong time is never left out of every rule.
+    """
     valid = series.valid_upto(upto)
     skip = weight_outliers(valid, series.jump_kg)
-    days: dict[date, Point] = {}
+    first: dict[date, Point] = {}
+    morning: dict[date, Point] = {}
     for k, p in enumerate(valid):
         if k in skip:
             continue
-        local = p.time.astimezone(series.zone)
-        if series.morning and not 4 <= local.hour < 11:
-            continue
-        days.setdefault(local.date(), p)
-    return days
+        day = p.time.astimezone(series.zone).date()
+        first.setdefault(day, p)
+        if series.morning and is_morning(p, series.zone):
+            morning.setdefault(day, p)
+    return {day: morning.get(day, p) for day, p in first.items()}
+
+
+def off_schedule(series: Series, point: Point) -> bool:
+    """A daily weight that is not a morning weight although the care plan asks for one."""
+    return series.morning and not is_morning(point, series.zone)
+
+
+def _weight_hit(rule: Rule, series: Series, point: Point, **fields: Any) -> Hit:
+    """A weight rule's hit; a daily weight off the care plan's schedule is marked as such."""
+    if off_schedule(series, point):
+        fields["off_schedule"] = True
+    return Hit(rule, point, fields)
 
 
 def _today(series: Series, i: int) -> tuple[date, dict[date, Point]] | None:
@@ -168,21 +195,21 @@ def check_change(rule: Rule, params: Mapping[str, Any], series: Series, i: int) 
         ref = min(previous, key=lambda p: p.value)
         change = round(point.value - ref.value, _KG_DECIMALS)
         if change >= gain:
-            return Hit(rule, point, {"change": f"{change:.1f}", "reference": _ref(ref, series)})
+            return _weight_hit(rule, series, point, change=f"{change:.1f}",
+                               reference=_ref(ref, series))
     loss = _set(params, "loss_kg")
     if loss is not None and previous:
         ref = max(previous, key=lambda p: p.value)
         change = round(ref.value - point.value, _KG_DECIMALS)
         if change >= loss:
-            return Hit(rule, point, {"change": f"{change:.1f}", "reference": _ref(ref, series),
-                                     "direction": f"below the highest of the previous {window} "
-                                                  "days"})
+            return _weight_hit(rule, series, point, change=f"{change:.1f}",
+                               reference=_ref(ref, series),
+                               direction=f"below the highest of the previous {window} days")
     below_dry = _set(params, "below_dry_kg")
     dry = series.dry_weight_kg
     if below_dry is not None and dry and round(dry - point.value, _KG_DECIMALS) > below_dry:
-        return Hit(rule, point, {"change": f"{dry - point.value:.1f}",
-                                 "reference": f"dry weight {dry:g} kg",
-                                 "direction": "below the dry weight"})
+        return _weight_hit(rule, series, point, change=f"{dry - point.value:.1f}",
+                           reference=f"dry weight {dry:g} kg", direction="below the dry weight")
     return None
 
 
@@ -205,7 +232,7 @@ def check_daily_rise(rule: Rule, params: Mapping[str, Any], series: Series, i: i
             return None
         if round(days[d].value - days[before].value, _KG_DECIMALS) < rise:
             return None
-    return Hit(rule, days[day])
+    return _weight_hit(rule, series, days[day])
 
 
 def check_above_dry(rule: Rule, params: Mapping[str, Any], series: Series, i: int) -> Hit | None:
@@ -222,7 +249,7 @@ def check_above_dry(rule: Rule, params: Mapping[str, Any], series: Series, i: in
         d = day - timedelta(days=k)
         if d not in days or round(days[d].value - limit, _KG_DECIMALS) < 0:
             return None
-    return Hit(rule, days[day])
+    return _weight_hit(rule, series, days[day])
 
 
 def check_outlier(rule: Rule, params: Mapping[str, Any], series: Series, i: int) -> Hit | None:
@@ -303,6 +330,20 @@ def check_quality_count(rule: Rule, params: Mapping[str, Any], series: Series,
     return None
 
 
+def check_off_schedule(rule: Rule, params: Mapping[str, Any], series: Series,
+                       i: int) -> Hit | None:
+    """A morning care plan, and `count` of the last `days` days' weights were not morning ones."""
+    found = _today(series, i) if series.morning else None
+    if found is None or not off_schedule(series, series.points[i]):
+        return None
+    day, days = found
+    window = [day - timedelta(days=k) for k in range(int(params.get("days", 7)))]
+    n = sum(1 for d in window if d in days and off_schedule(series, days[d]))
+    if n >= int(params.get("count", 3)):
+        return Hit(rule, series.points[i], {"n": n})
+    return None
+
+
 Check = Callable[[Rule, Mapping[str, Any], Series, int], Hit | None]
 
 CHECKS: dict[str, Check] = {
@@ -314,6 +355,7 @@ CHECKS: dict[str, Check] = {
     "count": check_count,
     "outlier": check_outlier,
     "quality-count": check_quality_count,
+    "off-schedule": check_off_schedule,
 }
 
 

@@ -73,9 +73,13 @@ SCENARIO_MIX: tuple[tuple[str, int, str | None], ...] = (
 # history within seconds, then runs the last hours at 1440×: scenarios under way show
 # amber alerts at once (late readings are reviewed, not treated as emergencies) and
 # red ones as soon as recent readings arrive. The offline devices stay off for a day
-# or so of the live demo, then send what they kept as one batch.
+# or so of the live demo, then send what they kept as one batch. A fluid gain of
+# 0.8–1 kg/day started four days back has put at least 2.4 kg on the last morning
+# weight against three days before it whatever the hour the demo starts (the last
+# morning weight is up to a day old), so the heart-failure signature never depends
+# on the time of day.
 SCENARIO_START_DAYS = {
-    "hf-decompensation": (-3.5, -3.0), "copd-exacerbation": (-3.0, -2.5),
+    "hf-decompensation": (-4.5, -4.0), "copd-exacerbation": (-3.0, -2.5),
     "hypo-episodes": (-2.5, -2.0), "hyperglycaemia": (-3.0, -2.5),
     "nonadherent": (-4.0, -3.5), "device-offline": (-1.2, -1.0), "faulty-device": (-30.0, -30.0),
 }

@@ -36,6 +36,7 @@ WEIGHT_CASES = [
     ([80.0, 80.5, 81.0, 81.9], None),                    # 1.9 kg, never 1 kg overnight
     ([80.0, 80.4, 80.8, 81.2, 81.5, 81.8, 82.0, 82.3], "weight-gain-7d"),   # 2.3 kg in 7 days
     ([80.0, 80.4, 80.8, 81.2, 81.5, 81.8, 82.0, 82.2], None),               # 2.2 kg
+    ([80.0, 80.4, 80.8, 81.2, 81.5, 81.8, 82.0, 82.27], "weight-gain-7d"),  # 5 lb must alert
     ([80.0, 80.5, 81.5, 82.5], "weight-gain-3d"),
     ([80.0, 80.3, 81.3], "weight-rise-1d"),              # one night: re-weigh (info)
 ]
@@ -84,13 +85,43 @@ def test_weight_rules_need_heart_failure(clinic: Clinic) -> None:
     assert clinic.alerts(pid) == []
 
 
-def test_afternoon_weight_is_not_compared_when_plan_says_morning(clinic: Clinic) -> None:
-    pid = clinic.patient(["heart-failure"])
+def test_afternoon_weight_after_a_morning_weight_is_not_compared(clinic: Clinic) -> None:
+    pid = clinic.patient(["heart-failure"])              # default plan: weight, morning
     clinic.feed(pid, Metric.WEIGHT, 80.0, MORNING - 2 * DAY)
+    clinic.feed(pid, Metric.WEIGHT, 80.2, MORNING)
     clinic.feed(pid, Metric.WEIGHT, 82.5, MORNING + timedelta(hours=7))   # 15:00 after lunch
     assert clinic.alerts(pid) == []
     clinic.feed(pid, Metric.WEIGHT, 82.5, MORNING + DAY)
     assert _rule(clinic, pid, "weight-gain") == "weight-gain-3d"
+
+
+def test_a_day_without_a_morning_weight_still_has_a_daily_weight_marked(clinic: Clinic) -> None:
+    pid = clinic.patient(["heart-failure"])
+    clinic.feed(pid, Metric.WEIGHT, 80.0, MORNING - 2 * DAY)
+    clinic.feed(pid, Metric.WEIGHT, 82.1, MORNING + timedelta(hours=10))  # 18:00, no morning one
+    alert = clinic.alert(pid, "weight-gain")
+    assert alert is not None and alert["values"]["rule"] == "weight-gain-3d"
+    assert "Not a morning weight" in alert["message"]
+
+
+def test_evening_weigher_gets_gain_alerts_and_a_weigh_in_the_morning_prompt(
+        clinic: Clinic) -> None:
+    pid = clinic.patient(["heart-failure"])
+    evening = MORNING + timedelta(hours=11)               # 19:00 London
+    for k, v in enumerate([80.0, 80.6, 81.2, 82.1]):
+        clinic.feed(pid, Metric.WEIGHT, v, evening - (3 - k) * DAY)
+    assert _rule(clinic, pid, "weight-gain") == "weight-gain-3d"
+    prompt = clinic.alert(pid, "weight-schedule")
+    assert prompt is not None and prompt["severity"] == "info"
+    assert "morning" in prompt["message"]
+
+
+def test_two_off_schedule_days_do_not_prompt(clinic: Clinic) -> None:
+    pid = clinic.patient(["heart-failure"])
+    clinic.feed(pid, Metric.WEIGHT, 80.0, MORNING - 2 * DAY)
+    clinic.feed(pid, Metric.WEIGHT, 80.1, MORNING - DAY + timedelta(hours=9))
+    clinic.feed(pid, Metric.WEIGHT, 80.0, MORNING + timedelta(hours=9))
+    assert clinic.alert(pid, "weight-schedule") is None
 
 
 def test_scale_error_is_flagged_and_left_out(clinic: Clinic) -> None:
