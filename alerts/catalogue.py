@@ -15,7 +15,8 @@ from telehub.errors import ConfigError
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.toml")
 SEVERITIES = ("info", "amber", "red")
 KINDS = ("band", "change", "daily-rise", "above-dry", "baseline-drop", "count", "repeat-reading",
-         "quality-count", "outlier", "off-schedule", "missing", "device", "sequence-gap", "combined")
+         "quality-count", "outlier", "off-schedule", "missing", "device", "sequence-gap",
+         "combined")
 # Severity -> hours during which a resolved alert does not re-open at the same or a
 # lower severity (CLINICAL_RULES "Lifecycle and noise"); red is never suppressed.
 DEFAULT_SUPPRESS_HOURS = {"info": 7 * 24, "amber": 24, "red": 0}
