@@ -24,7 +24,7 @@ from api.schemas import (
     RejectedMessageOut,
     SeqGapOut,
 )
-from telehub.broker.config import hash_mosquitto_password
+from telehub.broker.passwords import hash_mosquitto_password
 from telehub.care import registration as registry
 from telehub.mqtt import topics
 

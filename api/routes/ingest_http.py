@@ -19,7 +19,7 @@ from api.deps import Conn, State
 from api.errors import ApiError
 from api.publisher import PublishError
 from api.schemas import Problem, ReadingIn, ReadingsAccepted, ReadingsIn
-from telehub.broker.config import verify_mosquitto_password
+from telehub.broker.passwords import verify_mosquitto_password
 from telehub.domain.units import Metric, normalise, parse_unit
 from telehub.errors import ValidationError
 from telehub.mqtt import topics

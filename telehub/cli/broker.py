@@ -13,14 +13,8 @@ from typing import Annotated
 
 import typer
 
-from telehub.broker.config import (
-    BrokerConfig,
-    Role,
-    ServiceUser,
-    TlsFiles,
-    device_credentials,
-    write_broker_files,
-)
+from telehub.broker.access import Role, ServiceUser, device_credentials
+from telehub.broker.config import BrokerConfig, TlsFiles, write_broker_files
 from telehub.errors import ConfigError
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from telehub.broker import config as broker
+from telehub.broker import passwords as broker
 from tests.api.conftest import LiveApi
 from tests.log_guard import LogGuard
 

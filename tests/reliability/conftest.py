@@ -24,14 +24,14 @@ import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from telehub.broker.access import ServiceUser
 from telehub.broker.config import (
     BrokerConfig,
-    ServiceUser,
     find_dynsec_plugin,
-    hash_mosquitto_password,
     start_mosquitto_with,
     write_broker_files,
 )
+from telehub.broker.passwords import hash_mosquitto_password
 from telehub.care import registration as registry
 from telehub.demo.embedded import free_port, mosquitto_binary, stop_process
 from telehub.domain.nhs_number import synthetic_nhs_numbers
@@ -144,7 +144,7 @@ def shipped_broker(tmp_path: Path, conn: psycopg.Connection,
         find_dynsec_plugin()
     except ConfigError:
         pytest.skip("needs Mosquitto's dynamic-security plugin")
-    from telehub.broker.config import device_credentials
+    from telehub.broker.access import device_credentials
 
     devices, skipped = device_credentials(conn)
     assert not skipped and len(devices) == len(fleet[0].devices)

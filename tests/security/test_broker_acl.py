@@ -27,15 +27,15 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from telehub.broker.access import ServiceUser
 from telehub.broker.config import (
     BrokerConfig,
-    ServiceUser,
     TlsFiles,
     find_dynsec_plugin,
-    hash_mosquitto_password,
     start_mosquitto_with,
     write_broker_files,
 )
+from telehub.broker.passwords import hash_mosquitto_password
 from telehub.demo.embedded import free_port, mosquitto_binary, stop_process
 from telehub.errors import ConfigError
 from telehub.mqtt.topics import alert_topic, readings_subscription, readings_topic, status_topic

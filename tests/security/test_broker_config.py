@@ -15,16 +15,18 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from telehub.broker.access import ServiceUser
 from telehub.broker.config import (
     BrokerConfig,
-    ServiceUser,
+    render_conf,
+    start_mosquitto_with,
+    write_broker_files,
+)
+from telehub.broker.passwords import (
     check_username,
     hash_mosquitto_password,
     is_mosquitto_hash,
-    render_conf,
-    start_mosquitto_with,
     verify_mosquitto_password,
-    write_broker_files,
     write_password_file,
 )
 from telehub.cli.broker import register
