@@ -119,7 +119,7 @@ def _wait_stored(conn: psycopg.Connection[Any], expected: int, stall_s: float,
         row = conn.execute("SELECT count(*) AS n FROM readings WHERE metric <> %s",
                            (Metric.PULSE.value,)).fetchone()
         conn.commit()
-        n = int(row["n"]) if isinstance(row, dict) else int(row[0]) if row else 0
+        n = int(row["n"]) if row else 0
         if n >= expected:
             return
         now = time.monotonic()

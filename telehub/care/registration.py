@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 import psycopg
+from psycopg.rows import tuple_row
 
 from telehub.domain.codes import CONDITIONS, DEFAULT_SCHEDULES, DEVICE_KINDS, Role
 from telehub.domain.nhs_number import is_valid_nhs_number, normalise_nhs_number
@@ -18,7 +19,7 @@ def add_team(conn: psycopg.Connection, code: str, name: str | None = None) -> in
     """Create a team; its code is what alert topics carry (lower-case, dashes)."""
     code = code.strip().lower()
     try:
-        row = conn.execute("INSERT INTO teams (code, name) VALUES (%s, %s) RETURNING id",
+        row = _tuples(conn).execute("INSERT INTO teams (code, name) VALUES (%s, %s) RETURNING id",
                            (code, name or code)).fetchone()
     except psycopg.errors.UniqueViolation as err:
         raise ValidationError("duplicate-team", f"A team called '{code}' already exists.") from err
@@ -26,16 +27,16 @@ def add_team(conn: psycopg.Connection, code: str, name: str | None = None) -> in
         raise ValidationError("bad-team-code", "A team code is 2–40 lower-case letters, "
                               "digits or dashes.") from err
     assert row is not None
-    return int(_first(row))
+    return int(row[0])
 
 
 def team_id(conn: psycopg.Connection, code_or_name: str) -> int:
     """The id of the team with this code or name."""
-    row = conn.execute("SELECT id FROM teams WHERE code = %s OR name = %s",
+    row = _tuples(conn).execute("SELECT id FROM teams WHERE code = %s OR name = %s",
                        (code_or_name.strip().lower(), code_or_name)).fetchone()
     if row is None:
         raise NotFoundError(f"No team called '{code_or_name}'.")
-    return int(_first(row))
+    return int(row[0])
 
 
 def parse_conditions(conditions: Iterable[str]) -> list[str]:
@@ -77,7 +78,7 @@ def add_patient(conn: psycopg.Connection, *, nhs_number: str, given_name: str, f
     from psycopg.types.json import Jsonb
 
     try:
-        row = conn.execute(
+        row = _tuples(conn).execute(
             "INSERT INTO patients (nhs_number, given_name, family_name, birth_date, team_id, "
             "conditions, care_plan, address_line, postcode, phone, named_nurse_id) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
@@ -89,16 +90,16 @@ def add_patient(conn: psycopg.Connection, *, nhs_number: str, given_name: str, f
         raise ValidationError("duplicate-patient",
                               "A patient with this NHS number is already registered.") from err
     assert row is not None
-    return int(_first(row))
+    return int(row[0])
 
 
 def patient_id(conn: psycopg.Connection, nhs_number: str) -> int:
     """The id of the patient with this NHS number."""
-    row = conn.execute("SELECT id FROM patients WHERE nhs_number = %s",
+    row = _tuples(conn).execute("SELECT id FROM patients WHERE nhs_number = %s",
                        (normalise_nhs_number(nhs_number),)).fetchone()
     if row is None:
         raise NotFoundError("No patient with that NHS number is registered.")
-    return int(_first(row))
+    return int(row[0])
 
 
 def add_device(conn: psycopg.Connection, *, device_id: str, kind: str,
@@ -112,7 +113,7 @@ def add_device(conn: psycopg.Connection, *, device_id: str, kind: str,
                               f"{', '.join(DEVICE_KINDS)}.")
     pid = patient_id(conn, patient) if isinstance(patient, str) else patient
     try:
-        row = conn.execute(
+        row = _tuples(conn).execute(
             "INSERT INTO devices (device_id, kind, patient_id, serial) VALUES (%s, %s, %s, %s) "
             "RETURNING id", (device_id, kind, pid, serial),
         ).fetchone()
@@ -120,7 +121,7 @@ def add_device(conn: psycopg.Connection, *, device_id: str, kind: str,
         raise ValidationError("duplicate-device",
                               f"A device '{device_id}' is already registered.") from err
     assert row is not None
-    return int(_first(row))
+    return int(row[0])
 
 
 def add_staff(conn: psycopg.Connection, *, username: str, display_name: str, role: str,
@@ -136,7 +137,7 @@ def add_staff(conn: psycopg.Connection, *, username: str, display_name: str, rol
     if password is not None and len(password) < 10:
         raise ValidationError("weak-password", "A password needs at least 10 characters.")
     try:
-        row = conn.execute(
+        row = _tuples(conn).execute(
             "INSERT INTO staff (username, display_name, role, team_id, password_hash) "
             "VALUES (%s, %s, %s, %s, %s) RETURNING id",
             (username.strip().lower(), display_name, role, tid,
@@ -148,7 +149,7 @@ def add_staff(conn: psycopg.Connection, *, username: str, display_name: str, rol
         raise ValidationError("bad-username", "A username is 2–64 lower-case letters, digits, "
                               "'.', '_' or '-'.") from err
     assert row is not None
-    return int(_first(row))
+    return int(row[0])
 
 
 def list_devices(conn: psycopg.Connection) -> list[dict[str, Any]]:
@@ -161,5 +162,6 @@ def list_devices(conn: psycopg.Connection) -> list[dict[str, Any]]:
     ).fetchall()
 
 
-def _first(row: Any) -> Any:
-    return row[0] if isinstance(row, tuple | list) else next(iter(row.values()))
+def _tuples(conn: psycopg.Connection[Any]) -> psycopg.Cursor[tuple[Any, ...]]:
+    """A cursor returning tuples, whatever row factory the caller's connection has."""
+    return conn.cursor(row_factory=tuple_row)
