@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
 from alerts import store
+from telehub.domain import clock
 from telehub.errors import NotFoundError, ValidationError
 
 # The `alert_outcome` enum of the schema, in the order a nurse would pick from.
@@ -62,7 +62,7 @@ def _update(conn: psycopg.Connection, alert_id: int, sets: str, params: tuple[An
 
 def _event(conn: psycopg.Connection, alert_id: int, kind: str, actor: Actor, note: str | None,
            data: dict[str, Any] | None = None) -> None:
-    store.add_event(conn, alert_id, kind, datetime.now(UTC), actor=actor.name,
+    store.add_event(conn, alert_id, kind, clock.now(), actor=actor.name,
                     actor_id=actor.staff_id, note=note, data=data)
 
 
@@ -107,11 +107,8 @@ def escalate(conn: psycopg.Connection, alert_id: int, actor: Actor,
     _require_active(alert, "escalated")
     if alert["escalated"]:
         raise TransitionError(f"Alert {alert_id} is already escalated.")
-    text = _note(note)
-    out = _update(conn, alert_id, "escalated = true, escalated_at = now()", ())
-    _event(conn, alert_id, "escalated", actor, text)
-    store.enqueue(conn, out, "escalated")
-    return out
+    return store.escalate(conn, alert, clock.now(), _note(note), actor=actor.name,
+                          actor_id=actor.staff_id)
 
 
 def assign(conn: psycopg.Connection, alert_id: int, actor: Actor, assignee_id: int,

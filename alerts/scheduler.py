@@ -7,7 +7,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,10 +19,11 @@ from psycopg_pool import ConnectionPool
 from alerts import store
 from alerts.catalogue import Rule, load_catalogue, severity_rank
 from alerts.devices import check_devices
+from alerts.escalation import escalate_overdue
 from alerts.rules import render
-from alerts.telecare import escalate_telecare
 from alerts.thresholds import load_subjects
 from telehub.config import Settings
+from telehub.domain import clock
 from telehub.domain.codes import LOW_QUALITY_FLAGS
 from telehub.domain.units import SPECS, Metric
 
@@ -51,19 +52,6 @@ WHERE p.care_plan ? mm.metric::text AND p.status = 'active'
   AND (p.paused_until IS NULL OR p.paused_until <= %(now)s) AND p.enrolled_at <= %(now)s
 ORDER BY p.id, mm.metric
 """
-_OVERDUE_SQL = """
-SELECT a.*, t.code AS team_code, t.red_escalation_minutes, t.working_day_end,
-       coalesce((SELECT max(e.at) FROM alert_events e
-                 WHERE e.alert_id = a.id AND e.kind IN ('opened', 'severity-raised')),
-                a.created_at) AS since
-FROM alerts a JOIN teams t ON t.id = a.team_id
-WHERE a.status = 'open' AND NOT a.escalated AND a.severity IN ('amber', 'red')
-  AND a.rule_id NOT LIKE 'telecare-%%'      -- their own, shorter window (alerts.telecare)
-ORDER BY a.id
-FOR UPDATE OF a SKIP LOCKED
-"""
-
-
 @dataclass(frozen=True)
 class Gap:
     """One expected metric with too few readings."""
@@ -175,36 +163,6 @@ def check_missing(conn: psycopg.Connection, now: datetime, zone: ZoneInfo) -> in
     return changed
 
 
-def escalation_due(alert: Mapping[str, Any], now: datetime, zone: ZoneInfo) -> bool:
-    """Red: not acknowledged within the team's window. Amber: by the end of the working day."""
-    since: datetime = alert["since"]
-    if alert["severity"] == "red":
-        return now - since >= timedelta(minutes=alert["red_escalation_minutes"])
-    end: time = alert["working_day_end"]
-    local = since.astimezone(zone)
-    deadline = datetime.combine(local.date(), end, tzinfo=zone)
-    if local >= deadline:
-        deadline = datetime.combine(local.date() + timedelta(days=1), end, tzinfo=zone)
-    return now >= deadline
-
-
-def escalate_overdue(conn: psycopg.Connection, now: datetime, zone: ZoneInfo) -> int:
-    """Escalate unacknowledged alerts whose time is up; returns how many."""
-    rows = conn.cursor(row_factory=dict_row).execute(_OVERDUE_SQL).fetchall()
-    done = 0
-    for alert in rows:
-        if not escalation_due(alert, now, zone):
-            continue
-        if alert["severity"] == "red":
-            note = (f"Not acknowledged within {alert['red_escalation_minutes']} minutes: "
-                    "escalated to telecare responders.")
-        else:
-            note = "Not acknowledged by the end of the working day: escalated to the matron."
-        store.escalate(conn, alert, now, note)
-        done += 1
-    return done
-
-
 def _scheduler_lock(conn: psycopg.Connection) -> bool:
     """Take the scheduler's lock for this transaction, unless another hub holds it."""
     row = conn.execute("SELECT pg_try_advisory_xact_lock(%s) AS ok",
@@ -224,14 +182,13 @@ class Scheduler:
 
     def run_once(self, now: datetime | None = None) -> dict[str, int] | None:
         """One pass at `now`; None when another hub process holds the scheduler lock."""
-        now = now or datetime.now(UTC)
+        now = now or clock.now()
         with self._pool.connection() as conn:
             if not _scheduler_lock(conn):
                 return None
             result = {"missing": check_missing(conn, now, self._zone),
                       "devices": check_devices(conn, now),
-                      "escalated": escalate_overdue(conn, now, self._zone),
-                      "telecare_escalated": escalate_telecare(conn, now)}
+                      **escalate_overdue(conn, now, self._zone)}
         if any(result.values()):
             logger.info("alert scheduler: %s missing-reading alerts, %s device alerts, "
                         "%s escalations, %s telecare escalations", result["missing"],
@@ -251,21 +208,24 @@ class Scheduler:
             self._thread.join(timeout=30)
             self._thread = None
 
-    def run_telecare_once(self, now: datetime | None = None) -> int | None:
-        """Only the telecare escalations (a two-minute window needs a shorter tick than the
+    def run_escalations_once(self, now: datetime | None = None) -> dict[str, int] | None:
+        """Only the escalations (a two-minute telecare window needs a shorter tick than the
         full pass); None when another hub process holds the scheduler lock."""
-        now = now or datetime.now(UTC)
+        now = now or clock.now()
         with self._pool.connection() as conn:
             if not _scheduler_lock(conn):
                 return None
-            done = escalate_telecare(conn, now)
-        if done:
-            logger.info("alert scheduler: %s telecare escalations", done)
+            done = escalate_overdue(conn, now, self._zone)
+        if any(done.values()):
+            logger.info("alert scheduler: %s escalations, %s telecare escalations",
+                        done["escalated"], done["telecare_escalated"])
         return done
 
     def _run(self) -> None:
+        """One loop: escalations every `escalation_interval_s`, the full pass (missing
+        readings, devices, escalations) every `scheduler_interval_s`."""
         timers = self._settings.alerts
-        tick = min(timers.telecare_interval_s, timers.scheduler_interval_s)
+        tick = min(timers.escalation_interval_s, timers.scheduler_interval_s)
         next_full = 0.0
         while not self._stop.is_set():
             try:
@@ -273,7 +233,7 @@ class Scheduler:
                     next_full = monotonic() + timers.scheduler_interval_s
                     self.run_once()
                 else:
-                    self.run_telecare_once()
+                    self.run_escalations_once()
             except Exception:
                 logger.exception("alert scheduler: pass failed; trying again next interval")
             self._stop.wait(tick)

@@ -108,16 +108,18 @@ def notification(alert: Mapping[str, Any], team_code: str, display_id: str, even
     }
 
 
-def escalate(conn: psycopg.Connection, alert: Mapping[str, Any], now: datetime, note: str
-             ) -> None:
-    """Mark an unacknowledged alert escalated, record why, and queue its re-notification
-    (`alert` carries its row and `team_code`)."""
+def escalate(conn: psycopg.Connection, alert: Mapping[str, Any], now: datetime,
+             note: str | None, *, actor: str = SYSTEM, actor_id: int | None = None
+             ) -> dict[str, Any]:
+    """Mark an active alert escalated, record who and why, and queue its re-notification
+    (the scheduler's timers and a person's "escalate" both write it here)."""
     updated = conn.cursor(row_factory=dict_row).execute(
         "UPDATE alerts SET escalated = true, escalated_at = %s, updated_at = now() "
         "WHERE id = %s RETURNING *", (now, alert["id"])).fetchone()
     assert updated is not None
-    add_event(conn, alert["id"], "escalated", now, note=note)
-    enqueue(conn, updated, "escalated", team_code=alert["team_code"])
+    add_event(conn, alert["id"], "escalated", now, actor=actor, actor_id=actor_id, note=note)
+    enqueue(conn, updated, "escalated", team_code=alert.get("team_code"))
+    return dict(updated)
 
 
 def enqueue(conn: psycopg.Connection, alert: Mapping[str, Any], event: str, *,
