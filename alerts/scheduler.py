@@ -22,8 +22,9 @@ from alerts.devices import check_devices
 from alerts.escalation import escalate_overdue
 from alerts.rules import render
 from alerts.thresholds import load_subjects
+from telehub.care.adherence import metric_received, monitored_from, planned_per_day
 from telehub.config import Settings
-from telehub.domain import clock
+from telehub.domain import adherence, clock
 from telehub.domain.codes import LOW_QUALITY_FLAGS
 from telehub.domain.units import SPECS, Metric
 
@@ -31,27 +32,33 @@ logger = logging.getLogger(__name__)
 
 # pg_try_advisory_xact_lock key: one scheduler run at a time across hub processes.
 SCHEDULER_LOCK_KEY = 0x7E1E_5C4E
-# A care plan's expected readings are judged over this window for the "< 70 %" rule.
-SHARE_WINDOW = timedelta(days=7)
-# ... ending this long ago, so that today's readings not yet due do not count as missed.
-SHARE_GRACE = timedelta(hours=12)
+# How far back the "no reading since" rules look for the last reading.
+LAST_READING_HORIZON = timedelta(days=30)
 
-_EXPECTED_SQL = """
-SELECT p.id AS patient_id, mm.metric::text AS metric, p.care_plan -> mm.metric::text AS plan,
-       p.enrolled_at, lr.last, lr.n7
+# Per patient and expected metric: the plan's readings a day, the last reading received, and
+# the readings received over the adherence window (telehub.care.adherence, as the caseload
+# counts them). Low-quality readings are not readings received.
+_EXPECTED_SQL = f"""
+SELECT p.id AS patient_id, mm.metric::text AS metric, mm.per_day, p.enrolled_at, w.began,
+       lr.last,
+       {metric_received("p.id", "mm.metric", "mm.per_day", "%(share_since)s", "%(now)s",
+                        zone="%(zone)s")} AS received
 FROM patients p
-CROSS JOIN unnest(enum_range(NULL::metric)) AS mm(metric)
+CROSS JOIN LATERAL (SELECT {monitored_from("p")} AS began OFFSET 0) AS w
+CROSS JOIN LATERAL (
+    SELECT m.metric, {planned_per_day("p.care_plan", "m.metric::text")} AS per_day
+    FROM unnest(enum_range(NULL::metric)) AS m(metric)) AS mm
 LEFT JOIN LATERAL (
-    SELECT max(r.time) AS last,
-           count(*) FILTER (WHERE r.time > %(share_since)s AND r.time <= %(share_until)s) AS n7
-    FROM readings r
+    SELECT max(r.time) AS last FROM readings r
     WHERE r.patient_id = p.id AND r.metric = mm.metric AND r.time <= %(now)s
       AND r.time > %(since)s AND NOT (r.flags && %(low_quality)s::text[])
 ) lr ON true
-WHERE p.care_plan ? mm.metric::text AND p.status = 'active'
+WHERE mm.per_day IS NOT NULL AND p.status = 'active'
   AND (p.paused_until IS NULL OR p.paused_until <= %(now)s) AND p.enrolled_at <= %(now)s
 ORDER BY p.id, mm.metric
-"""
+"""  # noqa: S608 (fragments from telehub.care.adherence; every value is bound)
+
+
 @dataclass(frozen=True)
 class Gap:
     """One expected metric with too few readings."""
@@ -62,18 +69,10 @@ class Gap:
     silent_since: datetime | None = None   # no reading since then (None: too few readings)
 
 
-def _per_day(plan: Any) -> float:
-    if isinstance(plan, Mapping):
-        value = plan.get("per_day", 1)
-        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-            return float(value)
-    return 1.0
-
-
 def find_gap(row: Mapping[str, Any], now: datetime, amber: Rule, info: Rule,
              params: Mapping[str, Mapping[str, Any]], zone: ZoneInfo) -> Gap | None:
     """The worst missing-readings rule one expected metric breaks, if any."""
-    per_day = _per_day(row["plan"])
+    per_day = int(row["per_day"])
     metric = Metric(row["metric"])
     since = row["last"] or row["enrolled_at"]
     hours = (now - since).total_seconds() / 3600
@@ -91,15 +90,24 @@ def find_gap(row: Mapping[str, Any], now: datetime, amber: Rule, info: Rule,
     if per_day <= 1 and hours >= float(i.get("daily_hours", 48)) + float(i.get("grace_hours", 12)):
         fields["detail"] = f"no reading since {fields['since']} ({fields['hours']} h)"
         return Gap(metric, info, fields, since)
-    share = float(i.get("share_7d", 0.7))
-    expected = per_day * SHARE_WINDOW.days
-    if now - row["enrolled_at"] >= SHARE_WINDOW + SHARE_GRACE \
-            and (row["n7"] or 0) < share * expected:
-        fields["detail"] = (f"{row['n7'] or 0} readings in the 7 days to {_ago(now, zone)}, "
-                            "fewer than "
-                            f"{share:.0%} of the {expected:g} expected")
-        return Gap(metric, info, fields)
-    return None
+    return _share_gap(row, now, info, i, fields, zone)
+
+
+def _share_gap(row: Mapping[str, Any], now: datetime, info: Rule, params: Mapping[str, Any],
+               fields: dict[str, Any], zone: ZoneInfo) -> Gap | None:
+    """Too few readings over a whole adherence window (monitored throughout it)."""
+    start, end = adherence.window(now, row["began"])
+    if end - start < adherence.WINDOW:
+        return None
+    share = float(params.get("share_7d", 0.7))
+    got = adherence.Adherence(int(row["received"]),
+                              adherence.expected_readings(int(row["per_day"]), start, end))
+    if got.share is None or got.share >= share:
+        return None
+    to = end.astimezone(zone).strftime("%H:%M on %d %b")
+    fields["detail"] = (f"{got.received} readings in the 7 days to {to}, fewer than "
+                        f"{share:.0%} of the {got.expected:g} expected")
+    return Gap(Metric(row["metric"]), info, fields)
 
 
 def _known(current: Mapping[str, Any], found: list[Gap], metrics: list[str]) -> bool:
@@ -115,19 +123,15 @@ def _known(current: Mapping[str, Any], found: list[Gap], metrics: list[str]) -> 
                                       for g in found)
 
 
-def _ago(now: datetime, zone: ZoneInfo) -> str:
-    return (now - SHARE_GRACE).astimezone(zone).strftime("%H:%M on %d %b")
-
-
 def check_missing(conn: psycopg.Connection, now: datetime, zone: ZoneInfo) -> int:
     """Open or raise missing-readings alerts; returns how many alerts were opened or raised."""
     catalogue = load_catalogue()
     amber, info = catalogue.get("missing-readings"), catalogue.get("missing-readings-info")
     assert amber is not None and info is not None
     cur = conn.cursor(row_factory=dict_row)
-    rows = cur.execute(_EXPECTED_SQL, {"now": now, "since": now - timedelta(days=30),
-                                       "share_since": now - SHARE_GRACE - SHARE_WINDOW,
-                                       "share_until": now - SHARE_GRACE,
+    rows = cur.execute(_EXPECTED_SQL, {"now": now, "since": now - LAST_READING_HORIZON,
+                                       "share_since": now - adherence.WINDOW,
+                                       "zone": zone.key,
                                        "low_quality": sorted(LOW_QUALITY_FLAGS)}).fetchall()
     subjects = load_subjects(conn, {r["patient_id"] for r in rows})
     gaps: dict[int, list[Gap]] = defaultdict(list)
