@@ -6,7 +6,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,10 +14,12 @@ import psycopg
 from psycopg.rows import dict_row
 
 from alerts import store
-from alerts.catalogue import SEVERITIES, Catalogue, Rule, load_catalogue, severity_rank
+from alerts.catalogue import Catalogue, Rule, load_catalogue
 from alerts.rules import CHECKS, Hit, Point, Series, band_hit, reading_fields, render
 from alerts.thresholds import Subject, load_subjects
 from telehub.config import AlertSettings, get_settings
+from telehub.domain import clock
+from telehub.domain.codes import SEVERITIES, severity_rank
 from telehub.domain.readings import StoredReading
 from telehub.domain.units import Metric
 from telehub.errors import ConfigError
@@ -71,7 +73,7 @@ def evaluate(conn: psycopg.Connection, readings: Sequence[StoredReading], *,
     """Evaluate the rules for the patients `readings` touched, in the caller's transaction."""
     if not readings:
         return
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     catalogue = load_catalogue()
     alert_settings, zone = _settings()
     patient_ids = sorted({r.patient_id for r in readings})

@@ -6,15 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 
 from alerts import store
 from telehub.domain import clock
+from telehub.domain.codes import OUTCOMES
 from telehub.errors import NotFoundError, ValidationError
 
-# The `alert_outcome` enum of the schema, in the order a nurse would pick from.
-OUTCOMES = ("advice-given", "medication-changed", "visit-arranged", "referred-to-gp", "admitted",
-            "false-alarm", "measurement-error", "no-action-needed", "condition-cleared")
 NOTE_MAX = 2000
 
 _LOCK_SQL = "SELECT * FROM alerts WHERE id = %s FOR UPDATE"
@@ -53,9 +52,10 @@ def _note(note: str | None) -> str | None:
 
 def _update(conn: psycopg.Connection, alert_id: int, sets: str, params: tuple[Any, ...]
             ) -> dict[str, Any]:
-    row = conn.cursor(row_factory=dict_row).execute(
-        f"UPDATE alerts SET {sets}, updated_at = now() WHERE id = %s RETURNING *",  # noqa: S608
-        (*params, alert_id)).fetchone()
+    """Set `sets` (SQL written in this module, values bound) on the alert; the new row."""
+    query = sql.SQL("UPDATE alerts SET {sets}, updated_at = now() WHERE id = %s RETURNING *"
+                    ).format(sets=sql.SQL(sets))
+    row = conn.cursor(row_factory=dict_row).execute(query, (*params, alert_id)).fetchone()
     assert row is not None
     return dict(row)
 

@@ -17,7 +17,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from alerts import store
-from alerts.catalogue import Rule, load_catalogue, severity_rank
+from alerts.catalogue import Rule, load_catalogue
 from alerts.devices import check_devices
 from alerts.escalation import escalate_overdue
 from alerts.rules import render
@@ -25,7 +25,7 @@ from alerts.thresholds import load_subjects
 from telehub.care.adherence import metric_received, monitored_from, planned_per_day
 from telehub.config import Settings
 from telehub.domain import adherence, clock
-from telehub.domain.codes import LOW_QUALITY_FLAGS
+from telehub.domain.codes import LOW_QUALITY_FLAGS, severity_rank
 from telehub.domain.units import SPECS, Metric
 
 logger = logging.getLogger(__name__)

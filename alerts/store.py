@@ -11,7 +11,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from alerts.catalogue import severity_rank
+from telehub.domain.codes import severity_rank
 from telehub.mqtt.topics import alert_topic
 
 SYSTEM = "system"
