@@ -18,7 +18,7 @@ from psycopg_pool import ConnectionPool
 
 from alerts import store
 from alerts.catalogue import Rule, load_catalogue
-from alerts.devices import check_devices
+from alerts.device_rules import check_devices
 from alerts.escalation import escalate_overdue
 from alerts.rules import render
 from alerts.thresholds import load_subjects
