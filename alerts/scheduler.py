@@ -21,7 +21,7 @@ from alerts.catalogue import Rule, load_catalogue
 from alerts.device_rules import check_devices
 from alerts.escalation import escalate_overdue
 from alerts.rules import render
-from alerts.thresholds import load_subjects
+from alerts.thresholds import Subject, load_subjects
 from telehub.care.adherence import metric_received, monitored_from, planned_per_day
 from telehub.config import Settings
 from telehub.domain import adherence, clock
@@ -146,25 +146,31 @@ def check_missing(conn: psycopg.Connection, now: datetime, zone: ZoneInfo) -> in
     resolved = store.recently_resolved(conn, gaps, now - timedelta(days=8))
     changed = 0
     for pid, found in gaps.items():
-        s = subjects[pid]
-        worst = max(found, key=lambda g: severity_rank(g.rule.severity))
-        metrics = sorted(g.metric.value for g in found)
         current = active.get((pid, amber.episode))
+        metrics = sorted(g.metric.value for g in found)
         if current is not None and _known(current, found, metrics):
             continue
-        message = " ".join(render(g.rule.sentence, {**s.params(g.rule), **g.fields})
-                           for g in sorted(found, key=lambda g: -severity_rank(g.rule.severity)))
-        raised = store.Raised(
-            episode=amber.episode, rule_id=worst.rule.id, severity=worst.rule.severity,
-            message=message, metric=metrics[0] if len(metrics) == 1 else None, first=now,
-            last=now, values={"rule": worst.rule.id, "metrics": metrics,
-                              "gaps": {g.metric.value: g.rule.id for g in found}},
-            suppress_hours=worst.rule.suppression_hours)
+        s = subjects[pid]
         if store.raise_alert(conn, patient_id=pid, team_id=s.team_id, team_code=s.team_code,
-                             display_id=s.display_id, raised=raised, active=current,
-                             resolved=resolved.get((pid, amber.episode)), now=now) is not None:
+                             display_id=s.display_id, raised=_raised(s, amber.episode, found, now),
+                             active=current, resolved=resolved.get((pid, amber.episode)),
+                             now=now) is not None:
             changed += 1
     return changed
+
+
+def _raised(subject: Subject, episode: str, found: list[Gap], now: datetime) -> store.Raised:
+    """One missing-readings alert for a patient's gaps, worst first in its sentence."""
+    worst = max(found, key=lambda g: severity_rank(g.rule.severity))
+    metrics = sorted(g.metric.value for g in found)
+    message = " ".join(render(g.rule.sentence, {**subject.params(g.rule), **g.fields})
+                       for g in sorted(found, key=lambda g: -severity_rank(g.rule.severity)))
+    return store.Raised(
+        episode=episode, rule_id=worst.rule.id, severity=worst.rule.severity,
+        message=message, metric=metrics[0] if len(metrics) == 1 else None, first=now,
+        last=now, values={"rule": worst.rule.id, "metrics": metrics,
+                          "gaps": {g.metric.value: g.rule.id for g in found}},
+        suppress_hours=worst.rule.suppression_hours)
 
 
 def _scheduler_lock(conn: psycopg.Connection) -> bool:

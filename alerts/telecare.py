@@ -1,12 +1,4 @@
-"""Telecare events (fall, pendant, smoke, heat, flood, no activity) as red alerts routed to
-responders at once.
-
-A telecare event is an emergency by definition: it opens (or repeats) a red alert of the
-episode `telecare-<event>` in the ingest transaction, with its outbox row, so the notifier
-publishes it to `telehub/v1/alerts/{team}/red` as soon as the batch commits. Nobody
-acknowledging it within the team's `telecare_escalation_minutes` (2 by default) escalates it
-(alerts.escalation).
-"""
+"""Telecare events (fall, pendant, smoke, heat, flood, no activity) as red alerts for responders."""
 
 from __future__ import annotations
 
@@ -21,6 +13,11 @@ from psycopg.rows import dict_row
 
 from alerts import store
 
+# A telecare event is an emergency by definition: it opens (or repeats) a red alert of the
+# episode `telecare-<event>` in the ingest transaction, with its outbox row, so the notifier
+# publishes it to `telehub/v1/alerts/{team}/red` as soon as the batch commits. Nobody
+# acknowledging it within the team's `telecare_escalation_minutes` (2 by default) escalates it
+# (alerts.escalation).
 EPISODE_PREFIX = "telecare-"
 # What each event means, in the words a responder reads first.
 EVENTS: Mapping[str, str] = {
