@@ -11,7 +11,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from telehub.domain.codes import severity_rank
+from telehub.domain.codes import Severity, severity_rank
 from telehub.mqtt.topics import alert_topic
 
 SYSTEM = "system"
@@ -149,7 +149,7 @@ def _first(row: Any) -> Any:
 
 def suppressed(raised: Raised, resolved: Mapping[str, Any] | None, now: datetime) -> bool:
     """A nurse resolved this episode recently and the new breach is no worse."""
-    if resolved is None or raised.severity == "red" or raised.suppress_hours <= 0:
+    if resolved is None or raised.severity == Severity.RED or raised.suppress_hours <= 0:
         return False
     if severity_rank(raised.severity) > severity_rank(resolved["severity"]):
         return False
@@ -159,7 +159,7 @@ def suppressed(raised: Raised, resolved: Mapping[str, Any] | None, now: datetime
 def _merge_values(old: Mapping[str, Any], raised: Raised) -> dict[str, Any]:
     values = {**old, **raised.values}
     worst_old = old.get("worst")
-    if worst_old and severity_rank(worst_old.get("severity", "info")) > \
+    if worst_old and severity_rank(worst_old.get("severity", Severity.INFO)) > \
             severity_rank(raised.severity):
         values["worst"] = worst_old
     return values
@@ -255,7 +255,7 @@ def _insert(conn: psycopg.Connection, inserts: Sequence[tuple[Target, Raised]], 
         t, r = raised_by[(alert["patient_id"], alert["rule_id"])]
         trail.events.append((alert["id"], now, "opened", None, SYSTEM, None,
                              Jsonb({"rule": r.rule_id, "severity": r.severity})))
-        if r.severity != "info":
+        if r.severity != Severity.INFO:
             trail.outbox.append(_outbox_row(alert, t, "opened"))
         written[(alert["patient_id"], alert["rule_id"])] = dict(alert)
     return written
@@ -280,7 +280,7 @@ def _update(conn: psycopg.Connection,
         if worse:
             trail.events.append((alert["id"], now, "severity-raised", None, SYSTEM, None,
                                  Jsonb({**data, "from": c["severity"]})))
-            if r.severity != "info":
+            if r.severity != Severity.INFO:
                 trail.outbox.append(_outbox_row(alert, t, "severity-raised"))
         else:
             trail.events.append((alert["id"], now, "repeated", None, SYSTEM, None,

@@ -12,6 +12,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from alerts import store
+from telehub.domain.codes import Severity
 
 # A telecare event is an emergency by definition: it opens (or repeats) a red alert of the
 # episode `telecare-<event>` in the ingest transaction, with its outbox row, so the notifier
@@ -95,7 +96,7 @@ def raise_telecare_alerts(conn: psycopg.Connection, events: Sequence[TelecareEve
     items = []
     for key, e in latest.items():
         raised = store.Raised(
-            episode=episode(e.event), rule_id=episode(e.event), severity="red",
+            episode=episode(e.event), rule_id=episode(e.event), severity=Severity.RED,
             message=message(e, zone), metric=None, first=first[key], last=e.time,
             occurrences=counts[key],
             values={"rule": episode(e.event), "event": e.event, "device": e.device,
