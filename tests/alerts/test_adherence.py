@@ -3,6 +3,7 @@ readings on the same local days, and agree on what a care-plan slot expects."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -11,6 +12,7 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from alerts.scheduler import check_missing
+from api.adherence import expected_readings, received_readings
 from api.caseload import load_caseload
 from api.stats import team_stats
 from telehub.domain import adherence
@@ -88,3 +90,30 @@ def test_a_slot_that_expects_nothing_is_neither_chased_nor_counted(clinic: Clini
     [row] = [r for r in load_caseload(clinic.conn, clinic.team_id, None, NOW, zone=LONDON)
              if r.patient_id == pid]
     assert row.adherence_7d is None
+
+
+def test_the_sql_and_the_definition_agree_on_any_week_of_readings(clinic: Clinic) -> None:
+    """telehub.care.adherence (the caseload's and the rule's SQL) counts what
+    telehub.domain.adherence defines, across a clock change, flags and crowded days."""
+    rng = random.Random(13)
+    now = datetime(2026, 10, 28, 9, 0, tzinfo=UTC)          # the week holds 25 October
+    plan = {"weight": {"per_day": 1}, "spo2": {"per_day": 2}, "pulse": {"per_day": 0}}
+    pid = clinic.patient([])
+    clinic.conn.execute("UPDATE patients SET care_plan = %s, enrolled_at = %s WHERE id = %s",
+                        (Jsonb(plan), now - timedelta(days=30), pid))
+    readings = []
+    for _ in range(60):
+        metric = rng.choice([Metric.WEIGHT, Metric.SPO2, Metric.PULSE])
+        at = now - timedelta(minutes=rng.randrange(8 * 24 * 60))
+        flags = rng.choice([[], [], [], ["low-quality"], ["invalid"], ["hi"]])
+        clinic.store(pid, metric, 80.0, at, flags=flags)
+        readings.append((metric.value, at, flags))
+    start = now - adherence.WINDOW
+    counts = adherence.daily_counts([r for r in readings if start <= r[1] < now], LONDON)
+    want = adherence.adherence(plan, start, now, counts)
+    query = (f"SELECT {received_readings('p.id', 'p.care_plan', '%(start)s', '%(end)s')} AS got,"
+             f" {expected_readings('p.care_plan', '%(start)s', '%(end)s')} AS expected"
+             " FROM patients p WHERE p.id = %(pid)s")
+    row = clinic.conn.execute(query, {"start": start, "end": now, "pid": pid}).fetchone()
+    assert want is not None and row is not None
+    assert (row["got"], float(row["expected"])) == (want.received, want.expected)
