@@ -22,10 +22,10 @@ from alerts.device_rules import check_devices
 from alerts.escalation import escalate_overdue
 from alerts.rules import render
 from alerts.thresholds import Subject, load_subjects
-from telehub.care.adherence import metric_received, monitored_from, planned_per_day
+from telehub.care.adherence import RECEIVED, metric_received, monitored_from, planned_per_day
 from telehub.config import Settings
 from telehub.domain import adherence, clock
-from telehub.domain.codes import LOW_QUALITY_FLAGS, severity_rank
+from telehub.domain.codes import severity_rank
 from telehub.domain.units import SPECS, Metric
 
 logger = logging.getLogger(__name__)
@@ -49,9 +49,9 @@ CROSS JOIN LATERAL (
     SELECT m.metric, {planned_per_day("p.care_plan", "m.metric::text")} AS per_day
     FROM unnest(enum_range(NULL::metric)) AS m(metric)) AS mm
 LEFT JOIN LATERAL (
-    SELECT max(r.time) AS last FROM readings r
-    WHERE r.patient_id = p.id AND r.metric = mm.metric AND r.time <= %(now)s
-      AND r.time > %(since)s AND NOT (r.flags && %(low_quality)s::text[])
+    SELECT max(ar.time) AS last FROM readings ar
+    WHERE ar.patient_id = p.id AND ar.metric = mm.metric AND ar.time <= %(now)s
+      AND ar.time > %(since)s AND {RECEIVED}
 ) lr ON true
 WHERE mm.per_day IS NOT NULL AND p.status = 'active'
   AND (p.paused_until IS NULL OR p.paused_until <= %(now)s) AND p.enrolled_at <= %(now)s
@@ -131,8 +131,7 @@ def check_missing(conn: psycopg.Connection, now: datetime, zone: ZoneInfo) -> in
     cur = conn.cursor(row_factory=dict_row)
     rows = cur.execute(_EXPECTED_SQL, {"now": now, "since": now - LAST_READING_HORIZON,
                                        "share_since": now - adherence.WINDOW,
-                                       "zone": zone.key,
-                                       "low_quality": sorted(LOW_QUALITY_FLAGS)}).fetchall()
+                                       "zone": zone.key}).fetchall()
     subjects = load_subjects(conn, {r["patient_id"] for r in rows})
     gaps: dict[int, list[Gap]] = defaultdict(list)
     for row in rows:
