@@ -9,22 +9,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from telehub.domain.codes import SEVERITIES, Severity
 from telehub.domain.units import Metric
 from telehub.errors import ConfigError
 
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.toml")
-SEVERITIES = ("info", "amber", "red")
 KINDS = ("band", "change", "daily-rise", "above-dry", "baseline-drop", "count", "repeat-reading",
          "quality-count", "outlier", "off-schedule", "missing", "device", "sequence-gap",
          "combined")
 # Severity -> hours during which a resolved alert does not re-open at the same or a
 # lower severity (CLINICAL_RULES "Lifecycle and noise"); red is never suppressed.
-DEFAULT_SUPPRESS_HOURS = {"info": 7 * 24, "amber": 24, "red": 0}
-
-
-def severity_rank(severity: str) -> int:
-    """0 for info, 1 for amber, 2 for red."""
-    return SEVERITIES.index(severity)
+DEFAULT_SUPPRESS_HOURS: dict[str, int] = {Severity.INFO: 7 * 24, Severity.AMBER: 24,
+                                         Severity.RED: 0}
 
 
 @dataclass(frozen=True)
@@ -52,7 +48,7 @@ class Rule:
     @property
     def suppression_hours(self) -> float:
         """How long after a nurse resolves it the episode stays quiet at this severity."""
-        if self.severity == "red":
+        if self.severity == Severity.RED:
             return 0.0
         if self.suppress_hours is not None:
             return self.suppress_hours

@@ -6,7 +6,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,10 +14,12 @@ import psycopg
 from psycopg.rows import dict_row
 
 from alerts import store
-from alerts.catalogue import SEVERITIES, Catalogue, Rule, load_catalogue, severity_rank
+from alerts.catalogue import Catalogue, Rule, load_catalogue
 from alerts.rules import CHECKS, Hit, Point, Series, band_hit, reading_fields, render
 from alerts.thresholds import Subject, load_subjects
 from telehub.config import AlertSettings, get_settings
+from telehub.domain import clock
+from telehub.domain.codes import SEVERITIES, Severity, severity_rank
 from telehub.domain.readings import StoredReading
 from telehub.domain.units import Metric
 from telehub.errors import ConfigError
@@ -71,7 +73,7 @@ def evaluate(conn: psycopg.Connection, readings: Sequence[StoredReading], *,
     """Evaluate the rules for the patients `readings` touched, in the caller's transaction."""
     if not readings:
         return
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     catalogue = load_catalogue()
     alert_settings, zone = _settings()
     patient_ids = sorted({r.patient_id for r in readings})
@@ -190,7 +192,7 @@ def _quality_hits(catalogue: Catalogue, subject: Subject, series: Series, k: int
     """A low-quality reading never fires a threshold rule: it may ask for a repeat reading."""
     point = series.points[k]
     out = []
-    breached = [r for r in rules if r.kind == "band" and r.severity != "info"
+    breached = [r for r in rules if r.kind == "band" and r.severity != Severity.INFO
                 and band_hit(r, subject.params(r), point)]
     repeat = catalogue.get("repeat-reading")
     if breached and repeat is not None:
@@ -220,7 +222,7 @@ def _finding(hit: Hit, subject: Subject, metric: Metric, now: datetime, freshnes
         severity = SEVERITIES[min(severity_rank(severity) + 1, len(SEVERITIES) - 1)]
         if severity != rule.severity:
             message += " Raised one level because it happened at night (00:00–06:00)."
-    if metric == Metric.SPO2 and point.value < SPO2_VERIFIED_MIN and rule.severity == "red":
+    if metric == Metric.SPO2 and point.value < SPO2_VERIFIED_MIN and rule.severity == Severity.RED:
         message += (" Below 70 % oximeters' stated accuracy does not hold: unverified, ask the "
                     "patient to retake the reading now.")
     late = False
@@ -230,8 +232,8 @@ def _finding(hit: Hit, subject: Subject, metric: Metric, now: datetime, freshnes
         hours = age.total_seconds() / 3600
         message = (f"Late reading (measured {hours:.0f} h ago, arrived by store-and-forward): "
                    f"review. {message}")
-        if severity == "red":
-            severity = "amber"
+        if severity == Severity.RED:
+            severity = Severity.AMBER
     return Finding(hit, severity, message, late, subject.params(rule))
 
 
@@ -255,8 +257,8 @@ def _raised(episode: str, found: list[Finding]) -> store.Raised:
                 | {"unit": rule.unit or (rule.metric and _unit(rule.metric))},
                 "source": rule.source},
         late=all(f.late for f in found),
-        suppress_hours=max(f.hit.rule.suppression_hours for f in found
-                           if f.severity == worst.severity) if worst.severity != "red" else 0.0,
+        suppress_hours=0.0 if worst.severity == Severity.RED else max(
+            f.hit.rule.suppression_hours for f in found if f.severity == worst.severity),
     )
 
 
@@ -277,7 +279,8 @@ def _apply(conn: psycopg.Connection, catalogue: Catalogue, subjects: Mapping[int
              for (pid, episode), found in sorted(findings.items())]
     written = store.raise_alerts(conn, items, active, resolved, now)
     active.update(written)
-    amber_raised = {pid for (pid, _), alert in written.items() if alert["severity"] == "amber"}
+    amber_raised = {pid for (pid, _), alert in written.items()
+                    if alert["severity"] == Severity.AMBER}
     cleared = []
     for (pid, episode), metric in clear.items():
         alert = active.get((pid, episode))
@@ -307,7 +310,7 @@ def _combined(conn: psycopg.Connection, catalogue: Catalogue, subjects: Mapping[
         subject = subjects[pid]
         params = subject.params(rule)
         since = now - timedelta(hours=float(params.get("hours", 24)))
-        ambers = [a for (p, _), a in active.items() if p == pid and a["severity"] == "amber"
+        ambers = [a for (p, _), a in active.items() if p == pid and a["severity"] == Severity.AMBER
                   and a["metric"] is not None and a["last_breach_at"] > since]
         metrics = {a["metric"] for a in ambers}
         if len(metrics) < int(params.get("count", 2)):

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 
 from alerts import store
+from telehub.domain import clock
+from telehub.domain.codes import OUTCOMES
 from telehub.errors import NotFoundError, ValidationError
 
-# The `alert_outcome` enum of the schema, in the order a nurse would pick from.
-OUTCOMES = ("advice-given", "medication-changed", "visit-arranged", "referred-to-gp", "admitted",
-            "false-alarm", "measurement-error", "no-action-needed", "condition-cleared")
 NOTE_MAX = 2000
 
 _LOCK_SQL = "SELECT * FROM alerts WHERE id = %s FOR UPDATE"
@@ -53,16 +52,17 @@ def _note(note: str | None) -> str | None:
 
 def _update(conn: psycopg.Connection, alert_id: int, sets: str, params: tuple[Any, ...]
             ) -> dict[str, Any]:
-    row = conn.cursor(row_factory=dict_row).execute(
-        f"UPDATE alerts SET {sets}, updated_at = now() WHERE id = %s RETURNING *",  # noqa: S608
-        (*params, alert_id)).fetchone()
+    """Set `sets` (SQL written in this module, values bound) on the alert; the new row."""
+    query = sql.SQL("UPDATE alerts SET {sets}, updated_at = now() WHERE id = %s RETURNING *"
+                    ).format(sets=sql.SQL(sets))
+    row = conn.cursor(row_factory=dict_row).execute(query, (*params, alert_id)).fetchone()
     assert row is not None
     return dict(row)
 
 
 def _event(conn: psycopg.Connection, alert_id: int, kind: str, actor: Actor, note: str | None,
            data: dict[str, Any] | None = None) -> None:
-    store.add_event(conn, alert_id, kind, datetime.now(UTC), actor=actor.name,
+    store.add_event(conn, alert_id, kind, clock.now(), actor=actor.name,
                     actor_id=actor.staff_id, note=note, data=data)
 
 
@@ -107,11 +107,8 @@ def escalate(conn: psycopg.Connection, alert_id: int, actor: Actor,
     _require_active(alert, "escalated")
     if alert["escalated"]:
         raise TransitionError(f"Alert {alert_id} is already escalated.")
-    text = _note(note)
-    out = _update(conn, alert_id, "escalated = true, escalated_at = now()", ())
-    _event(conn, alert_id, "escalated", actor, text)
-    store.enqueue(conn, out, "escalated")
-    return out
+    return store.escalate(conn, alert, clock.now(), _note(note), actor=actor.name,
+                          actor_id=actor.staff_id)
 
 
 def assign(conn: psycopg.Connection, alert_id: int, actor: Actor, assignee_id: int,

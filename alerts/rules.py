@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from alerts.catalogue import Rule
-from telehub.domain.codes import is_low_quality
+from telehub.domain.codes import ReadingFlag, is_low_quality
 from telehub.domain.units import MGDL_PER_MMOLL, SPECS, Metric, format_value
 
 # Weights are compared to the gram: 81.3 - 79.3 must count as a 2.0 kg gain.
@@ -100,7 +100,7 @@ def band_hit(rule: Rule, params: Mapping[str, Any], point: Point) -> bool:
         limit = _set(params, name)
         if limit is not None and test(v, limit):
             return True
-    return rule.hi_flag and "hi" in point.flags
+    return rule.hi_flag and ReadingFlag.HI in point.flags
 
 
 def _valid(points: Sequence[Point]) -> list[Point]:
@@ -366,7 +366,7 @@ def reading_fields(metric: Metric, point: Point, zone: ZoneInfo) -> dict[str, An
     if point.raw_unit and point.raw_unit != SPECS[metric].canonical.value \
             and point.raw_value is not None:
         value = f"{value} ({point.raw_value:g} {point.raw_unit})"
-    if "hi" in point.flags:
+    if ReadingFlag.HI in point.flags:
         value = f"{value} (meter showed HI)"
     return {"value": value, "time": local.strftime("%H:%M on %d %b %Y"),
             "date": local.strftime("%d %b %Y"), "label": SPECS[metric].label}

@@ -7,7 +7,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,51 +17,46 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from alerts import store
-from alerts.catalogue import Rule, load_catalogue, severity_rank
-from alerts.devices import check_devices
+from alerts.catalogue import Rule, load_catalogue
+from alerts.device_rules import check_devices
+from alerts.escalation import escalate_overdue
 from alerts.rules import render
-from alerts.telecare import escalate_telecare
-from alerts.thresholds import load_subjects
+from alerts.thresholds import Subject, load_subjects
+from telehub.care.adherence import RECEIVED, metric_received, monitored_from, planned_per_day
 from telehub.config import Settings
-from telehub.domain.codes import LOW_QUALITY_FLAGS
+from telehub.domain import adherence, clock
+from telehub.domain.codes import severity_rank
 from telehub.domain.units import SPECS, Metric
 
 logger = logging.getLogger(__name__)
 
 # pg_try_advisory_xact_lock key: one scheduler run at a time across hub processes.
 SCHEDULER_LOCK_KEY = 0x7E1E_5C4E
-# A care plan's expected readings are judged over this window for the "< 70 %" rule.
-SHARE_WINDOW = timedelta(days=7)
-# ... ending this long ago, so that today's readings not yet due do not count as missed.
-SHARE_GRACE = timedelta(hours=12)
+# How far back the "no reading since" rules look for the last reading.
+LAST_READING_HORIZON = timedelta(days=30)
 
-_EXPECTED_SQL = """
-SELECT p.id AS patient_id, mm.metric::text AS metric, p.care_plan -> mm.metric::text AS plan,
-       p.enrolled_at, lr.last, lr.n7
+# Per patient and expected metric: the plan's readings a day, the last reading received, and
+# the readings received over the adherence window (telehub.care.adherence, as the caseload
+# counts them). Low-quality readings are not readings received.
+_EXPECTED_SQL = f"""
+SELECT p.id AS patient_id, mm.metric::text AS metric, mm.per_day, p.enrolled_at, w.began,
+       lr.last,
+       {metric_received("p.id", "mm.metric", "mm.per_day", "%(share_since)s", "%(now)s",
+                        zone="%(zone)s")} AS received
 FROM patients p
-CROSS JOIN unnest(enum_range(NULL::metric)) AS mm(metric)
+CROSS JOIN LATERAL (SELECT {monitored_from("p")} AS began OFFSET 0) AS w
+CROSS JOIN LATERAL (
+    SELECT m.metric, {planned_per_day("p.care_plan", "m.metric::text")} AS per_day
+    FROM unnest(enum_range(NULL::metric)) AS m(metric)) AS mm
 LEFT JOIN LATERAL (
-    SELECT max(r.time) AS last,
-           count(*) FILTER (WHERE r.time > %(share_since)s AND r.time <= %(share_until)s) AS n7
-    FROM readings r
-    WHERE r.patient_id = p.id AND r.metric = mm.metric AND r.time <= %(now)s
-      AND r.time > %(since)s AND NOT (r.flags && %(low_quality)s::text[])
+    SELECT max(ar.time) AS last FROM readings ar
+    WHERE ar.patient_id = p.id AND ar.metric = mm.metric AND ar.time <= %(now)s
+      AND ar.time > %(since)s AND {RECEIVED}
 ) lr ON true
-WHERE p.care_plan ? mm.metric::text AND p.status = 'active'
+WHERE mm.per_day IS NOT NULL AND p.status = 'active'
   AND (p.paused_until IS NULL OR p.paused_until <= %(now)s) AND p.enrolled_at <= %(now)s
 ORDER BY p.id, mm.metric
-"""
-_OVERDUE_SQL = """
-SELECT a.*, t.code AS team_code, t.red_escalation_minutes, t.working_day_end,
-       coalesce((SELECT max(e.at) FROM alert_events e
-                 WHERE e.alert_id = a.id AND e.kind IN ('opened', 'severity-raised')),
-                a.created_at) AS since
-FROM alerts a JOIN teams t ON t.id = a.team_id
-WHERE a.status = 'open' AND NOT a.escalated AND a.severity IN ('amber', 'red')
-  AND a.rule_id NOT LIKE 'telecare-%%'      -- their own, shorter window (alerts.telecare)
-ORDER BY a.id
-FOR UPDATE OF a SKIP LOCKED
-"""
+"""  # noqa: S608 (fragments from telehub.care.adherence; every value is bound)
 
 
 @dataclass(frozen=True)
@@ -74,18 +69,10 @@ class Gap:
     silent_since: datetime | None = None   # no reading since then (None: too few readings)
 
 
-def _per_day(plan: Any) -> float:
-    if isinstance(plan, Mapping):
-        value = plan.get("per_day", 1)
-        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-            return float(value)
-    return 1.0
-
-
 def find_gap(row: Mapping[str, Any], now: datetime, amber: Rule, info: Rule,
              params: Mapping[str, Mapping[str, Any]], zone: ZoneInfo) -> Gap | None:
     """The worst missing-readings rule one expected metric breaks, if any."""
-    per_day = _per_day(row["plan"])
+    per_day = int(row["per_day"])
     metric = Metric(row["metric"])
     since = row["last"] or row["enrolled_at"]
     hours = (now - since).total_seconds() / 3600
@@ -103,15 +90,24 @@ def find_gap(row: Mapping[str, Any], now: datetime, amber: Rule, info: Rule,
     if per_day <= 1 and hours >= float(i.get("daily_hours", 48)) + float(i.get("grace_hours", 12)):
         fields["detail"] = f"no reading since {fields['since']} ({fields['hours']} h)"
         return Gap(metric, info, fields, since)
-    share = float(i.get("share_7d", 0.7))
-    expected = per_day * SHARE_WINDOW.days
-    if now - row["enrolled_at"] >= SHARE_WINDOW + SHARE_GRACE \
-            and (row["n7"] or 0) < share * expected:
-        fields["detail"] = (f"{row['n7'] or 0} readings in the 7 days to {_ago(now, zone)}, "
-                            "fewer than "
-                            f"{share:.0%} of the {expected:g} expected")
-        return Gap(metric, info, fields)
-    return None
+    return _share_gap(row, now, info, i, fields, zone)
+
+
+def _share_gap(row: Mapping[str, Any], now: datetime, info: Rule, params: Mapping[str, Any],
+               fields: dict[str, Any], zone: ZoneInfo) -> Gap | None:
+    """Too few readings over a whole adherence window (monitored throughout it)."""
+    start, end = adherence.window(now, row["began"])
+    if end - start < adherence.WINDOW:
+        return None
+    share = float(params.get("share_7d", 0.7))
+    got = adherence.Adherence(int(row["received"]),
+                              adherence.expected_readings(int(row["per_day"]), start, end))
+    if got.share is None or got.share >= share:
+        return None
+    to = end.astimezone(zone).strftime("%H:%M on %d %b")
+    fields["detail"] = (f"{got.received} readings in the 7 days to {to}, fewer than "
+                        f"{share:.0%} of the {got.expected:g} expected")
+    return Gap(Metric(row["metric"]), info, fields)
 
 
 def _known(current: Mapping[str, Any], found: list[Gap], metrics: list[str]) -> bool:
@@ -127,20 +123,15 @@ def _known(current: Mapping[str, Any], found: list[Gap], metrics: list[str]) -> 
                                       for g in found)
 
 
-def _ago(now: datetime, zone: ZoneInfo) -> str:
-    return (now - SHARE_GRACE).astimezone(zone).strftime("%H:%M on %d %b")
-
-
 def check_missing(conn: psycopg.Connection, now: datetime, zone: ZoneInfo) -> int:
     """Open or raise missing-readings alerts; returns how many alerts were opened or raised."""
     catalogue = load_catalogue()
     amber, info = catalogue.get("missing-readings"), catalogue.get("missing-readings-info")
     assert amber is not None and info is not None
     cur = conn.cursor(row_factory=dict_row)
-    rows = cur.execute(_EXPECTED_SQL, {"now": now, "since": now - timedelta(days=30),
-                                       "share_since": now - SHARE_GRACE - SHARE_WINDOW,
-                                       "share_until": now - SHARE_GRACE,
-                                       "low_quality": sorted(LOW_QUALITY_FLAGS)}).fetchall()
+    rows = cur.execute(_EXPECTED_SQL, {"now": now, "since": now - LAST_READING_HORIZON,
+                                       "share_since": now - adherence.WINDOW,
+                                       "zone": zone.key}).fetchall()
     subjects = load_subjects(conn, {r["patient_id"] for r in rows})
     gaps: dict[int, list[Gap]] = defaultdict(list)
     for row in rows:
@@ -154,55 +145,31 @@ def check_missing(conn: psycopg.Connection, now: datetime, zone: ZoneInfo) -> in
     resolved = store.recently_resolved(conn, gaps, now - timedelta(days=8))
     changed = 0
     for pid, found in gaps.items():
-        s = subjects[pid]
-        worst = max(found, key=lambda g: severity_rank(g.rule.severity))
-        metrics = sorted(g.metric.value for g in found)
         current = active.get((pid, amber.episode))
+        metrics = sorted(g.metric.value for g in found)
         if current is not None and _known(current, found, metrics):
             continue
-        message = " ".join(render(g.rule.sentence, {**s.params(g.rule), **g.fields})
-                           for g in sorted(found, key=lambda g: -severity_rank(g.rule.severity)))
-        raised = store.Raised(
-            episode=amber.episode, rule_id=worst.rule.id, severity=worst.rule.severity,
-            message=message, metric=metrics[0] if len(metrics) == 1 else None, first=now,
-            last=now, values={"rule": worst.rule.id, "metrics": metrics,
-                              "gaps": {g.metric.value: g.rule.id for g in found}},
-            suppress_hours=worst.rule.suppression_hours)
+        s = subjects[pid]
         if store.raise_alert(conn, patient_id=pid, team_id=s.team_id, team_code=s.team_code,
-                             display_id=s.display_id, raised=raised, active=current,
-                             resolved=resolved.get((pid, amber.episode)), now=now) is not None:
+                             display_id=s.display_id, raised=_raised(s, amber.episode, found, now),
+                             active=current, resolved=resolved.get((pid, amber.episode)),
+                             now=now) is not None:
             changed += 1
     return changed
 
 
-def escalation_due(alert: Mapping[str, Any], now: datetime, zone: ZoneInfo) -> bool:
-    """Red: not acknowledged within the team's window. Amber: by the end of the working day."""
-    since: datetime = alert["since"]
-    if alert["severity"] == "red":
-        return now - since >= timedelta(minutes=alert["red_escalation_minutes"])
-    end: time = alert["working_day_end"]
-    local = since.astimezone(zone)
-    deadline = datetime.combine(local.date(), end, tzinfo=zone)
-    if local >= deadline:
-        deadline = datetime.combine(local.date() + timedelta(days=1), end, tzinfo=zone)
-    return now >= deadline
-
-
-def escalate_overdue(conn: psycopg.Connection, now: datetime, zone: ZoneInfo) -> int:
-    """Escalate unacknowledged alerts whose time is up; returns how many."""
-    rows = conn.cursor(row_factory=dict_row).execute(_OVERDUE_SQL).fetchall()
-    done = 0
-    for alert in rows:
-        if not escalation_due(alert, now, zone):
-            continue
-        if alert["severity"] == "red":
-            note = (f"Not acknowledged within {alert['red_escalation_minutes']} minutes: "
-                    "escalated to telecare responders.")
-        else:
-            note = "Not acknowledged by the end of the working day: escalated to the matron."
-        store.escalate(conn, alert, now, note)
-        done += 1
-    return done
+def _raised(subject: Subject, episode: str, found: list[Gap], now: datetime) -> store.Raised:
+    """One missing-readings alert for a patient's gaps, worst first in its sentence."""
+    worst = max(found, key=lambda g: severity_rank(g.rule.severity))
+    metrics = sorted(g.metric.value for g in found)
+    message = " ".join(render(g.rule.sentence, {**subject.params(g.rule), **g.fields})
+                       for g in sorted(found, key=lambda g: -severity_rank(g.rule.severity)))
+    return store.Raised(
+        episode=episode, rule_id=worst.rule.id, severity=worst.rule.severity,
+        message=message, metric=metrics[0] if len(metrics) == 1 else None, first=now,
+        last=now, values={"rule": worst.rule.id, "metrics": metrics,
+                          "gaps": {g.metric.value: g.rule.id for g in found}},
+        suppress_hours=worst.rule.suppression_hours)
 
 
 def _scheduler_lock(conn: psycopg.Connection) -> bool:
@@ -224,14 +191,13 @@ class Scheduler:
 
     def run_once(self, now: datetime | None = None) -> dict[str, int] | None:
         """One pass at `now`; None when another hub process holds the scheduler lock."""
-        now = now or datetime.now(UTC)
+        now = now or clock.now()
         with self._pool.connection() as conn:
             if not _scheduler_lock(conn):
                 return None
             result = {"missing": check_missing(conn, now, self._zone),
                       "devices": check_devices(conn, now),
-                      "escalated": escalate_overdue(conn, now, self._zone),
-                      "telecare_escalated": escalate_telecare(conn, now)}
+                      **escalate_overdue(conn, now, self._zone)}
         if any(result.values()):
             logger.info("alert scheduler: %s missing-reading alerts, %s device alerts, "
                         "%s escalations, %s telecare escalations", result["missing"],
@@ -251,21 +217,24 @@ class Scheduler:
             self._thread.join(timeout=30)
             self._thread = None
 
-    def run_telecare_once(self, now: datetime | None = None) -> int | None:
-        """Only the telecare escalations (a two-minute window needs a shorter tick than the
+    def run_escalations_once(self, now: datetime | None = None) -> dict[str, int] | None:
+        """Only the escalations (a two-minute telecare window needs a shorter tick than the
         full pass); None when another hub process holds the scheduler lock."""
-        now = now or datetime.now(UTC)
+        now = now or clock.now()
         with self._pool.connection() as conn:
             if not _scheduler_lock(conn):
                 return None
-            done = escalate_telecare(conn, now)
-        if done:
-            logger.info("alert scheduler: %s telecare escalations", done)
+            done = escalate_overdue(conn, now, self._zone)
+        if any(done.values()):
+            logger.info("alert scheduler: %s escalations, %s telecare escalations",
+                        done["escalated"], done["telecare_escalated"])
         return done
 
     def _run(self) -> None:
+        """One loop: escalations every `escalation_interval_s`, the full pass (missing
+        readings, devices, escalations) every `scheduler_interval_s`."""
         timers = self._settings.alerts
-        tick = min(timers.telecare_interval_s, timers.scheduler_interval_s)
+        tick = min(timers.escalation_interval_s, timers.scheduler_interval_s)
         next_full = 0.0
         while not self._stop.is_set():
             try:
@@ -273,7 +242,7 @@ class Scheduler:
                     next_full = monotonic() + timers.scheduler_interval_s
                     self.run_once()
                 else:
-                    self.run_telecare_once()
+                    self.run_escalations_once()
             except Exception:
                 logger.exception("alert scheduler: pass failed; trying again next interval")
             self._stop.wait(tick)

@@ -11,7 +11,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from alerts.catalogue import severity_rank
+from telehub.domain.codes import Severity, severity_rank
 from telehub.mqtt.topics import alert_topic
 
 SYSTEM = "system"
@@ -108,16 +108,18 @@ def notification(alert: Mapping[str, Any], team_code: str, display_id: str, even
     }
 
 
-def escalate(conn: psycopg.Connection, alert: Mapping[str, Any], now: datetime, note: str
-             ) -> None:
-    """Mark an unacknowledged alert escalated, record why, and queue its re-notification
-    (`alert` carries its row and `team_code`)."""
+def escalate(conn: psycopg.Connection, alert: Mapping[str, Any], now: datetime,
+             note: str | None, *, actor: str = SYSTEM, actor_id: int | None = None
+             ) -> dict[str, Any]:
+    """Mark an active alert escalated, record who and why, and queue its re-notification
+    (the scheduler's timers and a person's "escalate" both write it here)."""
     updated = conn.cursor(row_factory=dict_row).execute(
         "UPDATE alerts SET escalated = true, escalated_at = %s, updated_at = now() "
         "WHERE id = %s RETURNING *", (now, alert["id"])).fetchone()
     assert updated is not None
-    add_event(conn, alert["id"], "escalated", now, note=note)
-    enqueue(conn, updated, "escalated", team_code=alert["team_code"])
+    add_event(conn, alert["id"], "escalated", now, actor=actor, actor_id=actor_id, note=note)
+    enqueue(conn, updated, "escalated", team_code=alert.get("team_code"))
+    return dict(updated)
 
 
 def enqueue(conn: psycopg.Connection, alert: Mapping[str, Any], event: str, *,
@@ -147,7 +149,7 @@ def _first(row: Any) -> Any:
 
 def suppressed(raised: Raised, resolved: Mapping[str, Any] | None, now: datetime) -> bool:
     """A nurse resolved this episode recently and the new breach is no worse."""
-    if resolved is None or raised.severity == "red" or raised.suppress_hours <= 0:
+    if resolved is None or raised.severity == Severity.RED or raised.suppress_hours <= 0:
         return False
     if severity_rank(raised.severity) > severity_rank(resolved["severity"]):
         return False
@@ -157,7 +159,7 @@ def suppressed(raised: Raised, resolved: Mapping[str, Any] | None, now: datetime
 def _merge_values(old: Mapping[str, Any], raised: Raised) -> dict[str, Any]:
     values = {**old, **raised.values}
     worst_old = old.get("worst")
-    if worst_old and severity_rank(worst_old.get("severity", "info")) > \
+    if worst_old and severity_rank(worst_old.get("severity", Severity.INFO)) > \
             severity_rank(raised.severity):
         values["worst"] = worst_old
     return values
@@ -220,47 +222,70 @@ def raise_alerts(conn: psycopg.Connection, items: Sequence[tuple[Target, Raised]
         else:
             worse = severity_rank(raised.severity) > severity_rank(current["severity"])
             updates.append((target, raised, current, worse))
-    cur = conn.cursor(row_factory=dict_row)
-    written: dict[tuple[int, str], dict[str, Any]] = {}
-    events: list[tuple[Any, ...]] = []
-    outbox: list[tuple[Any, ...]] = []
-    targets = {t.patient_id: t for t, _ in items}
-    if inserts:
-        rows = cur.execute(_INSERT_MANY_SQL, _columns([
-            (t.patient_id, t.team_id, r.episode, r.severity, r.message, r.metric, r.first,
-             r.last, r.occurrences, Jsonb(r.values), r.late) for t, r in inserts])).fetchall()
-        raised_by = {(t.patient_id, r.episode): r for t, r in inserts}
-        for alert in rows:
-            r = raised_by[(alert["patient_id"], alert["rule_id"])]
-            events.append((alert["id"], now, "opened", None, SYSTEM, None,
-                           Jsonb({"rule": r.rule_id, "severity": r.severity})))
-            if r.severity != "info":
-                outbox.append(_outbox_row(alert, targets[alert["patient_id"]], "opened"))
-            written[(alert["patient_id"], alert["rule_id"])] = dict(alert)
-    if updates:
-        rows = cur.execute(_UPDATE_MANY_SQL, _columns([
-            (c["id"], r.severity if worse else c["severity"],
-             r.message if worse or r.severity == c["severity"] else c["message"],
-             r.first, r.last, r.occurrences, Jsonb(_merge_values(c.get("values") or {}, r)),
-             r.late) for _, r, c, worse in updates])).fetchall()
-        by_id = {a["id"]: a for a in rows}
-        for t, r, c, worse in updates:
-            alert = by_id[c["id"]]
-            data = {"rule": r.rule_id, "severity": r.severity}
-            if worse:
-                events.append((alert["id"], now, "severity-raised", None, SYSTEM, None,
-                               Jsonb({**data, "from": c["severity"]})))
-                if r.severity != "info":
-                    outbox.append(_outbox_row(alert, t, "severity-raised"))
-            else:
-                events.append((alert["id"], now, "repeated", None, SYSTEM, None,
-                               Jsonb({**data, "occurrences": r.occurrences})))
-            written[(t.patient_id, r.episode)] = dict(alert)
-    if events:
-        cur.executemany(_EVENT_SQL, events)
-    if outbox:
-        cur.executemany(_OUTBOX_SQL, outbox)
+    trail = _Trail()
+    written = {**_insert(conn, inserts, now, trail), **_update(conn, updates, now, trail)}
+    cur = conn.cursor()
+    if trail.events:
+        cur.executemany(_EVENT_SQL, trail.events)
+    if trail.outbox:
+        cur.executemany(_OUTBOX_SQL, trail.outbox)
         wake_notifiers(conn)
+    return written
+
+
+@dataclass
+class _Trail:
+    """Audit events and outbox rows collected while writing alerts, written together."""
+
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+    outbox: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+def _insert(conn: psycopg.Connection, inserts: Sequence[tuple[Target, Raised]], now: datetime,
+            trail: _Trail) -> dict[tuple[int, str], dict[str, Any]]:
+    """Open new alerts: an "opened" event each, a notification unless info."""
+    if not inserts:
+        return {}
+    rows = conn.cursor(row_factory=dict_row).execute(_INSERT_MANY_SQL, _columns([
+        (t.patient_id, t.team_id, r.episode, r.severity, r.message, r.metric, r.first,
+         r.last, r.occurrences, Jsonb(r.values), r.late) for t, r in inserts])).fetchall()
+    raised_by = {(t.patient_id, r.episode): (t, r) for t, r in inserts}
+    written: dict[tuple[int, str], dict[str, Any]] = {}
+    for alert in rows:
+        t, r = raised_by[(alert["patient_id"], alert["rule_id"])]
+        trail.events.append((alert["id"], now, "opened", None, SYSTEM, None,
+                             Jsonb({"rule": r.rule_id, "severity": r.severity})))
+        if r.severity != Severity.INFO:
+            trail.outbox.append(_outbox_row(alert, t, "opened"))
+        written[(alert["patient_id"], alert["rule_id"])] = dict(alert)
+    return written
+
+
+def _update(conn: psycopg.Connection,
+            updates: Sequence[tuple[Target, Raised, Mapping[str, Any], bool]], now: datetime,
+            trail: _Trail) -> dict[tuple[int, str], dict[str, Any]]:
+    """Update active alerts: "severity-raised" (notified unless info) or "repeated"."""
+    if not updates:
+        return {}
+    rows = conn.cursor(row_factory=dict_row).execute(_UPDATE_MANY_SQL, _columns([
+        (c["id"], r.severity if worse else c["severity"],
+         r.message if worse or r.severity == c["severity"] else c["message"],
+         r.first, r.last, r.occurrences, Jsonb(_merge_values(c.get("values") or {}, r)),
+         r.late) for _, r, c, worse in updates])).fetchall()
+    by_id = {a["id"]: a for a in rows}
+    written: dict[tuple[int, str], dict[str, Any]] = {}
+    for t, r, c, worse in updates:
+        alert = by_id[c["id"]]
+        data = {"rule": r.rule_id, "severity": r.severity}
+        if worse:
+            trail.events.append((alert["id"], now, "severity-raised", None, SYSTEM, None,
+                                 Jsonb({**data, "from": c["severity"]})))
+            if r.severity != Severity.INFO:
+                trail.outbox.append(_outbox_row(alert, t, "severity-raised"))
+        else:
+            trail.events.append((alert["id"], now, "repeated", None, SYSTEM, None,
+                                 Jsonb({**data, "occurrences": r.occurrences})))
+        written[(t.patient_id, r.episode)] = dict(alert)
     return written
 
 

@@ -1,11 +1,4 @@
-"""Telecare events (fall, pendant, smoke, heat, flood, no activity) as red alerts routed to
-responders at once, and their short escalation window.
-
-A telecare event is an emergency by definition: it opens (or repeats) a red alert of the
-episode `telecare-<event>` in the ingest transaction, with its outbox row, so the notifier
-publishes it to `telehub/v1/alerts/{team}/red` as soon as the batch commits. Nobody
-acknowledging it within the team's `telecare_escalation_minutes` (2 by default) escalates it.
-"""
+"""Telecare events (fall, pendant, smoke, heat, flood, no activity) as red alerts for responders."""
 
 from __future__ import annotations
 
@@ -19,7 +12,13 @@ import psycopg
 from psycopg.rows import dict_row
 
 from alerts import store
+from telehub.domain.codes import Severity
 
+# A telecare event is an emergency by definition: it opens (or repeats) a red alert of the
+# episode `telecare-<event>` in the ingest transaction, with its outbox row, so the notifier
+# publishes it to `telehub/v1/alerts/{team}/red` as soon as the batch commits. Nobody
+# acknowledging it within the team's `telecare_escalation_minutes` (2 by default) escalates it
+# (alerts.escalation).
 EPISODE_PREFIX = "telecare-"
 # What each event means, in the words a responder reads first.
 EVENTS: Mapping[str, str] = {
@@ -45,18 +44,6 @@ _PATIENTS_SQL = """
 SELECT p.id, p.display_id, p.team_id, t.code AS team_code
 FROM patients p JOIN teams t ON t.id = p.team_id WHERE p.id = ANY(%s)
 """
-_OVERDUE_SQL = """
-SELECT a.*, t.code AS team_code, t.telecare_escalation_minutes AS minutes,
-       coalesce((SELECT max(e.at) FROM alert_events e
-                 WHERE e.alert_id = a.id AND e.kind IN ('opened', 'repeated')),
-                a.created_at) AS since
-FROM alerts a JOIN teams t ON t.id = a.team_id
-WHERE a.status = 'open' AND NOT a.escalated AND a.rule_id LIKE 'telecare-%%'
-ORDER BY a.id
-FOR UPDATE OF a SKIP LOCKED
-"""
-
-
 @dataclass(frozen=True)
 class TelecareEvent:
     """One stored telecare event: which patient, what happened, when, from which device."""
@@ -109,7 +96,7 @@ def raise_telecare_alerts(conn: psycopg.Connection, events: Sequence[TelecareEve
     items = []
     for key, e in latest.items():
         raised = store.Raised(
-            episode=episode(e.event), rule_id=episode(e.event), severity="red",
+            episode=episode(e.event), rule_id=episode(e.event), severity=Severity.RED,
             message=message(e, zone), metric=None, first=first[key], last=e.time,
             occurrences=counts[key],
             values={"rule": episode(e.event), "event": e.event, "device": e.device,
@@ -124,23 +111,3 @@ def raise_telecare_alerts(conn: psycopg.Connection, events: Sequence[TelecareEve
             store.enqueue(conn, alert, "repeated", team_code=target.team_code,
                           display_id=target.display_id)
     return {(pid, ep[len(EPISODE_PREFIX):]): alert for (pid, ep), alert in written.items()}
-
-
-def escalation_due(alert: Mapping[str, Any], now: datetime) -> bool:
-    """Not acknowledged within the team's telecare window since it opened or repeated."""
-    since: datetime = alert["since"]
-    return (now - since).total_seconds() >= 60 * int(alert["minutes"])
-
-
-def escalate_telecare(conn: psycopg.Connection, now: datetime) -> int:
-    """Escalate unacknowledged telecare alerts whose window is up; returns how many."""
-    rows = conn.cursor(row_factory=dict_row).execute(_OVERDUE_SQL).fetchall()
-    done = 0
-    for alert in rows:
-        if not escalation_due(alert, now):
-            continue
-        note = (f"Telecare alert not acknowledged within {alert['minutes']} minutes: "
-                "escalated to the on-call responders and the matron.")
-        store.escalate(conn, alert, now, note)
-        done += 1
-    return done

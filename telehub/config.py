@@ -44,7 +44,8 @@ class AlertSettings(BaseModel):
     acute_freshness_hours: float = 6.0   # older readings raise a review, not an emergency
     notifier_interval_s: float = 0.2
     scheduler_interval_s: float = 60.0
-    telecare_interval_s: float = 10.0    # telecare escalation checks (their window is minutes)
+    # Escalation checks between full passes: a 2-minute telecare window must not stretch to 3.
+    escalation_interval_s: float = 10.0
     webhook_urls: list[str] = []
     webhook_secret: SecretStr | None = None
 

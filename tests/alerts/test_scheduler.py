@@ -89,7 +89,7 @@ def test_fewer_than_70_percent_over_a_week_is_info(clinic: Clinic, scheduler: Sc
     _run(clinic, scheduler, NOW)
     alert = clinic.alert(pid, "missing-readings")
     assert alert is not None and alert["severity"] == "info"
-    assert "8 readings in the 7 days to 22:00 on 25 Nov" in alert["message"]   # 12 h ago
+    assert "9 readings in the 7 days to 10:00 on 26 Nov" in alert["message"]
 
 
 def test_paused_or_in_hospital_patients_are_not_chased(clinic: Clinic,

@@ -15,9 +15,10 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from psycopg_pool import ConnectionPool
 
+from alerts.escalation import escalate_overdue
 from alerts.notifier import Notifier
 from alerts.scheduler import Scheduler
-from alerts.telecare import TelecareEvent, escalate_telecare, raise_telecare_alerts
+from alerts.telecare import TelecareEvent, raise_telecare_alerts
 from ingest.service import Ingest
 from telehub.care import registration as registry
 from telehub.config import Settings, parse_mqtt_url
@@ -152,6 +153,11 @@ def test_a_fall_reaches_the_responders_subscription_and_queue_with_what_they_nee
                           json={"action": "call-logged"}).status_code == 409
 
 
+def escalate_telecare(conn: psycopg.Connection, now: datetime) -> int:
+    """The scheduler's escalation pass at `now`; how many telecare alerts it escalated."""
+    return escalate_overdue(conn, now, Settings().zone)["telecare_escalated"]
+
+
 def test_a_telecare_alert_escalates_after_two_minutes_unacknowledged(
         conn: psycopg.Connection) -> None:
     world = build_world(conn)
@@ -189,7 +195,7 @@ def test_the_running_scheduler_escalates_telecare_on_its_short_tick(
     world = build_world(conn)
     conn.commit()
     timers = settings.alerts.model_copy(update={"scheduler_interval_s": 3600.0,
-                                                "telecare_interval_s": 0.2})
+                                                "escalation_interval_s": 0.2})
     quick = settings.model_copy(update={"alerts": timers})
     pool = open_pool(quick.require_database_url(), max_size=2, name="telecare-tick-test")
     scheduler = Scheduler(quick, pool)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -78,41 +79,61 @@ def check_devices(conn: psycopg.Connection, now: datetime) -> int:
     flagged = {r["patient_id"] for r in cur.execute(_FLAGGED_SQL, (offline_rule.episode,))}
     touched = set(silent) | {r["patient_id"] for r in gaps} | (flagged & pids)
     store.lock_patients(conn, touched)
-    active = store.active_alerts(conn, touched)
-    resolved = store.recently_resolved(conn, touched, now - timedelta(days=8))
-    changed = 0
+    alerts = _Alerts(store.active_alerts(conn, touched),
+                     store.recently_resolved(conn, touched, now - timedelta(days=8)))
+    return (_offline(conn, offline_rule, silent, subjects, alerts, now)
+            + _sequence_gaps(conn, gap_rule, gaps, subjects, alerts, now))
 
+
+@dataclass(frozen=True)
+class _Alerts:
+    """The touched patients' active and recently resolved alerts by (patient, episode)."""
+
+    active: dict[tuple[int, str], dict[str, Any]]
+    resolved: dict[tuple[int, str], dict[str, Any]]
+
+
+def _offline(conn: psycopg.Connection, rule: Rule, silent: Mapping[int, list[Mapping[str, Any]]],
+             subjects: Mapping[int, Subject], alerts: _Alerts, now: datetime) -> int:
+    """Raise device-offline for silent devices, clear it for those heard from again."""
+    changed = 0
     for pid, rows in silent.items():
         names = sorted(r["device_id"] for r in rows)
-        current = active.get((pid, offline_rule.episode))
+        current = alerts.active.get((pid, rule.episode))
         if current is not None and current["condition_cleared_at"] is None \
                 and set(names) <= set(current["values"].get("devices", [])):
             continue
         s = subjects[pid]
         listed = ", ".join(f"{r['kind']} {r['device_id']}" for r in rows)
-        message = render(offline_rule.sentence, {**s.params(offline_rule), "devices": listed})
-        changed += _raise(conn, s, offline_rule, message, {"devices": names}, now, now,
-                          active, resolved, now)
-    for (pid, episode), alert in active.items():
-        if episode == offline_rule.episode and pid not in silent:
+        message = render(rule.sentence, {**s.params(rule), "devices": listed})
+        changed += _raise(conn, s, rule, message, {"devices": names}, now, now,
+                          alerts.active, alerts.resolved, now)
+    for (pid, episode), alert in alerts.active.items():
+        if episode == rule.episode and pid not in silent:
             store.mark_cleared(conn, alert, now, "The device is back online.")
+    return changed
 
+
+def _sequence_gaps(conn: psycopg.Connection, rule: Rule, gaps: list[dict[str, Any]],
+                   subjects: Mapping[int, Subject], alerts: _Alerts, now: datetime) -> int:
+    """Raise sequence-gap once per new gap within the rule's hours."""
     by_patient: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
     for row in gaps:
         by_patient[row["patient_id"]].append(row)
+    changed = 0
     for pid, rows in by_patient.items():
         s = subjects[pid]
-        hours = float(s.params(gap_rule).get("hours", 24))
+        hours = float(s.params(rule).get("hours", 24))
         recent = [r for r in rows if now - r["last"] <= timedelta(hours=hours)]
-        current = active.get((pid, gap_rule.episode))
+        current = alerts.active.get((pid, rule.episode))
         if not recent or (current is not None and
                           max(r["last"] for r in recent) <= current["last_breach_at"]):
             continue
         missing = sum(int(r["missing"]) for r in recent)
-        message = render(gap_rule.sentence, {**s.params(gap_rule), "missing": missing,
-                                             "devices": ", ".join(r["device_id"] for r in recent)})
-        changed += _raise(conn, s, gap_rule, message,
+        message = render(rule.sentence, {**s.params(rule), "missing": missing,
+                                         "devices": ", ".join(r["device_id"] for r in recent)})
+        changed += _raise(conn, s, rule, message,
                           {"devices": sorted(r["device_id"] for r in recent), "missing": missing},
                           min(r["first"] for r in recent), max(r["last"] for r in recent),
-                          active, resolved, now)
+                          alerts.active, alerts.resolved, now)
     return changed

@@ -1,0 +1,99 @@
+"""Adherence in SQL, as telehub.domain.adherence defines it: for the API and the scheduler."""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+from telehub.domain.clock import SERVICE_ZONE_NAME
+from telehub.domain.codes import LOW_QUALITY_FLAGS
+
+# Each function returns SQL text over the column expressions it is given (trusted SQL written
+# in Telehub, never user input), to be embedded in a caller's query whose values are bound;
+# its own aliases (am, pm, slots, ar, earliest, daily, cr) do not shadow the caller's.
+# `zone` is an SQL expression naming the service zone: a caller that binds the setting passes
+# "%(zone)s"; the default is the service zone's name as a literal.
+SERVICE_ZONE = sql.Literal(SERVICE_ZONE_NAME).as_string()
+# A reading with any of these flags is not a reading received (codes.LOW_QUALITY_FLAGS).
+_LOW_QUALITY = sql.Literal(sorted(LOW_QUALITY_FLAGS)).as_string() + "::text[]"
+RECEIVED = f"NOT (ar.flags && {_LOW_QUALITY})"
+
+
+def local_day(at: str, zone: str = SERVICE_ZONE) -> str:
+    """The local calendar date (in `zone`) of the timestamptz expression `at`."""
+    return f"(({at}) AT TIME ZONE {zone})::date"
+
+
+def monitored_from(patient: str) -> str:
+    """When monitoring of `patient` (a patients row alias) began: the earlier of enrolment
+    and its first reading (history loaded from a device predates a registration made today).
+    One index lookup per metric."""
+    return f"""LEAST({patient}.enrolled_at, (
+    SELECT min(earliest.time) FROM unnest(enum_range(NULL::metric)) AS am(metric)
+    CROSS JOIN LATERAL (SELECT ar.time FROM readings ar
+                        WHERE ar.patient_id = {patient}.id AND ar.metric = am.metric
+                        ORDER BY ar.time LIMIT 1) AS earliest))"""  # noqa: S608
+
+
+def planned_per_day(plan: str, metric: str) -> str:
+    """Readings a day the care plan `plan` (jsonb) expects of `metric` (text), else NULL:
+    a slot is an object whose `per_day` is a whole number of at least 1."""
+    per_day = f"({plan} -> {metric} -> 'per_day')"
+    return (f"(CASE WHEN jsonb_typeof({plan} -> {metric}) = 'object'"
+            f" AND jsonb_typeof({per_day}) = 'number' AND ({per_day} #>> '{{}}') ~ '^[0-9]+$'"
+            f" AND ({per_day} #>> '{{}}')::numeric >= 1"
+            f" THEN ({per_day} #>> '{{}}')::numeric END)")
+
+
+def expected_readings(plan: str, start: str, end: str) -> str:
+    """Readings the care plan `plan` (jsonb) expects over [start, end), unrounded (numeric)."""
+    return f"""((SELECT COALESCE(sum({planned_per_day(plan, "pm.metric::text")}), 0)
+      FROM unnest(enum_range(NULL::metric)) AS pm(metric))
+    * EXTRACT(EPOCH FROM {end} - {start}) / 86400.0)"""  # noqa: S608
+
+
+def daily_readings(patient: str, plan: str, start: str, end: str, *,
+                   planned_only: bool = False, extra: str = "", zone: str = SERVICE_ZONE) -> str:
+    """FROM-clause items: per metric (`am.metric`, with `am.per_day` the readings a day the
+    care plan `plan` expects of it, or NULL) and local day (`daily.day`, a date in `zone`),
+    the readings received of patient id `patient` in [start, end) (`daily.n`, low-quality
+    ones left out) and any `extra` aggregates over all of them (`ar`, readings);
+    `planned_only` leaves out the metrics the plan does not expect.
+
+    One index range (patient, metric, time) per metric."""
+    only = "WHERE per_day IS NOT NULL" if planned_only else ""
+    # OFFSET 0: the plan is read once per metric, not once per day in each use of per_day.
+    return f"""(SELECT * FROM (
+        SELECT pm.metric, {planned_per_day(plan, "pm.metric::text")} AS per_day
+        FROM unnest(enum_range(NULL::metric)) AS pm(metric) OFFSET 0) AS slots {only}) AS am
+    CROSS JOIN LATERAL (
+        SELECT {local_day("ar.time", zone)} AS day,
+               count(*) FILTER (WHERE {RECEIVED}) AS n{extra}
+        FROM readings ar
+        WHERE ar.patient_id = {patient} AND ar.metric = am.metric
+          AND ar.time >= {start} AND ar.time < {end}
+        GROUP BY 1) AS daily"""  # noqa: S608
+
+
+# An aggregate over daily_readings rows: the readings that count towards the care plan, each
+# metric's day counting at most the plan's readings a day.
+CAPPED_RECEIVED = ("COALESCE(sum(LEAST(daily.n, am.per_day)) FILTER "
+                   "(WHERE am.per_day IS NOT NULL), 0)::bigint")
+
+
+def received_readings(patient: str, plan: str, start: str, end: str, *,
+                      zone: str = SERVICE_ZONE) -> str:
+    """Readings of patient id `patient` in [start, end) that count towards the plan (see
+    CAPPED_RECEIVED), as a scalar subquery."""
+    return f"""(SELECT {CAPPED_RECEIVED}
+    FROM {daily_readings(patient, plan, start, end, planned_only=True, zone=zone)})"""  # noqa: S608
+
+
+def metric_received(patient: str, metric: str, per_day: str, start: str, end: str, *,
+                    zone: str = SERVICE_ZONE) -> str:
+    """Readings of one `metric` (a metric expression) of patient id `patient` in [start, end)
+    that count towards a plan expecting `per_day` a day, as a scalar subquery."""
+    return f"""(SELECT COALESCE(sum(LEAST(cr.n, {per_day})), 0)::bigint FROM (
+        SELECT count(*) AS n FROM readings ar
+        WHERE ar.patient_id = {patient} AND ar.metric = {metric}
+          AND ar.time >= {start} AND ar.time < {end} AND {RECEIVED}
+        GROUP BY {local_day("ar.time", zone)}) AS cr)"""  # noqa: S608
