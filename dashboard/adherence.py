@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from dashboard.models import Bucket, Reading
+from dashboard.client.patients import Bucket, Reading
 
 
 @dataclass(frozen=True)

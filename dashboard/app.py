@@ -10,8 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import session
-from dashboard.client import ApiError
+from dashboard.client import ApiError, session
 
 VIEWS = Path(__file__).parent / "views"
 

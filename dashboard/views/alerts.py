@@ -6,11 +6,10 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from dashboard import session
-from dashboard.client import ApiError, Invalid
-from dashboard.formatting import SEVERITY_ORDER, severity_chip
-from dashboard.models import OUTCOMES, Alert
-from dashboard.times import format_local, time_ago
+from dashboard.client import ApiError, Invalid, reads, session
+from dashboard.client.alerts import OUTCOMES, Alert
+from dashboard.components.formatting import SEVERITY_ORDER, severity_chip
+from dashboard.components.times import format_local, time_ago
 
 ACTIONS = ("Acknowledge", "Resolve", "Escalate", "Assign", "Add note")
 # Responders acknowledge and escalate; resolving and assigning are for the clinical team.
@@ -67,7 +66,7 @@ def _patient_names() -> dict[int, str]:
         return {}
     try:
         with session.handling_errors(soft=True):
-            return {r.patient_id: r.name for r in session.caseload().rows}
+            return {r.patient_id: r.name for r in reads.caseload().rows}
     except ApiError:
         return {}
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import session
-from dashboard.care_models import CarePatient
-from dashboard.caseload_table import (
+from dashboard.client import ApiError, reads, session
+from dashboard.client.care import CarePatient
+from dashboard.components.caseload_table import (
     CASELOAD_METRICS,
     NO_TIER,
     SORTS,
@@ -19,11 +19,10 @@ from dashboard.caseload_table import (
     filter_rows,
     sort_rows,
 )
-from dashboard.client import ApiError
-from dashboard.follow_ups_section import follow_ups_section
-from dashboard.formatting import CONDITIONS, conditions_text, metric_label
-from dashboard.mdt_section import mdt_section
-from dashboard.times import format_local
+from dashboard.components.follow_ups_section import follow_ups_section
+from dashboard.components.formatting import CONDITIONS, conditions_text, metric_label
+from dashboard.components.mdt_section import mdt_section
+from dashboard.components.times import format_local
 
 REFRESH_S = 30  # the issue's refresh interval: a new red alert shows within one refresh
 
@@ -44,7 +43,7 @@ def _birth_dates() -> dict[int, date]:
     """Birth dates for ages; the caseload still shows without them."""
     try:
         with session.handling_errors(soft=True):
-            return session.birth_dates()
+            return reads.birth_dates()
     except ApiError:
         return {}
 
@@ -53,7 +52,7 @@ def _care() -> dict[int, CarePatient]:
     """Risk tiers and review dates; the caseload still shows without them."""
     try:
         with session.handling_errors(soft=True):
-            return session.care_patients()
+            return reads.care_patients()
     except ApiError:
         return {}
 
@@ -64,7 +63,7 @@ def _live_table(scope: str, search: str, conditions: list[str], triage: list[str
     staff = session.current_staff()
     nurse_id = staff.id if staff is not None and scope == "My patients" else None
     with session.handling_errors():
-        caseload = session.caseload(nurse_id)
+        caseload = reads.caseload(nurse_id)
     zone = session.settings().zone
     now = datetime.now(UTC)
     care = _care()

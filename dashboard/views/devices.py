@@ -8,11 +8,10 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from dashboard import session
-from dashboard.client import ApiError
-from dashboard.formatting import format_battery, format_online
-from dashboard.models import DeviceCredentials
-from dashboard.times import format_local, time_ago
+from dashboard.client import ApiError, session
+from dashboard.client.devices import DeviceCredentials
+from dashboard.components.formatting import format_battery, format_online
+from dashboard.components.times import format_local, time_ago
 
 # Measuring devices, then the telecare devices that raise events (falls, alarms).
 KINDS = ("scale", "oximeter", "glucometer", "pendant", "fall-detector", "smoke", "heat", "flood",

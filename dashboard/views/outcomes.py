@@ -10,12 +10,16 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard import session
-from dashboard.care_models import Outcomes
-from dashboard.imports_section import imports_section
-from dashboard.mdt_section import mdt_section
-from dashboard.outcome_charts import admissions_figure, readmissions_figure, response_figure
-from dashboard.times import month_span
+from dashboard.client import session
+from dashboard.client.figures import Outcomes
+from dashboard.components.imports_section import imports_section
+from dashboard.components.mdt_section import mdt_section
+from dashboard.components.outcome_charts import (
+    admissions_figure,
+    readmissions_figure,
+    response_figure,
+)
+from dashboard.components.times import month_span
 
 PERIODS = {"Last 3 months": 3, "Last 6 months": 6, "Last 12 months": 12}
 MDT_ROLES = ("admin", "matron", "nurse")

@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from dashboard import session
 from dashboard.adherence import adherence
-from dashboard.charts import metric_figure, rule_metric
-from dashboard.client import ApiError
-from dashboard.formatting import (
+from dashboard.client import ApiError, reads, session
+from dashboard.client.alerts import Alert
+from dashboard.client.patients import Patient, Readings, Threshold
+from dashboard.components.charts import metric_figure, rule_metric
+from dashboard.components.formatting import (
     age_on,
     conditions_text,
     format_adherence,
@@ -24,10 +25,9 @@ from dashboard.formatting import (
     params_text,
     severity_chip,
 )
-from dashboard.models import Alert, Patient, Readings, Threshold
-from dashboard.patient_care import care_team_section
-from dashboard.patient_plan import admissions_section, care_plan_section
-from dashboard.times import RANGES_DAYS, chart_window, format_local, time_ago
+from dashboard.components.patient_care import care_team_section
+from dashboard.components.patient_plan import admissions_section, care_plan_section
+from dashboard.components.times import RANGES_DAYS, chart_window, format_local, time_ago
 
 METRICS = ("weight", "spo2", "pulse", "glucose")
 EDIT_ROLES = ("matron", "nurse")
@@ -37,7 +37,7 @@ def _pick_patient() -> int | None:
     """The patient chosen on the caseload, or one chosen here."""
     chosen = st.session_state.get(session.PATIENT_KEY)
     with session.handling_errors():
-        rows = session.caseload().rows
+        rows = reads.caseload().rows
     choices = {r.patient_id: f"{r.name} ({r.display_id})" for r in rows}
     if chosen is not None and chosen not in choices:
         choices[int(chosen)] = f"patient {chosen}"
@@ -70,7 +70,7 @@ def _named_nurse(patient: Patient) -> str:
     if patient.named_nurse_id is None:
         return "not set"
     with session.handling_errors():
-        rows = session.caseload().rows
+        rows = reads.caseload().rows
     row = next((r for r in rows if r.patient_id == patient.id), None)
     return (row.named_nurse if row and row.named_nurse else f"staff {patient.named_nurse_id}")
 
@@ -200,7 +200,7 @@ def _threshold_editor(patient: Patient, thresholds: list[Threshold]) -> None:
 def _devices(patient: Patient) -> None:
     now = datetime.now(UTC)
     with session.handling_errors():
-        devices = session.caseload().rows
+        devices = reads.caseload().rows
     row = next((r for r in devices if r.patient_id == patient.id), None)
     if row is None or not row.devices:
         st.info("No device is linked to this patient. An admin links one on the Devices page.")
@@ -219,7 +219,7 @@ def render() -> None:
         return
     notice = st.session_state.pop("patient_notice", None)
     with session.handling_errors():
-        patient = session.patient(patient_id)
+        patient = reads.patient(patient_id)
     thresholds = _patient_thresholds(patient_id)
     alerts = _patient_alerts(patient_id)
     _header(patient)
@@ -229,7 +229,7 @@ def render() -> None:
                                 format_func=lambda d: "1 year" if d == 365 else f"{d} days")
     window = chart_window(int(days or 7), _minute(datetime.now(UTC)))
     with session.handling_errors():
-        data = session.readings(patient_id, window.start, window.end, window.bucket)
+        data = reads.readings(patient_id, window.start, window.end, window.bucket)
     _adherence(patient, data, int(days or 7))
     charts, table, timeline, editor, devices, care, plan, stays = st.tabs(
         ["Charts", "Readings", "Alerts", "Thresholds", "Devices", "Care team and consent",
@@ -266,7 +266,7 @@ def _patient_thresholds(patient_id: int) -> list[Threshold]:
     """The patient's thresholds; if they cannot be read the rest of the page still shows."""
     try:
         with session.handling_errors(soft=True):
-            return session.thresholds(patient_id)
+            return reads.thresholds(patient_id)
     except ApiError as err:
         st.warning(f"Thresholds could not be loaded: {err.message}")
         return []

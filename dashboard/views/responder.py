@@ -8,13 +8,11 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from dashboard import session
-from dashboard.care_models import RESPONDER_ACTIONS, QueueItem
-from dashboard.client import ApiError
-from dashboard.formatting import format_reading, metric_label
-from dashboard.models import OUTCOMES
-from dashboard.queue_cards import advance_decision_text, queue_heading, queue_order
-from dashboard.times import format_local, time_ago
+from dashboard.client import ApiError, session
+from dashboard.client.alerts import OUTCOMES, RESPONDER_ACTIONS, QueueItem
+from dashboard.components.formatting import format_reading, metric_label
+from dashboard.components.queue_cards import advance_decision_text, queue_heading, queue_order
+from dashboard.components.times import format_local, time_ago
 
 # Urgent alerts must show fast: a fall reaches the queue within this many seconds.
 REFRESH_S = 10

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
-from dashboard import session
-from dashboard.charts import ack_figure, adherence_figure, outcomes_figure, rates_figure
-from dashboard.formatting import format_adherence
-from dashboard.times import format_local
+from dashboard.client import session
+from dashboard.components.charts import ack_figure, adherence_figure, outcomes_figure, rates_figure
+from dashboard.components.formatting import format_adherence
+from dashboard.components.times import format_local
 
 PERIODS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Last year": 365}
 

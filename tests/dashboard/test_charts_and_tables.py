@@ -8,8 +8,6 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from dashboard.caseload_table import caseload_frame, filter_rows, status_text
-from dashboard.charts import metric_figure, rule_severity, threshold_zones
 from dashboard.client import (
     Forbidden,
     Invalid,
@@ -18,7 +16,10 @@ from dashboard.client import (
     Unauthorized,
     error_for,
 )
-from dashboard.models import Alert, Bucket, CaseloadRow, Reading, Threshold
+from dashboard.client.alerts import Alert
+from dashboard.client.patients import Bucket, CaseloadRow, Reading, Threshold
+from dashboard.components.caseload_table import caseload_frame, filter_rows, status_text
+from dashboard.components.charts import metric_figure, rule_severity, threshold_zones
 
 LONDON = ZoneInfo("Europe/London")
 NOW = datetime(2026, 7, 1, 12, tzinfo=UTC)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dashboard.formatting import (
+from dashboard.components.formatting import (
     Rag,
     age_on,
     conditions_text,
@@ -22,7 +22,13 @@ from dashboard.formatting import (
     rag_of,
     severity_chip,
 )
-from dashboard.times import chart_window, format_local, local_day_start, parse_time, time_ago
+from dashboard.components.times import (
+    chart_window,
+    format_local,
+    local_day_start,
+    parse_time,
+    time_ago,
+)
 
 LONDON = ZoneInfo("Europe/London")
 

@@ -7,9 +7,8 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard import session
-from dashboard.care_models import FollowUp
-from dashboard.client import ApiError
+from dashboard.client import ApiError, session
+from dashboard.client.episodes import FollowUp
 
 NOTICE_KEY = "follow_up_notice"
 

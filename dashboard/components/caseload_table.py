@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from dashboard.care_models import CarePatient
-from dashboard.formatting import (
+from dashboard.client.care import CarePatient
+from dashboard.client.patients import CaseloadRow
+from dashboard.components.formatting import (
     Rag,
     age_on,
     conditions_text,
@@ -17,8 +18,7 @@ from dashboard.formatting import (
     format_online,
     rag_chip,
 )
-from dashboard.models import CaseloadRow
-from dashboard.times import time_ago
+from dashboard.components.times import time_ago
 
 # The metrics the caseload shows a latest value and a sparkline for.
 CASELOAD_METRICS = ("weight", "spo2", "glucose")
@@ -44,7 +44,7 @@ def status_text(row: CaseloadRow) -> str:
 
 def latest_text(row: CaseloadRow, metric: str, now: datetime) -> str:
     """'94 % · 2 h ago' or '—'."""
-    from dashboard.formatting import format_reading
+    from dashboard.components.formatting import format_reading
 
     summary = row.latest_of(metric)
     if summary is None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from dashboard.care_models import QueueItem
-from dashboard.formatting import severity_chip
-from dashboard.times import time_ago
+from dashboard.client.alerts import QueueItem
+from dashboard.components.formatting import severity_chip
+from dashboard.components.times import time_ago
 
 EVENT_WORDS = {"fall": "FALL", "pendant": "PENDANT PRESSED", "smoke": "SMOKE ALARM",
                "heat": "HEAT ALARM", "flood": "FLOOD ALARM", "no-activity": "NO ACTIVITY"}

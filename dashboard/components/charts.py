@@ -10,9 +10,11 @@ from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
 
-from dashboard.formatting import metric_label
-from dashboard.models import AckTime, Alert, Bucket, OutcomeCount, Reading, RuleRate, Threshold
-from dashboard.times import to_local
+from dashboard.client.alerts import Alert
+from dashboard.client.figures import AckTime, OutcomeCount, RuleRate
+from dashboard.client.patients import Bucket, Reading, Threshold
+from dashboard.components.formatting import metric_label
+from dashboard.components.times import to_local
 from telehub.domain.units import MGDL_PER_MMOLL, SPECS, Metric
 
 SEVERITY_COLOUR = {"red": "#d5281b", "amber": "#ffb81c", "info": "#005eb8"}

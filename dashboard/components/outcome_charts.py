@@ -7,7 +7,7 @@ from datetime import datetime
 
 import plotly.graph_objects as go
 
-from dashboard.care_models import OutcomeMonth
+from dashboard.client.figures import OutcomeMonth
 
 NHS_BLUE = "#005eb8"
 NHS_DARK = "#003087"

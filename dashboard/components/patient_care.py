@@ -10,10 +10,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import care_reads, session
-from dashboard.care_models import CARE_TEAM_FIELDS, CareTeam, Contact
-from dashboard.client import ApiError
-from dashboard.models import Patient
+from dashboard.client import ApiError, reads, session
+from dashboard.client.care import CARE_TEAM_FIELDS, CareTeam, Contact
+from dashboard.client.patients import Patient
 
 EDIT_ROLES = ("matron", "nurse")
 
@@ -50,7 +49,7 @@ def _can_edit() -> bool:
 def _load(patient_id: int) -> tuple[CareTeam | None, list[Contact]]:
     try:
         with session.handling_errors(soft=True):
-            return care_reads.care_team(patient_id), care_reads.contacts(patient_id)
+            return reads.care_team(patient_id), reads.contacts(patient_id)
     except ApiError as err:
         st.warning(f"The care team could not be loaded: {err.message}")
         return None, []

@@ -9,12 +9,12 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard import care_reads, session
-from dashboard.care_models import EPISODE_KINDS, CarePlan, Episode, ScheduleItem
-from dashboard.client import ApiError
-from dashboard.formatting import metric_label, severity_chip
-from dashboard.models import Patient
-from dashboard.patient_care import EDIT_ROLES, save_change
+from dashboard.client import ApiError, reads, session
+from dashboard.client.care import CarePlan, ScheduleItem
+from dashboard.client.episodes import EPISODE_KINDS, Episode
+from dashboard.client.patients import Patient
+from dashboard.components.formatting import metric_label, severity_chip
+from dashboard.components.patient_care import EDIT_ROLES, save_change
 
 SCHEDULE_METRICS = ("weight", "spo2", "pulse", "glucose")
 AVOIDABLE = {"yes": "yes, avoidable", "no": "no", "unsure": "unsure"}
@@ -39,7 +39,7 @@ def care_plan_section(patient: Patient) -> None:
     """Schedule, triggers with advice, review, and the one-page plan to print."""
     try:
         with session.handling_errors(soft=True):
-            plan = care_reads.care_plan(patient.id)
+            plan = reads.care_plan(patient.id)
     except ApiError as err:
         st.warning(f"The care plan could not be loaded: {err.message}")
         return
@@ -71,7 +71,7 @@ def care_plan_section(patient: Patient) -> None:
 def _printable(patient: Patient) -> None:
     try:
         with session.handling_errors(soft=True):
-            html = care_reads.care_plan_html(patient.id)
+            html = reads.care_plan_html(patient.id)
     except ApiError as err:
         st.warning(f"The printable plan could not be made: {err.message}")
         return
@@ -83,7 +83,7 @@ def _printable(patient: Patient) -> None:
 def _risk(patient: Patient) -> None:
     try:
         with session.handling_errors(soft=True):
-            scores = care_reads.risk_history(patient.id)
+            scores = reads.risk_history(patient.id)
     except ApiError as err:
         st.warning(f"Risk scores could not be loaded: {err.message}")
         return
@@ -156,7 +156,7 @@ def admissions_section(patient: Patient) -> None:
     """Hospital episodes with their reviews; record, discharge, review."""
     try:
         with session.handling_errors(soft=True):
-            episodes = care_reads.admissions(patient.id)
+            episodes = reads.admissions(patient.id)
     except ApiError as err:
         st.warning(f"Admissions could not be loaded: {err.message}")
         return

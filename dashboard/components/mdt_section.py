@@ -8,8 +8,7 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard import session
-from dashboard.client import ApiError
+from dashboard.client import ApiError, session
 
 
 def week_ending(today: date) -> date:
