@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard.client import session
 from dashboard.components.charts import ack_figure, adherence_figure, outcomes_figure, rates_figure
 from dashboard.components.formatting import format_adherence
+from dashboard.components.team_picker import pick_team
 from dashboard.components.times import format_local
 
 PERIODS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Last year": 365}
@@ -17,22 +18,15 @@ PERIODS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Last year"
 def render() -> None:
     """Patients monitored, adherence, alert rates, time to acknowledge and outcomes."""
     st.title("Team view")
-    with session.handling_errors():
-        teams = {t.id: t.name for t in session.api().teams()}
-    if not teams:
-        st.info("No teams yet. An admin adds one with `telehub teams add`.")
+    team_id = pick_team("team_pick")
+    if team_id is None:
         return
-    staff = session.current_staff()
-    own = staff.team_id if staff is not None else None
-    options = list(teams)
-    team_id = st.selectbox("Team", options, format_func=teams.__getitem__,
-                           index=options.index(own) if own in options else 0, key="team_pick")
     period = st.segmented_control("Period", list(PERIODS), default="Last 30 days",
                                   key="team_period")
     end = datetime.now(UTC)
     start = end - timedelta(days=PERIODS[period or "Last 30 days"])
     with session.handling_errors():
-        stats = session.api().team_stats(int(team_id), start=start, end=end)
+        stats = session.api().team_stats(team_id, start=start, end=end)
     zone = session.settings().zone
     st.caption(f"{format_local(stats.start, zone)} to {format_local(stats.end, zone)}")
     cols = st.columns(4)
