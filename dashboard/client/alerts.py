@@ -172,9 +172,3 @@ class AlertCalls(Transport):
         self._request("POST", f"/responder/alerts/{alert_id}/actions",
                       json={"action": action, "note": note or None, "outcome": outcome})
 
-
-# Outcome codes an alert may be resolved with (the API validates them).
-OUTCOMES = (
-    "advice-given", "medication-changed", "visit-arranged", "referred-to-gp", "admitted",
-    "false-alarm", "measurement-error", "no-action-needed", "condition-cleared",
-)

@@ -16,9 +16,6 @@ class _In(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-EPISODE_KINDS = {"emergency-admission": "Emergency admission", "ae-attendance": "A&E attendance"}
-
-
 class Episode(_In):
     """An emergency admission or A&E attendance, with its review."""
 

@@ -13,8 +13,7 @@ import streamlit as st
 from dashboard.client import ApiError, reads, session
 from dashboard.client.care import CARE_TEAM_FIELDS, CareTeam, Contact
 from dashboard.client.patients import Patient
-
-EDIT_ROLES = ("matron", "nurse")
+from telehub.domain.codes import CLINICAL_ROLES
 
 
 def yes_no(value: bool | None) -> str:
@@ -43,7 +42,7 @@ def enrolment_text(team: CareTeam) -> str:
 
 def _can_edit() -> bool:
     staff = session.current_staff()
-    return staff is not None and staff.role in EDIT_ROLES
+    return staff is not None and staff.role in CLINICAL_ROLES
 
 
 def _load(patient_id: int) -> tuple[CareTeam | None, list[Contact]]:

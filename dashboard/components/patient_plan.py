@@ -11,10 +11,11 @@ import streamlit as st
 
 from dashboard.client import ApiError, reads, session
 from dashboard.client.care import CarePlan, ScheduleItem
-from dashboard.client.episodes import EPISODE_KINDS, Episode
+from dashboard.client.episodes import Episode
 from dashboard.client.patients import Patient
 from dashboard.components.formatting import metric_label, severity_chip
-from dashboard.components.patient_care import EDIT_ROLES, save_change
+from dashboard.components.patient_care import save_change
+from telehub.domain.codes import CLINICAL_ROLES, EPISODE_LABELS, EpisodeKind
 
 SCHEDULE_METRICS = ("weight", "spo2", "pulse", "glucose")
 AVOIDABLE = {"yes": "yes, avoidable", "no": "no", "unsure": "unsure"}
@@ -32,7 +33,7 @@ def review_text(plan: CarePlan, today: date) -> str:
 
 def _can_edit() -> bool:
     staff = session.current_staff()
-    return staff is not None and staff.role in EDIT_ROLES
+    return staff is not None and staff.role in CLINICAL_ROLES
 
 
 def care_plan_section(patient: Patient) -> None:
@@ -168,7 +169,7 @@ def admissions_section(patient: Patient) -> None:
     if not _can_edit():
         return
     _episode_form(patient)
-    open_stays = [e for e in episodes if e.kind == "emergency-admission"
+    open_stays = [e for e in episodes if e.kind == EpisodeKind.EMERGENCY_ADMISSION
                   and e.discharged_on is None]
     if open_stays:
         _discharge_form(open_stays)
@@ -179,9 +180,9 @@ def admissions_section(patient: Patient) -> None:
 
 def _episode_row(e: Episode) -> dict[str, object]:
     return {
-        "What": EPISODE_KINDS.get(e.kind, e.kind), "From": f"{e.started_on:%d %b %Y}",
+        "What": EPISODE_LABELS.get(e.kind, e.kind), "From": f"{e.started_on:%d %b %Y}",
         "Discharged": f"{e.discharged_on:%d %b %Y}" if e.discharged_on else
-        ("still in hospital" if e.kind == "emergency-admission" else "—"),
+        ("still in hospital" if e.kind == EpisodeKind.EMERGENCY_ADMISSION else "—"),
         "Hospital": e.hospital or "", "Reason": e.reason or "",
         "Alerts in the 14 days before": e.alerts_before,
         "Avoidable?": AVOIDABLE.get(e.avoidable or "", "not reviewed"),
@@ -190,14 +191,15 @@ def _episode_row(e: Episode) -> dict[str, object]:
 
 
 def _label(e: Episode) -> str:
-    return f"{EPISODE_KINDS.get(e.kind, e.kind)} from {e.started_on:%d %b %Y}"
+    return f"{EPISODE_LABELS.get(e.kind, e.kind)} from {e.started_on:%d %b %Y}"
 
 
 def _episode_form(patient: Patient) -> None:
     with st.form("episode_add", clear_on_submit=True):
         st.markdown("**Record an admission or A&E attendance**")
         cols = st.columns(4)
-        kind = cols[0].selectbox("Kind", list(EPISODE_KINDS), format_func=EPISODE_KINDS.__getitem__)
+        kind = cols[0].selectbox("Kind", list(EPISODE_LABELS),
+                                 format_func=EPISODE_LABELS.__getitem__)
         started = cols[1].date_input("Started on", value=date.today(), max_value=date.today())
         hospital = cols[2].text_input("Hospital")
         reason = cols[3].text_input("Reason")
@@ -205,7 +207,7 @@ def _episode_form(patient: Patient) -> None:
     if submitted and kind is not None:
         save_change(lambda: session.api().add_admission(
             patient.id, kind=kind, started_on=started, hospital=hospital.strip() or None,
-            reason=reason.strip() or None), f"{EPISODE_KINDS[kind]} recorded.")
+            reason=reason.strip() or None), f"{EPISODE_LABELS[kind]} recorded.")
 
 
 def _discharge_form(stays: list[Episode]) -> None:

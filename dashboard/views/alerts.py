@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from dashboard.client import ApiError, Invalid, reads, session
-from dashboard.client.alerts import OUTCOMES, Alert
-from dashboard.components.formatting import SEVERITY_ORDER, severity_chip
+from dashboard.client.alerts import Alert
+from dashboard.components.formatting import outcome_text, severity_chip
 from dashboard.components.times import format_local, time_ago
+from telehub.domain.codes import CLINICAL_ROLES, OUTCOMES, SEVERITIES, Role, severity_rank
 
 ACTIONS = ("Acknowledge", "Resolve", "Escalate", "Assign", "Add note")
 # Responders acknowledge and escalate; resolving and assigning are for the clinical team.
@@ -19,7 +20,7 @@ PAGE = 25  # alert cards drawn at once: each card is a handful of widgets
 
 def inbox_order(alerts: list[Alert]) -> list[Alert]:
     """Worst severity first, then the newest breach first."""
-    return sorted(alerts, key=lambda a: (SEVERITY_ORDER.get(a.severity, 9),
+    return sorted(alerts, key=lambda a: (-severity_rank(a.severity),
                                          -a.last_breach_at.timestamp()))
 
 
@@ -46,7 +47,7 @@ def _act(alert: Alert, action: str, note: str, outcome: str | None,
 
 def _actions() -> tuple[str, ...]:
     staff = session.current_staff()
-    return RESPONDER_ACTIONS if staff is not None and staff.role == "responder" else ACTIONS
+    return RESPONDER_ACTIONS if staff is not None and staff.role == Role.RESPONDER else ACTIONS
 
 
 def _assignees(team_id: int) -> dict[int, str]:
@@ -62,7 +63,7 @@ def _assignees(team_id: int) -> dict[int, str]:
 def _patient_names() -> dict[int, str]:
     """Names for the clinical team (responders see display ids only)."""
     staff = session.current_staff()
-    if staff is None or staff.role not in ("nurse", "matron"):
+    if staff is None or staff.role not in CLINICAL_ROLES:
         return {}
     try:
         with session.handling_errors(soft=True):
@@ -93,7 +94,7 @@ def _alert_card(alert: Alert, now: datetime, names: dict[int, str]) -> None:
         outcome = assignee = None
         if action == "Resolve":
             outcome = cols[1].selectbox("Outcome", OUTCOMES, index=None, key=f"outcome_{alert.id}",
-                                        format_func=lambda o: o.replace("-", " "))
+                                        format_func=outcome_text)
         elif action == "Assign":
             people = _assignees(alert.team_id)
             assignee = cols[1].selectbox("Assign to", list(people), index=None,
@@ -146,8 +147,9 @@ def render() -> None:
         active = session.api().alerts(status=["open", "acknowledged"])
     names = _patient_names()
     with open_tab:
-        severities = st.multiselect("Severity", ["red", "amber", "info"],
-                                    default=["red", "amber", "info"], key="inbox_severity",
+        worst_first = [s.value for s in reversed(SEVERITIES)]
+        severities = st.multiselect("Severity", worst_first, default=worst_first,
+                                    key="inbox_severity",
                                     format_func=severity_chip)
         shown = [a for a in inbox_order(active) if a.severity in severities]
         st.caption(f"{len(shown)} of {len(active)} open or acknowledged alerts")

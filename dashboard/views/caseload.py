@@ -20,9 +20,10 @@ from dashboard.components.caseload_table import (
     sort_rows,
 )
 from dashboard.components.follow_ups_section import follow_ups_section
-from dashboard.components.formatting import CONDITIONS, conditions_text, metric_label
+from dashboard.components.formatting import conditions_text, metric_label
 from dashboard.components.mdt_section import mdt_section
 from dashboard.components.times import format_local
+from telehub.domain.codes import CONDITIONS
 
 REFRESH_S = 30  # the refresh interval: a new red alert shows within one refresh
 

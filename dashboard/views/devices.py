@@ -12,10 +12,8 @@ from dashboard.client import ApiError, session
 from dashboard.client.devices import DeviceCredentials
 from dashboard.components.formatting import format_battery, format_online
 from dashboard.components.times import format_local, time_ago
+from telehub.domain.codes import DEVICE_KINDS
 
-# Measuring devices, then the telecare devices that raise events (falls, alarms).
-KINDS = ("scale", "oximeter", "glucometer", "pendant", "fall-detector", "smoke", "heat", "flood",
-         "door")
 CREDENTIALS_KEY = "devices_credentials"
 
 
@@ -24,7 +22,7 @@ def _register() -> None:
         st.markdown("**Register a device**")
         cols = st.columns(4)
         device_id = cols[0].text_input("Device id", placeholder="e.g. oxi-0042")
-        kind = cols[1].selectbox("Kind", KINDS)
+        kind = cols[1].selectbox("Kind", DEVICE_KINDS)
         serial = cols[2].text_input("Serial number (optional)")
         patient = cols[3].number_input("Patient id (optional)", min_value=1, step=1, value=None)
         if not st.form_submit_button("Register", type="primary"):

@@ -21,9 +21,11 @@ from dashboard.components.outcome_charts import (
 )
 from dashboard.components.team_picker import pick_team
 from dashboard.components.times import month_span
+from telehub.domain.codes import CLINICAL_ROLES, Role
 
 PERIODS = {"Last 3 months": 3, "Last 6 months": 6, "Last 12 months": 12}
-MDT_ROLES = ("admin", "matron", "nurse")
+# Who may open the MDT list (it names patients): the clinical team, and admins.
+MDT_ROLES = frozenset({Role.ADMIN, *CLINICAL_ROLES})
 
 
 def _charts(outcomes: Outcomes) -> None:

@@ -22,15 +22,17 @@ from dashboard.components.formatting import (
     format_online,
     format_reading,
     metric_label,
+    outcome_text,
     params_text,
     severity_chip,
 )
 from dashboard.components.patient_care import care_team_section
 from dashboard.components.patient_plan import admissions_section, care_plan_section
 from dashboard.components.times import RANGES_DAYS, chart_window, format_local, time_ago
+from telehub.domain.codes import CLINICAL_ROLES
+from telehub.domain.units import Metric
 
-METRICS = ("weight", "spo2", "pulse", "glucose")
-EDIT_ROLES = ("matron", "nurse")
+METRICS = tuple(m.value for m in Metric)
 
 
 def _pick_patient() -> int | None:
@@ -130,7 +132,7 @@ def _alert_timeline(alerts: list[Alert]) -> None:
     st.dataframe(pd.DataFrame([{
         "First breach": format_local(a.first_breach_at, zone),
         "Severity": severity_chip(a.severity), "Rule": a.rule_id, "Status": a.status,
-        "Outcome": (a.outcome or "").replace("-", " "), "What happened": a.message,
+        "Outcome": outcome_text(a.outcome), "What happened": a.message,
     } for a in ordered]), hide_index=True, width="stretch", key="alerts_table")
     labels = {a.id: f"{format_local(a.first_breach_at, zone)} · {a.severity.upper()} · "
                     f"{a.rule_id}" for a in ordered}
@@ -159,7 +161,7 @@ def _threshold_editor(patient: Patient, thresholds: list[Threshold]) -> None:
                      key="thresholds_table")
     else:
         st.info("No rules apply to this patient yet: rules follow the conditions recorded.")
-    if staff is None or staff.role not in EDIT_ROLES:
+    if staff is None or staff.role not in CLINICAL_ROLES:
         st.caption("Only the patient's nurse or matron can change thresholds.")
         return
     by_rule = {t.rule_id: t for t in thresholds if t.applies}

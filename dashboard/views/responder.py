@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from dashboard.client import ApiError, session
-from dashboard.client.alerts import OUTCOMES, RESPONDER_ACTIONS, QueueItem
-from dashboard.components.formatting import format_reading, metric_label
+from dashboard.client.alerts import RESPONDER_ACTIONS, QueueItem
+from dashboard.components.formatting import format_reading, metric_label, outcome_text
 from dashboard.components.queue_cards import advance_decision_text, queue_heading, queue_order
 from dashboard.components.times import format_local, time_ago
+from telehub.domain.codes import OUTCOMES, Severity
 
 # Urgent alerts must show fast: a fall reaches the queue within this many seconds.
 REFRESH_S = 10
@@ -68,7 +69,7 @@ def _actions(item: QueueItem) -> None:
     outcome = None
     if action == "resolved":
         outcome = cols[1].selectbox("Outcome", OUTCOMES, index=None,
-                                    format_func=lambda o: o.replace("-", " "),
+                                    format_func=outcome_text,
                                     key=f"responder_outcome_{alert_id}")
     note = cols[2].text_input("Note", key=f"responder_note_{alert_id}",
                               placeholder="Who you spoke to, what you found")
@@ -112,7 +113,7 @@ def _live_queue() -> None:
     notice = st.session_state.pop(NOTICE_KEY, None)
     if notice:
         st.success(notice)
-    red = sum(1 for q in queue if q.alert.severity == "red")
+    red = sum(1 for q in queue if q.alert.severity == Severity.RED)
     st.caption(f"{len(queue)} urgent alerts · {red} RED · updated "
                f"{format_local(now, session.settings().zone)} (refreshes every {REFRESH_S} s)")
     if not queue:

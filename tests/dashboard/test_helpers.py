@@ -16,6 +16,7 @@ from dashboard.components.formatting import (
     format_online,
     format_reading,
     metric_label,
+    outcome_text,
     params_text,
     rag_badge,
     rag_chip,
@@ -29,6 +30,7 @@ from dashboard.components.times import (
     parse_time,
     time_ago,
 )
+from telehub.domain.codes import Condition, Outcome
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -137,3 +139,14 @@ def test_rule_parameters_read_as_words() -> None:
     assert params_text({"at_or_below": 90.0, "consecutive": 2}) == "at or below 90, consecutive 2"
     assert params_text({"gain_kg": 2.3}) == "gain kg 2.3"
     assert params_text({}) == "—"
+
+
+def test_every_outcome_and_condition_the_api_accepts_reads_as_words() -> None:
+    # The pickers offer the codes' own lists, so each value needs words, not a code.
+    for outcome in Outcome:
+        assert "-" not in outcome_text(outcome)
+    for condition in Condition:
+        assert "-" not in conditions_text([condition])
+    assert outcome_text("referred-to-gp") == "referred to GP"
+    assert outcome_text(None) == ""
+    assert conditions_text(["type1-diabetes", "copd"]) == "type 1 diabetes, COPD"
