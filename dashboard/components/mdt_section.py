@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.client import ApiError, session
+from telehub.domain import clock
 
 
 def week_ending(today: date) -> date:
@@ -25,7 +26,7 @@ def mdt_frame(csv_text: str) -> pd.DataFrame:
 
 def mdt_section(team_id: int, key: str) -> None:
     """Pick the week, see who is on the list, download it as CSV."""
-    today = date.today()
+    today = clock.today(session.settings().zone)
     ending = st.date_input("Week ending", value=week_ending(today), key=f"{key}_week")
     try:
         with session.handling_errors(soft=True):

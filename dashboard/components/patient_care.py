@@ -4,7 +4,6 @@ of access, carers), access to the home, advance decisions, consent and enrolment
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -13,6 +12,7 @@ import streamlit as st
 from dashboard.client import ApiError, reads, session
 from dashboard.client.care import CARE_TEAM_FIELDS, CareTeam, Contact
 from dashboard.client.patients import Patient
+from telehub.domain import clock
 from telehub.domain.codes import CLINICAL_ROLES
 
 
@@ -156,7 +156,7 @@ def _care_team_form(patient: Patient, team: CareTeam) -> None:
             "consent_sharing": c2.checkbox("Consents to sharing with carers and services",
                                            value=bool(team.consent_sharing)),
             "consent_on": c1.date_input("Consent recorded on", value=team.consent_on,
-                                        max_value=date.today()),
+                                        max_value=clock.today(session.settings().zone)),
             "consent_taken_by": c2.text_input("Consent taken by",
                                               value=team.consent_taken_by or ""),
             "enrolment_conditions": c1.checkbox("Enrolled: long-term conditions",

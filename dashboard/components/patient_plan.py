@@ -15,6 +15,8 @@ from dashboard.client.episodes import Episode
 from dashboard.client.patients import Patient
 from dashboard.components.formatting import metric_label, severity_chip
 from dashboard.components.patient_care import save_change
+from dashboard.components.times import due_words
+from telehub.domain import clock
 from telehub.domain.codes import CLINICAL_ROLES, EPISODE_LABELS, EpisodeKind
 
 SCHEDULE_METRICS = ("weight", "spo2", "pulse", "glucose")
@@ -22,13 +24,19 @@ AVOIDABLE = {"yes": "yes, avoidable", "no": "no", "unsure": "unsure"}
 
 
 def review_text(plan: CarePlan, today: date) -> str:
-    """'Review due 3 Feb 2027' or '⚠️ REVIEW OVERDUE since 1 Oct 2026' or 'no review date'."""
+    """'Review due 03 Feb 2027', 'Review due today (…)', '⚠️ REVIEW OVERDUE since 01 Oct 2026'
+    or 'no review date'; `today` is the service's local date."""
     if plan.review_due is None:
         return "No review date set: record a review to set one."
     when = plan.review_due.strftime("%d %b %Y")
-    if plan.review_overdue or plan.review_due < today:
+    state = "overdue" if plan.review_overdue else due_words(plan.review_due, today)
+    if state == "overdue":
         return f"⚠️ REVIEW OVERDUE since {when}"
-    return f"Review due {when}"
+    return f"Review due today ({when})" if state == "today" else f"Review due {when}"
+
+
+def _today() -> date:
+    return clock.today(session.settings().zone)
 
 
 def _can_edit() -> bool:
@@ -44,7 +52,7 @@ def care_plan_section(patient: Patient) -> None:
     except ApiError as err:
         st.warning(f"The care plan could not be loaded: {err.message}")
         return
-    st.markdown(f"**{review_text(plan, date.today())}**")
+    st.markdown(f"**{review_text(plan, _today())}**")
     schedule = "; ".join(f"{metric_label(s.metric)} {s.per_day}×/day"
                          f"{' (' + s.window + ')' if s.window else ''}" for s in plan.schedule)
     st.markdown(f"**Measurements** {schedule or 'no schedule set'}")
@@ -145,7 +153,7 @@ def _review_form(patient: Patient) -> None:
     with st.form("review_add", clear_on_submit=True):
         st.markdown("**Record a review** (the next falls due in 3 months unless you choose)")
         note = st.text_input("Review note")
-        next_due = st.date_input("Next review (optional)", value=None, min_value=date.today())
+        next_due = st.date_input("Next review (optional)", value=None, min_value=_today())
         submitted = st.form_submit_button("Record review")
     if submitted:
         save_change(lambda: session.api().record_review(patient.id, note.strip() or None,
@@ -200,7 +208,7 @@ def _episode_form(patient: Patient) -> None:
         cols = st.columns(4)
         kind = cols[0].selectbox("Kind", list(EPISODE_LABELS),
                                  format_func=EPISODE_LABELS.__getitem__)
-        started = cols[1].date_input("Started on", value=date.today(), max_value=date.today())
+        started = cols[1].date_input("Started on", value=_today(), max_value=_today())
         hospital = cols[2].text_input("Hospital")
         reason = cols[3].text_input("Reason")
         submitted = st.form_submit_button("Record episode")
@@ -216,7 +224,7 @@ def _discharge_form(stays: list[Episode]) -> None:
         cols = st.columns(3)
         which = cols[0].selectbox("Admission", [e.id for e in stays],
                                   format_func={e.id: _label(e) for e in stays}.__getitem__)
-        day = cols[1].date_input("Discharged on", value=date.today(), max_value=date.today())
+        day = cols[1].date_input("Discharged on", value=_today(), max_value=_today())
         days = cols[2].number_input("Follow up within (days)", min_value=0, max_value=30,
                                     value=2)
         submitted = st.form_submit_button("Record discharge")

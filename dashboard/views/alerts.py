@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import streamlit as st
 
@@ -10,6 +10,7 @@ from dashboard.client import ApiError, Invalid, reads, session
 from dashboard.client.alerts import Alert
 from dashboard.components.formatting import outcome_text, severity_chip
 from dashboard.components.times import format_local, time_ago
+from telehub.domain import clock
 from telehub.domain.codes import CLINICAL_ROLES, OUTCOMES, SEVERITIES, Role, severity_rank
 
 ACTIONS = ("Acknowledge", "Resolve", "Escalate", "Assign", "Add note")
@@ -141,7 +142,7 @@ def render() -> None:
     notice = st.session_state.pop("inbox_notice", None)
     if notice:
         st.success(notice)
-    now = datetime.now(UTC)
+    now = clock.now()
     open_tab, resolved_tab = st.tabs(["Open", "Resolved"])
     with session.handling_errors():
         active = session.api().alerts(status=["open", "acknowledged"])

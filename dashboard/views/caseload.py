@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import streamlit as st
@@ -17,12 +17,14 @@ from dashboard.components.caseload_table import (
     caseload_frame,
     filter_by_tier,
     filter_rows,
+    review_overdue,
     sort_rows,
 )
 from dashboard.components.follow_ups_section import follow_ups_section
 from dashboard.components.formatting import conditions_text, metric_label
 from dashboard.components.mdt_section import mdt_section
 from dashboard.components.times import format_local
+from telehub.domain import clock
 from telehub.domain.codes import CONDITIONS
 
 REFRESH_S = 30  # the refresh interval: a new red alert shows within one refresh
@@ -66,13 +68,13 @@ def _live_table(scope: str, search: str, conditions: list[str], triage: list[str
     with session.handling_errors():
         caseload = reads.caseload(nurse_id)
     zone = session.settings().zone
-    now = datetime.now(UTC)
+    now = clock.now()
     care = _care()
     rows = filter_rows(caseload.rows, search=search, conditions=conditions, triage=triage)
     rows = sort_rows(filter_by_tier(rows, care, tiers), care, sort)
     red = sum(1 for r in caseload.rows if r.triage == "red")
-    overdue = sum(1 for r in caseload.rows
-                  if r.patient_id in care and care[r.patient_id].review_overdue)
+    today = clock.service_date(now, zone)
+    overdue = sum(1 for r in caseload.rows if review_overdue(care.get(r.patient_id), today))
     st.caption(f"{caseload.total} patients · {red} RED · {overdue} care-plan reviews overdue"
                " · updated "
                f"{format_local(caseload.generated_at, zone)} (refreshes every {REFRESH_S} s)")

@@ -3,8 +3,6 @@ and each device's sequence gaps and refused messages with the reasons."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pandas as pd
 import streamlit as st
 
@@ -12,6 +10,7 @@ from dashboard.client import ApiError, session
 from dashboard.client.devices import DeviceCredentials
 from dashboard.components.formatting import format_battery, format_online
 from dashboard.components.times import format_local, time_ago
+from telehub.domain import clock
 from telehub.domain.codes import DEVICE_KINDS
 
 CREDENTIALS_KEY = "devices_credentials"
@@ -131,7 +130,7 @@ def render() -> None:
     _show_credentials_once()
     with session.handling_errors():
         devices = session.api().devices()
-    now = datetime.now(UTC)
+    now = clock.now()
     zone = session.settings().zone
     # Devices needing attention first: offline, then low battery, then never seen.
     devices = sorted(devices, key=lambda d: (d.online is not False,

@@ -5,8 +5,6 @@ tiers and admissions."""
 
 from __future__ import annotations
 
-from datetime import date
-
 import streamlit as st
 
 from dashboard.client import session
@@ -21,6 +19,7 @@ from dashboard.components.outcome_charts import (
 )
 from dashboard.components.team_picker import pick_team
 from dashboard.components.times import month_span
+from telehub.domain import clock
 from telehub.domain.codes import CLINICAL_ROLES, Role
 
 PERIODS = {"Last 3 months": 3, "Last 6 months": 6, "Last 12 months": 12}
@@ -63,7 +62,8 @@ def render() -> None:
     staff = session.current_staff()
     period = st.segmented_control("Period", list(PERIODS), default="Last 6 months",
                                   key="outcomes_period")
-    start, end = month_span(date.today(), PERIODS[period or "Last 6 months"])
+    today = clock.today(session.settings().zone)
+    start, end = month_span(today, PERIODS[period or "Last 6 months"])
     with session.handling_errors():
         outcomes = session.api().outcomes(team_id, start, end)
     _charts(outcomes)

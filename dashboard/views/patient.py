@@ -4,7 +4,7 @@ timeline, threshold editor, devices, care team and consent, care plan and admiss
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pandas as pd
 import streamlit as st
@@ -29,6 +29,7 @@ from dashboard.components.formatting import (
 from dashboard.components.patient_care import care_team_section
 from dashboard.components.patient_plan import admissions_section, care_plan_section
 from dashboard.components.times import RANGES_DAYS, chart_window, format_local, time_ago
+from telehub.domain import clock
 from telehub.domain.codes import CLINICAL_ROLES
 from telehub.domain.units import Metric
 
@@ -54,7 +55,7 @@ def _pick_patient() -> int | None:
 
 def _header(patient: Patient) -> None:
     st.title(f"{patient.name} · {patient.display_id}")
-    today = datetime.now(session.settings().zone).date()
+    today = clock.today(session.settings().zone)
     plan = "; ".join(
         f"{metric_label(m)} {slot.get('per_day', '?')}×/day"
         f"{' (' + slot['window'] + ')' if slot.get('window') else ''}"
@@ -200,7 +201,7 @@ def _threshold_editor(patient: Patient, thresholds: list[Threshold]) -> None:
 
 
 def _devices(patient: Patient) -> None:
-    now = datetime.now(UTC)
+    now = clock.now()
     with session.handling_errors():
         devices = reads.caseload().rows
     row = next((r for r in devices if r.patient_id == patient.id), None)
@@ -229,7 +230,7 @@ def render() -> None:
         st.success(notice)
     days = st.segmented_control("Range", RANGES_DAYS, default=7, key="patient_range",
                                 format_func=lambda d: "1 year" if d == 365 else f"{d} days")
-    window = chart_window(int(days or 7), _minute(datetime.now(UTC)))
+    window = chart_window(int(days or 7), _minute(clock.now()))
     with session.handling_errors():
         data = reads.readings(patient_id, window.start, window.end, window.bucket)
     _adherence(patient, data, int(days or 7))

@@ -4,7 +4,7 @@ plan's triggers) and the actions a responder records."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import streamlit as st
 
@@ -13,6 +13,7 @@ from dashboard.client.alerts import RESPONDER_ACTIONS, QueueItem
 from dashboard.components.formatting import format_reading, metric_label, outcome_text
 from dashboard.components.queue_cards import advance_decision_text, queue_heading, queue_order
 from dashboard.components.times import format_local, time_ago
+from telehub.domain import clock
 from telehub.domain.codes import OUTCOMES, Severity
 
 # Urgent alerts must show fast: a fall reaches the queue within this many seconds.
@@ -109,7 +110,7 @@ def _card(item: QueueItem, now: datetime) -> None:
 def _live_queue() -> None:
     with session.handling_errors():
         queue = session.api().responder_queue()
-    now = datetime.now(UTC)
+    now = clock.now()
     notice = st.session_state.pop(NOTICE_KEY, None)
     if notice:
         st.success(notice)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import streamlit as st
 
@@ -11,6 +11,7 @@ from dashboard.components.charts import ack_figure, adherence_figure, outcomes_f
 from dashboard.components.formatting import format_adherence
 from dashboard.components.team_picker import pick_team
 from dashboard.components.times import format_local
+from telehub.domain import clock
 
 PERIODS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Last year": 365}
 
@@ -23,7 +24,7 @@ def render() -> None:
         return
     period = st.segmented_control("Period", list(PERIODS), default="Last 30 days",
                                   key="team_period")
-    end = datetime.now(UTC)
+    end = clock.now()
     start = end - timedelta(days=PERIODS[period or "Last 30 days"])
     with session.handling_errors():
         stats = session.api().team_stats(team_id, start=start, end=end)
