@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
-from dashboard.client.transport import Transport, _items, iso
+from dashboard.client.transport import Transport, iso
 
 
 class _In(BaseModel):
@@ -63,7 +63,7 @@ class CaseloadRow(_In):
     conditions: list[str] = []
     named_nurse_id: int | None = None
     named_nurse: str | None = None
-    age: int | None = None
+    age: int  # whole years on the service's date (the API works it out)
     adherence_7d: float | None = None  # share of the care plan's readings in the last 7 days
     triage: str
     open_alerts: AlertCounts = AlertCounts()
@@ -182,18 +182,6 @@ class PatientCalls(Transport):
         """One patient's record."""
         return self._get(f"/patients/{patient_id}", Patient)
 
-    def patients(self, *, page_size: int = 500) -> list[Patient]:
-        """Every patient the caller may see (all pages)."""
-        out: list[Patient] = []
-        while True:
-            body = self._request("GET", "/patients",
-                                 params={"limit": page_size, "offset": len(out)})
-            batch = TypeAdapter(list[Patient]).validate_python(_items(body))
-            out.extend(batch)
-            total = body.get("total", len(out)) if isinstance(body, dict) else len(out)
-            if not batch or len(out) >= total:
-                return out
-
     def readings(self, patient_id: int, *, start: datetime, end: datetime,
                  bucket: str = "raw", metric: str | None = None) -> Readings:
         """A patient's readings in [start, end), raw or bucketed by 'hour' or 'day'."""
@@ -203,8 +191,7 @@ class PatientCalls(Transport):
     def thresholds(self, patient_id: int) -> list[Threshold]:
         """Every rule as it applies to the patient."""
         body = self._request("GET", f"/patients/{patient_id}/thresholds")
-        items = body.get("thresholds", []) if isinstance(body, dict) else body
-        return TypeAdapter(list[Threshold]).validate_python(items)
+        return TypeAdapter(list[Threshold]).validate_python(body["thresholds"])
 
     def set_threshold(self, patient_id: int, rule_id: str, params: dict[str, Any],
                       reason: str) -> None:

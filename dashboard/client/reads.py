@@ -3,7 +3,7 @@ results; `session.clear_reads()` forgets them after a change."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 import streamlit as st
 
@@ -41,11 +41,6 @@ def _readings(token_value: str, patient_id: int, start: datetime, end: datetime,
 @st.cache_data(ttl=READ_TTL_S, show_spinner=False)
 def _thresholds(token_value: str, patient_id: int) -> list[Threshold]:
     return _api(token_value).thresholds(patient_id)
-
-
-@st.cache_data(ttl=300, show_spinner=False)
-def _birth_dates(token_value: str) -> dict[int, date]:
-    return {p.id: p.birth_date for p in _api(token_value).patients()}
 
 
 @st.cache_data(ttl=READ_TTL_S, show_spinner=False)
@@ -101,11 +96,6 @@ def readings(patient_id: int, start: datetime, end: datetime, bucket: str) -> Re
 def thresholds(patient_id: int) -> list[Threshold]:
     """A patient's thresholds (cached briefly)."""
     return _thresholds(need_token(), patient_id)
-
-
-def birth_dates() -> dict[int, date]:
-    """Patients' birth dates by id, for ages on the caseload (cached for five minutes)."""
-    return _birth_dates(need_token())
 
 
 def care_patients() -> dict[int, CarePatient]:

@@ -12,7 +12,6 @@ from dashboard.client.care import CarePatient
 from dashboard.client.patients import CaseloadRow
 from dashboard.components.formatting import (
     Rag,
-    age_on,
     conditions_text,
     format_battery,
     format_online,
@@ -149,15 +148,12 @@ def sort_rows(rows: Sequence[CaseloadRow], care: Mapping[int, CarePatient],
 
 
 def caseload_frame(rows: Sequence[CaseloadRow], now: datetime,
-                   birth_dates: Mapping[int, date] | None = None,
                    zone: ZoneInfo | None = None,
                    care: Mapping[int, CarePatient] | None = None) -> pd.DataFrame:
     """The table the caseload page shows, in the order given."""
     today = clock.service_date(now, zone)
     records = []
     for row in rows:
-        born = (birth_dates or {}).get(row.patient_id)
-        age = row.age if row.age is not None else age_on(born, today) if born else None
         found = (care or {}).get(row.patient_id)
         status = status_text(row)
         if review_overdue(found, today):
@@ -165,7 +161,7 @@ def caseload_frame(rows: Sequence[CaseloadRow], now: datetime,
         record: dict[str, object] = {
             "Status": status,
             "Patient": f"{row.name} ({row.display_id})",
-            "Age": str(age) if age is not None else "—",
+            "Age": str(row.age),
             "Conditions": conditions_text(row.conditions),
             "Named nurse": row.named_nurse or "—",
         }

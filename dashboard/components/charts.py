@@ -148,13 +148,12 @@ def _draw_zone(fig: go.Figure, band: Zone, y_range: tuple[float, float] | None) 
 
 
 def alert_value(alert: Alert) -> float | None:
-    """The reading an alert was raised on: values.latest (a number or {"value": …})."""
+    """The reading an alert was raised on: the engine's values.latest (or .worst) {"value": …}."""
     for key in ("latest", "worst"):
         found = alert.values.get(key)
-        if isinstance(found, dict):
-            found = found.get("value")
-        if isinstance(found, Real) and not isinstance(found, bool):
-            return float(found)
+        value = found.get("value") if isinstance(found, dict) else None
+        if isinstance(value, Real) and not isinstance(value, bool):
+            return float(value)
     return None
 
 

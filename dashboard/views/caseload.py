@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import streamlit as st
@@ -42,15 +41,6 @@ def _column_config() -> dict[str, Any]:
     return config
 
 
-def _birth_dates() -> dict[int, date]:
-    """Birth dates for ages; the caseload still shows without them."""
-    try:
-        with session.handling_errors(soft=True):
-            return reads.birth_dates()
-    except ApiError:
-        return {}
-
-
 def _care() -> dict[int, CarePatient]:
     """Risk tiers and review dates; the caseload still shows without them."""
     try:
@@ -87,9 +77,7 @@ def _live_table(scope: str, search: str, conditions: list[str], triage: list[str
         return
     # Tall enough for a whole small caseload without an inner scroll bar.
     height = min(38 + 35 * len(rows), 38 + 35 * 25)
-    # The API gives each row's age; birth dates only for an API that does not.
-    born = _birth_dates() if any(r.age is None for r in rows) else {}
-    st.dataframe(caseload_frame(rows, now, born, zone, care), hide_index=True,
+    st.dataframe(caseload_frame(rows, now, zone, care), hide_index=True,
                  width="stretch", height=height, column_config=_column_config(),
                  key="caseload_table")
     choices = {r.patient_id: f"{r.name} ({r.display_id})" for r in rows}

@@ -89,7 +89,7 @@ def _care(pid: int, score: float | None, tier: str | None, due: date | None,
 
 def _row(pid: int) -> CaseloadRow:
     return CaseloadRow(patient_id=pid, display_id=f"TH-{pid:06d}", given_name="A",
-                       family_name="B", status="active", triage="ok")
+                       family_name="B", status="active", triage="ok", age=80)
 
 
 def test_caseload_rows_sort_and_filter_by_risk_and_review() -> None:
