@@ -126,46 +126,57 @@ def _coordinators(patient: Patient) -> dict[int, str]:
         return {}
 
 
+def _people_fields(team: CareTeam, people: dict[int, str], cols: Any) -> dict[str, Any]:
+    """GP, coordinator, single point of access, access to the home, advance decision."""
+    c1, c2, c3 = cols
+    ids = list(people)
+    return {
+        "gp_name": c1.text_input("GP", value=team.gp_name or ""),
+        "gp_practice": c2.text_input("GP practice", value=team.gp_practice or ""),
+        "gp_phone": c3.text_input("GP phone", value=team.gp_phone or ""),
+        "coordinator_id": c1.selectbox(
+            "Care coordinator", ids, format_func=people.__getitem__,
+            index=ids.index(team.coordinator_id) if team.coordinator_id in ids else None),
+        "coordinator_role": c2.text_input("Coordinator's role",
+                                          value=team.coordinator_role or "",
+                                          placeholder="e.g. community matron"),
+        "spa_phone": c3.text_input("Single point of access number", value=team.spa_phone or ""),
+        "key_safe_note": c1.text_input("Key safe", value=team.key_safe_note or ""),
+        "access_note": c2.text_input("Access note", value=team.access_note or ""),
+        "advance_decision": c3.checkbox("Advance decision (ReSPECT/DNACPR) in place",
+                                        value=team.advance_decision),
+        "advance_decision_note": c3.text_input("What it is and where it is kept",
+                                               value=team.advance_decision_note or ""),
+    }
+
+
+def _consent_fields(team: CareTeam, cols: Any) -> dict[str, Any]:
+    """Consent (what, when, by whom) and why the patient was enrolled."""
+    c1, c2, c3 = cols
+    return {
+        "consent_monitoring": c1.checkbox("Consents to monitoring",
+                                          value=bool(team.consent_monitoring)),
+        "consent_sharing": c2.checkbox("Consents to sharing with carers and services",
+                                       value=bool(team.consent_sharing)),
+        "consent_on": c1.date_input("Consent recorded on", value=team.consent_on,
+                                    max_value=clock.today(session.settings().zone)),
+        "consent_taken_by": c2.text_input("Consent taken by", value=team.consent_taken_by or ""),
+        "enrolment_conditions": c1.checkbox("Enrolled: long-term conditions",
+                                            value=team.enrolment_conditions),
+        "enrolment_risk": c2.checkbox("Enrolled: risk score", value=team.enrolment_risk),
+        "enrolment_judgement": c3.checkbox("Enrolled: clinical judgement",
+                                           value=team.enrolment_judgement),
+        "enrolment_note": st.text_input("Enrolment note", value=team.enrolment_note or ""),
+    }
+
+
 def _care_team_form(patient: Patient, team: CareTeam) -> None:
     people = _coordinators(patient)
     if team.coordinator_id is not None and team.coordinator_id not in people:
         people[team.coordinator_id] = team.coordinator_name or f"staff {team.coordinator_id}"
-    ids = list(people)
     with st.form("care_team_edit"):
-        c1, c2, c3 = st.columns(3)
-        values: dict[str, Any] = {
-            "gp_name": c1.text_input("GP", value=team.gp_name or ""),
-            "gp_practice": c2.text_input("GP practice", value=team.gp_practice or ""),
-            "gp_phone": c3.text_input("GP phone", value=team.gp_phone or ""),
-            "coordinator_id": c1.selectbox(
-                "Care coordinator", ids, format_func=people.__getitem__,
-                index=ids.index(team.coordinator_id) if team.coordinator_id in ids else None),
-            "coordinator_role": c2.text_input("Coordinator's role",
-                                              value=team.coordinator_role or "",
-                                              placeholder="e.g. community matron"),
-            "spa_phone": c3.text_input("Single point of access number",
-                                       value=team.spa_phone or ""),
-            "key_safe_note": c1.text_input("Key safe", value=team.key_safe_note or ""),
-            "access_note": c2.text_input("Access note", value=team.access_note or ""),
-            "advance_decision": c3.checkbox("Advance decision (ReSPECT/DNACPR) in place",
-                                            value=team.advance_decision),
-            "advance_decision_note": c3.text_input("What it is and where it is kept",
-                                                   value=team.advance_decision_note or ""),
-            "consent_monitoring": c1.checkbox("Consents to monitoring",
-                                              value=bool(team.consent_monitoring)),
-            "consent_sharing": c2.checkbox("Consents to sharing with carers and services",
-                                           value=bool(team.consent_sharing)),
-            "consent_on": c1.date_input("Consent recorded on", value=team.consent_on,
-                                        max_value=clock.today(session.settings().zone)),
-            "consent_taken_by": c2.text_input("Consent taken by",
-                                              value=team.consent_taken_by or ""),
-            "enrolment_conditions": c1.checkbox("Enrolled: long-term conditions",
-                                                value=team.enrolment_conditions),
-            "enrolment_risk": c2.checkbox("Enrolled: risk score", value=team.enrolment_risk),
-            "enrolment_judgement": c3.checkbox("Enrolled: clinical judgement",
-                                               value=team.enrolment_judgement),
-            "enrolment_note": st.text_input("Enrolment note", value=team.enrolment_note or ""),
-        }
+        cols = st.columns(3)
+        values = {**_people_fields(team, people, cols), **_consent_fields(team, cols)}
         submitted = st.form_submit_button("Save care team", type="primary")
     if submitted:
         fields = {k: (v.strip() or None) if isinstance(v, str) else v

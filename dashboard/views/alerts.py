@@ -73,8 +73,8 @@ def _patient_names() -> dict[int, str]:
         return {}
 
 
-def _alert_card(alert: Alert, now: datetime, names: dict[int, str]) -> None:
-    zone = session.settings().zone
+def _heading(alert: Alert, names: dict[int, str]) -> str:
+    """'🔴 RED · Ann Able (TH-000001) · spo2-scale1-red · open · assigned to …'."""
     who = alert.patient_display_id or str(alert.patient_id)
     if alert.patient_id in names:
         who = f"{names[alert.patient_id]} ({who})"
@@ -83,36 +83,47 @@ def _alert_card(alert: Alert, now: datetime, names: dict[int, str]) -> None:
     if alert.assignee_id is not None:
         people = _assignees(alert.team_id) if names else {}
         heading += f" · assigned to {people.get(alert.assignee_id, 'a colleague')}"
+    return heading
+
+
+def _action_row(alert: Alert) -> None:
+    """Pick an action (with its outcome or assignee), add a note, save."""
+    cols = st.columns([1.3, 1.5, 3, 1])
+    action = cols[0].selectbox("Action", _actions(), key=f"action_{alert.id}")
+    outcome = assignee = None
+    if action == "Resolve":
+        outcome = cols[1].selectbox("Outcome", OUTCOMES, index=None, key=f"outcome_{alert.id}",
+                                    format_func=outcome_text)
+    elif action == "Assign":
+        people = _assignees(alert.team_id)
+        assignee = cols[1].selectbox("Assign to", list(people), index=None,
+                                     format_func=people.__getitem__,
+                                     key=f"assignee_{alert.id}")
+    note = cols[2].text_input("Note", key=f"note_{alert.id}",
+                              placeholder="What you did or why")
+    if not cols[3].button("Save", key=f"save_{alert.id}", type="primary"):
+        return
+    try:
+        with session.handling_errors(soft=True):
+            _act(alert, action, note.strip(), outcome, assignee)
+    except ApiError as err:
+        st.error(err.message)
+        return
+    session.clear_reads()
+    st.session_state["inbox_notice"] = f"{action} saved for alert {alert.id}."
+    st.rerun()
+
+
+def _alert_card(alert: Alert, now: datetime, names: dict[int, str]) -> None:
+    zone = session.settings().zone
     with st.container(border=True):
-        st.markdown(f"**{heading}**")
+        st.markdown(f"**{_heading(alert, names)}**")
         st.write(alert.message)
         last = alert.last_breach_at
         st.caption(f"First {format_local(alert.first_breach_at, zone)} · last "
                    f"{format_local(last, zone)} ({time_ago(last, now)})"
                    f" · {alert.occurrences} reading(s)")
-        cols = st.columns([1.3, 1.5, 3, 1])
-        action = cols[0].selectbox("Action", _actions(), key=f"action_{alert.id}")
-        outcome = assignee = None
-        if action == "Resolve":
-            outcome = cols[1].selectbox("Outcome", OUTCOMES, index=None, key=f"outcome_{alert.id}",
-                                        format_func=outcome_text)
-        elif action == "Assign":
-            people = _assignees(alert.team_id)
-            assignee = cols[1].selectbox("Assign to", list(people), index=None,
-                                         format_func=people.__getitem__,
-                                         key=f"assignee_{alert.id}")
-        note = cols[2].text_input("Note", key=f"note_{alert.id}",
-                                  placeholder="What you did or why")
-        if cols[3].button("Save", key=f"save_{alert.id}", type="primary"):
-            try:
-                with session.handling_errors(soft=True):
-                    _act(alert, action, note.strip(), outcome, assignee)
-            except ApiError as err:
-                st.error(err.message)
-                return
-            session.clear_reads()
-            st.session_state["inbox_notice"] = f"{action} saved for alert {alert.id}."
-            st.rerun()
+        _action_row(alert)
         left, right = st.columns([1, 4])
         if names and left.button("Open patient", key=f"open_{alert.id}"):
             st.session_state[session.PATIENT_KEY] = alert.patient_id

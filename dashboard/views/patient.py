@@ -3,7 +3,6 @@ timeline, threshold editor, devices, care team and consent, care plan and admiss
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 import pandas as pd
@@ -13,7 +12,7 @@ from dashboard.adherence import adherence
 from dashboard.client import ApiError, reads, session
 from dashboard.client.alerts import Alert
 from dashboard.client.patients import Patient, Readings, Threshold
-from dashboard.components.charts import metric_figure, rule_metric
+from dashboard.components.charts import metric_figure
 from dashboard.components.formatting import (
     age_on,
     conditions_text,
@@ -23,14 +22,13 @@ from dashboard.components.formatting import (
     format_reading,
     metric_label,
     outcome_text,
-    params_text,
     severity_chip,
 )
 from dashboard.components.patient_care import care_team_section
 from dashboard.components.patient_plan import admissions_section, care_plan_section
+from dashboard.components.threshold_editor import threshold_section
 from dashboard.components.times import RANGES_DAYS, chart_window, format_local, time_ago
 from telehub.domain import clock
-from telehub.domain.codes import CLINICAL_ROLES
 from telehub.domain.units import Metric
 
 METRICS = tuple(m.value for m in Metric)
@@ -148,58 +146,6 @@ def _alert_timeline(alerts: list[Alert]) -> None:
         st.markdown(f"- {format_local(event.at, zone)}: **{event.kind}** by {event.actor}{note}")
 
 
-def _threshold_editor(patient: Patient, thresholds: list[Threshold]) -> None:
-    staff = session.current_staff()
-    rows = [{"Rule": t.rule_id, "Metric": rule_metric(t.rule_id) or "—",
-             "Severity": (t.severity or "").upper(),
-             "Default": params_text(t.default or t.params),
-             "Individual": params_text(t.override or t.params) if t.individual else "—",
-             "Reason": t.reason or "", "Set by": t.set_by_name or "",
-             "Set": format_local(t.set_at, session.settings().zone) if t.set_at else ""}
-            for t in thresholds if t.applies]
-    if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-                     key="thresholds_table")
-    else:
-        st.info("No rules apply to this patient yet: rules follow the conditions recorded.")
-    if staff is None or staff.role not in CLINICAL_ROLES:
-        st.caption("Only the patient's nurse or matron can change thresholds.")
-        return
-    by_rule = {t.rule_id: t for t in thresholds if t.applies}
-    st.markdown("**Set an individual threshold**")
-    rule = st.selectbox("Rule", list(by_rule), index=None, key="threshold_rule",
-                        placeholder="Choose a rule…")
-    if rule is None:
-        return
-    current = by_rule[rule]
-    st.caption(f"Default: {params_text(current.default or current.params)}"
-               + (f" · individual now: {params_text(current.override or current.params)} "
-                  f"({current.reason})" if current.individual else ""))
-    params_json = st.text_area("Parameters (JSON)", value=json.dumps(current.params),
-                               key=f"threshold_params_{rule}")
-    reason = st.text_input("Clinical reason (required)", key=f"threshold_reason_{rule}")
-    if st.button("Save threshold", key="threshold_save", type="primary"):
-        try:
-            params = json.loads(params_json)
-            if not isinstance(params, dict):
-                raise ValueError("parameters must be a JSON object")
-        except ValueError as err:
-            st.error(f"The parameters are not valid JSON: {err}")
-            return
-        if len(reason.strip()) < 3:
-            st.error("Give the clinical reason for this threshold.")
-            return
-        try:
-            with session.handling_errors(soft=True):
-                session.api().set_threshold(patient.id, rule, params, reason.strip())
-        except ApiError as err:
-            st.error(err.message)
-            return
-        session.clear_reads()
-        st.session_state["patient_notice"] = f"Threshold for {rule} saved."
-        st.rerun()
-
-
 def _devices(patient: Patient) -> None:
     now = clock.now()
     with session.handling_errors():
@@ -244,7 +190,7 @@ def render() -> None:
     with timeline:
         _alert_timeline(alerts)
     with editor:
-        _threshold_editor(patient, thresholds)
+        threshold_section(patient, thresholds)
     with devices:
         _devices(patient)
     with care:

@@ -23,6 +23,7 @@ from dashboard.components.formatting import (
     rag_of,
     severity_chip,
 )
+from dashboard.components.threshold_editor import parse_params
 from dashboard.components.times import (
     chart_window,
     format_local,
@@ -150,3 +151,12 @@ def test_every_outcome_and_condition_the_api_accepts_reads_as_words() -> None:
     assert outcome_text("referred-to-gp") == "referred to GP"
     assert outcome_text(None) == ""
     assert conditions_text(["type1-diabetes", "copd"]) == "type 1 diabetes, COPD"
+
+
+def test_threshold_parameters_must_be_a_json_object() -> None:
+    assert parse_params('{"at_or_below": 90, "consecutive": 2}') == {"at_or_below": 90,
+                                                                     "consecutive": 2}
+    with pytest.raises(ValueError, match="JSON object"):
+        parse_params("[90]")
+    with pytest.raises(ValueError):
+        parse_params("at or below 90")
