@@ -7,8 +7,9 @@ sends the user back to sign-in and an unavailable API shows one clear banner.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import httpx
 import streamlit as st
@@ -29,6 +30,8 @@ TOKEN_KEY = "telehub_token"  # noqa: S105 - a session-state key, not a secret
 STAFF_KEY = "telehub_staff"
 NOTICE_KEY = "telehub_signin_notice"
 PATIENT_KEY = "telehub_patient_id"
+
+T = TypeVar("T")
 
 
 def settings() -> Settings:
@@ -103,6 +106,17 @@ def handling_errors(*, soft: bool = False) -> Iterator[None]:
         if soft:
             raise
         _refused(err)
+
+
+def read_or_warn(read: Callable[[], T], failure: str) -> T | None:
+    """`read()`, or None after a warning ('<failure>: <the API's words>'): the rest of the
+    page still shows when one section cannot be loaded."""
+    try:
+        with handling_errors(soft=True):
+            return read()
+    except ApiError as err:
+        st.warning(f"{failure}: {err.message}")
+        return None
 
 
 def _refused(err: ApiError) -> None:

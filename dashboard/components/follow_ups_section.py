@@ -28,11 +28,9 @@ def follow_ups_section(team_id: int) -> None:
     notice = st.session_state.pop(NOTICE_KEY, None)
     if notice:
         st.success(notice)
-    try:
-        with session.handling_errors(soft=True):
-            tasks = session.api().follow_ups(team_id)
-    except ApiError as err:
-        st.warning(f"Follow-up tasks could not be loaded: {err.message}")
+    tasks = session.read_or_warn(lambda: session.api().follow_ups(team_id),
+                                 "Follow-up tasks could not be loaded")
+    if tasks is None:
         return
     if not tasks:
         st.caption("No follow-ups after discharge are open. Recording a discharge on the "

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard.client import ApiError, session
+from dashboard.client import session
 from telehub.domain import clock
 
 
@@ -28,11 +28,9 @@ def mdt_section(team_id: int, key: str) -> None:
     """Pick the week, see who is on the list, download it as CSV."""
     today = clock.today(session.settings().zone)
     ending = st.date_input("Week ending", value=week_ending(today), key=f"{key}_week")
-    try:
-        with session.handling_errors(soft=True):
-            csv_text = session.api().mdt_csv(team_id, ending)
-    except ApiError as err:
-        st.warning(f"The MDT list could not be prepared: {err.message}")
+    csv_text = session.read_or_warn(lambda: session.api().mdt_csv(team_id, ending),
+                                    "The MDT list could not be prepared")
+    if csv_text is None:
         return
     frame = mdt_frame(csv_text)
     if frame.empty:

@@ -46,12 +46,10 @@ def _can_edit() -> bool:
 
 
 def _load(patient_id: int) -> tuple[CareTeam | None, list[Contact]]:
-    try:
-        with session.handling_errors(soft=True):
-            return reads.care_team(patient_id), reads.contacts(patient_id)
-    except ApiError as err:
-        st.warning(f"The care team could not be loaded: {err.message}")
-        return None, []
+    found = session.read_or_warn(
+        lambda: (reads.care_team(patient_id), reads.contacts(patient_id)),
+        "The care team could not be loaded")
+    return found if found is not None else (None, [])
 
 
 def care_team_section(patient: Patient) -> None:

@@ -9,7 +9,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard.client import ApiError, reads, session
+from dashboard.client import reads, session
 from dashboard.client.care import CarePlan, ScheduleItem
 from dashboard.client.episodes import Episode
 from dashboard.client.patients import Patient
@@ -46,11 +46,9 @@ def _can_edit() -> bool:
 
 def care_plan_section(patient: Patient) -> None:
     """Schedule, triggers with advice, review, and the one-page plan to print."""
-    try:
-        with session.handling_errors(soft=True):
-            plan = reads.care_plan(patient.id)
-    except ApiError as err:
-        st.warning(f"The care plan could not be loaded: {err.message}")
+    plan = session.read_or_warn(lambda: reads.care_plan(patient.id),
+                                "The care plan could not be loaded")
+    if plan is None:
         return
     st.markdown(f"**{review_text(plan, _today())}**")
     schedule = "; ".join(f"{metric_label(s.metric)} {s.per_day}×/day"
@@ -78,11 +76,9 @@ def care_plan_section(patient: Patient) -> None:
 
 
 def _printable(patient: Patient) -> None:
-    try:
-        with session.handling_errors(soft=True):
-            html = reads.care_plan_html(patient.id)
-    except ApiError as err:
-        st.warning(f"The printable plan could not be made: {err.message}")
+    html = session.read_or_warn(lambda: reads.care_plan_html(patient.id),
+                                "The printable plan could not be made")
+    if html is None:
         return
     st.download_button("Printable care plan (one page, opens in the browser to print)",
                        data=html.encode(), file_name=f"care-plan-{patient.display_id}.html",
@@ -90,11 +86,9 @@ def _printable(patient: Patient) -> None:
 
 
 def _risk(patient: Patient) -> None:
-    try:
-        with session.handling_errors(soft=True):
-            scores = reads.risk_history(patient.id)
-    except ApiError as err:
-        st.warning(f"Risk scores could not be loaded: {err.message}")
+    scores = session.read_or_warn(lambda: reads.risk_history(patient.id),
+                                  "Risk scores could not be loaded")
+    if scores is None:
         return
     if not scores:
         st.markdown("**Risk tier** none imported")
@@ -163,11 +157,9 @@ def _review_form(patient: Patient) -> None:
 
 def admissions_section(patient: Patient) -> None:
     """Hospital episodes with their reviews; record, discharge, review."""
-    try:
-        with session.handling_errors(soft=True):
-            episodes = reads.admissions(patient.id)
-    except ApiError as err:
-        st.warning(f"Admissions could not be loaded: {err.message}")
+    episodes = session.read_or_warn(lambda: reads.admissions(patient.id),
+                                    "Admissions could not be loaded")
+    if episodes is None:
         return
     if episodes:
         st.dataframe(pd.DataFrame([_episode_row(e) for e in episodes]), hide_index=True,

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.adherence import adherence
-from dashboard.client import ApiError, reads, session
+from dashboard.client import reads, session
 from dashboard.client.alerts import Alert
 from dashboard.client.patients import Patient, Readings, Threshold
 from dashboard.components.charts import metric_figure
@@ -213,22 +213,14 @@ def _adherence(patient: Patient, data: Readings, days: int) -> None:
 
 def _patient_thresholds(patient_id: int) -> list[Threshold]:
     """The patient's thresholds; if they cannot be read the rest of the page still shows."""
-    try:
-        with session.handling_errors(soft=True):
-            return reads.thresholds(patient_id)
-    except ApiError as err:
-        st.warning(f"Thresholds could not be loaded: {err.message}")
-        return []
+    return session.read_or_warn(lambda: reads.thresholds(patient_id),
+                                "Thresholds could not be loaded") or []
 
 
 def _patient_alerts(patient_id: int) -> list[Alert]:
     """The patient's alerts; if they cannot be read the rest of the page still shows."""
-    try:
-        with session.handling_errors(soft=True):
-            return session.api().alerts(patient_id=patient_id, limit=200)
-    except ApiError as err:
-        st.warning(f"Alerts could not be loaded: {err.message}")
-        return []
+    return session.read_or_warn(lambda: session.api().alerts(patient_id=patient_id, limit=200),
+                                "Alerts could not be loaded") or []
 
 
 def _minute(now: datetime) -> datetime:
