@@ -9,12 +9,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.client import ApiError, session
+from dashboard.client import session
 from dashboard.client.patients import Patient, Threshold
+from dashboard.components.changes import can_edit, save_change
 from dashboard.components.charts import rule_metric
 from dashboard.components.formatting import params_text
 from dashboard.components.times import format_local
-from telehub.domain.codes import CLINICAL_ROLES
 
 
 def parse_params(text: str) -> dict[str, Any]:
@@ -50,22 +50,14 @@ def _save(patient: Patient, rule: str, params_json: str, reason: str) -> None:
     if len(reason.strip()) < 3:
         st.error("Give the clinical reason for this threshold.")
         return
-    try:
-        with session.handling_errors(soft=True):
-            session.api().set_threshold(patient.id, rule, params, reason.strip())
-    except ApiError as err:
-        st.error(err.message)
-        return
-    session.clear_reads()
-    st.session_state["patient_notice"] = f"Threshold for {rule} saved."
-    st.rerun()
+    save_change(lambda: session.api().set_threshold(patient.id, rule, params, reason.strip()),
+                f"Threshold for {rule} saved.")
 
 
 def threshold_section(patient: Patient, thresholds: list[Threshold]) -> None:
     """The rules that apply; for the clinical team, the form to set an individual one."""
     _table(thresholds)
-    staff = session.current_staff()
-    if staff is None or staff.role not in CLINICAL_ROLES:
+    if not can_edit():
         st.caption("Only the patient's nurse or matron can change thresholds.")
         return
     by_rule = {t.rule_id: t for t in thresholds if t.applies}

@@ -12,6 +12,10 @@ from dashboard.adherence import adherence
 from dashboard.client import reads, session
 from dashboard.client.alerts import Alert
 from dashboard.client.patients import Patient, Readings, Threshold
+from dashboard.components.admissions_section import admissions_section
+from dashboard.components.care_plan_section import care_plan_section
+from dashboard.components.care_team_section import care_team_section
+from dashboard.components.changes import NOTICE_KEY
 from dashboard.components.charts import metric_figure
 from dashboard.components.formatting import (
     age_on,
@@ -24,8 +28,6 @@ from dashboard.components.formatting import (
     outcome_text,
     severity_chip,
 )
-from dashboard.components.patient_care import care_team_section
-from dashboard.components.patient_plan import admissions_section, care_plan_section
 from dashboard.components.threshold_editor import threshold_section
 from dashboard.components.times import RANGES_DAYS, chart_window, format_local, time_ago
 from telehub.domain import clock
@@ -166,7 +168,7 @@ def render() -> None:
     if patient_id is None:
         st.info("Choose a patient above, or open one from the caseload.")
         return
-    notice = st.session_state.pop("patient_notice", None)
+    notice = st.session_state.pop(NOTICE_KEY, None)
     with session.handling_errors():
         patient = reads.patient(patient_id)
     thresholds = _patient_thresholds(patient_id)

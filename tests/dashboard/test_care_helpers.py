@@ -9,12 +9,12 @@ from dashboard.client.alerts import Alert, QueueItem
 from dashboard.client.care import CarePatient, CarePlan, CareTeam, ImportResult, RowError
 from dashboard.client.episodes import FollowUp
 from dashboard.client.patients import CaseloadRow
+from dashboard.components.care_plan_section import review_text
+from dashboard.components.care_team_section import consent_text, enrolment_text
 from dashboard.components.caseload_table import filter_by_tier, review_flag, risk_text, sort_rows
 from dashboard.components.follow_ups_section import due_text
 from dashboard.components.imports_section import result_text
 from dashboard.components.mdt_section import mdt_frame, week_ending
-from dashboard.components.patient_care import consent_text, enrolment_text
-from dashboard.components.patient_plan import review_text
 from dashboard.components.queue_cards import advance_decision_text, queue_heading, queue_order
 from dashboard.components.times import month_span
 

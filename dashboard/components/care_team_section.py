@@ -1,9 +1,8 @@
-"""Patient page sections: the people around the patient (GP, care coordinator, single point
-of access, carers), access to the home, advance decisions, consent and enrolment."""
+"""The patient page's care team: the people around the patient (GP, care coordinator, single
+point of access, carers), access to the home, advance decisions, consent and enrolment."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -12,8 +11,8 @@ import streamlit as st
 from dashboard.client import ApiError, reads, session
 from dashboard.client.care import CARE_TEAM_FIELDS, CareTeam, Contact
 from dashboard.client.patients import Patient
+from dashboard.components.changes import can_edit, save_change
 from telehub.domain import clock
-from telehub.domain.codes import CLINICAL_ROLES
 
 
 def yes_no(value: bool | None) -> str:
@@ -38,11 +37,6 @@ def enrolment_text(team: CareTeam) -> str:
                                        (team.enrolment_judgement, "clinical judgement")) if flag]
     text = ", ".join(reasons) or "not recorded"
     return f"{text} — {team.enrolment_note}" if team.enrolment_note else text
-
-
-def _can_edit() -> bool:
-    staff = session.current_staff()
-    return staff is not None and staff.role in CLINICAL_ROLES
 
 
 def _load(patient_id: int) -> tuple[CareTeam | None, list[Contact]]:
@@ -73,7 +67,7 @@ def care_team_section(patient: Patient) -> None:
     cols[2].markdown(f"**Consent** {consent_text(team)}  \n"
                      f"**Enrolled for** {enrolment_text(team)}")
     _carers(patient, contacts)
-    if _can_edit():
+    if can_edit():
         with st.expander("Edit the care team, access, advance decision and consent"):
             _care_team_form(patient, team)
 
@@ -89,7 +83,7 @@ def _carers(patient: Patient, contacts: list[Contact]) -> None:
         } for c in current]), hide_index=True, width="stretch", key="carers_table")
     else:
         st.info("No carers or next of kin recorded. Add them below so responders can call.")
-    if not _can_edit():
+    if not can_edit():
         return
     with st.form("carer_add", clear_on_submit=True):
         cols = st.columns([2, 1.5, 1.5, 2])
@@ -180,16 +174,3 @@ def _care_team_form(patient: Patient, team: CareTeam) -> None:
         fields = {k: (v.strip() or None) if isinstance(v, str) else v
                   for k, v in values.items() if k in CARE_TEAM_FIELDS}
         save_change(lambda: session.api().set_care_team(patient.id, fields), "Care team saved.")
-
-
-def save_change(call: Callable[[], object], notice: str) -> None:
-    """Run one change; on success say so and redraw, on refusal say why beside the form."""
-    try:
-        with session.handling_errors(soft=True):
-            call()
-    except ApiError as err:
-        st.error(err.message)
-        return
-    session.clear_reads()
-    st.session_state["patient_notice"] = notice
-    st.rerun()
