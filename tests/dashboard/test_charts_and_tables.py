@@ -18,6 +18,7 @@ from dashboard.client import (
 )
 from dashboard.client.alerts import Alert
 from dashboard.client.patients import Bucket, CaseloadRow, Reading, Threshold
+from dashboard.components.alert_cards import inbox_order
 from dashboard.components.caseload_table import caseload_frame, filter_rows, status_text
 from dashboard.components.charts import metric_figure, rule_severity, threshold_zones
 
@@ -90,6 +91,15 @@ def test_alert_markers_sit_on_their_reading_and_only_inside_the_window() -> None
     markers = fig.data[1]
     assert list(markers.text) == ["RED", "AMBER"]
     assert markers.y[0] == 90 and markers.y[1] == fig.layout.yaxis.range[1]
+
+
+def test_the_inbox_puts_the_worst_severity_first_then_the_newest_breach() -> None:
+    alerts = [_alert("amber", None, hours_ago=1), _alert("red", None, hours_ago=5),
+              _alert("info", None, hours_ago=0.5), _alert("red", None, hours_ago=2)]
+    ordered = inbox_order(alerts)
+    assert [(a.severity, a.last_breach_at) for a in ordered] == [
+        ("red", NOW - timedelta(hours=2)), ("red", NOW - timedelta(hours=5)),
+        ("amber", NOW - timedelta(hours=1)), ("info", NOW - timedelta(hours=0.5))]
 
 
 def test_bucketed_chart_draws_the_daily_range_and_mean() -> None:
