@@ -12,7 +12,7 @@ from dashboard.client import reads, session
 from dashboard.client.care import CarePlan, ScheduleItem
 from dashboard.client.patients import Patient
 from dashboard.components.changes import can_edit, save_change
-from dashboard.components.formatting import metric_label, severity_chip
+from dashboard.components.formatting import metric_label, schedule_text, severity_chip
 from dashboard.components.times import due_words
 from telehub.domain import clock
 from telehub.domain.units import Metric
@@ -43,9 +43,8 @@ def care_plan_section(patient: Patient) -> None:
     if plan is None:
         return
     st.markdown(f"**{review_text(plan, _today())}**")
-    schedule = "; ".join(f"{metric_label(s.metric)} {s.per_day}×/day"
-                         f"{' (' + s.window + ')' if s.window else ''}" for s in plan.schedule)
-    st.markdown(f"**Measurements** {schedule or 'no schedule set'}")
+    schedule = schedule_text((s.metric, s.per_day, s.window) for s in plan.schedule)
+    st.markdown(f"**Measurements** {schedule}")
     if plan.triggers:
         st.markdown("**When to act**")
         st.dataframe(pd.DataFrame([{

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from enum import StrEnum
 
@@ -106,6 +107,13 @@ def outcome_text(outcome: str | None) -> str:
     if outcome is None:
         return ""
     return OUTCOME_LABELS.get(outcome, outcome.replace("-", " "))
+
+
+def schedule_text(schedule: Iterable[tuple[str, object, str | None]]) -> str:
+    """'SpO2 (%) 2×/day; Weight (kg) 1×/day (morning)' from (metric, per day, window), or
+    'no schedule set'."""
+    return "; ".join(f"{metric_label(metric)} {per_day}×/day{f' ({window})' if window else ''}"
+                     for metric, per_day, window in schedule) or "no schedule set"
 
 
 def params_text(params: dict[str, object]) -> str:

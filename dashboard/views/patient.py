@@ -26,6 +26,7 @@ from dashboard.components.formatting import (
     format_reading,
     metric_label,
     outcome_text,
+    schedule_text,
     severity_chip,
 )
 from dashboard.components.threshold_editor import threshold_section
@@ -56,10 +57,8 @@ def _pick_patient() -> int | None:
 def _header(patient: Patient) -> None:
     st.title(f"{patient.name} · {patient.display_id}")
     today = clock.today(session.settings().zone)
-    plan = "; ".join(
-        f"{metric_label(m)} {slot.get('per_day', '?')}×/day"
-        f"{' (' + slot['window'] + ')' if slot.get('window') else ''}"
-        for m, slot in patient.care_plan.items() if isinstance(slot, dict)) or "no schedule set"
+    plan = schedule_text((m, slot.get("per_day", "?"), slot.get("window"))
+                         for m, slot in patient.care_plan.items() if isinstance(slot, dict))
     cols = st.columns(4)
     cols[0].markdown(f"**Age** {age_on(patient.birth_date, today)}  \n"
                      f"**Status** {patient.status}")

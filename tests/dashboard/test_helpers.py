@@ -21,6 +21,7 @@ from dashboard.components.formatting import (
     rag_badge,
     rag_chip,
     rag_of,
+    schedule_text,
     severity_chip,
 )
 from dashboard.components.threshold_editor import parse_params
@@ -160,3 +161,9 @@ def test_threshold_parameters_must_be_a_json_object() -> None:
         parse_params("[90]")
     with pytest.raises(ValueError):
         parse_params("at or below 90")
+
+
+def test_a_schedule_reads_the_same_in_the_header_and_the_care_plan() -> None:
+    assert schedule_text([("spo2", 2, None), ("weight", 1, "morning")]) == (
+        "SpO2 (%) 2×/day; Weight (kg) 1×/day (morning)")
+    assert schedule_text([]) == "no schedule set"
