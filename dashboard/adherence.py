@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dashboard.models import Bucket, Reading
+from dashboard.client.patients import Bucket, Reading
 from telehub.domain import adherence as definition
 from telehub.domain.clock import service_date, service_zone
 

@@ -10,18 +10,18 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import session
-from dashboard.client import ApiError
+from dashboard.client import ApiError, session
+from telehub.domain.codes import Role
 
 VIEWS = Path(__file__).parent / "views"
 
 # Which pages each role sees (the API enforces the same rules; this keeps the menu honest).
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
-    "nurse": ("caseload", "alerts", "patient"),
-    "matron": ("caseload", "alerts", "patient", "team", "outcomes"),
-    "responder": ("responder", "alerts"),
-    "manager": ("team", "outcomes"),
-    "admin": ("devices", "team", "outcomes"),
+    Role.NURSE: ("caseload", "alerts", "patient"),
+    Role.MATRON: ("caseload", "alerts", "patient", "team", "outcomes"),
+    Role.RESPONDER: ("responder", "alerts"),
+    Role.MANAGER: ("team", "outcomes"),
+    Role.ADMIN: ("devices", "team", "outcomes"),
 }
 TITLES = {"caseload": ("Caseload", "👥"), "alerts": ("Alert inbox", "🔔"),
           "patient": ("Patient", "🩺"), "devices": ("Devices", "📟"), "team": ("Team view", "📊"),

@@ -1,1 +1,1 @@
-"""The dashboard's pages: each module lays out one page; data comes through `session`."""
+"""The dashboard's pages: each module lays out one page; data comes through `dashboard.client`."""

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
 from typing import Any
 
 import streamlit as st
 
-from dashboard import session
-from dashboard.care_models import CarePatient
-from dashboard.caseload_table import (
+from dashboard.client import ApiError, reads, session
+from dashboard.client.care import CarePatient
+from dashboard.components.caseload_table import (
     CASELOAD_METRICS,
     NO_TIER,
     SORTS,
@@ -17,13 +16,15 @@ from dashboard.caseload_table import (
     caseload_frame,
     filter_by_tier,
     filter_rows,
+    review_overdue,
     sort_rows,
 )
-from dashboard.client import ApiError
-from dashboard.follow_ups_section import follow_ups_section
-from dashboard.formatting import CONDITIONS, conditions_text, metric_label
-from dashboard.mdt_section import mdt_section
-from dashboard.times import format_local
+from dashboard.components.follow_ups_section import follow_ups_section
+from dashboard.components.formatting import conditions_text, metric_label
+from dashboard.components.mdt_section import mdt_section
+from dashboard.components.times import format_local
+from telehub.domain import clock
+from telehub.domain.codes import CONDITIONS
 
 REFRESH_S = 30  # the issue's refresh interval: a new red alert shows within one refresh
 
@@ -40,20 +41,11 @@ def _column_config() -> dict[str, Any]:
     return config
 
 
-def _birth_dates() -> dict[int, date]:
-    """Birth dates for ages; the caseload still shows without them."""
-    try:
-        with session.handling_errors(soft=True):
-            return session.birth_dates()
-    except ApiError:
-        return {}
-
-
 def _care() -> dict[int, CarePatient]:
     """Risk tiers and review dates; the caseload still shows without them."""
     try:
         with session.handling_errors(soft=True):
-            return session.care_patients()
+            return reads.care_patients()
     except ApiError:
         return {}
 
@@ -64,15 +56,15 @@ def _live_table(scope: str, search: str, conditions: list[str], triage: list[str
     staff = session.current_staff()
     nurse_id = staff.id if staff is not None and scope == "My patients" else None
     with session.handling_errors():
-        caseload = session.caseload(nurse_id)
+        caseload = reads.caseload(nurse_id)
     zone = session.settings().zone
-    now = datetime.now(UTC)
+    now = clock.now()
     care = _care()
     rows = filter_rows(caseload.rows, search=search, conditions=conditions, triage=triage)
     rows = sort_rows(filter_by_tier(rows, care, tiers), care, sort)
     red = sum(1 for r in caseload.rows if r.triage == "red")
-    overdue = sum(1 for r in caseload.rows
-                  if r.patient_id in care and care[r.patient_id].review_overdue)
+    today = clock.service_date(now, zone)
+    overdue = sum(1 for r in caseload.rows if review_overdue(care.get(r.patient_id), today))
     st.caption(f"{caseload.total} patients · {red} RED · {overdue} care-plan reviews overdue"
                " · updated "
                f"{format_local(caseload.generated_at, zone)} (refreshes every {REFRESH_S} s)")
@@ -85,9 +77,7 @@ def _live_table(scope: str, search: str, conditions: list[str], triage: list[str
         return
     # Tall enough for a whole small caseload without an inner scroll bar.
     height = min(38 + 35 * len(rows), 38 + 35 * 25)
-    # The API gives each row's age; birth dates only for an API that does not.
-    born = _birth_dates() if any(r.age is None for r in rows) else {}
-    st.dataframe(caseload_frame(rows, now, born, zone, care), hide_index=True,
+    st.dataframe(caseload_frame(rows, now, zone, care), hide_index=True,
                  width="stretch", height=height, column_config=_column_config(),
                  key="caseload_table")
     choices = {r.patient_id: f"{r.name} ({r.display_id})" for r in rows}

@@ -3,20 +3,16 @@ and each device's sequence gaps and refused messages with the reasons."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pandas as pd
 import streamlit as st
 
-from dashboard import session
-from dashboard.client import ApiError
-from dashboard.formatting import format_battery, format_online
-from dashboard.models import DeviceCredentials
-from dashboard.times import format_local, time_ago
+from dashboard.client import ApiError, session
+from dashboard.client.devices import DeviceCredentials
+from dashboard.components.formatting import format_battery, format_online
+from dashboard.components.times import format_local, time_ago
+from telehub.domain import clock
+from telehub.domain.codes import DEVICE_KINDS
 
-# Measuring devices, then the telecare devices that raise events (falls, alarms).
-KINDS = ("scale", "oximeter", "glucometer", "pendant", "fall-detector", "smoke", "heat", "flood",
-         "door")
 CREDENTIALS_KEY = "devices_credentials"
 
 
@@ -25,7 +21,7 @@ def _register() -> None:
         st.markdown("**Register a device**")
         cols = st.columns(4)
         device_id = cols[0].text_input("Device id", placeholder="e.g. oxi-0042")
-        kind = cols[1].selectbox("Kind", KINDS)
+        kind = cols[1].selectbox("Kind", DEVICE_KINDS)
         serial = cols[2].text_input("Serial number (optional)")
         patient = cols[3].number_input("Patient id (optional)", min_value=1, step=1, value=None)
         if not st.form_submit_button("Register", type="primary"):
@@ -134,7 +130,7 @@ def render() -> None:
     _show_credentials_once()
     with session.handling_errors():
         devices = session.api().devices()
-    now = datetime.now(UTC)
+    now = clock.now()
     zone = session.settings().zone
     # Devices needing attention first: offline, then low battery, then never seen.
     devices = sorted(devices, key=lambda d: (d.online is not False,

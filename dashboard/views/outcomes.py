@@ -5,40 +5,26 @@ tiers and admissions."""
 
 from __future__ import annotations
 
-from datetime import date
-
-import pandas as pd
 import streamlit as st
 
-from dashboard import session
-from dashboard.care_models import Outcomes
-from dashboard.imports_section import imports_section
-from dashboard.mdt_section import mdt_section
-from dashboard.outcome_charts import admissions_figure, readmissions_figure, response_figure
-from dashboard.times import month_span
+from dashboard.client import session
+from dashboard.client.figures import Outcomes
+from dashboard.components.imports_section import imports_section
+from dashboard.components.mdt_section import mdt_section
+from dashboard.components.outcome_charts import (
+    admissions_figure,
+    outcomes_table,
+    readmissions_figure,
+    response_figure,
+)
+from dashboard.components.team_picker import pick_team
+from dashboard.components.times import month_span
+from telehub.domain import clock
+from telehub.domain.codes import CLINICAL_ROLES, Role
 
 PERIODS = {"Last 3 months": 3, "Last 6 months": 6, "Last 12 months": 12}
-MDT_ROLES = ("admin", "matron", "nurse")
-
-
-def outcomes_table(outcomes: Outcomes) -> pd.DataFrame:
-    """The figures behind the charts, one row per month."""
-    def rate(value: float | None) -> str:
-        return "—" if value is None else f"{value:.1f}"
-
-    def minutes(value: float | None) -> str:
-        return "—" if value is None else f"{value:.0f} min"
-
-    return pd.DataFrame([{
-        "Month": m.month, "Monitored patients": m.monitored_patients,
-        "Emergency admissions": m.emergency_admissions,
-        "per 1,000": rate(m.admissions_per_1000), "A&E attendances": m.ae_attendances,
-        "A&E per 1,000": rate(m.ae_per_1000), "Readmissions ≤ 30 days": m.readmissions_30d,
-        "Admissions after an alert": m.admissions_preceded_by_alert,
-        "Red alerts actioned": f"{m.red_alerts_actioned} of {m.red_alerts}",
-        "To first action (median)": minutes(m.minutes_to_first_action_median),
-        "To first action (90th pct)": minutes(m.minutes_to_first_action_p90),
-    } for m in outcomes.months])
+# Who may open the MDT list (it names patients): the clinical team, and admins.
+MDT_ROLES = frozenset({Role.ADMIN, *CLINICAL_ROLES})
 
 
 def _charts(outcomes: Outcomes) -> None:
@@ -70,20 +56,14 @@ def _charts(outcomes: Outcomes) -> None:
 def render() -> None:
     """Pick a team and a period; the charts, the table, the MDT list."""
     st.title("Outcomes and MDT")
-    with session.handling_errors():
-        teams = {t.id: t.name for t in session.api().teams()}
-    if not teams:
-        st.info("No teams yet. An admin adds one with `telehub teams add`.")
+    team_id = pick_team("outcomes_team")
+    if team_id is None:
         return
     staff = session.current_staff()
-    own = staff.team_id if staff is not None else None
-    options = list(teams)
-    team_id = int(st.selectbox("Team", options, format_func=teams.__getitem__,
-                               index=options.index(own) if own in options else 0,
-                               key="outcomes_team"))
     period = st.segmented_control("Period", list(PERIODS), default="Last 6 months",
                                   key="outcomes_period")
-    start, end = month_span(date.today(), PERIODS[period or "Last 6 months"])
+    today = clock.today(session.settings().zone)
+    start, end = month_span(today, PERIODS[period or "Last 6 months"])
     with session.handling_errors():
         outcomes = session.api().outcomes(team_id, start, end)
     _charts(outcomes)

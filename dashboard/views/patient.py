@@ -3,17 +3,21 @@ timeline, threshold editor, devices, care team and consent, care plan and admiss
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import session
 from dashboard.adherence import adherence
-from dashboard.charts import metric_figure, rule_metric
-from dashboard.client import ApiError
-from dashboard.formatting import (
+from dashboard.client import reads, session
+from dashboard.client.alerts import Alert
+from dashboard.client.patients import Patient, Readings, Threshold
+from dashboard.components.admissions_section import admissions_section
+from dashboard.components.care_plan_section import care_plan_section
+from dashboard.components.care_team_section import care_team_section
+from dashboard.components.changes import NOTICE_KEY
+from dashboard.components.charts import metric_figure
+from dashboard.components.formatting import (
     age_on,
     conditions_text,
     format_adherence,
@@ -21,23 +25,23 @@ from dashboard.formatting import (
     format_online,
     format_reading,
     metric_label,
-    params_text,
+    outcome_text,
+    schedule_text,
     severity_chip,
 )
-from dashboard.models import Alert, Patient, Readings, Threshold
-from dashboard.patient_care import care_team_section
-from dashboard.patient_plan import admissions_section, care_plan_section
-from dashboard.times import RANGES_DAYS, chart_window, format_local, time_ago
+from dashboard.components.threshold_editor import threshold_section
+from dashboard.components.times import RANGES_DAYS, chart_window, format_local, time_ago
+from telehub.domain import clock
+from telehub.domain.units import Metric
 
-METRICS = ("weight", "spo2", "pulse", "glucose")
-EDIT_ROLES = ("matron", "nurse")
+METRICS = tuple(m.value for m in Metric)
 
 
 def _pick_patient() -> int | None:
     """The patient chosen on the caseload, or one chosen here."""
     chosen = st.session_state.get(session.PATIENT_KEY)
     with session.handling_errors():
-        rows = session.caseload().rows
+        rows = reads.caseload().rows
     choices = {r.patient_id: f"{r.name} ({r.display_id})" for r in rows}
     if chosen is not None and chosen not in choices:
         choices[int(chosen)] = f"patient {chosen}"
@@ -52,11 +56,9 @@ def _pick_patient() -> int | None:
 
 def _header(patient: Patient) -> None:
     st.title(f"{patient.name} · {patient.display_id}")
-    today = datetime.now(session.settings().zone).date()
-    plan = "; ".join(
-        f"{metric_label(m)} {slot.get('per_day', '?')}×/day"
-        f"{' (' + slot['window'] + ')' if slot.get('window') else ''}"
-        for m, slot in patient.care_plan.items() if isinstance(slot, dict)) or "no schedule set"
+    today = clock.today(session.settings().zone)
+    plan = schedule_text((m, slot.get("per_day", "?"), slot.get("window"))
+                         for m, slot in patient.care_plan.items() if isinstance(slot, dict))
     cols = st.columns(4)
     cols[0].markdown(f"**Age** {age_on(patient.birth_date, today)}  \n"
                      f"**Status** {patient.status}")
@@ -70,7 +72,7 @@ def _named_nurse(patient: Patient) -> str:
     if patient.named_nurse_id is None:
         return "not set"
     with session.handling_errors():
-        rows = session.caseload().rows
+        rows = reads.caseload().rows
     row = next((r for r in rows if r.patient_id == patient.id), None)
     return (row.named_nurse if row and row.named_nurse else f"staff {patient.named_nurse_id}")
 
@@ -130,7 +132,7 @@ def _alert_timeline(alerts: list[Alert]) -> None:
     st.dataframe(pd.DataFrame([{
         "First breach": format_local(a.first_breach_at, zone),
         "Severity": severity_chip(a.severity), "Rule": a.rule_id, "Status": a.status,
-        "Outcome": (a.outcome or "").replace("-", " "), "What happened": a.message,
+        "Outcome": outcome_text(a.outcome), "What happened": a.message,
     } for a in ordered]), hide_index=True, width="stretch", key="alerts_table")
     labels = {a.id: f"{format_local(a.first_breach_at, zone)} · {a.severity.upper()} · "
                     f"{a.rule_id}" for a in ordered}
@@ -145,62 +147,10 @@ def _alert_timeline(alerts: list[Alert]) -> None:
         st.markdown(f"- {format_local(event.at, zone)}: **{event.kind}** by {event.actor}{note}")
 
 
-def _threshold_editor(patient: Patient, thresholds: list[Threshold]) -> None:
-    staff = session.current_staff()
-    rows = [{"Rule": t.rule_id, "Metric": rule_metric(t.rule_id) or "—",
-             "Severity": (t.severity or "").upper(),
-             "Default": params_text(t.default or t.params),
-             "Individual": params_text(t.override or t.params) if t.individual else "—",
-             "Reason": t.reason or "", "Set by": t.set_by_name or "",
-             "Set": format_local(t.set_at, session.settings().zone) if t.set_at else ""}
-            for t in thresholds if t.applies]
-    if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-                     key="thresholds_table")
-    else:
-        st.info("No rules apply to this patient yet: rules follow the conditions recorded.")
-    if staff is None or staff.role not in EDIT_ROLES:
-        st.caption("Only the patient's nurse or matron can change thresholds.")
-        return
-    by_rule = {t.rule_id: t for t in thresholds if t.applies}
-    st.markdown("**Set an individual threshold**")
-    rule = st.selectbox("Rule", list(by_rule), index=None, key="threshold_rule",
-                        placeholder="Choose a rule…")
-    if rule is None:
-        return
-    current = by_rule[rule]
-    st.caption(f"Default: {params_text(current.default or current.params)}"
-               + (f" · individual now: {params_text(current.override or current.params)} "
-                  f"({current.reason})" if current.individual else ""))
-    params_json = st.text_area("Parameters (JSON)", value=json.dumps(current.params),
-                               key=f"threshold_params_{rule}")
-    reason = st.text_input("Clinical reason (required)", key=f"threshold_reason_{rule}")
-    if st.button("Save threshold", key="threshold_save", type="primary"):
-        try:
-            params = json.loads(params_json)
-            if not isinstance(params, dict):
-                raise ValueError("parameters must be a JSON object")
-        except ValueError as err:
-            st.error(f"The parameters are not valid JSON: {err}")
-            return
-        if len(reason.strip()) < 3:
-            st.error("Give the clinical reason for this threshold.")
-            return
-        try:
-            with session.handling_errors(soft=True):
-                session.api().set_threshold(patient.id, rule, params, reason.strip())
-        except ApiError as err:
-            st.error(err.message)
-            return
-        session.clear_reads()
-        st.session_state["patient_notice"] = f"Threshold for {rule} saved."
-        st.rerun()
-
-
 def _devices(patient: Patient) -> None:
-    now = datetime.now(UTC)
+    now = clock.now()
     with session.handling_errors():
-        devices = session.caseload().rows
+        devices = reads.caseload().rows
     row = next((r for r in devices if r.patient_id == patient.id), None)
     if row is None or not row.devices:
         st.info("No device is linked to this patient. An admin links one on the Devices page.")
@@ -217,9 +167,9 @@ def render() -> None:
     if patient_id is None:
         st.info("Choose a patient above, or open one from the caseload.")
         return
-    notice = st.session_state.pop("patient_notice", None)
+    notice = st.session_state.pop(NOTICE_KEY, None)
     with session.handling_errors():
-        patient = session.patient(patient_id)
+        patient = reads.patient(patient_id)
     thresholds = _patient_thresholds(patient_id)
     alerts = _patient_alerts(patient_id)
     _header(patient)
@@ -227,9 +177,9 @@ def render() -> None:
         st.success(notice)
     days = st.segmented_control("Range", RANGES_DAYS, default=7, key="patient_range",
                                 format_func=lambda d: "1 year" if d == 365 else f"{d} days")
-    window = chart_window(int(days or 7), _minute(datetime.now(UTC)))
+    window = chart_window(int(days or 7), _minute(clock.now()))
     with session.handling_errors():
-        data = session.readings(patient_id, window.start, window.end, window.bucket)
+        data = reads.readings(patient_id, window.start, window.end, window.bucket)
     _adherence(patient, data, int(days or 7))
     charts, table, timeline, editor, devices, care, plan, stays = st.tabs(
         ["Charts", "Readings", "Alerts", "Thresholds", "Devices", "Care team and consent",
@@ -241,7 +191,7 @@ def render() -> None:
     with timeline:
         _alert_timeline(alerts)
     with editor:
-        _threshold_editor(patient, thresholds)
+        threshold_section(patient, thresholds)
     with devices:
         _devices(patient)
     with care:
@@ -264,22 +214,14 @@ def _adherence(patient: Patient, data: Readings, days: int) -> None:
 
 def _patient_thresholds(patient_id: int) -> list[Threshold]:
     """The patient's thresholds; if they cannot be read the rest of the page still shows."""
-    try:
-        with session.handling_errors(soft=True):
-            return session.thresholds(patient_id)
-    except ApiError as err:
-        st.warning(f"Thresholds could not be loaded: {err.message}")
-        return []
+    return session.read_or_warn(lambda: reads.thresholds(patient_id),
+                                "Thresholds could not be loaded") or []
 
 
 def _patient_alerts(patient_id: int) -> list[Alert]:
     """The patient's alerts; if they cannot be read the rest of the page still shows."""
-    try:
-        with session.handling_errors(soft=True):
-            return session.api().alerts(patient_id=patient_id, limit=200)
-    except ApiError as err:
-        st.warning(f"Alerts could not be loaded: {err.message}")
-        return []
+    return session.read_or_warn(lambda: session.api().alerts(patient_id=patient_id, limit=200),
+                                "Alerts could not be loaded") or []
 
 
 def _minute(now: datetime) -> datetime:

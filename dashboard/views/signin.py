@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import session
-from dashboard.client import ApiError, Invalid, ServiceUnavailable, Unauthorized
+from dashboard.client import ApiError, Invalid, ServiceUnavailable, Unauthorized, session
 
 
 def render() -> None:

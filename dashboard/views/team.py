@@ -2,37 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import session
-from dashboard.charts import ack_figure, adherence_figure, outcomes_figure, rates_figure
-from dashboard.formatting import format_adherence
-from dashboard.times import format_local
+from dashboard.client import session
+from dashboard.client.figures import TeamStats
+from dashboard.components.charts import ack_figure, adherence_figure, outcomes_figure, rates_figure
+from dashboard.components.formatting import format_adherence
+from dashboard.components.team_picker import pick_team
+from dashboard.components.times import format_local
+from telehub.domain import clock
 
 PERIODS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Last year": 365}
 
 
-def render() -> None:
-    """Patients monitored, adherence, alert rates, time to acknowledge and outcomes."""
-    st.title("Team view")
-    with session.handling_errors():
-        teams = {t.id: t.name for t in session.api().teams()}
-    if not teams:
-        st.info("No teams yet. An admin adds one with `telehub teams add`.")
-        return
-    staff = session.current_staff()
-    own = staff.team_id if staff is not None else None
-    options = list(teams)
-    team_id = st.selectbox("Team", options, format_func=teams.__getitem__,
-                           index=options.index(own) if own in options else 0, key="team_pick")
-    period = st.segmented_control("Period", list(PERIODS), default="Last 30 days",
-                                  key="team_period")
-    end = datetime.now(UTC)
-    start = end - timedelta(days=PERIODS[period or "Last 30 days"])
-    with session.handling_errors():
-        stats = session.api().team_stats(int(team_id), start=start, end=end)
+def _chart(title: str, figure: go.Figure | None, key: str, empty: str) -> None:
+    """A titled chart, or a sentence saying why there is none."""
+    st.subheader(title)
+    if figure is None:
+        st.info(empty)
+    else:
+        st.plotly_chart(figure, width="stretch", key=key)
+
+
+def _headline(stats: TeamStats) -> None:
     zone = session.settings().zone
     st.caption(f"{format_local(stats.start, zone)} to {format_local(stats.end, zone)}")
     cols = st.columns(4)
@@ -41,34 +36,37 @@ def render() -> None:
     cols[2].metric("Adherence", format_adherence(stats.adherence),
                    help="Share of the readings the care plans expect that arrived.")
     cols[3].metric("Readings received", f"{stats.received_readings} of {stats.expected_readings}")
-    st.subheader("Adherence")
-    if stats.expected_readings:
-        st.plotly_chart(adherence_figure(stats.adherence, stats.received_readings,
-                                         stats.expected_readings), width="stretch",
-                        key="team_adherence")
-    else:
-        st.info("No care plan expects readings in this period.")
+
+
+def render() -> None:
+    """Patients monitored, adherence, alert rates, time to acknowledge and outcomes."""
+    st.title("Team view")
+    team_id = pick_team("team_pick")
+    if team_id is None:
+        return
+    period = st.segmented_control("Period", list(PERIODS), default="Last 30 days",
+                                  key="team_period")
+    end = clock.now()
+    start = end - timedelta(days=PERIODS[period or "Last 30 days"])
+    with session.handling_errors():
+        stats = session.api().team_stats(team_id, start=start, end=end)
+    _headline(stats)
+    _chart("Adherence", adherence_figure(stats.adherence, stats.received_readings,
+                                         stats.expected_readings)
+           if stats.expected_readings else None,
+           "team_adherence", "No care plan expects readings in this period.")
     left, right = st.columns(2)
     with left:
-        st.subheader("Alerts per 100 patient-days, by rule")
-        if stats.alerts_by_rule:
-            st.plotly_chart(rates_figure(stats.alerts_by_rule), width="stretch",
-                            key="team_rates")
-        else:
-            st.info("No alerts in this period.")
+        _chart("Alerts per 100 patient-days, by rule",
+               rates_figure(stats.alerts_by_rule) if stats.alerts_by_rule else None,
+               "team_rates", "No alerts in this period.")
     with right:
-        st.subheader("Time to acknowledge, by severity")
-        if any(t.acknowledged for t in stats.time_to_acknowledge):
-            st.plotly_chart(ack_figure(stats.time_to_acknowledge), width="stretch",
-                            key="team_ack")
-        else:
-            st.info("No acknowledged alerts in this period.")
-    st.subheader("Outcomes of resolved alerts")
-    if stats.outcomes:
-        st.plotly_chart(outcomes_figure(stats.outcomes), width="stretch",
-                        key="team_outcomes")
-    else:
-        st.info("No alerts were resolved in this period.")
-
+        _chart("Time to acknowledge, by severity",
+               ack_figure(stats.time_to_acknowledge)
+               if any(t.acknowledged for t in stats.time_to_acknowledge) else None,
+               "team_ack", "No acknowledged alerts in this period.")
+    _chart("Outcomes of resolved alerts",
+           outcomes_figure(stats.outcomes) if stats.outcomes else None,
+           "team_outcomes", "No alerts were resolved in this period.")
 
 render()

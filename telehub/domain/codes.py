@@ -65,6 +65,15 @@ class Outcome(StrEnum):
 
 
 OUTCOMES: tuple[str, ...] = tuple(o.value for o in Outcome)
+OUTCOME_LABELS = {Outcome.ADVICE_GIVEN.value: "advice given",
+                  Outcome.MEDICATION_CHANGED.value: "medication changed",
+                  Outcome.VISIT_ARRANGED.value: "visit arranged",
+                  Outcome.REFERRED_TO_GP.value: "referred to GP",
+                  Outcome.ADMITTED.value: "admitted",
+                  Outcome.FALSE_ALARM.value: "false alarm",
+                  Outcome.MEASUREMENT_ERROR.value: "measurement error",
+                  Outcome.NO_ACTION_NEEDED.value: "no action needed",
+                  Outcome.CONDITION_CLEARED.value: "condition cleared"}
 
 
 class PatientStatus(StrEnum):
@@ -88,6 +97,11 @@ class Condition(StrEnum):
 
 
 CONDITIONS: tuple[str, ...] = tuple(c.value for c in Condition)
+CONDITION_LABELS = {Condition.HEART_FAILURE.value: "heart failure", Condition.COPD.value: "COPD",
+                    Condition.DIABETES.value: "diabetes",
+                    Condition.TYPE1_DIABETES.value: "type 1 diabetes",
+                    Condition.TYPE2_DIABETES.value: "type 2 diabetes",
+                    Condition.HYPERTENSION.value: "hypertension"}
 
 
 class DeviceKind(StrEnum):

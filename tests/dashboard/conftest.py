@@ -117,7 +117,8 @@ def add_alert(conn: psycopg.Connection, patient: int, team: int, rule: str, seve
         "INSERT INTO alerts (patient_id, team_id, rule_id, severity, message, metric, "
         "first_breach_at, last_breach_at, values, created_at) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-        (patient, team, rule, severity, message, metric, at, at, Jsonb({"latest": latest}),
+        (patient, team, rule, severity, message, metric, at, at,
+         Jsonb({"latest": {"value": latest, "time": at.isoformat()}}),
          at)).fetchone()
     assert row is not None
     alert_id = int(row["id"])

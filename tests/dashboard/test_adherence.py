@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from dashboard.adherence import adherence, per_day
-from dashboard.models import Bucket, Reading
+from dashboard.client.patients import Bucket, Reading
 
 END = datetime(2026, 11, 26, 12, tzinfo=UTC)
 START = END - timedelta(days=7)

@@ -5,24 +5,18 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from dashboard.care_models import (
-    CarePatient,
-    CarePlan,
-    CareTeam,
-    FollowUp,
-    ImportResult,
-    QueueItem,
-    RowError,
-)
-from dashboard.caseload_table import filter_by_tier, review_flag, risk_text, sort_rows
-from dashboard.follow_ups_section import due_text
-from dashboard.imports_section import result_text
-from dashboard.mdt_section import mdt_frame, week_ending
-from dashboard.models import Alert, CaseloadRow
-from dashboard.patient_care import consent_text, enrolment_text
-from dashboard.patient_plan import review_text
-from dashboard.queue_cards import advance_decision_text, queue_heading, queue_order
-from dashboard.times import month_span
+from dashboard.client.alerts import Alert, QueueItem
+from dashboard.client.care import CarePatient, CarePlan, CareTeam, ImportResult, RowError
+from dashboard.client.episodes import FollowUp
+from dashboard.client.patients import CaseloadRow
+from dashboard.components.care_plan_section import review_text
+from dashboard.components.care_team_section import consent_text, enrolment_text
+from dashboard.components.caseload_table import filter_by_tier, review_flag, risk_text, sort_rows
+from dashboard.components.follow_ups_section import due_text
+from dashboard.components.imports_section import result_text
+from dashboard.components.mdt_section import mdt_frame, week_ending
+from dashboard.components.queue_cards import advance_decision_text, queue_heading, queue_order
+from dashboard.components.times import month_span
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
@@ -80,6 +74,8 @@ def test_the_review_line_flags_an_overdue_review() -> None:
     assert review_text(plan, date(2026, 11, 26)) == "⚠️ REVIEW OVERDUE since 01 Nov 2026"
     due = plan.model_copy(update={"review_due": date(2027, 2, 1), "review_overdue": False})
     assert review_text(due, date(2026, 11, 26)) == "Review due 01 Feb 2027"
+    assert review_text(due, date(2027, 2, 1)) == "Review due today (01 Feb 2027)"
+    assert review_text(due, date(2027, 2, 2)) == "⚠️ REVIEW OVERDUE since 01 Feb 2027"
     none = plan.model_copy(update={"review_due": None, "review_overdue": False})
     assert review_text(none, date(2026, 11, 26)).startswith("No review date set")
 
@@ -93,7 +89,7 @@ def _care(pid: int, score: float | None, tier: str | None, due: date | None,
 
 def _row(pid: int) -> CaseloadRow:
     return CaseloadRow(patient_id=pid, display_id=f"TH-{pid:06d}", given_name="A",
-                       family_name="B", status="active", triage="ok")
+                       family_name="B", status="active", triage="ok", age=80)
 
 
 def test_caseload_rows_sort_and_filter_by_risk_and_review() -> None:
@@ -108,9 +104,15 @@ def test_caseload_rows_sort_and_filter_by_risk_and_review() -> None:
     assert [r.patient_id for r in filter_by_tier(rows, care, [])] == [1, 2, 3, 4]
     assert risk_text(care[3]) == "high (score 80, rising)"
     assert risk_text(None) == "no tier"
-    assert review_flag(_care(5, None, None, date(2026, 10, 1), overdue=True)) == (
+    today = date(2026, 11, 26)
+    assert review_flag(_care(5, None, None, date(2026, 10, 1), overdue=True), today) == (
         "⚠️ OVERDUE since 01 Oct 2026")
-    assert review_flag(care[1]) == "due 01 Jan 2027" and review_flag(care[2]) == "no date"
+    assert review_flag(care[1], today) == "due 01 Jan 2027"
+    assert review_flag(care[2], today) == "no date"
+    # The API's flag or the date: a review due yesterday is overdue either way.
+    assert review_flag(_care(6, None, None, date(2026, 11, 25)), today) == (
+        "⚠️ OVERDUE since 25 Nov 2026")
+    assert review_flag(_care(7, None, None, today), today) == "due today"
 
 
 def test_follow_ups_say_when_they_are_due() -> None:

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.client import ApiClient, new_http
 from telehub.db.pool import connect
+from telehub.domain import clock
 from tests.dashboard.conftest import PASSWORD, Seeded, no_exceptions, page_text, sign_in
 from tests.dashboard.test_responder import add_care_context
 
@@ -160,5 +161,5 @@ def test_a_nurse_records_an_admission_and_its_review(app_test: AppTest, seeded: 
     episode = _rows(db_url, "SELECT kind, hospital, discharged_on, avoidable, would_have_helped "
                     "FROM hospital_episodes")
     assert episode == [{"kind": "emergency-admission", "hospital": "Leeds General Infirmary",
-                        "discharged_on": date.today(), "avoidable": "unsure",
+                        "discharged_on": clock.today(), "avoidable": "unsure",
                         "would_have_helped": "Earlier rescue pack"}]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
-from dashboard.caseload_table import caseload_frame, filter_rows, status_text
-from dashboard.charts import metric_figure, rule_severity, threshold_zones
 from dashboard.client import (
     Forbidden,
     Invalid,
@@ -18,7 +16,11 @@ from dashboard.client import (
     Unauthorized,
     error_for,
 )
-from dashboard.models import Alert, Bucket, CaseloadRow, Reading, Threshold
+from dashboard.client.alerts import Alert
+from dashboard.client.patients import Bucket, CaseloadRow, Reading, Threshold
+from dashboard.components.alert_cards import inbox_order
+from dashboard.components.caseload_table import caseload_frame, filter_rows, status_text
+from dashboard.components.charts import metric_figure, rule_severity, threshold_zones
 
 LONDON = ZoneInfo("Europe/London")
 NOW = datetime(2026, 7, 1, 12, tzinfo=UTC)
@@ -65,7 +67,8 @@ def test_metric_chart_has_bands_alert_markers_and_london_wall_times() -> None:
                   Threshold(rule_id="spo2-scale1-amber", params={"at_or_below": 93})]
     fig = metric_figure("spo2", raw=[_reading(95, 30), _reading(92, 20, ("low-quality",)),
                                      _reading(89, 2)],
-                        thresholds=thresholds, alerts=[_alert("red", 89)], zone=LONDON)
+                        thresholds=thresholds, alerts=[_alert("red", {"value": 89})],
+                        zone=LONDON)
     readings, markers = fig.data
     # 10:00 UTC in July is 11:00 BST on screen.
     assert readings.x[-1] == datetime(2026, 7, 1, 11, 0)
@@ -80,14 +83,23 @@ def test_metric_chart_has_bands_alert_markers_and_london_wall_times() -> None:
 
 def test_alert_markers_sit_on_their_reading_and_only_inside_the_window() -> None:
     raw = [_reading(95, 30), _reading(90, 2)]
-    alerts = [_alert("red", {"value": 90, "time": NOW.isoformat()}),  # the engine's shape
+    alerts = [_alert("red", {"value": 90, "time": NOW.isoformat()}),
               _alert("amber", None, hours_ago=5),  # no value: drawn along the top edge
-              _alert("red", 88, hours_ago=24 * 40)]  # before the window: not drawn
+              _alert("red", {"value": 88}, hours_ago=24 * 40)]  # before the window: not drawn
     fig = metric_figure("spo2", raw=raw, alerts=alerts, zone=LONDON,
                         since=NOW - timedelta(days=7))
     markers = fig.data[1]
     assert list(markers.text) == ["RED", "AMBER"]
     assert markers.y[0] == 90 and markers.y[1] == fig.layout.yaxis.range[1]
+
+
+def test_the_inbox_puts_the_worst_severity_first_then_the_newest_breach() -> None:
+    alerts = [_alert("amber", None, hours_ago=1), _alert("red", None, hours_ago=5),
+              _alert("info", None, hours_ago=0.5), _alert("red", None, hours_ago=2)]
+    ordered = inbox_order(alerts)
+    assert [(a.severity, a.last_breach_at) for a in ordered] == [
+        ("red", NOW - timedelta(hours=2)), ("red", NOW - timedelta(hours=5)),
+        ("amber", NOW - timedelta(hours=1)), ("info", NOW - timedelta(hours=0.5))]
 
 
 def test_bucketed_chart_draws_the_daily_range_and_mean() -> None:
@@ -102,7 +114,7 @@ def _row(pid: int, triage: str, given: str, conditions: list[str], **extra: obje
     return CaseloadRow.model_validate({
         "patient_id": pid, "display_id": f"TH-{pid:06d}", "given_name": given,
         "family_name": "Test", "status": "active", "conditions": conditions, "triage": triage,
-        **extra})
+        "age": 83 - pid, **extra})
 
 
 def test_caseload_filters_by_search_condition_and_status() -> None:
@@ -125,8 +137,8 @@ def test_caseload_table_keeps_order_and_says_everything_in_words() -> None:
                        "last_seen_at": (NOW - timedelta(days=2)).isoformat(), "battery": 9}]),
         _row(2, "overdue", "Bob", ["heart-failure"], overdue_metrics=["weight"]),
     ]
-    frame = caseload_frame(rows, NOW, {1: date(1944, 7, 1), 2: date(1944, 7, 2)}, LONDON)
-    assert list(frame["Age"]) == ["82", "81"]  # 1 July 2026: Ann's birthday, not yet Bob's
+    frame = caseload_frame(rows, NOW, LONDON)
+    assert list(frame["Age"]) == ["82", "81"]  # as the API says
     assert list(frame["Status"]) == ["🔴 RED", "🟠 AMBER · overdue: weight"]
     assert frame.loc[0, "spo2"] == "89 % · 2 h ago"
     assert frame.loc[0, "spo2_trend"] == [91, 89]

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dashboard.formatting import (
+from dashboard.components.formatting import (
     Rag,
     age_on,
     conditions_text,
@@ -16,13 +16,23 @@ from dashboard.formatting import (
     format_online,
     format_reading,
     metric_label,
+    outcome_text,
     params_text,
     rag_badge,
     rag_chip,
     rag_of,
+    schedule_text,
     severity_chip,
 )
-from dashboard.times import chart_window, format_local, local_day_start, parse_time, time_ago
+from dashboard.components.threshold_editor import parse_params
+from dashboard.components.times import (
+    chart_window,
+    format_local,
+    local_day_start,
+    parse_time,
+    time_ago,
+)
+from telehub.domain.codes import Condition, Outcome
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -131,3 +141,29 @@ def test_rule_parameters_read_as_words() -> None:
     assert params_text({"at_or_below": 90.0, "consecutive": 2}) == "at or below 90, consecutive 2"
     assert params_text({"gain_kg": 2.3}) == "gain kg 2.3"
     assert params_text({}) == "—"
+
+
+def test_every_outcome_and_condition_the_api_accepts_reads_as_words() -> None:
+    # The pickers offer the codes' own lists, so each value needs words, not a code.
+    for outcome in Outcome:
+        assert "-" not in outcome_text(outcome)
+    for condition in Condition:
+        assert "-" not in conditions_text([condition])
+    assert outcome_text("referred-to-gp") == "referred to GP"
+    assert outcome_text(None) == ""
+    assert conditions_text(["type1-diabetes", "copd"]) == "type 1 diabetes, COPD"
+
+
+def test_threshold_parameters_must_be_a_json_object() -> None:
+    assert parse_params('{"at_or_below": 90, "consecutive": 2}') == {"at_or_below": 90,
+                                                                     "consecutive": 2}
+    with pytest.raises(ValueError, match="JSON object"):
+        parse_params("[90]")
+    with pytest.raises(ValueError):
+        parse_params("at or below 90")
+
+
+def test_a_schedule_reads_the_same_in_the_header_and_the_care_plan() -> None:
+    assert schedule_text([("spo2", 2, None), ("weight", 1, "morning")]) == (
+        "SpO2 (%) 2×/day; Weight (kg) 1×/day (morning)")
+    assert schedule_text([]) == "no schedule set"

@@ -70,7 +70,7 @@ def test_resolving_needs_an_outcome_and_then_moves_to_history(
     no_exceptions(at)
     stored = _alert(db_url, alert)
     assert (stored["status"], stored["outcome"]) == ("resolved", "visit-arranged")
-    assert "**visit-arranged**" in page_text(at)  # in the resolved history
+    assert "**visit arranged**" in page_text(at)  # in the resolved history, in words
 
 
 def test_assigning_offers_the_teams_staff(app_test: AppTest, seeded: Seeded,

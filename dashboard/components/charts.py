@@ -10,12 +10,16 @@ from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
 
-from dashboard.formatting import metric_label
-from dashboard.models import AckTime, Alert, Bucket, OutcomeCount, Reading, RuleRate, Threshold
-from dashboard.times import to_local
+from dashboard.client.alerts import Alert
+from dashboard.client.figures import AckTime, OutcomeCount, RuleRate
+from dashboard.client.patients import Bucket, Reading, Threshold
+from dashboard.components.formatting import metric_label, outcome_text
+from dashboard.components.times import to_local
+from telehub.domain.codes import SEVERITIES, Severity
 from telehub.domain.units import MGDL_PER_MMOLL, SPECS, Metric
 
-SEVERITY_COLOUR = {"red": "#d5281b", "amber": "#ffb81c", "info": "#005eb8"}
+SEVERITY_COLOUR: dict[str, str] = {Severity.RED: "#d5281b", Severity.AMBER: "#ffb81c",
+                                   Severity.INFO: "#005eb8"}
 # Threshold parameters that put a band's edge on a chart: alert at or below / at or above.
 _BELOW_KEYS = ("at_or_below", "below")
 _ABOVE_KEYS = ("at_or_above", "above")
@@ -39,16 +43,16 @@ def _wall(value: datetime, zone: ZoneInfo) -> datetime:
 
 def rule_severity(rule_id: str) -> str:
     """'red', 'amber' or 'info' from a rule id such as 'spo2-scale1-red' (default amber)."""
-    for severity in ("red", "amber", "info"):
+    for severity in reversed(SEVERITIES):
         if severity in rule_id.split("-"):
-            return severity
-    return "amber"
+            return severity.value
+    return Severity.AMBER.value
 
 
 def rule_metric(rule_id: str) -> str | None:
     """The metric a rule id is about ('spo2-scale1-red' → 'spo2')."""
     head = rule_id.split("-", 1)[0]
-    return head if head in ("weight", "spo2", "pulse", "glucose") else None
+    return head if head in Metric.__members__.values() else None
 
 
 def threshold_zones(threshold: Threshold, metric: str) -> list[Zone]:
@@ -144,13 +148,12 @@ def _draw_zone(fig: go.Figure, band: Zone, y_range: tuple[float, float] | None) 
 
 
 def alert_value(alert: Alert) -> float | None:
-    """The reading an alert was raised on: values.latest (a number or {"value": …})."""
+    """The reading an alert was raised on: the engine's values.latest (or .worst) {"value": …}."""
     for key in ("latest", "worst"):
         found = alert.values.get(key)
-        if isinstance(found, dict):
-            found = found.get("value")
-        if isinstance(found, Real) and not isinstance(found, bool):
-            return float(found)
+        value = found.get("value") if isinstance(found, dict) else None
+        if isinstance(value, Real) and not isinstance(value, bool):
+            return float(value)
     return None
 
 
@@ -198,7 +201,7 @@ def outcomes_figure(outcomes: Sequence[OutcomeCount]) -> go.Figure:
     """Resolved alerts by outcome."""
     ordered = sorted(outcomes, key=lambda o: o.alerts)
     fig = go.Figure(go.Bar(x=[o.alerts for o in ordered],
-                           y=[o.outcome.replace("-", " ") for o in ordered], orientation="h",
+                           y=[outcome_text(o.outcome) for o in ordered], orientation="h",
                            text=[o.alerts for o in ordered], marker_color="#005eb8"))
     fig.update_layout(xaxis_title="resolved alerts", height=120 + 28 * len(ordered),
                       margin={"l": 10, "r": 10, "t": 10, "b": 10})

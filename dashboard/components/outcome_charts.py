@@ -1,13 +1,15 @@
-"""Plotly figures of a team's outcomes month by month: admissions, readmissions, response."""
+"""A team's outcomes month by month: Plotly figures of admissions, readmissions and response,
+and the table of figures behind them."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 
+import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.care_models import OutcomeMonth
+from dashboard.client.figures import OutcomeMonth, Outcomes
 
 NHS_BLUE = "#005eb8"
 NHS_DARK = "#003087"
@@ -77,3 +79,23 @@ def response_figure(months: Sequence[OutcomeMonth]) -> go.Figure:
                       xaxis={"title": "month", "type": "category"},
                       height=340, margin=_MARGIN, legend={"orientation": "h", "y": -0.3})
     return fig
+
+
+def outcomes_table(outcomes: Outcomes) -> pd.DataFrame:
+    """The figures behind the charts, one row per month."""
+    def rate(value: float | None) -> str:
+        return "—" if value is None else f"{value:.1f}"
+
+    def minutes(value: float | None) -> str:
+        return "—" if value is None else f"{value:.0f} min"
+
+    return pd.DataFrame([{
+        "Month": m.month, "Monitored patients": m.monitored_patients,
+        "Emergency admissions": m.emergency_admissions,
+        "per 1,000": rate(m.admissions_per_1000), "A&E attendances": m.ae_attendances,
+        "A&E per 1,000": rate(m.ae_per_1000), "Readmissions ≤ 30 days": m.readmissions_30d,
+        "Admissions after an alert": m.admissions_preceded_by_alert,
+        "Red alerts actioned": f"{m.red_alerts_actioned} of {m.red_alerts}",
+        "To first action (median)": minutes(m.minutes_to_first_action_median),
+        "To first action (90th pct)": minutes(m.minutes_to_first_action_p90),
+    } for m in outcomes.months])

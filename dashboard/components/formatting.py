@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from enum import StrEnum
 
+from telehub.domain.codes import CONDITION_LABELS, OUTCOME_LABELS, Severity
 from telehub.domain.units import SPECS, Metric, format_value
 
 
@@ -21,10 +23,6 @@ _CHIP = {Rag.RED: "🔴 RED", Rag.AMBER: "🟠 AMBER", Rag.GREEN: "🟢 GREEN"}
 _BADGE_COLOUR = {Rag.RED: "red", Rag.AMBER: "orange", Rag.GREEN: "green"}
 # Order for triage: worst first.
 RAG_ORDER = {Rag.RED: 0, Rag.AMBER: 1, Rag.GREEN: 2}
-SEVERITY_ORDER = {"red": 0, "amber": 1, "info": 2}
-# The conditions Telehub monitors (the schema's list), for filters.
-CONDITIONS = ("heart-failure", "copd", "diabetes", "type1-diabetes", "type2-diabetes",
-              "hypertension")
 
 
 def rag_of(red_alerts: int, amber_alerts: int, overdue: bool = False) -> Rag:
@@ -49,7 +47,7 @@ def rag_badge(rag: Rag | str) -> str:
 
 def severity_chip(severity: str) -> str:
     """'🔴 RED', '🟠 AMBER' or 'ℹ️ INFO' for an alert severity."""
-    if severity == "info":
+    if severity == Severity.INFO:
         return "ℹ️ INFO"
     return rag_chip(severity)
 
@@ -100,9 +98,22 @@ def format_adherence(share: float | None) -> str:
 
 def conditions_text(conditions: list[str]) -> str:
     """'heart failure, COPD' from ['heart-failure', 'copd']."""
-    names = {"copd": "COPD", "type1-diabetes": "type 1 diabetes",
-             "type2-diabetes": "type 2 diabetes"}
-    return ", ".join(names.get(c, c.replace("-", " ")) for c in conditions) or "none recorded"
+    return ", ".join(CONDITION_LABELS.get(c, c.replace("-", " ")) for c in conditions) \
+        or "none recorded"
+
+
+def outcome_text(outcome: str | None) -> str:
+    """'referred to GP' from 'referred-to-gp' ('' for none)."""
+    if outcome is None:
+        return ""
+    return OUTCOME_LABELS.get(outcome, outcome.replace("-", " "))
+
+
+def schedule_text(schedule: Iterable[tuple[str, object, str | None]]) -> str:
+    """'SpO2 (%) 2×/day; Weight (kg) 1×/day (morning)' from (metric, per day, window), or
+    'no schedule set'."""
+    return "; ".join(f"{metric_label(metric)} {per_day}×/day{f' ({window})' if window else ''}"
+                     for metric, per_day, window in schedule) or "no schedule set"
 
 
 def params_text(params: dict[str, object]) -> str:

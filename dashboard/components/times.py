@@ -1,10 +1,13 @@
-"""Times on screen: UTC from the API shown in the display zone (Europe/London), and "2 h ago"."""
+"""Times on screen: UTC from the API shown in the display zone (Europe/London), "2 h ago", and
+when something falls due ("today" is the service clock's date in that zone, never the machine's)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+from telehub.domain import clock
 
 # Chart ranges a nurse can pick, in days.
 RANGES_DAYS = (7, 30, 90, 365)
@@ -37,7 +40,7 @@ def time_ago(value: str | datetime | None, now: datetime | None = None) -> str:
     """'just now', '5 min ago', '2 h ago', '3 d ago' ('never' for no time)."""
     if value is None:
         return "never"
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     seconds = (now - parse_time(value)).total_seconds()
     if seconds < 0:
         return "in the future"
@@ -63,7 +66,7 @@ def chart_window(days: int, now: datetime | None = None) -> ChartWindow:
     """The window for the last `days` days; long ranges are bucketed by day."""
     if days not in RANGES_DAYS:
         raise ValueError(f"range must be one of {RANGES_DAYS} days, not {days}")
-    end = now or datetime.now(UTC)
+    end = now or clock.now()
     return ChartWindow(end - timedelta(days=days), end, "raw" if days <= RAW_MAX_DAYS else "day")
 
 
@@ -78,3 +81,15 @@ def month_span(today: date, months: int) -> tuple[str, str]:
     """('2026-06', '2026-11'): the first and last month of the last `months` months."""
     index = today.year * 12 + today.month - 1 - (months - 1)
     return f"{index // 12:04d}-{index % 12 + 1:02d}", f"{today.year:04d}-{today.month:02d}"
+
+
+def is_overdue(due: date | None, today: date) -> bool:
+    """Whether something due on `due` is late on `today` (due today is not yet overdue)."""
+    return due is not None and due < today
+
+
+def due_words(due: date, today: date) -> str:
+    """'overdue', 'today' or 'later': where `due` stands on `today`, the service's local date."""
+    if is_overdue(due, today):
+        return "overdue"
+    return "today" if due == today else "later"

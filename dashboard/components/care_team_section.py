@@ -1,21 +1,18 @@
-"""Patient page sections: the people around the patient (GP, care coordinator, single point
-of access, carers), access to the home, advance decisions, consent and enrolment."""
+"""The patient page's care team: the people around the patient (GP, care coordinator, single
+point of access, carers), access to the home, advance decisions, consent and enrolment."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import care_reads, session
-from dashboard.care_models import CARE_TEAM_FIELDS, CareTeam, Contact
-from dashboard.client import ApiError
-from dashboard.models import Patient
-
-EDIT_ROLES = ("matron", "nurse")
+from dashboard.client import ApiError, reads, session
+from dashboard.client.care import CARE_TEAM_FIELDS, CareTeam, Contact
+from dashboard.client.patients import Patient
+from dashboard.components.changes import can_edit, save_change
+from telehub.domain import clock
 
 
 def yes_no(value: bool | None) -> str:
@@ -42,18 +39,11 @@ def enrolment_text(team: CareTeam) -> str:
     return f"{text} — {team.enrolment_note}" if team.enrolment_note else text
 
 
-def _can_edit() -> bool:
-    staff = session.current_staff()
-    return staff is not None and staff.role in EDIT_ROLES
-
-
 def _load(patient_id: int) -> tuple[CareTeam | None, list[Contact]]:
-    try:
-        with session.handling_errors(soft=True):
-            return care_reads.care_team(patient_id), care_reads.contacts(patient_id)
-    except ApiError as err:
-        st.warning(f"The care team could not be loaded: {err.message}")
-        return None, []
+    found = session.read_or_warn(
+        lambda: (reads.care_team(patient_id), reads.contacts(patient_id)),
+        "The care team could not be loaded")
+    return found if found is not None else (None, [])
 
 
 def care_team_section(patient: Patient) -> None:
@@ -77,7 +67,7 @@ def care_team_section(patient: Patient) -> None:
     cols[2].markdown(f"**Consent** {consent_text(team)}  \n"
                      f"**Enrolled for** {enrolment_text(team)}")
     _carers(patient, contacts)
-    if _can_edit():
+    if can_edit():
         with st.expander("Edit the care team, access, advance decision and consent"):
             _care_team_form(patient, team)
 
@@ -93,7 +83,7 @@ def _carers(patient: Patient, contacts: list[Contact]) -> None:
         } for c in current]), hide_index=True, width="stretch", key="carers_table")
     else:
         st.info("No carers or next of kin recorded. Add them below so responders can call.")
-    if not _can_edit():
+    if not can_edit():
         return
     with st.form("carer_add", clear_on_submit=True):
         cols = st.columns([2, 1.5, 1.5, 2])
@@ -128,61 +118,59 @@ def _coordinators(patient: Patient) -> dict[int, str]:
         return {}
 
 
+def _people_fields(team: CareTeam, people: dict[int, str], cols: Any) -> dict[str, Any]:
+    """GP, coordinator, single point of access, access to the home, advance decision."""
+    c1, c2, c3 = cols
+    ids = list(people)
+    return {
+        "gp_name": c1.text_input("GP", value=team.gp_name or ""),
+        "gp_practice": c2.text_input("GP practice", value=team.gp_practice or ""),
+        "gp_phone": c3.text_input("GP phone", value=team.gp_phone or ""),
+        "coordinator_id": c1.selectbox(
+            "Care coordinator", ids, format_func=people.__getitem__,
+            index=ids.index(team.coordinator_id) if team.coordinator_id in ids else None),
+        "coordinator_role": c2.text_input("Coordinator's role",
+                                          value=team.coordinator_role or "",
+                                          placeholder="e.g. community matron"),
+        "spa_phone": c3.text_input("Single point of access number", value=team.spa_phone or ""),
+        "key_safe_note": c1.text_input("Key safe", value=team.key_safe_note or ""),
+        "access_note": c2.text_input("Access note", value=team.access_note or ""),
+        "advance_decision": c3.checkbox("Advance decision (ReSPECT/DNACPR) in place",
+                                        value=team.advance_decision),
+        "advance_decision_note": c3.text_input("What it is and where it is kept",
+                                               value=team.advance_decision_note or ""),
+    }
+
+
+def _consent_fields(team: CareTeam, cols: Any) -> dict[str, Any]:
+    """Consent (what, when, by whom) and why the patient was enrolled."""
+    c1, c2, c3 = cols
+    return {
+        "consent_monitoring": c1.checkbox("Consents to monitoring",
+                                          value=bool(team.consent_monitoring)),
+        "consent_sharing": c2.checkbox("Consents to sharing with carers and services",
+                                       value=bool(team.consent_sharing)),
+        "consent_on": c1.date_input("Consent recorded on", value=team.consent_on,
+                                    max_value=clock.today(session.settings().zone)),
+        "consent_taken_by": c2.text_input("Consent taken by", value=team.consent_taken_by or ""),
+        "enrolment_conditions": c1.checkbox("Enrolled: long-term conditions",
+                                            value=team.enrolment_conditions),
+        "enrolment_risk": c2.checkbox("Enrolled: risk score", value=team.enrolment_risk),
+        "enrolment_judgement": c3.checkbox("Enrolled: clinical judgement",
+                                           value=team.enrolment_judgement),
+        "enrolment_note": st.text_input("Enrolment note", value=team.enrolment_note or ""),
+    }
+
+
 def _care_team_form(patient: Patient, team: CareTeam) -> None:
     people = _coordinators(patient)
     if team.coordinator_id is not None and team.coordinator_id not in people:
         people[team.coordinator_id] = team.coordinator_name or f"staff {team.coordinator_id}"
-    ids = list(people)
     with st.form("care_team_edit"):
-        c1, c2, c3 = st.columns(3)
-        values: dict[str, Any] = {
-            "gp_name": c1.text_input("GP", value=team.gp_name or ""),
-            "gp_practice": c2.text_input("GP practice", value=team.gp_practice or ""),
-            "gp_phone": c3.text_input("GP phone", value=team.gp_phone or ""),
-            "coordinator_id": c1.selectbox(
-                "Care coordinator", ids, format_func=people.__getitem__,
-                index=ids.index(team.coordinator_id) if team.coordinator_id in ids else None),
-            "coordinator_role": c2.text_input("Coordinator's role",
-                                              value=team.coordinator_role or "",
-                                              placeholder="e.g. community matron"),
-            "spa_phone": c3.text_input("Single point of access number",
-                                       value=team.spa_phone or ""),
-            "key_safe_note": c1.text_input("Key safe", value=team.key_safe_note or ""),
-            "access_note": c2.text_input("Access note", value=team.access_note or ""),
-            "advance_decision": c3.checkbox("Advance decision (ReSPECT/DNACPR) in place",
-                                            value=team.advance_decision),
-            "advance_decision_note": c3.text_input("What it is and where it is kept",
-                                                   value=team.advance_decision_note or ""),
-            "consent_monitoring": c1.checkbox("Consents to monitoring",
-                                              value=bool(team.consent_monitoring)),
-            "consent_sharing": c2.checkbox("Consents to sharing with carers and services",
-                                           value=bool(team.consent_sharing)),
-            "consent_on": c1.date_input("Consent recorded on", value=team.consent_on,
-                                        max_value=date.today()),
-            "consent_taken_by": c2.text_input("Consent taken by",
-                                              value=team.consent_taken_by or ""),
-            "enrolment_conditions": c1.checkbox("Enrolled: long-term conditions",
-                                                value=team.enrolment_conditions),
-            "enrolment_risk": c2.checkbox("Enrolled: risk score", value=team.enrolment_risk),
-            "enrolment_judgement": c3.checkbox("Enrolled: clinical judgement",
-                                               value=team.enrolment_judgement),
-            "enrolment_note": st.text_input("Enrolment note", value=team.enrolment_note or ""),
-        }
+        cols = st.columns(3)
+        values = {**_people_fields(team, people, cols), **_consent_fields(team, cols)}
         submitted = st.form_submit_button("Save care team", type="primary")
     if submitted:
         fields = {k: (v.strip() or None) if isinstance(v, str) else v
                   for k, v in values.items() if k in CARE_TEAM_FIELDS}
         save_change(lambda: session.api().set_care_team(patient.id, fields), "Care team saved.")
-
-
-def save_change(call: Callable[[], object], notice: str) -> None:
-    """Run one change; on success say so and redraw, on refusal say why beside the form."""
-    try:
-        with session.handling_errors(soft=True):
-            call()
-    except ApiError as err:
-        st.error(err.message)
-        return
-    session.clear_reads()
-    st.session_state["patient_notice"] = notice
-    st.rerun()

@@ -8,8 +8,8 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard import session
-from dashboard.client import ApiError
+from dashboard.client import session
+from telehub.domain import clock
 
 
 def week_ending(today: date) -> date:
@@ -26,13 +26,11 @@ def mdt_frame(csv_text: str) -> pd.DataFrame:
 
 def mdt_section(team_id: int, key: str) -> None:
     """Pick the week, see who is on the list, download it as CSV."""
-    today = date.today()
+    today = clock.today(session.settings().zone)
     ending = st.date_input("Week ending", value=week_ending(today), key=f"{key}_week")
-    try:
-        with session.handling_errors(soft=True):
-            csv_text = session.api().mdt_csv(team_id, ending)
-    except ApiError as err:
-        st.warning(f"The MDT list could not be prepared: {err.message}")
+    csv_text = session.read_or_warn(lambda: session.api().mdt_csv(team_id, ending),
+                                    "The MDT list could not be prepared")
+    if csv_text is None:
         return
     frame = mdt_frame(csv_text)
     if frame.empty:

@@ -8,9 +8,8 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from dashboard import session
-from dashboard.care_models import ImportResult
-from dashboard.client import ApiError
+from dashboard.client import ApiError, session
+from dashboard.client.care import ImportResult
 
 RISK_HEADER = "nhs_number,score,tier,date"
 ADMISSIONS_HEADER = "nhs_number,kind,started_on,discharged_on,hospital,reason"

@@ -8,17 +8,17 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from dashboard.care_models import CarePatient
-from dashboard.formatting import (
+from dashboard.client.care import CarePatient
+from dashboard.client.patients import CaseloadRow
+from dashboard.components.formatting import (
     Rag,
-    age_on,
     conditions_text,
     format_battery,
     format_online,
     rag_chip,
 )
-from dashboard.models import CaseloadRow
-from dashboard.times import time_ago
+from dashboard.components.times import is_overdue, time_ago
+from telehub.domain import clock
 
 # The metrics the caseload shows a latest value and a sparkline for.
 CASELOAD_METRICS = ("weight", "spo2", "glucose")
@@ -44,7 +44,7 @@ def status_text(row: CaseloadRow) -> str:
 
 def latest_text(row: CaseloadRow, metric: str, now: datetime) -> str:
     """'94 % · 2 h ago' or '—'."""
-    from dashboard.formatting import format_reading
+    from dashboard.components.formatting import format_reading
 
     summary = row.latest_of(metric)
     if summary is None:
@@ -100,12 +100,20 @@ def risk_text(care: CarePatient | None) -> str:
     return f"{care.risk_tier} ({score}{', rising' if care.risk_rising else ''})"
 
 
-def review_flag(care: CarePatient | None) -> str:
-    """'⚠️ OVERDUE since 01 Oct 2026', 'due 03 Feb 2027' or 'no date'."""
+def review_flag(care: CarePatient | None, today: date) -> str:
+    """'⚠️ OVERDUE since 01 Oct 2026', 'due today', 'due 03 Feb 2027' or 'no date' (`today` is
+    the service's local date)."""
     if care is None or care.review_due is None:
         return "no date"
     when = care.review_due.strftime("%d %b %Y")
-    return f"⚠️ OVERDUE since {when}" if care.review_overdue else f"due {when}"
+    if review_overdue(care, today):
+        return f"⚠️ OVERDUE since {when}"
+    return "due today" if care.review_due == today else f"due {when}"
+
+
+def review_overdue(care: CarePatient | None, today: date) -> bool:
+    """Whether the care-plan review is late on `today` (as the API says, or by its date)."""
+    return care is not None and (care.review_overdue or is_overdue(care.review_due, today))
 
 
 def filter_by_tier(rows: Iterable[CaseloadRow], care: Mapping[int, CarePatient],
@@ -140,23 +148,20 @@ def sort_rows(rows: Sequence[CaseloadRow], care: Mapping[int, CarePatient],
 
 
 def caseload_frame(rows: Sequence[CaseloadRow], now: datetime,
-                   birth_dates: Mapping[int, date] | None = None,
                    zone: ZoneInfo | None = None,
                    care: Mapping[int, CarePatient] | None = None) -> pd.DataFrame:
     """The table the caseload page shows, in the order given."""
-    today = now.astimezone(zone).date() if zone else now.date()
+    today = clock.service_date(now, zone)
     records = []
     for row in rows:
-        born = (birth_dates or {}).get(row.patient_id)
-        age = row.age if row.age is not None else age_on(born, today) if born else None
         found = (care or {}).get(row.patient_id)
         status = status_text(row)
-        if found is not None and found.review_overdue:
+        if review_overdue(found, today):
             status += " · ⚠️ review overdue"
         record: dict[str, object] = {
             "Status": status,
             "Patient": f"{row.name} ({row.display_id})",
-            "Age": str(age) if age is not None else "—",
+            "Age": str(row.age),
             "Conditions": conditions_text(row.conditions),
             "Named nurse": row.named_nurse or "—",
         }
@@ -166,7 +171,7 @@ def caseload_frame(rows: Sequence[CaseloadRow], now: datetime,
             record[f"{metric}_trend"] = [p.mean for p in summary.trend] if summary else []
         record["Open alerts"] = alerts_text(row)
         record["Risk tier"] = risk_text(found)
-        record["Care-plan review"] = review_flag(found)
+        record["Care-plan review"] = review_flag(found, today)
         record["Devices"] = devices_text(row, now)
         record["Last reading"] = time_ago(row.last_reading_at, now)
         record["Adherence"] = adherence_text(row)

@@ -7,20 +7,20 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard import session
-from dashboard.care_models import FollowUp
-from dashboard.client import ApiError
+from dashboard.client import ApiError, session
+from dashboard.client.episodes import FollowUp
+from dashboard.components.times import due_words
+from telehub.domain import clock
 
 NOTICE_KEY = "follow_up_notice"
 
 
 def due_text(task: FollowUp, today: date) -> str:
     """'⚠️ OVERDUE (due 24 Nov 2026)', 'due today' or 'due 28 Nov 2026'."""
-    if task.due_on < today:
+    when = due_words(task.due_on, today)
+    if when == "overdue":
         return f"⚠️ OVERDUE (due {task.due_on:%d %b %Y})"
-    if task.due_on == today:
-        return "due today"
-    return f"due {task.due_on:%d %b %Y}"
+    return "due today" if when == "today" else f"due {task.due_on:%d %b %Y}"
 
 
 def follow_ups_section(team_id: int) -> None:
@@ -28,17 +28,15 @@ def follow_ups_section(team_id: int) -> None:
     notice = st.session_state.pop(NOTICE_KEY, None)
     if notice:
         st.success(notice)
-    try:
-        with session.handling_errors(soft=True):
-            tasks = session.api().follow_ups(team_id)
-    except ApiError as err:
-        st.warning(f"Follow-up tasks could not be loaded: {err.message}")
+    tasks = session.read_or_warn(lambda: session.api().follow_ups(team_id),
+                                 "Follow-up tasks could not be loaded")
+    if tasks is None:
         return
     if not tasks:
         st.caption("No follow-ups after discharge are open. Recording a discharge on the "
                    "patient page creates one.")
         return
-    today = date.today()
+    today = clock.today(session.settings().zone)
     st.dataframe(pd.DataFrame([{"Due": due_text(t, today), "Patient": t.display_id,
                                 "Task": t.title} for t in tasks]),
                  hide_index=True, width="stretch", key="follow_ups_table")
