@@ -17,6 +17,10 @@ CATALOGUE_PATH = Path(__file__).with_name("catalogue.toml")
 KINDS = ("band", "change", "daily-rise", "above-dry", "baseline-drop", "count", "repeat-reading",
          "quality-count", "outlier", "off-schedule", "missing", "device", "sequence-gap",
          "combined")
+# Rules that ask for a better measurement rather than report the patient's state: they
+# never count towards combined-amber (CLINICAL_RULES "Lifecycle and noise").
+MEASUREMENT_PROMPT_KINDS = frozenset({"repeat-reading", "quality-count", "outlier",
+                                      "off-schedule"})
 # Severity -> hours during which a resolved alert does not re-open at the same or a
 # lower severity (CLINICAL_RULES "Lifecycle and noise"); red is never suppressed.
 DEFAULT_SUPPRESS_HOURS: dict[str, int] = {Severity.INFO: 7 * 24, Severity.AMBER: 24,
@@ -44,6 +48,11 @@ class Rule:
     night_escalate: bool = False      # one severity higher between 00:00 and 06:00 local
     hi_flag: bool = False             # a meter's HI reading breaches the rule
     suppress_hours: float | None = None
+
+    @property
+    def is_measurement_prompt(self) -> bool:
+        """Repeat reading, scale error, check device use, weigh in the morning."""
+        return self.kind in MEASUREMENT_PROMPT_KINDS
 
     @property
     def suppression_hours(self) -> float:

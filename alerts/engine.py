@@ -15,7 +15,16 @@ from psycopg.rows import dict_row
 
 from alerts import store
 from alerts.catalogue import Catalogue, Rule, load_catalogue
-from alerts.rules import CHECKS, Hit, Point, Series, band_hit, reading_fields, render
+from alerts.rules import (
+    CHECKS,
+    Hit,
+    Point,
+    Series,
+    band_hit,
+    extremity,
+    reading_fields,
+    render,
+)
 from alerts.thresholds import Subject, load_subjects
 from telehub.config import AlertSettings, get_settings
 from telehub.domain import clock
@@ -58,6 +67,7 @@ class Finding:
     message: str
     late: bool
     params: Mapping[str, Any]      # the patient's effective parameters of the rule
+    shown: str = ""                # the reading as the sentence says it: "88 % at 08:01 on …"
 
 
 def _settings() -> tuple[AlertSettings, ZoneInfo]:
@@ -234,31 +244,46 @@ def _finding(hit: Hit, subject: Subject, metric: Metric, now: datetime, freshnes
                    f"review. {message}")
         if severity == Severity.RED:
             severity = Severity.AMBER
-    return Finding(hit, severity, message, late, subject.params(rule))
+    return Finding(hit, severity, message, late, subject.params(rule),
+                   shown=f"{fields['value']} at {fields['time']}")
+
+
+def _extreme(f: Finding) -> float:
+    """How bad the reading is within its severity (lowest SpO2 or glucose, highest gain)."""
+    if "change" in f.hit.fields:
+        return float(f.hit.fields["change"])
+    return extremity(f.hit.rule, f.params, f.hit.point.value)
+
+
+def _snapshot(f: Finding) -> dict[str, Any]:
+    point = f.hit.point
+    return {"value": point.value, "raw_value": point.raw_value, "raw_unit": point.raw_unit,
+            "time": point.time.isoformat(), "rule": f.hit.rule.id, "severity": f.severity,
+            "extreme": _extreme(f), "shown": f.shown}
 
 
 def _raised(episode: str, found: list[Finding]) -> store.Raised:
-    worst = max(found, key=lambda f: (severity_rank(f.severity), f.hit.point.time))
+    # The sentence names the newest reading at the episode's highest severity; the worst
+    # value is the most extreme reading of that severity, kept when later ones are milder.
+    top = max(severity_rank(f.severity) for f in found)
+    newest = max((f for f in found if severity_rank(f.severity) == top),
+                 key=lambda f: f.hit.point.time)
+    worst = max((f for f in found if severity_rank(f.severity) == top),
+                key=lambda f: (_extreme(f), f.hit.point.time))
     latest = max(found, key=lambda f: f.hit.point.time)
     metric = worst.hit.rule.metric.value if worst.hit.rule.metric else None
-
-    def snapshot(f: Finding) -> dict[str, Any]:
-        return {"value": f.hit.point.value, "raw_value": f.hit.point.raw_value,
-                "raw_unit": f.hit.point.raw_unit, "time": f.hit.point.time.isoformat(),
-                "rule": f.hit.rule.id, "severity": f.severity}
-
-    rule = worst.hit.rule
+    rule = newest.hit.rule
     return store.Raised(
-        episode=episode, rule_id=rule.id, severity=worst.severity, message=worst.message,
+        episode=episode, rule_id=rule.id, severity=newest.severity, message=newest.message,
         metric=metric, first=min(f.hit.point.time for f in found),
         last=max(f.hit.point.time for f in found), occurrences=len(found),
-        values={"rule": rule.id, "latest": snapshot(latest), "worst": snapshot(worst),
-                "threshold": dict(worst.params)
+        values={"rule": rule.id, "latest": _snapshot(latest), "worst": _snapshot(worst),
+                "threshold": dict(newest.params)
                 | {"unit": rule.unit or (rule.metric and _unit(rule.metric))},
                 "source": rule.source},
-        late=all(f.late for f in found),
-        suppress_hours=0.0 if worst.severity == Severity.RED else max(
-            f.hit.rule.suppression_hours for f in found if f.severity == worst.severity),
+        late=all(f.late for f in found), named=newest.hit.point.time.isoformat(),
+        suppress_hours=0.0 if newest.severity == Severity.RED else max(
+            f.hit.rule.suppression_hours for f in found if f.severity == newest.severity),
     )
 
 
@@ -294,6 +319,15 @@ def _apply(conn: psycopg.Connection, catalogue: Catalogue, subjects: Mapping[int
     _combined(conn, catalogue, subjects, amber_raised, active, resolved, now)
 
 
+def _warning_sign(catalogue: Catalogue, alert: Mapping[str, Any]) -> bool:
+    """An amber alert that counts towards combined-amber: a threshold rule of a metric, on
+    readings that were not late (late readings never make a red), never a measurement prompt."""
+    if alert["severity"] != Severity.AMBER or alert["metric"] is None or alert["late"]:
+        return False
+    rule = catalogue.get(str((alert.get("values") or {}).get("rule", "")))
+    return rule is not None and not rule.is_measurement_prompt
+
+
 def _target(subject: Subject) -> store.Target:
     return store.Target(subject.id, subject.team_id, subject.team_code, subject.display_id)
 
@@ -310,8 +344,8 @@ def _combined(conn: psycopg.Connection, catalogue: Catalogue, subjects: Mapping[
         subject = subjects[pid]
         params = subject.params(rule)
         since = now - timedelta(hours=float(params.get("hours", 24)))
-        ambers = [a for (p, _), a in active.items() if p == pid and a["severity"] == Severity.AMBER
-                  and a["metric"] is not None and a["last_breach_at"] > since]
+        ambers = [a for (p, _), a in active.items() if p == pid and _warning_sign(catalogue, a)
+                  and a["last_breach_at"] > since]
         metrics = {a["metric"] for a in ambers}
         if len(metrics) < int(params.get("count", 2)):
             continue

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.catalogue import Rule
 from telehub.domain.codes import ReadingFlag, is_low_quality
-from telehub.domain.units import MGDL_PER_MMOLL, SPECS, Metric, format_value
+from telehub.domain.units import MGDL_PER_MMOLL, SPECS, Metric, format_value, shown_value
 
 # Weights are compared to the gram: 81.3 - 79.3 must count as a 2.0 kg gain.
 _KG_DECIMALS = 3
@@ -78,12 +78,26 @@ class Hit:
 
 
 def value_in_rule_unit(rule: Rule, point: Point) -> float:
-    """The reading in the unit the rule's source states (mg/dL thresholds on raw mg/dL values)."""
+    """The reading in the unit the rule's source states (mg/dL thresholds on raw mg/dL values).
+
+    A value the device sent in the canonical unit is compared as shown on screen (SpO2 is a
+    whole percentage: 91.4 is 91); a converted one exactly (72 mg/dL is 3.996 mmol/L, below 4).
+    """
     if rule.unit == "mg/dL":
         if point.raw_unit == "mg/dL" and point.raw_value is not None:
             return point.raw_value
         return point.value * MGDL_PER_MMOLL
+    if rule.metric is not None and point.raw_unit in (None, SPECS[rule.metric].canonical.value):
+        return shown_value(rule.metric, point.value)
     return point.value
+
+
+def extremity(rule: Rule, params: Mapping[str, Any], value: float) -> float:
+    """How far into its band a reading is, larger being worse: lower for a rule that fires
+    below a limit (SpO2, glucose), higher for one that fires above it (pulse, glucose)."""
+    if _set(params, "at_or_below") is not None or _set(params, "below") is not None:
+        return -value
+    return value
 
 
 def _set(params: Mapping[str, Any], name: str) -> float | None:

@@ -60,6 +60,21 @@ class Raised:
     values: dict[str, Any] = field(default_factory=dict)
     late: bool = False
     suppress_hours: float = 0.0
+    named: str | None = None   # ISO time of the reading the message names, if one
+
+
+def _worst_key(snapshot: Mapping[str, Any]) -> tuple[int, float]:
+    return (severity_rank(snapshot.get("severity", Severity.INFO)),
+            float(snapshot.get("extreme", 0.0)))
+
+
+def _sentence(raised: Raised, values: Mapping[str, Any]) -> str:
+    """The message, naming the episode's worst reading too when it is not the one named."""
+    worst = values.get("worst")
+    if raised.named is None or not worst or worst.get("time") == raised.named \
+            or not worst.get("shown"):
+        return raised.message
+    return f"{raised.message} Worst reading of this episode: {worst['shown']}."
 
 
 def lock_patients(conn: psycopg.Connection, patient_ids: Iterable[int]) -> None:
@@ -158,10 +173,9 @@ def suppressed(raised: Raised, resolved: Mapping[str, Any] | None, now: datetime
 
 def _merge_values(old: Mapping[str, Any], raised: Raised) -> dict[str, Any]:
     values = {**old, **raised.values}
-    worst_old = old.get("worst")
-    if worst_old and severity_rank(worst_old.get("severity", Severity.INFO)) > \
-            severity_rank(raised.severity):
-        values["worst"] = worst_old
+    worst_old, worst_new = old.get("worst"), raised.values.get("worst")
+    if worst_old and (not worst_new or _worst_key(worst_old) > _worst_key(worst_new)):
+        values["worst"] = worst_old   # the most extreme reading of the episode is kept
     return values
 
 
@@ -247,8 +261,9 @@ def _insert(conn: psycopg.Connection, inserts: Sequence[tuple[Target, Raised]], 
     if not inserts:
         return {}
     rows = conn.cursor(row_factory=dict_row).execute(_INSERT_MANY_SQL, _columns([
-        (t.patient_id, t.team_id, r.episode, r.severity, r.message, r.metric, r.first,
-         r.last, r.occurrences, Jsonb(r.values), r.late) for t, r in inserts])).fetchall()
+        (t.patient_id, t.team_id, r.episode, r.severity, _sentence(r, r.values), r.metric,
+         r.first, r.last, r.occurrences, Jsonb(r.values), r.late)
+        for t, r in inserts])).fetchall()
     raised_by = {(t.patient_id, r.episode): (t, r) for t, r in inserts}
     written: dict[tuple[int, str], dict[str, Any]] = {}
     for alert in rows:
@@ -261,6 +276,15 @@ def _insert(conn: psycopg.Connection, inserts: Sequence[tuple[Target, Raised]], 
     return written
 
 
+def _updated(r: Raised, c: Mapping[str, Any], worse: bool) -> tuple[Any, ...]:
+    """One active alert's new columns: the message follows the newest reading at the alert's
+    severity, the values keep the episode's worst reading."""
+    values = _merge_values(c.get("values") or {}, r)
+    message = _sentence(r, values) if worse or r.severity == c["severity"] else c["message"]
+    return (c["id"], r.severity if worse else c["severity"], message, r.first, r.last,
+            r.occurrences, Jsonb(values), r.late)
+
+
 def _update(conn: psycopg.Connection,
             updates: Sequence[tuple[Target, Raised, Mapping[str, Any], bool]], now: datetime,
             trail: _Trail) -> dict[tuple[int, str], dict[str, Any]]:
@@ -268,10 +292,7 @@ def _update(conn: psycopg.Connection,
     if not updates:
         return {}
     rows = conn.cursor(row_factory=dict_row).execute(_UPDATE_MANY_SQL, _columns([
-        (c["id"], r.severity if worse else c["severity"],
-         r.message if worse or r.severity == c["severity"] else c["message"],
-         r.first, r.last, r.occurrences, Jsonb(_merge_values(c.get("values") or {}, r)),
-         r.late) for _, r, c, worse in updates])).fetchall()
+        _updated(r, c, worse) for _, r, c, worse in updates])).fetchall()
     by_id = {a["id"]: a for a in rows}
     written: dict[tuple[int, str], dict[str, Any]] = {}
     for t, r, c, worse in updates:

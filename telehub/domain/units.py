@@ -168,6 +168,12 @@ def normalise(metric: Metric, value: float, unit: Unit) -> float:
     return canonical
 
 
+def shown_value(metric: Metric, value: float) -> float:
+    """A canonical value as a nurse sees it on screen (SpO2 91.4 is 91): rules compare bands
+    on this, so the band on the screen is the band that fired."""
+    return float(f"{value:.{SPECS[metric].decimals}f}")
+
+
 def format_value(metric: Metric, value: float) -> str:
     """A canonical value with its unit, rounded the way nurses read it ("94 %", "82.4 kg")."""
     spec = SPECS[metric]
