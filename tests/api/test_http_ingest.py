@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from telehub.config import parse_mqtt_url
-from telehub.mqtt.connection import connect, new_client
+from telehub.mqtt.connection import MqttConnection
 from tests.api.conftest import LiveApi
 from tests.log_guard import LogGuard
 
@@ -33,18 +33,13 @@ def received(live_api: LiveApi) -> Any:
     """Messages arriving on every device readings topic under this test's root."""
     inbox: queue.Queue[tuple[str, bytes]] = queue.Queue()
     endpoint = parse_mqtt_url(str(live_api.settings.mqtt_url))
-    client = new_client(endpoint)
-    subscribed = queue.Queue[int]()
-    client.on_message = lambda c, u, m: inbox.put((m.topic, m.payload))
-    client.on_connect = lambda c, u, f, rc, p: c.subscribe(
-        f"{live_api.settings.topic_root}/devices/+/readings", qos=1)
-    client.on_subscribe = lambda c, u, mid, rcs, p: subscribed.put(mid)
-    connect(client, endpoint)
-    client.loop_start()
-    subscribed.get(timeout=10)
+    listener = MqttConnection(endpoint, name="test listener")
+    listener.subscribe(f"{live_api.settings.topic_root}/devices/+/readings")
+    listener.on_message = lambda m: inbox.put((m.topic, m.payload))
+    listener.start()
+    assert listener.wait_ready(10)
     yield inbox
-    client.disconnect()
-    client.loop_stop()
+    listener.stop()
 
 
 def _post(live_api: LiveApi, auth: tuple[str, str] | None, body: dict[str, Any]
