@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import queue
 import threading
-import time
 from collections.abc import Callable, Sequence
 
 import psycopg
@@ -13,8 +11,17 @@ from psycopg_pool import ConnectionPool
 
 from alerts import engine
 from ingest.counters import DB_RETRIES, IngestStats
-from ingest.events import is_events_topic, store_events
-from ingest.writer import BatchOutcome, Evaluate, Received, reject_unstorable, store_batch
+from ingest.events import store_events
+from ingest.work_queue import (
+    Barrier,
+    Control,
+    EventsWork,
+    MessageWork,
+    Received,
+    Stop,
+    WorkQueue,
+)
+from ingest.writer import BatchOutcome, Evaluate, reject_unstorable, store_batch
 from telehub.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -24,47 +31,21 @@ logger = logging.getLogger(__name__)
 # a failing attempt every 5 s costs nothing.
 RETRY_FIRST_S = 0.5
 RETRY_MAX_S = 5.0
-# How long the thread waits for a first message before checking whether it should stop.
-IDLE_POLL_S = 0.2
-# A batch also closes at this many payload bytes: a store-and-forward message may carry
-# 10,000 readings, and a thousand of those must not become one transaction.
-BATCH_MAX_BYTES = 4_000_000
-
-
-def take_batch(inbox: queue.Queue[Received], *, max_items: int, wait_s: float,
-               max_bytes: int = BATCH_MAX_BYTES, first_timeout: float = IDLE_POLL_S
-               ) -> list[Received]:
-    """Up to `max_items` messages (or `max_bytes` of payload): waits for a first one, then
-    at most `wait_s` for the rest."""
-    try:
-        batch = [inbox.get(timeout=first_timeout)]
-    except queue.Empty:
-        return []
-    size = len(batch[0].payload)
-    deadline = time.monotonic() + wait_s
-    while len(batch) < max_items and size < max_bytes:
-        remaining = deadline - time.monotonic()
-        try:
-            batch.append(inbox.get(timeout=remaining) if remaining > 0 else inbox.get_nowait())
-        except queue.Empty:
-            break
-        size += len(batch[-1].payload)
-    return batch
 
 
 class BatchWriter:
-    """One thread that turns queued messages into committed transactions, then acks them."""
+    """One thread that turns queued work into committed transactions, then acks the messages."""
 
-    def __init__(self, settings: Settings, pool: ConnectionPool, inbox: queue.Queue[Received],
+    def __init__(self, settings: Settings, pool: ConnectionPool, work: WorkQueue,
                  ack: Callable[[Sequence[Received]], None], stats: IngestStats,
                  evaluate: Evaluate = engine.evaluate) -> None:
         self._settings = settings
         self._pool = pool
-        self._inbox = inbox
+        self._work = work
         self._ack = ack
         self._stats = stats
         self._evaluate = evaluate
-        self._stop = threading.Event()
+        self._stop = threading.Event()   # stop() was called: give up waiting for the database
         self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
 
     def start(self) -> None:
@@ -72,7 +53,8 @@ class BatchWriter:
         self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Flush what is queued (commit and ack it), then stop the thread."""
+        """Commit and ack what is queued before now, then stop the thread."""
+        self._work.put(Stop())
         self._stop.set()
         if self._thread.ident is None:
             return  # never started
@@ -97,23 +79,34 @@ class BatchWriter:
         logger.info("%s", self._stats.summary())
 
     def _step(self) -> bool:
-        """Take, store and ack one batch; False when it is time to stop."""
+        """Take, store and ack one batch, then obey its control item; False when it is time
+        to stop."""
         limits = self._settings.ingest
-        batch = take_batch(self._inbox, max_items=limits.batch_max,
-                           wait_s=limits.batch_wait_ms / 1000)
-        if not batch:
-            self._stats.maybe_log()
-            return not self._stop.is_set()
-        outcome = self._store_with_retry(batch)
-        if outcome is None:
+        taken = self._work.take(max_items=limits.batch_max, wait_s=limits.batch_wait_ms / 1000)
+        if taken.messages and not self._commit(taken.messages):
             return False  # stopping while the database is down: the broker redelivers
+        self._stats.maybe_log()
+        return self._obey(taken.control)
+
+    def _commit(self, work: Sequence[MessageWork]) -> bool:
+        """Store one batch and ack its messages; False if told to stop before it committed."""
+        outcome = self._store_with_retry(work)
+        if outcome is None:
+            return False
+        batch = [w.message for w in work]
         self._ack(batch)
         self._stats.add_batch(stored=len(outcome.stored), duplicates=outcome.duplicates,
                               rejected=outcome.rejected, started=min(m.arrived for m in batch))
-        self._stats.maybe_log()
         return True
 
-    def _store_with_retry(self, batch: Sequence[Received]) -> BatchOutcome | None:
+    @staticmethod
+    def _obey(control: Control | None) -> bool:
+        """Act on a control item (everything before it is committed); False on Stop."""
+        if isinstance(control, Barrier):
+            control.done.set()
+        return not isinstance(control, Stop)
+
+    def _store_with_retry(self, batch: Sequence[MessageWork]) -> BatchOutcome | None:
         """Commit the batch, retrying while the database is unreachable; None if told to stop."""
         delay = RETRY_FIRST_S
         while True:
@@ -133,10 +126,10 @@ class BatchWriter:
                 return None
             delay = min(delay * 2, RETRY_MAX_S)
 
-    def _store(self, batch: Sequence[Received]) -> BatchOutcome:
+    def _store(self, batch: Sequence[MessageWork]) -> BatchOutcome:
         prefix = self._settings.topic_root
-        events = [m for m in batch if is_events_topic(m.topic, prefix)]
-        others = [m for m in batch if not is_events_topic(m.topic, prefix)] if events else batch
+        events = [w.message for w in batch if isinstance(w, EventsWork)]
+        others = [w.message for w in batch if not isinstance(w, EventsWork)]
         with self._pool.connection() as conn:
             outcome = (store_batch(conn, others, limits=self._settings.ingest, prefix=prefix,
                                    evaluate=self._evaluate) if others else BatchOutcome())
@@ -148,7 +141,7 @@ class BatchWriter:
                 outcome.rejected.update(found.rejected)
             return outcome
 
-    def _store_separately(self, batch: Sequence[Received]) -> BatchOutcome | None:
+    def _store_separately(self, batch: Sequence[MessageWork]) -> BatchOutcome | None:
         total = BatchOutcome()
         for message in batch:
             if len(batch) > 1:
@@ -160,13 +153,13 @@ class BatchWriter:
             total.merge(outcome)
         return total
 
-    def _keep_unstorable(self, message: Received) -> BatchOutcome | None:
+    def _keep_unstorable(self, work: MessageWork) -> BatchOutcome | None:
         """Record a message no transaction can store, whole, so it is acked but not lost."""
         delay = RETRY_FIRST_S
         while True:
             try:
                 with self._pool.connection() as conn:
-                    reject_unstorable(conn, message, prefix=self._settings.topic_root,
+                    reject_unstorable(conn, work.message, prefix=self._settings.topic_root,
                                       code="storage-error", reason="The hub could not store "
                                       "this message; it is kept whole for replay.")
                 outcome = BatchOutcome()

@@ -14,7 +14,6 @@ supervisor that restarts them (systemd `Restart=always`).
 from __future__ import annotations
 
 import logging
-import queue
 import time
 from collections.abc import Sequence
 
@@ -22,7 +21,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
 from ingest.counters import IngestStats
-from ingest.writer import Received
+from ingest.work_queue import Received, WorkQueue, classify
 from telehub.config import Settings
 from telehub.mqtt import topics
 from telehub.mqtt.connection import MqttConnection, Will
@@ -31,12 +30,11 @@ logger = logging.getLogger(__name__)
 
 
 class Consumer:
-    """Subscribes to device readings, statuses and telecare events; feeds them into `inbox`."""
+    """Subscribes to device readings, statuses and telecare events; queues them as work."""
 
-    def __init__(self, settings: Settings, inbox: queue.Queue[Received],
-                 stats: IngestStats) -> None:
+    def __init__(self, settings: Settings, work: WorkQueue, stats: IngestStats) -> None:
         self._settings = settings
-        self._inbox = inbox
+        self._work = work
         self._stats = stats
         ingest = settings.ingest
         prefix = settings.topic_root
@@ -93,6 +91,7 @@ class Consumer:
     def _on_message(self, message: mqtt.MQTTMessage) -> None:
         if not self._accepting:
             return
-        self._inbox.put(Received(message.topic, bytes(message.payload), message.mid, message.qos,
-                                 time.time(), time.monotonic(), self._mqtt.generation))
+        received = Received(message.topic, bytes(message.payload), message.mid, message.qos,
+                            time.time(), time.monotonic(), self._mqtt.generation)
+        self._work.put(classify(received, self._settings.topic_root))
         self._stats.add_received()

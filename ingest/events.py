@@ -21,7 +21,8 @@ from psycopg.rows import dict_row
 
 from alerts.telecare import EVENTS, TelecareEvent, raise_telecare_alerts
 from ingest.validate import parse_time
-from ingest.writer import Received, Rejection, insert_rejections
+from ingest.work_queue import Received
+from ingest.writer import Rejection, insert_rejections
 from telehub.config import IngestSettings
 from telehub.domain.codes import TELECARE_KINDS
 from telehub.errors import ValidationError

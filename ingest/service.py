@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import queue
 import signal
 import threading
 from types import FrameType
@@ -15,7 +14,8 @@ from alerts import engine
 from ingest.batcher import BatchWriter
 from ingest.consumer import Consumer
 from ingest.counters import IngestStats
-from ingest.writer import Evaluate, Received
+from ingest.work_queue import Barrier, Flush, WorkQueue
+from ingest.writer import Evaluate
 from telehub.config import Settings
 from telehub.db.pool import open_pool
 
@@ -30,20 +30,31 @@ class Startable(Protocol):
 
 
 class Ingest:
-    """Consumer and batch writer wired through one inbox; start, then stop in reverse."""
+    """Consumer and batch writer wired through one work queue; start, then stop in reverse."""
 
     def __init__(self, settings: Settings, pool: ConnectionPool,
                  evaluate: Evaluate = engine.evaluate) -> None:
         self.stats = IngestStats()
-        self.inbox: queue.Queue[Received] = queue.Queue()
-        self.consumer = Consumer(settings, self.inbox, self.stats)
-        self.writer = BatchWriter(settings, pool, self.inbox, self.consumer.ack, self.stats,
+        self.work = WorkQueue()
+        self.consumer = Consumer(settings, self.work, self.stats)
+        self.writer = BatchWriter(settings, pool, self.work, self.consumer.ack, self.stats,
                                   evaluate=evaluate)
 
     def start(self) -> None:
         """Start the writer, then connect."""
         self.writer.start()
         self.consumer.start()
+
+    def flush(self) -> None:
+        """Commit what is queued now instead of waiting for the batch to fill."""
+        self.work.put(Flush())
+
+    def barrier(self, timeout: float = 15.0) -> bool:
+        """Wait until every message queued before now is committed and acked; False on
+        timeout (or when the writer stops first)."""
+        barrier = Barrier()
+        self.work.put(barrier)
+        return barrier.done.wait(timeout)
 
     def stop(self) -> None:
         """Stop taking messages, commit and ack what is queued, then disconnect."""

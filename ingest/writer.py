@@ -21,6 +21,7 @@ from psycopg.rows import tuple_row
 from ingest.payloads import Decoded, decode_payload, item_bytes
 from ingest.status import decode_status, record_status
 from ingest.validate import DeviceRecord, check_device, validate_reading
+from ingest.work_queue import Received
 from telehub.config import IngestSettings
 from telehub.domain.readings import NewReading, StoredReading
 from telehub.domain.units import Metric, Unit
@@ -76,24 +77,6 @@ INSERT INTO rejected_messages
     (received_at, topic, device_id, reason_code, reason, payload, payload_size, item_index)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
 """
-
-
-@dataclass(frozen=True)
-class Received:
-    """One MQTT message as the consumer took it off the broker."""
-
-    topic: str
-    payload: bytes = field(repr=False)   # health data: never in a log line
-    mid: int
-    qos: int
-    received_at: float       # wall clock (time.time()), stored as readings.received_at
-    arrived: float = 0.0     # monotonic clock, for batch latency
-    generation: int = 0      # which broker connection delivered it (acks go to the same one)
-
-    @property
-    def received_time(self) -> datetime:
-        """`received_at` as an aware UTC datetime."""
-        return datetime.fromtimestamp(self.received_at, UTC)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 
+from ingest.service import Ingest
 from telehub.care import registration as registry
 from telehub.config import Settings, parse_mqtt_url
 from telehub.domain.nhs_number import synthetic_nhs_numbers
@@ -126,6 +127,14 @@ def wait_for(condition: Callable[[], bool], timeout: float = 15.0, what: str = "
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what or condition}")
+
+
+def settle(hub: Ingest, received: int, timeout: float = 15.0) -> None:
+    """Wait until the hub has taken `received` messages off the broker, then until all it has
+    taken is committed and acked (a barrier through its work queue, not a wait for quiet)."""
+    wait_for(lambda: hub.stats.received >= received, timeout,
+             what=f"{received} message(s) to arrive")
+    assert hub.barrier(timeout), "the writer did not reach the barrier"
 
 
 def count(db_url: str, query: str, params: tuple[Any, ...] = ()) -> int:

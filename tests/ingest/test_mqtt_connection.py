@@ -23,7 +23,7 @@ from alerts.notifier import Notifier
 from api.publisher import PublishError, ReadingsPublisher
 from ingest.consumer import Consumer
 from ingest.counters import IngestStats
-from ingest.writer import Received
+from ingest.work_queue import WorkQueue
 from telehub.broker.config import (
     hash_mosquitto_password,
     start_mosquitto_with,
@@ -105,7 +105,7 @@ def test_hub_consumer_stops_for_good_on_a_wrong_password(
         settings: Settings, password_broker: PasswordBroker,
         caplog: pytest.LogCaptureFixture) -> None:
     wrong = settings.model_copy(update={"mqtt_url": password_broker.url("wrong-secret")})
-    consumer = Consumer(wrong, queue.Queue[Received](), IngestStats())
+    consumer = Consumer(wrong, WorkQueue(), IngestStats())
     consumer.start()
     try:
         assert consumer.failed.wait(10)

@@ -11,7 +11,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from ingest.writer import BatchOutcome, Received, seq_gaps, store_batch
+from ingest.work_queue import Received
+from ingest.writer import BatchOutcome, seq_gaps, store_batch
 from telehub.config import IngestSettings
 from telehub.domain.readings import StoredReading
 from telehub.domain.units import Metric
