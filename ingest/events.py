@@ -20,11 +20,11 @@ import psycopg
 from psycopg.rows import dict_row
 
 from alerts.telecare import EVENTS, TelecareEvent, raise_telecare_alerts
-from ingest.validate import parse_time
+from ingest.validate import DeviceRecord, parse_time
 from ingest.work_queue import Received
 from ingest.writer import Rejection, insert_rejections
 from telehub.config import IngestSettings
-from telehub.domain.codes import TELECARE_KINDS
+from telehub.domain.reading_checks import check_sender
 from telehub.errors import ValidationError
 from telehub.mqtt.topics import parse_device_topic
 
@@ -108,23 +108,6 @@ def decode_event(payload: bytes, *, now: datetime, limits: IngestSettings) -> De
     return DecodedEvent(key.strip(), event, when)
 
 
-def _check_device(device: dict[str, Any] | None, device_id: str) -> dict[str, Any]:
-    if device is None:
-        raise ValidationError("unknown-device", f"Device '{device_id}' is not registered.")
-    if not device["active"]:
-        raise ValidationError("device-inactive", f"Device '{device_id}' is deactivated.")
-    if device["kind"] not in TELECARE_KINDS:
-        raise ValidationError("not-telecare-device", f"Device '{device_id}' is a "
-                              f"{device['kind']}, which sends readings, not events.")
-    if device["patient_id"] is None:
-        raise ValidationError("device-unassigned", f"Device '{device_id}' is not linked to a "
-                              "patient.")
-    if device["patient_status"] == "discharged":
-        raise ValidationError("patient-discharged", f"The patient of device '{device_id}' has "
-                              "been discharged from monitoring.")
-    return device
-
-
 def store_events(conn: psycopg.Connection, messages: Sequence[Received], *, prefix: str,
                  limits: IngestSettings, zone: ZoneInfo, now: datetime | None = None
                  ) -> EventsOutcome:
@@ -134,19 +117,22 @@ def store_events(conn: psycopg.Connection, messages: Sequence[Received], *, pref
     named = {m: parsed[0] for m in messages
              if (parsed := parse_device_topic(m.topic, prefix)) is not None}
     cur = conn.cursor(row_factory=dict_row)
-    devices = {r["device_id"]: r for r in cur.execute(
-        _DEVICES_SQL, (sorted(set(named.values())),)).fetchall()}
+    devices = {r["device_id"]: DeviceRecord(
+        r["id"], r["device_id"], r["active"], r["patient_id"], r["patient_status"], frozenset(),
+        kind=r["kind"]) for r in cur.execute(_DEVICES_SQL, (sorted(set(named.values())),))}
     rejections: list[Rejection] = []
-    rows: list[tuple[dict[str, Any], DecodedEvent, Received]] = []
+    rows: list[tuple[DeviceRecord, DecodedEvent, Received]] = []
     seen: dict[int, datetime] = {}
     for message in messages:
         device_id = named.get(message)
         try:
             if device_id is None:
                 raise ValidationError("bad-topic", "The topic is not a device events topic.")
-            device = _check_device(devices.get(device_id), device_id)
-            seen[device["id"]] = max(seen.get(device["id"], message.received_time),
-                                     message.received_time)
+            device = devices.get(device_id)
+            check_sender(device, device_id, sends="events")
+            assert device is not None
+            seen[device.id] = max(seen.get(device.id, message.received_time),
+                                  message.received_time)
             rows.append((device, decode_event(message.payload, now=now, limits=limits),
                          message))
         except ValidationError as err:
@@ -154,12 +140,12 @@ def store_events(conn: psycopg.Connection, messages: Sequence[Received], *, pref
                                         message.payload))
     if rows:
         inserted = cur.execute(_INSERT_SQL, (
-            [d["id"] for d, _, _ in rows], [d["patient_id"] for d, _, _ in rows],
+            [d.id for d, _, _ in rows], [d.patient_id for d, _, _ in rows],
             [e.key for _, e, _ in rows], [e.event for _, e, _ in rows],
             [e.time for _, e, _ in rows], [m.received_time for _, _, m in rows])).fetchall()
         outcome.stored = len(inserted)
         outcome.duplicates = len(rows) - len(inserted)
-        by_pk = {d["id"]: d["device_id"] for d, _, _ in rows}
+        by_pk = {d.id: d.device_id for d, _, _ in rows}
         if inserted:
             alerts = raise_telecare_alerts(conn, [
                 TelecareEvent(r["patient_id"], r["event"], r["time"], by_pk[r["device_id"]])

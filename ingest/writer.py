@@ -34,7 +34,7 @@ Evaluate = Callable[[psycopg.Connection, Sequence[StoredReading]], None]
 
 DEVICES_SQL = """
 SELECT d.id, d.device_id, d.active, d.patient_id, d.last_seq, p.status::text,
-       p.nhs_number, p.display_id
+       p.nhs_number, p.display_id, d.kind::text
   FROM devices d LEFT JOIN patients p ON p.id = d.patient_id
  WHERE d.device_id = ANY(%s)
  ORDER BY d.id
@@ -230,11 +230,11 @@ def load_devices(cur: psycopg.Cursor, device_ids: Iterable[str]) -> dict[str, De
     if not ids:
         return {}
     devices = {}
-    for (pk, device_id, active, patient_id, last_seq, status, nhs, display_id) in cur.execute(
-            DEVICES_SQL, (ids,)):
+    for (pk, device_id, active, patient_id, last_seq, status, nhs, display_id,
+         kind) in cur.execute(DEVICES_SQL, (ids,)):
         refs = frozenset(str(r) for r in (nhs, display_id, patient_id) if r is not None)
         devices[device_id] = DeviceRecord(pk, device_id, active, patient_id, status, refs,
-                                          last_seq)
+                                          last_seq, kind)
     return devices
 
 

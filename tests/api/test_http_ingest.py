@@ -108,3 +108,20 @@ def test_unassigned_device_is_409(live_api: LiveApi, device: tuple[str, str]) ->
     r = _post(live_api, device, {"readings": [{"metric": "spo2", "value": 94,
                                                "time": datetime.now(UTC).isoformat()}]})
     assert r.status_code == 409 and r.json()["code"] == "unassigned-device"
+
+
+def test_a_discharged_patients_device_is_409_as_the_hub_would_refuse_it(
+        live_api: LiveApi, device: tuple[str, str], received: Any) -> None:
+    # The HTTP gateway used to answer 202 here and the hub then refused every reading.
+    with psycopg.connect(live_api.db_url, autocommit=True) as c:
+        c.execute("UPDATE patients SET status = 'discharged', discharged_at = now() "
+                  "WHERE id = %s", (live_api.world.patients["bob"],))
+    try:
+        r = _post(live_api, device, {"readings": [{"metric": "spo2", "value": 94,
+                                                   "time": datetime.now(UTC).isoformat()}]})
+        assert r.status_code == 409 and r.json()["code"] == "patient-discharged"
+        assert received.empty()
+    finally:
+        with psycopg.connect(live_api.db_url, autocommit=True) as c:
+            c.execute("UPDATE patients SET status = 'active', discharged_at = NULL "
+                      "WHERE id = %s", (live_api.world.patients["bob"],))

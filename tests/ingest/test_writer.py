@@ -244,3 +244,14 @@ def test_messages_and_refusals_never_show_their_payload() -> None:
     from ingest.writer import Rejection
 
     assert "9990000018" not in repr(Rejection(msg, "ox-1", "c", "r", msg.payload))
+
+
+def test_a_telecare_device_publishing_readings_is_refused(conn: psycopg.Connection,
+                                                          caseload: Caseload) -> None:
+    # Events refused a measuring device, readings let a pendant through: one check now.
+    from telehub.care import registration
+
+    registration.add_device(conn, device_id="pendant-100", kind="pendant",
+                            patient=caseload.patient_id)
+    outcome = store(conn, [message("pendant-100", reading("spo2", 94, "%", rid="p1"))])
+    assert outcome.stored == [] and outcome.rejected == {"not-a-reading-device": 1}
