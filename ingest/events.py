@@ -20,9 +20,9 @@ import psycopg
 from psycopg.rows import dict_row
 
 from alerts.telecare import EVENTS, TelecareEvent, raise_telecare_alerts
+from ingest.batch_store import Rejection, insert_rejections
 from ingest.validate import DeviceRecord, parse_time
 from ingest.work_queue import Received
-from ingest.writer import Rejection, insert_rejections
 from telehub.config import IngestSettings
 from telehub.domain.reading_checks import check_sender
 from telehub.errors import ValidationError

@@ -11,11 +11,11 @@ from typing import Any, Protocol
 from psycopg_pool import ConnectionPool
 
 from alerts import engine
-from ingest.batcher import BatchWriter
+from ingest.batch_store import Evaluate
 from ingest.consumer import Consumer
 from ingest.counters import IngestStats
 from ingest.work_queue import Barrier, Flush, WorkQueue
-from ingest.writer import Evaluate
+from ingest.writer import BatchWriter
 from telehub.config import Settings
 from telehub.db.pool import open_pool
 

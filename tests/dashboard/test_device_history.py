@@ -13,8 +13,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 from streamlit.testing.v1 import AppTest
 
+from ingest.batch_store import store_batch
 from ingest.work_queue import Received
-from ingest.writer import store_batch
 from telehub.config import IngestSettings
 from telehub.db.pool import connect
 from telehub.domain.readings import StoredReading

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from ingest.batcher import BatchWriter
 from ingest.counters import IngestStats
 from ingest.service import run, start_metrics_endpoint
 from ingest.work_queue import (
@@ -27,6 +26,7 @@ from ingest.work_queue import (
     WorkQueue,
     classify,
 )
+from ingest.writer import BatchWriter
 from telehub.config import Settings
 from telehub.db.pool import open_pool
 from telehub.mqtt import topics
