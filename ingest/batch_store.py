@@ -1,32 +1,35 @@
-"""The batch writer: one transaction stores a batch of MQTT messages, then they are acked.
-
-In one transaction: readings are inserted idempotently (COPY into a temporary
-table, then INSERT … ON CONFLICT DO NOTHING RETURNING, so a redelivered message
-stores nothing new), refused messages go to `rejected_messages`, devices get
-their last-seen time, battery and sequence gaps, and the alerts engine sees
-exactly the newly stored readings. Only after COMMIT does the caller ack.
-"""
+"""One batch transaction: decode, then validate, then store readings, statuses and refusals."""
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import psycopg
 from psycopg.rows import tuple_row
 
-from ingest.payloads import Decoded, decode_payload, item_bytes
-from ingest.status import decode_status, record_status
-from ingest.validate import DeviceRecord, check_device, validate_reading
-from ingest.work_queue import Received
+from ingest.counters import ALERT_ERRORS
+from ingest.payloads import DecodedBatch, DecodedStatus, decode_batch
+from ingest.rejections import insert_rejections
+from ingest.status import record_status
+from ingest.validate import DeviceRecord, validate_batch
+from ingest.work_queue import MessageWork, ReadingsWork, Received, StatusWork, classify
 from telehub.config import IngestSettings
+from telehub.domain import clock
 from telehub.domain.readings import NewReading, StoredReading
 from telehub.domain.units import Metric, Unit
-from telehub.errors import ValidationError
-from telehub.mqtt.topics import parse_device_topic
+
+# The stages run one way, each handing the next a typed result: `payloads.decode_batch`
+# (shapes, no database) → `validate.validate_batch` (devices, units, times, against the
+# device rows locked here) → the writes below. In one transaction readings are inserted
+# idempotently (COPY into a temporary table, then INSERT … ON CONFLICT DO NOTHING
+# RETURNING, so a redelivered message stores nothing new), refused messages go to
+# `rejected_messages`, devices get their last-seen time, battery and sequence gaps, and
+# the alerts engine sees exactly the newly stored readings. Only after COMMIT does the
+# caller ack.
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +47,8 @@ SELECT d.id, d.device_id, d.active, d.patient_id, d.last_seq, p.status::text,
 # Rows vanish at COMMIT; the table lives as long as the pooled connection.
 INCOMING_SQL = ("CREATE TEMP TABLE IF NOT EXISTS ingest_incoming "
                 "(LIKE readings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
-READING_COLUMNS = ("time, patient_id, device_id, metric, value, unit, raw_value, raw_unit, "
-                   "reading_key, seq, flags, received_at")
-COPY_SQL = f"COPY ingest_incoming ({READING_COLUMNS}) FROM STDIN"
+COPY_SQL = ("COPY ingest_incoming (time, patient_id, device_id, metric, value, unit, raw_value, "
+            "raw_unit, reading_key, seq, flags, received_at) FROM STDIN")
 INSERT_SQL = """
 INSERT INTO readings (time, patient_id, device_id, metric, value, unit, raw_value, raw_unit,
                       reading_key, seq, flags, received_at)
@@ -69,28 +71,6 @@ UPDATE devices d
 """
 GAP_SQL = ("INSERT INTO device_seq_gaps (device_id, expected_seq, received_seq) "
            "VALUES (%s, %s, %s)")
-# A refusal's sentence may quote what the device sent; keep it readable and storable.
-REASON_MAX = 500
-
-REJECT_SQL = """
-INSERT INTO rejected_messages
-    (received_at, topic, device_id, reason_code, reason, payload, payload_size, item_index)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-"""
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """A message, or one reading of it, that was refused."""
-
-    message: Received
-    device_id: str | None
-    code: str
-    reason: str
-    payload: bytes = field(repr=False)
-    item_index: int | None = None
-
-
 @dataclass
 class BatchOutcome:
     """What one batch transaction did."""
@@ -114,114 +94,63 @@ class BatchOutcome:
 
 
 @dataclass
-class _DeviceActivity:
+class DeviceActivity:
+    """What a batch heard from one device: when, its battery, its message counters."""
+
     seen: datetime
     battery: int | None = None
     seqs: list[int] = field(default_factory=list)
 
 
-@dataclass
-class _Sorted:
-    """A batch's messages by what happens to them next."""
-
-    readings: list[tuple[Received, str, Decoded]] = field(default_factory=list)
-    statuses: list[tuple[Received, str]] = field(default_factory=list)
-    rejections: list[Rejection] = field(default_factory=list)
-
-    def device_ids(self) -> set[str]:
-        """Every device id the batch's topics name."""
-        return ({r.device_id for r in self.rejections if r.device_id}
-                | {device_id for _, device_id, _ in self.readings}
-                | {device_id for _, device_id in self.statuses})
-
-
-def store_batch(conn: psycopg.Connection, messages: Sequence[Received], *,
+def store_batch(conn: psycopg.Connection, messages: Sequence[Received | MessageWork], *,
                 limits: IngestSettings, prefix: str, evaluate: Evaluate,
                 now: datetime | None = None) -> BatchOutcome:
-    """Store a batch in the caller's transaction; the caller commits, then acks."""
-    now = now or datetime.now(UTC)
+    """Store a batch of readings and status messages in the caller's transaction; the caller
+    commits, then acks. Telecare events go to `ingest.events`."""
+    now = now or clock.now()
+    work = [classify(m, prefix) if isinstance(m, Received) else m for m in messages]
+    decoded = decode_batch([w for w in work if isinstance(w, ReadingsWork | StatusWork)],
+                           max_bytes=limits.max_payload_bytes,
+                           max_batch=limits.max_batch_readings)
     cur = conn.cursor(row_factory=tuple_row)
-    batch = decode_messages(messages, limits=limits, prefix=prefix)
-    devices = load_devices(cur, batch.device_ids())
+    devices = load_devices(cur, decoded.device_ids())
     outcome = BatchOutcome()
     # Status updates after the device rows are locked, so every writer locks in one order.
-    outcome.statuses = sum(_store_status(conn, m, d) for m, d in batch.statuses)
-    activity: dict[int, _DeviceActivity] = {}
-    for rejection in batch.rejections:
-        if rejection.device_id in devices:
-            _touch(activity, devices[rejection.device_id], rejection.message, None)
-    new: list[tuple[NewReading, Received]] = []
-    for message, device_id, content in batch.readings:
-        _validate_message(message, device_id, content, devices.get(device_id), limits=limits,
-                          now=now, new=new, rejections=batch.rejections, activity=activity)
-
-    outcome.valid = len(new)
-    outcome.stored = insert_readings(cur, new)
-    update_devices(cur, devices, activity)
-    insert_rejections(cur, batch.rejections, cap=limits.rejected_payload_cap)
-    outcome.rejected.update(r.code for r in batch.rejections)
+    outcome.statuses = store_statuses(conn, decoded.statuses)
+    checked = validate_batch(decoded, devices, now=now, limits=limits)
+    outcome.valid = len(checked.new)
+    outcome.stored = insert_readings(cur, checked.new)
+    update_devices(cur, devices, device_activity(decoded, devices))
+    insert_rejections(cur, checked.rejections, cap=limits.rejected_payload_cap)
+    outcome.rejected.update(r.code for r in checked.rejections)
     if outcome.stored:
         _evaluate(conn, evaluate, outcome.stored)
     return outcome
 
 
-def decode_messages(messages: Sequence[Received], *, limits: IngestSettings,
-                    prefix: str) -> _Sorted:
-    """Sort a batch by topic and decode readings payloads (no database needed)."""
-    batch = _Sorted()
-    for message in messages:
-        parsed = parse_device_topic(message.topic, prefix)
-        if parsed is None or parsed[1] not in ("readings", "status"):
-            batch.rejections.append(Rejection(message, None, "bad-topic", "The topic is not a "
-                                              "device readings or status topic.",
-                                              message.payload))
+def device_activity(decoded: DecodedBatch, devices: Mapping[str, DeviceRecord]
+                    ) -> dict[int, DeviceActivity]:
+    """Every registered device heard from, even when what it sent was refused."""
+    activity: dict[int, DeviceActivity] = {}
+
+    def touch(device: DeviceRecord, message: Received) -> DeviceActivity:
+        entry = activity.setdefault(device.id, DeviceActivity(message.received_time))
+        entry.seen = max(entry.seen, message.received_time)
+        return entry
+
+    for rejection in decoded.rejections:
+        device = devices.get(rejection.device_id or "")
+        if device is not None:
+            touch(device, rejection.message)
+    for item in decoded.readings:
+        device = devices.get(item.device_id)
+        if device is None:
             continue
-        device_id, kind = parsed
-        if kind == "status":
-            batch.statuses.append((message, device_id))
-            continue
-        try:
-            batch.readings.append((message, device_id, decode_payload(
-                message.payload, max_bytes=limits.max_payload_bytes,
-                max_batch=limits.max_batch_readings)))
-        except ValidationError as err:
-            batch.rejections.append(Rejection(message, device_id, err.code, err.message,
-                                              message.payload))
-    return batch
-
-
-def _validate_message(message: Received, device_id: str, content: Decoded,
-                      device: DeviceRecord | None, *, limits: IngestSettings, now: datetime,
-                      new: list[tuple[NewReading, Received]], rejections: list[Rejection],
-                      activity: dict[int, _DeviceActivity]) -> None:
-    if device is not None:
-        _touch(activity, device, message, content)
-    try:
-        device = check_device(device, device_id)
-    except ValidationError as err:
-        rejections.append(Rejection(message, device_id, err.code, err.message, message.payload))
-        return
-    for error in content.errors:
-        rejections.append(Rejection(message, device_id, error.code, error.reason,
-                                    item_bytes(error.item), error.index))
-    for raw in content.readings:
-        try:
-            new.append((validate_reading(raw, device, now=now, limits=limits), message))
-        except ValidationError as err:
-            payload = message.payload if raw.index is None else item_bytes(raw.item)
-            rejections.append(Rejection(message, device_id, err.code, err.message, payload,
-                                        raw.index))
-
-
-def _touch(activity: dict[int, _DeviceActivity], device: DeviceRecord, message: Received,
-           content: Decoded | None) -> None:
-    seen = message.received_time
-    entry = activity.setdefault(device.id, _DeviceActivity(seen))
-    entry.seen = max(entry.seen, seen)
-    if content is not None:
-        if content.battery is not None:
-            entry.battery = content.battery
-        entry.seqs.extend(r.seq for r in content.readings if r.seq is not None)
+        entry = touch(device, item.message)
+        if item.content.battery is not None:
+            entry.battery = item.content.battery
+        entry.seqs.extend(r.seq for r in item.content.readings if r.seq is not None)
+    return activity
 
 
 def load_devices(cur: psycopg.Cursor, device_ids: Iterable[str]) -> dict[str, DeviceRecord]:
@@ -272,8 +201,8 @@ def seq_gaps(last_seq: int | None, seqs: Iterable[int]) -> tuple[int | None, lis
     return last, gaps
 
 
-def update_devices(cur: psycopg.Cursor, devices: dict[str, DeviceRecord],
-                   activity: dict[int, _DeviceActivity]) -> None:
+def update_devices(cur: psycopg.Cursor, devices: Mapping[str, DeviceRecord],
+                   activity: Mapping[int, DeviceActivity]) -> None:
     """Last seen, battery and last seq of every device heard from; record sequence gaps."""
     if not activity:
         return
@@ -294,39 +223,22 @@ def update_devices(cur: psycopg.Cursor, devices: dict[str, DeviceRecord],
                     len({g[0] for g in gaps}), sum(r - e for _, e, r in gaps))
 
 
-def insert_rejections(cur: psycopg.Cursor, rejections: Sequence[Rejection], *, cap: int) -> None:
-    """Record refused messages with their reason and (capped) raw payload."""
-    if not rejections:
-        return
-    cur.executemany(REJECT_SQL, [
-        (r.message.received_time, r.message.topic, r.device_id, r.code,
-         r.reason.replace("\x00", "")[:REASON_MAX], r.payload[:cap], len(r.payload),
-         r.item_index) for r in rejections])
-
-
-def reject_unstorable(conn: psycopg.Connection, message: Received, *, prefix: str,
-                      code: str, reason: str) -> None:
-    """Keep a message the writer could not store at all, whole, so it can be replayed."""
-    parsed = parse_device_topic(message.topic, prefix)
-    rejection = Rejection(message, parsed[0] if parsed else None, code, reason, message.payload)
-    insert_rejections(conn.cursor(), [rejection], cap=len(message.payload))
-
-
-def _store_status(conn: psycopg.Connection, message: Received, device_id: str) -> int:
-    status = decode_status(message.payload)
-    if status is None:
-        return 0
-    if not record_status(conn, device_id, status, message.received_time):
-        logger.debug("status from unregistered device %s ignored", device_id)
-        return 0
-    return 1
+def store_statuses(conn: psycopg.Connection, statuses: Sequence[DecodedStatus]) -> int:
+    """Record each device status that said something; returns how many were recorded."""
+    recorded = 0
+    for item in statuses:
+        if item.status is None:
+            continue
+        if record_status(conn, item.device_id, item.status, item.message.received_time):
+            recorded += 1
+        else:
+            logger.debug("status from unregistered device %s ignored", item.device_id)
+    return recorded
 
 
 def _evaluate(conn: psycopg.Connection, evaluate: Evaluate,
               stored: Sequence[StoredReading]) -> None:
     """Run the rules in a savepoint: a broken rule must not lose readings, a lost DB must retry."""
-    from ingest.counters import ALERT_ERRORS
-
     try:
         with conn.transaction():
             evaluate(conn, stored)

@@ -12,7 +12,7 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,10 +20,11 @@ import psycopg
 from psycopg.rows import dict_row
 
 from alerts.telecare import EVENTS, TelecareEvent, raise_telecare_alerts
-from ingest.batch_store import Rejection, insert_rejections
+from ingest.rejections import Rejection, insert_rejections
 from ingest.validate import DeviceRecord, parse_time
 from ingest.work_queue import Received
 from telehub.config import IngestSettings
+from telehub.domain import clock
 from telehub.domain.reading_checks import check_sender
 from telehub.errors import ValidationError
 from telehub.mqtt.topics import parse_device_topic
@@ -112,7 +113,7 @@ def store_events(conn: psycopg.Connection, messages: Sequence[Received], *, pref
                  limits: IngestSettings, zone: ZoneInfo, now: datetime | None = None
                  ) -> EventsOutcome:
     """Store the events of a batch in the caller's transaction and raise their alerts."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     outcome = EventsOutcome()
     named = {m: parsed[0] for m in messages
              if (parsed := parse_device_topic(m.topic, prefix)) is not None}

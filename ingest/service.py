@@ -11,6 +11,8 @@ from typing import Any, Protocol
 from psycopg_pool import ConnectionPool
 
 from alerts import engine
+from alerts.notifier import Notifier
+from alerts.scheduler import Scheduler
 from ingest.batch_store import Evaluate
 from ingest.consumer import Consumer
 from ingest.counters import IngestStats
@@ -63,22 +65,9 @@ class Ingest:
         self.consumer.stop()
 
 
-def optional_services(settings: Settings, pool: ConnectionPool) -> list[Startable]:
-    """The notifier and scheduler, when the alerts package provides them."""
-    services: list[Startable] = []
-    try:
-        from alerts.notifier import Notifier
-    except ImportError:
-        logger.info("alerts notifier not installed; alert notifications are not sent")
-    else:
-        services.append(Notifier(settings, pool))
-    try:
-        from alerts.scheduler import Scheduler
-    except ImportError:
-        logger.info("alerts scheduler not installed; timers do not run")
-    else:
-        services.append(Scheduler(settings, pool))
-    return services
+def alert_services(settings: Settings, pool: ConnectionPool) -> list[Startable]:
+    """The outbox notifier and the scheduler, started after ingest."""
+    return [Notifier(settings, pool), Scheduler(settings, pool)]
 
 
 def start_metrics_endpoint(port: int) -> Any:
@@ -115,7 +104,7 @@ def run(settings: Settings) -> int:
         ingest = Ingest(settings, pool)
         metrics_server = start_metrics_endpoint(settings.ingest.metrics_port)
         ingest.start()
-        for service in optional_services(settings, pool):
+        for service in alert_services(settings, pool):
             service.start()
             started.append(service)
         logger.info("hub running (worker %s)", settings.ingest.client_id)

@@ -6,10 +6,13 @@ patient is checked against it and refused when it names someone else.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ingest.payloads import RawReading
+from ingest.payloads import DecodedBatch, RawReading, item_bytes
+from ingest.rejections import Rejection
+from ingest.work_queue import Received
 from telehub.config import IngestSettings
 from telehub.domain.codes import ReadingFlag
 from telehub.domain.reading_checks import check_sender, parse_reading_time
@@ -71,3 +74,37 @@ def parse_time(value: object, *, now: datetime, limits: IngestSettings) -> datet
     """A timezone-aware UTC time within the ingest window of `limits`."""
     return parse_reading_time(value, now=now, future_tolerance_s=limits.future_tolerance_s,
                               horizon_days=limits.horizon_days)
+
+
+@dataclass
+class ValidatedBatch:
+    """The validation stage's result: readings ready to store, and every refusal so far."""
+
+    new: list[tuple[NewReading, Received]] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+def validate_batch(decoded: DecodedBatch, devices: Mapping[str, DeviceRecord], *,
+                   now: datetime, limits: IngestSettings) -> ValidatedBatch:
+    """Check each decoded message's device, then each of its readings (no database needed)."""
+    result = ValidatedBatch(rejections=list(decoded.rejections))
+    for item in decoded.readings:
+        message, device_id = item.message, item.device_id
+        try:
+            device = check_device(devices.get(device_id), device_id)
+        except ValidationError as err:
+            result.rejections.append(Rejection(message, device_id, err.code, err.message,
+                                               message.payload))
+            continue
+        for error in item.content.errors:
+            result.rejections.append(Rejection(message, device_id, error.code, error.reason,
+                                               item_bytes(error.item), error.index))
+        for raw in item.content.readings:
+            try:
+                result.new.append((validate_reading(raw, device, now=now, limits=limits),
+                                   message))
+            except ValidationError as err:
+                payload = message.payload if raw.index is None else item_bytes(raw.item)
+                result.rejections.append(Rejection(message, device_id, err.code, err.message,
+                                                   payload, raw.index))
+    return result

@@ -1,11 +1,4 @@
-"""The writer thread's typed work queue: device messages in arrival order, and control items.
-
-The consumer puts one item per MQTT message, typed by its topic (readings, device
-status, telecare events). Control items travel the same queue, so they keep their
-place among the messages: a `Flush` closes the batch being filled, a `Barrier`'s
-event is set once everything queued before it is committed and acked, and `Stop`
-ends the writer after everything before it.
-"""
+"""The writer thread's typed work queue: device messages in arrival order, and control items."""
 
 from __future__ import annotations
 
@@ -16,6 +9,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from telehub.mqtt.topics import parse_device_topic
+
+# The consumer puts one item per MQTT message, typed by its topic (readings, device
+# status, telecare events). Control items travel the same queue, so they keep their
+# place among the messages: a `Flush` closes the batch being filled, a `Barrier`'s
+# event is set once everything queued before it is committed and acked, and `Stop`
+# ends the writer after everything before it.
 
 # How long the writer waits for a first item before looking at its stop flag.
 IDLE_POLL_S = 0.2

@@ -10,9 +10,10 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from alerts import engine
-from ingest.batch_store import BatchOutcome, Evaluate, reject_unstorable, store_batch
+from ingest.batch_store import BatchOutcome, Evaluate, store_batch
 from ingest.counters import DB_RETRIES, IngestStats
 from ingest.events import store_events
+from ingest.rejections import reject_unstorable
 from ingest.work_queue import (
     Barrier,
     Control,

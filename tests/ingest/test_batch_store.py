@@ -241,7 +241,7 @@ def test_messages_and_refusals_never_show_their_payload() -> None:
     msg = message("ox-1", reading("spo2", 94, "%", rid="r", patient="9990000018"))
     assert b"9990000018" in msg.payload
     assert "9990000018" not in repr(msg)
-    from ingest.batch_store import Rejection
+    from ingest.rejections import Rejection
 
     assert "9990000018" not in repr(Rejection(msg, "ox-1", "c", "r", msg.payload))
 
