@@ -1,5 +1,4 @@
-"""Republishing HTTP-submitted readings to the device's MQTT topic, so the hub stores them
-through the same pipeline as readings sent over MQTT (the API never writes readings itself)."""
+"""Republishing HTTP-submitted readings to the device's MQTT topic for the hub to store."""
 
 from __future__ import annotations
 
@@ -11,6 +10,9 @@ import paho.mqtt.client as mqtt
 
 from telehub.config import Settings
 from telehub.mqtt.connection import MqttConnection
+
+# The API never writes readings itself: the hub stores them through the same
+# pipeline as readings sent over MQTT.
 
 logger = logging.getLogger(__name__)
 

@@ -1,14 +1,4 @@
-"""A simulated home device: an MQTT client with its own id, seq, battery and store-and-forward.
-
-Every reading goes to the on-disk store first and leaves it only on the broker's
-PUBACK. While the device is offline (its scenario, a broker outage, a refused
-publish), readings wait on disk; on the next connection the ones not already in
-flight go out as one `{"readings": [...]}` batch. Paho re-sends the in-flight ones
-itself after a reconnect, so none is sent twice by us and none is dropped.
-
-A telecare device (pendant, fall detector…) keeps its events the same way and sends
-each one alone on its events topic, QoS 1.
-"""
+"""A simulated home device: an MQTT client with its own id, seq, battery and store-and-forward."""
 
 from __future__ import annotations
 
@@ -37,6 +27,15 @@ from telehub.config import MqttEndpoint
 from telehub.domain.roster import DeviceSpec
 from telehub.mqtt.connection import MqttConnection, Will
 from telehub.mqtt.topics import events_topic, readings_topic, status_topic
+
+# Every reading goes to the on-disk store first and leaves it only on the broker's
+# PUBACK. While the device is offline (its scenario, a broker outage, a refused
+# publish), readings wait on disk; on the next connection the ones not already in
+# flight go out as one `{"readings": [...]}` batch. Paho re-sends the in-flight ones
+# itself after a reconnect, so none is sent twice by us and none is dropped.
+#
+# A telecare device (pendant, fall detector…) keeps its events the same way and sends
+# each one alone on its events topic, QoS 1.
 
 logger = logging.getLogger(__name__)
 

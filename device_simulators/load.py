@@ -1,9 +1,4 @@
-"""Load mode: many devices publishing valid readings as fast as asked, counting PUBACKs.
-
-For the benchmarks: `run_load(mqtt_url, devices=1000, readings=100_000)` publishes
-exactly `readings` QoS 1 readings from `devices` MQTT clients (each its own client
-id) and returns how many were published and acknowledged.
-"""
+"""Load mode: many devices publishing valid readings as fast as asked, counting PUBACKs."""
 
 from __future__ import annotations
 
@@ -26,6 +21,10 @@ from telehub.config import parse_mqtt_url
 from telehub.errors import ValidationError
 from telehub.mqtt.connection import MqttConnection
 from telehub.mqtt.topics import ROOT, readings_topic
+
+# For the benchmarks: `run_load(mqtt_url, devices=1000, readings=100_000)` publishes
+# exactly `readings` QoS 1 readings from `devices` MQTT clients (each its own client
+# id) and returns how many were published and acknowledged.
 
 MAX_UNACKED = 20_000         # readings in flight across all devices before publishing waits
 BURST = 500                  # readings published between two looks at the sockets

@@ -1,15 +1,4 @@
-"""The MQTT side of ingest: a persistent QoS 1 session whose messages are acked only after commit.
-
-Callbacks never do I/O and never raise: `on_message` only enqueues. The batch
-writer acks messages once their transaction has committed, and only on the
-connection that delivered them; after a reconnect the broker resends whatever
-was not acked, and the idempotent insert makes the resend harmless.
-
-With a shared subscription a stopped worker keeps its persistent session, and
-Mosquitto goes on queueing that worker's share of the readings for it: they are
-kept, not lost, but wait until the worker is back. Run workers under a
-supervisor that restarts them (systemd `Restart=always`).
-"""
+"""The MQTT side of ingest: a persistent QoS 1 session, acked only after commit."""
 
 from __future__ import annotations
 
@@ -25,6 +14,16 @@ from ingest.work_queue import Received, WorkQueue, classify
 from telehub.config import Settings
 from telehub.mqtt import topics
 from telehub.mqtt.connection import MqttConnection, Will
+
+# Callbacks never do I/O and never raise: `on_message` only enqueues. The batch
+# writer acks messages once their transaction has committed, and only on the
+# connection that delivered them; after a reconnect the broker resends whatever
+# was not acked, and the idempotent insert makes the resend harmless.
+#
+# With a shared subscription a stopped worker keeps its persistent session, and
+# Mosquitto goes on queueing that worker's share of the readings for it: they are
+# kept, not lost, but wait until the worker is back. Run workers under a
+# supervisor that restarts them (systemd `Restart=always`).
 
 logger = logging.getLogger(__name__)
 

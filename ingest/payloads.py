@@ -1,10 +1,4 @@
-"""Decoding readings: the native JSON reading, a store-and-forward batch, a FHIR Observation
-(alone or in a Bundle).
-
-Decoding only checks the shape of a message and pulls out its fields; whether a
-metric, unit, value or time is acceptable is decided in `ingest.validate`.
-Sizes are checked before anything is parsed.
-"""
+"""Decoding readings (native JSON, store-and-forward batches, FHIR Observations and Bundles)."""
 
 from __future__ import annotations
 
@@ -20,6 +14,10 @@ from ingest.work_queue import ReadingsWork, Received, StatusWork
 from telehub.domain.codes import DEVICE_FLAGS, ReadingFlag
 from telehub.domain.units import LOINC_METRICS, LOINC_SYSTEM, Metric
 from telehub.errors import ValidationError
+
+# Decoding only checks the shape of a message and pulls out its fields; whether a
+# metric, unit, value or time is acceptable is decided in `ingest.validate`.
+# Sizes are checked before anything is parsed.
 
 # A single reading or FHIR Observation is a few hundred bytes; anything past this
 # is not a reading however it parses (batches have their own, larger limit).

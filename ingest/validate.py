@@ -1,8 +1,4 @@
-"""Validation and normalisation: a decoded reading becomes a NewReading, or a reason it cannot.
-
-The patient always comes from the device's registration. A payload that names a
-patient is checked against it and refused when it names someone else.
-"""
+"""Validation and normalisation: a decoded reading becomes a NewReading, or a reason it cannot."""
 
 from __future__ import annotations
 
@@ -19,6 +15,9 @@ from telehub.domain.reading_checks import check_sender, parse_reading_time
 from telehub.domain.readings import NewReading
 from telehub.domain.units import SPECS, Metric, normalise, parse_metric, parse_unit
 from telehub.errors import ValidationError
+
+# The patient always comes from the device's registration. A payload that names a
+# patient is checked against it and refused when it names someone else.
 
 # Oximeters' stated accuracy covers 70–100 %; lower readings are kept and marked to verify.
 SPO2_VERIFY_BELOW = 70.0

@@ -1,9 +1,4 @@
-"""`POST /readings`: HTTP ingest for gateways that cannot speak MQTT.
-
-The gateway signs in as the device (HTTP Basic: device id and its MQTT password); the
-readings are checked like the hub checks them and republished, QoS 1, on the device's
-readings topic, so the hub stores them idempotently through its one pipeline.
-"""
+"""`POST /readings`: HTTP ingest for gateways that cannot speak MQTT."""
 
 from __future__ import annotations
 
@@ -26,6 +21,10 @@ from telehub.domain.reading_checks import check_reading_time, check_sender
 from telehub.domain.units import Metric, normalise, parse_unit
 from telehub.errors import ValidationError
 from telehub.mqtt import topics
+
+# The gateway signs in as the device (HTTP Basic: device id and its MQTT password); the
+# readings are checked like the hub checks them and republished, QoS 1, on the device's
+# readings topic, so the hub stores them idempotently through its one pipeline.
 
 logger = logging.getLogger(__name__)
 
