@@ -23,8 +23,7 @@ from psycopg_pool import ConnectionPool
 from alerts.store import OUTBOX_CHANNEL
 from telehub.config import Settings
 from telehub.mqtt import topics
-from telehub.mqtt.connection import connect as mqtt_connect
-from telehub.mqtt.connection import new_client
+from telehub.mqtt.connection import MqttConnection
 
 logger = logging.getLogger(__name__)
 
@@ -90,13 +89,11 @@ class Notifier:
                  client_id: str | None = None) -> None:
         self._settings = settings
         self._pool = pool
-        self._endpoint = settings.require_mqtt()
-        self._client = new_client(self._endpoint,
-                                  client_id or f"telehub-notifier-{uuid.uuid4().hex[:10]}")
-        self._client.on_connect = self._on_connect
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_publish = self._on_publish
-        self._connected = threading.Event()
+        self._mqtt = MqttConnection(
+            settings.require_mqtt(), client_id or f"telehub-notifier-{uuid.uuid4().hex[:10]}",
+            name="alert notifier")
+        self._mqtt.on_publish = self._on_publish
+        self._connected = self._mqtt.ready
         self._stop = threading.Event()
         self._wake = threading.Event()           # set by the outbox NOTIFY listener
         self.listening = threading.Event()
@@ -107,20 +104,8 @@ class Notifier:
         self._http: httpx.Client | None = None
         self.delivered = 0
 
-    # --- paho callbacks: no I/O, never raise ---------------------------------
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
-                    properties: Any) -> None:
-        if reason.is_failure:
-            logger.error("alert notifier: broker refused the connection: %s", reason)
-            return
-        self._connected.set()
-
-    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
-                       properties: Any) -> None:
-        self._connected.clear()
-
-    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: Any,
-                    properties: Any) -> None:
+    # --- MQTT callbacks: no I/O, never raise ----------------------------------
+    def _on_publish(self, mid: int, reason: Any) -> None:
         if getattr(reason, "is_failure", False):
             with self._refused_lock:
                 self._refused[mid] = str(reason)
@@ -130,8 +115,7 @@ class Notifier:
         """Connect to the broker and start draining in a background thread."""
         self._stop.clear()
         self._http = httpx.Client(timeout=WEBHOOK_TIMEOUT_S)
-        mqtt_connect(self._client, self._endpoint)
-        self._client.loop_start()
+        self._mqtt.start()
         self._thread = threading.Thread(target=self._run, name="alert-notifier", daemon=True)
         self._thread.start()
         self._listener = threading.Thread(target=self._listen, name="alert-notifier-listen",
@@ -148,19 +132,23 @@ class Notifier:
         if self._listener is not None:
             self._listener.join(timeout=LISTEN_TIMEOUT_S + 5)
             self._listener = None
-        self._client.disconnect()
-        self._client.loop_stop()
+        self._mqtt.stop()
         if self._http is not None:
             self._http.close()
             self._http = None
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
-        """True once the broker accepted the connection."""
-        return self._connected.wait(timeout)
+        """True once the broker accepted the connection (False at once if it refused for good)."""
+        return self._mqtt.wait_ready(timeout)
+
+    @property
+    def failed(self) -> bool:
+        """True once the broker refused the notifier for good (credentials, authorisation)."""
+        return self._mqtt.failed.is_set()
 
     def _run(self) -> None:
         interval = self._settings.alerts.notifier_interval_s
-        while not self._stop.is_set():
+        while not self._stop.is_set() and not self._mqtt.failed.is_set():
             if not self._connected.wait(timeout=0.5):
                 continue
             self._wake.clear()      # a NOTIFY during the drain below wakes the next wait
@@ -224,10 +212,10 @@ class Notifier:
         body = json.dumps(row["payload"], separators=(",", ":"), default=str).encode()
         if row["channel"] == "webhook":
             return _Pending(row, error=self._post(row, body))
-        if not self._client.is_connected():
+        if not self._mqtt.is_connected():
             return _Pending(row, error="not connected to the broker")
         topic = topic_for(row["destination"], self._settings.topic_root)
-        info = self._client.publish(topic, body, qos=1)
+        info = self._mqtt.publish(topic, body, qos=1)
         if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_AGAIN):
             return _Pending(row, error=f"publish failed: {mqtt.error_string(info.rc)}")
         return _Pending(row, info=info)

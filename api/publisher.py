@@ -1,5 +1,4 @@
-"""Republishing HTTP-submitted readings to the device's MQTT topic, so the hub stores them
-through the same pipeline as readings sent over MQTT (the API never writes readings itself)."""
+"""Republishing HTTP-submitted readings to the device's MQTT topic for the hub to store."""
 
 from __future__ import annotations
 
@@ -10,7 +9,10 @@ import time
 import paho.mqtt.client as mqtt
 
 from telehub.config import Settings
-from telehub.mqtt.connection import connect, new_client
+from telehub.mqtt.connection import MqttConnection
+
+# The API never writes readings itself: the hub stores them through the same
+# pipeline as readings sent over MQTT.
 
 logger = logging.getLogger(__name__)
 
@@ -27,14 +29,13 @@ class ReadingsPublisher:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._client: mqtt.Client | None = None
-        self._connected = threading.Event()
+        self._mqtt: MqttConnection | None = None
         self._lock = threading.Lock()
 
     def publish(self, topic: str, payload: bytes) -> None:
         """Publish and return once the broker has acknowledged (PublishError otherwise)."""
-        client = self._ensure_client()
-        info = client.publish(topic, payload, qos=1)
+        connection = self._ensure_connection()
+        info = connection.publish(topic, payload, qos=1)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             raise PublishError(f"publish refused: {mqtt.error_string(info.rc)}")
         deadline = time.monotonic() + PUBACK_TIMEOUT_S
@@ -46,33 +47,23 @@ class ReadingsPublisher:
     def close(self) -> None:
         """Disconnect (idempotent)."""
         with self._lock:
-            if self._client is not None:
-                self._client.disconnect()
-                self._client.loop_stop()
-                self._client = None
+            if self._mqtt is not None:
+                self._mqtt.stop()
+                self._mqtt = None
 
-    def _ensure_client(self) -> mqtt.Client:
+    def _ensure_connection(self) -> MqttConnection:
         with self._lock:
-            if self._client is None:
-                endpoint = self._settings.require_mqtt()
-                client = new_client(endpoint)
-                client.on_connect = self._on_connect
-                client.on_disconnect = self._on_disconnect
-                connect(client, endpoint)
-                client.loop_start()
-                self._client = client
-            client = self._client
-        if not self._connected.wait(CONNECT_TIMEOUT_S):
+            if self._mqtt is None:
+                self._mqtt = MqttConnection(self._settings.require_mqtt(),
+                                            name="API readings publisher")
+                self._mqtt.start()
+            connection = self._mqtt
+        # Refused for good (credentials): every request hears so at once, and the API does
+        # not hammer the broker with a reconnect per request.
+        if connection.failed.is_set():
+            raise PublishError("the broker refused the API's credentials")
+        if not connection.wait_ready(CONNECT_TIMEOUT_S):
+            if connection.failed.is_set():
+                raise PublishError("the broker refused the API's credentials")
             raise PublishError("the MQTT broker is not reachable")
-        return client
-
-    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object,
-                    reason: mqtt.ReasonCode, properties: object) -> None:
-        if reason.is_failure:
-            logger.error("the broker refused the API's connection: %s", reason)
-            return
-        self._connected.set()
-
-    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object,
-                       reason: mqtt.ReasonCode, properties: object) -> None:
-        self._connected.clear()
+        return connection

@@ -15,7 +15,7 @@ import paho.mqtt.client as mqtt
 
 from telehub.config import MqttEndpoint
 from telehub.mqtt import topics
-from telehub.mqtt.connection import connect, new_client
+from telehub.mqtt.connection import MqttConnection
 
 # Outgoing QoS 1 messages in flight per publisher: enough to keep the broker busy,
 # few enough that paho's own bookkeeping stays cheap.
@@ -62,41 +62,25 @@ class LoopClient:
     def __init__(self, endpoint: MqttEndpoint, name: str, *, manual_ack: bool = False,
                  receive_maximum: int = PUBLISH_INFLIGHT,
                  subscription: str | list[str] | None = None) -> None:
-        self.client = new_client(endpoint, f"bench-{name}-{uuid.uuid4().hex[:8]}",
-                                 manual_ack=manual_ack, receive_maximum=receive_maximum)
-        self.connected = threading.Event()
-        self.subscribed = threading.Event()
-        self.client.on_connect = self._on_connect
-        self.client.on_subscribe = self._on_subscribe
+        self._mqtt = MqttConnection(endpoint, f"bench-{name}-{uuid.uuid4().hex[:8]}",
+                                    name=f"bench {name}", manual_ack=manual_ack,
+                                    receive_maximum=receive_maximum)
+        for topic in [subscription] if isinstance(subscription, str) else subscription or []:
+            self._mqtt.subscribe(topic)
+        # Subclasses set raw paho callbacks (on_message, on_publish) on the client itself.
+        self.client = self._mqtt.client
         self._endpoint = endpoint
-        self._receive_maximum = receive_maximum
-        self._subscription = subscription
-
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
-                    properties: Any) -> None:
-        if not reason_code.is_failure:
-            if isinstance(self._subscription, str):
-                client.subscribe(self._subscription, qos=1)
-            elif self._subscription:
-                client.subscribe([(topic, 1) for topic in self._subscription])
-            self.connected.set()
-
-    def _on_subscribe(self, *args: Any) -> None:
-        self.subscribed.set()
 
     def start(self, timeout: float = 10.0) -> None:
         """Connect (and subscribe), waiting for the CONNACK (and SUBACK)."""
-        connect(self.client, self._endpoint, receive_maximum=self._receive_maximum)
-        self.client.loop_start()
-        ready = self.subscribed if self._subscription else self.connected
-        if not ready.wait(timeout):
+        self._mqtt.start()
+        if not self._mqtt.wait_ready(timeout):
             self.stop()
             raise TimeoutError(f"no answer from {self._endpoint.url()} in {timeout:.0f} s")
 
     def stop(self) -> None:
         """Disconnect and stop the network thread."""
-        self.client.disconnect()
-        self.client.loop_stop()
+        self._mqtt.stop()
 
 
 class Publisher(LoopClient):

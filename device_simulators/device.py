@@ -1,14 +1,4 @@
-"""A simulated home device: an MQTT client with its own id, seq, battery and store-and-forward.
-
-Every reading goes to the on-disk store first and leaves it only on the broker's
-PUBACK. While the device is offline (its scenario, a broker outage, a refused
-publish), readings wait on disk; on the next connection the ones not already in
-flight go out as one `{"readings": [...]}` batch. Paho re-sends the in-flight ones
-itself after a reconnect, so none is sent twice by us and none is dropped.
-
-A telecare device (pendant, fall detector…) keeps its events the same way and sends
-each one alone on its events topic, QoS 1.
-"""
+"""A simulated home device: an MQTT client with its own id, seq, battery and store-and-forward."""
 
 from __future__ import annotations
 
@@ -16,9 +6,9 @@ import json
 import logging
 import threading
 import time
-from typing import Any
 
 import paho.mqtt.client as mqtt
+from pydantic import SecretStr
 
 from device_simulators.netloop import NetworkLoop, shared_loop
 from device_simulators.payloads import (
@@ -35,8 +25,17 @@ from device_simulators.store import ReadingStore
 from device_simulators.telecare import DeviceEvent
 from telehub.config import MqttEndpoint
 from telehub.domain.roster import DeviceSpec
-from telehub.mqtt.connection import connect, new_client
+from telehub.mqtt.connection import MqttConnection, Will
 from telehub.mqtt.topics import events_topic, readings_topic, status_topic
+
+# Every reading goes to the on-disk store first and leaves it only on the broker's
+# PUBACK. While the device is offline (its scenario, a broker outage, a refused
+# publish), readings wait on disk; on the next connection the ones not already in
+# flight go out as one `{"readings": [...]}` batch. Paho re-sends the in-flight ones
+# itself after a reconnect, so none is sent twice by us and none is dropped.
+#
+# A telecare device (pendant, fall detector…) keeps its events the same way and sends
+# each one alone on its events topic, QoS 1.
 
 logger = logging.getLogger(__name__)
 
@@ -88,17 +87,21 @@ class SimulatedDevice:
         if self.wanted_online:
             return
         self.wanted_online = True
-        client = new_client(self._endpoint, client_id=client_id(self.spec.device_id, self._root))
+        endpoint = self._endpoint
         if self._password is not None:
-            client.username_pw_set(self.spec.device_id, self._password)
-        client.will_set(status_topic(self.spec.device_id, self._root), status_payload(False),
-                        qos=1, retain=True)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_publish = self._on_publish
-        self._client = client
-        connect(client, self._endpoint)     # sets host and options; the loop connects
-        self._net.add(client)
+            endpoint = endpoint.model_copy(update={"username": self.spec.device_id,
+                                                   "password": SecretStr(self._password)})
+        connection = MqttConnection(
+            endpoint, client_id(self.spec.device_id, self._root),
+            name=f"device {self.spec.device_id}",
+            will=Will(status_topic(self.spec.device_id, self._root), status_payload(False)))
+        connection.on_ready = self._on_ready
+        connection.on_lost = self._on_lost
+        connection.on_publish = self._on_publish
+        connection.on_refused = self._on_refused
+        self._client = connection.client
+        connection.prepare()     # sets host and options; the network loop connects
+        self._net.add(connection.client)
 
     def go_offline(self, timeout: float = 10.0) -> None:
         """Say so on the status topic and disconnect; unacknowledged readings stay on disk."""
@@ -151,13 +154,14 @@ class SimulatedDevice:
         with self._lock:
             self._inflight.clear()
 
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
-                    properties: Any) -> None:
-        if reason_code.is_failure:
-            logger.error("broker refused device %s: %s", self.spec.device_id, reason_code)
-            self.refused = True
-            self._net.remove(client)     # refused credentials do not improve with retries
-            client.disconnect()
+    def _on_refused(self, reason: object) -> None:
+        self.refused = True
+        if self._client is not None:
+            self._net.remove(self._client)   # refused credentials do not improve with retries
+
+    def _on_ready(self, session_present: bool) -> None:
+        client = self._client
+        if client is None:
             return
         client.publish(status_topic(self.spec.device_id, self._root),
                        status_payload(True, self.battery_level), qos=1, retain=True)
@@ -165,17 +169,15 @@ class SimulatedDevice:
             self._flush_due = True
         self._connected.set()
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
-                       properties: Any) -> None:
+    def _on_lost(self, reason: object) -> None:
         self._connected.clear()
         if self.wanted_online:
             logger.info("device %s lost its connection (%s); keeping readings",
-                        self.spec.device_id, reason_code)
+                        self.spec.device_id, reason)
 
-    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason_code: Any,
-                    properties: Any) -> None:
+    def _on_publish(self, mid: int, reason: mqtt.ReasonCode) -> None:
         # No I/O here: the runner thread reaps acknowledgements in `pump`.
-        if reason_code.is_failure:
+        if reason.is_failure:
             with self._lock:
                 self._refused_mids.add(mid)
 

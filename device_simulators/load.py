@@ -1,9 +1,4 @@
-"""Load mode: many devices publishing valid readings as fast as asked, counting PUBACKs.
-
-For the benchmarks: `run_load(mqtt_url, devices=1000, readings=100_000)` publishes
-exactly `readings` QoS 1 readings from `devices` MQTT clients (each its own client
-id) and returns how many were published and acknowledged.
-"""
+"""Load mode: many devices publishing valid readings as fast as asked, counting PUBACKs."""
 
 from __future__ import annotations
 
@@ -11,7 +6,6 @@ import contextlib
 import json
 import re
 import selectors
-import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -20,13 +14,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from device_simulators.clock import utcnow
 from device_simulators.payloads import client_id, iso_utc
 from telehub.config import parse_mqtt_url
 from telehub.errors import ValidationError
+from telehub.mqtt.connection import MqttConnection
 from telehub.mqtt.topics import ROOT, readings_topic
+
+# For the benchmarks: `run_load(mqtt_url, devices=1000, readings=100_000)` publishes
+# exactly `readings` QoS 1 readings from `devices` MQTT clients (each its own client
+# id) and returns how many were published and acknowledged.
 
 MAX_UNACKED = 20_000         # readings in flight across all devices before publishing waits
 BURST = 500                  # readings published between two looks at the sockets
@@ -133,18 +131,11 @@ def _payload(device_id: str, k: int, base: datetime, i: int) -> bytes:
                        "time": iso_utc(when)}, separators=(",", ":")).encode()
 
 
-def _light_client(endpoint: Any, cid: str) -> mqtt.Client:
+def _light_connection(endpoint: Any, cid: str) -> MqttConnection:
     """A device-like client speaking MQTT 3.1.1: what small devices speak, and its PUBACKs
     cost the generator a fraction of an MQTT 5 PUBACK (no properties or reason codes)."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv311)
-    if endpoint.username:
-        password = endpoint.password.get_secret_value() if endpoint.password else None
-        client.username_pw_set(endpoint.username, password)
-    if endpoint.tls:
-        client.tls_set_context(ssl.create_default_context(cafile=endpoint.ca_file))
-    client.max_inflight_messages_set(1000)
-    client.max_queued_messages_set(0)
-    return client
+    return MqttConnection(endpoint, cid, name=f"load device {cid}", keepalive=60,
+                          protocol=mqtt.MQTTv311)
 
 
 class ClientMux:
@@ -161,14 +152,16 @@ class ClientMux:
                     topic_root: str = ROOT) -> list[mqtt.Client]:
         """One client per id, each connected (CONNACK received) within `timeout` seconds."""
         for device_id in ids:
-            client = _light_client(endpoint, client_id(device_id, topic_root))
-            client.on_connect = self._on_connect
-            client.on_publish = self._on_publish
+            connection = _light_connection(endpoint, client_id(device_id, topic_root))
+            connection.on_ready = self._on_ready
+            connection.on_publish = self._on_publish
+            client = connection.client
             client.on_socket_open = self._open
             client.on_socket_close = self._close
             client.on_socket_register_write = self._want_write
             client.on_socket_unregister_write = self._no_write
-            client.connect(endpoint.host, endpoint.port, keepalive=60)
+            connection.prepare()
+            client.reconnect()
             self._clients.append(client)
             self.poll(0)
         deadline = time.monotonic() + timeout
@@ -199,14 +192,11 @@ class ClientMux:
         self.poll(0.05)
         self._selector.close()
 
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any,
-                    props: Any) -> None:
-        if not rc.is_failure:
-            self.connected += 1
+    def _on_ready(self, session_present: bool) -> None:
+        self.connected += 1
 
-    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, rc: Any,
-                    props: Any) -> None:
-        if not rc.is_failure:
+    def _on_publish(self, mid: int, reason: Any) -> None:
+        if not reason.is_failure:
             self.acked += 1
 
     def _open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:

@@ -1,11 +1,4 @@
-"""One network thread for many simulated devices: paho clients driven through epoll.
-
-paho's own loop (`loop_start`) costs a thread per client and uses select(), which
-stops working once a process has 1,024 file descriptors open: a caseload of a few
-hundred devices would hang. Here one thread reads, writes and keeps alive every
-client, reconnecting those that should be online with a backoff. Other threads
-may publish on the clients at any time, as with `loop_start`.
-"""
+"""One network thread for many simulated devices: paho clients driven through epoll."""
 
 from __future__ import annotations
 
@@ -19,6 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as mqtt
+
+# paho's own loop (`loop_start`) costs a thread per client and uses select(), which
+# stops working once a process has 1,024 file descriptors open: a caseload of a few
+# hundred devices would hang. Here one thread reads, writes and keeps alive every
+# client, reconnecting those that should be online with a backoff. Other threads
+# may publish on the clients at any time, as with `loop_start`.
 
 logger = logging.getLogger(__name__)
 

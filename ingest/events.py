@@ -1,18 +1,13 @@
-"""Telecare events off `telehub/v1/devices/{id}/events`: decode, check the device, store once,
-and raise the red alert, all inside the batch's transaction (acked after commit).
-
-Payload: `{"id": "<unique per device>", "event": "fall", "time": "2026-11-26T08:01:00Z"}`;
-`id` may be left out, and the time then identifies the event.
-"""
+"""Telecare events: decode, check the device, store once and raise the red alert in the batch."""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,12 +15,19 @@ import psycopg
 from psycopg.rows import dict_row
 
 from alerts.telecare import EVENTS, TelecareEvent, raise_telecare_alerts
-from ingest.validate import parse_time
-from ingest.writer import Received, Rejection, insert_rejections
+from ingest.rejections import Rejection, insert_rejections
+from ingest.validate import DeviceRecord, parse_time
+from ingest.work_queue import Received
 from telehub.config import IngestSettings
-from telehub.domain.codes import TELECARE_KINDS
+from telehub.domain import clock
+from telehub.domain.reading_checks import check_sender
 from telehub.errors import ValidationError
 from telehub.mqtt.topics import parse_device_topic
+
+# Everything happens inside the batch's transaction (acked after commit).
+#
+# Payload: `{"id": "<unique per device>", "event": "fall", "time": "2026-11-26T08:01:00Z"}`;
+# `id` may be left out, and the time then identifies the event.
 
 logger = logging.getLogger(__name__)
 
@@ -107,73 +109,83 @@ def decode_event(payload: bytes, *, now: datetime, limits: IngestSettings) -> De
     return DecodedEvent(key.strip(), event, when)
 
 
-def _check_device(device: dict[str, Any] | None, device_id: str) -> dict[str, Any]:
-    if device is None:
-        raise ValidationError("unknown-device", f"Device '{device_id}' is not registered.")
-    if not device["active"]:
-        raise ValidationError("device-inactive", f"Device '{device_id}' is deactivated.")
-    if device["kind"] not in TELECARE_KINDS:
-        raise ValidationError("not-telecare-device", f"Device '{device_id}' is a "
-                              f"{device['kind']}, which sends readings, not events.")
-    if device["patient_id"] is None:
-        raise ValidationError("device-unassigned", f"Device '{device_id}' is not linked to a "
-                              "patient.")
-    if device["patient_status"] == "discharged":
-        raise ValidationError("patient-discharged", f"The patient of device '{device_id}' has "
-                              "been discharged from monitoring.")
-    return device
+@dataclass
+class CheckedEvents:
+    """The events of a batch that may be stored, the devices heard from, and the refusals."""
+
+    rows: list[tuple[DeviceRecord, DecodedEvent, Received]] = field(default_factory=list)
+    seen: dict[int, datetime] = field(default_factory=dict)
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+def check_events(messages: Sequence[Received], named: Mapping[Received, str],
+                 devices: Mapping[str, DeviceRecord], *, now: datetime,
+                 limits: IngestSettings) -> CheckedEvents:
+    """Check each message's device, then decode its event (no database needed)."""
+    checked = CheckedEvents()
+    for message in messages:
+        device_id = named.get(message)
+        try:
+            if device_id is None:
+                raise ValidationError("bad-topic", "The topic is not a device events topic.")
+            device = devices.get(device_id)
+            check_sender(device, device_id, sends="events")
+            assert device is not None
+            checked.seen[device.id] = max(checked.seen.get(device.id, message.received_time),
+                                          message.received_time)
+            checked.rows.append((device, decode_event(message.payload, now=now, limits=limits),
+                                 message))
+        except ValidationError as err:
+            checked.rejections.append(Rejection(message, device_id, err.code, err.message,
+                                                message.payload))
+    return checked
 
 
 def store_events(conn: psycopg.Connection, messages: Sequence[Received], *, prefix: str,
                  limits: IngestSettings, zone: ZoneInfo, now: datetime | None = None
                  ) -> EventsOutcome:
     """Store the events of a batch in the caller's transaction and raise their alerts."""
-    now = now or datetime.now(UTC)
-    outcome = EventsOutcome()
+    now = now or clock.now()
     named = {m: parsed[0] for m in messages
              if (parsed := parse_device_topic(m.topic, prefix)) is not None}
     cur = conn.cursor(row_factory=dict_row)
-    devices = {r["device_id"]: r for r in cur.execute(
-        _DEVICES_SQL, (sorted(set(named.values())),)).fetchall()}
-    rejections: list[Rejection] = []
-    rows: list[tuple[dict[str, Any], DecodedEvent, Received]] = []
-    seen: dict[int, datetime] = {}
-    for message in messages:
-        device_id = named.get(message)
-        try:
-            if device_id is None:
-                raise ValidationError("bad-topic", "The topic is not a device events topic.")
-            device = _check_device(devices.get(device_id), device_id)
-            seen[device["id"]] = max(seen.get(device["id"], message.received_time),
-                                     message.received_time)
-            rows.append((device, decode_event(message.payload, now=now, limits=limits),
-                         message))
-        except ValidationError as err:
-            rejections.append(Rejection(message, device_id, err.code, err.message,
-                                        message.payload))
-    if rows:
-        inserted = cur.execute(_INSERT_SQL, (
-            [d["id"] for d, _, _ in rows], [d["patient_id"] for d, _, _ in rows],
-            [e.key for _, e, _ in rows], [e.event for _, e, _ in rows],
-            [e.time for _, e, _ in rows], [m.received_time for _, _, m in rows])).fetchall()
-        outcome.stored = len(inserted)
-        outcome.duplicates = len(rows) - len(inserted)
-        by_pk = {d["id"]: d["device_id"] for d, _, _ in rows}
-        if inserted:
-            alerts = raise_telecare_alerts(conn, [
-                TelecareEvent(r["patient_id"], r["event"], r["time"], by_pk[r["device_id"]])
-                for r in inserted], now, zone)
-            outcome.alerts = len(alerts)
-            links = [(r["id"], alerts[(r["patient_id"], r["event"])]["id"]) for r in inserted
-                     if (r["patient_id"], r["event"]) in alerts]
-            if links:
-                cur.execute(_LINK_SQL, ([i for i, _ in links], [a for _, a in links]))
-    if seen:
-        ids = sorted(seen)
-        cur.execute(_TOUCH_SQL, (ids, [seen[i] for i in ids]))
-    insert_rejections(conn.cursor(), rejections, cap=limits.rejected_payload_cap)
-    outcome.rejected.update(r.code for r in rejections)
+    devices = {r["device_id"]: DeviceRecord(
+        r["id"], r["device_id"], r["active"], r["patient_id"], r["patient_status"], frozenset(),
+        kind=r["kind"]) for r in cur.execute(_DEVICES_SQL, (sorted(set(named.values())),))}
+    checked = check_events(messages, named, devices, now=now, limits=limits)
+    outcome = EventsOutcome()
+    if checked.rows:
+        _insert_and_alert(conn, checked.rows, outcome, now=now, zone=zone)
+    if checked.seen:
+        ids = sorted(checked.seen)
+        cur.execute(_TOUCH_SQL, (ids, [checked.seen[i] for i in ids]))
+    insert_rejections(conn.cursor(), checked.rejections, cap=limits.rejected_payload_cap)
+    outcome.rejected.update(r.code for r in checked.rejections)
     if outcome.stored:
         logger.info("telecare: %d event(s) stored, %d alert(s) raised", outcome.stored,
                     outcome.alerts)
     return outcome
+
+
+def _insert_and_alert(conn: psycopg.Connection,
+                      rows: Sequence[tuple[DeviceRecord, DecodedEvent, Received]],
+                      outcome: EventsOutcome, *, now: datetime, zone: ZoneInfo) -> None:
+    """Insert the events once each, raise their red alerts and link each event to its alert."""
+    cur = conn.cursor(row_factory=dict_row)
+    inserted = cur.execute(_INSERT_SQL, (
+        [d.id for d, _, _ in rows], [d.patient_id for d, _, _ in rows],
+        [e.key for _, e, _ in rows], [e.event for _, e, _ in rows],
+        [e.time for _, e, _ in rows], [m.received_time for _, _, m in rows])).fetchall()
+    outcome.stored = len(inserted)
+    outcome.duplicates = len(rows) - len(inserted)
+    if not inserted:
+        return
+    by_pk = {d.id: d.device_id for d, _, _ in rows}
+    alerts = raise_telecare_alerts(conn, [
+        TelecareEvent(r["patient_id"], r["event"], r["time"], by_pk[r["device_id"]])
+        for r in inserted], now, zone)
+    outcome.alerts = len(alerts)
+    links = [(r["id"], alerts[(r["patient_id"], r["event"])]["id"]) for r in inserted
+             if (r["patient_id"], r["event"]) in alerts]
+    if links:
+        cur.execute(_LINK_SQL, ([i for i, _ in links], [a for _, a in links]))

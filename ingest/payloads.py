@@ -1,22 +1,23 @@
-"""Decoding readings: the native JSON reading, a store-and-forward batch, a FHIR Observation
-(alone or in a Bundle).
-
-Decoding only checks the shape of a message and pulls out its fields; whether a
-metric, unit, value or time is acceptable is decided in `ingest.validate`.
-Sizes are checked before anything is parsed.
-"""
+"""Decoding readings (native JSON, store-and-forward batches, FHIR Observations and Bundles)."""
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ingest.rejections import Rejection
+from ingest.status import DeviceStatus, decode_status
+from ingest.work_queue import ReadingsWork, Received, StatusWork
 from telehub.domain.codes import DEVICE_FLAGS, ReadingFlag
 from telehub.domain.units import LOINC_METRICS, LOINC_SYSTEM, Metric
 from telehub.errors import ValidationError
+
+# Decoding only checks the shape of a message and pulls out its fields; whether a
+# metric, unit, value or time is acceptable is decided in `ingest.validate`.
+# Sizes are checked before anything is parsed.
 
 # A single reading or FHIR Observation is a few hundred bytes; anything past this
 # is not a reading however it parses (batches have their own, larger limit).
@@ -290,3 +291,61 @@ def item_bytes(item: Any) -> bytes:
         return json.dumps(item, separators=(",", ":"), allow_nan=True).encode()
     except (TypeError, ValueError):
         return b""
+
+
+@dataclass(frozen=True)
+class DecodedReadings:
+    """A readings message whose payload decoded, with the device its topic names."""
+
+    message: Received
+    device_id: str
+    content: Decoded
+
+
+@dataclass(frozen=True)
+class DecodedStatus:
+    """A status message; `status` is None when it said nothing to record."""
+
+    message: Received
+    device_id: str
+    status: DeviceStatus | None
+
+
+@dataclass
+class DecodedBatch:
+    """The decoding stage's result for a batch: what decoded, and what was refused."""
+
+    readings: list[DecodedReadings] = field(default_factory=list)
+    statuses: list[DecodedStatus] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+    def device_ids(self) -> set[str]:
+        """Every device id the batch's topics name."""
+        return ({r.device_id for r in self.rejections if r.device_id}
+                | {r.device_id for r in self.readings}
+                | {s.device_id for s in self.statuses})
+
+
+def decode_batch(work: Sequence[ReadingsWork | StatusWork], *, max_bytes: int,
+                 max_batch: int) -> DecodedBatch:
+    """Decode a batch's readings and status messages (no database needed)."""
+    batch = DecodedBatch()
+    for item in work:
+        message = item.message
+        if isinstance(item, StatusWork):
+            batch.statuses.append(DecodedStatus(message, item.device_id,
+                                                decode_status(message.payload)))
+            continue
+        if item.device_id is None:
+            batch.rejections.append(Rejection(message, None, "bad-topic", "The topic is not a "
+                                              "device readings or status topic.",
+                                              message.payload))
+            continue
+        try:
+            content = decode_payload(message.payload, max_bytes=max_bytes, max_batch=max_batch)
+        except ValidationError as err:
+            batch.rejections.append(Rejection(message, item.device_id, err.code, err.message,
+                                              message.payload))
+            continue
+        batch.readings.append(DecodedReadings(message, item.device_id, content))
+    return batch

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import queue
 import signal
 import threading
 from types import FrameType
@@ -12,10 +11,13 @@ from typing import Any, Protocol
 from psycopg_pool import ConnectionPool
 
 from alerts import engine
-from ingest.batcher import BatchWriter
+from alerts.notifier import Notifier
+from alerts.scheduler import Scheduler
+from ingest.batch_store import Evaluate
 from ingest.consumer import Consumer
 from ingest.counters import IngestStats
-from ingest.writer import Evaluate, Received
+from ingest.work_queue import Barrier, Flush, WorkQueue
+from ingest.writer import BatchWriter
 from telehub.config import Settings
 from telehub.db.pool import open_pool
 
@@ -30,20 +32,31 @@ class Startable(Protocol):
 
 
 class Ingest:
-    """Consumer and batch writer wired through one inbox; start, then stop in reverse."""
+    """Consumer and batch writer wired through one work queue; start, then stop in reverse."""
 
     def __init__(self, settings: Settings, pool: ConnectionPool,
                  evaluate: Evaluate = engine.evaluate) -> None:
         self.stats = IngestStats()
-        self.inbox: queue.Queue[Received] = queue.Queue()
-        self.consumer = Consumer(settings, self.inbox, self.stats)
-        self.writer = BatchWriter(settings, pool, self.inbox, self.consumer.ack, self.stats,
+        self.work = WorkQueue()
+        self.consumer = Consumer(settings, self.work, self.stats)
+        self.writer = BatchWriter(settings, pool, self.work, self.consumer.ack, self.stats,
                                   evaluate=evaluate)
 
     def start(self) -> None:
         """Start the writer, then connect."""
         self.writer.start()
         self.consumer.start()
+
+    def flush(self) -> None:
+        """Commit what is queued now instead of waiting for the batch to fill."""
+        self.work.put(Flush())
+
+    def barrier(self, timeout: float = 15.0) -> bool:
+        """Wait until every message queued before now is committed and acked; False on
+        timeout (or when the writer stops first)."""
+        barrier = Barrier()
+        self.work.put(barrier)
+        return barrier.done.wait(timeout)
 
     def stop(self) -> None:
         """Stop taking messages, commit and ack what is queued, then disconnect."""
@@ -52,22 +65,9 @@ class Ingest:
         self.consumer.stop()
 
 
-def optional_services(settings: Settings, pool: ConnectionPool) -> list[Startable]:
-    """The notifier and scheduler, when the alerts package provides them."""
-    services: list[Startable] = []
-    try:
-        from alerts.notifier import Notifier
-    except ImportError:
-        logger.info("alerts notifier not installed; alert notifications are not sent")
-    else:
-        services.append(Notifier(settings, pool))
-    try:
-        from alerts.scheduler import Scheduler
-    except ImportError:
-        logger.info("alerts scheduler not installed; timers do not run")
-    else:
-        services.append(Scheduler(settings, pool))
-    return services
+def alert_services(settings: Settings, pool: ConnectionPool) -> list[Startable]:
+    """The outbox notifier and the scheduler, started after ingest."""
+    return [Notifier(settings, pool), Scheduler(settings, pool)]
 
 
 def start_metrics_endpoint(port: int) -> Any:
@@ -104,7 +104,7 @@ def run(settings: Settings) -> int:
         ingest = Ingest(settings, pool)
         metrics_server = start_metrics_endpoint(settings.ingest.metrics_port)
         ingest.start()
-        for service in optional_services(settings, pool):
+        for service in alert_services(settings, pool):
             service.start()
             started.append(service)
         logger.info("hub running (worker %s)", settings.ingest.client_id)

@@ -1,19 +1,23 @@
-"""Validation and normalisation: a decoded reading becomes a NewReading, or a reason it cannot.
-
-The patient always comes from the device's registration. A payload that names a
-patient is checked against it and refused when it names someone else.
-"""
+"""Validation and normalisation: a decoded reading becomes a NewReading, or a reason it cannot."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
-from ingest.payloads import RawReading
+from ingest.payloads import DecodedBatch, RawReading, item_bytes
+from ingest.rejections import Rejection
+from ingest.work_queue import Received
 from telehub.config import IngestSettings
+from telehub.domain.codes import ReadingFlag
+from telehub.domain.reading_checks import check_sender, parse_reading_time
 from telehub.domain.readings import NewReading
 from telehub.domain.units import SPECS, Metric, normalise, parse_metric, parse_unit
 from telehub.errors import ValidationError
+
+# The patient always comes from the device's registration. A payload that names a
+# patient is checked against it and refused when it names someone else.
 
 # Oximeters' stated accuracy covers 70–100 %; lower readings are kept and marked to verify.
 SPO2_VERIFY_BELOW = 70.0
@@ -32,20 +36,13 @@ class DeviceRecord:
     # Kept out of repr so no log line or traceback can ever show an NHS number.
     patient_refs: frozenset[str] = field(repr=False)
     last_seq: int | None = None
+    kind: str | None = None
 
 
 def check_device(device: DeviceRecord | None, device_id: str) -> DeviceRecord:
     """The device if it may send readings now, else ValidationError with the reason."""
-    if device is None:
-        raise ValidationError("unknown-device", f"Device '{device_id}' is not registered.")
-    if not device.active:
-        raise ValidationError("device-inactive", f"Device '{device_id}' is deactivated.")
-    if device.patient_id is None:
-        raise ValidationError("device-unassigned", f"Device '{device_id}' is not linked to a "
-                              "patient.")
-    if device.patient_status == "discharged":
-        raise ValidationError("patient-discharged", f"The patient of device '{device_id}' has "
-                              "been discharged from monitoring.")
+    check_sender(device, device_id, sends="readings")
+    assert device is not None
     return device
 
 
@@ -64,7 +61,7 @@ def validate_reading(raw: RawReading, device: DeviceRecord, *, now: datetime,
     when = parse_time(raw.time, now=now, limits=limits)
     flags = raw.flags
     if metric is Metric.SPO2 and value < SPO2_VERIFY_BELOW:
-        flags = (*flags, "verify")
+        flags = (*flags, ReadingFlag.VERIFY.value)
     return NewReading(
         time=when, patient_id=device.patient_id, device_id=device.id, metric=metric,
         value=value, unit=SPECS[metric].canonical, raw_value=float(raw.value), raw_unit=unit,
@@ -73,27 +70,40 @@ def validate_reading(raw: RawReading, device: DeviceRecord, *, now: datetime,
 
 
 def parse_time(value: object, *, now: datetime, limits: IngestSettings) -> datetime:
-    """A timezone-aware UTC time, not too far in the future, not older than the horizon."""
-    if not isinstance(value, str):
-        raise ValidationError("bad-time", "The time must be ISO 8601 text with a timezone, "
-                              "e.g. 2026-11-22T08:01:00Z.")
-    try:
-        when = datetime.fromisoformat(value.strip())
-    except ValueError as err:
-        raise ValidationError("bad-time", f"'{value[:40]}' is not an ISO 8601 time.") from err
-    if when.tzinfo is None or when.utcoffset() is None:
-        raise ValidationError("time-without-zone", "The time has no timezone; send UTC "
-                              "('Z') or an offset.")
-    try:
-        when = when.astimezone(UTC)
-    except OverflowError as err:  # year 1 or 9999 with an offset
-        raise ValidationError("bad-time", f"'{value[:40]}' is outside the calendar.") from err
-    if when > now + timedelta(seconds=limits.future_tolerance_s):
-        raise ValidationError("time-in-future", f"The time is more than "
-                              f"{limits.future_tolerance_s // 60} minutes in the future "
-                              "(is the device clock wrong?).")
-    if when < now - timedelta(days=limits.horizon_days):
-        raise ValidationError("time-too-old", f"The reading is older than the "
-                              f"{limits.horizon_days}-day store-and-forward horizon.")
-    return when
+    """A timezone-aware UTC time within the ingest window of `limits`."""
+    return parse_reading_time(value, now=now, future_tolerance_s=limits.future_tolerance_s,
+                              horizon_days=limits.horizon_days)
 
+
+@dataclass
+class ValidatedBatch:
+    """The validation stage's result: readings ready to store, and every refusal so far."""
+
+    new: list[tuple[NewReading, Received]] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+def validate_batch(decoded: DecodedBatch, devices: Mapping[str, DeviceRecord], *,
+                   now: datetime, limits: IngestSettings) -> ValidatedBatch:
+    """Check each decoded message's device, then each of its readings (no database needed)."""
+    result = ValidatedBatch(rejections=list(decoded.rejections))
+    for item in decoded.readings:
+        message, device_id = item.message, item.device_id
+        try:
+            device = check_device(devices.get(device_id), device_id)
+        except ValidationError as err:
+            result.rejections.append(Rejection(message, device_id, err.code, err.message,
+                                               message.payload))
+            continue
+        for error in item.content.errors:
+            result.rejections.append(Rejection(message, device_id, error.code, error.reason,
+                                               item_bytes(error.item), error.index))
+        for raw in item.content.readings:
+            try:
+                result.new.append((validate_reading(raw, device, now=now, limits=limits),
+                                   message))
+            except ValidationError as err:
+                payload = message.payload if raw.index is None else item_bytes(raw.item)
+                result.rejections.append(Rejection(message, device_id, err.code, err.message,
+                                                   payload, raw.index))
+    return result

@@ -1,16 +1,12 @@
-"""`POST /readings`: HTTP ingest for gateways that cannot speak MQTT.
-
-The gateway signs in as the device (HTTP Basic: device id and its MQTT password); the
-readings are checked like the hub checks them and republished, QoS 1, on the device's
-readings topic, so the hub stores them idempotently through its one pipeline.
-"""
+"""`POST /readings`: HTTP ingest for gateways that cannot speak MQTT."""
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
@@ -20,9 +16,15 @@ from api.errors import ApiError
 from api.publisher import PublishError
 from api.schemas import Problem, ReadingIn, ReadingsAccepted, ReadingsIn
 from telehub.broker.passwords import verify_mosquitto_password
+from telehub.domain import clock
+from telehub.domain.reading_checks import check_reading_time, check_sender
 from telehub.domain.units import Metric, normalise, parse_unit
 from telehub.errors import ValidationError
 from telehub.mqtt import topics
+
+# The gateway signs in as the device (HTTP Basic: device id and its MQTT password); the
+# readings are checked like the hub checks them and republished, QoS 1, on the device's
+# readings topic, so the hub stores them idempotently through its one pipeline.
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +32,10 @@ router = APIRouter(tags=["readings"])
 device_auth = HTTPBasic(auto_error=False, description="Device id and its MQTT password")
 
 DEVICE_SQL = """
-SELECT device_id, active, credential_hash, patient_id FROM devices WHERE device_id = %s
+SELECT d.device_id, d.active, d.credential_hash, d.patient_id, d.kind::text,
+       p.status::text AS patient_status
+  FROM devices d LEFT JOIN patients p ON p.id = d.patient_id
+ WHERE d.device_id = %s
 """
 _REFUSED = ApiError(401, "Unknown device or wrong device password.", "bad-device-credentials",
                     {"WWW-Authenticate": 'Basic realm="telehub-devices"'})
@@ -51,9 +56,8 @@ def post_readings(body: ReadingsIn, conn: Conn, state: State,
     if row is None or not row["active"] or not verify_mosquitto_password(
             row["credential_hash"], creds.password):
         raise _REFUSED
-    if row["patient_id"] is None:
-        raise ApiError(409, "The device is not assigned to a patient.", "unassigned-device")
-    now = datetime.now(UTC)
+    _check_sender(row)
+    now = clock.now()
     for index, reading in enumerate(body.readings):
         _check(reading, index, now, state.settings.ingest.horizon_days,
                state.settings.ingest.future_tolerance_s)
@@ -70,6 +74,27 @@ def post_readings(body: ReadingsIn, conn: Conn, state: State,
                             topic=topic)
 
 
+@dataclass(frozen=True)
+class _Device:
+    """The signed-in device, as the shared sender check reads it."""
+
+    active: bool
+    kind: str | None
+    patient_id: int | None
+    patient_status: str | None
+
+
+def _check_sender(row: dict[str, Any]) -> None:
+    """The hub's "may this device send readings" check, answered now as 409."""
+    if row["patient_id"] is None:
+        raise ApiError(409, "The device is not assigned to a patient.", "unassigned-device")
+    device = _Device(row["active"], row["kind"], row["patient_id"], row["patient_status"])
+    try:
+        check_sender(device, str(row["device_id"]), sends="readings")
+    except ValidationError as err:
+        raise ApiError(409, err.message, err.code) from err
+
+
 def _check(reading: ReadingIn, index: int, now: datetime, horizon_days: int,
            future_s: int) -> None:
     """The hub's checks that do not need the database, so a gateway hears of them now."""
@@ -81,14 +106,10 @@ def _check(reading: ReadingIn, index: int, now: datetime, horizon_days: int,
             normalise(Metric.PULSE, reading.pulse, parse_unit(Metric.PULSE, None))
     except ValidationError as err:
         raise ApiError(422, f"{where}: {err.message}", err.code) from err
-    # The same reason codes as the hub gives for readings sent over MQTT.
-    when = reading.time
-    if when.tzinfo is None or when.utcoffset() is None:
-        raise ApiError(422, f"{where}: the time has no timezone; send UTC ('Z') or an offset.",
-                       "time-without-zone")
-    if when > now + timedelta(seconds=future_s):
-        raise ApiError(422, f"{where}: the time is more than {future_s // 60} minutes in the "
-                       "future (is the device clock wrong?).", "time-in-future")
-    if when < now - timedelta(days=horizon_days):
-        raise ApiError(422, f"{where}: the reading is older than the {horizon_days}-day "
-                       "store-and-forward horizon.", "time-too-old")
+    # The hub's own time checks, with the same reason codes, in this API's wording.
+    try:
+        check_reading_time(reading.time, now=now, future_tolerance_s=future_s,
+                           horizon_days=horizon_days)
+    except ValidationError as err:
+        reason = err.message[:1].lower() + err.message[1:]
+        raise ApiError(422, f"{where}: {reason}", err.code) from err

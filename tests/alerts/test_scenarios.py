@@ -16,8 +16,8 @@ from alerts.notifier import Notifier, wait_until_drained
 from alerts.thresholds import set_spo2_scale
 from telehub.config import Settings, parse_mqtt_url
 from telehub.domain.units import Metric
-from telehub.mqtt import connection as telehub_mqtt
 from telehub.mqtt import topics
+from telehub.mqtt.connection import MqttConnection
 from tests.alerts.conftest import Clinic, Subscriber
 
 # Other processes (hub, notifier, scheduler, CLI) read this module's data: it commits.
@@ -32,9 +32,10 @@ class Device:
     def __init__(self, settings: Settings) -> None:
         endpoint = parse_mqtt_url(settings.require_mqtt().url(with_password=True))
         self.root = settings.topic_root
-        self.client = telehub_mqtt.new_client(endpoint)
-        self.client.connect(endpoint.host, endpoint.port)
-        self.client.loop_start()
+        self._mqtt = MqttConnection(endpoint, name="test device")
+        self._mqtt.start()
+        assert self._mqtt.wait_ready(10)
+        self.client = self._mqtt.client
 
     def send(self, device_id: str, readings: list[dict[str, Any]]) -> None:
         body = json.dumps({"readings": readings} if len(readings) > 1 else readings[0])
@@ -42,8 +43,7 @@ class Device:
         info.wait_for_publish(10)
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        self._mqtt.stop()
 
 
 def _reading(key: str, metric: str, value: float, unit: str, at: datetime) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from typing import Any
 import psycopg
 
 from api.routes.devices import PREVIEW_BYTES, payload_preview
-from ingest.writer import Received, store_batch
+from ingest.batch_store import store_batch
+from ingest.work_queue import Received
 from telehub.care import registration as registry
 from telehub.config import IngestSettings
 from telehub.domain.readings import StoredReading

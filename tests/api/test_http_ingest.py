@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from telehub.config import parse_mqtt_url
-from telehub.mqtt.connection import connect, new_client
+from telehub.mqtt.connection import MqttConnection
 from tests.api.conftest import LiveApi
 from tests.log_guard import LogGuard
 
@@ -33,18 +33,13 @@ def received(live_api: LiveApi) -> Any:
     """Messages arriving on every device readings topic under this test's root."""
     inbox: queue.Queue[tuple[str, bytes]] = queue.Queue()
     endpoint = parse_mqtt_url(str(live_api.settings.mqtt_url))
-    client = new_client(endpoint)
-    subscribed = queue.Queue[int]()
-    client.on_message = lambda c, u, m: inbox.put((m.topic, m.payload))
-    client.on_connect = lambda c, u, f, rc, p: c.subscribe(
-        f"{live_api.settings.topic_root}/devices/+/readings", qos=1)
-    client.on_subscribe = lambda c, u, mid, rcs, p: subscribed.put(mid)
-    connect(client, endpoint)
-    client.loop_start()
-    subscribed.get(timeout=10)
+    listener = MqttConnection(endpoint, name="test listener")
+    listener.subscribe(f"{live_api.settings.topic_root}/devices/+/readings")
+    listener.on_message = lambda m: inbox.put((m.topic, m.payload))
+    listener.start()
+    assert listener.wait_ready(10)
     yield inbox
-    client.disconnect()
-    client.loop_stop()
+    listener.stop()
 
 
 def _post(live_api: LiveApi, auth: tuple[str, str] | None, body: dict[str, Any]
@@ -113,3 +108,20 @@ def test_unassigned_device_is_409(live_api: LiveApi, device: tuple[str, str]) ->
     r = _post(live_api, device, {"readings": [{"metric": "spo2", "value": 94,
                                                "time": datetime.now(UTC).isoformat()}]})
     assert r.status_code == 409 and r.json()["code"] == "unassigned-device"
+
+
+def test_a_discharged_patients_device_is_409_as_the_hub_would_refuse_it(
+        live_api: LiveApi, device: tuple[str, str], received: Any) -> None:
+    # The HTTP gateway used to answer 202 here and the hub then refused every reading.
+    with psycopg.connect(live_api.db_url, autocommit=True) as c:
+        c.execute("UPDATE patients SET status = 'discharged', discharged_at = now() "
+                  "WHERE id = %s", (live_api.world.patients["bob"],))
+    try:
+        r = _post(live_api, device, {"readings": [{"metric": "spo2", "value": 94,
+                                                   "time": datetime.now(UTC).isoformat()}]})
+        assert r.status_code == 409 and r.json()["code"] == "patient-discharged"
+        assert received.empty()
+    finally:
+        with psycopg.connect(live_api.db_url, autocommit=True) as c:
+            c.execute("UPDATE patients SET status = 'active', discharged_at = NULL "
+                      "WHERE id = %s", (live_api.world.patients["bob"],))

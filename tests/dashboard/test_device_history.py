@@ -13,7 +13,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 from streamlit.testing.v1 import AppTest
 
-from ingest.writer import Received, store_batch
+from ingest.batch_store import store_batch
+from ingest.work_queue import Received
 from telehub.config import IngestSettings
 from telehub.db.pool import connect
 from telehub.domain.readings import StoredReading

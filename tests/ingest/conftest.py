@@ -13,11 +13,12 @@ import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 
+from ingest.service import Ingest
 from telehub.care import registration as registry
 from telehub.config import Settings, parse_mqtt_url
 from telehub.domain.nhs_number import synthetic_nhs_numbers
-from telehub.mqtt import connection as telehub_mqtt
 from telehub.mqtt import topics
+from telehub.mqtt.connection import MqttConnection
 from tests.log_guard import LogGuard
 
 
@@ -90,10 +91,10 @@ class Publisher:
     def __init__(self, url: str, prefix: str) -> None:
         self.prefix = prefix
         endpoint = parse_mqtt_url(url)
-        self.client = telehub_mqtt.new_client(endpoint)
-        self.client.max_inflight_messages_set(1000)
-        self.client.connect(endpoint.host, endpoint.port)
-        self.client.loop_start()
+        self._mqtt = MqttConnection(endpoint, name="test device")
+        self._mqtt.start()
+        assert self._mqtt.wait_ready(10)
+        self.client = self._mqtt.client
 
     def readings(self, device_id: str, body: Any) -> mqtt.MQTTMessageInfo:
         """Publish a readings message (dict → JSON; bytes as they are)."""
@@ -106,9 +107,8 @@ class Publisher:
                                    retain=True)
 
     def close(self) -> None:
-        """Clear retained statuses this test left, then disconnect."""
-        self.client.disconnect()
-        self.client.loop_stop()
+        """Disconnect."""
+        self._mqtt.stop()
 
 
 @pytest.fixture
@@ -129,6 +129,14 @@ def wait_for(condition: Callable[[], bool], timeout: float = 15.0, what: str = "
     raise AssertionError(f"timed out waiting for {what or condition}")
 
 
+def settle(hub: Ingest, received: int, timeout: float = 15.0) -> None:
+    """Wait until the hub has taken `received` messages off the broker, then until all it has
+    taken is committed and acked (a barrier through its work queue, not a wait for quiet)."""
+    wait_for(lambda: hub.stats.received >= received, timeout,
+             what=f"{received} message(s) to arrive")
+    assert hub.barrier(timeout), "the writer did not reach the barrier"
+
+
 def count(db_url: str, query: str, params: tuple[Any, ...] = ()) -> int:
     """One integer from a fresh connection (sees only committed data)."""
     with psycopg.connect(db_url, autocommit=True) as c:
@@ -147,28 +155,22 @@ def fast_settings(settings: Settings) -> Settings:
 def forget_session(mqtt_url: str, client_id: str) -> None:
     """Connect once with a clean start and no session expiry, so the broker drops the session."""
     endpoint = parse_mqtt_url(mqtt_url)
-    client = telehub_mqtt.new_client(endpoint, client_id)
-    client.connect(endpoint.host, endpoint.port, clean_start=True)
-    client.loop_start()
-    deadline = time.monotonic() + 5
-    while not client.is_connected() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    client.disconnect()
-    client.loop_stop()
+    client = MqttConnection(endpoint, client_id, name="session cleaner")  # clean start
+    client.start()
+    client.wait_ready(5)
+    client.stop()
 
 
 def retained(mqtt_url: str, topic: str, timeout: float = 5.0) -> bytes | None:
     """The retained message on `topic`, or None."""
     endpoint = parse_mqtt_url(mqtt_url)
     got: list[bytes] = []
-    client = telehub_mqtt.new_client(endpoint)
-    client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
-    client.on_message = lambda c, u, m: got.append(bytes(m.payload))
-    client.connect(endpoint.host, endpoint.port)
-    client.loop_start()
+    client = MqttConnection(endpoint, name="retained reader")
+    client.subscribe(topic)
+    client.on_message = lambda m: got.append(bytes(m.payload))
+    client.start()
     deadline = time.monotonic() + timeout
     while not got and time.monotonic() < deadline:
         time.sleep(0.02)
-    client.disconnect()
-    client.loop_stop()
+    client.stop()
     return got[0] if got else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import queue
+import json
 import shutil
 import socket
 import subprocess
@@ -13,10 +13,24 @@ from pathlib import Path
 
 import pytest
 
-from ingest.batcher import take_batch
+from ingest.counters import IngestStats
 from ingest.service import run, start_metrics_endpoint
-from ingest.writer import Received
+from ingest.work_queue import (
+    Barrier,
+    EventsWork,
+    Flush,
+    ReadingsWork,
+    Received,
+    StatusWork,
+    Stop,
+    WorkQueue,
+    classify,
+)
+from ingest.writer import BatchWriter
 from telehub.config import Settings
+from telehub.db.pool import open_pool
+from telehub.mqtt import topics
+from tests.ingest.conftest import Caseload, count, minutes_ago, reading
 
 
 def _free_port() -> int:
@@ -69,20 +83,50 @@ def test_metrics_endpoint_serves_ingest_counters() -> None:
     assert start_metrics_endpoint(0) is None
 
 
-def _message(size: int) -> Received:
-    return Received("t", b"x" * size, 1, 1, time.time())
+def _message(size: int) -> ReadingsWork:
+    return ReadingsWork(Received("t", b"x" * size, 1, 1, time.time()), "ox-1")
 
 
 def test_a_batch_closes_at_its_size_its_bytes_or_its_wait() -> None:
-    inbox: queue.Queue[Received] = queue.Queue()
+    work = WorkQueue()
     for _ in range(10):
-        inbox.put(_message(100))
-    assert len(take_batch(inbox, max_items=4, wait_s=1.0)) == 4
-    assert len(take_batch(inbox, max_items=100, wait_s=1.0, max_bytes=250)) == 3
+        work.put(_message(100))
+    assert len(work.take(max_items=4, wait_s=1.0).messages) == 4
+    assert len(work.take(max_items=100, wait_s=1.0, max_bytes=250).messages) == 3
     started = time.monotonic()
-    assert len(take_batch(inbox, max_items=100, wait_s=0.05)) == 3
+    assert len(work.take(max_items=100, wait_s=0.05).messages) == 3
     assert time.monotonic() - started < 0.5
-    assert take_batch(inbox, max_items=100, wait_s=0.05, first_timeout=0.01) == []
+    empty = work.take(max_items=100, wait_s=0.05, first_timeout=0.01)
+    assert empty.messages == [] and empty.control is None
+
+
+def test_a_control_item_ends_the_batch_in_its_place() -> None:
+    work = WorkQueue()
+    barrier = Barrier()
+    for item in (_message(10), _message(10), barrier, _message(10), Flush(), Stop()):
+        work.put(item)
+    started = time.monotonic()
+    first = work.take(max_items=100, wait_s=5.0)
+    assert time.monotonic() - started < 1.0, "waited for the batch to fill past a barrier"
+    assert len(first.messages) == 2 and first.control is barrier
+    second = work.take(max_items=100, wait_s=5.0)
+    assert len(second.messages) == 1 and isinstance(second.control, Flush)
+    third = work.take(max_items=100, wait_s=5.0)
+    assert third.messages == [] and isinstance(third.control, Stop)
+
+
+def test_messages_are_typed_by_their_topic() -> None:
+    root = "telehub/v1"
+
+    def typed(topic: str) -> object:
+        return classify(Received(topic, b"", 1, 1, time.time()), root)
+
+    readings = typed(f"{root}/devices/ox-1/readings")
+    assert isinstance(readings, ReadingsWork) and readings.device_id == "ox-1"
+    assert isinstance(typed(f"{root}/devices/ox-1/status"), StatusWork)
+    assert isinstance(typed(f"{root}/devices/pendant-1/events"), EventsWork)
+    stray = typed("elsewhere/devices/ox-1/readings")
+    assert isinstance(stray, ReadingsWork) and stray.device_id is None
 
 
 def test_the_minute_summary_is_one_line_of_counts(caplog: pytest.LogCaptureFixture) -> None:
@@ -124,3 +168,39 @@ def test_hub_command_without_a_database_exits_with_a_clear_error() -> None:
                           text=True, timeout=60, check=False)
     assert done.returncode == 1
     assert "TELEHUB_DATABASE_URL is not set" in done.stderr
+
+
+def test_a_barrier_passes_once_everything_before_it_is_committed_and_acked(
+        settings: Settings, caseload: Caseload, db_url: str) -> None:
+    # Batches would wait 3 s to fill: only the barrier closes this one early.
+    slow = settings.model_copy(update={"ingest": settings.ingest.model_copy(
+        update={"batch_wait_ms": 3000})})
+    pool = open_pool(slow.require_database_url(), max_size=2)
+    work = WorkQueue()
+    acked: list[Received] = []
+    writer = BatchWriter(slow, pool, work, acked.extend, IngestStats())
+    topic = topics.readings_topic(caseload.oximeter, slow.topic_root)
+
+    def put(n: int) -> None:
+        body = json.dumps(reading("spo2", 95, "%", rid=f"q{n}", at=minutes_ago(n))).encode()
+        work.put(ReadingsWork(Received(topic, body, n, 1, time.time(), time.monotonic()),
+                              caseload.oximeter))
+
+    writer.start()
+    try:
+        for n in (1, 2, 3):
+            put(n)
+        barrier = Barrier()
+        work.put(barrier)
+        started = time.monotonic()
+        assert barrier.done.wait(10)
+        assert time.monotonic() - started < 2.5, "the barrier waited for the batch to fill"
+        assert [m.mid for m in acked] == [1, 2, 3]
+        assert count(db_url, "SELECT count(*) FROM readings") == 3
+        put(4)
+    finally:
+        writer.stop()   # commits and acks what was queued before it
+        pool.close()
+    assert not writer.alive
+    assert [m.mid for m in acked] == [1, 2, 3, 4]
+    assert count(db_url, "SELECT count(*) FROM readings") == 4

@@ -36,8 +36,8 @@ from telehub.config import parse_mqtt_url
 from telehub.db.migrate import migrate
 from telehub.db.pool import connect
 from telehub.domain.nhs_number import synthetic_nhs_numbers
-from telehub.mqtt import connection as telehub_mqtt
 from telehub.mqtt import topics
+from telehub.mqtt.connection import MqttConnection
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -135,16 +135,14 @@ def payloads(ids: list[str], total: int, prefix: str, *, abnormal: bool
 def publish(mqtt_url: str, messages: list[tuple[str, bytes]]) -> float:
     """Publish every message at QoS 1 and wait for the broker's acks; returns the start time."""
     endpoint = parse_mqtt_url(mqtt_url)
-    client = telehub_mqtt.new_client(endpoint)
-    client.max_inflight_messages_set(2000)
-    client.connect(endpoint.host, endpoint.port)
-    client.loop_start()
+    client = MqttConnection(endpoint, name="throughput publisher", receive_maximum=2000)
+    client.start()
+    assert client.wait_ready(10)
     started = time.perf_counter()
     infos = [client.publish(topic, payload, qos=1) for topic, payload in messages]
     for info in infos:
         info.wait_for_publish(60)
-    client.disconnect()
-    client.loop_stop()
+    client.stop()
     return started
 
 

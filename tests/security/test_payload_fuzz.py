@@ -26,9 +26,10 @@ from hypothesis import strategies as st
 from psycopg.rows import tuple_row
 
 from alerts import engine
+from ingest.batch_store import store_batch
 from ingest.payloads import SINGLE_MAX_BYTES, Decoded, decode_payload
 from ingest.validate import DeviceRecord, validate_reading
-from ingest.writer import Received, store_batch
+from ingest.work_queue import Received
 from telehub.care import registration as registry
 from telehub.config import IngestSettings
 from telehub.domain.nhs_number import synthetic_nhs_numbers

@@ -11,7 +11,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from telehub.config import parse_mqtt_url
-from telehub.mqtt.connection import connect, new_client
+from telehub.mqtt.connection import MqttConnection
 
 
 class Collector:
@@ -23,20 +23,14 @@ class Collector:
         self._subscribed = threading.Event()
         self._topic = topic
         endpoint = parse_mqtt_url(url)
-        self.client = new_client(endpoint, client_id=f"collector-{uuid.uuid4().hex[:8]}",
-                                 persistent=True)
-        self.client.on_connect = self._on_connect
-        self.client.on_message = self._on_message
-        self.client.on_subscribe = lambda *a: self._subscribed.set()
-        connect(self.client, endpoint, persistent=True)
-        self.client.loop_start()
-        assert self._subscribed.wait(10), "collector did not subscribe"
+        self._mqtt = MqttConnection(endpoint, f"collector-{uuid.uuid4().hex[:8]}",
+                                    name="test collector", persistent=True)
+        self._mqtt.subscribe(topic)
+        self._mqtt.on_message = self._on_message
+        self._mqtt.start()
+        assert self._mqtt.wait_ready(10), "collector did not subscribe"
 
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any,
-                    props: Any) -> None:
-        client.subscribe(self._topic, qos=1)
-
-    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+    def _on_message(self, msg: mqtt.MQTTMessage) -> None:
         with self._lock:
             self.messages.append((msg.topic, msg.payload, bool(msg.retain)))
 
@@ -81,5 +75,4 @@ class Collector:
 
     def close(self) -> None:
         """Disconnect."""
-        self.client.disconnect()
-        self.client.loop_stop()
+        self._mqtt.stop()

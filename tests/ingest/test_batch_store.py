@@ -11,7 +11,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from ingest.writer import BatchOutcome, Received, seq_gaps, store_batch
+from ingest.batch_store import BatchOutcome, seq_gaps, store_batch
+from ingest.work_queue import Received
 from telehub.config import IngestSettings
 from telehub.domain.readings import StoredReading
 from telehub.domain.units import Metric
@@ -240,6 +241,17 @@ def test_messages_and_refusals_never_show_their_payload() -> None:
     msg = message("ox-1", reading("spo2", 94, "%", rid="r", patient="9990000018"))
     assert b"9990000018" in msg.payload
     assert "9990000018" not in repr(msg)
-    from ingest.writer import Rejection
+    from ingest.rejections import Rejection
 
     assert "9990000018" not in repr(Rejection(msg, "ox-1", "c", "r", msg.payload))
+
+
+def test_a_telecare_device_publishing_readings_is_refused(conn: psycopg.Connection,
+                                                          caseload: Caseload) -> None:
+    # Events refused a measuring device, readings let a pendant through: one check now.
+    from telehub.care import registration
+
+    registration.add_device(conn, device_id="pendant-100", kind="pendant",
+                            patient=caseload.patient_id)
+    outcome = store(conn, [message("pendant-100", reading("spo2", 94, "%", rid="p1"))])
+    assert outcome.stored == [] and outcome.rejected == {"not-a-reading-device": 1}

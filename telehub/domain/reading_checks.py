@@ -1,0 +1,85 @@
+"""Reading checks shared by MQTT and HTTP ingest: may this device send, and is the time usable."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Literal, Protocol
+
+from telehub.domain.codes import TELECARE_KINDS, PatientStatus
+from telehub.errors import ValidationError
+
+Sends = Literal["readings", "events"]
+
+
+class Sender(Protocol):
+    """What the checks need to know about a registered device and its patient."""
+
+    @property
+    def active(self) -> bool: ...
+    @property
+    def kind(self) -> str | None: ...
+    @property
+    def patient_id(self) -> int | None: ...
+    @property
+    def patient_status(self) -> str | None: ...
+
+
+def check_sender(device: Sender | None, device_id: str, *, sends: Sends) -> None:
+    """ValidationError with the reason when `device` may not send `sends` now.
+
+    A telecare device (pendant, fall detector…) sends events and a measuring device
+    sends readings; neither is stored from the other. A discharged patient's devices
+    are no longer monitored; a paused patient's still are.
+    """
+    if device is None:
+        raise ValidationError("unknown-device", f"Device '{device_id}' is not registered.")
+    if not device.active:
+        raise ValidationError("device-inactive", f"Device '{device_id}' is deactivated.")
+    telecare = device.kind in TELECARE_KINDS
+    if sends == "events" and not telecare:
+        raise ValidationError("not-telecare-device", f"Device '{device_id}' is a "
+                              f"{device.kind}, which sends readings, not events.")
+    if sends == "readings" and telecare:
+        raise ValidationError("not-a-reading-device", f"Device '{device_id}' is a "
+                              f"{device.kind}, which sends events, not readings.")
+    if device.patient_id is None:
+        raise ValidationError("device-unassigned", f"Device '{device_id}' is not linked to a "
+                              "patient.")
+    if device.patient_status == PatientStatus.DISCHARGED:
+        raise ValidationError("patient-discharged", f"The patient of device '{device_id}' has "
+                              "been discharged from monitoring.")
+
+
+def check_reading_time(when: datetime, *, now: datetime, future_tolerance_s: int,
+                       horizon_days: int) -> datetime:
+    """`when` in UTC if it has a timezone, is not too far in the future and not older than
+    the store-and-forward horizon; else ValidationError."""
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValidationError("time-without-zone", "The time has no timezone; send UTC "
+                              "('Z') or an offset.")
+    try:
+        when = when.astimezone(UTC)
+    except OverflowError as err:  # year 1 or 9999 with an offset
+        raise ValidationError("bad-time", "The time is outside the calendar.") from err
+    if when > now + timedelta(seconds=future_tolerance_s):
+        raise ValidationError("time-in-future", f"The time is more than "
+                              f"{future_tolerance_s // 60} minutes in the future "
+                              "(is the device clock wrong?).")
+    if when < now - timedelta(days=horizon_days):
+        raise ValidationError("time-too-old", f"The reading is older than the "
+                              f"{horizon_days}-day store-and-forward horizon.")
+    return when
+
+
+def parse_reading_time(value: object, *, now: datetime, future_tolerance_s: int,
+                       horizon_days: int) -> datetime:
+    """An ISO 8601 text time, checked by `check_reading_time`."""
+    if not isinstance(value, str):
+        raise ValidationError("bad-time", "The time must be ISO 8601 text with a timezone, "
+                              "e.g. 2026-11-22T08:01:00Z.")
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError as err:
+        raise ValidationError("bad-time", f"'{value[:40]}' is not an ISO 8601 time.") from err
+    return check_reading_time(when, now=now, future_tolerance_s=future_tolerance_s,
+                              horizon_days=horizon_days)
