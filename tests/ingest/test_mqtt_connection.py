@@ -24,11 +24,8 @@ from api.publisher import PublishError, ReadingsPublisher
 from ingest.consumer import Consumer
 from ingest.counters import IngestStats
 from ingest.work_queue import WorkQueue
-from telehub.broker.config import (
-    hash_mosquitto_password,
-    start_mosquitto_with,
-    write_password_file,
-)
+from telehub.broker.config import start_mosquitto_with
+from telehub.broker.passwords import hash_mosquitto_password, write_password_file
 from telehub.config import Settings, parse_mqtt_url
 from telehub.db.pool import open_pool
 from telehub.demo.embedded import free_port, mosquitto_binary, stop_process
