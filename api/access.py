@@ -8,7 +8,7 @@ from psycopg.types.json import Jsonb
 
 from api.deps import DbConn, Staff
 from api.errors import not_found
-from api.schemas import Role
+from telehub.domain.codes import Role
 
 AUDIT_SQL = """
 INSERT INTO audit_log (staff_id, actor, action, resource, patient_id, detail, client_addr)
@@ -58,3 +58,36 @@ def audit(conn: DbConn, staff: Staff | None, action: str, resource: str,
     conn.execute(AUDIT_SQL, (staff.id if staff else None,
                              actor or (staff.username if staff else "system"), action, resource,
                              patient_id, Jsonb(detail or {}), addr))
+
+
+def scope_team(staff: Staff, team_id: int | None) -> int | None:
+    """The team to list: the caller's own unless they span teams."""
+    if staff.spans_teams:
+        return team_id
+    if team_id is not None and team_id != staff.team_id:
+        raise not_found("team")
+    return staff.team_id
+
+
+def visible_patients(conn: DbConn, staff: Staff, nhs_numbers: list[str]) -> dict[str, int]:
+    """NHS number -> patient id for the patients the caller's teams hold."""
+    rows = conn.execute("SELECT id, nhs_number, team_id FROM patients "
+                        "WHERE nhs_number = ANY(%s)", (sorted(set(nhs_numbers)),)).fetchall()
+    return {r["nhs_number"]: r["id"] for r in rows if team_visible(staff, r["team_id"])}
+
+
+# The teams a responder covers: those listed for them, else their own team, else every team.
+COVERED_SQL = """
+SELECT coalesce((SELECT array_agg(team_id) FROM responder_coverage WHERE staff_id = %(staff)s),
+                CASE WHEN %(team)s::bigint IS NULL THEN NULL ELSE ARRAY[%(team)s::bigint] END)
+       AS teams
+"""
+
+
+def covered_teams(conn: DbConn, staff: Staff) -> list[int] | None:
+    """The team ids a responder covers; None means every team."""
+    if staff.role == Role.ADMIN:
+        return None
+    row = conn.execute(COVERED_SQL, {"staff": staff.id, "team": staff.team_id}).fetchone()
+    assert row is not None
+    return None if row["teams"] is None else [int(t) for t in row["teams"]]

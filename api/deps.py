@@ -12,14 +12,14 @@ from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from api.errors import ApiError
-from api.schemas import Role
 from api.state import ApiState
+from telehub.domain.codes import Role
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
 CLINICAL = (Role.ADMIN, Role.MATRON, Role.NURSE)
 
-# The pool hands out connections whose rows are dicts (see api.app).
+# The pool hands out connections whose rows are dicts (see api.main).
 DbConn = psycopg.Connection[Any]
 
 

@@ -10,25 +10,22 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from alerts import lifecycle
 from api.access import audit
-from api.alert_queries import ALERT_COLUMNS, alert_events, get_alert, list_alerts
 from api.deps import CLINICAL, Conn, DbConn, Pages, Staff, client_addr, require
 from api.errors import ApiError
-from api.schemas import (
+from api.queries.alerts import ALERT_COLUMNS, alert_events, get_alert, list_alerts
+from api.schemas.alerts import (
     AcknowledgeIn,
     AlertDetailOut,
     AlertEventOut,
     AlertOut,
-    AlertStatus,
     AssignIn,
     EscalateIn,
     NoteIn,
-    Page,
-    PatientContextOut,
-    Problem,
     ResolveIn,
-    Role,
-    Severity,
 )
+from api.schemas.common import Page, Problem
+from api.schemas.patients import PatientContextOut
+from telehub.domain.codes import AlertStatus, Role, Severity
 
 router = APIRouter(tags=["alerts"], responses={401: {"model": Problem},
                                                404: {"model": Problem}})

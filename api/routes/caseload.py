@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request, Response
 
 from api.access import audit, team_visible
-from api.caseload import load_caseload
 from api.deps import Clinical, Conn, State, client_addr
 from api.errors import ApiError, not_found
-from api.schemas import CaseloadOut, Problem
+from api.queries.caseload import load_caseload
+from api.schemas.caseload import CaseloadOut
+from api.schemas.common import Problem
 
 router = APIRouter(tags=["caseload"], responses={401: {"model": Problem},
                                                  404: {"model": Problem}})

@@ -7,7 +7,7 @@ from typing import Any
 
 from api.deps import DbConn, Staff
 from api.errors import not_found
-from api.schemas import Role
+from telehub.domain.codes import Role
 
 ALERT_COLUMNS = """a.id, a.patient_id, p.display_id AS patient_display_id, a.team_id, a.rule_id,
  a.severity::text AS severity, a.status::text AS status, a.escalated, a.escalated_at, a.message,

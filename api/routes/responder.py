@@ -1,5 +1,4 @@
-"""The responder's 24/7 queue of urgent alerts, with the minimum context to act, and the
-actions a responder records (call logged, carer contacted, visit dispatched, …)."""
+"""Responder routes: the 24/7 queue of urgent alerts and the actions a responder records."""
 
 from __future__ import annotations
 
@@ -11,90 +10,30 @@ from fastapi import APIRouter, Depends, Request
 
 from alerts import lifecycle, store
 from alerts.telecare import is_telecare
-from api.access import audit, team_visible
-from api.alert_queries import ALERT_COLUMNS
-from api.care_routes import care_triggers
-from api.care_schemas import (
+from api.access import audit, covered_teams
+from api.deps import CLINICAL, Conn, DbConn, Staff, client_addr, require
+from api.errors import ApiError, not_found
+from api.queries.alerts import ALERT_COLUMNS
+from api.queries.care_plans import care_triggers
+from api.queries.responder import ACTIONS_SQL, CARERS_SQL, QUEUE_SQL, VITALS_SQL, _by_patient
+from api.schemas.alerts import AlertOut
+from api.schemas.common import Problem
+from api.schemas.responder import (
     LatestVital,
     QueueActionOut,
     QueueContact,
     QueueItemOut,
     ResponderAction,
     ResponderActionIn,
-    TelecareSettingsIn,
-    TelecareSettingsOut,
 )
-from api.deps import CLINICAL, Conn, DbConn, Staff, client_addr, require
-from api.errors import ApiError, not_found
-from api.schemas import AlertOut, Problem, Role
+from telehub.domain.codes import Role
 
 router = APIRouter(tags=["responder"], responses={401: {"model": Problem},
                                                   404: {"model": Problem}})
 
+
 Responder = Annotated[Staff, Depends(require(Role.RESPONDER, Role.ADMIN))]
 Actor = Annotated[Staff, Depends(require(Role.RESPONDER, *CLINICAL))]
-TeamLead = Annotated[Staff, Depends(require(Role.ADMIN, Role.MATRON))]
-
-# The teams a responder covers: those listed for them, else their own team, else every team.
-COVERED_SQL = """
-SELECT coalesce((SELECT array_agg(team_id) FROM responder_coverage WHERE staff_id = %(staff)s),
-                CASE WHEN %(team)s::bigint IS NULL THEN NULL ELSE ARRAY[%(team)s::bigint] END)
-       AS teams
-"""
-# Urgent: active and red or escalated (or assigned to this responder). Unacknowledged first,
-# then red before escalated amber, then escalated, then the longest waiting.
-QUEUE_SQL = f"""
-SELECT {ALERT_COLUMNS}, p.given_name || ' ' || p.family_name AS display_name,
-       p.address_line, p.postcode, p.phone, pc.key_safe_note, pc.access_note,
-       coalesce(pc.advance_decision, false) AS advance_decision, pc.advance_decision_note,
-       pc.spa_phone
-FROM alerts a
-JOIN patients p ON p.id = a.patient_id
-LEFT JOIN patient_care pc ON pc.patient_id = a.patient_id
-WHERE a.status <> 'resolved'
-  AND (a.severity = 'red' OR a.escalated OR a.assignee_id = %(staff)s)
-  AND (%(teams)s::bigint[] IS NULL OR a.team_id = ANY(%(teams)s))
-ORDER BY (a.status = 'acknowledged'), (a.severity <> 'red'), a.escalated DESC,
-         a.first_breach_at, a.id
-LIMIT 200
-"""  # noqa: S608 (constant SQL fragments; every value is bound)
-ONE_SQL = f"""
-SELECT {ALERT_COLUMNS} FROM alerts a JOIN patients p ON p.id = a.patient_id WHERE a.id = %s
-"""  # noqa: S608 (constant columns)
-CARERS_SQL = """
-SELECT patient_id, name, relationship, phone, next_of_kin FROM patient_contacts
-WHERE patient_id = ANY(%s) AND removed_at IS NULL
-ORDER BY patient_id, next_of_kin DESC, notify_alerts DESC, id
-"""
-VITALS_SQL = """
-SELECT m.patient_id, m.metric::text AS metric, r.value, r.unit::text AS unit, r.time
-FROM (SELECT pid AS patient_id, metric FROM unnest(%s::bigint[]) AS pid
-      CROSS JOIN unnest(enum_range(NULL::metric)) AS metric) m
-JOIN LATERAL (SELECT value, unit, time FROM readings r
-              WHERE r.patient_id = m.patient_id AND r.metric = m.metric
-              ORDER BY r.time DESC LIMIT 1) r ON true
-ORDER BY m.patient_id, m.metric
-"""
-ACTIONS_SQL = """
-SELECT alert_id, kind FROM alert_events
-WHERE alert_id = ANY(%s) AND actor_id IS NOT NULL ORDER BY alert_id, at, id
-"""
-
-
-def covered_teams(conn: DbConn, staff: Staff) -> list[int] | None:
-    """The team ids a responder covers; None means every team."""
-    if staff.role == Role.ADMIN:
-        return None
-    row = conn.execute(COVERED_SQL, {"staff": staff.id, "team": staff.team_id}).fetchone()
-    assert row is not None
-    return None if row["teams"] is None else [int(t) for t in row["teams"]]
-
-
-def _by_patient(rows: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
-    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for r in rows:
-        out[r["patient_id"]].append(r)
-    return out
 
 
 @router.get("/responder/queue", response_model=list[QueueItemOut],
@@ -131,6 +70,11 @@ def responder_queue(staff: Responder, conn: Conn, request: Request) -> list[Queu
           {"alert_ids": [r["id"] for r in rows], "patient_ids": patient_ids})
     conn.commit()
     return out
+
+
+ONE_SQL = f"""
+SELECT {ALERT_COLUMNS} FROM alerts a JOIN patients p ON p.id = a.patient_id WHERE a.id = %s
+"""  # noqa: S608 (constant columns)
 
 
 def _visible_alert(conn: DbConn, staff: Staff, alert_id: int) -> dict[str, Any]:
@@ -196,32 +140,3 @@ def _record(conn: DbConn, alert: dict[str, Any], actor: lifecycle.Actor,
         lifecycle.escalate(conn, alert["id"], actor, note="Escalated to the matron by the "
                            "responder.")
 
-
-@router.get("/teams/{team_id}/telecare", response_model=TelecareSettingsOut,
-            summary="The team's telecare escalation window")
-def telecare_settings(team_id: int, staff: Actor, conn: Conn) -> TelecareSettingsOut:
-    """Minutes an unacknowledged telecare alert waits before it escalates (2 by default)."""
-    row = conn.execute("SELECT telecare_escalation_minutes AS m FROM teams WHERE id = %s",
-                       (team_id,)).fetchone()
-    if row is None or not (team_visible(staff, team_id) or staff.role == Role.RESPONDER):
-        raise not_found("team")
-    return TelecareSettingsOut(team_id=team_id, escalation_minutes=row["m"])
-
-
-@router.put("/teams/{team_id}/telecare", response_model=TelecareSettingsOut,
-            summary="Change the team's telecare escalation window",
-            responses={422: {"model": Problem}})
-def set_telecare_settings(team_id: int, body: TelecareSettingsIn, staff: TeamLead, conn: Conn,
-                          request: Request) -> TelecareSettingsOut:
-    """Admins, and the matron of the team, set the window (1–60 minutes)."""
-    if not team_visible(staff, team_id):
-        raise not_found("team")
-    row = conn.execute("UPDATE teams SET telecare_escalation_minutes = %s WHERE id = %s "
-                       "RETURNING telecare_escalation_minutes AS m",
-                       (body.escalation_minutes, team_id)).fetchone()
-    if row is None:
-        raise not_found("team")
-    audit(conn, staff, "update", "team-telecare", None, client_addr(request),
-          {"team_id": team_id, "escalation_minutes": body.escalation_minutes})
-    conn.commit()
-    return TelecareSettingsOut(team_id=team_id, escalation_minutes=row["m"])

@@ -1,0 +1,193 @@
+"""Admission routes: emergency admissions and A&E attendances, their discharge and review."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import psycopg
+from fastapi import APIRouter, Request
+
+from api.access import audit, check_patient
+from api.deps import Clinical, Conn, DbConn, Staff, client_addr
+from api.errors import ApiError, not_found
+from api.imports import CsvBody, RowConflict, import_rows
+from api.schemas.admissions import DischargeEpisodeIn, EpisodeIn, EpisodeOut, EpisodeReviewIn
+from api.schemas.common import ImportResultOut, Problem
+from telehub.care import plans as care
+from telehub.domain import clock
+
+router = APIRouter(tags=["outcomes"], responses={401: {"model": Problem},
+                                              404: {"model": Problem}})
+
+
+EPISODE_COLUMNS = """e.id, e.patient_id, e.kind, e.started_on, e.discharged_on, e.hospital,
+ e.reason, e.source, e.recorded_by, e.avoidable, e.would_have_helped, e.reviewed_by,
+ e.reviewed_at,
+ (SELECT count(*) FROM alerts a WHERE a.patient_id = e.patient_id
+    AND a.severity IN ('amber', 'red')
+    AND (a.first_breach_at AT TIME ZONE 'UTC')::date BETWEEN e.started_on - 14 AND e.started_on
+ )::int AS alerts_before"""
+EPISODE_SQL = f"SELECT {EPISODE_COLUMNS} FROM hospital_episodes e WHERE e.id = %s"  # noqa: S608
+INSERT_EPISODE_SQL = """
+INSERT INTO hospital_episodes (patient_id, kind, started_on, discharged_on, hospital, reason,
+                               source, recorded_by)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (patient_id, kind, started_on) DO UPDATE
+   SET discharged_on = coalesce(excluded.discharged_on, hospital_episodes.discharged_on),
+       hospital = coalesce(excluded.hospital, hospital_episodes.hospital),
+       reason = coalesce(excluded.reason, hospital_episodes.reason)
+ WHERE (hospital_episodes.discharged_on, hospital_episodes.hospital, hospital_episodes.reason)
+       IS DISTINCT FROM (coalesce(excluded.discharged_on, hospital_episodes.discharged_on),
+                         coalesce(excluded.hospital, hospital_episodes.hospital),
+                         coalesce(excluded.reason, hospital_episodes.reason))
+RETURNING id, (xmax = 0) AS inserted
+"""
+FOLLOW_UP_SQL = """
+INSERT INTO follow_up_tasks (patient_id, episode_id, title, due_on) VALUES (%s, %s, %s, %s)
+ON CONFLICT (episode_id) DO UPDATE SET due_on = excluded.due_on
+"""
+FOLLOW_UP_TITLE = "Call after discharge: symptoms, medicines, devices back on"
+
+
+def record_episode(conn: DbConn, patient_id: int, kind: str, started_on: date,
+                   discharged_on: date | None, hospital: str | None, reason: str | None, *,
+                   source: str, who: str, follow_up_days: int = 2) -> tuple[int, bool | None]:
+    """Insert or complete an episode; (id, True new / False changed / None unchanged)."""
+    row = conn.execute(INSERT_EPISODE_SQL, (patient_id, kind, started_on, discharged_on,
+                                            hospital, reason, source, who)).fetchone()
+    if row is None:
+        found = conn.execute("SELECT id FROM hospital_episodes WHERE patient_id = %s AND "
+                             "kind = %s AND started_on = %s",
+                             (patient_id, kind, started_on)).fetchone()
+        assert found is not None
+        return int(found["id"]), None
+    if discharged_on is not None and kind == "emergency-admission":
+        conn.execute(FOLLOW_UP_SQL, (patient_id, row["id"], FOLLOW_UP_TITLE,
+                                     discharged_on + timedelta(days=follow_up_days)))
+    _hospital_status(conn, patient_id)
+    return int(row["id"]), bool(row["inserted"])
+
+
+def _hospital_status(conn: DbConn, patient_id: int) -> None:
+    """In hospital while an emergency admission has no discharge date (pauses missing-reading
+    alerts); back to active when it has one."""
+    conn.execute(
+        "UPDATE patients p SET status = CASE WHEN EXISTS (SELECT 1 FROM hospital_episodes e "
+        "WHERE e.patient_id = p.id AND e.kind = 'emergency-admission' AND e.discharged_on IS "
+        "NULL) THEN 'in-hospital'::patient_status ELSE 'active'::patient_status END, "
+        "updated_at = now() WHERE p.id = %s AND p.status IN ('active', 'in-hospital')",
+        (patient_id,))
+
+
+@router.get("/patients/{patient_id}/admissions", response_model=list[EpisodeOut],
+            summary="A patient's admissions and A&E attendances")
+def list_episodes(patient_id: int, staff: Clinical, conn: Conn,
+                  request: Request) -> list[EpisodeOut]:
+    """Newest first, each with its review and the alerts in the 14 days before it."""
+    check_patient(conn, staff, patient_id)
+    rows = conn.execute(f"SELECT {EPISODE_COLUMNS} FROM hospital_episodes e "  # noqa: S608
+                        "WHERE e.patient_id = %s ORDER BY e.started_on DESC, e.id DESC",
+                        (patient_id,)).fetchall()
+    audit(conn, staff, "read", "admissions", patient_id, client_addr(request))
+    conn.commit()
+    return [EpisodeOut.model_validate(r) for r in rows]
+
+
+@router.post("/patients/{patient_id}/admissions", response_model=EpisodeOut, status_code=201,
+             summary="Record an admission or A&E attendance",
+             responses={409: {"model": Problem}, 422: {"model": Problem}})
+def add_episode(patient_id: int, body: EpisodeIn, staff: Clinical, conn: Conn,
+                request: Request) -> EpisodeOut:
+    """Record by hand; a discharge date creates the follow-up task."""
+    check_patient(conn, staff, patient_id)
+    today = clock.today()
+    if body.started_on > today or (body.discharged_on and body.discharged_on > today):
+        raise ApiError(422, "A date is in the future.", "future-date")
+    if body.discharged_on and body.discharged_on < body.started_on:
+        raise ApiError(422, "discharged_on is before started_on.", "bad-discharged-on")
+    if conn.execute("SELECT 1 FROM hospital_episodes WHERE patient_id = %s AND kind = %s AND "
+                    "started_on = %s", (patient_id, body.kind.value, body.started_on)
+                    ).fetchone() is not None:
+        raise ApiError(409, "This episode is already recorded.", "duplicate-episode")
+    episode_id, _ = record_episode(conn, patient_id, body.kind.value, body.started_on,
+                                   body.discharged_on, body.hospital, body.reason,
+                                   source="manual", who=staff.username)
+    audit(conn, staff, "create", "admission", patient_id, client_addr(request),
+          {"episode_id": episode_id})
+    out = conn.execute(EPISODE_SQL, (episode_id,)).fetchone()
+    conn.commit()
+    return EpisodeOut.model_validate(out)
+
+
+def _episode(conn: DbConn, staff: Staff, episode_id: int) -> dict[str, Any]:
+    row = conn.execute(EPISODE_SQL, (episode_id,)).fetchone()
+    if row is None:
+        raise not_found("admission")
+    check_patient(conn, staff, row["patient_id"])
+    return dict(row)
+
+
+@router.post("/admissions/{episode_id}/discharge", response_model=EpisodeOut,
+             summary="Record the discharge (and create the follow-up task)",
+             responses={422: {"model": Problem}})
+def discharge_episode(episode_id: int, body: DischargeEpisodeIn, staff: Clinical, conn: Conn,
+                      request: Request) -> EpisodeOut:
+    """Set the discharge date; the follow-up task falls due `follow_up_days` later."""
+    episode = _episode(conn, staff, episode_id)
+    if body.discharged_on < episode["started_on"] or body.discharged_on > clock.today():
+        raise ApiError(422, "The discharge date must be between the start and today.",
+                       "bad-discharged-on")
+    conn.execute("UPDATE hospital_episodes SET discharged_on = %s WHERE id = %s",
+                 (body.discharged_on, episode_id))
+    if episode["kind"] == "emergency-admission":
+        conn.execute(FOLLOW_UP_SQL, (episode["patient_id"], episode_id, FOLLOW_UP_TITLE,
+                                     body.discharged_on + timedelta(days=body.follow_up_days)))
+    _hospital_status(conn, episode["patient_id"])
+    audit(conn, staff, "discharge", "admission", episode["patient_id"], client_addr(request),
+          {"episode_id": episode_id})
+    out = conn.execute(EPISODE_SQL, (episode_id,)).fetchone()
+    conn.commit()
+    return EpisodeOut.model_validate(out)
+
+
+@router.post("/admissions/{episode_id}/review", response_model=EpisodeOut,
+             summary="The post-admission review")
+def review_episode(episode_id: int, body: EpisodeReviewIn, staff: Clinical, conn: Conn,
+                   request: Request) -> EpisodeOut:
+    """Was it avoidable, and what would have helped."""
+    episode = _episode(conn, staff, episode_id)
+    conn.execute("UPDATE hospital_episodes SET avoidable = %s, would_have_helped = %s, "
+                 "reviewed_by = %s, reviewed_at = now() WHERE id = %s",
+                 (body.avoidable.value, body.would_have_helped, staff.username, episode_id))
+    audit(conn, staff, "review", "admission", episode["patient_id"], client_addr(request),
+          {"episode_id": episode_id})
+    out = conn.execute(EPISODE_SQL, (episode_id,)).fetchone()
+    conn.commit()
+    return EpisodeOut.model_validate(out)
+
+
+@router.post("/admissions/import", response_model=ImportResultOut,
+             summary="Import admissions and A&E attendances (CSV)",
+             responses={422: {"model": Problem}},
+             openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {
+                 "type": "string"}}}, "required": True}})
+def import_episodes(text: CsvBody, staff: Clinical, conn: Conn,
+                    request: Request) -> ImportResultOut:
+    """`nhs_number,kind,started_on,discharged_on,hospital,reason` per row; refused rows are
+    listed with the reason, good rows kept; re-importing is harmless."""
+    good, bad = care.parse_episode_csv(text, today=clock.today())
+
+    def store(pid: int, r: care.EpisodeRow) -> bool:
+        try:
+            with conn.transaction():
+                _, changed = record_episode(conn, pid, r.kind, r.started_on, r.discharged_on,
+                                            r.hospital, r.reason, source="import",
+                                            who=staff.username)
+        except psycopg.errors.CheckViolation as err:
+            raise RowConflict("conflicts-with-record", "The row contradicts the recorded "
+                              "episode (e.g. a discharge before its start).") from err
+        return changed is not None
+
+    return import_rows(conn, staff, request, "admissions", good, bad, store)
+
