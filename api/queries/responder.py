@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from api.access import ALERT_VISIBLE_SQL
 from api.queries.alerts import ALERT_COLUMNS
 
 # Urgent: active and red or escalated (or assigned to this responder). Unacknowledged first,
@@ -17,9 +18,8 @@ SELECT {ALERT_COLUMNS}, p.given_name || ' ' || p.family_name AS display_name,
 FROM alerts a
 JOIN patients p ON p.id = a.patient_id
 LEFT JOIN patient_care pc ON pc.patient_id = a.patient_id
-WHERE a.status <> 'resolved'
+WHERE {ALERT_VISIBLE_SQL} AND a.status <> 'resolved'
   AND (a.severity = 'red' OR a.escalated OR a.assignee_id = %(staff)s)
-  AND (%(teams)s::bigint[] IS NULL OR a.team_id = ANY(%(teams)s))
 ORDER BY (a.status = 'acknowledged'), (a.severity <> 'red'), a.escalated DESC,
          a.first_breach_at, a.id
 LIMIT 200

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Depends, Request
 
 from alerts import lifecycle, store
 from alerts.telecare import is_telecare
-from api.access import audit, covered_teams
+from api.access import alert_scope, audit
 from api.deps import CLINICAL, Conn, DbConn, Staff, client_addr, require
-from api.errors import ApiError, not_found
-from api.queries.alerts import ALERT_COLUMNS
+from api.errors import ApiError
+from api.queries.alerts import get_alert, reload_alert
 from api.queries.care_plans import care_triggers
 from api.queries.responder import ACTIONS_SQL, CARERS_SQL, QUEUE_SQL, VITALS_SQL, _by_patient
 from api.schemas.alerts import AlertOut
@@ -42,8 +42,7 @@ def responder_queue(staff: Responder, conn: Conn, request: Request) -> list[Queu
     """Active red, escalated or assigned alerts, unacknowledged first, each with the minimum
     context to act: name, address, access and key-safe notes, advance decision, carers, latest
     vital signs and the care plan's triggers. No NHS number, no record beyond this."""
-    teams = covered_teams(conn, staff)
-    rows = conn.execute(QUEUE_SQL, {"staff": staff.id, "teams": teams}).fetchall()
+    rows = conn.execute(QUEUE_SQL, alert_scope(conn, staff)).fetchall()
     patient_ids = sorted({r["patient_id"] for r in rows})
     carers = _by_patient(conn.execute(CARERS_SQL, (patient_ids,)).fetchall())
     vitals = _by_patient(conn.execute(VITALS_SQL, (patient_ids,)).fetchall())
@@ -72,24 +71,6 @@ def responder_queue(staff: Responder, conn: Conn, request: Request) -> list[Queu
     return out
 
 
-ONE_SQL = f"""
-SELECT {ALERT_COLUMNS} FROM alerts a JOIN patients p ON p.id = a.patient_id WHERE a.id = %s
-"""  # noqa: S608 (constant columns)
-
-
-def _visible_alert(conn: DbConn, staff: Staff, alert_id: int) -> dict[str, Any]:
-    """The alert when the caller may act on it (a responder: urgent, in a covered team)."""
-    row = conn.execute(ONE_SQL, (alert_id,)).fetchone()
-    if row is None:
-        raise not_found("alert")
-    if staff.role == Role.RESPONDER:
-        teams = covered_teams(conn, staff)
-        urgent = row["severity"] == "red" or row["escalated"] or row["assignee_id"] == staff.id
-        if not urgent or (teams is not None and row["team_id"] not in teams):
-            raise not_found("alert")
-    elif staff.role != Role.ADMIN and row["team_id"] != staff.team_id:
-        raise not_found("alert")
-    return dict(row)
 
 
 @router.post("/responder/alerts/{alert_id}/actions", response_model=QueueActionOut,
@@ -100,7 +81,7 @@ def record_action(alert_id: int, body: ResponderActionIn, staff: Actor, conn: Co
     """acknowledge, call-logged, carer-contacted, visit-dispatched, ambulance-called,
     escalated-to-matron, or resolved (with an outcome). Any action on an open alert also
     acknowledges it, so its escalation timer stops once someone is acting."""
-    alert = _visible_alert(conn, staff, alert_id)
+    alert = get_alert(conn, staff, alert_id)
     actor = lifecycle.Actor(staff.id, staff.username)
     action = body.action
     if action == ResponderAction.RESOLVED and body.outcome is None:
@@ -124,7 +105,7 @@ def record_action(alert_id: int, body: ResponderActionIn, staff: Actor, conn: Co
         raise ApiError(409, err.message, err.code) from err
     audit(conn, staff, f"responder-{action.value}", "alert", alert["patient_id"],
           client_addr(request), {"alert_id": alert_id})
-    out = conn.execute(ONE_SQL, (alert_id,)).fetchone()
+    out = reload_alert(conn, alert_id)
     conn.commit()
     kind = "acknowledged" if action == ResponderAction.ACKNOWLEDGE else action.value
     return QueueActionOut(alert=AlertOut.model_validate(out), event_kind=kind)
