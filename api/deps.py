@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, cast
+from zoneinfo import ZoneInfo
 
 import psycopg
 from fastapi import Depends, Query, Request
@@ -37,6 +38,14 @@ def get_conn(request: Request) -> Iterator[DbConn]:
 
 Conn = Annotated[DbConn, Depends(get_conn)]
 State = Annotated[ApiState, Depends(api_state)]
+
+
+def service_zone(state: State) -> ZoneInfo:
+    """The service's time zone: every "today" and local day the API judges is on it."""
+    return state.settings.zone
+
+
+Zone = Annotated[ZoneInfo, Depends(service_zone)]
 
 
 @dataclass(frozen=True)

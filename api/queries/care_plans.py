@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from alerts.catalogue import load_catalogue
 from alerts.thresholds import thresholds_for_patient
@@ -14,7 +15,8 @@ from telehub.domain import clock
 
 # Episodes whose rules are the care plan's "when to act" (not data quality or device rules).
 TRIGGER_KINDS = frozenset({"band", "change", "daily-rise", "above-dry", "baseline-drop", "count"})
-REVIEW_DUE_SQL = ("coalesce(pc.review_due, (p.enrolled_at AT TIME ZONE 'UTC')::date "
+# Three months after enrolment (its date on the service's calendar) unless one is set.
+REVIEW_DUE_SQL = ("coalesce(pc.review_due, (p.enrolled_at AT TIME ZONE %(zone)s)::date "
                   "+ INTERVAL '3 months')::date")
 CARE_TEAM_SQL = """
 SELECT %(pid)s::bigint AS patient_id, pc.*, s.display_name AS coordinator_name
@@ -25,7 +27,7 @@ LEFT JOIN staff s ON s.id = pc.coordinator_id
 CARE_PLAN_SQL = f"""
 SELECT p.display_id, p.care_plan, coalesce(pc.advice, '{{}}'::jsonb) AS advice,
        {REVIEW_DUE_SQL} AS review_due
-FROM patients p LEFT JOIN patient_care pc ON pc.patient_id = p.id WHERE p.id = %s
+FROM patients p LEFT JOIN patient_care pc ON pc.patient_id = p.id WHERE p.id = %(pid)s
 """  # noqa: S608 (constant fragments)
 CARE_PATIENTS_SQL = f"""
 SELECT p.id AS patient_id, p.display_id, p.given_name || ' ' || p.family_name AS name,
@@ -77,11 +79,10 @@ def care_triggers(conn: DbConn, patient_id: int, advice: dict[str, str]) -> list
     return out
 
 
-def load_care_plan(conn: DbConn, patient_id: int) -> CarePlanOut:
+def load_care_plan(conn: DbConn, patient_id: int, zone: ZoneInfo) -> CarePlanOut:
     """Schedule, triggers with advice, review dates."""
     row = conn.execute(
-        CARE_PLAN_SQL,
-        (patient_id,)).fetchone()
+        CARE_PLAN_SQL, {"pid": patient_id, "zone": zone.key}).fetchone()
     if row is None:
         raise not_found("patient")
     advice = {str(k): str(v) for k, v in row["advice"].items()}
@@ -96,6 +97,6 @@ def load_care_plan(conn: DbConn, patient_id: int) -> CarePlanOut:
     return CarePlanOut(patient_id=patient_id, display_id=row["display_id"], schedule=schedule,
                        triggers=care_triggers(conn, patient_id, advice), advice=advice,
                        review_due=row["review_due"],
-                       review_overdue=care.review_overdue(row["review_due"], clock.today()),
+                       review_overdue=care.review_overdue(row["review_due"], clock.today(zone)),
                        reviews=[ReviewOut.model_validate(r) for r in reviews])
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from api.deps import DbConn
 from api.queries.care_plans import REVIEW_DUE_SQL
 from api.schemas.outcomes import OutcomeMonth
 from telehub.care import plans as care
+from telehub.domain import clock
 
 # An amber or red alert this many days before an admission "preceded" it.
 PRECEDING_DAYS = 14
@@ -33,7 +35,7 @@ DEFINITIONS = {
     "minutes_to_first_action": "For red alerts raised in the month: minutes from turning red "
                                "to the first action by a person (acknowledge, note, call, "
                                "visit, …); median and 90th percentile (nearest rank).",
-    "months": "Calendar months, UTC.",
+    "months": "Calendar months on the service's calendar (its time zone, Europe/London).",
 }
 MONITORED_SQL = """
 SELECT count(*) AS n FROM patients
@@ -46,7 +48,7 @@ FROM hospital_episodes e JOIN patients p ON p.id = e.patient_id
 WHERE p.team_id = %s AND e.started_on < %s ORDER BY e.patient_id, e.started_on, e.id
 """
 TEAM_ALERTS_SQL = """
-SELECT a.id, a.patient_id, (a.first_breach_at AT TIME ZONE 'UTC')::date AS day
+SELECT a.id, a.patient_id, (a.first_breach_at AT TIME ZONE %s)::date AS day
 FROM alerts a WHERE a.team_id = %s AND a.severity IN ('amber', 'red')
   AND a.first_breach_at >= %s AND a.first_breach_at < %s
 """
@@ -62,10 +64,6 @@ FROM alerts a WHERE a.team_id = %s AND a.severity = 'red'
 """
 
 
-def _utc(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
 def nearest_rank(values: list[float], share: float) -> float | None:
     """The nearest-rank percentile (share 0–1) of `values`; None when empty."""
     if not values:
@@ -74,8 +72,12 @@ def nearest_rank(values: list[float], share: float) -> float | None:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
-def team_outcomes(conn: DbConn, team_id: int, first: date, last: date) -> list[OutcomeMonth]:
-    """Per calendar month from `first` to `last` (both the first of a month)."""
+def team_outcomes(conn: DbConn, team_id: int, first: date, last: date,
+                  zone: ZoneInfo) -> list[OutcomeMonth]:
+    """Per calendar month from `first` to `last` (both the first of a month), local months."""
+    def _utc(day: date) -> datetime:
+        return clock.day_start(day, zone)
+
     months = []
     day = first
     while day <= last:
@@ -83,8 +85,8 @@ def team_outcomes(conn: DbConn, team_id: int, first: date, last: date) -> list[O
         day = care.add_months(day, 1)
     end = care.add_months(last, 1)
     episodes = conn.execute(TEAM_EPISODES_SQL, (team_id, end)).fetchall()
-    alerts = conn.execute(TEAM_ALERTS_SQL, (team_id, _utc(first - timedelta(PRECEDING_DAYS)),
-                                            _utc(end))).fetchall()
+    window = (_utc(first - timedelta(PRECEDING_DAYS)), _utc(end))
+    alerts = conn.execute(TEAM_ALERTS_SQL, (zone.key, team_id, *window)).fetchall()
     alerts_by_patient: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for a in alerts:
         alerts_by_patient[a["patient_id"]].append(a)
@@ -165,12 +167,15 @@ MDT_COLUMNS = ("display_id", "name", "named_nurse", "reasons", "red_alerts", "ad
                "ae_attendances", "review_due", "risk_tier", "risk_score")
 
 
-def mdt_rows(conn: DbConn, team_id: int, week_ending: date) -> list[dict[str, Any]]:
+def mdt_rows(conn: DbConn, team_id: int, week_ending: date,
+             zone: ZoneInfo) -> list[dict[str, Any]]:
     """Patients for the weekly MDT: red alerts, admissions or A&E in the week, overdue care-plan
     review, or rising risk; each with the reasons in words."""
     first = week_ending - timedelta(days=6)
     rows = conn.execute(MDT_SQL, {"team": team_id, "first": first, "last": week_ending,
-                                  "start": _utc(first), "end": _utc(week_ending + timedelta(1))}
+                                  "start": clock.day_start(first, zone),
+                                  "end": clock.day_start(week_ending + timedelta(1), zone),
+                                  "zone": zone.key}
                         ).fetchall()
     out = []
     for r in rows:

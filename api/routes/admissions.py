@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 from fastapi import APIRouter, Request
 
 from api.access import audit, check_patient
-from api.deps import Clinical, Conn, DbConn, Staff, client_addr
+from api.deps import Clinical, Conn, DbConn, Staff, Zone, client_addr
 from api.errors import ApiError, not_found
 from api.imports import CsvBody, RowConflict, import_rows
 from api.schemas.admissions import DischargeEpisodeIn, EpisodeIn, EpisodeOut, EpisodeReviewIn
@@ -26,9 +27,10 @@ EPISODE_COLUMNS = """e.id, e.patient_id, e.kind, e.started_on, e.discharged_on, 
  e.reviewed_at,
  (SELECT count(*) FROM alerts a WHERE a.patient_id = e.patient_id
     AND a.severity IN ('amber', 'red')
-    AND (a.first_breach_at AT TIME ZONE 'UTC')::date BETWEEN e.started_on - 14 AND e.started_on
+    AND (a.first_breach_at AT TIME ZONE %(zone)s)::date BETWEEN e.started_on - 14 AND e.started_on
  )::int AS alerts_before"""
-EPISODE_SQL = f"SELECT {EPISODE_COLUMNS} FROM hospital_episodes e WHERE e.id = %s"  # noqa: S608
+EPISODE_SQL = (f"SELECT {EPISODE_COLUMNS} FROM hospital_episodes e "  # noqa: S608
+               "WHERE e.id = %(id)s")
 INSERT_EPISODE_SQL = """
 INSERT INTO hospital_episodes (patient_id, kind, started_on, discharged_on, hospital, reason,
                                source, recorded_by)
@@ -82,13 +84,13 @@ def _hospital_status(conn: DbConn, patient_id: int) -> None:
 
 @router.get("/patients/{patient_id}/admissions", response_model=list[EpisodeOut],
             summary="A patient's admissions and A&E attendances")
-def list_episodes(patient_id: int, staff: Clinical, conn: Conn,
+def list_episodes(patient_id: int, staff: Clinical, conn: Conn, zone: Zone,
                   request: Request) -> list[EpisodeOut]:
     """Newest first, each with its review and the alerts in the 14 days before it."""
     check_patient(conn, staff, patient_id)
     rows = conn.execute(f"SELECT {EPISODE_COLUMNS} FROM hospital_episodes e "  # noqa: S608
-                        "WHERE e.patient_id = %s ORDER BY e.started_on DESC, e.id DESC",
-                        (patient_id,)).fetchall()
+                        "WHERE e.patient_id = %(pid)s ORDER BY e.started_on DESC, e.id DESC",
+                        {"pid": patient_id, "zone": zone.key}).fetchall()
     audit(conn, staff, "read", "admissions", patient_id, client_addr(request))
     conn.commit()
     return [EpisodeOut.model_validate(r) for r in rows]
@@ -97,11 +99,11 @@ def list_episodes(patient_id: int, staff: Clinical, conn: Conn,
 @router.post("/patients/{patient_id}/admissions", response_model=EpisodeOut, status_code=201,
              summary="Record an admission or A&E attendance",
              responses={409: {"model": Problem}, 422: {"model": Problem}})
-def add_episode(patient_id: int, body: EpisodeIn, staff: Clinical, conn: Conn,
+def add_episode(patient_id: int, body: EpisodeIn, staff: Clinical, conn: Conn, zone: Zone,
                 request: Request) -> EpisodeOut:
     """Record by hand; a discharge date creates the follow-up task."""
     check_patient(conn, staff, patient_id)
-    today = clock.today()
+    today = clock.today(zone)
     if body.started_on > today or (body.discharged_on and body.discharged_on > today):
         raise ApiError(422, "A date is in the future.", "future-date")
     if body.discharged_on and body.discharged_on < body.started_on:
@@ -115,13 +117,13 @@ def add_episode(patient_id: int, body: EpisodeIn, staff: Clinical, conn: Conn,
                                    source="manual", who=staff.username)
     audit(conn, staff, "create", "admission", patient_id, client_addr(request),
           {"episode_id": episode_id})
-    out = conn.execute(EPISODE_SQL, (episode_id,)).fetchone()
+    out = conn.execute(EPISODE_SQL, {"id": episode_id, "zone": zone.key}).fetchone()
     conn.commit()
     return EpisodeOut.model_validate(out)
 
 
-def _episode(conn: DbConn, staff: Staff, episode_id: int) -> dict[str, Any]:
-    row = conn.execute(EPISODE_SQL, (episode_id,)).fetchone()
+def _episode(conn: DbConn, staff: Staff, episode_id: int, zone: ZoneInfo) -> dict[str, Any]:
+    row = conn.execute(EPISODE_SQL, {"id": episode_id, "zone": zone.key}).fetchone()
     if row is None:
         raise not_found("admission")
     check_patient(conn, staff, row["patient_id"])
@@ -132,10 +134,10 @@ def _episode(conn: DbConn, staff: Staff, episode_id: int) -> dict[str, Any]:
              summary="Record the discharge (and create the follow-up task)",
              responses={422: {"model": Problem}})
 def discharge_episode(episode_id: int, body: DischargeEpisodeIn, staff: Clinical, conn: Conn,
-                      request: Request) -> EpisodeOut:
+                      zone: Zone, request: Request) -> EpisodeOut:
     """Set the discharge date; the follow-up task falls due `follow_up_days` later."""
-    episode = _episode(conn, staff, episode_id)
-    if body.discharged_on < episode["started_on"] or body.discharged_on > clock.today():
+    episode = _episode(conn, staff, episode_id, zone)
+    if body.discharged_on < episode["started_on"] or body.discharged_on > clock.today(zone):
         raise ApiError(422, "The discharge date must be between the start and today.",
                        "bad-discharged-on")
     conn.execute("UPDATE hospital_episodes SET discharged_on = %s WHERE id = %s",
@@ -146,23 +148,23 @@ def discharge_episode(episode_id: int, body: DischargeEpisodeIn, staff: Clinical
     _hospital_status(conn, episode["patient_id"])
     audit(conn, staff, "discharge", "admission", episode["patient_id"], client_addr(request),
           {"episode_id": episode_id})
-    out = conn.execute(EPISODE_SQL, (episode_id,)).fetchone()
+    out = conn.execute(EPISODE_SQL, {"id": episode_id, "zone": zone.key}).fetchone()
     conn.commit()
     return EpisodeOut.model_validate(out)
 
 
 @router.post("/admissions/{episode_id}/review", response_model=EpisodeOut,
              summary="The post-admission review")
-def review_episode(episode_id: int, body: EpisodeReviewIn, staff: Clinical, conn: Conn,
+def review_episode(episode_id: int, body: EpisodeReviewIn, staff: Clinical, conn: Conn, zone: Zone,
                    request: Request) -> EpisodeOut:
     """Was it avoidable, and what would have helped."""
-    episode = _episode(conn, staff, episode_id)
+    episode = _episode(conn, staff, episode_id, zone)
     conn.execute("UPDATE hospital_episodes SET avoidable = %s, would_have_helped = %s, "
                  "reviewed_by = %s, reviewed_at = now() WHERE id = %s",
                  (body.avoidable.value, body.would_have_helped, staff.username, episode_id))
     audit(conn, staff, "review", "admission", episode["patient_id"], client_addr(request),
           {"episode_id": episode_id})
-    out = conn.execute(EPISODE_SQL, (episode_id,)).fetchone()
+    out = conn.execute(EPISODE_SQL, {"id": episode_id, "zone": zone.key}).fetchone()
     conn.commit()
     return EpisodeOut.model_validate(out)
 
@@ -172,11 +174,11 @@ def review_episode(episode_id: int, body: EpisodeReviewIn, staff: Clinical, conn
              responses={422: {"model": Problem}},
              openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {
                  "type": "string"}}}, "required": True}})
-def import_episodes(text: CsvBody, staff: Clinical, conn: Conn,
+def import_episodes(text: CsvBody, staff: Clinical, conn: Conn, zone: Zone,
                     request: Request) -> ImportResultOut:
     """`nhs_number,kind,started_on,discharged_on,hospital,reason` per row; refused rows are
     listed with the reason, good rows kept; re-importing is harmless."""
-    good, bad = care.parse_episode_csv(text, today=clock.today())
+    good, bad = care.parse_episode_csv(text, today=clock.today(zone))
 
     def store(pid: int, r: care.EpisodeRow) -> bool:
         try:

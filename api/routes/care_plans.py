@@ -10,7 +10,7 @@ from psycopg.types.json import Jsonb
 
 from alerts.catalogue import load_catalogue
 from api.access import audit, check_patient, scope_team
-from api.deps import Clinical, Conn, client_addr
+from api.deps import Clinical, Conn, Zone, client_addr
 from api.errors import ApiError
 from api.queries.care_plans import (
     _SORTS,
@@ -33,10 +33,11 @@ router = APIRouter(tags=["care"], responses={401: {"model": Problem},
 
 @router.get("/patients/{patient_id}/care-plan", response_model=CarePlanOut,
             summary="The care plan: schedule, when to act, advice, review")
-def get_care_plan(patient_id: int, staff: Clinical, conn: Conn, request: Request) -> CarePlanOut:
+def get_care_plan(patient_id: int, staff: Clinical, conn: Conn, zone: Zone,
+                  request: Request) -> CarePlanOut:
     """The measurement schedule, each trigger in words with the advice, and review dates."""
     check_patient(conn, staff, patient_id)
-    out = load_care_plan(conn, patient_id)
+    out = load_care_plan(conn, patient_id, zone)
     audit(conn, staff, "read", "care-plan", patient_id, client_addr(request))
     conn.commit()
     return out
@@ -45,7 +46,7 @@ def get_care_plan(patient_id: int, staff: Clinical, conn: Conn, request: Request
 @router.put("/patients/{patient_id}/care-plan", response_model=CarePlanOut,
             summary="Change the schedule, advice or review date",
             responses={422: {"model": Problem}})
-def put_care_plan(patient_id: int, body: CarePlanIn, staff: Clinical, conn: Conn,
+def put_care_plan(patient_id: int, body: CarePlanIn, staff: Clinical, conn: Conn, zone: Zone,
                   request: Request) -> CarePlanOut:
     """Fields left out are kept; advice merges per episode (empty text removes it)."""
     check_patient(conn, staff, patient_id)
@@ -78,7 +79,7 @@ def put_care_plan(patient_id: int, body: CarePlanIn, staff: Clinical, conn: Conn
                      (body.review_due, staff.username, patient_id))
     audit(conn, staff, "update", "care-plan", patient_id, client_addr(request),
           {"fields": sorted(body.model_dump(exclude_unset=True))})
-    out = load_care_plan(conn, patient_id)
+    out = load_care_plan(conn, patient_id, zone)
     conn.commit()
     return out
 
@@ -86,12 +87,12 @@ def put_care_plan(patient_id: int, body: CarePlanIn, staff: Clinical, conn: Conn
 @router.post("/patients/{patient_id}/care-plan/reviews", response_model=CarePlanOut,
              status_code=201, summary="Record a care-plan review",
              responses={422: {"model": Problem}})
-def review_care_plan(patient_id: int, body: ReviewIn, staff: Clinical, conn: Conn,
+def review_care_plan(patient_id: int, body: ReviewIn, staff: Clinical, conn: Conn, zone: Zone,
                      request: Request) -> CarePlanOut:
     """Record a review; the next falls due in three months unless next_due says otherwise."""
     check_patient(conn, staff, patient_id)
-    reviewed_on = body.reviewed_on or clock.today()
-    if reviewed_on > clock.today():
+    reviewed_on = body.reviewed_on or clock.today(zone)
+    if reviewed_on > clock.today(zone):
         raise ApiError(422, "reviewed_on is in the future.", "bad-review-date")
     next_due = body.next_due or care.next_review_due(reviewed_on)
     if next_due <= reviewed_on:
@@ -105,19 +106,19 @@ def review_care_plan(patient_id: int, body: ReviewIn, staff: Clinical, conn: Con
                  "updated_at = now()", (patient_id, next_due, staff.username))
     audit(conn, staff, "review", "care-plan", patient_id, client_addr(request),
           {"next_due": next_due.isoformat()})
-    out = load_care_plan(conn, patient_id)
+    out = load_care_plan(conn, patient_id, zone)
     conn.commit()
     return out
 
 
 @router.get("/patients/{patient_id}/care-plan.html", response_class=HTMLResponse,
             summary="The care plan as one printable page")
-def care_plan_page(patient_id: int, staff: Clinical, conn: Conn,
+def care_plan_page(patient_id: int, staff: Clinical, conn: Conn, zone: Zone,
                    request: Request) -> HTMLResponse:
     """A print-ready page for the patient's fridge: who to call, what to measure, when to act
     and what to do."""
     check_patient(conn, staff, patient_id)
-    plan = load_care_plan(conn, patient_id)
+    plan = load_care_plan(conn, patient_id, zone)
     patient = conn.execute("SELECT given_name, family_name FROM patients WHERE id = %s",
                            (patient_id,)).fetchone()
     assert patient is not None
@@ -130,7 +131,8 @@ def care_plan_page(patient_id: int, staff: Clinical, conn: Conn,
 
 @router.get("/care/patients", response_model=list[CarePatientOut],
             summary="The caseload by risk tier and review date")
-def care_patients(staff: Clinical, conn: Conn, request: Request, team_id: int | None = None,
+def care_patients(staff: Clinical, conn: Conn, zone: Zone, request: Request,
+                  team_id: int | None = None,
                   tier: Annotated[str | None, Query(max_length=40)] = None,
                   sort: Annotated[str, Query(pattern="^(risk|review|name)$")] = "risk",
                   overdue_only: bool = False) -> list[CarePatientOut]:
@@ -138,10 +140,10 @@ def care_patients(staff: Clinical, conn: Conn, request: Request, team_id: int | 
     review date and overdue flag, filtered by tier and sorted by risk, review or name."""
     team = scope_team(staff, team_id)
     tier = tier.strip() if tier and tier.strip() else None
+    today = clock.today(zone)
     query = CARE_PATIENTS_SQL + (f" AND {REVIEW_DUE_SQL} < %(today)s" if overdue_only else "")
     rows = conn.execute(f"{query} ORDER BY {_SORTS[sort]}",
-                        {"team": team, "tier": tier, "today": clock.today()}).fetchall()
-    today = clock.today()
+                        {"team": team, "tier": tier, "today": today, "zone": zone.key}).fetchall()
     out = [CarePatientOut(**r, review_overdue=care.review_overdue(r["review_due"], today))
            for r in rows]
     audit(conn, staff, "list", "care-patients", None, client_addr(request),
@@ -152,9 +154,9 @@ def care_patients(staff: Clinical, conn: Conn, request: Request, team_id: int | 
 
 @router.get("/care/overdue-reviews", response_model=list[CarePatientOut],
             summary="Patients whose care-plan review is overdue")
-def overdue_reviews(staff: Clinical, conn: Conn, request: Request,
+def overdue_reviews(staff: Clinical, conn: Conn, zone: Zone, request: Request,
                     team_id: int | None = None) -> list[CarePatientOut]:
     """Care plans past their review date, the longest overdue first."""
-    return care_patients(staff, conn, request, team_id=team_id, tier=None, sort="review",
+    return care_patients(staff, conn, zone, request, team_id=team_id, tier=None, sort="review",
                          overdue_only=True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from api.access import audit, check_patient
-from api.deps import Clinical, Conn, client_addr
+from api.deps import Clinical, Conn, Zone, client_addr
 from api.errors import ApiError, not_found
 from api.queries.care_plans import load_care_team
 from api.schemas.care_team import CareTeamIn, CareTeamOut, ContactIn, ContactOut
@@ -76,7 +76,7 @@ def get_care_team(patient_id: int, staff: Clinical, conn: Conn, request: Request
 @router.put("/patients/{patient_id}/care-team", response_model=CareTeamOut,
             summary="Record the people around the patient", responses={422: {"model": Problem}})
 def put_care_team(patient_id: int, body: CareTeamIn, staff: Clinical, conn: Conn,
-                  request: Request) -> CareTeamOut:
+                  zone: Zone, request: Request) -> CareTeamOut:
     """Replace the care-team record (consent needs its date and who took it)."""
     team = check_patient(conn, staff, patient_id)
     if body.coordinator_id is not None and conn.execute(
@@ -88,7 +88,7 @@ def put_care_team(patient_id: int, body: CareTeamIn, staff: Clinical, conn: Conn
     if consent_given and (body.consent_on is None or not body.consent_taken_by):
         raise ApiError(422, "Record consent with its date (consent_on) and who took it "
                        "(consent_taken_by).", "consent-incomplete")
-    if body.consent_on is not None and body.consent_on > clock.today():
+    if body.consent_on is not None and body.consent_on > clock.today(zone):
         raise ApiError(422, "consent_on is in the future.", "bad-consent-date")
     conn.execute(UPSERT_CARE_TEAM_SQL, {**body.model_dump(), "patient_id": patient_id,
                                         "updated_by": staff.username})

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import APIRouter, Request, Response
 
 from api.access import audit, team_visible
@@ -12,6 +10,7 @@ from api.errors import ApiError, not_found
 from api.queries.caseload import load_caseload
 from api.schemas.caseload import CaseloadOut
 from api.schemas.common import Problem
+from telehub.domain import clock
 
 router = APIRouter(tags=["caseload"], responses={401: {"model": Problem},
                                                  404: {"model": Problem}})
@@ -29,7 +28,7 @@ def caseload(staff: Clinical, conn: Conn, state: State, request: Request,
         raise ApiError(422, "Name the team (team_id).", "team-required")
     if not team_visible(staff, team):
         raise not_found("team")
-    now = datetime.now(UTC)
+    now = clock.now()
     rows = load_caseload(conn, team, nurse_id, now, zone=state.settings.zone)
     audit(conn, staff, "list", "caseload", None, client_addr(request),
           {"team_id": team, "nurse_id": nurse_id,

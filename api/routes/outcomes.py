@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from api.access import audit, team_visible
-from api.deps import Clinical, Conn, DbConn, Staff, client_addr, require
+from api.deps import Clinical, Conn, DbConn, Staff, Zone, client_addr, require
 from api.errors import ApiError, not_found
 from api.queries.outcomes import DEFINITIONS, MDT_COLUMNS, mdt_rows, team_outcomes
 from api.schemas.common import Problem
@@ -45,7 +45,7 @@ def _check_team(conn: DbConn, staff: Staff, team_id: int) -> None:
 @router.get("/teams/{team_id}/outcomes", response_model=OutcomesOut,
             summary="Emergency admissions, A&E, readmissions and response times per month",
             responses={422: {"model": Problem}})
-def outcomes(team_id: int, staff: OutcomeReader, conn: Conn,
+def outcomes(team_id: int, staff: OutcomeReader, conn: Conn, zone: Zone,
              start: Annotated[str | None, Query(alias="from", pattern=r"^\d{4}-\d{2}$",
                                                 description="YYYY-MM; default 5 months "
                                                 "before 'to'")] = None,
@@ -54,25 +54,25 @@ def outcomes(team_id: int, staff: OutcomeReader, conn: Conn,
              ) -> OutcomesOut:
     """The team's outcome figures per calendar month (no identifiable data)."""
     _check_team(conn, staff, team_id)
-    last = month_start(end) if end else clock.today().replace(day=1)
+    last = month_start(end) if end else clock.today(zone).replace(day=1)
     first = month_start(start) if start else care.add_months(last, -5)
     if first > last or care.add_months(first, 36) <= last:
         raise ApiError(422, "'from' must be on or before 'to', at most 36 months apart.",
                        "bad-window")
-    return OutcomesOut(team_id=team_id, months=team_outcomes(conn, team_id, first, last),
+    return OutcomesOut(team_id=team_id, months=team_outcomes(conn, team_id, first, last, zone),
                        definitions=DEFINITIONS)
 
 
 @router.get("/teams/{team_id}/mdt.csv", response_class=Response,
             summary="The weekly MDT review list as CSV",
             responses={200: {"content": {"text/csv": {}}}})
-def mdt_csv(team_id: int, staff: Clinical, conn: Conn, request: Request,
+def mdt_csv(team_id: int, staff: Clinical, conn: Conn, zone: Zone, request: Request,
             week_ending: date | None = None) -> Response:
     """Patients with red alerts, admissions or A&E in the 7 days to `week_ending` (default
     today), overdue reviews, or rising risk."""
     _check_team(conn, staff, team_id)
-    day = week_ending or clock.today()
-    rows = mdt_rows(conn, team_id, day)
+    day = week_ending or clock.today(zone)
+    rows = mdt_rows(conn, team_id, day, zone)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=MDT_COLUMNS, extrasaction="ignore",
                             lineterminator="\n")

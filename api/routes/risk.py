@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from api.access import audit, check_patient
-from api.deps import Clinical, Conn, client_addr
+from api.deps import Clinical, Conn, Zone, client_addr
 from api.imports import CsvBody, import_rows
 from api.schemas.common import ImportResultOut, Problem
 from api.schemas.risk import RiskScoreOut
@@ -21,10 +21,10 @@ router = APIRouter(tags=["care"], responses={401: {"model": Problem},
              openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {
                  "type": "string"}}}, "required": True}})
 def import_risk_tiers(text: CsvBody, request: Request, staff: Clinical,
-                      conn: Conn) -> ImportResultOut:
+                      conn: Conn, zone: Zone) -> ImportResultOut:
     """Import a risk-stratification tool's export: `nhs_number,score,tier,date` per row.
     Refused rows are listed with the reason; good rows are kept; re-importing is harmless."""
-    good, bad = care.parse_risk_csv(text, today=clock.today())
+    good, bad = care.parse_risk_csv(text, today=clock.today(zone))
 
     def store(pid: int, r: care.RiskRow) -> bool:
         row = conn.execute(
