@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from alerts import lifecycle, store
+from alerts import lifecycle
 from alerts.telecare import is_telecare
 from api.access import alert_scope, audit
-from api.deps import CLINICAL, Conn, DbConn, Staff, client_addr, require
+from api.deps import CLINICAL, Conn, Staff, client_addr, require
 from api.errors import ApiError
 from api.queries.alerts import get_alert, reload_alert
 from api.queries.care_plans import care_triggers
@@ -23,7 +22,6 @@ from api.schemas.responder import (
     QueueActionOut,
     QueueContact,
     QueueItemOut,
-    ResponderAction,
     ResponderActionIn,
 )
 from telehub.domain.codes import Role
@@ -71,8 +69,6 @@ def responder_queue(staff: Responder, conn: Conn, request: Request) -> list[Queu
     return out
 
 
-
-
 @router.post("/responder/alerts/{alert_id}/actions", response_model=QueueActionOut,
              summary="Record a responder action on an urgent alert",
              responses={409: {"model": Problem}, 422: {"model": Problem}})
@@ -82,24 +78,11 @@ def record_action(alert_id: int, body: ResponderActionIn, staff: Actor, conn: Co
     escalated-to-matron, or resolved (with an outcome). Any action on an open alert also
     acknowledges it, so its escalation timer stops once someone is acting."""
     alert = get_alert(conn, staff, alert_id)
-    actor = lifecycle.Actor(staff.id, staff.username)
     action = body.action
-    if action == ResponderAction.RESOLVED and body.outcome is None:
-        raise ApiError(422, "Say what the outcome was (outcome) to resolve the alert.",
-                       "outcome-required")
     try:
-        if alert["status"] == "resolved":
-            raise lifecycle.TransitionError(f"Alert {alert_id} is already resolved.")
-        if action == ResponderAction.ACKNOWLEDGE:
-            lifecycle.acknowledge(conn, alert_id, actor, note=body.note)
-        else:
-            if alert["status"] == "open":
-                lifecycle.acknowledge(conn, alert_id, actor, note=f"By {action.value}.")
-            if action == ResponderAction.RESOLVED:
-                assert body.outcome is not None
-                lifecycle.resolve(conn, alert_id, actor, body.outcome.value, note=body.note)
-            else:
-                _record(conn, alert, actor, action, body.note)
+        kind = lifecycle.respond(conn, alert_id, lifecycle.Actor(staff.id, staff.username),
+                                 action, note=body.note,
+                                 outcome=body.outcome.value if body.outcome else None)
     except lifecycle.TransitionError as err:
         conn.rollback()
         raise ApiError(409, err.message, err.code) from err
@@ -107,17 +90,6 @@ def record_action(alert_id: int, body: ResponderActionIn, staff: Actor, conn: Co
           client_addr(request), {"alert_id": alert_id})
     out = reload_alert(conn, alert_id)
     conn.commit()
-    kind = "acknowledged" if action == ResponderAction.ACKNOWLEDGE else action.value
     return QueueActionOut(alert=AlertOut.model_validate(out), event_kind=kind)
 
-
-def _record(conn: DbConn, alert: dict[str, Any], actor: lifecycle.Actor,
-            action: ResponderAction, note: str | None) -> None:
-    """One responder action on the alert's trail; escalating to the matron notifies again."""
-    text = note.strip() if note and note.strip() else None
-    store.add_event(conn, alert["id"], action.value, datetime.now(UTC), actor=actor.name,
-                    actor_id=actor.staff_id, note=text)
-    if action == ResponderAction.ESCALATED_TO_MATRON and not alert["escalated"]:
-        lifecycle.escalate(conn, alert["id"], actor, note="Escalated to the matron by the "
-                           "responder.")
 

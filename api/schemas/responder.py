@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
 from api.schemas.alerts import AlertOut
 from api.schemas.common import _In
-from telehub.domain.codes import Outcome
-
-
-class ResponderAction(StrEnum):
-    """What a responder records against an urgent alert."""
-
-    ACKNOWLEDGE = "acknowledge"
-    CALL_LOGGED = "call-logged"
-    CARER_CONTACTED = "carer-contacted"
-    VISIT_DISPATCHED = "visit-dispatched"
-    AMBULANCE_CALLED = "ambulance-called"
-    ESCALATED_TO_MATRON = "escalated-to-matron"
-    RESOLVED = "resolved"
+from telehub.domain.codes import Outcome, ResponderAction
 
 
 class ResponderActionIn(_In):
