@@ -11,7 +11,9 @@ from api.access import audit, visible_patients
 from api.deps import DbConn, Staff, client_addr
 from api.errors import ApiError
 from api.schemas.common import ImportResultOut, RowError
-from telehub.care import plans as care
+from telehub.care.csv_rows import RowProblem
+from telehub.care.episodes import EpisodeRow
+from telehub.care.risk import RiskRow
 
 
 async def csv_text(request: Request) -> str:
@@ -25,7 +27,7 @@ async def csv_text(request: Request) -> str:
 
 
 CsvBody = Annotated[str, Depends(csv_text)]
-R = TypeVar("R", care.RiskRow, care.EpisodeRow)
+R = TypeVar("R", RiskRow, EpisodeRow)
 
 
 class RowConflict(Exception):
@@ -37,7 +39,7 @@ class RowConflict(Exception):
 
 
 def import_rows(conn: DbConn, staff: Staff, request: Request, what: str,
-                good: Sequence[R], bad: Sequence[care.RowProblem],
+                good: Sequence[R], bad: Sequence[RowProblem],
                 store: Callable[[int, R], bool]) -> ImportResultOut:
     """The import loop both CSV imports share: resolve each good row's patient within the
     caller's teams, `store(patient_id, row)` it (True if it changed anything; RowConflict to

@@ -10,7 +10,7 @@ from alerts.thresholds import thresholds_for_patient
 from api.deps import DbConn
 from api.errors import not_found
 from api.schemas.care_plans import CarePlanOut, ReviewOut, ScheduleItem, TriggerOut
-from telehub.care import plans as care
+from telehub.care.plan import describe_trigger, review_overdue
 from telehub.domain import clock
 
 # Episodes whose rules are the care plan's "when to act" (not data quality or device rules).
@@ -72,7 +72,7 @@ def care_triggers(conn: DbConn, patient_id: int, advice: dict[str, str]) -> list
             episode=rule.episode, label=catalogue.episode_label(rule.episode),
             severity=rule.severity, rule_id=rule.id,
             metric=rule.metric.value if rule.metric else None,
-            when=care.describe_trigger(rule.metric.value if rule.metric else None, rule.kind,
+            when=describe_trigger(rule.metric.value if rule.metric else None, rule.kind,
                                        row["effective"], rule.unit),
             individual=row["individual"] is not None, advice=advice.get(rule.episode)))
     out.sort(key=lambda t: (t.metric or "", 0 if t.severity == "red" else 1, t.rule_id))
@@ -97,6 +97,6 @@ def load_care_plan(conn: DbConn, patient_id: int, zone: ZoneInfo) -> CarePlanOut
     return CarePlanOut(patient_id=patient_id, display_id=row["display_id"], schedule=schedule,
                        triggers=care_triggers(conn, patient_id, advice), advice=advice,
                        review_due=row["review_due"],
-                       review_overdue=care.review_overdue(row["review_due"], clock.today(zone)),
+                       review_overdue=review_overdue(row["review_due"], clock.today(zone)),
                        reviews=[ReviewOut.model_validate(r) for r in reviews])
 

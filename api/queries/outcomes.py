@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from api.deps import DbConn
 from api.queries.care_plans import REVIEW_DUE_SQL
 from api.schemas.outcomes import OutcomeMonth
-from telehub.care import plans as care
+from telehub.care.plan import add_months, review_overdue
 from telehub.domain import clock
 
 # An amber or red alert this many days before an admission "preceded" it.
@@ -82,8 +82,8 @@ def team_outcomes(conn: DbConn, team_id: int, first: date, last: date,
     day = first
     while day <= last:
         months.append(day)
-        day = care.add_months(day, 1)
-    end = care.add_months(last, 1)
+        day = add_months(day, 1)
+    end = add_months(last, 1)
     episodes = conn.execute(TEAM_EPISODES_SQL, (team_id, end)).fetchall()
     window = (_utc(first - timedelta(PRECEDING_DAYS)), _utc(end))
     alerts = conn.execute(TEAM_ALERTS_SQL, (zone.key, team_id, *window)).fetchall()
@@ -96,7 +96,7 @@ def team_outcomes(conn: DbConn, team_id: int, first: date, last: date,
             admissions_by_patient[e["patient_id"]].append(e)
     out = []
     for start in months:
-        stop = care.add_months(start, 1)
+        stop = add_months(start, 1)
         row = conn.execute(MONITORED_SQL, {"team": team_id, "start": _utc(start),
                                            "end": _utc(stop)}).fetchone()
         monitored = int(row["n"]) if row else 0
@@ -186,7 +186,7 @@ def mdt_rows(conn: DbConn, team_id: int, week_ending: date,
             reasons.append(f"{r['admissions']} emergency admission(s)")
         if r["ae_attendances"]:
             reasons.append(f"{r['ae_attendances']} A&E attendance(s)")
-        if care.review_overdue(r["review_due"], week_ending):
+        if review_overdue(r["review_due"], week_ending):
             reasons.append(f"care-plan review overdue since {r['review_due']:%d %b %Y}")
         if r["previous_score"] is not None and r["risk_score"] > r["previous_score"]:
             reasons.append(f"risk rising {r['previous_score']:g} -> {r['risk_score']:g}")

@@ -15,7 +15,7 @@ from api.errors import ApiError, not_found
 from api.imports import CsvBody, RowConflict, import_rows
 from api.schemas.admissions import DischargeEpisodeIn, EpisodeIn, EpisodeOut, EpisodeReviewIn
 from api.schemas.common import ImportResultOut, Problem
-from telehub.care import plans as care
+from telehub.care.episodes import EpisodeRow, parse_episode_csv
 from telehub.domain import clock
 
 router = APIRouter(tags=["outcomes"], responses={401: {"model": Problem},
@@ -178,9 +178,9 @@ def import_episodes(text: CsvBody, staff: Clinical, conn: Conn, zone: Zone,
                     request: Request) -> ImportResultOut:
     """`nhs_number,kind,started_on,discharged_on,hospital,reason` per row; refused rows are
     listed with the reason, good rows kept; re-importing is harmless."""
-    good, bad = care.parse_episode_csv(text, today=clock.today(zone))
+    good, bad = parse_episode_csv(text, today=clock.today(zone))
 
-    def store(pid: int, r: care.EpisodeRow) -> bool:
+    def store(pid: int, r: EpisodeRow) -> bool:
         try:
             with conn.transaction():
                 _, changed = record_episode(conn, pid, r.kind, r.started_on, r.discharged_on,

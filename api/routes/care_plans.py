@@ -23,7 +23,7 @@ from api.render.care_plan import render_care_plan
 from api.schemas.care_plans import CarePatientOut, CarePlanIn, CarePlanOut, ReviewIn
 from api.schemas.care_team import CareTeamOut
 from api.schemas.common import Problem
-from telehub.care import plans as care
+from telehub.care.plan import next_review_due, review_overdue
 from telehub.domain import clock
 from telehub.domain.units import parse_metric
 
@@ -94,7 +94,7 @@ def review_care_plan(patient_id: int, body: ReviewIn, staff: Clinical, conn: Con
     reviewed_on = body.reviewed_on or clock.today(zone)
     if reviewed_on > clock.today(zone):
         raise ApiError(422, "reviewed_on is in the future.", "bad-review-date")
-    next_due = body.next_due or care.next_review_due(reviewed_on)
+    next_due = body.next_due or next_review_due(reviewed_on)
     if next_due <= reviewed_on:
         raise ApiError(422, "next_due must be after reviewed_on.", "bad-review-date")
     conn.execute("INSERT INTO care_plan_reviews (patient_id, reviewed_on, reviewed_by, reviewer, "
@@ -144,7 +144,7 @@ def care_patients(staff: Clinical, conn: Conn, zone: Zone, request: Request,
     query = CARE_PATIENTS_SQL + (f" AND {REVIEW_DUE_SQL} < %(today)s" if overdue_only else "")
     rows = conn.execute(f"{query} ORDER BY {_SORTS[sort]}",
                         {"team": team, "tier": tier, "today": today, "zone": zone.key}).fetchall()
-    out = [CarePatientOut(**r, review_overdue=care.review_overdue(r["review_due"], today))
+    out = [CarePatientOut(**r, review_overdue=review_overdue(r["review_due"], today))
            for r in rows]
     audit(conn, staff, "list", "care-patients", None, client_addr(request),
           {"patient_ids": [r.patient_id for r in out]})

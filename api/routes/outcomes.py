@@ -16,7 +16,7 @@ from api.errors import ApiError, not_found
 from api.queries.outcomes import DEFINITIONS, MDT_COLUMNS, mdt_rows, team_outcomes
 from api.schemas.common import Problem
 from api.schemas.outcomes import OutcomesOut
-from telehub.care import plans as care
+from telehub.care.plan import add_months
 from telehub.domain import clock
 from telehub.domain.codes import Role
 
@@ -55,8 +55,8 @@ def outcomes(team_id: int, staff: OutcomeReader, conn: Conn, zone: Zone,
     """The team's outcome figures per calendar month (no identifiable data)."""
     _check_team(conn, staff, team_id)
     last = month_start(end) if end else clock.today(zone).replace(day=1)
-    first = month_start(start) if start else care.add_months(last, -5)
-    if first > last or care.add_months(first, 36) <= last:
+    first = month_start(start) if start else add_months(last, -5)
+    if first > last or add_months(first, 36) <= last:
         raise ApiError(422, "'from' must be on or before 'to', at most 36 months apart.",
                        "bad-window")
     return OutcomesOut(team_id=team_id, months=team_outcomes(conn, team_id, first, last, zone),

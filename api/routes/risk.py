@@ -9,7 +9,7 @@ from api.deps import Clinical, Conn, Zone, client_addr
 from api.imports import CsvBody, import_rows
 from api.schemas.common import ImportResultOut, Problem
 from api.schemas.risk import RiskScoreOut
-from telehub.care import plans as care
+from telehub.care.risk import RiskRow, parse_risk_csv
 from telehub.domain import clock
 
 router = APIRouter(tags=["care"], responses={401: {"model": Problem},
@@ -24,9 +24,9 @@ def import_risk_tiers(text: CsvBody, request: Request, staff: Clinical,
                       conn: Conn, zone: Zone) -> ImportResultOut:
     """Import a risk-stratification tool's export: `nhs_number,score,tier,date` per row.
     Refused rows are listed with the reason; good rows are kept; re-importing is harmless."""
-    good, bad = care.parse_risk_csv(text, today=clock.today(zone))
+    good, bad = parse_risk_csv(text, today=clock.today(zone))
 
-    def store(pid: int, r: care.RiskRow) -> bool:
+    def store(pid: int, r: RiskRow) -> bool:
         row = conn.execute(
             "INSERT INTO risk_scores (patient_id, score, tier, scored_on, imported_by) "
             "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (patient_id, scored_on) DO UPDATE SET "

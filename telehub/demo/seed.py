@@ -26,8 +26,8 @@ import psycopg
 import typer
 from psycopg.types.json import Jsonb
 
-from telehub.care import plans as care
 from telehub.care import registration as registry
+from telehub.care.plan import next_review_due
 from telehub.domain.nhs_number import synthetic_nhs_numbers
 from telehub.domain.roster import Caseload, DeviceSpec, PatientSpec, dump_caseload
 from telehub.domain.units import Unit
@@ -432,7 +432,7 @@ def _add_patient_care(conn: psycopg.Connection, rng: random.Random, p: DemoPatie
     coordinator = _coordinator(p)
     practice, gp_phone = rng.choice(PRACTICES)
     reviewed = today - timedelta(days=rng.randint(95, 130) if overdue else rng.randint(7, 80))
-    due = care.next_review_due(reviewed)
+    due = next_review_due(reviewed)
     consented = reviewed - timedelta(days=rng.randint(0, 200))
     advance = rng.random() < ADVANCE_DECISION_SHARE
     advice = {episode: text for episode, text in ADVICE.items()

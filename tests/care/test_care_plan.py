@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from alerts.thresholds import set_threshold
-from telehub.care import plans as care
+from telehub.care.plan import add_months, next_review_due, review_overdue
 from telehub.domain import clock
 from tests.api.conftest import LiveApi
 
@@ -102,7 +102,7 @@ def test_reviews_fall_due_quarterly_and_overdue_ones_are_listed(
     today = clock.today()
     r = nurse.post(f"/patients/{ann}/care-plan/reviews", json={"note": "Stable"})
     assert r.status_code == 201
-    assert r.json()["review_due"] == care.next_review_due(today).isoformat()
+    assert r.json()["review_due"] == next_review_due(today).isoformat()
     assert r.json()["review_overdue"] is False
     assert [p["display_id"] for p in nurse.get("/care/overdue-reviews").json()] == ["TH-000002"]
     plan = nurse.get(f"/patients/{bob}/care-plan").json()
@@ -115,11 +115,11 @@ def test_reviews_fall_due_quarterly_and_overdue_ones_are_listed(
 
 
 def test_review_dates_add_calendar_months() -> None:
-    assert care.next_review_due(date(2026, 11, 30)) == date(2027, 2, 28)
-    assert care.add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
-    assert care.add_months(date(2026, 3, 15), -5) == date(2025, 10, 15)
-    assert care.review_overdue(date(2026, 1, 1), date(2026, 1, 2))
-    assert not care.review_overdue(None, date(2026, 1, 2))
+    assert next_review_due(date(2026, 11, 30)) == date(2027, 2, 28)
+    assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
+    assert add_months(date(2026, 3, 15), -5) == date(2025, 10, 15)
+    assert review_overdue(date(2026, 1, 1), date(2026, 1, 2))
+    assert not review_overdue(None, date(2026, 1, 2))
 
 
 def test_review_dates_are_judged_on_the_london_calendar_just_after_midnight(
