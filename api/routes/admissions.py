@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +14,7 @@ from api.errors import ApiError, not_found
 from api.imports import CsvBody, RowConflict, import_rows
 from api.schemas.admissions import DischargeEpisodeIn, EpisodeIn, EpisodeOut, EpisodeReviewIn
 from api.schemas.common import ImportResultOut, Problem
+from telehub.care import episodes
 from telehub.care.episodes import EpisodeRow, parse_episode_csv
 from telehub.domain import clock
 
@@ -31,57 +31,6 @@ EPISODE_COLUMNS = """e.id, e.patient_id, e.kind, e.started_on, e.discharged_on, 
  )::int AS alerts_before"""
 EPISODE_SQL = (f"SELECT {EPISODE_COLUMNS} FROM hospital_episodes e "  # noqa: S608
                "WHERE e.id = %(id)s")
-INSERT_EPISODE_SQL = """
-INSERT INTO hospital_episodes (patient_id, kind, started_on, discharged_on, hospital, reason,
-                               source, recorded_by)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-ON CONFLICT (patient_id, kind, started_on) DO UPDATE
-   SET discharged_on = coalesce(excluded.discharged_on, hospital_episodes.discharged_on),
-       hospital = coalesce(excluded.hospital, hospital_episodes.hospital),
-       reason = coalesce(excluded.reason, hospital_episodes.reason)
- WHERE (hospital_episodes.discharged_on, hospital_episodes.hospital, hospital_episodes.reason)
-       IS DISTINCT FROM (coalesce(excluded.discharged_on, hospital_episodes.discharged_on),
-                         coalesce(excluded.hospital, hospital_episodes.hospital),
-                         coalesce(excluded.reason, hospital_episodes.reason))
-RETURNING id, (xmax = 0) AS inserted
-"""
-FOLLOW_UP_SQL = """
-INSERT INTO follow_up_tasks (patient_id, episode_id, title, due_on) VALUES (%s, %s, %s, %s)
-ON CONFLICT (episode_id) DO UPDATE SET due_on = excluded.due_on
-"""
-FOLLOW_UP_TITLE = "Call after discharge: symptoms, medicines, devices back on"
-
-
-def record_episode(conn: DbConn, patient_id: int, kind: str, started_on: date,
-                   discharged_on: date | None, hospital: str | None, reason: str | None, *,
-                   source: str, who: str, follow_up_days: int = 2) -> tuple[int, bool | None]:
-    """Insert or complete an episode; (id, True new / False changed / None unchanged)."""
-    row = conn.execute(INSERT_EPISODE_SQL, (patient_id, kind, started_on, discharged_on,
-                                            hospital, reason, source, who)).fetchone()
-    if row is None:
-        found = conn.execute("SELECT id FROM hospital_episodes WHERE patient_id = %s AND "
-                             "kind = %s AND started_on = %s",
-                             (patient_id, kind, started_on)).fetchone()
-        assert found is not None
-        return int(found["id"]), None
-    if discharged_on is not None and kind == "emergency-admission":
-        conn.execute(FOLLOW_UP_SQL, (patient_id, row["id"], FOLLOW_UP_TITLE,
-                                     discharged_on + timedelta(days=follow_up_days)))
-    _hospital_status(conn, patient_id)
-    return int(row["id"]), bool(row["inserted"])
-
-
-def _hospital_status(conn: DbConn, patient_id: int) -> None:
-    """In hospital while an emergency admission has no discharge date (pauses missing-reading
-    alerts); back to active when it has one."""
-    conn.execute(
-        "UPDATE patients p SET status = CASE WHEN EXISTS (SELECT 1 FROM hospital_episodes e "
-        "WHERE e.patient_id = p.id AND e.kind = 'emergency-admission' AND e.discharged_on IS "
-        "NULL) THEN 'in-hospital'::patient_status ELSE 'active'::patient_status END, "
-        "updated_at = now() WHERE p.id = %s AND p.status IN ('active', 'in-hospital')",
-        (patient_id,))
-
-
 @router.get("/patients/{patient_id}/admissions", response_model=list[EpisodeOut],
             summary="A patient's admissions and A&E attendances")
 def list_episodes(patient_id: int, staff: Clinical, conn: Conn, zone: Zone,
@@ -112,9 +61,9 @@ def add_episode(patient_id: int, body: EpisodeIn, staff: Clinical, conn: Conn, z
                     "started_on = %s", (patient_id, body.kind.value, body.started_on)
                     ).fetchone() is not None:
         raise ApiError(409, "This episode is already recorded.", "duplicate-episode")
-    episode_id, _ = record_episode(conn, patient_id, body.kind.value, body.started_on,
-                                   body.discharged_on, body.hospital, body.reason,
-                                   source="manual", who=staff.username)
+    episode_id, _ = episodes.record_episode(
+        conn, patient_id, body.kind.value, body.started_on, body.discharged_on, body.hospital,
+        body.reason, source="manual", who=staff.username)
     audit(conn, staff, "create", "admission", patient_id, client_addr(request),
           {"episode_id": episode_id})
     out = conn.execute(EPISODE_SQL, {"id": episode_id, "zone": zone.key}).fetchone()
@@ -140,12 +89,7 @@ def discharge_episode(episode_id: int, body: DischargeEpisodeIn, staff: Clinical
     if body.discharged_on < episode["started_on"] or body.discharged_on > clock.today(zone):
         raise ApiError(422, "The discharge date must be between the start and today.",
                        "bad-discharged-on")
-    conn.execute("UPDATE hospital_episodes SET discharged_on = %s WHERE id = %s",
-                 (body.discharged_on, episode_id))
-    if episode["kind"] == "emergency-admission":
-        conn.execute(FOLLOW_UP_SQL, (episode["patient_id"], episode_id, FOLLOW_UP_TITLE,
-                                     body.discharged_on + timedelta(days=body.follow_up_days)))
-    _hospital_status(conn, episode["patient_id"])
+    episodes.discharge(conn, episode, body.discharged_on, body.follow_up_days)
     audit(conn, staff, "discharge", "admission", episode["patient_id"], client_addr(request),
           {"episode_id": episode_id})
     out = conn.execute(EPISODE_SQL, {"id": episode_id, "zone": zone.key}).fetchone()
@@ -159,9 +103,8 @@ def review_episode(episode_id: int, body: EpisodeReviewIn, staff: Clinical, conn
                    request: Request) -> EpisodeOut:
     """Was it avoidable, and what would have helped."""
     episode = _episode(conn, staff, episode_id, zone)
-    conn.execute("UPDATE hospital_episodes SET avoidable = %s, would_have_helped = %s, "
-                 "reviewed_by = %s, reviewed_at = now() WHERE id = %s",
-                 (body.avoidable.value, body.would_have_helped, staff.username, episode_id))
+    episodes.review(conn, episode_id, body.avoidable.value, body.would_have_helped,
+                    staff.username)
     audit(conn, staff, "review", "admission", episode["patient_id"], client_addr(request),
           {"episode_id": episode_id})
     out = conn.execute(EPISODE_SQL, {"id": episode_id, "zone": zone.key}).fetchone()
@@ -183,9 +126,9 @@ def import_episodes(text: CsvBody, staff: Clinical, conn: Conn, zone: Zone,
     def store(pid: int, r: EpisodeRow) -> bool:
         try:
             with conn.transaction():
-                _, changed = record_episode(conn, pid, r.kind, r.started_on, r.discharged_on,
-                                            r.hospital, r.reason, source="import",
-                                            who=staff.username)
+                _, changed = episodes.record_episode(
+                    conn, pid, r.kind, r.started_on, r.discharged_on, r.hospital, r.reason,
+                    source="import", who=staff.username)
         except psycopg.errors.CheckViolation as err:
             raise RowConflict("conflicts-with-record", "The row contradicts the recorded "
                               "episode (e.g. a discharge before its start).") from err

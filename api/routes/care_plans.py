@@ -23,7 +23,14 @@ from api.render.care_plan import render_care_plan
 from api.schemas.care_plans import CarePatientOut, CarePlanIn, CarePlanOut, ReviewIn
 from api.schemas.care_team import CareTeamOut
 from api.schemas.common import Problem
-from telehub.care.plan import next_review_due, review_overdue
+from telehub.care.plan import (
+    ensure_care_record,
+    next_review_due,
+    record_review,
+    review_overdue,
+    set_advice,
+    set_review_due,
+)
 from telehub.domain import clock
 from telehub.domain.units import parse_metric
 
@@ -50,8 +57,7 @@ def put_care_plan(patient_id: int, body: CarePlanIn, staff: Clinical, conn: Conn
                   request: Request) -> CarePlanOut:
     """Fields left out are kept; advice merges per episode (empty text removes it)."""
     check_patient(conn, staff, patient_id)
-    conn.execute("INSERT INTO patient_care (patient_id, updated_by) VALUES (%s, %s) "
-                 "ON CONFLICT (patient_id) DO NOTHING", (patient_id, staff.username))
+    ensure_care_record(conn, patient_id, staff.username)
     if body.schedule is not None:
         plan: dict[str, Any] = {}
         for item in body.schedule:
@@ -70,13 +76,9 @@ def put_care_plan(patient_id: int, body: CarePlanIn, staff: Clinical, conn: Conn
         assert row is not None
         advice = {**row["advice"], **{k: v.strip() for k, v in body.advice.items()}}
         advice = {k: v[:1000] for k, v in advice.items() if v}
-        conn.execute("UPDATE patient_care SET advice = %s, updated_at = now(), "
-                     "updated_by = %s WHERE patient_id = %s",
-                     (Jsonb(advice), staff.username, patient_id))
+        set_advice(conn, patient_id, advice, staff.username)
     if body.review_due is not None:
-        conn.execute("UPDATE patient_care SET review_due = %s, updated_at = now(), "
-                     "updated_by = %s WHERE patient_id = %s",
-                     (body.review_due, staff.username, patient_id))
+        set_review_due(conn, patient_id, body.review_due, staff.username)
     audit(conn, staff, "update", "care-plan", patient_id, client_addr(request),
           {"fields": sorted(body.model_dump(exclude_unset=True))})
     out = load_care_plan(conn, patient_id, zone)
@@ -97,13 +99,8 @@ def review_care_plan(patient_id: int, body: ReviewIn, staff: Clinical, conn: Con
     next_due = body.next_due or next_review_due(reviewed_on)
     if next_due <= reviewed_on:
         raise ApiError(422, "next_due must be after reviewed_on.", "bad-review-date")
-    conn.execute("INSERT INTO care_plan_reviews (patient_id, reviewed_on, reviewed_by, reviewer, "
-                 "note, next_due) VALUES (%s, %s, %s, %s, %s, %s)",
-                 (patient_id, reviewed_on, staff.id, staff.display_name, body.note, next_due))
-    conn.execute("INSERT INTO patient_care (patient_id, review_due, updated_by) "
-                 "VALUES (%s, %s, %s) ON CONFLICT (patient_id) DO UPDATE SET "
-                 "review_due = excluded.review_due, updated_by = excluded.updated_by, "
-                 "updated_at = now()", (patient_id, next_due, staff.username))
+    record_review(conn, patient_id, reviewed_on, next_due, reviewer_id=staff.id,
+                  reviewer=staff.display_name, note=body.note, updated_by=staff.username)
     audit(conn, staff, "review", "care-plan", patient_id, client_addr(request),
           {"next_due": next_due.isoformat()})
     out = load_care_plan(conn, patient_id, zone)

@@ -10,55 +10,13 @@ from api.errors import ApiError, not_found
 from api.queries.care_plans import load_care_team
 from api.schemas.care_team import CareTeamIn, CareTeamOut, ContactIn, ContactOut
 from api.schemas.common import Problem
+from telehub.care import team as team_records
 from telehub.domain import clock
 
 router = APIRouter(tags=["care"], responses={401: {"model": Problem},
                                                   404: {"model": Problem}})
 
 
-UPSERT_CARE_TEAM_SQL = """
-INSERT INTO patient_care (patient_id, gp_name, gp_practice, gp_phone, coordinator_id,
-    coordinator_role, spa_phone, key_safe_note, access_note, advance_decision,
-    advance_decision_note, consent_monitoring, consent_sharing, consent_on, consent_taken_by,
-    enrolment_conditions, enrolment_risk, enrolment_judgement, enrolment_note, updated_by)
-VALUES (%(patient_id)s, %(gp_name)s, %(gp_practice)s, %(gp_phone)s, %(coordinator_id)s,
-    %(coordinator_role)s, %(spa_phone)s, %(key_safe_note)s, %(access_note)s,
-    %(advance_decision)s, %(advance_decision_note)s, %(consent_monitoring)s,
-    %(consent_sharing)s, %(consent_on)s, %(consent_taken_by)s, %(enrolment_conditions)s,
-    %(enrolment_risk)s, %(enrolment_judgement)s, %(enrolment_note)s, %(updated_by)s)
-ON CONFLICT (patient_id) DO UPDATE SET gp_name = excluded.gp_name,
-    gp_practice = excluded.gp_practice, gp_phone = excluded.gp_phone,
-    coordinator_id = excluded.coordinator_id, coordinator_role = excluded.coordinator_role,
-    spa_phone = excluded.spa_phone, key_safe_note = excluded.key_safe_note,
-    access_note = excluded.access_note, advance_decision = excluded.advance_decision,
-    advance_decision_note = excluded.advance_decision_note,
-    consent_monitoring = excluded.consent_monitoring, consent_sharing = excluded.consent_sharing,
-    consent_on = excluded.consent_on, consent_taken_by = excluded.consent_taken_by,
-    enrolment_conditions = excluded.enrolment_conditions,
-    enrolment_risk = excluded.enrolment_risk, enrolment_judgement = excluded.enrolment_judgement,
-    enrolment_note = excluded.enrolment_note, updated_by = excluded.updated_by,
-    updated_at = now()
-"""
-CONTACT_COLUMNS = ("id, patient_id, name, relationship, phone, email, next_of_kin, "
-                   "notify_alerts, created_at, removed_at")
-ADD_CONTACT_SQL = f"""
-INSERT INTO patient_contacts (patient_id, name, relationship, phone, email, next_of_kin,
-                              notify_alerts)
-VALUES (%(p)s, %(name)s, %(relationship)s, %(phone)s, %(email)s, %(next_of_kin)s,
-        %(notify_alerts)s)
-RETURNING {CONTACT_COLUMNS}
-"""  # noqa: S608 (constant columns)
-UPDATE_CONTACT_SQL = f"""
-UPDATE patient_contacts SET name = %(name)s, relationship = %(relationship)s, phone = %(phone)s,
-       email = %(email)s, next_of_kin = %(next_of_kin)s, notify_alerts = %(notify_alerts)s
-WHERE id = %(id)s AND patient_id = %(p)s AND removed_at IS NULL
-RETURNING {CONTACT_COLUMNS}
-"""  # noqa: S608 (constant columns)
-REMOVE_CONTACT_SQL = f"""
-UPDATE patient_contacts SET removed_at = now()
-WHERE id = %s AND patient_id = %s AND removed_at IS NULL
-RETURNING {CONTACT_COLUMNS}
-"""  # noqa: S608 (constant columns)
 
 
 @router.get("/patients/{patient_id}/care-team", response_model=CareTeamOut,
@@ -90,8 +48,7 @@ def put_care_team(patient_id: int, body: CareTeamIn, staff: Clinical, conn: Conn
                        "(consent_taken_by).", "consent-incomplete")
     if body.consent_on is not None and body.consent_on > clock.today(zone):
         raise ApiError(422, "consent_on is in the future.", "bad-consent-date")
-    conn.execute(UPSERT_CARE_TEAM_SQL, {**body.model_dump(), "patient_id": patient_id,
-                                        "updated_by": staff.username})
+    team_records.save_care_team(conn, patient_id, body.model_dump(), staff.username)
     audit(conn, staff, "update", "care-team", patient_id, client_addr(request),
           {"fields": sorted(body.model_dump(exclude_unset=True))})
     out = CareTeamOut.model_validate(load_care_team(conn, patient_id))
@@ -105,7 +62,7 @@ def list_contacts(patient_id: int, staff: Clinical, conn: Conn, request: Request
                   include_removed: bool = False) -> list[ContactOut]:
     """The patient's carers and next of kin (current ones unless asked)."""
     check_patient(conn, staff, patient_id)
-    rows = conn.execute(f"SELECT {CONTACT_COLUMNS} FROM patient_contacts "  # noqa: S608
+    rows = conn.execute(f"SELECT {team_records.CONTACT_COLUMNS} FROM patient_contacts "  # noqa: S608
                         "WHERE patient_id = %s AND (%s OR removed_at IS NULL) ORDER BY id",
                         (patient_id, include_removed)).fetchall()
     audit(conn, staff, "read", "contacts", patient_id, client_addr(request))
@@ -119,10 +76,7 @@ def add_contact(patient_id: int, body: ContactIn, staff: Clinical, conn: Conn,
                 request: Request) -> ContactOut:
     """Add a carer or next of kin, with whether they want alert notifications."""
     check_patient(conn, staff, patient_id)
-    row = conn.execute(
-        ADD_CONTACT_SQL,
-        {**body.model_dump(), "p": patient_id}).fetchone()
-    assert row is not None
+    row = team_records.add_contact(conn, patient_id, body.model_dump())
     audit(conn, staff, "create", "contact", patient_id, client_addr(request),
           {"contact_id": row["id"]})
     conn.commit()
@@ -135,9 +89,7 @@ def update_contact(patient_id: int, contact_id: int, body: ContactIn, staff: Cli
                    conn: Conn, request: Request) -> ContactOut:
     """Replace a contact's details."""
     check_patient(conn, staff, patient_id)
-    row = conn.execute(
-        UPDATE_CONTACT_SQL,
-        {**body.model_dump(), "id": contact_id, "p": patient_id}).fetchone()
+    row = team_records.update_contact(conn, patient_id, contact_id, body.model_dump())
     if row is None:
         raise not_found("contact")
     audit(conn, staff, "update", "contact", patient_id, client_addr(request),
@@ -152,9 +104,7 @@ def remove_contact(patient_id: int, contact_id: int, staff: Clinical, conn: Conn
                    request: Request) -> ContactOut:
     """Mark a contact removed; the record stays."""
     check_patient(conn, staff, patient_id)
-    row = conn.execute(
-        REMOVE_CONTACT_SQL,
-        (contact_id, patient_id)).fetchone()
+    row = team_records.remove_contact(conn, patient_id, contact_id)
     if row is None:
         raise not_found("contact")
     audit(conn, staff, "remove", "contact", patient_id, client_addr(request),

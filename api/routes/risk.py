@@ -9,7 +9,7 @@ from api.deps import Clinical, Conn, Zone, client_addr
 from api.imports import CsvBody, import_rows
 from api.schemas.common import ImportResultOut, Problem
 from api.schemas.risk import RiskScoreOut
-from telehub.care.risk import RiskRow, parse_risk_csv
+from telehub.care.risk import RiskRow, parse_risk_csv, store_risk_score
 from telehub.domain import clock
 
 router = APIRouter(tags=["care"], responses={401: {"model": Problem},
@@ -27,14 +27,7 @@ def import_risk_tiers(text: CsvBody, request: Request, staff: Clinical,
     good, bad = parse_risk_csv(text, today=clock.today(zone))
 
     def store(pid: int, r: RiskRow) -> bool:
-        row = conn.execute(
-            "INSERT INTO risk_scores (patient_id, score, tier, scored_on, imported_by) "
-            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (patient_id, scored_on) DO UPDATE SET "
-            "score = excluded.score, tier = excluded.tier, imported_at = now(), "
-            "imported_by = excluded.imported_by WHERE (risk_scores.score, risk_scores.tier) "
-            "IS DISTINCT FROM (excluded.score, excluded.tier) RETURNING id",
-            (pid, r.score, r.tier, r.scored_on, staff.username)).fetchone()
-        return row is not None
+        return store_risk_score(conn, pid, r.score, r.tier, r.scored_on, staff.username)
 
     return import_rows(conn, staff, request, "risk-scores", good, bad, store)
 

@@ -1,4 +1,5 @@
-"""Care plans: review dates (quarterly, calendar months) and each trigger in words."""
+"""Care plans: review dates (quarterly, calendar months), each trigger in words, and the
+plan's records (advice, review date, reviews)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import calendar
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
 
 from telehub.domain.units import SPECS, Metric
 
@@ -69,3 +73,46 @@ def describe_trigger(metric: str | None, kind: str, params: Mapping[str, Any],
         return f"{label} out of range {params.get('n', params.get('count', '?'))} times"
     return label
 
+
+
+ENSURE_CARE_SQL = """
+INSERT INTO patient_care (patient_id, updated_by) VALUES (%s, %s)
+ON CONFLICT (patient_id) DO NOTHING
+"""
+ADVICE_SQL = """
+UPDATE patient_care SET advice = %s, updated_at = now(), updated_by = %s WHERE patient_id = %s
+"""
+REVIEW_DUE_SQL = """
+INSERT INTO patient_care (patient_id, review_due, updated_by) VALUES (%s, %s, %s)
+ON CONFLICT (patient_id) DO UPDATE SET review_due = excluded.review_due,
+    updated_by = excluded.updated_by, updated_at = now()
+"""
+REVIEW_SQL = """
+INSERT INTO care_plan_reviews (patient_id, reviewed_on, reviewed_by, reviewer, note, next_due)
+VALUES (%s, %s, %s, %s, %s, %s)
+"""
+
+
+def ensure_care_record(conn: psycopg.Connection[Any], patient_id: int, updated_by: str) -> None:
+    """The patient's care record exists (empty until someone fills it in)."""
+    conn.execute(ENSURE_CARE_SQL, (patient_id, updated_by))
+
+
+def set_advice(conn: psycopg.Connection[Any], patient_id: int, advice: Mapping[str, str],
+               updated_by: str) -> None:
+    """Replace the plan's advice per episode (the care record must exist)."""
+    conn.execute(ADVICE_SQL, (Jsonb(dict(advice)), updated_by, patient_id))
+
+
+def set_review_due(conn: psycopg.Connection[Any], patient_id: int, due: date,
+                   updated_by: str) -> None:
+    """When the plan is next due for review."""
+    conn.execute(REVIEW_DUE_SQL, (patient_id, due, updated_by))
+
+
+def record_review(conn: psycopg.Connection[Any], patient_id: int, reviewed_on: date,
+                  next_due: date, *, reviewer_id: int | None, reviewer: str, note: str | None,
+                  updated_by: str) -> None:
+    """A review of the plan, and the date the next one falls due."""
+    conn.execute(REVIEW_SQL, (patient_id, reviewed_on, reviewer_id, reviewer, note, next_due))
+    set_review_due(conn, patient_id, next_due, updated_by)

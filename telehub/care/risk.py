@@ -1,4 +1,4 @@
-"""Risk tiers: a risk-stratification tool's CSV export, parsed row by row."""
+"""Risk tiers: a risk-stratification tool's CSV export, parsed row by row, and the scores stored."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
+
+import psycopg
 
 from telehub.care.csv_rows import RowProblem, RowRefused, cell_date, cell_nhs, csv_rows
 
@@ -57,3 +60,22 @@ def _risk_row(number: int, row: Mapping[str, str], today: date) -> RiskRow:
         raise RowRefused("future-date", "date is in the future.")
     return RiskRow(number, nhs, score, tier.lower(), scored_on)
 
+
+
+# Re-importing a score is harmless: the same (patient, date) is changed only if it differs.
+STORE_SCORE_SQL = """
+INSERT INTO risk_scores (patient_id, score, tier, scored_on, imported_by)
+VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT (patient_id, scored_on) DO UPDATE SET score = excluded.score, tier = excluded.tier,
+    imported_at = now(), imported_by = excluded.imported_by
+WHERE (risk_scores.score, risk_scores.tier) IS DISTINCT FROM (excluded.score, excluded.tier)
+RETURNING id
+"""
+
+
+def store_risk_score(conn: psycopg.Connection[Any], patient_id: int, score: float, tier: str,
+                     scored_on: date, imported_by: str) -> bool:
+    """Store a patient's score for a date; True when it added or changed one."""
+    row = conn.execute(STORE_SCORE_SQL, (patient_id, score, tier, scored_on,
+                                         imported_by)).fetchone()
+    return row is not None
