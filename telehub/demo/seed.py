@@ -27,7 +27,11 @@ import typer
 from psycopg.types.json import Jsonb
 
 from telehub.care import registration as registry
-from telehub.care.plan import next_review_due
+from telehub.care.episodes import add_follow_up, record_episode, review
+from telehub.care.plan import next_review_due, record_review, set_advice
+from telehub.care.risk import store_risk_score
+from telehub.care.team import add_contact, cover_team, save_care_team
+from telehub.domain import clock
 from telehub.domain.nhs_number import synthetic_nhs_numbers
 from telehub.domain.roster import Caseload, DeviceSpec, PatientSpec, dump_caseload
 from telehub.domain.units import Unit
@@ -304,7 +308,7 @@ def seed_demo(conn: psycopg.Connection, data_dir: Path, seed: int = DEMO_SEED,
 
     Review dates and hospital episodes are placed relative to `today` (default: today).
     A trust seeded before the care data existed gets its telecare devices and care data."""
-    today = today or date.today()
+    today = today or clock.today()
     plan = plan_demo(seed)
     target = demo_dir(data_dir)
     if _already_seeded(conn):
@@ -415,8 +419,7 @@ def _add_care(conn: psycopg.Connection, plan: list[DemoPatient], patient_ids: li
     team_rows = conn.execute("SELECT id FROM teams WHERE code = ANY(%s) ORDER BY id",
                              ([code for code, _ in TEAMS],)).fetchall()
     for row in team_rows:
-        conn.execute("INSERT INTO responder_coverage (staff_id, team_id) VALUES (%s, %s) "
-                     "ON CONFLICT DO NOTHING", (staff_ids["responder"], _first(row)))
+        cover_team(conn, staff_ids["responder"], _first(row))
     _add_episodes(conn, rng, plan, patient_ids, names, today)
 
 
@@ -439,27 +442,25 @@ def _add_patient_care(conn: psycopg.Connection, rng: random.Random, p: DemoPatie
               if (episode != "weight-gain" or "weight" in p.simulation.schedule)
               and (episode != "spo2-low" or "spo2" in p.simulation.schedule)
               and (not episode.startswith("glucose") or "glucose" in p.simulation.schedule)}
-    conn.execute(
-        "INSERT INTO patient_care (patient_id, gp_name, gp_practice, gp_phone, coordinator_id, "
-        "coordinator_role, spa_phone, key_safe_note, access_note, advance_decision, "
-        "advance_decision_note, consent_monitoring, consent_sharing, consent_on, "
-        "consent_taken_by, enrolment_conditions, enrolment_risk, enrolment_judgement, "
-        "enrolment_note, advice, review_due, updated_by) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-        "%s, %s, %s)",
-        (pid, rng.choice(GP_NAMES), practice, gp_phone, staff_ids[coordinator],
-         "Community Matron" if coordinator.startswith("matron") else "District Nurse",
-         SPA_PHONES[p.team], rng.choice(KEY_SAFES), rng.choice(ACCESS_NOTES) or None, advance,
-         ("ReSPECT form and DNACPR in place; the form is on the fridge." if advance else None),
-         True, rng.random() > 0.05, consented, names[coordinator], True,
-         len(p.conditions) > 1 or rng.random() < 0.5, rng.random() < 0.3,
-         "Two or more admissions in the last year." if len(p.conditions) > 1 else None,
-         Jsonb(advice), due, "seed"))
-    conn.execute(
-        "INSERT INTO care_plan_reviews (patient_id, reviewed_on, reviewed_by, reviewer, note, "
-        "next_due) VALUES (%s, %s, %s, %s, %s, %s)",
-        (pid, reviewed, staff_ids[coordinator], names[coordinator],
-         "Plan reviewed with the patient; triggers and advice unchanged.", due))
+    role = "Community Matron" if coordinator.startswith("matron") else "District Nurse"
+    save_care_team(conn, pid, {
+        "gp_name": rng.choice(GP_NAMES), "gp_practice": practice, "gp_phone": gp_phone,
+        "coordinator_id": staff_ids[coordinator], "coordinator_role": role,
+        "spa_phone": SPA_PHONES[p.team], "key_safe_note": rng.choice(KEY_SAFES),
+        "access_note": rng.choice(ACCESS_NOTES) or None, "advance_decision": advance,
+        "advance_decision_note": ("ReSPECT form and DNACPR in place; the form is on the "
+                                  "fridge." if advance else None),
+        "consent_monitoring": True, "consent_sharing": rng.random() > 0.05,
+        "consent_on": consented, "consent_taken_by": names[coordinator],
+        "enrolment_conditions": True,
+        "enrolment_risk": len(p.conditions) > 1 or rng.random() < 0.5,
+        "enrolment_judgement": rng.random() < 0.3,
+        "enrolment_note": ("Two or more admissions in the last year."
+                           if len(p.conditions) > 1 else None)}, "seed")
+    set_advice(conn, pid, advice, "seed")
+    record_review(conn, pid, reviewed, due, reviewer_id=staff_ids[coordinator],
+                  reviewer=names[coordinator], updated_by="seed",
+                  note="Plan reviewed with the patient; triggers and advice unchanged.")
 
 
 def _add_contacts(conn: psycopg.Connection, rng: random.Random, p: DemoPatient,
@@ -468,12 +469,11 @@ def _add_contacts(conn: psycopg.Connection, rng: random.Random, p: DemoPatient,
         relationship = rng.choice(RELATIONSHIPS)
         family = p.family_name if relationship not in ("Neighbour", "Friend") else rng.choice(
             FAMILY_NAMES)
-        conn.execute(
-            "INSERT INTO patient_contacts (patient_id, name, relationship, phone, next_of_kin, "
-            "notify_alerts) VALUES (%s, %s, %s, %s, %s, %s)",
-            (pid, f"{rng.choice(CARER_NAMES)} {family}", relationship,
-             f"07700 900{rng.randint(0, 999):03d}", i == 0 and relationship not in (
-                 "Neighbour", "Friend"), rng.random() < 0.6))
+        add_contact(conn, pid, {
+            "name": f"{rng.choice(CARER_NAMES)} {family}", "relationship": relationship,
+            "phone": f"07700 900{rng.randint(0, 999):03d}", "email": None,
+            "next_of_kin": i == 0 and relationship not in ("Neighbour", "Friend"),
+            "notify_alerts": rng.random() < 0.6})
 
 
 def _add_risk(conn: psycopg.Connection, rng: random.Random, p: DemoPatient, pid: int,
@@ -486,9 +486,7 @@ def _add_risk(conn: psycopg.Connection, rng: random.Random, p: DemoPatient, pid:
     for scored_on, value in ((today - timedelta(days=100), earlier),
                              (today - timedelta(days=10), score)):
         band = next((t for t, lo, _hi in RISK_TIERS if value >= lo), "low")
-        conn.execute(
-            "INSERT INTO risk_scores (patient_id, score, tier, scored_on, imported_by) "
-            "VALUES (%s, %s, %s, %s, %s)", (pid, value, band, scored_on, "seed"))
+        store_risk_score(conn, pid, value, band, scored_on, "seed")
 
 
 def _add_episodes(conn: psycopg.Connection, rng: random.Random, plan: list[DemoPatient],
@@ -502,27 +500,20 @@ def _add_episodes(conn: psycopg.Connection, rng: random.Random, plan: list[DemoP
         started = today - timedelta(days=ago)
         discharged = started + timedelta(days=stay) if stay is not None else started
         reviewer = names[_coordinator(p)]
-        row = conn.execute(
-            "INSERT INTO hospital_episodes (patient_id, kind, started_on, discharged_on, "
-            "hospital, reason, source, recorded_by, avoidable, would_have_helped, reviewed_by, "
-            "reviewed_at) VALUES (%s, %s, %s, %s, %s, %s, 'manual', 'seed', %s, %s, %s, %s) "
-            "RETURNING id",
-            (pid, kind, started, discharged, rng.choice(HOSPITALS), reason, avoidable, helped,
-             reviewer if avoidable else None,
-             datetime.combine(discharged + timedelta(days=7), time(14), UTC)
-             if avoidable else None)).fetchone()
-        assert row is not None
+        episode_id, _ = record_episode(conn, pid, kind, started, discharged,
+                                       rng.choice(HOSPITALS), reason, source="manual",
+                                       who="seed", follow_up_days=None)
+        if avoidable:
+            review(conn, episode_id, avoidable, helped, reviewer,
+                   datetime.combine(discharged + timedelta(days=7), time(14), UTC))
         if task_done is None:
             continue
         due = discharged + timedelta(days=2)
-        conn.execute(
-            "INSERT INTO follow_up_tasks (patient_id, episode_id, title, due_on, done_at, "
-            "done_by, note) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            (pid, _first(row), "Phone call within 2 days of discharge: medicines, symptoms, "
-             "monitoring restarted", due,
-             datetime.combine(due, time(11), UTC) if task_done else None,
-             reviewer if task_done else None,
-             "Called; readings resumed." if task_done else None))
+        add_follow_up(conn, pid, episode_id, "Phone call within 2 days of discharge: medicines, "
+                      "symptoms, monitoring restarted", due,
+                      done_at=datetime.combine(due, time(11), UTC) if task_done else None,
+                      done_by=reviewer if task_done else None,
+                      note="Called; readings resumed." if task_done else None)
 
 
 def _write_caseload(conn: psycopg.Connection, plan: list[DemoPatient], seed: int,
