@@ -84,17 +84,16 @@ def current_staff(conn: Conn, token: Annotated[str | None, Depends(oauth2_scheme
     if not token:
         raise ApiError(401, "Sign in first: send 'Authorization: Bearer <token>'.",
                        "not-authenticated", _UNAUTHORISED)
-    row = conn.execute(SESSION_SQL, (token_digest(token),)).fetchone()
+    with conn.transaction():  # its own transaction, committed before the route runs
+        row = conn.execute(SESSION_SQL, (token_digest(token),)).fetchone()
+        if row is not None and row["stale"] is not False:
+            # Touched at most once a minute: no write (and no row lock held for the request)
+            # on every call, yet idle tokens stay visible to an operator.
+            conn.execute("UPDATE api_tokens SET last_used_at = now() WHERE id = %s",
+                         (row["token_id"],))
     if row is None:
-        conn.rollback()
         raise ApiError(401, "The token is unknown, expired or revoked; sign in again.",
                        "bad-token", _UNAUTHORISED)
-    if row["stale"] is not False:
-        # Touched at most once a minute: no write (and no row lock held for the request)
-        # on every call, yet idle tokens stay visible to an operator.
-        conn.execute("UPDATE api_tokens SET last_used_at = now() WHERE id = %s",
-                     (row["token_id"],))
-    conn.commit()
     return Staff(id=row["id"], username=row["username"], display_name=row["display_name"],
                  role=Role(row["role"]), team_id=row["team_id"])
 

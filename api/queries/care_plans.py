@@ -46,6 +46,7 @@ WHERE p.status <> 'discharged'
   AND (%(team)s::bigint IS NULL OR p.team_id = %(team)s)
   AND (%(tier)s::text IS NULL OR r1.tier = lower(%(tier)s))
 """  # noqa: S608 (constant SQL fragments; every value is bound)
+# The orderings `/care/patients?sort=` offers (constant SQL, chosen by key).
 _SORTS = {"risk": "risk_score DESC NULLS LAST, display_id",
           "review": "review_due NULLS LAST, display_id", "name": "name, display_id"}
 

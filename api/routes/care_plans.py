@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from alerts.catalogue import load_catalogue
@@ -138,8 +139,11 @@ def care_patients(staff: Clinical, conn: Conn, zone: Zone, request: Request,
     team = scope_team(staff, team_id)
     tier = tier.strip() if tier and tier.strip() else None
     today = clock.today(zone)
-    query = CARE_PATIENTS_SQL + (f" AND {REVIEW_DUE_SQL} < %(today)s" if overdue_only else "")
-    rows = conn.execute(f"{query} ORDER BY {_SORTS[sort]}",
+    overdue = (sql.SQL(" AND {} < %(today)s").format(sql.SQL(REVIEW_DUE_SQL)) if overdue_only
+               else sql.SQL(""))
+    query = sql.SQL("{}{} ORDER BY {}").format(sql.SQL(CARE_PATIENTS_SQL), overdue,
+                                               sql.SQL(_SORTS[sort]))
+    rows = conn.execute(query,
                         {"team": team, "tier": tier, "today": today, "zone": zone.key}).fetchall()
     out = [CarePatientOut(**r, review_overdue=review_overdue(r["review_due"], today))
            for r in rows]
