@@ -14,13 +14,15 @@ from api.queries.care_plans import REVIEW_DUE_SQL
 from api.schemas.outcomes import OutcomeMonth
 from telehub.care.plan import add_months, review_overdue
 from telehub.domain import clock
+from telehub.domain.codes import ResponderAction
 
 # An amber or red alert this many days before an admission "preceded" it.
 PRECEDING_DAYS = 14
 READMISSION_DAYS = 30
 # Staff actions that count as the first response to a red alert (system events do not).
-ACTION_KINDS = ("acknowledged", "assigned", "escalated", "note", "resolved", "call-logged",
-                "carer-contacted", "visit-dispatched", "ambulance-called", "escalated-to-matron")
+ACTION_KINDS = ("acknowledged", "assigned", "escalated", "note", "resolved",
+                *(a.value for a in ResponderAction
+                  if a not in (ResponderAction.ACKNOWLEDGE, ResponderAction.RESOLVED)))
 DEFINITIONS = {
     "monitored_patients": "Patients of the team enrolled before the month ended and not "
                           "discharged from monitoring before it began.",
