@@ -1,4 +1,5 @@
-"""Alert lifecycle: acknowledge, assign, escalate, resolve with an outcome, notes; each audited."""
+"""Alert lifecycle: acknowledge, assign, escalate, resolve with an outcome, notes and responders'
+actions; each audited."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from psycopg.rows import dict_row
 
 from alerts import store
 from telehub.domain import clock
-from telehub.domain.codes import OUTCOMES
+from telehub.domain.codes import OUTCOMES, ResponderAction
 from telehub.errors import NotFoundError, ValidationError
 
 NOTE_MAX = 2000
@@ -137,6 +138,32 @@ def add_note(conn: psycopg.Connection, alert_id: int, actor: Actor, note: str) -
         raise ValidationError("empty-note", "A note needs some text.")
     _event(conn, alert_id, "note", actor, text)
     return alert
+
+
+def respond(conn: psycopg.Connection, alert_id: int, actor: Actor, action: ResponderAction,
+            note: str | None = None, outcome: str | None = None) -> str:
+    """A responder's action on an urgent alert (call logged, carer contacted, visit dispatched,
+    …); the kind of event it recorded. Any action on an open alert also acknowledges it, so
+    its escalation timer stops once someone is acting."""
+    if action == ResponderAction.RESOLVED and outcome is None:
+        raise ValidationError("outcome-required",
+                              "Say what the outcome was (outcome) to resolve the alert.")
+    alert = _lock(conn, alert_id)
+    if alert["status"] == "resolved":
+        raise TransitionError(f"Alert {alert_id} is already resolved.")
+    if action == ResponderAction.ACKNOWLEDGE:
+        acknowledge(conn, alert_id, actor, note=note)
+        return "acknowledged"
+    if alert["status"] == "open":
+        acknowledge(conn, alert_id, actor, note=f"By {action.value}.")
+    if action == ResponderAction.RESOLVED:
+        assert outcome is not None
+        resolve(conn, alert_id, actor, outcome, note=note)
+        return action.value
+    _event(conn, alert_id, action.value, actor, note.strip() if note and note.strip() else None)
+    if action == ResponderAction.ESCALATED_TO_MATRON and not alert["escalated"]:
+        escalate(conn, alert_id, actor, note="Escalated to the matron by the responder.")
+    return action.value
 
 
 def events(conn: psycopg.Connection, alert_id: int) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Who may see which patient and alert, and the audit log of every patient-record access."""
+"""Who may see which team, patient and alert (every role, every route), and the audit log."""
 
 from __future__ import annotations
 
@@ -8,13 +8,27 @@ from psycopg.types.json import Jsonb
 
 from api.deps import DbConn, Staff
 from api.errors import not_found
-from api.schemas import Role
+from telehub.domain.codes import Role
 
 AUDIT_SQL = """
 INSERT INTO audit_log (staff_id, actor, action, resource, patient_id, detail, client_addr)
 VALUES (%s, %s, %s, %s, %s, %s, %s)
 """
 
+# The teams a responder covers: those listed for them, else their own team, else every team.
+COVERED_SQL = """
+SELECT coalesce((SELECT array_agg(team_id) FROM responder_coverage WHERE staff_id = %(staff)s),
+                CASE WHEN %(team)s::bigint IS NULL THEN NULL ELSE ARRAY[%(team)s::bigint] END)
+       AS teams
+"""
+# Who sees an alert (bound with `alert_scope`): clinical staff, the alerts of their team;
+# admins, every alert; a responder, the alerts routed to responders (red or escalated) and
+# those assigned to them, in the teams they cover; managers none (they get team statistics).
+ALERT_VISIBLE_SQL = """(
+    %(sees_alerts)s
+    AND (%(teams)s::bigint[] IS NULL OR a.team_id = ANY(%(teams)s))
+    AND (NOT %(responder)s OR a.severity = 'red' OR a.escalated OR a.assignee_id = %(staff)s)
+)"""
 # A responder sees a patient only through an alert routed to them: an active alert that
 # is red, escalated, or assigned to them.
 RESPONDER_PATIENT_SQL = """
@@ -36,6 +50,28 @@ def team_visible(staff: Staff, team_id: int | None) -> bool:
     return team_id is not None and (staff.spans_teams or staff.team_id == team_id)
 
 
+def covered_teams(conn: DbConn, staff: Staff) -> list[int] | None:
+    """The team ids a responder covers; None means every team."""
+    row = conn.execute(COVERED_SQL, {"staff": staff.id, "team": staff.team_id}).fetchone()
+    assert row is not None
+    return None if row["teams"] is None else [int(t) for t in row["teams"]]
+
+
+def visible_teams(conn: DbConn, staff: Staff) -> list[int] | None:
+    """The teams whose patients and alerts `staff` may see; None means every team."""
+    if staff.role == Role.ADMIN:
+        return None
+    if staff.role == Role.RESPONDER:
+        return covered_teams(conn, staff)
+    return None if staff.team_id is None else [staff.team_id]
+
+
+def alert_scope(conn: DbConn, staff: Staff) -> dict[str, Any]:
+    """The parameters `ALERT_VISIBLE_SQL` needs to decide which alerts `staff` sees."""
+    return {"sees_alerts": staff.role != Role.MANAGER, "teams": visible_teams(conn, staff),
+            "responder": staff.role == Role.RESPONDER, "staff": staff.id}
+
+
 def check_patient(conn: DbConn, staff: Staff, patient_id: int, *,
                   responder_ok: bool = False) -> int:
     """The patient's team id when `staff` may see the patient; else a 404 (never a 403)."""
@@ -44,11 +80,16 @@ def check_patient(conn: DbConn, staff: Staff, patient_id: int, *,
         raise not_found("patient")
     if staff.role in (Role.ADMIN, Role.MATRON, Role.NURSE) and team_visible(staff, team):
         return team
-    if responder_ok and staff.role == Role.RESPONDER and team_visible(staff, team):
+    if responder_ok and staff.role == Role.RESPONDER and _covers(conn, staff, team):
         hit = conn.execute(RESPONDER_PATIENT_SQL, {"patient": patient_id, "staff": staff.id})
         if hit.fetchone() is not None:
             return team
     raise not_found("patient")
+
+
+def _covers(conn: DbConn, staff: Staff, team_id: int) -> bool:
+    teams = visible_teams(conn, staff)
+    return teams is None or team_id in teams
 
 
 def audit(conn: DbConn, staff: Staff | None, action: str, resource: str,
@@ -58,3 +99,20 @@ def audit(conn: DbConn, staff: Staff | None, action: str, resource: str,
     conn.execute(AUDIT_SQL, (staff.id if staff else None,
                              actor or (staff.username if staff else "system"), action, resource,
                              patient_id, Jsonb(detail or {}), addr))
+
+
+def scope_team(staff: Staff, team_id: int | None) -> int | None:
+    """The team to list: the caller's own unless they span teams."""
+    if staff.spans_teams:
+        return team_id
+    if team_id is not None and team_id != staff.team_id:
+        raise not_found("team")
+    return staff.team_id
+
+
+def visible_patients(conn: DbConn, staff: Staff, nhs_numbers: list[str]) -> dict[str, int]:
+    """NHS number -> patient id for the patients the caller's teams hold."""
+    rows = conn.execute("SELECT id, nhs_number, team_id FROM patients "
+                        "WHERE nhs_number = ANY(%s)", (sorted(set(nhs_numbers)),)).fetchall()
+    return {r["nhs_number"]: r["id"] for r in rows if team_visible(staff, r["team_id"])}
+

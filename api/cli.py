@@ -121,7 +121,7 @@ def api_command(host: str = typer.Option(None, help="Default: settings api.host"
     """Serve the HTTP API with uvicorn."""
     import uvicorn
 
-    from api.app import create_app
+    from api.main import create_app
 
     settings = get_settings()
     try:

@@ -6,20 +6,21 @@ import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, cast
+from zoneinfo import ZoneInfo
 
 import psycopg
 from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from api.errors import ApiError
-from api.schemas import Role
 from api.state import ApiState
+from telehub.domain.codes import Role
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
 CLINICAL = (Role.ADMIN, Role.MATRON, Role.NURSE)
 
-# The pool hands out connections whose rows are dicts (see api.app).
+# The pool hands out connections whose rows are dicts (see api.main).
 DbConn = psycopg.Connection[Any]
 
 
@@ -37,6 +38,14 @@ def get_conn(request: Request) -> Iterator[DbConn]:
 
 Conn = Annotated[DbConn, Depends(get_conn)]
 State = Annotated[ApiState, Depends(api_state)]
+
+
+def service_zone(state: State) -> ZoneInfo:
+    """The service's time zone: every "today" and local day the API judges is on it."""
+    return state.settings.zone
+
+
+Zone = Annotated[ZoneInfo, Depends(service_zone)]
 
 
 @dataclass(frozen=True)
@@ -75,17 +84,16 @@ def current_staff(conn: Conn, token: Annotated[str | None, Depends(oauth2_scheme
     if not token:
         raise ApiError(401, "Sign in first: send 'Authorization: Bearer <token>'.",
                        "not-authenticated", _UNAUTHORISED)
-    row = conn.execute(SESSION_SQL, (token_digest(token),)).fetchone()
+    with conn.transaction():  # its own transaction, committed before the route runs
+        row = conn.execute(SESSION_SQL, (token_digest(token),)).fetchone()
+        if row is not None and row["stale"] is not False:
+            # Touched at most once a minute: no write (and no row lock held for the request)
+            # on every call, yet idle tokens stay visible to an operator.
+            conn.execute("UPDATE api_tokens SET last_used_at = now() WHERE id = %s",
+                         (row["token_id"],))
     if row is None:
-        conn.rollback()
         raise ApiError(401, "The token is unknown, expired or revoked; sign in again.",
                        "bad-token", _UNAUTHORISED)
-    if row["stale"] is not False:
-        # Touched at most once a minute: no write (and no row lock held for the request)
-        # on every call, yet idle tokens stay visible to an operator.
-        conn.execute("UPDATE api_tokens SET last_used_at = now() WHERE id = %s",
-                     (row["token_id"],))
-    conn.commit()
     return Staff(id=row["id"], username=row["username"], display_name=row["display_name"],
                  role=Role(row["role"]), team_id=row["team_id"])
 

@@ -1,7 +1,7 @@
 """`telehub bench alert-burden`: alerts per 100 patient-days for a simulated caseload, per rule
 and per scenario, against the same caseload kept stable.
 
-The caseload is the demo seed's mix (`telehub.demo.seed.plan_demo`): conditions, scenarios,
+The caseload is the demo seed's mix (`telehub.demo.caseload.plan_demo`): conditions, scenarios,
 devices, schedules and individual SpO2 scales. Its readings come from the simulators'
 physiology, hour by simulated hour over the days measured; after each hour the alert
 scheduler runs at that simulated time (missing readings, escalations) and at 17:00 the
@@ -122,7 +122,7 @@ def window(days: int, end: datetime | None = None) -> tuple[datetime, datetime]:
 
 def plan_caseload(sizes: BurdenSizes, *, stable: bool = False) -> list[Any]:
     """The seed's patients (scenario mix), or the same patients with every scenario stable."""
-    from telehub.demo.seed import plan_demo
+    from telehub.demo.caseload import plan_demo
 
     plan = plan_demo(seed=sizes.seed, count=sizes.patients)
     if stable:

@@ -16,7 +16,7 @@ from telehub.care.registration import add_staff
 from telehub.demo.embedded import free_port, stop_process, wait_for_port
 from telehub.passwords import generate_secret
 
-_SERVE = ("import uvicorn; from api.app import create_app; from telehub.config import Settings; "
+_SERVE = ("import uvicorn; from api.main import create_app; from telehub.config import Settings; "
           "uvicorn.run(create_app(Settings()), host='127.0.0.1', port={port}, "
           "log_level='warning', access_log=False)")
 
@@ -33,7 +33,7 @@ class ApiSession:
 def api_missing() -> str | None:
     """None when the API package can be imported here, else why not."""
     try:
-        from api.app import create_app  # noqa: F401
+        from api.main import create_app  # noqa: F401
     except ImportError as err:
         return f"the API is not installed: {err}"
     return None

@@ -162,7 +162,7 @@ def run(admin_url: str, sizes: QuerySizes, *, database: str = "telehub_bench",
 def caseload_query() -> tuple[str, str]:
     """The API's own caseload SQL when the API is installed, else this module's; and which."""
     try:
-        from api.caseload import CASELOAD_SQL as API_CASELOAD_SQL
+        from api.queries.caseload import CASELOAD_SQL as API_CASELOAD_SQL
     except ImportError:
         return CASELOAD_SQL, "bench"
     return API_CASELOAD_SQL, "api"
@@ -180,7 +180,8 @@ def _time_all(conn: psycopg.Connection[Row], report: Report, info: HistoryInfo,
     team_args = {"team": team, "patients": patients, "as_of": as_of, "now": as_of,
                  "nurse": None, "trend_from": as_of - timedelta(days=7)}
     caseload_sql, source = caseload_query()
-    report.params["caseload_sql"] = f"{source} (api/caseload.py)" if source == "api" else source
+    report.params["caseload_sql"] = (f"{source} (api/queries/caseload.py)"
+                                     if source == "api" else source)
     report.params["team_patients"] = len(patients)
 
     def chart_args() -> dict[str, Any]:

@@ -10,33 +10,28 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from alerts import lifecycle
 from api.access import audit
-from api.alert_queries import ALERT_COLUMNS, alert_events, get_alert, list_alerts
 from api.deps import CLINICAL, Conn, DbConn, Pages, Staff, client_addr, require
 from api.errors import ApiError
-from api.schemas import (
+from api.queries.alerts import alert_events, get_alert, list_alerts, reload_alert
+from api.schemas.alerts import (
     AcknowledgeIn,
     AlertDetailOut,
     AlertEventOut,
     AlertOut,
-    AlertStatus,
     AssignIn,
     EscalateIn,
     NoteIn,
-    Page,
-    PatientContextOut,
-    Problem,
     ResolveIn,
-    Role,
-    Severity,
 )
+from api.schemas.common import Page, Problem
+from api.schemas.patients import PatientContextOut
+from telehub.domain.codes import AlertStatus, Role, Severity
 
 router = APIRouter(tags=["alerts"], responses={401: {"model": Problem},
                                                404: {"model": Problem}})
 
 Viewer = Annotated[Staff, Depends(require(*CLINICAL, Role.RESPONDER))]
 Clinician = Annotated[Staff, Depends(require(*CLINICAL))]
-RELOAD_SQL = f"""SELECT {ALERT_COLUMNS} FROM alerts a JOIN patients p ON p.id = a.patient_id
-WHERE a.id = %s"""  # noqa: S608 (constant columns)
 _ACTION: dict[int | str, dict[str, Any]] = {
     409: {"model": Problem, "description": "Not allowed in the alert's current state"},
     422: {"model": Problem},
@@ -106,9 +101,7 @@ def _act(conn: DbConn, staff: Staff, alert_id: int, request: Request, action: st
         raise ApiError(409, err.message, err.code) from err
     audit(conn, staff, action, "alert", alert["patient_id"], client_addr(request),
           {"alert_id": alert_id, **(detail or {})})
-    # Reloaded without the visibility check: a responder's action may take the alert out
-    # of their view (e.g. assigning it away), and they still get the result.
-    out = conn.execute(RELOAD_SQL, (alert_id,)).fetchone()
+    out = reload_alert(conn, alert_id)
     conn.commit()
     return AlertOut.model_validate(out)
 

@@ -7,7 +7,8 @@ from datetime import datetime
 from fastapi import APIRouter
 
 from api.deps import Admin, Conn, Pages
-from api.schemas import AuditOut, Page, Problem
+from api.schemas.audit import AuditOut
+from api.schemas.common import Page, Problem
 
 router = APIRouter(tags=["audit"], responses={401: {"model": Problem}, 403: {"model": Problem}})
 

@@ -12,7 +12,8 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import Conn, CurrentStaff, State, client_addr, oauth2_scheme, token_digest
 from api.errors import ApiError
-from api.schemas import Problem, StaffOut, TokenOut
+from api.schemas.auth import StaffOut, TokenOut
+from api.schemas.common import Problem
 from telehub.passwords import verify_password
 
 logger = logging.getLogger(__name__)

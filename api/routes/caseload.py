@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import APIRouter, Request, Response
 
 from api.access import audit, team_visible
-from api.caseload import load_caseload
 from api.deps import Clinical, Conn, State, client_addr
 from api.errors import ApiError, not_found
-from api.schemas import CaseloadOut, Problem
+from api.queries.caseload import load_caseload
+from api.schemas.caseload import CaseloadOut
+from api.schemas.common import Problem
+from telehub.domain import clock
 
 router = APIRouter(tags=["caseload"], responses={401: {"model": Problem},
                                                  404: {"model": Problem}})
@@ -28,7 +28,7 @@ def caseload(staff: Clinical, conn: Conn, state: State, request: Request,
         raise ApiError(422, "Name the team (team_id).", "team-required")
     if not team_visible(staff, team):
         raise not_found("team")
-    now = datetime.now(UTC)
+    now = clock.now()
     rows = load_caseload(conn, team, nurse_id, now, zone=state.settings.zone)
     audit(conn, staff, "list", "caseload", None, client_addr(request),
           {"team_id": team, "nurse_id": nurse_id,

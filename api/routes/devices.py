@@ -13,19 +13,18 @@ from fastapi import APIRouter, Request
 from api.access import audit, check_patient, team_visible
 from api.deps import Admin, Clinical, Conn, DbConn, Pages, Staff, State, client_addr
 from api.errors import ApiError, not_found
-from api.schemas import (
+from api.schemas.common import Page, Problem
+from api.schemas.devices import (
     DeviceAssign,
     DeviceCreate,
     DeviceCredentialsOut,
-    DeviceKind,
     DeviceOut,
-    Page,
-    Problem,
     RejectedMessageOut,
     SeqGapOut,
 )
 from telehub.broker.passwords import hash_mosquitto_password
 from telehub.care import registration as registry
+from telehub.domain.codes import DeviceKind
 from telehub.mqtt import topics
 
 router = APIRouter(tags=["devices"], responses={401: {"model": Problem},

@@ -7,12 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from api import fhir
 from api.access import audit, check_patient
 from api.deps import Clinical, Conn, client_addr
 from api.errors import ApiError
-from api.routes.patients import load_patient
-from api.schemas import Problem
+from api.queries.patients import load_patient
+from api.render import fhir
+from api.schemas.common import Problem
 
 router = APIRouter(prefix="/fhir", tags=["fhir"], responses={401: {"model": Problem},
                                                             404: {"model": Problem}})

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 
 from api.deps import State
-from api.schemas import HealthOut, ReadyOut
+from api.schemas.health import HealthOut, ReadyOut
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,8 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from api.deps import Conn, State
 from api.errors import ApiError
 from api.publisher import PublishError
-from api.schemas import Problem, ReadingIn, ReadingsAccepted, ReadingsIn
+from api.schemas.common import Problem
+from api.schemas.readings import ReadingIn, ReadingsAccepted, ReadingsIn
 from telehub.broker.passwords import verify_mosquitto_password
 from telehub.domain import clock
 from telehub.domain.reading_checks import check_reading_time, check_sender

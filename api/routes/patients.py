@@ -12,47 +12,20 @@ from psycopg.types.json import Jsonb
 from api.access import audit, check_patient, team_visible
 from api.deps import Clinical, Conn, CurrentStaff, Pages, client_addr
 from api.errors import ApiError, not_found
-from api.schemas import (
+from api.queries.patients import LIST_SQL, load_patient
+from api.schemas.common import Page, Problem
+from api.schemas.patients import (
     DischargeIn,
-    Page,
     PatientContextOut,
     PatientCreate,
     PatientOut,
-    PatientStatus,
     PatientUpdate,
-    Problem,
 )
 from telehub.care import registration as registry
+from telehub.domain.codes import PatientStatus
 
 router = APIRouter(tags=["patients"], responses={401: {"model": Problem},
                                                  404: {"model": Problem}})
-
-COLUMNS = """p.id, p.display_id, p.nhs_number, p.given_name, p.family_name, p.birth_date,
- p.address_line, p.postcode, p.phone, p.team_id, p.named_nurse_id, p.conditions,
- p.status::text AS status, p.paused_until, p.care_plan, p.on_home_oxygen, p.enrolled_at,
- p.discharged_at, p.updated_at"""
-
-LIST_SQL = f"""
-SELECT {COLUMNS}, count(*) OVER () AS total
-FROM patients p
-WHERE (%(team)s::bigint IS NULL OR p.team_id = %(team)s)
-  AND (%(status)s::patient_status IS NULL OR p.status = %(status)s)
-  AND (%(nurse)s::bigint IS NULL OR p.named_nurse_id = %(nurse)s)
-  AND (%(q)s::text IS NULL OR p.display_id = upper(%(q)s) OR p.nhs_number = %(q)s
-       OR (p.given_name || ' ' || p.family_name) ILIKE '%%' || %(q)s || '%%')
-ORDER BY p.family_name, p.given_name, p.id
-LIMIT %(limit)s OFFSET %(offset)s
-"""  # noqa: S608 (constant columns; every value is bound)
-
-
-def load_patient(conn: Conn, patient_id: int) -> dict[str, Any]:
-    """A patient's row as PatientOut wants it."""
-    row = conn.execute(f"SELECT {COLUMNS} FROM patients p WHERE p.id = %s",  # noqa: S608
-                       (patient_id,)).fetchone()
-    if row is None:
-        raise not_found("patient")
-    return row
-
 
 @router.get("/patients", response_model=Page[PatientOut], summary="List patients")
 def list_patients(staff: Clinical, conn: Conn, pages: Pages, request: Request,

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Query, Request
 from api.access import audit, check_patient
 from api.deps import Clinical, Conn, DbConn, client_addr
 from api.errors import ApiError
-from api.schemas import Bucket, BucketOut, Problem, ReadingOut, ReadingsOut
+from api.schemas.common import Problem
+from api.schemas.readings import Bucket, BucketOut, ReadingOut, ReadingsOut
 from telehub.db.pool import has_timescaledb
 from telehub.domain.units import Metric
 

@@ -10,8 +10,11 @@ from fastapi import APIRouter, Depends, Query
 from api.access import team_visible
 from api.deps import CLINICAL, Conn, CurrentStaff, Staff, require
 from api.errors import ApiError, not_found
-from api.schemas import Problem, Role, StaffOut, TeamOut, TeamStatsOut
-from api.stats import team_stats
+from api.queries.stats import team_stats
+from api.schemas.auth import StaffOut
+from api.schemas.common import Problem
+from api.schemas.teams import TeamOut, TeamStatsOut
+from telehub.domain.codes import Role
 
 router = APIRouter(tags=["teams"], responses={401: {"model": Problem},
                                               404: {"model": Problem}})

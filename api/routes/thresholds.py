@@ -9,7 +9,8 @@ from fastapi import APIRouter, Request
 from alerts.thresholds import set_threshold, thresholds_for_patient
 from api.access import audit, check_patient
 from api.deps import Clinical, Conn, DbConn, client_addr
-from api.schemas import Problem, ThresholdIn, ThresholdOut, ThresholdsOut
+from api.schemas.common import Problem
+from api.schemas.thresholds import ThresholdIn, ThresholdOut, ThresholdsOut
 
 router = APIRouter(tags=["thresholds"], responses={401: {"model": Problem},
                                                    404: {"model": Problem}})

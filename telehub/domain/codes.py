@@ -76,6 +76,18 @@ OUTCOME_LABELS = {Outcome.ADVICE_GIVEN.value: "advice given",
                   Outcome.CONDITION_CLEARED.value: "condition cleared"}
 
 
+class ResponderAction(StrEnum):
+    """What a responder records against an urgent alert (each also a kind of alert event)."""
+
+    ACKNOWLEDGE = "acknowledge"
+    CALL_LOGGED = "call-logged"
+    CARER_CONTACTED = "carer-contacted"
+    VISIT_DISPATCHED = "visit-dispatched"
+    AMBULANCE_CALLED = "ambulance-called"
+    ESCALATED_TO_MATRON = "escalated-to-matron"
+    RESOLVED = "resolved"
+
+
 class PatientStatus(StrEnum):
     """Whether a patient is being monitored now."""
 

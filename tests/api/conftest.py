@@ -22,7 +22,7 @@ import uvicorn
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from api.app import create_app
+from api.main import create_app
 from telehub.care import registration as registry
 from telehub.config import ApiSettings, Settings
 from telehub.db.pool import connect

@@ -77,8 +77,7 @@ def test_credentials_are_shown_once_and_stored_as_a_broker_hash(
 
 
 def test_telecare_devices_are_listed_and_shown_on_the_caseload(live_api: LiveApi) -> None:
-    from api.schemas import DeviceKind
-    from telehub.domain.codes import DEVICE_KINDS
+    from telehub.domain.codes import DEVICE_KINDS, DeviceKind
 
     assert {k.value for k in DeviceKind} == set(DEVICE_KINDS)
     ann = live_api.world.patients["ann"]

@@ -13,7 +13,7 @@ import pytest
 from psycopg import sql
 from typer.testing import CliRunner
 
-from api.app import create_app
+from api.main import create_app
 from telehub.cli import app as telehub_app
 from telehub.config import ApiSettings, Settings, get_settings
 from tests.api.conftest import PASSWORD, LiveApi, ServerThread, build_world
@@ -193,12 +193,12 @@ def test_unexpected_errors_are_500_problems_logged_without_their_message(
 
 def test_api_enums_match_the_database_enums(conn: psycopg.Connection) -> None:
     """A migration that adds an enum value must add it to the API's models too (else 500s)."""
-    from api import schemas
+    from telehub.domain import codes
     from telehub.domain.units import Metric
 
-    pairs = {"staff_role": schemas.Role, "severity": schemas.Severity,
-             "alert_status": schemas.AlertStatus, "alert_outcome": schemas.Outcome,
-             "patient_status": schemas.PatientStatus, "device_kind": schemas.DeviceKind,
+    pairs = {"staff_role": codes.Role, "severity": codes.Severity,
+             "alert_status": codes.AlertStatus, "alert_outcome": codes.Outcome,
+             "patient_status": codes.PatientStatus, "device_kind": codes.DeviceKind,
              "metric": Metric}
     for db_type, enum in pairs.items():
         row = conn.execute(sql.SQL("SELECT enum_range(NULL::{})::text[] AS v").format(

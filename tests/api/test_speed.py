@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from api.caseload import CASELOAD_SQL
+from api.queries.caseload import CASELOAD_SQL
 from tests.api.conftest import LiveApi
 
 PATIENTS = 500

@@ -9,10 +9,7 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 
-from api.app import create_app
-from api.care_routes import router as care_router
-from api.outcomes import router as outcomes_router
-from api.responder_routes import router as responder_router
+from api.main import create_app
 from telehub.config import Settings
 from tests.api.conftest import (  # noqa: F401 (fixtures shared with the API suite)
     LiveApi,
@@ -29,13 +26,8 @@ NAMES = ("Ann", "Able", "Bob Baker", "Baker", "Cat Cole")
 
 
 def care_app(settings: Settings) -> FastAPI:
-    """The API app with the care routes (included here when the app does not yet)."""
-    app = create_app(settings)
-    paths = {getattr(route, "path", None) for route in app.routes}
-    for router in (care_router, responder_router, outcomes_router):
-        if not any(getattr(r, "path", None) in paths for r in router.routes):
-            app.include_router(router)
-    return app
+    """The API app (the care routes are part of it)."""
+    return create_app(settings)
 
 
 @pytest.fixture

@@ -3,12 +3,14 @@ with individual thresholds and advice, the printable page, review dates and over
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import psycopg
 
 from alerts.thresholds import set_threshold
-from telehub.care import plans as care
+from telehub.care.plan import add_months, next_review_due, review_overdue
+from telehub.domain import clock
 from tests.api.conftest import LiveApi
 
 
@@ -97,10 +99,10 @@ def test_reviews_fall_due_quarterly_and_overdue_ones_are_listed(
     overdue = nurse.get("/care/overdue-reviews").json()
     assert [p["display_id"] for p in overdue] == ["TH-000001", "TH-000002"]
     assert all(p["review_overdue"] for p in overdue)
-    today = datetime.now(UTC).date()
+    today = clock.today()
     r = nurse.post(f"/patients/{ann}/care-plan/reviews", json={"note": "Stable"})
     assert r.status_code == 201
-    assert r.json()["review_due"] == care.next_review_due(today).isoformat()
+    assert r.json()["review_due"] == next_review_due(today).isoformat()
     assert r.json()["review_overdue"] is False
     assert [p["display_id"] for p in nurse.get("/care/overdue-reviews").json()] == ["TH-000002"]
     plan = nurse.get(f"/patients/{bob}/care-plan").json()
@@ -113,8 +115,32 @@ def test_reviews_fall_due_quarterly_and_overdue_ones_are_listed(
 
 
 def test_review_dates_add_calendar_months() -> None:
-    assert care.next_review_due(date(2026, 11, 30)) == date(2027, 2, 28)
-    assert care.add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
-    assert care.add_months(date(2026, 3, 15), -5) == date(2025, 10, 15)
-    assert care.review_overdue(date(2026, 1, 1), date(2026, 1, 2))
-    assert not care.review_overdue(None, date(2026, 1, 2))
+    assert next_review_due(date(2026, 11, 30)) == date(2027, 2, 28)
+    assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
+    assert add_months(date(2026, 3, 15), -5) == date(2025, 10, 15)
+    assert review_overdue(date(2026, 1, 1), date(2026, 1, 2))
+    assert not review_overdue(None, date(2026, 1, 2))
+
+
+def test_review_dates_are_judged_on_the_london_calendar_just_after_midnight(
+        care_api: LiveApi, conn: psycopg.Connection) -> None:
+    """At 00:30 BST on 1 June it is 1 June for the nurse (the UTC date is still 31 May): a
+    review due 31 May is overdue, one due 1 June is due today, and a review recorded now is
+    dated 1 June."""
+    ann, bob = care_api.world.patients["ann"], care_api.world.patients["bob"]
+    for patient, due in ((ann, date(2026, 5, 31)), (bob, date(2026, 6, 1))):
+        conn.execute("INSERT INTO patient_care (patient_id, review_due) VALUES (%s, %s) "
+                     "ON CONFLICT (patient_id) DO UPDATE SET review_due = excluded.review_due",
+                     (patient, due))
+    conn.commit()
+    nurse = care_api.client("nurse")
+    half_past_midnight = datetime(2026, 6, 1, 0, 30, tzinfo=ZoneInfo("Europe/London"))
+    with clock.use_clock(clock.FixedClock(half_past_midnight)):
+        assert nurse.get(f"/patients/{ann}/care-plan").json()["review_overdue"] is True
+        assert nurse.get(f"/patients/{bob}/care-plan").json()["review_overdue"] is False
+        overdue = nurse.get("/care/overdue-reviews").json()
+        assert [p["patient_id"] for p in overdue] == [ann]
+        r = nurse.post(f"/patients/{bob}/care-plan/reviews", json={"note": "Stable"})
+        assert r.status_code == 201
+        assert r.json()["reviews"][0]["reviewed_on"] == "2026-06-01"
+        assert r.json()["review_due"] == "2026-09-01"

@@ -7,7 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from ingest.events import decode_event, is_events_topic
-from telehub.care import plans as care
+from telehub.care.episodes import parse_episode_csv
+from telehub.care.plan import describe_trigger
+from telehub.care.risk import parse_risk_csv
 from telehub.config import IngestSettings
 from telehub.errors import ValidationError
 
@@ -47,12 +49,12 @@ def test_only_device_event_topics_are_events() -> None:
 
 
 def test_triggers_read_as_the_patient_would_say_them() -> None:
-    assert care.describe_trigger("spo2", "band", {"at_or_below": 91}) == "SpO2 at or below 91 %"
-    assert care.describe_trigger("pulse", "band", {"at_or_below": 40, "at_or_above": 131}) == \
+    assert describe_trigger("spo2", "band", {"at_or_below": 91}) == "SpO2 at or below 91 %"
+    assert describe_trigger("pulse", "band", {"at_or_below": 40, "at_or_above": 131}) == \
         "Pulse at or below 40 /min or at or above 131 /min"
-    assert care.describe_trigger("glucose", "band", {"below": 54}, "mg/dL") == \
+    assert describe_trigger("glucose", "band", {"below": 54}, "mg/dL") == \
         "Blood glucose below 54 mg/dL"
-    assert care.describe_trigger("weight", "change", {"gain_kg": 2, "days": 3}) == \
+    assert describe_trigger("weight", "change", {"gain_kg": 2, "days": 3}) == \
         "Weight up 2 kg or more in 3 days"
 
 
@@ -61,14 +63,14 @@ def test_episode_rows_accept_uk_dates_and_aliases() -> None:
             "9990000026,A&E,03/10/2026,\n"
             "9990000026,admission,2026-10-05,2026-10-09\n"
             "9990000026,admission,2026-10-05,2026-10-01\n")
-    good, bad = care.parse_episode_csv(text, today=date(2026, 11, 26))
+    good, bad = parse_episode_csv(text, today=date(2026, 11, 26))
     assert [(g.kind, g.started_on, g.discharged_on) for g in good] == [
         ("ae-attendance", date(2026, 10, 3), None),
         ("emergency-admission", date(2026, 10, 5), date(2026, 10, 9))]
     assert [(b.row, b.code) for b in bad] == [(3, "bad-discharged_on")]
-    _, bad = care.parse_risk_csv("", today=date(2026, 11, 26))
+    _, bad = parse_risk_csv("", today=date(2026, 11, 26))
     assert [(b.row, b.code) for b in bad] == [(0, "empty-file")]
     tomorrow = date(2026, 11, 26) + timedelta(days=1)
-    _, bad = care.parse_risk_csv(f"nhs_number,score,tier,date\n9990000026,1,low,{tomorrow}\n",
+    _, bad = parse_risk_csv(f"nhs_number,score,tier,date\n9990000026,1,low,{tomorrow}\n",
                                  today=date(2026, 11, 26))
     assert [(b.row, b.code) for b in bad] == [(1, "future-date")]

@@ -98,3 +98,39 @@ def test_the_telecare_escalation_window_is_two_minutes_until_a_lead_changes_it(
                                         json={"escalation_minutes": 3}).status_code == 403
     assert care_api.client("nurse").get(f"/teams/{north}/telecare").json()[
         "escalation_minutes"] == 5
+
+
+def test_a_responder_sees_and_acts_on_alerts_of_the_teams_they_cover_only(
+        care_api: LiveApi, conn: psycopg.Connection) -> None:
+    """Every /alerts route, GET /alerts and the patient's visit context honour the
+    responder's coverage, as the /responder routes do (no team is not every team then)."""
+    ids = _alerts(care_api, conn)
+    ann, north_fall = care_api.world.patients["ann"], ids["ann"]
+    for username, team in (("night", "south"), ("cover", "north")):
+        registry.add_staff(conn, username=username, display_name=username.title(),
+                           role="responder")
+        conn.execute("INSERT INTO responder_coverage (staff_id, team_id) SELECT id, %s "
+                     "FROM staff WHERE username = %s", (care_api.world.teams[team], username))
+    conn.commit()
+    reads = [f"/alerts/{north_fall}", f"/alerts/{north_fall}/events", f"/patients/{ann}/context"]
+    actions = [(f"/alerts/{north_fall}/notes", {"note": "Called the patient."}),
+               (f"/alerts/{north_fall}/acknowledge", {}),
+               (f"/alerts/{north_fall}/escalate", {}),
+               (f"/responder/alerts/{north_fall}/actions", {"action": "call-logged"})]
+    night = care_api.client("night")
+    for path in reads:
+        assert night.get(path).status_code == 404, path
+    for path, body in actions:
+        assert night.post(path, json=body).status_code == 404, path
+    assert north_fall not in [a["id"] for a in night.get("/alerts").json()["items"]]
+    assert ids["cat"] in [a["id"] for a in night.get("/alerts").json()["items"]]
+
+    cover = care_api.client("cover")
+    assert north_fall in [a["id"] for a in cover.get("/alerts").json()["items"]]
+    assert ids["cat"] not in [a["id"] for a in cover.get("/alerts").json()["items"]]
+    for path in reads:
+        assert cover.get(path).status_code == 200, path
+    for path, body in actions:
+        assert cover.post(path, json=body).status_code in (200, 409), path
+    kinds = [e["kind"] for e in cover.get(f"/alerts/{north_fall}/events").json()]
+    assert {"note", "acknowledged", "call-logged"} <= set(kinds)

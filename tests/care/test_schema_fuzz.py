@@ -17,14 +17,22 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from alerts.telecare import TelecareEvent, raise_telecare_alerts
-from api.care_routes import router as care_router
-from api.outcomes import router as outcomes_router
-from api.responder_routes import router as responder_router
+from api.routes import (
+    admissions,
+    care_plans,
+    care_team,
+    follow_ups,
+    outcomes,
+    responder,
+    risk,
+    telecare,
+)
 from telehub.config import Settings
 from tests.api.conftest import LiveApi
 
 OWN = {(method, route.path)
-       for router in (care_router, responder_router, outcomes_router)
+       for router in (m.router for m in (care_team, care_plans, risk, responder, telecare,
+                                         admissions, follow_ups, outcomes))
        for route in router.routes if isinstance(route, APIRoute)
        for method in route.methods}
 

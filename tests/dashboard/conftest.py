@@ -42,15 +42,15 @@ def free_port() -> int:
 
 @pytest.fixture
 def api_url(settings: Settings) -> Iterator[str]:
-    """The real API (`api.app.create_app`) on this test's database, on a free port."""
+    """The real API (`api.main.create_app`) on this test's database, on a free port."""
     with serving_api(settings) as url:
         yield url
 
 
 @contextmanager
 def serving_api(settings: Settings) -> Iterator[str]:
-    """uvicorn serving `api.app.create_app(settings)` in a thread; its URL once it is ready."""
-    from api.app import create_app
+    """uvicorn serving `api.main.create_app(settings)` in a thread; its URL once it is ready."""
+    from api.main import create_app
 
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,

@@ -15,6 +15,8 @@ import typer
 from typer.testing import CliRunner
 
 from telehub.config import get_settings
+from telehub.demo import care as demo_care
+from telehub.demo import caseload as caseload_plan
 from telehub.demo import seed
 from telehub.domain.nhs_number import is_valid_nhs_number
 from telehub.domain.roster import load_caseload
@@ -118,8 +120,8 @@ def test_demo_caseload_matches_the_registered_devices(seeded_env: Path,
 
 
 def test_demo_plan_is_deterministic_from_its_seed() -> None:
-    assert seed.plan_demo(7) == seed.plan_demo(7)
-    assert seed.plan_demo(7) != seed.plan_demo(8)
+    assert caseload_plan.plan_demo(7) == caseload_plan.plan_demo(7)
+    assert caseload_plan.plan_demo(7) != caseload_plan.plan_demo(8)
 
 
 def test_seed_without_what_to_seed_fails_clearly(seeded_env: Path) -> None:
@@ -164,7 +166,7 @@ def test_demo_seed_fills_the_care_around_each_patient(tmp_path: Path,
         assert c["advance_decision"] == (c["advance_decision_note"] is not None)
     assert 3 <= sum(c["advance_decision"] for c in care) <= 25
     overdue = [c for c in care if c["review_due"] < TODAY]
-    assert len(overdue) == seed.OVERDUE_REVIEWS
+    assert len(overdue) == demo_care.OVERDUE_REVIEWS
     reviews = conn.execute("SELECT r.patient_id, r.next_due, pc.review_due "
                            "FROM care_plan_reviews r JOIN patient_care pc USING (patient_id)"
                            ).fetchall()
@@ -188,7 +190,7 @@ def test_demo_seed_records_hospital_episodes_reviews_and_follow_ups(
         tmp_path: Path, conn: psycopg.Connection) -> None:
     assert seed.seed_demo(conn, tmp_path, today=TODAY)
     episodes = conn.execute("SELECT * FROM hospital_episodes ORDER BY started_on").fetchall()
-    assert len(episodes) == len(seed.EPISODES)
+    assert len(episodes) == len(demo_care.EPISODES)
     kinds = [e["kind"] for e in episodes]
     assert kinds.count("emergency-admission") >= 5 and kinds.count("ae-attendance") >= 2
     assert all(TODAY - timedelta(days=183) <= e["started_on"] < TODAY for e in episodes)
@@ -211,7 +213,7 @@ def test_demo_seed_gives_telecare_devices_and_falls_early_in_the_live_demo(
     assert CliRunner().invoke(_app(), ["seed", "--demo"]).exit_code == 0
     caseload = load_caseload(seeded_env / "demo" / "caseload.toml")
     kinds = [d.kind for p in caseload.patients for d in p.devices]
-    assert kinds.count("pendant") == seed.PENDANT_COUNT
+    assert kinds.count("pendant") == caseload_plan.PENDANT_COUNT
     assert 2 <= kinds.count("fall-detector") <= 3 and kinds.count("smoke") > 0
     fallers = [p for p in caseload.patients if p.scenario == "fall"]
     assert 1 <= len(fallers) <= 2
@@ -220,19 +222,20 @@ def test_demo_seed_gives_telecare_devices_and_falls_early_in_the_live_demo(
         # Inside the demo's compressed last hours: a few seconds into the live demo.
         from device_simulators.cli import DEMO_WINDOW
         assert -DEMO_WINDOW / timedelta(days=1) < p.scenario_start_days < 0
-    assert sum(p.pendant_every_days > 0 for p in caseload.patients) == seed.PENDANT_PRESSERS
+    pressers = sum(p.pendant_every_days > 0 for p in caseload.patients)
+    assert pressers == caseload_plan.PENDANT_PRESSERS
     registered = conn.execute("SELECT count(*) AS n FROM devices WHERE kind IN "
                               "('pendant', 'fall-detector', 'smoke')").fetchone()
     assert registered["n"] == sum(k in ("pendant", "fall-detector", "smoke") for k in kinds)
 
 
 def test_the_telecare_plan_leaves_the_rest_of_the_demo_as_it_was() -> None:
-    plan = seed.plan_demo(7)
+    plan = caseload_plan.plan_demo(7)
     for p in plan:
         measuring = [d for d in p.simulation.devices if not d.telecare]
         assert measuring and all(d.unit is not None for d in measuring)
     scenarios = [p.simulation.scenario for p in plan]
-    for name, count, _needs in seed.SCENARIO_MIX:
+    for name, count, _needs in caseload_plan.SCENARIO_MIX:
         assert scenarios.count(name) == count
 
 

@@ -11,7 +11,7 @@ from pydantic_core import from_json
 
 from api.adherence import CAPPED_RECEIVED, daily_readings, expected_readings, monitored_from
 from api.deps import DbConn
-from api.schemas import CaseloadRow, Triage
+from api.schemas.caseload import CaseloadRow, Triage
 from telehub.domain.units import Metric
 
 # A metric the care plan expects is overdue when nothing arrived for this long

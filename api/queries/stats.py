@@ -7,7 +7,7 @@ from typing import Any
 
 from api.adherence import expected_readings, monitored_from, received_readings
 from api.deps import DbConn
-from api.schemas import AckTime, OutcomeCount, RuleRate, TeamStatsOut
+from api.schemas.teams import AckTime, OutcomeCount, RuleRate, TeamStatsOut
 
 # Each patient's monitored days inside [start, end): from when monitoring began (the earlier
 # of enrolment and the first reading) to discharge. Adherence as api.adherence counts it.

@@ -11,25 +11,30 @@ from fastapi.middleware.cors import CORSMiddleware
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from api.care_routes import router as care_router
 from api.errors import install_handlers
 from api.middleware import RequestLimits, UnexpectedErrors
 from api.observability import Observability
-from api.outcomes import router as outcomes_router
 from api.ratelimit import SlidingWindowLimiter
-from api.responder_routes import router as responder_router
 from api.routes import (
+    admissions,
     alerts,
     audit,
     auth,
+    care_plans,
+    care_team,
     caseload,
     devices,
     fhir,
+    follow_ups,
     health,
     ingest_http,
+    outcomes,
     patients,
     readings,
+    responder,
+    risk,
     teams,
+    telecare,
     thresholds,
 )
 from api.state import ApiState
@@ -65,7 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # open(wait=False): the API starts even while the database is down, and /readyz says so.
         # jit off: the API's queries are many small index lookups, which PostgreSQL's
-        # JIT compiles for longer than they run (see api/caseload.py).
+        # JIT compiles for longer than they run (see api/queries/caseload.py).
         pool = ConnectionPool(url, min_size=1, max_size=settings.db_pool_max, open=False,
                               kwargs={"row_factory": dict_row, "options": "-c jit=off"},
                               timeout=5.0, name="telehub-api")
@@ -92,10 +97,7 @@ def create_app(settings: Settings) -> FastAPI:
                            allow_methods=["GET", "POST", "PATCH", "PUT"],
                            allow_headers=["Authorization", "Content-Type"])
     for module in (health, auth, caseload, patients, devices, readings, thresholds, alerts,
-                   teams, audit, fhir, ingest_http):
+                   teams, audit, fhir, ingest_http, care_team, care_plans, risk, responder,
+                   telecare, admissions, follow_ups, outcomes):
         app.include_router(module.router)
-    # Care coordination: care team and carers, care plans, reviews, the responder queue,
-    # admissions and team outcomes.
-    for router in (care_router, responder_router, outcomes_router):
-        app.include_router(router)
     return app

@@ -1,0 +1,1 @@
+"""Read SQL of the API: the queries behind its lists and records."""

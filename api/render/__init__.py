@@ -1,0 +1,1 @@
+"""What the API renders beyond JSON: FHIR R4 resources and the printable care plan."""
