@@ -9,9 +9,15 @@ from typing import Any
 from psycopg.types.json import set_json_loads
 from pydantic_core import from_json
 
-from api.adherence import CAPPED_RECEIVED, daily_readings, expected_readings, monitored_from
 from api.deps import DbConn
 from api.schemas.caseload import CaseloadRow, Triage
+from telehub.care.adherence import (
+    CAPPED_RECEIVED,
+    daily_readings,
+    expected_readings,
+    monitored_from,
+)
+from telehub.domain.clock import SERVICE_ZONE_NAME
 from telehub.domain.units import Metric
 
 # A metric the care plan expects is overdue when nothing arrived for this long
@@ -22,7 +28,7 @@ TREND_DAYS = 7  # the sparkline's days and adherence's window
 # Every correlated subquery below is an index lookup per patient
 # (readings_patient_metric_time_idx, alerts_patient_idx, devices_patient_idx), so one
 # round trip serves a 500-patient team. Adherence is counted as the team statistics count it
-# (api.adherence) over the last TREND_DAYS, or since monitoring began when that is later.
+# (telehub.care.adherence) over the last TREND_DAYS, or since monitoring began when that is later.
 CASELOAD_SQL = f"""
 SELECT p.id AS patient_id, p.display_id, p.given_name, p.family_name, p.status::text AS status,
        p.conditions, p.named_nurse_id, s.display_name AS named_nurse, p.care_plan,
@@ -58,7 +64,8 @@ CROSS JOIN LATERAL (
                                       'mean', daily.mean) ORDER BY am.metric, daily.day) AS trend,
            {CAPPED_RECEIVED} AS received
     FROM {daily_readings("p.id", "p.care_plan", "%(trend_from)s", "%(now)s",
-                         extra=", round(avg(ar.value)::numeric, 2)::float8 AS mean")}) AS tr
+                         extra=", round(avg(ar.value)::numeric, 2)::float8 AS mean",
+                         zone="%(zone)s")}) AS tr
 -- Adherence's window starts 7 days ago, or when monitoring began if later (the first-reading
 -- lookups only for patients enrolled inside the window; OFFSET 0 keeps the planner from
 -- copying them into each use of w.since). No reading predates that start, so the trend's
@@ -69,7 +76,7 @@ CROSS JOIN LATERAL (
     OFFSET 0) AS w
 WHERE p.team_id = %(team)s AND p.status <> 'discharged'
   AND (%(nurse)s::bigint IS NULL OR p.named_nurse_id = %(nurse)s)
-"""  # noqa: S608 (fragments from api.adherence; every value is bound)
+"""  # noqa: S608 (fragments from telehub.care.adherence; every value is bound)
 
 
 def load_caseload(conn: DbConn, team_id: int, nurse_id: int | None, now: datetime, *,
@@ -84,7 +91,8 @@ def load_caseload(conn: DbConn, team_id: int, nurse_id: int | None, now: datetim
     # the standard library.
     set_json_loads(from_json, cur)
     rows = cur.execute(CASELOAD_SQL, {"team": team_id, "nurse": nurse_id, "now": now,
-                                      "trend_from": now - timedelta(days=TREND_DAYS)}).fetchall()
+                                      "trend_from": now - timedelta(days=TREND_DAYS),
+                                      "zone": getattr(zone, "key", SERVICE_ZONE_NAME)}).fetchall()
     today = now.astimezone(zone).date()
     built = [(_row(r, now, today), r) for r in rows]
     built.sort(key=lambda pair: _sort_key(pair[0], pair[1], now))

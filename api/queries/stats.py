@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from api.adherence import expected_readings, monitored_from, received_readings
 from api.deps import DbConn
 from api.schemas.teams import AckTime, OutcomeCount, RuleRate, TeamStatsOut
+from telehub.care.adherence import expected_readings, monitored_from, received_readings
+from telehub.domain.clock import SERVICE_ZONE_NAME
 
 # Each patient's monitored days inside [start, end): from when monitoring began (the earlier
-# of enrolment and the first reading) to discharge. Adherence as api.adherence counts it.
+# of enrolment and the first reading) to discharge. Adherence as telehub.care.adherence counts it.
 PATIENT_SQL = f"""
 WITH began AS (
     SELECT p.id, p.care_plan, p.discharged_at, {monitored_from("p")} AS since
@@ -25,14 +26,14 @@ monitored AS (
 ),
 adherence AS (
     SELECT {expected_readings("m.care_plan", "m.s", "m.e")} AS expected,
-           {received_readings("m.id", "m.care_plan", "m.s", "m.e")} AS received
+           {received_readings("m.id", "m.care_plan", "m.s", "m.e", zone="%(zone)s")} AS received
     FROM monitored m
 )
 SELECT (SELECT count(*) FROM monitored) AS patients,
        (SELECT COALESCE(sum(EXTRACT(EPOCH FROM e - s)) / 86400.0, 0) FROM monitored) AS days,
        (SELECT COALESCE(round(sum(expected)), 0) FROM adherence) AS expected,
        (SELECT COALESCE(sum(received), 0) FROM adherence) AS received
-"""  # noqa: S608 (fragments from api.adherence; every value is bound)
+"""  # noqa: S608 (fragments from telehub.care.adherence; every value is bound)
 
 RULES_SQL = """
 SELECT rule_id, count(*) AS alerts FROM alerts
@@ -60,9 +61,10 @@ GROUP BY outcome ORDER BY count(*) DESC, outcome
 """
 
 
-def team_stats(conn: DbConn, team_id: int, start: datetime, end: datetime) -> TeamStatsOut:
-    """A team's monitoring figures over [start, end)."""
-    params: dict[str, Any] = {"team": team_id, "start": start, "end": end}
+def team_stats(conn: DbConn, team_id: int, start: datetime, end: datetime,
+               zone: str = SERVICE_ZONE_NAME) -> TeamStatsOut:
+    """A team's monitoring figures over [start, end), adherence on `zone`'s local days."""
+    params: dict[str, Any] = {"team": team_id, "start": start, "end": end, "zone": zone}
     base = conn.execute(PATIENT_SQL, params).fetchone()
     assert base is not None
     days = float(base["days"])

@@ -8,12 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from api.access import team_visible
-from api.deps import CLINICAL, Conn, CurrentStaff, Staff, require
+from api.deps import CLINICAL, Conn, CurrentStaff, Staff, Zone, require
 from api.errors import ApiError, not_found
 from api.queries.stats import team_stats
 from api.schemas.auth import StaffOut
 from api.schemas.common import Problem
 from api.schemas.teams import TeamOut, TeamStatsOut
+from telehub.domain import clock
 from telehub.domain.codes import Role
 
 router = APIRouter(tags=["teams"], responses={401: {"model": Problem},
@@ -50,7 +51,7 @@ def team_staff(team_id: int, staff: StaffReader, conn: Conn) -> list[StaffOut]:
 
 @router.get("/teams/{team_id}/stats", response_model=TeamStatsOut,
             summary="Team statistics", responses={422: {"model": Problem}})
-def stats(team_id: int, staff: StatsReader, conn: Conn,
+def stats(team_id: int, staff: StatsReader, conn: Conn, zone: Zone,
           start: Annotated[datetime | None, Query(alias="from",
                                                   description="Default: 28 days ago")] = None,
           end: Annotated[datetime | None, Query(alias="to", description="Default: now")] = None,
@@ -61,11 +62,11 @@ def stats(team_id: int, staff: StatsReader, conn: Conn,
         raise not_found("team")
     if conn.execute("SELECT 1 FROM teams WHERE id = %s", (team_id,)).fetchone() is None:
         raise not_found("team")
-    end = _utc(end) if end else datetime.now(UTC)
+    end = _utc(end) if end else clock.now()
     start = _utc(start) if start else end - timedelta(days=28)
     if start >= end:
         raise ApiError(422, "'from' must be before 'to'.", "bad-window")
-    return team_stats(conn, team_id, start, end)
+    return team_stats(conn, team_id, start, end, zone=zone.key)
 
 
 def _utc(t: datetime) -> datetime:
