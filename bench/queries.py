@@ -176,9 +176,10 @@ def _time_all(conn: psycopg.Connection[Row], report: Report, info: HistoryInfo,
     team = int(team_row["team_id"])
     patients = [int(r["id"]) for r in conn.execute(
         "SELECT id FROM patients WHERE team_id = %s ORDER BY id", (team,)).fetchall()]
-    # The API's query names its parameters team, nurse, now and trend_from.
+    # The API's query names its parameters team, nurse, now, trend_from and zone.
     team_args = {"team": team, "patients": patients, "as_of": as_of, "now": as_of,
-                 "nurse": None, "trend_from": as_of - timedelta(days=7)}
+                 "nurse": None, "trend_from": as_of - timedelta(days=7),
+                 "zone": "Europe/London"}
     caseload_sql, source = caseload_query()
     report.params["caseload_sql"] = (f"{source} (api/queries/caseload.py)"
                                      if source == "api" else source)

@@ -86,8 +86,8 @@ def test_caseload_and_a_year_of_daily_buckets_are_fast(live_api: LiveApi,
         "SELECT * FROM patients WHERE team_id = %s", (team,)).fetchall())
     conn.execute("SET jit = off")
     caseload_sql = _timed(lambda: conn.execute(CASELOAD_SQL, {
-        "team": team, "nurse": None, "now": now, "trend_from": now - timedelta(days=7)
-    }).fetchall())
+        "team": team, "nurse": None, "now": now, "trend_from": now - timedelta(days=7),
+        "zone": "Europe/London"}).fetchall())
     plain_year = _timed(lambda: conn.execute(
         "SELECT * FROM readings WHERE patient_id = %s AND time >= %s", (some, frm)).fetchall())
     ratio = api_caseload / plain_patients
