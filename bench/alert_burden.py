@@ -44,6 +44,7 @@ from bench.databases import connect, recreate_database
 from bench.report import Report, ratio
 from telehub.care import registration as registry
 from telehub.config import Settings
+from telehub.domain.codes import ReadingFlag
 from telehub.domain.readings import StoredReading
 from telehub.domain.units import SPECS, Metric
 
@@ -204,7 +205,7 @@ def store_readings(conn: psycopg.Connection[Any], items: Sequence[Any],
             "raw_unit, reading_key, flags, received_at) FROM STDIN") as copy:
         for m in items:
             pid, dev = devices[m.device_id]
-            flags = ["low-quality"] if m.low_quality else []
+            flags = [ReadingFlag.LOW_QUALITY.value] if m.low_quality else []
             pairs = [(m.metric, m.value)] + ([(Metric.PULSE, m.pulse)] if m.pulse else [])
             for metric, value in pairs:
                 unit = SPECS[metric].canonical

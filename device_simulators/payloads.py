@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from device_simulators.physiology import Measurement
+from telehub.domain.codes import ReadingFlag
 from telehub.domain.units import SPECS, Metric, Unit
 from telehub.mqtt.topics import ROOT
 
@@ -58,7 +59,7 @@ def reading_item(m: Measurement, unit: Unit, seq: int, battery: int) -> dict[str
     if m.pulse is not None:
         item["pulse"] = int(m.pulse)
     if m.low_quality:
-        item["flags"] = ["low-quality"]
+        item["flags"] = [ReadingFlag.LOW_QUALITY.value]
     if m.fault == "implausible":
         item["value"] = IMPLAUSIBLE[m.metric]
         item["unit"] = SPECS[m.metric].canonical.value

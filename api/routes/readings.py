@@ -13,6 +13,7 @@ from api.errors import ApiError
 from api.schemas.common import Problem
 from api.schemas.readings import Bucket, BucketOut, ReadingOut, ReadingsOut
 from telehub.db.pool import has_timescaledb
+from telehub.domain import clock
 from telehub.domain.units import Metric
 
 router = APIRouter(tags=["readings"], responses={401: {"model": Problem},
@@ -64,7 +65,7 @@ def get_readings(
     limit: Annotated[int, Query(ge=1, le=RAW_LIMIT)] = RAW_LIMIT,
 ) -> ReadingsOut:
     """Readings in [from, to): raw rows, or per-hour/per-UTC-day min, max, mean and count."""
-    end = _aware(end) if end else datetime.now(UTC)
+    end = _aware(end) if end else clock.now()
     start = _aware(start) if start else end - timedelta(days=7)
     if start >= end:
         raise ApiError(422, "'from' must be before 'to'.", "bad-window")
