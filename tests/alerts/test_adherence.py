@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from api.caseload import load_caseload
-from api.stats import team_stats
 from psycopg.types.json import Jsonb
 
 from alerts.scheduler import check_missing
+from api.queries.caseload import load_caseload
+from api.queries.stats import team_stats
 from telehub.care.adherence import expected_readings, received_readings
 from telehub.domain import adherence
 from telehub.domain.units import Metric
