@@ -18,6 +18,7 @@ from telehub.care.adherence import (
     monitored_from,
 )
 from telehub.domain.clock import SERVICE_ZONE_NAME
+from telehub.domain.patients import age_on
 from telehub.domain.units import Metric
 
 # A metric the care plan expects is overdue when nothing arrived for this long
@@ -132,11 +133,6 @@ def _row(r: dict[str, Any], now: datetime, today: date) -> CaseloadRow:
                    for i in latest],
         "devices": r["devices"] or [],
     })
-
-
-def age_on(born: date, day: date) -> int:
-    """Whole years from `born` to `day`."""
-    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
 def _share(received: int, expected: Decimal | None) -> float | None:

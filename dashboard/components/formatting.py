@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
 from enum import StrEnum
 
 from telehub.domain.codes import CONDITION_LABELS, OUTCOME_LABELS, Severity
@@ -65,12 +64,6 @@ def format_reading(metric: str, value: float | None) -> str:
     if value is None:
         return "—"
     return format_value(Metric(metric), value)
-
-
-def age_on(birth_date: date, today: date) -> int:
-    """Age in whole years on `today`."""
-    before_birthday = (today.month, today.day) < (birth_date.month, birth_date.day)
-    return today.year - birth_date.year - int(before_birthday)
 
 
 def format_battery(percent: int | None) -> str:

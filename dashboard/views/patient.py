@@ -18,7 +18,6 @@ from dashboard.components.care_team_section import care_team_section
 from dashboard.components.changes import NOTICE_KEY
 from dashboard.components.charts import metric_figure
 from dashboard.components.formatting import (
-    age_on,
     conditions_text,
     format_adherence,
     format_battery,
@@ -32,6 +31,7 @@ from dashboard.components.formatting import (
 from dashboard.components.threshold_editor import threshold_section
 from dashboard.components.times import RANGES_DAYS, chart_window, format_local, time_ago
 from telehub.domain import clock
+from telehub.domain.patients import age_on
 from telehub.domain.units import Metric
 
 METRICS = tuple(m.value for m in Metric)

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from api.queries.caseload import age_on
+from telehub.domain.patients import age_on
 from tests.api.conftest import LiveApi
 from tests.api.data import add_readings
 

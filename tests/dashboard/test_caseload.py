@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 from streamlit.testing.v1 import AppTest
 
-from dashboard.components.formatting import age_on
 from telehub.db.pool import connect
+from telehub.domain.patients import age_on
 from tests.dashboard.conftest import Seeded, Shared, add_alert, no_exceptions, page_text, sign_in
 
 

@@ -9,7 +9,6 @@ import pytest
 
 from dashboard.components.formatting import (
     Rag,
-    age_on,
     conditions_text,
     format_adherence,
     format_battery,
@@ -33,6 +32,7 @@ from dashboard.components.times import (
     time_ago,
 )
 from telehub.domain.codes import Condition, Outcome
+from telehub.domain.patients import age_on
 
 LONDON = ZoneInfo("Europe/London")
 
