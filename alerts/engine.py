@@ -74,7 +74,7 @@ def _settings() -> tuple[AlertSettings, ZoneInfo]:
     try:
         s = get_settings()
     except (ConfigError, ValueError):
-        return AlertSettings(), ZoneInfo("Europe/London")
+        return AlertSettings(), clock.service_zone()
     return s.alerts, s.zone
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import paho.mqtt.client as mqtt
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
@@ -260,9 +260,9 @@ def wait_until_drained(pool: ConnectionPool, timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with pool.connection() as conn:
-            row = conn.execute("SELECT count(*) AS n FROM outbox WHERE delivered_at IS NULL"
-                               ).fetchone()
-        if row is not None and (row["n"] if isinstance(row, dict) else row[0]) == 0:
+            row = conn.cursor(row_factory=tuple_row).execute(
+                "SELECT count(*) FROM outbox WHERE delivered_at IS NULL").fetchone()
+        if row is not None and row[0] == 0:
             return True
         time.sleep(0.05)
     return False

@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool
 
 from alerts import store
@@ -174,9 +174,9 @@ def _raised(subject: Subject, episode: str, found: list[Gap], now: datetime) -> 
 
 def _scheduler_lock(conn: psycopg.Connection) -> bool:
     """Take the scheduler's lock for this transaction, unless another hub holds it."""
-    row = conn.execute("SELECT pg_try_advisory_xact_lock(%s) AS ok",
-                       (SCHEDULER_LOCK_KEY,)).fetchone()
-    return bool(row["ok"] if isinstance(row, dict) else row and row[0])
+    row = conn.cursor(row_factory=tuple_row).execute(
+        "SELECT pg_try_advisory_xact_lock(%s)", (SCHEDULER_LOCK_KEY,)).fetchone()
+    return bool(row and row[0])
 
 
 class Scheduler:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from telehub.domain.codes import Severity, severity_rank
@@ -141,11 +141,9 @@ def enqueue(conn: psycopg.Connection, alert: Mapping[str, Any], event: str, *,
             team_code: str | None = None, display_id: str | None = None) -> None:
     """Queue the alert's notification in the caller's transaction (the notifier delivers it)."""
     if team_code is None:
-        row = conn.execute(_TEAM_SQL, (alert["team_id"],)).fetchone()
-        team_code = _first(row)
+        team_code = _scalar(conn, _TEAM_SQL, alert["team_id"])
     if display_id is None:
-        row = conn.execute(_DISPLAY_SQL, (alert["patient_id"],)).fetchone()
-        display_id = _first(row)
+        display_id = _scalar(conn, _DISPLAY_SQL, alert["patient_id"])
     payload = notification(alert, str(team_code), str(display_id), event)
     conn.execute(_OUTBOX_SQL, (alert["id"], alert_topic(str(team_code), alert["severity"]),
                                Jsonb(payload)))
@@ -157,9 +155,11 @@ def wake_notifiers(conn: psycopg.Connection) -> None:
     conn.execute("SELECT pg_notify(%s, '')", (OUTBOX_CHANNEL,))
 
 
-def _first(row: Any) -> Any:
+def _scalar(conn: psycopg.Connection, query: str, key: Any) -> Any:
+    """The one value a lookup returns, whatever row factory the caller's connection has."""
+    row = conn.cursor(row_factory=tuple_row).execute(query, (key,)).fetchone()
     assert row is not None
-    return row[0] if isinstance(row, tuple | list) else next(iter(row.values()))
+    return row[0]
 
 
 def suppressed(raised: Raised, resolved: Mapping[str, Any] | None, now: datetime) -> bool:

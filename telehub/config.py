@@ -16,6 +16,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from telehub.domain.clock import SERVICE_ZONE_NAME
 from telehub.errors import ConfigError
 
 
@@ -73,7 +74,7 @@ class Settings(BaseSettings):
     mqtt_url: str | None = None          # None: the demo starts an embedded broker
     api_url: str = "http://127.0.0.1:8000"
     dashboard_port: int = 8501
-    timezone: str = "Europe/London"      # for display; storage is always UTC
+    timezone: str = SERVICE_ZONE_NAME    # for display; storage is always UTC
     topic_root: str = "telehub/v1"       # MQTT topic root (tests use their own)
     data_dir: Path = Field(default_factory=lambda: platformdirs.user_data_path("telehub"))
     db_pool_max: int = 10
