@@ -92,6 +92,16 @@ def _covers(conn: DbConn, staff: Staff, team_id: int) -> bool:
     return teams is None or team_id in teams
 
 
+def check_team(conn: DbConn, staff: Staff, team_id: int) -> None:
+    """A 404 unless `staff` may see team `team_id`: their own team (admins every team), or
+    for a responder the teams they cover."""
+    if staff.role == Role.RESPONDER:
+        if not _covers(conn, staff, team_id):
+            raise not_found("team")
+    elif not team_visible(staff, team_id):
+        raise not_found("team")
+
+
 def audit(conn: DbConn, staff: Staff | None, action: str, resource: str,
           patient_id: int | None, addr: str | None, detail: dict[str, Any] | None = None,
           actor: str | None = None) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from api.access import audit, team_visible
+from api.access import audit, check_team, team_visible
 from api.deps import CLINICAL, Conn, Staff, client_addr, require
 from api.errors import not_found
 from api.schemas.common import Problem
@@ -24,9 +24,10 @@ TeamLead = Annotated[Staff, Depends(require(Role.ADMIN, Role.MATRON))]
             summary="The team's telecare escalation window")
 def telecare_settings(team_id: int, staff: Actor, conn: Conn) -> TelecareSettingsOut:
     """Minutes an unacknowledged telecare alert waits before it escalates (2 by default)."""
+    check_team(conn, staff, team_id)
     row = conn.execute("SELECT telecare_escalation_minutes AS m FROM teams WHERE id = %s",
                        (team_id,)).fetchone()
-    if row is None or not (team_visible(staff, team_id) or staff.role == Role.RESPONDER):
+    if row is None:
         raise not_found("team")
     return TelecareSettingsOut(team_id=team_id, escalation_minutes=row["m"])
 

@@ -112,7 +112,8 @@ def test_a_responder_sees_and_acts_on_alerts_of_the_teams_they_cover_only(
         conn.execute("INSERT INTO responder_coverage (staff_id, team_id) SELECT id, %s "
                      "FROM staff WHERE username = %s", (care_api.world.teams[team], username))
     conn.commit()
-    reads = [f"/alerts/{north_fall}", f"/alerts/{north_fall}/events", f"/patients/{ann}/context"]
+    reads = [f"/alerts/{north_fall}", f"/alerts/{north_fall}/events", f"/patients/{ann}/context",
+             f"/teams/{care_api.world.teams['north']}/telecare"]
     actions = [(f"/alerts/{north_fall}/notes", {"note": "Called the patient."}),
                (f"/alerts/{north_fall}/acknowledge", {}),
                (f"/alerts/{north_fall}/escalate", {}),
