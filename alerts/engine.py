@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -111,6 +111,8 @@ def evaluate(conn: psycopg.Connection, readings: Sequence[StoredReading], *,
                 findings[(pid, f.hit.rule.episode)].append(f)
             if not series.points[k].low_quality:
                 seen_metrics[pid].add(metric.value)
+        for f in _recheck_newer(catalogue, subject, series, positions, now, freshness, zone):
+            findings[(pid, f.hit.rule.episode)].append(f)
         if positions and positions[-1] == len(series.points) - 1:
             last = positions[-1]
             if not series.points[last].low_quality:
@@ -163,6 +165,35 @@ def _lookback(metric: Metric, subject: Subject | None, catalogue: Catalogue) -> 
             if isinstance(value, int | float) and not isinstance(value, bool):
                 span = max(span, timedelta(hours=float(value) * unit + 48))
     return span
+
+
+def _recheck_newer(catalogue: Catalogue, subject: Subject, series: Series,
+                   positions: Sequence[int], now: datetime, freshness: timedelta,
+                   zone: ZoneInfo) -> list[Finding]:
+    """What late readings completed: the stored readings newer than a new one, within the
+    metric's rule windows, evaluated again with and without the batch; only findings the
+    batch made (a pattern it completed, a higher severity) count, so a reading that already
+    raised its alert, or whose alert a nurse has resolved, does not raise it again."""
+    if not positions:
+        return []
+    fresh = set(positions)
+    horizon = series.points[positions[0]].time + _lookback(series.metric, subject, catalogue)
+    newer = [k for k in range(positions[0] + 1, len(series.points))
+             if k not in fresh and series.points[k].time <= horizon]
+    if not newer:
+        return []
+    kept = [p for k, p in enumerate(series.points) if k not in fresh]
+    before = replace(series, points=kept)
+    where = {(p.time, p.device_id): k for k, p in enumerate(kept)}
+    out: list[Finding] = []
+    for k in newer:
+        point = series.points[k]
+        had = {(f.hit.rule.id, f.severity) for f in _evaluate_point(
+            catalogue, subject, before, where[(point.time, point.device_id)], now, freshness,
+            zone)}
+        out.extend(f for f in _evaluate_point(catalogue, subject, series, k, now, freshness, zone)
+                   if (f.hit.rule.id, f.severity) not in had)
+    return out
 
 
 def _clearing_episodes(catalogue: Catalogue, subject: Subject, metric: Metric) -> set[str]:

@@ -80,8 +80,8 @@ def acknowledge(conn: psycopg.Connection, alert_id: int, actor: Actor,
     if alert["status"] == "acknowledged":
         raise TransitionError(f"Alert {alert_id} is already acknowledged.")
     text = _note(note)
-    out = _update(conn, alert_id, "status = 'acknowledged', acknowledged_at = now(), "
-                  "acknowledged_by = %s", (actor.staff_id,))
+    out = _update(conn, alert_id, "status = 'acknowledged', acknowledged_at = %s, "
+                  "acknowledged_by = %s", (clock.now(), actor.staff_id))
     _event(conn, alert_id, "acknowledged", actor, text)
     return out
 
@@ -95,8 +95,8 @@ def resolve(conn: psycopg.Connection, alert_id: int, actor: Actor, outcome: str,
     alert = _lock(conn, alert_id)
     _require_active(alert, "resolved again")
     text = _note(note)
-    out = _update(conn, alert_id, "status = 'resolved', resolved_at = now(), resolved_by = %s, "
-                  "outcome = %s", (actor.staff_id, outcome))
+    out = _update(conn, alert_id, "status = 'resolved', resolved_at = %s, resolved_by = %s, "
+                  "outcome = %s", (clock.now(), actor.staff_id, outcome))
     _event(conn, alert_id, "resolved", actor, text, {"outcome": outcome})
     return out
 

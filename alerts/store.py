@@ -176,7 +176,15 @@ def _merge_values(old: Mapping[str, Any], raised: Raised) -> dict[str, Any]:
     worst_old, worst_new = old.get("worst"), raised.values.get("worst")
     if worst_old and (not worst_new or _worst_key(worst_old) > _worst_key(worst_new)):
         values["worst"] = worst_old   # the most extreme reading of the episode is kept
+    latest_old, latest_new = old.get("latest"), raised.values.get("latest")
+    if latest_old and latest_new and latest_old.get("time") and latest_new.get("time") \
+            and _time(latest_old) > _time(latest_new):
+        values["latest"] = latest_old  # a late backlog does not replace a newer reading
     return values
+
+
+def _time(snapshot: Mapping[str, Any]) -> datetime:
+    return datetime.fromisoformat(str(snapshot.get("time")))
 
 
 @dataclass(frozen=True)
@@ -280,7 +288,10 @@ def _updated(r: Raised, c: Mapping[str, Any], worse: bool) -> tuple[Any, ...]:
     """One active alert's new columns: the message follows the newest reading at the alert's
     severity, the values keep the episode's worst reading."""
     values = _merge_values(c.get("values") or {}, r)
-    message = _sentence(r, values) if worse or r.severity == c["severity"] else c["message"]
+    # The sentence names the newest breaching reading: older ones arriving late keep it.
+    newer = r.last >= c["last_breach_at"]
+    message = _sentence(r, values) if worse or (r.severity == c["severity"] and newer) \
+        else c["message"]
     return (c["id"], r.severity if worse else c["severity"], message, r.first, r.last,
             r.occurrences, Jsonb(values), r.late)
 
