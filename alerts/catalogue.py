@@ -46,7 +46,7 @@ class Rule:
     clears: bool = False              # an in-range reading marks the alert condition-cleared
     unit: str | None = None           # the unit the source states the thresholds in
     night_escalate: bool = False      # one severity higher between 00:00 and 06:00 local
-    hi_flag: bool = False             # a meter's HI reading breaches the rule
+    meter_flag: str | None = None     # a meter's LO / HI reading ("lo", "hi") breaches the rule
     suppress_hours: float | None = None
 
     @property
@@ -108,7 +108,7 @@ def _rule(raw: Mapping[str, Any], episodes: Mapping[str, str]) -> Rule:
             oxygen=bool(raw.get("oxygen", False)), acute=bool(raw.get("acute", False)),
             clears=bool(raw.get("clears", False)), unit=raw.get("unit"),
             night_escalate=bool(raw.get("night_escalate", False)),
-            hi_flag=bool(raw.get("hi_flag", False)), suppress_hours=raw.get("suppress_hours"),
+            meter_flag=raw.get("meter_flag"), suppress_hours=raw.get("suppress_hours"),
         )
     except (KeyError, ValueError) as err:
         raise ConfigError(f"catalogue rule '{rid}' is incomplete or invalid: {err}") from err

@@ -114,7 +114,7 @@ def band_hit(rule: Rule, params: Mapping[str, Any], point: Point) -> bool:
         limit = _set(params, name)
         if limit is not None and test(v, limit):
             return True
-    return rule.hi_flag and ReadingFlag.HI in point.flags
+    return rule.meter_flag is not None and rule.meter_flag in point.flags
 
 
 def _valid(points: Sequence[Point]) -> list[Point]:
@@ -382,6 +382,8 @@ def reading_fields(metric: Metric, point: Point, zone: ZoneInfo) -> dict[str, An
         value = f"{value} ({point.raw_value:g} {point.raw_unit})"
     if ReadingFlag.HI in point.flags:
         value = f"{value} (meter showed HI)"
+    if ReadingFlag.LO in point.flags:
+        value = f"{value} (meter showed LO)"
     return {"value": value, "time": local.strftime("%H:%M on %d %b %Y"),
             "date": local.strftime("%d %b %Y"), "label": SPECS[metric].label}
 

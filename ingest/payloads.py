@@ -197,9 +197,22 @@ def decode_fhir(resource: Mapping[str, Any], index: int | None = None) -> RawRea
         time=when,
         reading_id=_reading_id(reading_id),
         patient_ref=_fhir_subject(resource.get("subject")),
+        flags=_comparator_flags(quantity.get("comparator")),
         item=resource,
         loinc=loinc,
     )
+
+
+def _comparator_flags(comparator: Any) -> tuple[str, ...]:
+    """FHIR's way of saying a value is beyond the measuring range: "<0.6" is a meter's LO."""
+    if comparator in ("<", "<="):
+        return (ReadingFlag.LO.value,)
+    if comparator in (">", ">="):
+        return (ReadingFlag.HI.value,)
+    if comparator is not None:
+        raise ValidationError("bad-comparator", f"The valueQuantity comparator "
+                              f"'{str(comparator)[:10]}' is not one of <, <=, >=, >.")
+    return ()
 
 
 def _loinc_code(code: Any) -> str:

@@ -11,9 +11,9 @@ from ingest.rejections import Rejection
 from ingest.work_queue import Received
 from telehub.config import IngestSettings
 from telehub.domain.codes import ReadingFlag
-from telehub.domain.reading_checks import check_sender, parse_reading_time
+from telehub.domain.reading_checks import check_sender, measured_value, parse_reading_time
 from telehub.domain.readings import NewReading
-from telehub.domain.units import SPECS, Metric, normalise, parse_metric, parse_unit
+from telehub.domain.units import SPECS, Metric, parse_metric
 from telehub.errors import ValidationError
 
 # The patient always comes from the device's registration. A payload that names a
@@ -56,16 +56,16 @@ def validate_reading(raw: RawReading, device: DeviceRecord, *, now: datetime,
     if raw.metric is None:
         raise ValidationError("missing-field", "The reading has no 'metric'.")
     metric = parse_metric(raw.metric)
-    unit = parse_unit(metric, raw.unit)
-    value = normalise(metric, raw.value, unit)
+    measured = measured_value(metric, raw.value, raw.unit, flags=raw.flags, loinc=raw.loinc)
     when = parse_time(raw.time, now=now, limits=limits)
-    flags = raw.flags
-    if metric is Metric.SPO2 and value < SPO2_VERIFY_BELOW:
+    flags = measured.flags
+    if metric is Metric.SPO2 and measured.value < SPO2_VERIFY_BELOW:
         flags = (*flags, ReadingFlag.VERIFY.value)
     return NewReading(
         time=when, patient_id=device.patient_id, device_id=device.id, metric=metric,
-        value=value, unit=SPECS[metric].canonical, raw_value=float(raw.value), raw_unit=unit,
-        reading_key=raw.reading_id or when.isoformat(), seq=raw.seq, flags=flags,
+        value=measured.value, unit=SPECS[metric].canonical, raw_value=measured.raw_value,
+        raw_unit=measured.raw_unit, reading_key=raw.reading_id or when.isoformat(),
+        seq=raw.seq, flags=flags,
     )
 
 

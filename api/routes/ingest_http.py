@@ -18,7 +18,7 @@ from api.schemas.common import Problem
 from api.schemas.readings import ReadingIn, ReadingsAccepted, ReadingsIn
 from telehub.broker.passwords import verify_mosquitto_password
 from telehub.domain import clock
-from telehub.domain.reading_checks import check_reading_time, check_sender
+from telehub.domain.reading_checks import check_reading_time, check_sender, measured_value
 from telehub.domain.units import Metric, normalise, parse_unit
 from telehub.errors import ValidationError
 from telehub.mqtt import topics
@@ -102,7 +102,7 @@ def _check(reading: ReadingIn, index: int, now: datetime, horizon_days: int,
     where = f"readings[{index}]"
     try:
         metric = Metric(reading.metric)
-        normalise(metric, reading.value, parse_unit(metric, reading.unit))
+        measured_value(metric, reading.value, reading.unit, flags=reading.flags)
         if reading.pulse is not None:
             normalise(Metric.PULSE, reading.pulse, parse_unit(Metric.PULSE, None))
     except ValidationError as err:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -63,8 +64,10 @@ class ReadingIn(BaseModel):
     id: str | None = Field(None, min_length=1, max_length=128,
                            description="Unique per device; the reading's time when omitted.")
     metric: Metric
-    value: float
-    unit: str | None = Field(None, description="Default: the metric's canonical unit.")
+    value: float | Literal["LO", "HI", "lo", "hi"] = Field(
+        description="The number, or a glucose meter's LO / HI outside its measuring range.")
+    unit: str | None = Field(None, description="Default: the metric's canonical unit; "
+                             "required for glucose (mmol/L or mg/dL).")
     time: datetime
     seq: int | None = None
     flags: list[str] = []

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
-from telehub.domain.codes import TELECARE_KINDS, PatientStatus
+from telehub.domain.codes import TELECARE_KINDS, PatientStatus, ReadingFlag
+from telehub.domain.units import METER_RANGE, SPECS, Metric, Unit, normalise, parse_unit
 from telehub.errors import ValidationError
 
 Sends = Literal["readings", "events"]
@@ -83,3 +87,60 @@ def parse_reading_time(value: object, *, now: datetime, future_tolerance_s: int,
         raise ValidationError("bad-time", f"'{value[:40]}' is not an ISO 8601 time.") from err
     return check_reading_time(when, now=now, future_tolerance_s=future_tolerance_s,
                               horizon_days=horizon_days)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A reading's value as stored: canonical, as the device sent it, and its range flags."""
+
+    value: float
+    raw_value: float
+    raw_unit: Unit
+    flags: tuple[str, ...]
+
+
+_RANGE_FLAGS = {"lo": ReadingFlag.LO.value, "hi": ReadingFlag.HI.value}
+# A LO must be a severe hypo and a HI a marked hyperglycaemia (mmol/L); anything else
+# contradicts its flag and is refused rather than stored as either.
+RANGE_FLAG_LIMITS: dict[Metric, tuple[float, float]] = {Metric.GLUCOSE: (3.0, 15.0)}
+
+
+def measured_value(metric: Metric, value: object, unit: str | None, *,
+                   flags: Sequence[str] = (), loinc: str | None = None) -> Measured:
+    """Check and convert a reading's value (ValidationError with the reason when unusable).
+
+    A meter's LO / HI (the value "LO" or "HI", or a `lo` / `hi` flag) is stored at the edge
+    of the meter's range with its flag, never refused as implausible; only a glucose meter
+    reports one. Every way into the hub (MQTT native and FHIR, HTTP) checks values here.
+    """
+    words = str(value).strip().lower() if isinstance(value, str) else None
+    range_flags = {f for f in flags if f in _RANGE_FLAGS.values()}
+    if words in _RANGE_FLAGS:
+        range_flags.add(_RANGE_FLAGS[words])
+    if not range_flags:
+        parsed = parse_unit(metric, unit, loinc=loinc)
+        canonical = normalise(metric, value, parsed)   # type: ignore[arg-type]
+        return Measured(canonical, float(value), parsed, tuple(flags))  # type: ignore[arg-type]
+    if metric not in METER_RANGE:
+        raise ValidationError("range-flag", f"A {metric.value} reading cannot be LO or HI: "
+                              "only a glucose meter reports readings outside its range.")
+    if len(range_flags) > 1:
+        raise ValidationError("range-flag", "A reading cannot be both LO and HI.")
+    flag = range_flags.pop()
+    spec = SPECS[metric]
+    floor, ceiling = METER_RANGE[metric]
+    edge = floor if flag == ReadingFlag.LO.value else ceiling
+    if not (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value)):
+        parsed = parse_unit(metric, unit, loinc=loinc) if unit or loinc else spec.canonical
+        sent = round(edge / spec.factors[parsed], 1)
+        return Measured(edge, sent, parsed, tuple(sorted({*flags, flag})))
+    # The device sent its own range edge with the flag: kept, unless it contradicts the flag.
+    parsed = parse_unit(metric, unit, loinc=loinc)
+    canonical = spec.to_canonical(float(value), parsed)
+    low, high = RANGE_FLAG_LIMITS[metric]
+    if (flag == ReadingFlag.LO.value and not 0 < canonical < low) or (
+            flag == ReadingFlag.HI.value and not high < canonical <= spec.plausible_max * 2):
+        raise ValidationError("range-flag", f"A {spec.label.lower()} flagged "
+                              f"{flag.upper()} cannot read {value:g} {parsed.value}.")
+    return Measured(canonical, float(value), parsed, tuple(sorted({*flags, flag})))

@@ -129,6 +129,15 @@ _UNIT_ALIASES: dict[str, Unit] = {
 LOINC_METRICS: dict[str, Metric] = {
     code.code: spec.metric for spec in SPECS.values() for code in spec.loinc
 }
+# Glucose codes name a property (moles or mass per volume), so each implies its unit.
+LOINC_UNITS: dict[str, Unit] = {"14743-9": Unit.MMOL_L, "15074-8": Unit.MMOL_L,
+                                "41653-7": Unit.MG_DL, "2339-0": Unit.MG_DL}
+# Metrics whose value means nothing without its unit: a glucose of 40 may be 40 mmol/L
+# (hyperosmolar) or 40 mg/dL (a severe hypo), so a missing unit is never guessed.
+UNIT_REQUIRED = frozenset({Metric.GLUCOSE})
+# A glucose meter shows LO / HI outside its measuring range; such readings are stored at
+# the range's edge, flagged, and never refused as implausible.
+METER_RANGE: dict[Metric, tuple[float, float]] = {Metric.GLUCOSE: (0.6, 33.3)}
 
 
 def parse_metric(text: str) -> Metric:
@@ -140,10 +149,17 @@ def parse_metric(text: str) -> Metric:
                               f"(weight, spo2, pulse, glucose).") from err
 
 
-def parse_unit(metric: Metric, text: str | None) -> Unit:
-    """The accepted Unit for `metric` spelled `text` (None means the canonical unit)."""
+def parse_unit(metric: Metric, text: str | None, *, loinc: str | None = None) -> Unit:
+    """The accepted Unit for `metric` spelled `text`. Without one: the unit the LOINC code
+    implies, else the canonical unit, except for a metric whose unit is never guessed."""
     spec = SPECS[metric]
-    if text is None:
+    if text is None or not str(text).strip():
+        if loinc in LOINC_UNITS:
+            return LOINC_UNITS[loinc]
+        if metric in UNIT_REQUIRED:
+            accepted = " or ".join(u.value for u in spec.factors)
+            raise ValidationError("missing-unit", f"A {metric.value} value needs its unit "
+                                  f"({accepted}); none was sent and its code implies none.")
         return spec.canonical
     unit = _UNIT_ALIASES.get(str(text).strip().lower())
     if unit is None or unit not in spec.factors:
