@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from telehub.domain import clock
 from telehub.errors import ValidationError
 
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*")
@@ -27,8 +28,8 @@ def parse_duration(text: str) -> timedelta:
 
 
 def utcnow() -> datetime:
-    """The real time, in UTC."""
-    return datetime.now(UTC)
+    """The service's current time, in UTC (the machine's, unless a clock is installed)."""
+    return clock.now()
 
 
 @dataclass

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     topic_root: str = "telehub/v1"       # MQTT topic root (tests use their own)
     data_dir: Path = Field(default_factory=lambda: platformdirs.user_data_path("telehub"))
     db_pool_max: int = 10
+    # Run the service this many seconds ahead of the machine's clock (negative: behind), for
+    # a rehearsal or a test at another hour or on a clock-change day; every process of one
+    # service must share it. 0 in production.
+    clock_offset_s: float = 0.0
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)

@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import tuple_row
 
+from telehub.domain import clock
 from telehub.domain.codes import CONDITIONS, DEFAULT_SCHEDULES, DEVICE_KINDS, Role
 from telehub.domain.nhs_number import is_valid_nhs_number, normalise_nhs_number
 from telehub.errors import NotFoundError, ValidationError
@@ -80,11 +81,11 @@ def add_patient(conn: psycopg.Connection, *, nhs_number: str, given_name: str, f
     try:
         row = _tuples(conn).execute(
             "INSERT INTO patients (nhs_number, given_name, family_name, birth_date, team_id, "
-            "conditions, care_plan, address_line, postcode, phone, named_nurse_id) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            "conditions, care_plan, address_line, postcode, phone, named_nurse_id, enrolled_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
             (nhs, given_name, family_name, birth_date, tid, conds,
              Jsonb(care_plan if care_plan is not None else default_care_plan(conds)),
-             address_line, postcode, phone, named_nurse_id),
+             address_line, postcode, phone, named_nurse_id, clock.now()),
         ).fetchone()
     except psycopg.errors.UniqueViolation as err:
         raise ValidationError("duplicate-patient",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
@@ -29,6 +30,22 @@ app = typer.Typer(help="Telehub: home telehealth monitoring hub for community nu
 def _root(log_level: str = typer.Option("INFO", envvar="TELEHUB_LOG_LEVEL",
                                         help="DEBUG, INFO, WARNING or ERROR.")) -> None:
     configure_logging(log_level)
+    _install_clock()
+
+
+def _install_clock() -> None:
+    """Run this process on the service clock its settings give (TELEHUB_CLOCK_OFFSET_S)."""
+    from pydantic import ValidationError as SettingsError
+
+    from telehub.domain import clock
+
+    try:
+        offset = get_settings().clock_offset_s
+    except SettingsError:
+        return           # the command itself reports the bad setting
+    if offset:
+        clock.set_clock(clock.OffsetClock(timedelta(seconds=offset)))
+        logger.warning("service clock %+.0f s from the machine's (TELEHUB_CLOCK_OFFSET_S)", offset)
 
 
 def run_in_transaction(action: Callable[[Any], T]) -> T:

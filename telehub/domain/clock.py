@@ -79,6 +79,11 @@ def now() -> datetime:
     return _clock.now()
 
 
+def current() -> Clock:
+    """The clock installed for this process."""
+    return _clock
+
+
 def set_clock(clock: Clock) -> Clock:
     """Install `clock` for the whole process; returns the one it replaced."""
     global _clock

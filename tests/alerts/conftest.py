@@ -45,6 +45,10 @@ class Clinic:
         self.device_names: dict[tuple[int, str], str] = {}
         self.nhs: dict[int, str] = {}
 
+    def next_nhs_number(self) -> str:
+        """A valid synthetic NHS number no patient of this clinic has."""
+        return next(self._nhs)
+
     def patient(self, conditions: Iterable[str] = (), **kwargs: Any) -> int:
         nhs = next(self._nhs)
         pid = registry.add_patient(self.conn, nhs_number=nhs, given_name="Test",

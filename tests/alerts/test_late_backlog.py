@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -20,20 +19,12 @@ from telehub.domain import clock
 from telehub.domain.units import Metric
 from tests.alerts.conftest import Clinic
 from tests.alerts.test_scenarios import Device, _reading, hub  # noqa: F401 (fixture)
+from tests.clock_anchors import ANCHORS, LONDON, anchor_id
 
 COMMITS = True
-LONDON = ZoneInfo("Europe/London")
-
-ANCHORS = [
-    datetime(2026, 11, 26, 10, 0, tzinfo=LONDON),    # an ordinary weekday morning
-    datetime(2026, 11, 26, 18, 50, tzinfo=LONDON),   # the evening
-    datetime(2026, 11, 27, 0, 30, tzinfo=LONDON),    # just after local midnight
-    datetime(2026, 3, 29, 8, 0, tzinfo=LONDON),      # the spring clock change (BST from 01:00)
-    datetime(2026, 10, 25, 0, 30, tzinfo=LONDON),    # the autumn clock change, before it
-]
 
 
-@pytest.fixture(params=ANCHORS, ids=lambda a: a.strftime("%Y-%m-%d-%H%M"))
+@pytest.fixture(params=ANCHORS, ids=anchor_id)
 def anchor(request: pytest.FixtureRequest) -> Iterator[datetime]:
     at = request.param.astimezone(UTC)
     with clock.use_clock(clock.FixedClock(at)):
