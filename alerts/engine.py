@@ -121,7 +121,7 @@ def evaluate(conn: psycopg.Connection, readings: Sequence[StoredReading], *,
                                 for f in findings.get((pid, episode), []))
                     if not fired:
                         clear[(pid, episode)] = metric.value
-    _apply(conn, catalogue, subjects, findings, clear, seen_metrics, now)
+    _apply(conn, catalogue, subjects, findings, clear, seen_metrics, now, zone)
 
 
 def _series(catalogue: Catalogue, subject: Subject, metric: Metric, points: list[Point],
@@ -326,7 +326,7 @@ def _unit(metric: Metric) -> str:
 
 def _apply(conn: psycopg.Connection, catalogue: Catalogue, subjects: Mapping[int, Subject],
            findings: Mapping[tuple[int, str], list[Finding]], clear: Mapping[tuple[int, str], str],
-           seen_metrics: Mapping[int, set[str]], now: datetime) -> None:
+           seen_metrics: Mapping[int, set[str]], now: datetime, zone: ZoneInfo) -> None:
     """Write the batch's alerts, clear what came back in range, check combined ambers."""
     pids = list(subjects)
     active = store.active_alerts(conn, pids)
@@ -347,7 +347,7 @@ def _apply(conn: psycopg.Connection, catalogue: Catalogue, subjects: Mapping[int
         if alert is not None and set(alert["values"].get("metrics", [])) & metrics:
             cleared.append((alert, "Readings have resumed."))
     store.mark_cleared_many(conn, cleared, now)
-    _combined(conn, catalogue, subjects, amber_raised, active, resolved, now)
+    _combined(conn, catalogue, subjects, amber_raised, active, resolved, now, zone)
 
 
 def _warning_sign(catalogue: Catalogue, alert: Mapping[str, Any]) -> bool:
@@ -365,18 +365,24 @@ def _target(subject: Subject) -> store.Target:
 
 def _combined(conn: psycopg.Connection, catalogue: Catalogue, subjects: Mapping[int, Subject],
               patient_ids: set[int], active: dict[tuple[int, str], dict[str, Any]],
-              resolved: Mapping[tuple[int, str], Any], now: datetime) -> None:
-    """Two or more amber alerts on different metrics within 24 h make one red review."""
+              resolved: Mapping[tuple[int, str], Any], now: datetime, zone: ZoneInfo) -> None:
+    """Two or more amber alerts on different metrics within 24 h make one red review.
+
+    A daily weight stands for its whole day: a weight amber counts while its daily weight is
+    today's or yesterday's, so yesterday morning's gain and this evening's low SpO2 make a
+    review at any hour (24 h from a 07:30 weight would end before the evening)."""
     rule = catalogue.get("combined-amber")
     if rule is None:
         return
+    yesterday = clock.day_start(clock.service_date(now, zone) - timedelta(days=1), zone)
     items = []
     for pid in sorted(patient_ids):
         subject = subjects[pid]
         params = subject.params(rule)
         since = now - timedelta(hours=float(params.get("hours", 24)))
         ambers = [a for (p, _), a in active.items() if p == pid and _warning_sign(catalogue, a)
-                  and a["last_breach_at"] > since]
+                  and a["last_breach_at"] > (min(since, yesterday)
+                                             if a["metric"] == Metric.WEIGHT else since)]
         metrics = {a["metric"] for a in ambers}
         if len(metrics) < int(params.get("count", 2)):
             continue
