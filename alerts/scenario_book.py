@@ -217,6 +217,34 @@ def register(conn: psycopg.Connection, scenario: Scenario, team_id: int, nhs_num
     return pid
 
 
+def in_clock_order(scenarios: Iterable[Scenario], anchor: datetime, zone: ZoneInfo
+                   ) -> list[tuple[datetime, list[Scenario]]]:
+    """The scenarios grouped by the service time they run at, earliest first (the clock only
+    moves on)."""
+    groups: dict[datetime, list[Scenario]] = {}
+    for scenario in scenarios:
+        groups.setdefault(scenario.clock_at(anchor, zone), []).append(scenario)
+    return sorted(groups.items())
+
+
+def arrivals(scenario: Scenario, step: int, now: datetime, zone: ZoneInfo
+             ) -> dict[str, list[dict[str, Any]]]:
+    """The native payload items of arrival `step`, by metric, as the devices send them."""
+    items: dict[str, list[dict[str, Any]]] = {}
+    for k, reading in enumerate(scenario.readings):
+        if reading.send != step:
+            continue
+        item: dict[str, Any] = {
+            "id": f"{scenario.id}-{k}", "metric": reading.metric, "value": reading.value,
+            "time": reading.time_at(now, zone).isoformat().replace("+00:00", "Z")}
+        if reading.unit is not None:
+            item["unit"] = reading.unit
+        if reading.flags:
+            item["flags"] = list(reading.flags)
+        items.setdefault(reading.metric, []).append(item)
+    return items
+
+
 def alert_key(alert: Mapping[str, Any]) -> str:
     """The catalogue rule an alert row was raised by (the episode's rule for one-rule ones)."""
     values = alert.get("values") or {}

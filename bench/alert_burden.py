@@ -48,7 +48,7 @@ from telehub.domain.codes import ReadingFlag
 from telehub.domain.readings import StoredReading
 from telehub.domain.units import SPECS, Metric
 
-VARIANTS = ("hub", "engine", "stable")
+VARIANTS = ("hub", "engine", "stable", "book")
 RESOLVE_HOUR = 17          # the nurses close the day's alerts (17:00 UTC in winter)
 
 
@@ -67,6 +67,8 @@ FULL = BurdenSizes()
 QUICK = BurdenSizes(patients=60, days=14)
 
 COLUMNS = ["group", "name", *VARIANTS]
+# "book": the clinical scenario book (bench/book_burden.py) at each hour the scenario test
+# runs it, its cells "raised / expected" alerts, beside the simulated caseload's rates.
 
 
 @dataclass
@@ -286,6 +288,9 @@ def _run_variants(admin_url: str, sizes: BurdenSizes, database: str, end: dateti
     from bench.processes import command_available
 
     for variant in sizes.variants:
+        if variant == "book":
+            _run_book(admin_url, database, report)
+            continue
         url = recreate_database(admin_url, database)
         if variant == "hub":
             missing = command_available("hub")
@@ -308,6 +313,33 @@ def _run_variants(admin_url: str, sizes: BurdenSizes, database: str, end: dateti
             "readings": burden.readings, "alerts": len(burden.alerts),
             "seconds": round(burden.seconds, 1), "by_severity": dict(burden.by_severity()),
             "late": sum(1 for a in burden.alerts if a["late"])}
+
+
+def _run_book(admin_url: str, database: str, report: Report) -> None:
+    """The scenario book at each anchor, on a fresh database each: raised against expected
+    by severity, and every scenario that raised noise or missed an alert."""
+    from alerts.scenario_book import load_book
+    from bench.book_burden import ANCHORS, run_book
+
+    scenarios = load_book()
+    expected = raised = 0
+    seconds = 0.0
+    for anchor in ANCHORS:
+        url = recreate_database(admin_url, database)
+        with connect(url) as conn:
+            result = run_book(conn, scenarios, anchor)
+        seconds += result.seconds
+        for sev in ("red", "amber", "info"):
+            report.add(group="book", name=f"{anchor:%Y-%m-%d %H:%M} {sev}",
+                       book=f"{result.raised[sev]} / {result.expected[sev]}")
+        expected += sum(result.expected.values())
+        raised += sum(result.raised.values())
+        report.notes.extend(f"book at {anchor:%Y-%m-%d %H:%M}: {sid}: {'; '.join(problems)}"
+                            for sid, problems in result.problems.items())
+    report.params["book"] = {"scenarios": len(scenarios), "anchors": len(ANCHORS),
+                             "expected": expected, "raised": raised,
+                             "seconds": round(seconds, 1)}
+    report.ratios["book: alerts raised / expected"] = ratio(raised, expected)
 
 
 def tabulate(report: Report, results: dict[str, Burden]) -> None:

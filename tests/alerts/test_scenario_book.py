@@ -48,16 +48,6 @@ def anchor(request: pytest.FixtureRequest) -> Iterator[datetime]:
         yield request.param
 
 
-def _payload(reading: book.BookReading, key: str, at: datetime) -> dict[str, Any]:
-    item: dict[str, Any] = {"id": key, "metric": reading.metric, "value": reading.value,
-                            "time": at.isoformat().replace("+00:00", "Z")}
-    if reading.unit is not None:
-        item["unit"] = reading.unit
-    if reading.flags:
-        item["flags"] = list(reading.flags)
-    return item
-
-
 def _stored(clinic: Clinic) -> int:
     clinic.conn.commit()
     row = clinic.conn.execute("SELECT count(*) AS n FROM readings").fetchone()
@@ -81,16 +71,11 @@ def test_every_scenario_raises_exactly_its_alerts(
         anchor: datetime) -> None:
     service_clock = clock.current()
     assert isinstance(service_clock, clock.FixedClock)
-    # Scenarios that run at their own local hour go first if earlier: the clock only moves on.
-    by_time: dict[datetime, list[book.Scenario]] = defaultdict(list)
-    for scenario in SCENARIOS:
-        by_time[scenario.clock_at(anchor, LONDON)].append(scenario)
     patients: dict[str, int] = {}
     device = Device(hub)
     sent = 0
     try:
-        for now in sorted(by_time):
-            group = by_time[now]
+        for now, group in book.in_clock_order(SCENARIOS, anchor, LONDON):
             service_clock.set(now)
             for scenario in group:
                 patients[scenario.id] = book.register(clinic.conn, scenario, clinic.team_id,
@@ -126,12 +111,8 @@ def _send(device: Device, clinic: Clinic, scenario: book.Scenario, pid: int, ste
           now: datetime) -> int:
     """Publish the scenario's readings of `step`, one message per device; how many."""
     by_device: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for k, reading in enumerate(scenario.readings):
-        if reading.send != step:
-            continue
-        name = clinic.device_name(pid, Metric(reading.metric))
-        by_device[name].append(_payload(reading, f"{scenario.id}-{k}",
-                                        reading.time_at(now, LONDON)))
+    for metric, items in book.arrivals(scenario, step, now, LONDON).items():
+        by_device[clinic.device_name(pid, Metric(metric))].extend(items)
     clinic.conn.commit()
     for name, items in by_device.items():
         device.send(name, items)

@@ -87,3 +87,10 @@ def test_alert_burden_bench_runs_a_caseload_through_the_hub_and_the_engine(
         assert by_rule == pytest.approx(100 * total / 36, abs=0.05)
         by_severity = sum(rows[("severity", s)][variant] for s in ("red", "amber", "info"))
         assert by_severity == pytest.approx(100 * total / 36, abs=0.05)
+    # The clinical scenario book went through the hub's batch transaction at every anchor:
+    # it raised exactly what it expects (a miss or noise would be a note).
+    book = params["book"]
+    assert book["scenarios"] >= 60 and book["anchors"] == 6
+    assert book["raised"] == book["expected"] > 0
+    raised, expected = rows[("book", "2026-11-26 18:50 red")]["book"].split(" / ")
+    assert raised == expected and int(expected) > 0
