@@ -203,7 +203,10 @@ def set_threshold(conn: psycopg.Connection, patient_id: int, rule_id: str,
     if rule_id == SPO2_SCALE_RULE:
         if set(params) != {"scale"}:
             raise ValidationError("unknown-param", "The SpO2 scale takes one parameter: scale.")
-        return set_spo2_scale(conn, patient_id, params["scale"], reason, set_by_name, set_by)
+        scale = params["scale"]
+        if isinstance(scale, Mapping):      # {"value": 2, "unit": None} from a form
+            scale = scale.get("value")
+        return set_spo2_scale(conn, patient_id, scale, reason, set_by_name, set_by)
     checked = validate_params(load_catalogue(), rule_id, params)
     return _store(conn, patient_id, rule_id, checked, reason, set_by_name, set_by)
 

@@ -193,3 +193,12 @@ def test_other_metrics_take_their_unit_or_none(clinic: Clinic) -> None:
     assert rows["spo2-scale1-red"]["effective"] == {"at_or_below": 89.0}
     assert rows["weight-above-dry"]["effective"]["dry_weight_kg"] == pytest.approx(69.853, abs=1e-3)
     assert rows["glucose-hypo-repeated"]["effective"]["count"] == 3.0
+
+
+def test_the_spo2_scale_is_taken_as_a_form_sends_it(clinic: Clinic) -> None:
+    pid = clinic.patient(["copd"])
+    set_threshold(clinic.conn, pid, "spo2-scale", {"scale": {"value": "2", "unit": None}},
+                  "Hypercapnic respiratory failure", "Dr Lee")
+    rows = {r["id"]: r for r in thresholds_for_patient(clinic.conn, pid)}
+    assert rows["spo2-scale"]["effective"] == {"scale": 2}
+    assert rows["spo2-scale"]["shown"]["effective"] == "scale 2"
