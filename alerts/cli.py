@@ -10,6 +10,8 @@ import typer
 from psycopg.rows import dict_row
 
 from alerts import thresholds as th
+from alerts.catalogue import load_catalogue
+from alerts.threshold_values import params_text
 from telehub.care import registration as registry
 from telehub.cli import run_in_transaction as in_tx
 
@@ -17,7 +19,9 @@ thresholds_app = typer.Typer(help="Individual alert thresholds per patient.",
                              no_args_is_help=True)
 alerts_app = typer.Typer(help="Clinical alerts.", no_args_is_help=True)
 
-_PARAM_OPTION = typer.Option(None, "--param", help="name=value; repeat for several.")
+_PARAM_OPTION = typer.Option(
+    None, "--param", help="name=value, a glucose limit with its unit (below=3.5 mmol/L or "
+    "below=63mg/dL); repeat for several.")
 
 _LIST_SQL = """
 SELECT a.id, a.severity::text AS severity, a.status::text AS status, a.escalated,
@@ -52,6 +56,12 @@ def _fmt(params: dict[str, Any] | None) -> str:
     return ", ".join(f"{k}={v}" for k, v in params.items())
 
 
+def _shown(rule_id: str, params: dict[str, Any]) -> str:
+    """Parameters in words with their units (glucose in mmol/L first)."""
+    rule = load_catalogue().get(rule_id)
+    return params_text(rule, params) if rule is not None else _fmt(params)
+
+
 @thresholds_app.command("show")
 def thresholds_show(patient: str = typer.Option(..., "--patient", help="NHS number."),
                     show_all: bool = typer.Option(False, "--all",
@@ -65,9 +75,9 @@ def thresholds_show(patient: str = typer.Option(..., "--patient", help="NHS numb
         typer.echo(json.dumps(rows, default=str, indent=2))
         return
     for r in rows:
-        line = f"{r['id']:<26} {r['severity'] or '':<6} {_fmt(r['effective'])}"
+        line = f"{r['id']:<26} {r['severity'] or '':<6} {r['shown']['effective']}"
         if r["individual"] is not None:
-            line += (f"   [individual: {_fmt(r['individual'])}; set by {r['set_by_name']} "
+            line += (f"   [individual: {r['shown']['individual']}; set by {r['set_by_name']} "
                      f"at {r['set_at']:%Y-%m-%d %H:%M} UTC: {r['reason']}]")
         typer.echo(line)
 
@@ -102,7 +112,8 @@ def thresholds_set(patient: str = typer.Option(..., "--patient", help="NHS numbe
     if as_json:
         typer.echo(json.dumps(out, default=str, indent=2))
     else:
-        typer.echo(f"{out['rule_id']}: {_fmt(out['params'])} (set by {out['set_by_name']})")
+        typer.echo(f"{out['rule_id']}: {_shown(out['rule_id'], out['params'])} "
+                   f"(set by {out['set_by_name']})")
 
 
 @alerts_app.command("list")

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.catalogue import Rule
 from telehub.domain.codes import ReadingFlag, is_low_quality
-from telehub.domain.units import MGDL_PER_MMOLL, SPECS, Metric, format_value, shown_value
+from telehub.domain.units import SPECS, Metric, Unit, format_value, shown_value
 
 # Weights are compared to the gram: 81.3 - 79.3 must count as a 2.0 kg gain.
 _KG_DECIMALS = 3
@@ -82,11 +82,13 @@ def value_in_rule_unit(rule: Rule, point: Point) -> float:
 
     A value the device sent in the canonical unit is compared as shown on screen (SpO2 is a
     whole percentage: 91.4 is 91); a converted one exactly (72 mg/dL is 3.996 mmol/L, below 4).
+    The conversion is the one an individual threshold entered in mmol/L went through, so
+    "below 3.5 mmol/L" on a mg/dL rule means exactly that.
     """
-    if rule.unit == "mg/dL":
-        if point.raw_unit == "mg/dL" and point.raw_value is not None:
+    if rule.unit == Unit.MG_DL and rule.metric is not None:
+        if point.raw_unit == Unit.MG_DL and point.raw_value is not None:
             return point.raw_value
-        return point.value * MGDL_PER_MMOLL
+        return SPECS[rule.metric].from_canonical(point.value, Unit.MG_DL)
     if rule.metric is not None and point.raw_unit in (None, SPECS[rule.metric].canonical.value):
         return shown_value(rule.metric, point.value)
     return point.value

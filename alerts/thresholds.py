@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,12 +12,11 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from alerts.catalogue import Catalogue, Rule, load_catalogue
+from alerts.threshold_values import entry_value, param_unit, params_text, threshold_value
 from telehub.errors import NotFoundError, ValidationError
 
 # The NEWS2 SpO2 scale is stored as an override of this pseudo-rule: {"scale": 2}.
 SPO2_SCALE_RULE = "spo2-scale"
-# Parameters that are switches rather than numbers.
-_FLAG_PARAMS = frozenset({"distinct_days"})
 
 _PATIENTS_SQL = """
 SELECT p.id, p.display_id, p.team_id, t.code AS team_code, p.conditions, p.care_plan,
@@ -108,6 +106,10 @@ def thresholds_for_patient(conn: psycopg.Connection, patient_id: int) -> list[di
         "id": SPO2_SCALE_RULE, "episode": "spo2-low", "severity": None, "applies": True,
         "default": {"scale": 1}, "individual": dict(scale["params"]) if scale else None,
         "effective": {"scale": subject.spo2_scale}, **_who(scale),
+        "units": {"scale": None}, "entry": {"scale": {"value": subject.spo2_scale, "unit": None}},
+        "shown": {"default": "scale 1",
+                  "individual": f"scale {scale['params'].get('scale')}" if scale else None,
+                  "effective": f"scale {subject.spo2_scale}"},
     })
     for rule in load_catalogue().rules:
         row = current.get(rule.id)
@@ -116,8 +118,25 @@ def thresholds_for_patient(conn: psycopg.Connection, patient_id: int) -> list[di
             "applies": subject.applies(rule), "default": dict(rule.params),
             "individual": dict(row["params"]) if row else None,
             "effective": subject.params(rule), **_who(row),
+            **_with_units(rule, row, subject.params(rule)),
         })
     return out
+
+
+def _with_units(rule: Rule, row: Mapping[str, Any] | None, effective: Mapping[str, Any]
+                ) -> dict[str, Any]:
+    """Each parameter's unit, the parameters in words with their units, and the effective
+    values as staff enter them (glucose in mmol/L)."""
+    units = {name: (u.unit.value if (u := param_unit(rule, name)).unit else None)
+             for name in rule.params}
+    entry = {}
+    for name, value in effective.items():
+        shown, unit = entry_value(rule, name, value)
+        entry[name] = {"value": shown, "unit": unit}
+    return {"units": units, "entry": entry,
+            "shown": {"default": params_text(rule, rule.params),
+                      "individual": params_text(rule, row["params"]) if row else None,
+                      "effective": params_text(rule, effective)}}
 
 
 def _who(row: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -127,33 +146,10 @@ def _who(row: Mapping[str, Any] | None) -> dict[str, Any]:
             "set_at": row["set_at"], "reason": row["reason"]}
 
 
-def parse_param_value(name: str, value: Any) -> float | bool | None:
-    """A parameter value from JSON or the command line: a finite number >= 0, or a switch."""
-    if name in _FLAG_PARAMS:
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in ("true", "yes", "1"):
-            return True
-        if text in ("false", "no", "0"):
-            return False
-        raise ValidationError("bad-threshold", f"'{name}' is true or false, not '{value}'.")
-    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "off")):
-        return None
-    if isinstance(value, bool):
-        raise ValidationError("bad-threshold", f"'{name}' needs a number, not {value}.")
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as err:
-        raise ValidationError("bad-threshold", f"'{name}' needs a number, not '{value}'.") from err
-    if not math.isfinite(number) or number < 0:
-        raise ValidationError("bad-threshold", f"'{name}' must be a finite number of 0 or more.")
-    return number
-
-
 def validate_params(catalogue: Catalogue, rule_id: str, params: Mapping[str, Any]
                     ) -> dict[str, Any]:
-    """Checked, typed parameters for `rule_id` (ValidationError on an unknown rule or param)."""
+    """Checked parameters for `rule_id` in the unit the rule compares in (ValidationError on
+    an unknown rule or param, a glucose value without its unit, an implausible value)."""
     rule = catalogue.get(rule_id)
     if rule is None:
         raise ValidationError("unknown-rule", f"There is no rule '{rule_id}' "
@@ -166,7 +162,7 @@ def validate_params(catalogue: Catalogue, rule_id: str, params: Mapping[str, Any
             known = ", ".join(sorted(rule.params)) or "none"
             raise ValidationError("unknown-param", f"Rule '{rule_id}' has no parameter "
                                   f"'{name}' (parameters: {known}).")
-        out[name] = parse_param_value(name, value)
+        out[name] = threshold_value(rule, name, value)
     return out
 
 
@@ -207,7 +203,10 @@ def set_threshold(conn: psycopg.Connection, patient_id: int, rule_id: str,
     if rule_id == SPO2_SCALE_RULE:
         if set(params) != {"scale"}:
             raise ValidationError("unknown-param", "The SpO2 scale takes one parameter: scale.")
-        return set_spo2_scale(conn, patient_id, params["scale"], reason, set_by_name, set_by)
+        scale = params["scale"]
+        if isinstance(scale, Mapping):      # {"value": 2, "unit": None} from a form
+            scale = scale.get("value")
+        return set_spo2_scale(conn, patient_id, scale, reason, set_by_name, set_by)
     checked = validate_params(load_catalogue(), rule_id, params)
     return _store(conn, patient_id, rule_id, checked, reason, set_by_name, set_by)
 

@@ -17,8 +17,12 @@ router = APIRouter(tags=["thresholds"], responses={401: {"model": Problem},
 
 
 def _out(item: dict[str, Any]) -> ThresholdOut:
+    shown = item.get("shown") or {}
     return ThresholdOut(
         rule_id=item["id"], params=item.get("effective") or {}, default=item.get("default") or {},
+        units=item.get("units") or {}, shown=shown.get("effective") or "",
+        default_shown=shown.get("default") or "", override_shown=shown.get("individual"),
+        entry=item.get("entry") or {},
         individual=item.get("individual") is not None, override=item.get("individual"),
         episode=item.get("episode"), severity=item.get("severity"),
         applies=item.get("applies", True), reason=item.get("reason"),
@@ -48,12 +52,14 @@ def get_thresholds(patient_id: int, staff: Clinical, conn: Conn,
 def put_threshold(patient_id: int, body: ThresholdIn, staff: Clinical, conn: Conn,
                   request: Request) -> ThresholdsOut:
     """Override one rule's parameters for this patient, with the clinical reason (checked
-    against the catalogue; earlier overrides stay as history)."""
+    against the catalogue; a glucose limit comes with its unit and is stored in the unit the
+    rule compares in; earlier overrides stay as history)."""
     check_patient(conn, staff, patient_id)
-    set_threshold(conn, patient_id, body.rule_id, body.params, body.reason,
+    params = body.values()
+    set_threshold(conn, patient_id, body.rule_id, params, body.reason,
                   set_by_name=staff.display_name, set_by=staff.id)
     audit(conn, staff, "update", "thresholds", patient_id, client_addr(request),
-          {"rule_id": body.rule_id, "params": body.params})
+          {"rule_id": body.rule_id, "params": params})
     out = _load(conn, patient_id)
     conn.commit()
     return out

@@ -10,11 +10,31 @@ from pydantic import BaseModel, ConfigDict, Field
 from telehub.domain.codes import Severity
 
 
+class ParamValue(BaseModel):
+    """A parameter value with its unit: a glucose limit is never a bare number."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    value: float | bool | str | None = Field(description="The number, or null to switch a "
+                                             "limit off.")
+    unit: str | None = Field(None, max_length=16, description="e.g. mmol/L or mg/dL; null for "
+                             "a count, hours, days or a switch.")
+
+
 class ThresholdOut(BaseModel):
     """A rule as it applies to one patient: catalogue defaults, any override, the effect."""
 
     rule_id: str
-    params: dict[str, Any] = Field(description="The effective parameters.")
+    params: dict[str, Any] = Field(description="The effective parameters, in the unit the "
+                                   "rule compares in (see `units`).")
+    units: dict[str, str | None] = Field(
+        {}, description="The unit each parameter is compared in (null: a plain number).")
+    shown: str = Field("", description="The effective parameters in words with their units, "
+                       "glucose in mmol/L first: 'below 3.5 mmol/L (63 mg/dL)'.")
+    default_shown: str = ""
+    override_shown: str | None = None
+    entry: dict[str, ParamValue] = Field(
+        {}, description="The effective parameters as staff enter them (glucose in mmol/L).")
     default: dict[str, Any] = {}
     individual: bool = Field(False, description="An individual override is in force.")
     override: dict[str, Any] | None = Field(None, description="The override's parameters.")
@@ -39,6 +59,15 @@ class ThresholdIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rule_id: str = Field(min_length=1, max_length=64)
-    params: dict[str, Any]
+    params: dict[str, ParamValue | bool | float | str | None] = Field(
+        description="Each parameter with its unit: {\"below\": {\"value\": 3.5, \"unit\": "
+        "\"mmol/L\"}} or \"3.5 mmol/L\"; a glucose limit without a unit, in another unit or "
+        "implausible for its unit is refused (422). Counts, hours and switches take a plain "
+        "value.")
+
+    def values(self) -> dict[str, Any]:
+        """The parameters as the threshold rules read them ({'value', 'unit'} or the value)."""
+        return {k: v.model_dump() if isinstance(v, ParamValue) else v
+                for k, v in self.params.items()}
     reason: str = Field(min_length=3, max_length=1000)
 

@@ -160,6 +160,11 @@ class Threshold(_In):
 
     rule_id: str
     params: dict[str, Any]
+    units: dict[str, str | None] = {}       # the unit each parameter is compared in
+    shown: str = ""                          # the effective parameters in words, with units
+    default_shown: str = ""
+    override_shown: str | None = None
+    entry: dict[str, dict[str, Any]] = {}    # {"below": {"value": 3.5, "unit": "mmol/L"}}
     default: dict[str, Any] = {}
     individual: bool = False
     override: dict[str, Any] | None = None
@@ -195,6 +200,7 @@ class PatientCalls(Transport):
 
     def set_threshold(self, patient_id: int, rule_id: str, params: dict[str, Any],
                       reason: str) -> None:
-        """Save an individual threshold with the clinical reason."""
+        """Save an individual threshold with the clinical reason; each value with its unit
+        ({"below": {"value": 3.5, "unit": "mmol/L"}})."""
         self._request("PUT", f"/patients/{patient_id}/thresholds",
                       json={"rule_id": rule_id, "params": params, "reason": reason})

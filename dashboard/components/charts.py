@@ -16,7 +16,7 @@ from dashboard.client.patients import Bucket, Reading, Threshold
 from dashboard.components.formatting import metric_label, outcome_text
 from dashboard.components.times import to_local
 from telehub.domain.codes import SEVERITIES, Severity
-from telehub.domain.units import MGDL_PER_MMOLL, SPECS, Metric
+from telehub.domain.units import SPECS, Metric, Unit
 
 SEVERITY_COLOUR: dict[str, str] = {Severity.RED: "#d5281b", Severity.AMBER: "#ffb81c",
                                    Severity.INFO: "#005eb8"}
@@ -67,16 +67,19 @@ def threshold_zones(threshold: Threshold, metric: str) -> list[Zone]:
         if not isinstance(value, Real) or isinstance(value, bool):
             continue
         if key in _BELOW_KEYS or key in _ABOVE_KEYS:
-            zones.append(Zone(threshold.rule_id, severity, _canonical(metric, float(value)),
-                              key in _BELOW_KEYS, threshold.individual))
+            limit = _canonical(metric, float(value), threshold.units.get(key))
+            zones.append(Zone(threshold.rule_id, severity, limit, key in _BELOW_KEYS,
+                              threshold.individual))
     return zones
 
 
-def _canonical(metric: str, limit: float) -> float:
-    """Glucose limits the catalogue states in mg/dL (no mmol/L value exceeds 40) in mmol/L."""
-    if metric == "glucose" and limit > SPECS[Metric.GLUCOSE].plausible_max:
-        return limit / MGDL_PER_MMOLL
-    return limit
+def _canonical(metric: str, limit: float, unit: str | None) -> float:
+    """A limit held in the unit its rule compares in (glucose-hypo-severe: mg/dL), drawn in
+    the metric's canonical unit."""
+    spec = SPECS[Metric(metric)]
+    if unit is None or unit == spec.canonical.value:
+        return limit
+    return spec.to_canonical(limit, Unit(unit))
 
 
 def metric_figure(metric: str, *, raw: Sequence[Reading] = (), buckets: Sequence[Bucket] = (),

@@ -107,13 +107,3 @@ def schedule_text(schedule: Iterable[tuple[str, object, str | None]]) -> str:
     'no schedule set'."""
     return "; ".join(f"{metric_label(metric)} {per_day}×/day{f' ({window})' if window else ''}"
                      for metric, per_day, window in schedule) or "no schedule set"
-
-
-def params_text(params: dict[str, object]) -> str:
-    """Rule parameters in words: {'at_or_below': 90.0, 'consecutive': 2} → 'at or below 90,
-    consecutive 2'."""
-    parts = []
-    for key, value in params.items():
-        shown = f"{value:g}" if isinstance(value, float) else str(value)
-        parts.append(f"{key.replace('_', ' ')} {shown}")
-    return ", ".join(parts) or "—"

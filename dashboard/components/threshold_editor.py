@@ -1,9 +1,10 @@
 """The patient page's thresholds: every rule as it applies, and the form a nurse or matron uses
-to set an individual threshold with the clinical reason."""
+to set an individual threshold, each value with its unit (glucose in mmol/L by default), with
+the clinical reason."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -13,24 +14,46 @@ from dashboard.client import session
 from dashboard.client.patients import Patient, Threshold
 from dashboard.components.changes import can_edit, save_change
 from dashboard.components.charts import rule_metric
-from dashboard.components.formatting import params_text
 from dashboard.components.times import format_local
+from telehub.domain.units import SPECS
 
 
-def parse_params(text: str) -> dict[str, Any]:
-    """Rule parameters typed as a JSON object; ValueError says what is wrong."""
-    params = json.loads(text)
-    if not isinstance(params, dict):
-        raise ValueError("parameters must be a JSON object")
-    return params
+def unit_choices(unit: str | None) -> list[str]:
+    """The units a value held in `unit` may be entered in, canonical first (mmol/L, mg/dL);
+    empty for a plain number (a count, hours, days)."""
+    for spec in SPECS.values():
+        if unit in {u.value for u in spec.factors}:
+            return [u.value for u in spec.factors]
+    return []
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "off"
+    return f"{value:g}" if isinstance(value, int | float) else str(value)
+
+
+def changed_params(entry: Mapping[str, Mapping[str, Any]],
+                   typed: Mapping[str, tuple[Any, str | None]]) -> dict[str, Any]:
+    """The parameters the form changed, each as {"value", "unit"}: a value left as it was is
+    not sent again (re-sending 3.0 mmol/L would move a 54 mg/dL limit to 54.05)."""
+    out: dict[str, Any] = {}
+    for name, (value, unit) in typed.items():
+        before = entry.get(name, {})
+        if isinstance(value, bool):
+            if value != before.get("value"):
+                out[name] = {"value": value, "unit": None}
+        elif str(value).strip() != _shown(before.get("value")) or unit != before.get("unit"):
+            out[name] = {"value": str(value).strip(), "unit": unit}
+    return out
 
 
 def _table(thresholds: list[Threshold]) -> None:
     zone = session.settings().zone
     rows = [{"Rule": t.rule_id, "Metric": rule_metric(t.rule_id) or "—",
              "Severity": (t.severity or "").upper(),
-             "Default": params_text(t.default or t.params),
-             "Individual": params_text(t.override or t.params) if t.individual else "—",
+             "Default": t.default_shown or "—",
+             "Individual": (t.override_shown or t.shown) if t.individual else "—",
              "Reason": t.reason or "", "Set by": t.set_by_name or "",
              "Set": format_local(t.set_at, zone) if t.set_at else ""}
             for t in thresholds if t.applies]
@@ -41,15 +64,44 @@ def _table(thresholds: list[Threshold]) -> None:
         st.info("No rules apply to this patient yet: rules follow the conditions recorded.")
 
 
-def _save(patient: Patient, rule: str, params_json: str, reason: str) -> None:
-    try:
-        params = parse_params(params_json)
-    except ValueError as err:
-        st.error(f"The parameters are not valid JSON: {err}")
+def _inputs(current: Threshold) -> dict[str, tuple[Any, str | None]]:
+    """One input per parameter, with a unit picker where the value has a unit."""
+    typed: dict[str, tuple[Any, str | None]] = {}
+    rule = current.rule_id
+    for name, shown in current.entry.items():
+        value = shown.get("value")
+        unit: str | None = shown.get("unit")
+        label = name.replace("_", " ")
+        key = f"threshold_{rule}_{name}"
+        if isinstance(value, bool):
+            typed[name] = (st.checkbox(label, value=value, key=key), None)
+            continue
+        choices = unit_choices(unit)
+        left, right = st.columns([3, 1])
+        text = left.text_input(label, value=_shown(value), key=key,
+                               help="A number, or 'off' to switch this limit off.")
+        if len(choices) > 1:
+            index = choices.index(unit) if unit in choices else 0
+            picked: str = right.selectbox("Unit", choices, index=index,
+                                          key=f"threshold_unit_{rule}_{name}")
+            typed[name] = (text, picked)
+        else:
+            if unit:
+                right.markdown(f"<br>{unit}", unsafe_allow_html=True)
+            typed[name] = (text, unit)
+    return typed
+
+
+def _save(patient: Patient, current: Threshold, typed: Mapping[str, tuple[Any, str | None]],
+          reason: str) -> None:
+    params = changed_params(current.entry, typed)
+    if not params:
+        st.error("Change at least one value before saving.")
         return
     if len(reason.strip()) < 3:
         st.error("Give the clinical reason for this threshold.")
         return
+    rule = current.rule_id
     save_change(lambda: session.api().set_threshold(patient.id, rule, params, reason.strip()),
                 f"Threshold for {rule} saved.")
 
@@ -67,11 +119,10 @@ def threshold_section(patient: Patient, thresholds: list[Threshold]) -> None:
     if rule is None:
         return
     current = by_rule[rule]
-    st.caption(f"Default: {params_text(current.default or current.params)}"
-               + (f" · individual now: {params_text(current.override or current.params)} "
+    st.caption(f"Default: {current.default_shown or '—'}"
+               + (f" · individual now: {current.override_shown or current.shown} "
                   f"({current.reason})" if current.individual else ""))
-    params_json = st.text_area("Parameters (JSON)", value=json.dumps(current.params),
-                               key=f"threshold_params_{rule}")
+    typed = _inputs(current)
     reason = st.text_input("Clinical reason (required)", key=f"threshold_reason_{rule}")
     if st.button("Save threshold", key="threshold_save", type="primary"):
-        _save(patient, rule, params_json, reason)
+        _save(patient, current, typed, reason)

@@ -8,6 +8,7 @@ way in. Source: shared CLINICAL_RULES.md, "Metrics, units, codes, plausibility".
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -72,6 +73,10 @@ class MetricSpec:
     def to_canonical(self, value: float, unit: Unit) -> float:
         """Convert a value in an accepted unit to the canonical unit."""
         return value * self.factors[unit]
+
+    def from_canonical(self, value: float, unit: Unit) -> float:
+        """Convert a canonical value to another accepted unit (the inverse of to_canonical)."""
+        return value / self.factors[unit]
 
     def is_plausible(self, canonical_value: float) -> bool:
         """True when a canonical value lies inside the plausibility range."""
@@ -138,6 +143,41 @@ UNIT_REQUIRED = frozenset({Metric.GLUCOSE})
 # A glucose meter shows LO / HI outside its measuring range; such readings are stored at
 # the range's edge, flagged, and never refused as implausible.
 METER_RANGE: dict[Metric, tuple[float, float]] = {Metric.GLUCOSE: (0.6, 33.3)}
+
+
+# A number followed by its unit, as people type it: "3.5 mmol/L", "63mg/dL", "71.5 kg".
+_QUANTITY = re.compile(r"\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(.*?)\s*")
+# Decimals a value in a non-canonical unit is shown with (mg/dL is read in whole numbers).
+_UNIT_DECIMALS: dict[Unit, int] = {Unit.MG_DL: 0, Unit.LB: 1, Unit.STONE: 1}
+
+
+def split_quantity(text: str) -> tuple[str, str | None]:
+    """A typed quantity as (number text, unit text or None): "63mg/dL" → ("63", "mg/dL").
+    Text that does not start with a number comes back whole, for the caller to refuse."""
+    match = _QUANTITY.fullmatch(text)
+    if match is None:
+        return text.strip(), None
+    return match.group(1), match.group(2) or None
+
+
+def format_in_unit(metric: Metric, value: float, unit: Unit) -> str:
+    """A value held in `unit`, in the canonical unit first and `unit` in brackets when it
+    differs: "3.5 mmol/L (63 mg/dL)", "4.0 mmol/L", "91 %"."""
+    spec = SPECS[metric]
+    if unit == spec.canonical:
+        return f"{_plain(value, spec.decimals)} {unit.value}"
+    canonical = spec.to_canonical(value, unit)
+    decimals = _UNIT_DECIMALS.get(unit, spec.decimals)
+    return (f"{canonical:.{spec.decimals}f} {spec.canonical.value} "
+            f"({value:.{decimals}f} {unit.value})")
+
+
+def _plain(value: float, decimals: int) -> str:
+    """A value with at least `decimals` decimals and at most two, trailing zeros dropped."""
+    text = f"{value:.{max(decimals, 2)}f}"
+    head, _, tail = text.partition(".")
+    tail = tail.rstrip("0").ljust(decimals, "0")
+    return f"{head}.{tail}" if tail else head
 
 
 def parse_metric(text: str) -> Metric:

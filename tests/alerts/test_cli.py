@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 import typer
+from click.testing import Result
 from typer.testing import CliRunner
 
 from alerts.cli import register
@@ -56,7 +57,7 @@ def test_set_a_rule_parameter(clinic: Clinic, cli: tuple[CliRunner, typer.Typer]
                                  "--reason", "Dry weight after admission", "--by", "Dr Lee"])
     assert result.exit_code == 0, result.output
     shown = runner.invoke(app, ["thresholds", "show", "--patient", clinic.nhs[pid]])
-    assert "dry_weight_kg=71.5" in shown.output and "Dry weight after admission" in shown.output
+    assert "dry weight 71.5 kg" in shown.output and "Dry weight after admission" in shown.output
 
 
 BAD_ARGS = [
@@ -100,3 +101,48 @@ def test_alerts_list(clinic: Clinic, cli: tuple[CliRunner, typer.Typer]) -> None
                                             "--json"]).output)
     assert [r["rule"] for r in only_b] == ["pulse"]
     assert only_b[0]["severity"] == "amber" and only_b[0]["patient"].startswith("TH-")
+
+
+def _set(runner: CliRunner, app: typer.Typer, nhs: str, *params: str) -> Result:
+    args = ["thresholds", "set", "--patient", nhs, "--rule", "glucose-hypo-severe",
+            "--reason", "Hypo unaware: act earlier", "--by", "Dr Lee"]
+    for param in params:
+        args += ["--param", param]
+    return runner.invoke(app, args)
+
+
+def test_a_glucose_limit_without_its_unit_is_refused_naming_the_units(
+        clinic: Clinic, cli: tuple[CliRunner, typer.Typer]) -> None:
+    runner, app = cli
+    pid = clinic.patient(["type1-diabetes"])
+    clinic.conn.commit()
+    result = _set(runner, app, clinic.nhs[pid], "below=3.5")
+    assert result.exit_code == 1
+    assert "needs its unit" in result.output and "mmol/L, mg/dL" in result.output
+    for implausible in ("below=35 mmol/L", "below=3.5 mg/dL", "below=3.5 %"):
+        result = _set(runner, app, clinic.nhs[pid], implausible)
+        assert result.exit_code == 1 and "error" in result.output, implausible
+    assert "not a plausible low blood glucose limit" in _set(
+        runner, app, clinic.nhs[pid], "below=3.5 mg/dL").output
+    assert clinic.conn.execute("SELECT count(*) AS n FROM thresholds").fetchone() == {"n": 0}
+
+
+def test_a_glucose_limit_with_its_unit_is_stored_in_the_rules_unit_and_shown_in_mmol(
+        clinic: Clinic, cli: tuple[CliRunner, typer.Typer]) -> None:
+    runner, app = cli
+    pid = clinic.patient(["type1-diabetes"])
+    clinic.conn.commit()
+    nhs = clinic.nhs[pid]
+    result = _set(runner, app, nhs, "below=3.5 mmol/L")
+    assert result.exit_code == 0, result.output
+    assert "below 3.5 mmol/L (63 mg/dL)" in result.output
+    shown = runner.invoke(app, ["thresholds", "show", "--patient", nhs])
+    line = next(x for x in shown.output.splitlines() if x.startswith("glucose-hypo-severe"))
+    assert "below 3.5 mmol/L (63 mg/dL)" in line and "individual: below 3.5 mmol/L" in line
+    clinic.feed(pid, Metric.GLUCOSE, 2.7, NOW)
+    alert = clinic.alert(pid, "glucose-low")
+    assert alert is not None and alert["severity"] == "red"
+    assert _set(runner, app, nhs, "below=63mg/dL").exit_code == 0
+    row = clinic.conn.execute("SELECT params FROM thresholds WHERE patient_id = %s AND "
+                              "superseded_at IS NULL", (pid,)).fetchone()
+    assert row == {"params": {"below": 63}}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import httpx
 import psycopg
+import pytest
 
 from tests.api.conftest import LiveApi
 
@@ -53,3 +55,50 @@ def test_responders_cannot_change_thresholds(live_api: LiveApi) -> None:
                   json={"rule_id": "spo2-scale1-red", "params": {"at_or_below": 89},
                         "reason": "no authority"})
     assert r.status_code == 403
+
+
+def _hypo(c: httpx.Client, patient: int, below: object) -> httpx.Response:
+    return c.put(f"/patients/{patient}/thresholds",
+                 json={"rule_id": "glucose-hypo-severe", "params": {"below": below},
+                       "reason": "Hypo unaware: act earlier"})
+
+
+def test_a_glucose_limit_is_set_with_its_unit_and_returned_with_it(
+        live_api: LiveApi, conn: psycopg.Connection) -> None:
+    cat = live_api.world.patients["cat"]
+    with live_api.client("south-nurse") as c:
+        before = {t["rule_id"]: t for t in c.get(f"/patients/{cat}/thresholds"
+                                                 ).json()["thresholds"]}
+        r = _hypo(c, cat, {"value": 3.5, "unit": "mmol/L"})
+    assert before["glucose-hypo-severe"]["shown"] == "below 3.0 mmol/L (54 mg/dL)"
+    assert before["glucose-hypo"]["shown"] == "below 4.0 mmol/L"
+    assert r.status_code == 200, r.text
+    severe = {t["rule_id"]: t for t in r.json()["thresholds"]}["glucose-hypo-severe"]
+    assert severe["units"] == {"below": "mg/dL"}
+    assert severe["params"]["below"] == pytest.approx(63.056)
+    assert severe["shown"] == severe["override_shown"] == "below 3.5 mmol/L (63 mg/dL)"
+    assert severe["default_shown"] == "below 3.0 mmol/L (54 mg/dL)"
+    assert severe["entry"] == {"below": {"value": 3.5, "unit": "mmol/L"}}
+    with live_api.client("south-nurse") as c:
+        assert _hypo(c, cat, "63mg/dL").status_code == 200
+    stored = [r["params"] for r in conn.execute(
+        "SELECT params FROM thresholds WHERE rule_id = 'glucose-hypo-severe' ORDER BY id")]
+    assert stored[0]["below"] == pytest.approx(63.056) and stored[1] == {"below": 63}
+
+
+def test_a_glucose_limit_without_its_unit_or_implausible_for_it_is_refused(
+        live_api: LiveApi, conn: psycopg.Connection) -> None:
+    cat = live_api.world.patients["cat"]
+    cases = [(3.5, "missing-unit"), ("3.5", "missing-unit"),
+             ({"value": 3.5, "unit": None}, "missing-unit"),
+             ("35 mmol/L", "implausible-threshold"),
+             ({"value": 3.5, "unit": "mg/dL"}, "implausible-threshold"),
+             ({"value": 3.5, "unit": "%"}, "wrong-unit")]
+    with live_api.client("south-nurse") as c:
+        answers = [(_hypo(c, cat, below), code) for below, code in cases]
+    for r, code in answers:
+        assert r.status_code == 422 and r.json()["code"] == code, r.text
+    missing = answers[0][0].json()["detail"]
+    assert "needs its unit" in missing and "mmol/L, mg/dL" in missing
+    assert "36–144 mg/dL" in answers[3][0].json()["detail"]
+    assert conn.execute("SELECT count(*) AS n FROM thresholds").fetchone() == {"n": 0}

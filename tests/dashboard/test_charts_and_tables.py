@@ -43,7 +43,8 @@ def test_band_rules_draw_zones_below_or_above_their_limits() -> None:
     red = Threshold(rule_id="spo2-scale1-red", params={"at_or_below": 91})
     pulse = Threshold(rule_id="pulse-red", params={"at_or_below": 40, "at_or_above": 131},
                       individual=True)
-    hypo = Threshold(rule_id="glucose-hypo-severe", params={"below": 54}, severity="red")
+    hypo = Threshold(rule_id="glucose-hypo-severe", params={"below": 54}, severity="red",
+                     units={"below": "mg/dL"})
     assert [(z.severity, z.limit, z.below) for z in threshold_zones(red, "spo2")] == [
         ("red", 91.0, True)]
     assert threshold_zones(red, "pulse") == []

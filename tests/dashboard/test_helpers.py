@@ -16,14 +16,13 @@ from dashboard.components.formatting import (
     format_reading,
     metric_label,
     outcome_text,
-    params_text,
     rag_badge,
     rag_chip,
     rag_of,
     schedule_text,
     severity_chip,
 )
-from dashboard.components.threshold_editor import parse_params
+from dashboard.components.threshold_editor import changed_params, unit_choices
 from dashboard.components.times import (
     chart_window,
     format_local,
@@ -137,12 +136,6 @@ def test_device_and_adherence_texts() -> None:
     assert conditions_text([]) == "none recorded"
 
 
-def test_rule_parameters_read_as_words() -> None:
-    assert params_text({"at_or_below": 90.0, "consecutive": 2}) == "at or below 90, consecutive 2"
-    assert params_text({"gain_kg": 2.3}) == "gain kg 2.3"
-    assert params_text({}) == "—"
-
-
 def test_every_outcome_and_condition_the_api_accepts_reads_as_words() -> None:
     # The pickers offer the codes' own lists, so each value needs words, not a code.
     for outcome in Outcome:
@@ -154,13 +147,19 @@ def test_every_outcome_and_condition_the_api_accepts_reads_as_words() -> None:
     assert conditions_text(["type1-diabetes", "copd"]) == "type 1 diabetes, COPD"
 
 
-def test_threshold_parameters_must_be_a_json_object() -> None:
-    assert parse_params('{"at_or_below": 90, "consecutive": 2}') == {"at_or_below": 90,
-                                                                     "consecutive": 2}
-    with pytest.raises(ValueError, match="JSON object"):
-        parse_params("[90]")
-    with pytest.raises(ValueError):
-        parse_params("at or below 90")
+def test_the_threshold_form_sends_only_changed_values_each_with_its_unit() -> None:
+    entry = {"below": {"value": 3.0, "unit": "mmol/L"}, "count": {"value": 2, "unit": None},
+             "distinct_days": {"value": True, "unit": None}}
+    untouched = {"below": ("3", "mmol/L"), "count": ("2", None), "distinct_days": (True, None)}
+    assert changed_params(entry, untouched) == {}   # 3.0 mmol/L is not re-sent as 54.05 mg/dL
+    assert changed_params(entry, {**untouched, "below": ("3.5", "mmol/L")}) == {
+        "below": {"value": "3.5", "unit": "mmol/L"}}
+    assert changed_params(entry, {**untouched, "below": ("3", "mg/dL")}) == {
+        "below": {"value": "3", "unit": "mg/dL"}}      # refused by the API as implausible
+    assert changed_params(entry, {**untouched, "distinct_days": (False, None)}) == {
+        "distinct_days": {"value": False, "unit": None}}
+    assert unit_choices("mmol/L") == ["mmol/L", "mg/dL"] == unit_choices("mg/dL")
+    assert unit_choices("%") == ["%"] and unit_choices(None) == []
 
 
 def test_a_schedule_reads_the_same_in_the_header_and_the_care_plan() -> None:

@@ -67,7 +67,7 @@ def test_a_threshold_edit_is_saved_with_its_reason(app_test: AppTest, seeded: Se
                                                    db_url: str) -> None:
     at = _open_patient(sign_in(app_test, "nurse.north"), seeded.red_patient)
     at.selectbox(key="threshold_rule").set_value("spo2-scale1-amber").run()
-    at.text_area(key="threshold_params_spo2-scale1-amber").input('{"at_or_below": 90}')
+    at.text_input(key="threshold_spo2-scale1-amber_at_or_below").input("90")
     at.button(key="threshold_save").click().run()
     assert "Give the clinical reason" in page_text(at)  # no reason, nothing saved
     at.text_input(key="threshold_reason_spo2-scale1-amber").input(
@@ -86,11 +86,41 @@ def test_a_threshold_edit_is_saved_with_its_reason(app_test: AppTest, seeded: Se
     assert row["set_by_name"] == "Grace Okafor"
     # The page now shows the individual value beside the default, and draws it.
     table = _frame(at, "Default").set_index("Rule")
-    assert table.loc["spo2-scale1-amber", "Default"] == "at or below 93"
-    assert table.loc["spo2-scale1-amber", "Individual"] == "at or below 90"
+    assert table.loc["spo2-scale1-amber", "Default"] == "at or below 93 %"
+    assert table.loc["spo2-scale1-amber", "Individual"] == "at or below 90 %"
     assert table.loc["spo2-scale1-amber", "Reason"].startswith("COPD with usual saturation")
     labels = [a["text"] for a in _charts(at)[0]["layout"]["annotations"]]
     assert "AMBER ≤ 90 (individual)" in labels
+
+
+def test_a_glucose_threshold_is_entered_in_mmol_with_its_unit_and_shown_with_it(
+        app_test: AppTest, seeded: Seeded, db_url: str) -> None:
+    with connect(db_url) as conn:
+        conn.execute("UPDATE patients SET conditions = ARRAY['copd', 'type1-diabetes'] "
+                     "WHERE id = %s", (seeded.red_patient,))
+    at = _open_patient(sign_in(app_test, "nurse.north"), seeded.red_patient)
+    table = _frame(at, "Default").set_index("Rule")
+    assert table.loc["glucose-hypo-severe", "Default"] == "below 3.0 mmol/L (54 mg/dL)"
+    at.selectbox(key="threshold_rule").set_value("glucose-hypo-severe").run()
+    value = at.text_input(key="threshold_glucose-hypo-severe_below")
+    unit = at.selectbox(key="threshold_unit_glucose-hypo-severe_below")
+    assert value.value == "3" and unit.value == "mmol/L" and unit.options == ["mmol/L", "mg/dL"]
+    at.text_input(key="threshold_reason_glucose-hypo-severe").input("Hypo unaware: act earlier")
+    value.input("35").run()
+    at.button(key="threshold_save").click().run()
+    no_exceptions(at)
+    assert "not a plausible low blood glucose limit" in page_text(at)   # refused, not saved
+    at.text_input(key="threshold_glucose-hypo-severe_below").input("3.5").run()
+    at.button(key="threshold_save").click().run()
+    no_exceptions(at)
+    assert "Threshold for glucose-hypo-severe saved." in page_text(at)
+    with connect(db_url) as conn:
+        rows = conn.cursor(row_factory=dict_row).execute(
+            "SELECT params FROM thresholds WHERE patient_id = %s", (seeded.red_patient,)
+        ).fetchall()
+    assert len(rows) == 1 and abs(rows[0]["params"]["below"] - 63.056) < 1e-9
+    table = _frame(at, "Default").set_index("Rule")
+    assert table.loc["glucose-hypo-severe", "Individual"] == "below 3.5 mmol/L (63 mg/dL)"
 
 
 def test_a_nurse_cannot_open_another_teams_patient(shared_app: AppTest, shared: Shared) -> None:

@@ -6,7 +6,16 @@ import math
 
 import pytest
 
-from telehub.domain.units import SPECS, Metric, Unit, normalise, parse_metric, parse_unit
+from telehub.domain.units import (
+    SPECS,
+    Metric,
+    Unit,
+    format_in_unit,
+    normalise,
+    parse_metric,
+    parse_unit,
+    split_quantity,
+)
 from telehub.errors import ValidationError
 
 
@@ -67,3 +76,23 @@ def test_unknown_metric() -> None:
 def test_lb_weight_outside_range_after_conversion() -> None:
     with pytest.raises(ValidationError):
         normalise(Metric.WEIGHT, 40, Unit.LB)  # 18.1 kg
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("3.5 mmol/L", ("3.5", "mmol/L")), ("63mg/dL", ("63", "mg/dL")), (" 71.5 kg ", ("71.5", "kg")),
+    ("3.5", ("3.5", None)), ("fast", ("fast", None)), (".5 st", (".5", "st")),
+])
+def test_a_typed_quantity_splits_into_number_and_unit(text: str,
+                                                      expected: tuple[str, str | None]) -> None:
+    assert split_quantity(text) == expected
+
+
+def test_a_value_in_another_unit_is_shown_canonical_first_and_converts_back() -> None:
+    glucose = SPECS[Metric.GLUCOSE]
+    assert glucose.from_canonical(glucose.to_canonical(63.0, Unit.MG_DL), Unit.MG_DL) == \
+        pytest.approx(63.0)
+    assert format_in_unit(Metric.GLUCOSE, 63.056, Unit.MG_DL) == "3.5 mmol/L (63 mg/dL)"
+    assert format_in_unit(Metric.GLUCOSE, 54, Unit.MG_DL) == "3.0 mmol/L (54 mg/dL)"
+    assert format_in_unit(Metric.GLUCOSE, 4.0, Unit.MMOL_L) == "4.0 mmol/L"
+    assert format_in_unit(Metric.SPO2, 91, Unit.PERCENT) == "91 %"
+    assert format_in_unit(Metric.WEIGHT, 2.25, Unit.KG) == "2.25 kg"
