@@ -190,7 +190,25 @@ def shown_value(metric: Metric, value: float) -> float:
     return float(f"{value:.{SPECS[metric].decimals}f}")
 
 
-def format_value(metric: Metric, value: float) -> str:
-    """A canonical value with its unit, rounded the way nurses read it ("94 %", "82.4 kg")."""
+def format_value(metric: Metric, value: float, raw_value: float | None = None,
+                 raw_unit: str | None = None) -> str:
+    """A canonical value with its unit, rounded the way nurses read it ("94 %", "82.4 kg"),
+    then what the device sent when it sent another unit: "3.0 mmol/L (54 mg/dL)" (UK staff
+    read glucose in mmol/L first)."""
     spec = SPECS[metric]
-    return f"{value:.{spec.decimals}f} {spec.canonical.value}"
+    text = f"{value:.{spec.decimals}f} {spec.canonical.value}"
+    if raw_value is not None and raw_unit and raw_unit != spec.canonical.value:
+        text += f" ({raw_value:g} {raw_unit})"
+    return text
+
+
+def format_limit(metric: Metric, limit: float, unit: str | None = None) -> str:
+    """A threshold as staff read it, like a reading: the canonical unit first and the unit its
+    source states it in after ("3.0 mmol/L (54 mg/dL)"); a limit finer than the metric's
+    rounding keeps its digits, so 3.95 never reads as 4.0."""
+    spec = SPECS[metric]
+    if unit and unit != spec.canonical.value:
+        return format_value(metric, spec.to_canonical(limit, Unit(unit)), limit, unit)
+    if round(limit, spec.decimals) != limit:
+        return f"{limit:g} {spec.canonical.value}"
+    return format_value(metric, limit)

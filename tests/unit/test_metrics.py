@@ -6,7 +6,16 @@ import math
 
 import pytest
 
-from telehub.domain.units import SPECS, Metric, Unit, normalise, parse_metric, parse_unit
+from telehub.domain.units import (
+    SPECS,
+    Metric,
+    Unit,
+    format_limit,
+    format_value,
+    normalise,
+    parse_metric,
+    parse_unit,
+)
 from telehub.errors import ValidationError
 
 
@@ -67,3 +76,12 @@ def test_unknown_metric() -> None:
 def test_lb_weight_outside_range_after_conversion() -> None:
     with pytest.raises(ValidationError):
         normalise(Metric.WEIGHT, 40, Unit.LB)  # 18.1 kg
+
+
+def test_glucose_reads_mmol_per_litre_first_with_what_was_sent_in_brackets() -> None:
+    assert format_value(Metric.GLUCOSE, 54 / 18.016, 54, "mg/dL") == "3.0 mmol/L (54 mg/dL)"
+    assert format_value(Metric.GLUCOSE, 5.5, 5.5, "mmol/L") == "5.5 mmol/L"
+    assert format_limit(Metric.GLUCOSE, 250, "mg/dL") == "13.9 mmol/L (250 mg/dL)"
+    assert format_limit(Metric.GLUCOSE, 4.0, "mmol/L") == "4.0 mmol/L"
+    assert format_limit(Metric.GLUCOSE, 3.95) == "3.95 mmol/L"   # never rounded into 4.0
+    assert format_limit(Metric.SPO2, 91) == "91 %"
