@@ -97,7 +97,8 @@ def _charts(patient: Patient, data: Readings, thresholds: list[Threshold],
             st.markdown(f"**{metric_label(metric)}**: no readings in this range.")
             continue
         st.plotly_chart(metric_figure(metric, raw=raw, buckets=buckets, thresholds=thresholds,
-                                      alerts=alerts, zone=zone, since=data.start),
+                                      alerts=alerts, zone=zone, since=data.start,
+                                      until=data.end),
                         width="stretch", key=f"chart_{metric}")
 
 
