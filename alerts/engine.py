@@ -22,6 +22,7 @@ from alerts.rules import (
     Series,
     band_hit,
     extremity,
+    limit_fields,
     reading_fields,
     render,
 )
@@ -252,8 +253,9 @@ def _finding(hit: Hit, subject: Subject, metric: Metric, now: datetime, freshnes
              zone: ZoneInfo) -> Finding:
     """Severity and words after night, late-reading and verification adjustments."""
     rule, point = hit.rule, hit.point
-    fields: dict[str, Any] = {**subject.params(rule), **reading_fields(metric, point, zone),
-                              **hit.fields}
+    params = subject.params(rule)
+    fields: dict[str, Any] = {**params, **limit_fields(rule, params),
+                              **reading_fields(metric, point, zone), **hit.fields}
     message = render(rule.sentence, fields)
     if hit.fields.get("off_schedule"):
         message += (" Not a morning weight: the care plan asks for one before breakfast, so "

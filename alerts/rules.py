@@ -12,7 +12,14 @@ from zoneinfo import ZoneInfo
 
 from alerts.catalogue import Rule
 from telehub.domain.codes import ReadingFlag, is_low_quality
-from telehub.domain.units import SPECS, Metric, Unit, format_value, shown_value
+from telehub.domain.units import (
+    SPECS,
+    Metric,
+    Unit,
+    format_limit,
+    format_value,
+    shown_value,
+)
 
 # Weights are compared to the gram: 81.3 - 79.3 must count as a 2.0 kg gain.
 _KG_DECIMALS = 3
@@ -378,16 +385,26 @@ CHECKS: dict[str, Check] = {
 def reading_fields(metric: Metric, point: Point, zone: ZoneInfo) -> dict[str, Any]:
     """What every sentence may say about the reading: value, time, date, label."""
     local = point.time.astimezone(zone)
-    value = format_value(metric, point.value)
-    if point.raw_unit and point.raw_unit != SPECS[metric].canonical.value \
-            and point.raw_value is not None:
-        value = f"{value} ({point.raw_value:g} {point.raw_unit})"
+    value = format_value(metric, point.value, point.raw_value, point.raw_unit)
     if ReadingFlag.HI in point.flags:
         value = f"{value} (meter showed HI)"
     if ReadingFlag.LO in point.flags:
         value = f"{value} (meter showed LO)"
     return {"value": value, "time": local.strftime("%H:%M on %d %b %Y"),
             "date": local.strftime("%d %b %Y"), "label": SPECS[metric].label}
+
+
+# The parameters that are a band's limits (a value at/below or at/above them breaches).
+LIMIT_PARAMS = ("at_or_below", "below", "at_or_above", "above")
+
+
+def limit_fields(rule: Rule, params: Mapping[str, Any]) -> dict[str, str]:
+    """The rule's limits in words for its sentence: `{below_text}` is "3.0 mmol/L (54 mg/dL)"
+    for a limit its source states in mg/dL (mmol/L first, as UK staff read glucose)."""
+    if rule.metric is None:
+        return {}
+    return {f"{name}_text": format_limit(rule.metric, float(params[name]), rule.unit)
+            for name in LIMIT_PARAMS if _set(params, name) is not None}
 
 
 class _Fields(dict[str, Any]):

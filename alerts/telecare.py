@@ -12,6 +12,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from alerts import store
+from alerts.catalogue import load_catalogue
 from telehub.domain.codes import Severity
 
 # A telecare event is an emergency by definition: it opens (or repeats) a red alert of the
@@ -62,6 +63,14 @@ def episode(event: str) -> str:
 def is_telecare(rule_id: str) -> bool:
     """True for the alerts telecare events raise."""
     return rule_id.startswith(EPISODE_PREFIX)
+
+
+def episode_label(rule_id: str) -> str:
+    """The words a nurse or responder reads for an alert's episode ("Fall detected", "Low
+    oxygen saturation"), never its id: a telecare event's words, else the catalogue's."""
+    if is_telecare(rule_id):
+        return EVENTS.get(rule_id.removeprefix(EPISODE_PREFIX), rule_id)
+    return load_catalogue().episode_label(rule_id)
 
 
 def message(event: TelecareEvent, zone: ZoneInfo) -> str:

@@ -36,7 +36,7 @@ from telehub.domain.units import (
     SPECS,
     Metric,
     Unit,
-    format_in_unit,
+    format_limit,
     parse_unit,
     split_quantity,
 )
@@ -201,7 +201,7 @@ def param_text(rule: Rule, name: str, value: Any) -> str:
         return f"{words} {'yes' if value else 'no'}"
     if where.metric is None or where.unit is None or not isinstance(value, int | float):
         return f"{words} {value:g}" if isinstance(value, int | float) else f"{words} {value}"
-    text = f"{words} {format_in_unit(where.metric, float(value), where.unit)}"
+    text = f"{words} {format_limit(where.metric, float(value), where.unit)}"
     if not is_plausible(rule, name, value):
         text += " (implausible for its unit: check and set it again)"
     return text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,6 +13,7 @@ from api.errors import not_found
 from api.schemas.care_plans import CarePlanOut, ReviewOut, ScheduleItem, TriggerOut
 from telehub.care.plan import describe_trigger, review_overdue
 from telehub.domain import clock
+from telehub.domain.codes import severity_rank
 
 # Episodes whose rules are the care plan's "when to act" (not data quality or device rules).
 TRIGGER_KINDS = frozenset({"band", "change", "daily-rise", "above-dry", "baseline-drop", "count"})
@@ -24,6 +26,7 @@ FROM (SELECT 1) one
 LEFT JOIN patient_care pc ON pc.patient_id = %(pid)s
 LEFT JOIN staff s ON s.id = pc.coordinator_id
 """
+ADVICE_SQL = "SELECT advice FROM patient_care WHERE patient_id = %s"
 CARE_PLAN_SQL = f"""
 SELECT p.display_id, p.care_plan, coalesce(pc.advice, '{{}}'::jsonb) AS advice,
        {REVIEW_DUE_SQL} AS review_due
@@ -60,24 +63,40 @@ def load_care_team(conn: DbConn, patient_id: int) -> dict[str, Any]:
     return out
 
 
-def care_triggers(conn: DbConn, patient_id: int, advice: dict[str, str]) -> list[TriggerOut]:
-    """The patient's amber and red triggers with their effective (individual) thresholds."""
+def care_triggers(conn: DbConn, patient_id: int,
+                  advice: Mapping[str, str] | None = None) -> list[TriggerOut]:
+    """The "when to act" triggers of this patient: the amber and red rules their conditions,
+    NEWS2 SpO2 scale and home oxygen select, in their own (individual) thresholds, each trigger
+    once, red first, with the advice their care plan holds (read here unless given)."""
     catalogue = load_catalogue()
-    out = []
+    if advice is None:
+        row = conn.execute(ADVICE_SQL, (patient_id,)).fetchone()
+        advice = {str(k): str(v) for k, v in ((row and row["advice"]) or {}).items()}
+    place = {rule.id: i for i, rule in enumerate(catalogue.rules)}
+    out: list[TriggerOut] = []
     for row in thresholds_for_patient(conn, patient_id):
         rule = catalogue.get(row["id"])
         if rule is None or not row["applies"] or rule.kind not in TRIGGER_KINDS \
-                or rule.severity == "info":
+                or rule.severity == "info" or _switched_off(rule.kind, row["effective"]):
             continue
+        metric = rule.metric.value if rule.metric else None
         out.append(TriggerOut(
             episode=rule.episode, label=catalogue.episode_label(rule.episode),
-            severity=rule.severity, rule_id=rule.id,
-            metric=rule.metric.value if rule.metric else None,
-            when=describe_trigger(rule.metric.value if rule.metric else None, rule.kind,
-                                       row["effective"], rule.unit),
+            severity=rule.severity, rule_id=rule.id, metric=metric,
+            when=describe_trigger(metric, rule.kind, row["effective"], rule.unit),
             individual=row["individual"] is not None, advice=advice.get(rule.episode)))
-    out.sort(key=lambda t: (t.metric or "", 0 if t.severity == "red" else 1, t.rule_id))
-    return out
+    out.sort(key=lambda t: (-severity_rank(t.severity), place[t.rule_id]))
+    # Two rules may read the same in words (one limit at two severities): list it once, at
+    # the worse severity, which the order puts first.
+    unique: dict[str, TriggerOut] = {}
+    for trigger in out:
+        unique.setdefault(trigger.when, trigger)
+    return list(unique.values())
+
+
+def _switched_off(kind: str, params: Mapping[str, Any]) -> bool:
+    """A rule its own parameters turn off: above-dry without a dry weight set."""
+    return kind == "above-dry" and not params.get("dry_weight_kg")
 
 
 def load_care_plan(conn: DbConn, patient_id: int, zone: ZoneInfo) -> CarePlanOut:

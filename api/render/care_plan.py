@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from api.schemas.care_plans import CarePlanOut
+from api.schemas.care_plans import CarePlanOut, TriggerOut
 from api.schemas.care_team import CareTeamOut
 
 _PAGE = """<!doctype html>
@@ -29,6 +29,15 @@ td, th {{ border: 1px solid #555; padding: 3pt 5pt; text-align: left; vertical-a
 <table><tr><th>If</th><th>What it means</th><th>What to do</th></tr>{triggers}</table>
 </body></html>
 """
+
+
+def trigger_line(trigger: TriggerOut) -> str:
+    """One trigger as a sentence for the responder's card, with what the patient's plan says to
+    do: "RED: SpO2 at or below 89 % (individual threshold; low oxygen saturation). Care plan:
+    Start your rescue pack." """
+    own = "individual threshold; " if trigger.individual else ""
+    text = f"{trigger.severity.upper()}: {trigger.when} ({own}{trigger.label.lower()})."
+    return f"{text} Care plan: {trigger.advice}" if trigger.advice else text
 
 
 def render_care_plan(name: str, plan: CarePlanOut, team: CareTeamOut) -> str:

@@ -15,6 +15,7 @@ from api.errors import ApiError
 from api.queries.alerts import get_alert, reload_alert
 from api.queries.care_plans import care_triggers
 from api.queries.responder import ACTIONS_SQL, CARERS_SQL, QUEUE_SQL, VITALS_SQL, _by_patient
+from api.render.care_plan import trigger_line
 from api.schemas.alerts import AlertOut
 from api.schemas.common import Problem
 from api.schemas.responder import (
@@ -47,8 +48,7 @@ def responder_queue(staff: Responder, conn: Conn, request: Request) -> list[Queu
     actions: dict[int, list[str]] = defaultdict(list)
     for e in conn.execute(ACTIONS_SQL, ([r["id"] for r in rows],)).fetchall():
         actions[e["alert_id"]].append(e["kind"])
-    triggers = {pid: [f"{t.severity}: {t.when}" for t in care_triggers(conn, pid, {})]
-                for pid in patient_ids}
+    triggers = {pid: [trigger_line(t) for t in care_triggers(conn, pid)] for pid in patient_ids}
     out = []
     for r in rows:
         pid = r["patient_id"]

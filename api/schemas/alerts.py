@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from alerts.telecare import episode_label
 from api.schemas.common import _Out
 from api.schemas.patients import PatientContextOut
 from telehub.domain.codes import AlertStatus, Outcome, Severity
@@ -41,6 +42,12 @@ class AlertOut(_Out):
     outcome: Outcome | None
     created_at: datetime
     updated_at: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def label(self) -> str:
+        """The episode in words for headers, e.g. "Low oxygen saturation" (rule_id is its id)."""
+        return episode_label(self.rule_id)
 
 
 class AlertEventOut(_Out):

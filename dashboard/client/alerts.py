@@ -26,6 +26,7 @@ class Alert(_In):
     patient_display_id: str | None = None
     team_id: int
     rule_id: str
+    label: str | None = None          # the episode in words, e.g. "Low oxygen saturation"
     severity: str
     status: str
     escalated: bool = False
@@ -41,6 +42,11 @@ class Alert(_In):
     resolved_at: datetime | None = None
     outcome: str | None = None
     created_at: datetime
+
+    @property
+    def title(self) -> str:
+        """What a header names the alert by: its episode's words (the id only if none came)."""
+        return self.label or self.rule_id
 
 
 class AlertEvent(_In):

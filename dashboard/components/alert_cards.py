@@ -62,12 +62,12 @@ def _assignees(team_id: int) -> dict[int, str]:
 
 
 def _heading(alert: Alert, names: dict[int, str]) -> str:
-    """'🔴 RED · Ann Able (TH-000001) · spo2-scale1-red · open · assigned to …'."""
+    """'🔴 RED · Ann Able (TH-000001) · Low oxygen saturation · open · assigned to …'."""
     who = alert.patient_display_id or str(alert.patient_id)
     if alert.patient_id in names:
         who = f"{names[alert.patient_id]} ({who})"
     heading = (f"{severity_chip(alert.severity)} · {who}"
-               f" · {alert.rule_id} · {alert.status}{' · ESCALATED' if alert.escalated else ''}")
+               f" · {alert.title} · {alert.status}{' · ESCALATED' if alert.escalated else ''}")
     if alert.assignee_id is not None:
         people = _assignees(alert.team_id) if names else {}
         heading += f" · assigned to {people.get(alert.assignee_id, 'a colleague')}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from numbers import Real
 from zoneinfo import ZoneInfo
 
@@ -16,7 +16,7 @@ from dashboard.client.patients import Bucket, Reading, Threshold
 from dashboard.components.formatting import metric_label, outcome_text
 from dashboard.components.times import to_local
 from telehub.domain.codes import SEVERITIES, Severity
-from telehub.domain.units import SPECS, Metric, Unit
+from telehub.domain.units import SPECS, Metric, Unit, format_limit
 
 SEVERITY_COLOUR: dict[str, str] = {Severity.RED: "#d5281b", Severity.AMBER: "#ffb81c",
                                    Severity.INFO: "#005eb8"}
@@ -34,6 +34,7 @@ class Zone:
     limit: float
     below: bool
     individual: bool
+    shown: str = ""               # the limit in words when it is not just the number
 
 
 def _wall(value: datetime, zone: ZoneInfo) -> datetime:
@@ -67,9 +68,11 @@ def threshold_zones(threshold: Threshold, metric: str) -> list[Zone]:
         if not isinstance(value, Real) or isinstance(value, bool):
             continue
         if key in _BELOW_KEYS or key in _ABOVE_KEYS:
-            limit = _canonical(metric, float(value), threshold.units.get(key))
-            zones.append(Zone(threshold.rule_id, severity, limit, key in _BELOW_KEYS,
-                              threshold.individual))
+            unit = threshold.units.get(key)
+            shown = format_limit(Metric.GLUCOSE, float(value), unit) if metric == "glucose" \
+                else ""
+            zones.append(Zone(threshold.rule_id, severity, _canonical(metric, float(value), unit),
+                              key in _BELOW_KEYS, threshold.individual, shown))
     return zones
 
 
@@ -85,8 +88,12 @@ def _canonical(metric: str, limit: float, unit: str | None) -> float:
 def metric_figure(metric: str, *, raw: Sequence[Reading] = (), buckets: Sequence[Bucket] = (),
                   thresholds: Sequence[Threshold] = (), alerts: Sequence[Alert] = (),
                   zone: ZoneInfo, since: datetime | None = None,
-                  height: int = 320) -> go.Figure:
-    """One metric over time: readings (or daily min–max band and mean), limits, alerts."""
+                  until: datetime | None = None, height: int = 320) -> go.Figure:
+    """One metric over time: readings (or daily min–max band and mean), limits, alerts.
+
+    With `since` the time axis is the chosen range (`since` to `until`, else now): an alert
+    that began before it is marked at the range's start with its first breach in words, so an
+    old open alert never stretches a 7-day chart to a month."""
     fig = go.Figure()
     label = metric_label(metric)
     if buckets:
@@ -111,12 +118,15 @@ def metric_figure(metric: str, *, raw: Sequence[Reading] = (), buckets: Sequence
     y_range = _y_range(values, zones)
     for band in zones:
         _draw_zone(fig, band, y_range)
-    shown = [a for a in alerts if a.metric == metric and (since is None
-                                                          or a.last_breach_at >= since)]
+    end = until or datetime.now(UTC)
+    shown = [a for a in alerts if a.metric == metric and (since is None or (
+        a.last_breach_at >= since and a.first_breach_at <= end))]
     top = y_range[1] if y_range is not None else (max(values) if values else None)
-    _mark_alerts(fig, shown, zone, top)
+    _mark_alerts(fig, shown, zone, top, since)
     if y_range is not None:
         fig.update_yaxes(range=list(y_range))
+    if since is not None:
+        fig.update_xaxes(range=[_wall(since, zone), _wall(end, zone)])
     fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       title={"text": label, "x": 0, "font": {"size": 15}}, yaxis_title=label,
                       xaxis_title=f"time ({zone.key})",
@@ -145,7 +155,8 @@ def _draw_zone(fig: go.Figure, band: Zone, y_range: tuple[float, float] | None) 
     who = " (individual)" if band.individual else ""
     fig.add_hrect(y0=y0, y1=y1, fillcolor=colour, opacity=0.10, line_width=0, layer="below")
     fig.add_hline(y=band.limit, line_dash="dash", line_color=colour, line_width=1,
-                  annotation_text=f"{band.severity.upper()} {sign} {band.limit:g}{who}",
+                  annotation_text=f"{band.severity.upper()} {sign} "
+                                  f"{band.shown or f'{band.limit:g}'}{who}",
                   annotation_position="bottom right" if band.below else "top right",
                   annotation_font_size=10)
 
@@ -161,19 +172,24 @@ def alert_value(alert: Alert) -> float | None:
 
 
 def _mark_alerts(fig: go.Figure, alerts: Sequence[Alert], zone: ZoneInfo,
-                 top: float | None) -> None:
-    """A marker per alert at its first breach, on its reading (or along the top edge)."""
+                 top: float | None, since: datetime | None) -> None:
+    """A marker per alert at its first breach, on its reading (or along the top edge); one
+    that began before the range sits at its start and says when it began."""
     if not alerts:
         return
     ys = [alert_value(a) for a in alerts]
+    earlier = [since is not None and a.first_breach_at < since for a in alerts]
     fig.add_trace(go.Scatter(
-        x=[_wall(a.first_breach_at, zone) for a in alerts],
+        x=[_wall(since if before and since else a.first_breach_at, zone)
+           for a, before in zip(alerts, earlier, strict=True)],
         y=[y if y is not None else top for y in ys],
         mode="markers+text", name="alerts", text=[a.severity.upper() for a in alerts],
         textposition="top center",
         marker={"symbol": "triangle-down", "size": 14,
                 "color": [SEVERITY_COLOUR.get(a.severity, "#425563") for a in alerts]},
-        hovertext=[a.message for a in alerts], hoverinfo="text"))
+        hovertext=[f"{a.message} (first breach {_wall(a.first_breach_at, zone):%d %b %H:%M}, "
+                   "before this range)" if before else a.message
+                   for a, before in zip(alerts, earlier, strict=True)], hoverinfo="text"))
 
 
 def rates_figure(rates: Sequence[RuleRate]) -> go.Figure:

@@ -63,7 +63,7 @@ def render() -> None:
         zone = session.settings().zone
         for alert in sorted(resolved, key=lambda a: a.resolved_at or a.created_at, reverse=True):
             st.markdown(f"- {severity_chip(alert.severity)} {alert.patient_display_id or ''} "
-                        f"{alert.rule_id}: {alert.message} — **{outcome_text(alert.outcome)}** "
+                        f"{alert.title}: {alert.message} — **{outcome_text(alert.outcome)}** "
                         f"({format_local(alert.resolved_at, zone)})")
 
 

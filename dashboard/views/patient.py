@@ -97,7 +97,8 @@ def _charts(patient: Patient, data: Readings, thresholds: list[Threshold],
             st.markdown(f"**{metric_label(metric)}**: no readings in this range.")
             continue
         st.plotly_chart(metric_figure(metric, raw=raw, buckets=buckets, thresholds=thresholds,
-                                      alerts=alerts, zone=zone, since=data.start),
+                                      alerts=alerts, zone=zone, since=data.start,
+                                      until=data.end),
                         width="stretch", key=f"chart_{metric}")
 
 
@@ -131,11 +132,11 @@ def _alert_timeline(alerts: list[Alert]) -> None:
     ordered = sorted(alerts, key=lambda a: a.first_breach_at, reverse=True)
     st.dataframe(pd.DataFrame([{
         "First breach": format_local(a.first_breach_at, zone),
-        "Severity": severity_chip(a.severity), "Rule": a.rule_id, "Status": a.status,
+        "Severity": severity_chip(a.severity), "Alert": a.title, "Status": a.status,
         "Outcome": outcome_text(a.outcome), "What happened": a.message,
     } for a in ordered]), hide_index=True, width="stretch", key="alerts_table")
     labels = {a.id: f"{format_local(a.first_breach_at, zone)} · {a.severity.upper()} · "
-                    f"{a.rule_id}" for a in ordered}
+                    f"{a.title}" for a in ordered}
     chosen = st.selectbox("History of", list(labels), format_func=labels.__getitem__,
                           index=0, key="alert_history_pick")
     if chosen is None:

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from telehub.domain.units import SPECS, Metric
+from telehub.domain.units import SPECS, Metric, MetricSpec, format_limit
 
 # Care plans are reviewed quarterly unless the nurse sets another date.
 REVIEW_MONTHS = 3
@@ -40,17 +40,19 @@ _BOUNDS = (("at_or_below", "at or below"), ("below", "below"), ("at_or_above", "
 
 def describe_trigger(metric: str | None, kind: str, params: Mapping[str, Any],
                      unit: str | None = None) -> str:
-    """A trigger in the patient's words, e.g. "SpO2 at or below 91 %" (thresholds in `unit`,
-    else the metric's canonical unit)."""
+    """A trigger in the patient's words, e.g. "SpO2 at or below 91 %"; a limit stated in
+    another `unit` reads in the canonical unit first: "Blood glucose below 3.0 mmol/L
+    (54 mg/dL)"."""
     try:
         spec = SPECS[Metric(metric)] if metric else None
     except ValueError:
         spec = None
     label = spec.label if spec else (metric or "Reading")
-    unit_text = unit or (spec.canonical.value if spec else "")
-    unit = f" {unit_text}" if unit_text else ""
-    bounds = [f"{words} {params[key]:g}{unit}" for key, words in _BOUNDS
-              if isinstance(params.get(key), int | float)]
+    bounds = [f"{words} {_limit(spec, float(params[key]), unit)}" for key, words in _BOUNDS
+              if isinstance(params.get(key), int | float)
+              and not isinstance(params.get(key), bool)]
+    if kind == "count" and bounds:
+        return f"{label} {' or '.join(bounds)} {_count_words(params)}"
     if bounds:
         text = f"{label} {' or '.join(bounds)}"
         consecutive = params.get("consecutive")
@@ -70,9 +72,27 @@ def describe_trigger(metric: str | None, kind: str, params: Mapping[str, Any],
         return (f"{label} {params.get('points', '?')} points or more below your usual level "
                 f"on {params.get('consecutive', '?')} readings in a row")
     if kind == "count":
-        return f"{label} out of range {params.get('n', params.get('count', '?'))} times"
+        return f"{label} out of range {_count_words(params)}"
     return label
 
+
+def _limit(spec: MetricSpec | None, limit: float, unit: str | None) -> str:
+    if spec is None:
+        return f"{limit:g}{f' {unit}' if unit else ''}"
+    return format_limit(spec.metric, limit, unit)
+
+
+def _count_words(params: Mapping[str, Any]) -> str:
+    """'on 2 different days within 7 days', '3 times within 48 h'."""
+    n = params.get("count", params.get("n", "?"))
+    hours = params.get("hours")
+    within = ""
+    if isinstance(hours, int | float) and hours > 0:
+        within = (f" within {hours / 24:g} days" if hours % 24 == 0 and hours > 48
+                  else f" within {hours:g} h")
+    if params.get("distinct_days"):
+        return f"on {n} different days{within}"
+    return f"{n} times{within}"
 
 
 ENSURE_CARE_SQL = """

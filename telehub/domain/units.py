@@ -160,18 +160,6 @@ def split_quantity(text: str) -> tuple[str, str | None]:
     return match.group(1), match.group(2) or None
 
 
-def format_in_unit(metric: Metric, value: float, unit: Unit) -> str:
-    """A value held in `unit`, in the canonical unit first and `unit` in brackets when it
-    differs: "3.5 mmol/L (63 mg/dL)", "4.0 mmol/L", "91 %"."""
-    spec = SPECS[metric]
-    if unit == spec.canonical:
-        return f"{_plain(value, spec.decimals)} {unit.value}"
-    canonical = spec.to_canonical(value, unit)
-    decimals = _UNIT_DECIMALS.get(unit, spec.decimals)
-    return (f"{canonical:.{spec.decimals}f} {spec.canonical.value} "
-            f"({value:.{decimals}f} {unit.value})")
-
-
 def _plain(value: float, decimals: int) -> str:
     """A value with at least `decimals` decimals and at most two, trailing zeros dropped."""
     text = f"{value:.{max(decimals, 2)}f}"
@@ -230,7 +218,28 @@ def shown_value(metric: Metric, value: float) -> float:
     return float(f"{value:.{SPECS[metric].decimals}f}")
 
 
-def format_value(metric: Metric, value: float) -> str:
-    """A canonical value with its unit, rounded the way nurses read it ("94 %", "82.4 kg")."""
+def format_value(metric: Metric, value: float, raw_value: float | None = None,
+                 raw_unit: str | None = None) -> str:
+    """A canonical value with its unit, rounded the way nurses read it ("94 %", "82.4 kg"),
+    then what the device sent when it sent another unit: "3.0 mmol/L (54 mg/dL)" (UK staff
+    read glucose in mmol/L first)."""
     spec = SPECS[metric]
-    return f"{value:.{spec.decimals}f} {spec.canonical.value}"
+    text = f"{value:.{spec.decimals}f} {spec.canonical.value}"
+    if raw_value is not None and raw_unit and raw_unit != spec.canonical.value:
+        text += f" ({raw_value:g} {raw_unit})"
+    return text
+
+
+def format_limit(metric: Metric, limit: float, unit: Unit | str | None = None) -> str:
+    """A threshold (or any value held in `unit`) as staff read it: the canonical unit first
+    and the unit its source states it in after, in that unit's own rounding:
+    "3.5 mmol/L (63 mg/dL)", "13.9 mmol/L (250 mg/dL)"; in the canonical unit a limit finer
+    than the metric's rounding keeps its digits, so 3.95 never reads as 4.0 ("2.25 kg")."""
+    spec = SPECS[metric]
+    held = Unit(unit) if unit else spec.canonical
+    if held == spec.canonical:
+        return f"{_plain(limit, spec.decimals)} {held.value}"
+    canonical = spec.to_canonical(limit, held)
+    decimals = _UNIT_DECIMALS.get(held, spec.decimals)
+    return (f"{canonical:.{spec.decimals}f} {spec.canonical.value} "
+            f"({limit:.{decimals}f} {held.value})")

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from alerts.catalogue import Rule, load_catalogue
-from alerts.rules import CHECKS, Point, Series, render
+from alerts.rules import CHECKS, Point, Series, limit_fields, render
 from telehub.domain.units import Metric
 
 LONDON = ZoneInfo("Europe/London")
@@ -131,6 +131,24 @@ def test_every_sentence_renders_without_gaps() -> None:
               "would": "red", "since": "08:00", "hours": "72", "per_day": "1", "detail": "x",
               "devices": "oximeter ox-1", "missing": 2}
     for rule in load_catalogue().rules:
-        text = render(rule.sentence, {**rule.params, **fields})
+        text = render(rule.sentence, {**rule.params, **limit_fields(rule, rule.params), **fields})
         assert "?" not in text.replace("?)", ""), rule.id
         assert "{" not in text, rule.id
+
+
+def test_glucose_limits_read_in_mmol_per_litre_first() -> None:
+    """A limit the source states in mg/dL reads mmol/L first, the mg/dL in brackets; an
+    individual limit in words follows the override, never a hard-coded conversion."""
+    catalogue = load_catalogue()
+    severe = catalogue.get("glucose-hypo-severe")
+    persistent = catalogue.get("glucose-high-persistent")
+    assert severe is not None and persistent is not None
+    fields = {"value": "2.8 mmol/L (50 mg/dL)", "time": "08:00 on 26 Nov 2026", "n": 3}
+    text = render(severe.sentence, {**severe.params, **limit_fields(severe, severe.params),
+                                    **fields})
+    assert "below 3.0 mmol/L (54 mg/dL)" in text and "mg/dL (3.0" not in text
+    text = render(persistent.sentence, {**persistent.params,
+                                        **limit_fields(persistent, persistent.params), **fields})
+    assert "above 13.9 mmol/L (250 mg/dL)" in text
+    own = {"below": 60}
+    assert limit_fields(severe, own) == {"below_text": "3.3 mmol/L (60 mg/dL)"}

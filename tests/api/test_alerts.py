@@ -135,3 +135,19 @@ def test_lifecycle_actions_record_who_and_why(live_api: LiveApi, alerts: dict[st
     audited = [r["action"] for r in conn.execute(
         "SELECT action FROM audit_log WHERE resource = 'alert' ORDER BY id")]
     assert audited == ["acknowledge", "note", "assign", "resolve"]
+
+
+def test_alerts_name_their_episode_in_words_not_by_id(live_api: LiveApi,
+                                                     conn: psycopg.Connection) -> None:
+    now = datetime.now(UTC)
+    w = live_api.world.patients
+    spo2 = add_alert(conn, w["bob"], "spo2-low", "red", at=now, metric="spo2")
+    glucose = add_alert(conn, w["ann"], "glucose-low", "amber", at=now, metric="glucose")
+    fall = add_alert(conn, w["ann"], "telecare-fall", "red", at=now)
+    conn.commit()
+    with live_api.client("nurse") as c:
+        labels = {a["id"]: a["label"] for a in c.get("/alerts").json()["items"]}
+        detail = c.get(f"/alerts/{glucose}").json()
+    assert labels == {spo2: "Low oxygen saturation", glucose: "Low blood glucose",
+                      fall: "Fall detected"}
+    assert detail["label"] == "Low blood glucose" and detail["rule_id"] == "glucose-low"

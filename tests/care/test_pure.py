@@ -52,8 +52,13 @@ def test_triggers_read_as_the_patient_would_say_them() -> None:
     assert describe_trigger("spo2", "band", {"at_or_below": 91}) == "SpO2 at or below 91 %"
     assert describe_trigger("pulse", "band", {"at_or_below": 40, "at_or_above": 131}) == \
         "Pulse at or below 40 /min or at or above 131 /min"
+    # mmol/L first, the unit the source states the limit in after it.
     assert describe_trigger("glucose", "band", {"below": 54}, "mg/dL") == \
-        "Blood glucose below 54 mg/dL"
+        "Blood glucose below 3.0 mmol/L (54 mg/dL)"
+    # A count rule says how many times, so it never reads like the band with the same limit.
+    assert describe_trigger("glucose", "count", {"below": 4.0, "count": 2, "hours": 168,
+                                                 "distinct_days": True}, "mmol/L") == \
+        "Blood glucose below 4.0 mmol/L on 2 different days within 7 days"
     assert describe_trigger("weight", "change", {"gain_kg": 2, "days": 3}) == \
         "Weight up 2 kg or more in 3 days"
 

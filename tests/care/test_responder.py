@@ -3,11 +3,12 @@ context, every read audited; clinical staff use the actions but not the queue.""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import psycopg
 
 from alerts.telecare import TelecareEvent, raise_telecare_alerts
+from alerts.thresholds import set_threshold
 from telehub.care import registration as registry
 from telehub.config import Settings
 from tests.api.conftest import LiveApi
@@ -135,3 +136,58 @@ def test_a_responder_sees_and_acts_on_alerts_of_the_teams_they_cover_only(
         assert cover.post(path, json=body).status_code in (200, 409), path
     kinds = [e["kind"] for e in cover.get(f"/alerts/{north_fall}/events").json()]
     assert {"note", "acknowledged", "call-logged"} <= set(kinds)
+
+
+def _queue_triggers(care_api: LiveApi, conn: psycopg.Connection, patient_id: int) -> list[str]:
+    """The responder card's "when to act" lines for a fall of this patient."""
+    now = datetime.now(UTC)
+    raise_telecare_alerts(conn, [TelecareEvent(patient_id, "fall", now, f"fall-{patient_id}")],
+                          now, Settings().zone)
+    conn.commit()
+    queue = care_api.client("responder").get("/responder/queue")
+    assert queue.status_code == 200, queue.text
+    [item] = [i for i in queue.json() if i["alert"]["patient_id"] == patient_id]
+    return list(item["triggers"])
+
+
+def test_the_card_lists_only_this_copd_patients_triggers_red_first_each_once(
+        care_api: LiveApi, conn: psycopg.Connection) -> None:
+    """COPD only: no glucose or weight triggers, no trigger twice, red before amber, the
+    patient's own SpO2 limit and the advice their care plan holds."""
+    bob = care_api.world.patients["bob"]
+    set_threshold(conn, bob, "spo2-scale1-red", {"at_or_below": 89},
+                  "COPD, usual SpO2 91-93 %", "matron")
+    conn.commit()
+    r = care_api.client("nurse").put(f"/patients/{bob}/care-plan", json={
+        "advice": {"spo2-low": "Start your rescue pack and call the single point of access."}})
+    assert r.status_code == 200, r.text
+    triggers = _queue_triggers(care_api, conn, bob)
+    assert triggers == [
+        "RED: SpO2 at or below 89 % (individual threshold; low oxygen saturation). Care plan: "
+        "Start your rescue pack and call the single point of access.",
+        "RED: Pulse at or below 40 /min or at or above 131 /min (pulse outside the normal "
+        "range).",
+        "AMBER: SpO2 at or below 93 % (low oxygen saturation). Care plan: Start your rescue "
+        "pack and call the single point of access.",
+        "AMBER: SpO2 3 points or more below your usual level on 2 readings in a row (oxygen "
+        "saturation below personal baseline).",
+        "AMBER: Pulse at or above 111 /min (pulse outside the normal range)."]
+    assert not any("glucose" in t.lower() or "weight" in t.lower() for t in triggers)
+
+
+def test_the_card_shows_a_type1_patients_glucose_triggers_in_mmol_first_each_once(
+        care_api: LiveApi, conn: psycopg.Connection) -> None:
+    dee = registry.add_patient(
+        conn, nhs_number="9990000050", given_name="Dee", family_name="Dale",
+        birth_date=date(1950, 3, 4), team="north", conditions=["type1-diabetes"])
+    conn.commit()
+    glucose = [t for t in _queue_triggers(care_api, conn, dee) if "glucose" in t]
+    assert glucose == [
+        "RED: Blood glucose below 3.0 mmol/L (54 mg/dL) (low blood glucose).",
+        "RED: Blood glucose at or above 30.0 mmol/L (high blood glucose).",
+        "AMBER: Blood glucose below 4.0 mmol/L (low blood glucose).",
+        "AMBER: Blood glucose below 4.0 mmol/L on 2 different days within 7 days (repeated "
+        "hypos).",
+        "AMBER: Blood glucose above 15.0 mmol/L (high blood glucose).",
+        "AMBER: Blood glucose above 13.9 mmol/L (250 mg/dL) 3 times within 48 h "
+        "(persistently high blood glucose)."]

@@ -52,6 +52,7 @@ def test_band_rules_draw_zones_below_or_above_their_limits() -> None:
         (40.0, True, True), (131.0, False, True)]
     # Thresholds stated in mg/dL are drawn in the canonical mmol/L.
     assert threshold_zones(hypo, "glucose")[0].limit == pytest.approx(54 / 18.016)
+    assert threshold_zones(hypo, "glucose")[0].shown == "3.0 mmol/L (54 mg/dL)"  # mmol/L first
     assert threshold_zones(Threshold(rule_id="glucose-hypo", params={"below": 4.0}),
                            "glucose")[0].limit == 4.0
     # A rule that does not apply to the patient (e.g. scale 2) draws nothing.
@@ -92,6 +93,21 @@ def test_alert_markers_sit_on_their_reading_and_only_inside_the_window() -> None
     markers = fig.data[1]
     assert list(markers.text) == ["RED", "AMBER"]
     assert markers.y[0] == 90 and markers.y[1] == fig.layout.yaxis.range[1]
+
+
+def test_an_old_open_alert_never_widens_a_seven_day_chart() -> None:
+    """First breached 30 days ago and breaching still: marked at the range's start, with its
+    first breach in words; the axis stays the 7 days asked for."""
+    since = NOW - timedelta(days=7)
+    old = _alert("red", {"value": 89}, hours_ago=2).model_copy(
+        update={"first_breach_at": NOW - timedelta(days=30)})
+    fig = metric_figure("spo2", raw=[_reading(93, 24 * 6), _reading(89, 2)], alerts=[old],
+                        zone=LONDON, since=since, until=NOW)
+    start, end = (datetime.fromisoformat(str(x)) for x in fig.layout.xaxis.range)
+    assert (start, end) == (datetime(2026, 6, 24, 13, 0), datetime(2026, 7, 1, 13, 0))  # BST
+    markers = fig.data[1]
+    assert list(markers.x) == [start] and list(markers.text) == ["RED"]
+    assert "first breach 01 Jun 13:00, before this range" in markers.hovertext[0]
 
 
 def test_the_inbox_puts_the_worst_severity_first_then_the_newest_breach() -> None:

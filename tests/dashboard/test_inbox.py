@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg.rows import dict_row
 from streamlit.testing.v1 import AppTest
 
 from telehub.db.pool import connect
-from tests.dashboard.conftest import Seeded, Shared, no_exceptions, page_text, sign_in
+from tests.dashboard.conftest import (
+    Seeded,
+    Shared,
+    add_alert,
+    no_exceptions,
+    page_text,
+    sign_in,
+)
 
 
 def _inbox(at: AppTest, username: str = "nurse.north") -> AppTest:
@@ -37,6 +45,21 @@ def test_open_alerts_are_worst_first_with_the_reason(shared_app: AppTest, shared
     assert "RED" in headings[0] and "Patricia Clegg (TH-000003)" in headings[0]
     assert "AMBER" in headings[1] and "TH-000002" in headings[1]
     assert "at or below the red limit of 91 %: urgent review" in page_text(at)
+
+
+def test_alert_headers_name_the_episode_in_words(app_test: AppTest, seeded: Seeded,
+                                                 db_url: str) -> None:
+    """Headers say "Low blood glucose", never the episode's id "glucose-low"."""
+    with connect(db_url) as conn:
+        add_alert(conn, seeded.green_patient, seeded.team_id, "glucose-low", "amber", "glucose",
+                  "Blood glucose 3.6 mmol/L is below 4.0 mmol/L.", datetime.now(UTC), 3.6)
+        add_alert(conn, seeded.amber_patient, seeded.team_id, "spo2-low", "red", "spo2",
+                  "SpO2 90 % is at or below 91 %.", datetime.now(UTC), 90)
+    at = _inbox(app_test)
+    headings = [str(m.value) for m in at.markdown if str(m.value).startswith("**")]
+    assert any("Low blood glucose" in h and "Margaret Ashworth" in h for h in headings)
+    assert any("Low oxygen saturation" in h and "John Brierley" in h for h in headings)
+    assert not any("glucose-low" in h or "spo2-low" in h for h in headings)
 
 
 def test_acknowledging_from_the_inbox_changes_the_alert_in_the_database(

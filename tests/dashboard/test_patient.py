@@ -48,7 +48,7 @@ def test_opening_a_patient_from_the_caseload_shows_header_chart_and_readings(
     assert list(readings["Value"])[:2] == ["89 %", "90 %"]  # newest first, with units
     assert "BST" in readings["Time"][0] or "GMT" in readings["Time"][0]
     timeline = _frame(at, "What happened")
-    assert list(timeline["Rule"]) == ["spo2-scale1-red"]
+    assert list(timeline["Alert"]) == ["spo2-scale1-red"]  # no episode of that id: as stored
     assert "**opened** by system" in page_text(at)  # the chosen alert's history
 
 

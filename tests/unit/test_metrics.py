@@ -10,7 +10,8 @@ from telehub.domain.units import (
     SPECS,
     Metric,
     Unit,
-    format_in_unit,
+    format_limit,
+    format_value,
     normalise,
     parse_metric,
     parse_unit,
@@ -91,8 +92,17 @@ def test_a_value_in_another_unit_is_shown_canonical_first_and_converts_back() ->
     glucose = SPECS[Metric.GLUCOSE]
     assert glucose.from_canonical(glucose.to_canonical(63.0, Unit.MG_DL), Unit.MG_DL) == \
         pytest.approx(63.0)
-    assert format_in_unit(Metric.GLUCOSE, 63.056, Unit.MG_DL) == "3.5 mmol/L (63 mg/dL)"
-    assert format_in_unit(Metric.GLUCOSE, 54, Unit.MG_DL) == "3.0 mmol/L (54 mg/dL)"
-    assert format_in_unit(Metric.GLUCOSE, 4.0, Unit.MMOL_L) == "4.0 mmol/L"
-    assert format_in_unit(Metric.SPO2, 91, Unit.PERCENT) == "91 %"
-    assert format_in_unit(Metric.WEIGHT, 2.25, Unit.KG) == "2.25 kg"
+    assert format_limit(Metric.GLUCOSE, 63.056, Unit.MG_DL) == "3.5 mmol/L (63 mg/dL)"
+    assert format_limit(Metric.GLUCOSE, 54, Unit.MG_DL) == "3.0 mmol/L (54 mg/dL)"
+    assert format_limit(Metric.GLUCOSE, 4.0, Unit.MMOL_L) == "4.0 mmol/L"
+    assert format_limit(Metric.SPO2, 91, Unit.PERCENT) == "91 %"
+    assert format_limit(Metric.WEIGHT, 2.25, Unit.KG) == "2.25 kg"
+
+
+def test_glucose_reads_mmol_per_litre_first_with_what_was_sent_in_brackets() -> None:
+    assert format_value(Metric.GLUCOSE, 54 / 18.016, 54, "mg/dL") == "3.0 mmol/L (54 mg/dL)"
+    assert format_value(Metric.GLUCOSE, 5.5, 5.5, "mmol/L") == "5.5 mmol/L"
+    assert format_limit(Metric.GLUCOSE, 250, "mg/dL") == "13.9 mmol/L (250 mg/dL)"
+    assert format_limit(Metric.GLUCOSE, 4.0, "mmol/L") == "4.0 mmol/L"
+    assert format_limit(Metric.GLUCOSE, 3.95) == "3.95 mmol/L"   # never rounded into 4.0
+    assert format_limit(Metric.SPO2, 91) == "91 %"
