@@ -13,6 +13,7 @@ from typing import Any
 import typer
 
 from alerts.catalogue import load_catalogue
+from alerts.scenario_book import Scenario, load_book
 from telehub.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -163,8 +164,10 @@ def _rating_text(r: Rating) -> str:
     return f"{r.risk} ({r.severity}, {r.likelihood}: {RISK_WORDS[r.risk]})"
 
 
-def render_markdown(log: HazardLog, issues: Sequence[str] = ()) -> str:
-    """The safety case report: a summary table, then each hazard with its controls and tests."""
+def render_markdown(log: HazardLog, issues: Sequence[str] = (),
+                    scenarios: Sequence[Scenario] = ()) -> str:
+    """The safety case report: a summary table, each hazard with its controls and tests, then
+    the clinical scenario book and the behaviours chosen where the rules are silent."""
     lines = [f"# Clinical safety case report: {log.system}", "",
              f"Hazard log version {log.version}; {len(log.hazards)} hazards; ratings on the "
              "DCB0129 matrix (1 acceptable … 5 unacceptable).", ""]
@@ -187,7 +190,27 @@ def render_markdown(log: HazardLog, issues: Sequence[str] = ()) -> str:
         for c in h.controls:
             lines.append(f"- {c.text}")
             lines += [f"  - `{t}`" for t in c.tests]
+    if scenarios:
+        lines += _scenario_book(scenarios)
     return "\n".join(lines) + "\n"
+
+
+def _scenario_book(scenarios: Sequence[Scenario]) -> list[str]:
+    """The scenario book as a table a clinician can check, and its decided behaviours."""
+    lines = ["", "## Clinical scenario book", "",
+             f"{len(scenarios)} scenarios (docs/clinical-safety/scenarios), each run over the "
+             "broker and hub at six hours of the London day by "
+             "`tests/alerts/test_scenario_book.py`; any other alert fails the scenario.", "",
+             "| scenario | what happens | alerts expected |", "| --- | --- | --- |"]
+    for sc in scenarios:
+        expected = ", ".join(f"{e.rule} {e.severity}" + (" (late)" if e.late else "")
+                             for e in sc.expect) or "none"
+        lines.append(f"| {sc.id} | {sc.title.replace('|', '/')} | {expected} |")
+    decided = [sc for sc in scenarios if sc.decided]
+    if decided:
+        lines += ["", "Decided where CLINICAL_RULES.md is silent:", "",
+                  *[f"- {sc.id}: {sc.decided}" for sc in decided]]
+    return lines
 
 
 def render_html(markdown: str) -> str:
@@ -241,7 +264,7 @@ def report(log_path: Path = _LOG_OPTION,
         raise typer.BadParameter("--format is md or html")
     log = load_hazard_log(log_path)
     issues = problems(log, (r.id for r in load_catalogue().rules))
-    text = render_markdown(log, issues)
+    text = render_markdown(log, issues, load_book())
     text = render_html(text) if fmt == "html" else text
     if out is None:
         typer.echo(text, nl=False)

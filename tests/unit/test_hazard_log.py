@@ -19,6 +19,7 @@ from alerts.safety_case import (
     render_html,
     render_markdown,
 )
+from alerts.scenario_book import load_book
 from telehub.errors import ConfigError
 
 
@@ -66,6 +67,16 @@ def test_the_report_lists_every_hazard_with_its_tests_in_markdown_and_html() -> 
     page = render_html(text)
     assert page.startswith("<!doctype html>") and "<h2>HAZ-01 Missed deterioration</h2>" in page
     assert "<script" not in page
+
+
+def test_the_report_lists_the_scenario_book_and_what_was_decided_where_rules_are_silent() -> None:
+    scenarios = load_book()
+    text = render_markdown(load_hazard_log(), scenarios=scenarios)
+    assert "## Clinical scenario book" in text and f"{len(scenarios)} scenarios" in text
+    assert "| SPO2-01 | Scale 1: 91 % is red | spo2-scale1-red red |" in text
+    decided = text[text.index("Decided where CLINICAL_RULES.md is silent"):]
+    assert all(f"- {s.id}: " in decided for s in scenarios if s.decided)
+    assert "<td>GLUC-15</td>" in render_html(text)
 
 
 def test_telehub_safety_report_renders(tmp_path: Path) -> None:
