@@ -11,9 +11,8 @@ import pytest
 
 from ingest.service import Ingest
 from telehub.config import Settings
-from telehub.db.pool import open_pool
 from tests.api.conftest import LiveApi
-from tests.ingest.conftest import forget_session
+from tests.ingest.conftest import running_hub
 from tests.log_guard import LogGuard
 
 
@@ -22,14 +21,8 @@ def hub(settings: Settings) -> Iterator[Ingest]:
     """The real ingest pipeline on this test's database, broker and topic root."""
     fast = settings.model_copy(update={"ingest": settings.ingest.model_copy(
         update={"batch_wait_ms": 20})})
-    pool = open_pool(fast.require_database_url(), max_size=2)
-    ingest = Ingest(fast, pool)
-    ingest.start()
-    assert ingest.consumer.connected.wait(10), "the hub did not connect to the broker"
-    yield ingest
-    ingest.stop()
-    pool.close()
-    forget_session(str(fast.mqtt_url), fast.ingest.client_id)
+    with running_hub(fast) as ingest:
+        yield ingest
 
 
 def test_posted_readings_are_stored_once_by_the_hub(live_api: LiveApi, hub: Ingest,

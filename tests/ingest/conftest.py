@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 from ingest.service import Ingest
 from telehub.care import registration as registry
 from telehub.config import Settings, parse_mqtt_url
+from telehub.db.pool import open_pool
 from telehub.domain.nhs_number import synthetic_nhs_numbers
 from telehub.mqtt import topics
 from telehub.mqtt.connection import MqttConnection
@@ -159,6 +161,22 @@ def forget_session(mqtt_url: str, client_id: str) -> None:
     client.start()
     client.wait_ready(5)
     client.stop()
+
+
+@contextmanager
+def running_hub(settings: Settings) -> Iterator[Ingest]:
+    """The real ingest service with the real rules on `settings` (its own pool), connected to
+    the broker; stopped and its broker session forgotten afterwards."""
+    pool = open_pool(settings.require_database_url(), max_size=2)
+    ingest = Ingest(settings, pool)
+    ingest.start()
+    try:
+        assert ingest.consumer.connected.wait(10), "the hub did not connect to the broker"
+        yield ingest
+    finally:
+        ingest.stop()
+        pool.close()
+        forget_session(str(settings.mqtt_url), settings.ingest.client_id)
 
 
 def retained(mqtt_url: str, topic: str, timeout: float = 5.0) -> bytes | None:

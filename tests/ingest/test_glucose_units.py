@@ -10,25 +10,24 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
 
 from ingest.service import Ingest
 from telehub.config import Settings
-from telehub.db.pool import open_pool
-from tests.ingest.conftest import Caseload, Publisher, forget_session, iso, minutes_ago, settle
+from tests.ingest.conftest import (
+    Caseload,
+    Publisher,
+    iso,
+    minutes_ago,
+    running_hub,
+    settle,
+)
 from tests.ingest.conftest import reading as native
 
 
 @pytest.fixture
 def hub(fast_settings: Settings, caseload: Caseload) -> Iterator[Ingest]:
-    pool: ConnectionPool = open_pool(fast_settings.require_database_url(), max_size=2)
-    ingest = Ingest(fast_settings, pool)
-    ingest.start()
-    assert ingest.consumer.connected.wait(10), "hub did not connect to the broker"
-    yield ingest
-    ingest.stop()
-    pool.close()
-    forget_session(str(fast_settings.mqtt_url), fast_settings.ingest.client_id)
+    with running_hub(fast_settings) as ingest:
+        yield ingest
 
 
 def _fhir(rid: str, loinc: str, quantity: dict[str, Any]) -> dict[str, Any]:
