@@ -74,6 +74,9 @@ def register(app: typer.Typer) -> None:
         per_device: int | None = typer.Option(None, help="Readings each (default 100)."),
         hubs: str = typer.Option("1,2", help="Hub process counts to run, comma-separated."),
         baselines: bool = typer.Option(True, help="Also run the relay and INSERT baselines."),
+        broker_saves: str = typer.Option(
+            "", help="Also run hub × 1 on brokers that save their state: comma-separated "
+                     "30s (timer) or N (after N changes), e.g. 30s,1000,100,10."),
         database: str = typer.Option("telehub_bench_ingest", help="Database (recreated)."),
         admin_url: str | None = typer.Option(None, envvar="TELEHUB_BENCH_ADMIN_URL",
                                              help=ADMIN_HELP),
@@ -84,7 +87,7 @@ def register(app: typer.Typer) -> None:
         base = ingest.QUICK if quick else ingest.FULL
         sizes = ingest.IngestSizes(devices=devices or base.devices,
                                    per_device=per_device or base.per_device,
-                                   hubs=_counts(hubs))
+                                   hubs=_counts(hubs), broker_saves=_saves(broker_saves))
         with _database_server(admin_url) as url:
             _finish(ingest.run(url, sizes, database=database, baselines=baselines))
 
@@ -191,6 +194,18 @@ def _variants(text: str) -> tuple[str, ...]:
     if unknown or not chosen:
         raise typer.BadParameter(f"variants are {', '.join(VARIANTS)}, not "
                                  f"{', '.join(unknown) or 'none'}")
+    return chosen
+
+
+def _saves(text: str) -> tuple[str, ...]:
+    from bench.processes import parse_saves
+
+    chosen = tuple(part.strip() for part in text.split(",") if part.strip())
+    for saves in chosen:
+        try:
+            parse_saves(saves)
+        except ValueError as err:
+            raise typer.BadParameter(str(err)) from err
     return chosen
 
 

@@ -44,6 +44,9 @@ class IngestSizes:
     per_device: int = 100
     hubs: tuple[int, ...] = (1, 2)
     stall_s: float = 30.0          # give up when nothing new is stored for this long
+    # Broker persistence for further hub × 1 runs: "30s" (timer) or N (after N changes);
+    # the main runs use a broker that keeps its state in memory only.
+    broker_saves: tuple[str, ...] = ()
 
     @property
     def total(self) -> int:
@@ -105,8 +108,39 @@ def run(admin_url: str, sizes: IngestSizes, *, database: str = "telehub_bench_in
                 report.add(**outcome.row(sizes.total))
                 if "error" in outcome.extra:
                     report.notes.append(f"hub × {n}: {outcome.extra['error']}")
+    if sizes.broker_saves and command_available("hub") is None:
+        report.params["broker_saves"] = list(sizes.broker_saves)
+        with tempfile.TemporaryDirectory(prefix="telehub-bench-") as tmp:
+            for saves in ("off", *sizes.broker_saves):
+                # The hub down while every reading queues at the broker, then catching up:
+                # each save writes the whole queue, so this is where saving costs most.
+                with own_broker(saves) as saving:
+                    url = fresh_database(admin_url, database, sizes)
+                    backlog = hub_variant(saving, url, sizes, processes=1, log_dir=Path(tmp),
+                                          backlog=True)
+                report.add(**_named(backlog, f"{saves_variant(saves)}, hub down then back")
+                           .row(sizes.total))
+                if saves == "off":
+                    continue
+                with own_broker(saves) as saving:
+                    url = fresh_database(admin_url, database, sizes)
+                    live = hub_variant(saving, url, sizes, processes=1, log_dir=Path(tmp))
+                report.add(**_named(live, saves_variant(saves)).row(sizes.total))
     _ratios(report)
     return report
+
+
+def saves_variant(saves: str) -> str:
+    """The row name of a hub × 1 run on a broker that saves its state (or not: "off")."""
+    if saves == "off":
+        return "hub × 1, broker state in memory"
+    how = "every 30 s" if saves == "30s" else f"every {int(saves):,} changes"
+    return f"hub × 1, broker saving {how}"
+
+
+def _named(outcome: Outcome, variant: str) -> Outcome:
+    return Outcome(variant, outcome.stored, outcome.distinct, outcome.seconds,
+                   outcome.publish_s, outcome.extra)
 
 
 def _ratios(report: Report) -> None:
@@ -121,6 +155,13 @@ def _ratios(report: Report) -> None:
         "hub × 2 / relay to paho subscriber": ratio(hub2, paho),
         "hub × 2 / relay to raw subscriber": ratio(hub2, relay),
     })
+    accepted = {row["variant"]: row.get("publish_per_s") for row in report.rows}
+    down = f"{saves_variant('off')}, hub down then back"
+    for saves in report.params.get("broker_saves", []):
+        report.ratios[f"{saves_variant(saves)} / hub × 1 (state in memory)"] = ratio(
+            rates.get(saves_variant(saves)), hub1)
+        report.ratios[f"{saves_variant(saves)}, hub down: readings accepted/s / in memory"] = \
+            ratio(accepted.get(f"{saves_variant(saves)}, hub down then back"), accepted.get(down))
     report.ratios = {k: v for k, v in report.ratios.items() if v is not None}
 
 
@@ -184,9 +225,13 @@ def per_message_baseline(endpoint: MqttEndpoint, admin_url: str, database: str,
 
 
 def hub_variant(endpoint: MqttEndpoint, url: str, sizes: IngestSizes, *, processes: int,
-                log_dir: Path, extra_pids: dict[str, int] | None = None) -> Outcome:
+                log_dir: Path, extra_pids: dict[str, int] | None = None,
+                backlog: bool = False) -> Outcome:
     """The real hub on a fresh database (`fresh_database`): `processes` workers, on a
-    shared subscription when more than one."""
+    shared subscription when more than one. `backlog`: the hub subscribes, stops, every
+    reading is published to the broker's queue, then the hub starts again and catches up
+    (publish_per_s is then the broker's rate with the hub down; seconds run from the first
+    publish to the last reading stored)."""
     prefix = _prefix()
     client_ids = [f"bench-hub-{i}-{uuid.uuid4().hex[:6]}" for i in range(processes)]
     watcher = HubWatcher(endpoint, prefix)
@@ -197,19 +242,26 @@ def hub_variant(endpoint: MqttEndpoint, url: str, sizes: IngestSizes, *, process
             services.append(start_service(f"hub-{i}", ["hub"], hub_env(
                 url, endpoint, prefix, client_id, shared=processes > 1), log_dir))
         watcher.wait_online(client_ids, prefix, services)
+        restart: Callable[[], None] | None = None
+        if backlog:
+            stop_services(services)        # a clean stop: the hub's session stays subscribed
+            env = hub_env(url, endpoint, prefix, client_ids[0], shared=False)
+
+            def restart() -> None:
+                services[:] = [start_service("hub-0", ["hub"], env, log_dir)]
         pids = {**{s.name: s.proc.pid for s in services}, **(extra_pids or {})}
         with RssSampler(pids) as rss:
             outcome = _publish_and_wait(
                 endpoint, url, prefix, sizes,
                 "hub × 1" if processes == 1 else f"hub × {processes} (shared)",
-                alive=lambda: all(s.alive() for s in services))
+                alive=lambda: all(s.alive() for s in services), after_publish=restart)
         dead = [s for s in services if not s.alive()]
         if dead:
             outcome.extra["error"] = f"{dead[0].name} died: {dead[0].tail(5)}"
         outcome.extra["peak_rss_mb"] = round(
             sum(t.peak for n, t in rss.tracks.items() if n.startswith("hub")) / 2**20, 1)
         # CPU cores the hub processes kept busy: near 1 per process means CPU-bound.
-        outcome.extra["hub_cores"] = round(sum(
+        outcome.extra["hub_cores"] = None if backlog else round(sum(
             t.cpu_s for n, t in rss.tracks.items() if n.startswith("hub")) / outcome.seconds, 2)
         outcome.extra["memory"] = {n: {"start_mb": round(t.start / 2**20, 1),
                                        "peak_mb": round(t.peak / 2**20, 1)}
@@ -249,8 +301,10 @@ _DISTINCT = ("SELECT count(*) AS stored, count(DISTINCT (device_id, metric, read
 
 
 def _publish_and_wait(endpoint: MqttEndpoint, url: str, prefix: str, sizes: IngestSizes,
-                      variant: str, alive: Callable[[], bool]) -> Outcome:
-    """Publish every reading, then poll the database until all are stored (or it stalls)."""
+                      variant: str, alive: Callable[[], bool],
+                      after_publish: Callable[[], None] | None = None) -> Outcome:
+    """Publish every reading (then call `after_publish`), then poll the database until all
+    are stored (or it stalls)."""
     messages = readings_messages(_devices(sizes), sizes.per_device, prefix)
     publisher = WirePublisher(endpoint)
     with connect(url, autocommit=True) as conn:
@@ -261,6 +315,8 @@ def _publish_and_wait(endpoint: MqttEndpoint, url: str, prefix: str, sizes: Inge
             published = time.perf_counter()
         finally:
             publisher.close()
+        if after_publish is not None:
+            after_publish()
         done = _wait_stored(conn, len(messages), sizes.stall_s, alive)
         counts = conn.execute(_DISTINCT).fetchone()
         rejected = conn.execute("SELECT count(*) AS n FROM rejected_messages").fetchone()

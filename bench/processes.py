@@ -78,14 +78,26 @@ def stop_services(services: list[Service]) -> None:
 
 
 @contextlib.contextmanager
-def own_broker() -> Iterator[MqttEndpoint]:
-    """A mosquitto of the benchmark's own with raised queue limits (no QoS 1 drops)."""
+def own_broker(saves: str = "off") -> Iterator[MqttEndpoint]:
+    """A mosquitto of the benchmark's own with raised queue limits (no QoS 1 drops); its
+    state kept in memory only (`saves` "off"), saved on a 30 s timer ("30s"), or saved
+    after every N changes ("N", as the shipped broker does)."""
     with tempfile.TemporaryDirectory(prefix="telehub-bench-mqtt-") as tmp:
-        proc, port = start_mosquitto(Path(tmp), persistence=False)
+        proc, port = start_mosquitto(Path(tmp), persistence=saves != "off",
+                                     autosave_changes=parse_saves(saves))
         try:
             yield MqttEndpoint(host="127.0.0.1", port=port)
         finally:
             stop_process(proc)
+
+
+def parse_saves(saves: str) -> int | None:
+    """How often a benchmark broker saves: "off" or "30s" → None (no change count), "N" → N."""
+    if saves in ("off", "30s"):
+        return None
+    if not saves.isascii() or not saves.isdigit() or int(saves) < 1:
+        raise ValueError(f"broker saves are off, 30s or a number of changes, not {saves!r}")
+    return int(saves)
 
 
 class HubWatcher(LoopClient):

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from telehub.broker.access import Role, ServiceUser, device_credentials
-from telehub.broker.config import BrokerConfig, TlsFiles, write_broker_files
+from telehub.broker.config import AUTOSAVE_CHANGES, BrokerConfig, TlsFiles, write_broker_files
 from telehub.errors import ConfigError
 
 
@@ -109,6 +109,11 @@ def config_command(
              "non-shared hub subscription.")] = "dynsec",
     dynsec_plugin: Annotated[Path | None, typer.Option(
         help="Path of mosquitto_dynamic_security.so (default: the usual places).")] = None,
+    autosave_changes: Annotated[int, typer.Option(
+        min=0, help="Save the broker's state after this many changes: a crash loses fewer "
+                    "acknowledged readings than this (0: save every 30 s instead, a window "
+                    "of up to 30 s of readings). See deploy/mosquitto/README.md for the "
+                    "measured cost.")] = AUTOSAVE_CHANGES or 0,
 ) -> None:
     """Write mosquitto.conf, acl and passwd for a deployment (no anonymous access, TLS optional)."""
     from telehub.config import get_settings
@@ -129,7 +134,8 @@ def config_command(
                        tls=tls,
                        tls_port=tls_port, data_dir=data_dir.resolve() if data_dir else None,
                        run_as=run_as, topic_root=settings.topic_root,
-                       log_file=log_file.resolve() if log_file else None)
+                       log_file=log_file.resolve() if log_file else None,
+                       autosave_changes=autosave_changes or None)
     device_entries: list[tuple[str, str]] = []
     if devices:
         with connect(settings.require_database_url()) as conn:

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import psycopg
 
+from telehub.broker.config import AUTOSAVE_CHANGES, persistence_lines
+
 logger = logging.getLogger(__name__)
 
 DATABASE_NAME = "telehub"
@@ -35,8 +37,7 @@ DATABASE_NAME = "telehub"
 MOSQUITTO_CONF = """\
 {user_line}listener {port} 127.0.0.1
 allow_anonymous true
-persistence {persistence}
-persistence_location {data_dir}/
+{persistence}
 max_queued_messages 1000000
 max_queued_bytes 0
 max_inflight_messages 0
@@ -102,8 +103,10 @@ def mosquitto_binary() -> str | None:
 
 
 def start_mosquitto(data_dir: Path, port: int | None = None, *, persistence: bool = True,
-                    extra_conf: str = "") -> tuple[subprocess.Popen[bytes], int]:
-    """Start mosquitto with Telehub's configuration; returns the process and its port."""
+                    autosave_changes: int | None = AUTOSAVE_CHANGES, extra_conf: str = ""
+                    ) -> tuple[subprocess.Popen[bytes], int]:
+    """Start mosquitto with Telehub's configuration, its state saved as the shipped broker
+    saves it (telehub.broker.config); returns the process and its port."""
     binary = mosquitto_binary()
     if binary is None:
         raise FileNotFoundError("mosquitto is not installed")
@@ -113,9 +116,10 @@ def start_mosquitto(data_dir: Path, port: int | None = None, *, persistence: boo
     # Run as whoever started us: mosquitto started as root would otherwise switch to
     # the `mosquitto` user, who cannot write to our data directory.
     user = pwd.getpwuid(os.geteuid()).pw_name
+    saves = "\n".join(persistence_lines(data_dir, autosave_changes)) if persistence \
+        else "persistence false"
     conf.write_text(MOSQUITTO_CONF.format(port=port, data_dir=data_dir, user_line=f"user {user}\n",
-                                          persistence="true" if persistence else "false")
-                    + extra_conf)
+                                          persistence=saves) + extra_conf)
     proc = subprocess.Popen([binary, "-c", str(conf)], stdin=subprocess.DEVNULL)
     try:
         wait_for_port("127.0.0.1", port)

@@ -43,3 +43,35 @@ def test_ingest_bench_counts_every_reading_once_in_every_variant(
         assert (row["stored"], row["lost"], row["duplicated"]) == (200, 0, 0), row
         assert row["readings_per_s"] > 0 and row["seconds"] > 0
     assert doc["ratios"]
+
+
+@pytest.mark.skipif(command_available("hub") is not None, reason="needs the hub installed")
+def test_broker_saves_runs_the_hub_live_and_after_a_backlog_on_each_saving_broker(
+        pg_admin_url: str, tmp_path: Path) -> None:
+    name = f"telehub_bench_t_{uuid.uuid4().hex[:10]}"
+    sizes = ingest.IngestSizes(devices=20, per_device=10, hubs=(), stall_s=10,
+                               broker_saves=("100",))
+    try:
+        report = ingest.run(pg_admin_url, sizes, database=name, baselines=False)
+    finally:
+        drop_database(pg_admin_url, name)
+
+    rows = {row["variant"]: row for row in report.rows}
+    assert list(rows) == ["hub × 1, broker state in memory, hub down then back",
+                          "hub × 1, broker saving every 100 changes, hub down then back",
+                          "hub × 1, broker saving every 100 changes"]
+    for row in rows.values():
+        assert (row["stored"], row["lost"], row["duplicated"]) == (200, 0, 0), row
+        assert row["publish_per_s"] > 0
+    assert "hub × 1, broker saving every 100 changes, hub down: readings accepted/s / in " \
+        "memory" in report.ratios
+
+
+def test_broker_saves_are_off_30s_or_a_count_of_changes() -> None:
+    from bench.processes import parse_saves
+
+    assert parse_saves("off") is None and parse_saves("30s") is None
+    assert parse_saves("100") == 100
+    for bad in ("0", "-5", "١٠", "often"):
+        with pytest.raises(ValueError, match="broker saves"):
+            parse_saves(bad)

@@ -35,3 +35,7 @@ def test_shipped_conf_keeps_what_protects_readings() -> None:
     queued = next(line for line in lines if line.startswith("max_queued_messages "))
     assert int(queued.split()[1]) >= 100_000     # stock 1,000 drops QoS 1 messages in a burst
     assert "listener 8883" in lines
+    # Saved after a bounded number of changes, not on a timer: a crash loses fewer than that.
+    assert "autosave_on_changes true" in lines
+    saves = next(line for line in lines if line.startswith("autosave_interval "))
+    assert int(saves.split()[1]) <= 100
