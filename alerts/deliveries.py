@@ -61,6 +61,10 @@ SET last_error = f.error, claimed_by = NULL,
 FROM unnest(%s::bigint[], %s::text[], %s::float8[]) AS f(id, error, delay)
 WHERE d.id = f.id AND d.claimed_by = %s AND d.delivered_at IS NULL
 """
+_RELEASE_SQL = """
+UPDATE outbox_deliveries SET next_attempt_at = now(), claimed_by = NULL
+WHERE delivered_at IS NULL AND starts_with(claimed_by, %s)
+"""
 _PENDING_WEBHOOKS_SQL = """
 SELECT DISTINCT destination FROM outbox_deliveries
 WHERE delivered_at IS NULL AND channel = 'webhook' ORDER BY destination
@@ -141,6 +145,12 @@ def mark_failed(conn: psycopg.Connection, failures: Sequence[Failure], claimant:
     if failures:
         conn.execute(_FAILED_SQL, ([f.id for f in failures], [f.error[:500] for f in failures],
                                    [f.retry_in_s for f in failures], claimant))
+
+
+def release(conn: psycopg.Connection, sender: str) -> int:
+    """Make the claims of an earlier run of `sender` due now (it died; it sent nothing more);
+    returns how many."""
+    return conn.execute(_RELEASE_SQL, (f"{sender}#",)).rowcount
 
 
 def pending_webhooks(conn: psycopg.Connection) -> list[str]:

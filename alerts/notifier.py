@@ -48,12 +48,13 @@ PLAN_BATCH = 500
 # MQTT deliveries claimed at once: enough to pipeline publishes behind one PUBACK wait.
 MQTT_BATCH = 100
 # Webhook deliveries claimed at once: POSTs go one by one, so few, to keep the lease short.
-WEBHOOK_BATCH = 5
+WEBHOOK_BATCH = 2
 # A claim's lease: longer than a claimed batch can take (100 publishes and a 10 s PUBACK
-# wait; 5 POSTs at the default 5 s timeout), short enough that a crashed sender's deliveries
-# are sent by another notifier, or after its restart, within the minute. A longer webhook
-# timeout lengthens its lanes' lease to match.
-CLAIM_LEASE_S = 60.0
+# wait; 2 POSTs at the default 5 s timeout, a few timeouts each), short enough that another
+# notifier sends a dead one's deliveries within half a minute. A longer webhook timeout
+# lengthens its lanes' lease to match; a notifier restarted under the same id takes its
+# own claims back at once.
+CLAIM_LEASE_S = 30.0
 # Retry backoff: 2, 4, 8 … seconds, at most 5 minutes between attempts.
 BACKOFF_MAX_S = 300
 # How often the listener looks up from waiting for a NOTIFY to check for stop().
@@ -89,8 +90,10 @@ class Notifier:
 
     # --- lifecycle ------------------------------------------------------------
     def start(self) -> None:
-        """Connect to the broker and start the planner, the lanes and the listener."""
+        """Take back this id's claims of an earlier run, connect to the broker and start the
+        planner, the lanes and the listener."""
         self._stop.clear()
+        self._release_earlier_claims()
         self._mqtt.start()
         jobs: list[tuple[str, Callable[..., None], tuple[Any, ...]]] = [
             ("alert-notifier-plan", self._plan_forever, ()),
@@ -121,14 +124,23 @@ class Notifier:
         return self._mqtt.wait_ready(timeout)
 
     @property
-    def connected(self) -> bool:
-        """True while the notifier's broker connection is up."""
-        return self._mqtt.is_connected()
-
-    @property
     def failed(self) -> bool:
         """True once the broker refused the notifier for good (credentials, authorisation)."""
         return self._mqtt.failed.is_set()
+
+    def _release_earlier_claims(self) -> None:
+        """A hub killed mid-send restarts under the same id: what it had claimed is due now,
+        not when its lease runs out."""
+        try:
+            with self._pool.connection() as conn:
+                released = deliveries.release(conn, self._id)
+        except psycopg.Error as err:
+            logger.warning("alert notifier: could not take back earlier claims (%s); they "
+                           "come due when their lease ends", type(err).__name__)
+            return
+        if released:
+            logger.info("alert notifier %s: %s deliveries claimed before a restart are due "
+                        "again", self._id, released)
 
     def _lanes(self) -> list[Lane]:
         """MQTT, each configured webhook, and any webhook still owed deliveries (a URL taken

@@ -128,3 +128,24 @@ def test_a_crashed_senders_claim_expires_and_its_late_write_changes_nothing(
     assert row["delivered_at"] is not None and row["last_error"] is None
     assert row["attempts"] == 2 and row["claimed_by"] is None
     assert subscriber.messages.empty()
+
+
+def test_a_notifier_restarted_under_its_id_takes_back_its_claims_at_once(
+        clinic: Clinic, settings: Settings, pool: ConnectionPool,
+        subscriber: Subscriber) -> None:
+    sender = f"hub-{uuid.uuid4().hex[:8]}-notifier"
+    _commit_red_alert(clinic)
+    killed = Notifier(settings, pool, client_id=sender)
+    killed.plan_once()
+    with pool.connection() as conn:                  # claimed, then the process was killed
+        [claimed] = deliveries.claim(conn, Lane(MQTT), f"{sender}#1", 10, lease_s=600.0)
+    restarted = Notifier(settings, pool, client_id=sender)
+    restarted.start()
+    try:
+        [(_topic, payload)] = subscriber.take(1, timeout=10)   # not after a 10-minute lease
+        assert wait_until_drained(pool)
+    finally:
+        restarted.stop()
+    assert payload["notification_id"] == claimed.outbox_id
+    [row] = clinic.deliveries()
+    assert row["delivered_at"] is not None and row["attempts"] == 2
