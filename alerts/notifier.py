@@ -1,60 +1,64 @@
-"""Outbox notifier: delivers queued alert notifications to MQTT (QoS 1) and webhooks."""
+"""Outbox notifier: plans each alert event's deliveries and sends each channel on its own lane.
+
+A planner gives every new outbox event a delivery per channel: MQTT, and each configured
+webhook. Each lane (MQTT, one per webhook URL) runs in a thread of its own: it claims due
+deliveries in a short transaction, sends them with no transaction open, and writes the
+results in another. The MQTT lane waits for the broker; webhook lanes never do, so a broker
+outage delays only MQTT and a slow or dead webhook delays only itself. Several notifiers
+may run: claims use FOR UPDATE SKIP LOCKED and a lease.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
+import itertools
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import httpx
-import paho.mqtt.client as mqtt
 import psycopg
-from psycopg.rows import dict_row, tuple_row
-from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from alerts import deliveries
+from alerts.deliveries import MQTT, WEBHOOK, Claimed, Failure, Lane
+from alerts.senders import (
+    ALERT_ID_HEADER,
+    IDEMPOTENCY_HEADER,
+    PUBACK_TIMEOUT_S,
+    SIGNATURE_HEADER,
+    STOPPING,
+    MqttSender,
+    Outcome,
+    WebhookSender,
+    sign,
+)
 from alerts.store import OUTBOX_CHANNEL
 from telehub.config import Settings
-from telehub.mqtt import topics
 from telehub.mqtt.connection import MqttConnection
+
+__all__ = ["ALERT_ID_HEADER", "IDEMPOTENCY_HEADER", "SIGNATURE_HEADER", "Notifier",
+           "backoff_seconds", "sign", "wait_until_drained"]
 
 logger = logging.getLogger(__name__)
 
-SIGNATURE_HEADER = "X-Telehub-Signature"
-ALERT_ID_HEADER = "X-Telehub-Alert-Id"
-# Rows claimed per transaction: enough to pipeline publishes, few enough to hold locks briefly.
-CLAIM_BATCH = 100
-# How long one claimed batch waits for PUBACKs before the rows are retried later.
-PUBACK_TIMEOUT_S = 10.0
+# Events planned per transaction.
+PLAN_BATCH = 500
+# MQTT deliveries claimed at once: enough to pipeline publishes behind one PUBACK wait.
+MQTT_BATCH = 100
+# Webhook deliveries claimed at once: POSTs go one by one, so few, to keep the lease short.
+WEBHOOK_BATCH = 2
+# A claim's lease: longer than a claimed batch can take (100 publishes and a 10 s PUBACK
+# wait; 2 POSTs at the default 5 s timeout, a few timeouts each), short enough that another
+# notifier sends a dead one's deliveries within half a minute. A longer webhook timeout
+# lengthens its lanes' lease to match; a notifier restarted under the same id takes its
+# own claims back at once.
+CLAIM_LEASE_S = 30.0
 # Retry backoff: 2, 4, 8 … seconds, at most 5 minutes between attempts.
 BACKOFF_MAX_S = 300
-WEBHOOK_TIMEOUT_S = 5.0
 # How often the listener looks up from waiting for a NOTIFY to check for stop().
 LISTEN_TIMEOUT_S = 1.0
-
-_CLAIM_SQL = """
-SELECT id, alert_id, channel, destination, payload, attempts FROM outbox
-WHERE delivered_at IS NULL AND next_attempt_at <= now()
-ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED
-"""
-_DELIVERED_SQL = """
-UPDATE outbox SET delivered_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = %s
-"""
-_FAILED_SQL = """
-UPDATE outbox SET attempts = attempts + 1, last_error = %s,
-       next_attempt_at = now() + make_interval(secs => %s)
-WHERE id = %s
-"""
-_FANOUT_SQL = """
-INSERT INTO outbox (alert_id, channel, destination, payload) VALUES (%s, 'webhook', %s, %s)
-"""
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -62,80 +66,58 @@ def backoff_seconds(attempts: int) -> float:
     return float(min(BACKOFF_MAX_S, 2 ** max(1, attempts)))
 
 
-def sign(body: bytes, secret: str) -> str:
-    """The webhook signature header value: HMAC-SHA256 of the exact body."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def topic_for(destination: str, topic_root: str) -> str:
-    """The outbox destination under this deployment's topic root."""
-    head = topics.ROOT + "/"
-    if topic_root != topics.ROOT and destination.startswith(head):
-        return f"{topic_root}/{destination[len(head):]}"
-    return destination
-
-
-@dataclass
-class _Pending:
-    row: Mapping[str, Any]
-    info: mqtt.MQTTMessageInfo | None = None
-    error: str | None = None
-
-
 class Notifier:
-    """Drains the outbox; several may run (rows are claimed with FOR UPDATE SKIP LOCKED)."""
+    """Delivers the outbox: one planner, one lane per channel, a NOTIFY listener."""
 
     def __init__(self, settings: Settings, pool: ConnectionPool, *,
                  client_id: str | None = None) -> None:
         self._settings = settings
         self._pool = pool
-        self._mqtt = MqttConnection(
-            settings.require_mqtt(), client_id or f"telehub-notifier-{uuid.uuid4().hex[:10]}",
-            name="alert notifier")
-        self._mqtt.on_publish = self._on_publish
-        self._connected = self._mqtt.ready
+        self._id = client_id or f"telehub-notifier-{uuid.uuid4().hex[:10]}"
+        self._mqtt = MqttConnection(settings.require_mqtt(), self._id, name="alert notifier")
+        self._mqtt_sender = MqttSender(self._mqtt, settings.topic_root)
+        secret = settings.alerts.webhook_secret
+        self._secret = secret.get_secret_value() if secret is not None else None
+        urls = dict.fromkeys(settings.alerts.webhook_urls)      # each URL once, in order
+        self._planned_lanes = [Lane(MQTT), *(Lane(WEBHOOK, url) for url in urls)]
+        self._webhooks: dict[Lane, WebhookSender] = {}
+        self._wakes: dict[Lane, threading.Event] = {}
+        self._claims = itertools.count(1)
         self._stop = threading.Event()
         self._wake = threading.Event()           # set by the outbox NOTIFY listener
         self.listening = threading.Event()
-        self._refused: dict[int, str] = {}
-        self._refused_lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._listener: threading.Thread | None = None
-        self._http: httpx.Client | None = None
-        self.delivered = 0
-
-    # --- MQTT callbacks: no I/O, never raise ----------------------------------
-    def _on_publish(self, mid: int, reason: Any) -> None:
-        if getattr(reason, "is_failure", False):
-            with self._refused_lock:
-                self._refused[mid] = str(reason)
+        self._threads: list[threading.Thread] = []
 
     # --- lifecycle ------------------------------------------------------------
     def start(self) -> None:
-        """Connect to the broker and start draining in a background thread."""
+        """Take back this id's claims of an earlier run, connect to the broker and start the
+        planner, the lanes and the listener."""
         self._stop.clear()
-        self._http = httpx.Client(timeout=WEBHOOK_TIMEOUT_S)
+        self._release_earlier_claims()
         self._mqtt.start()
-        self._thread = threading.Thread(target=self._run, name="alert-notifier", daemon=True)
-        self._thread.start()
-        self._listener = threading.Thread(target=self._listen, name="alert-notifier-listen",
-                                          daemon=True)
-        self._listener.start()
+        jobs: list[tuple[str, Callable[..., None], tuple[Any, ...]]] = [
+            ("alert-notifier-plan", self._plan_forever, ()),
+            ("alert-notifier-listen", self._listen, ())]
+        jobs += [(f"alert-notifier-{lane.label}", self._lane_forever, (lane,))
+                 for lane in self._lanes()]
+        for name, target, args in jobs:
+            thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self) -> None:
-        """Stop draining and disconnect (undelivered rows stay for the next start)."""
+        """Stop sending and disconnect (undelivered rows stay for the next start)."""
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=PUBACK_TIMEOUT_S + 5)
-            self._thread = None
-        if self._listener is not None:
-            self._listener.join(timeout=LISTEN_TIMEOUT_S + 5)
-            self._listener = None
+        for event in self._wakes.values():
+            event.set()
+        for thread in self._threads:
+            thread.join(timeout=PUBACK_TIMEOUT_S + self._settings.alerts.webhook_timeout_s + 5)
+        self._threads = []
         self._mqtt.stop()
-        if self._http is not None:
-            self._http.close()
-            self._http = None
+        self._mqtt_sender.forget()
+        for sender in self._webhooks.values():
+            sender.close()
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
         """True once the broker accepted the connection (False at once if it refused for good)."""
@@ -146,22 +128,74 @@ class Notifier:
         """True once the broker refused the notifier for good (credentials, authorisation)."""
         return self._mqtt.failed.is_set()
 
-    def _run(self) -> None:
-        interval = self._settings.alerts.notifier_interval_s
-        while not self._stop.is_set() and not self._mqtt.failed.is_set():
-            if not self._connected.wait(timeout=0.5):
-                continue
-            self._wake.clear()      # a NOTIFY during the drain below wakes the next wait
+    def _release_earlier_claims(self) -> None:
+        """A hub killed mid-send restarts under the same id: what it had claimed is due now,
+        not when its lease runs out."""
+        try:
+            with self._pool.connection() as conn:
+                released = deliveries.release(conn, self._id)
+        except psycopg.Error as err:
+            logger.warning("alert notifier: could not take back earlier claims (%s); they "
+                           "come due when their lease ends", type(err).__name__)
+            return
+        if released:
+            logger.info("alert notifier %s: %s deliveries claimed before a restart are due "
+                        "again", self._id, released)
+
+    def _lanes(self) -> list[Lane]:
+        """MQTT, each configured webhook, and any webhook still owed deliveries (a URL taken
+        out of the settings since: what was promised when the alert committed is still sent)."""
+        if not self._wakes:
+            lanes = list(self._planned_lanes)
             try:
-                done = self.drain_once()
+                with self._pool.connection() as conn:
+                    owed = deliveries.pending_webhooks(conn)
+            except psycopg.Error as err:
+                logger.warning("alert notifier: could not look up webhooks owed deliveries "
+                               "(%s); sending to the configured ones", type(err).__name__)
+                owed = []
+            lanes += [lane for lane in (Lane(WEBHOOK, url) for url in owed) if lane not in lanes]
+            for lane in lanes:
+                self._wakes[lane] = threading.Event()
+                if lane.channel == WEBHOOK:
+                    assert lane.destination is not None
+                    self._webhooks[lane] = WebhookSender(
+                        lane.destination, self._secret, self._settings.alerts.webhook_timeout_s)
+        return list(self._wakes)
+
+    # --- threads --------------------------------------------------------------
+    def _plan_forever(self) -> None:
+        interval = self._settings.alerts.notifier_interval_s
+        while not self._stop.is_set():
+            self._wake.clear()      # a NOTIFY during the plan below wakes the next wait
+            try:
+                planned = self.plan_once()
             except Exception:
-                logger.exception("alert notifier: draining the outbox failed; retrying")
+                logger.exception("alert notifier: planning deliveries failed; retrying")
                 self._stop.wait(2.0)
                 continue
-            if done == 0:
-                # Woken at once by a committed outbox row; the interval is the fallback
-                # for retries that come due and for a lost listener connection.
+            if planned < PLAN_BATCH:
                 self._wake.wait(interval)
+
+    def _lane_forever(self, lane: Lane) -> None:
+        interval = self._settings.alerts.notifier_interval_s
+        wake = self._wakes[lane]
+        while not self._stop.is_set():
+            if lane.channel == MQTT:
+                if self._mqtt.failed.is_set():
+                    return              # refused for good: logged by the connection
+                if not self._mqtt.ready.wait(timeout=0.5):
+                    continue            # waiting for the broker costs no attempts
+            wake.clear()
+            try:
+                claimed = self._drain_lane(lane)
+            except Exception:
+                logger.exception("alert notifier: %s deliveries failed; retrying", lane.label)
+                self._stop.wait(2.0)
+                continue
+            if claimed < self._batch(lane):
+                # The planner wakes the lane at once; the interval is for retries coming due.
+                wake.wait(interval)
 
     def _listen(self) -> None:
         """LISTEN for outbox rows on a connection of its own; reconnect when it drops."""
@@ -181,88 +215,77 @@ class Notifier:
                                "polling until it is back", type(err).__name__)
                 self._stop.wait(2.0)
 
-    # --- delivery -------------------------------------------------------------
-    def drain_once(self) -> int:
-        """Claim due rows, deliver them, record the result; returns how many were delivered."""
+    # --- one pass ---------------------------------------------------------------
+    def plan_once(self) -> int:
+        """Give new outbox events their deliveries and wake the lanes; returns how many."""
         with self._pool.connection() as conn:
-            cur = conn.cursor(row_factory=dict_row)
-            rows = cur.execute(_CLAIM_SQL, (CLAIM_BATCH,)).fetchall()
-            if not rows:
-                return 0
-            pending = [self._send(row) for row in rows]
-            delivered = 0
-            for item in pending:
-                error = item.error if item.info is None else self._await(item)
-                if error is None:
-                    conn.execute(_DELIVERED_SQL, (item.row["id"],))
-                    self._fan_out(conn, item.row)
-                    delivered += 1
-                else:
-                    attempts = item.row["attempts"] + 1
-                    conn.execute(_FAILED_SQL, (error[:500], backoff_seconds(attempts),
-                                               item.row["id"]))
-                    logger.warning("alert notifier: outbox row %s (alert %s) not delivered "
-                                   "(attempt %s): %s", item.row["id"], item.row["alert_id"],
-                                   attempts, error)
-        self.delivered += delivered
-        return delivered
+            planned = deliveries.plan(conn, self._planned_lanes, PLAN_BATCH)
+        if planned:
+            for event in self._wakes.values():
+                event.set()
+        return planned
 
-    def _send(self, row: Mapping[str, Any]) -> _Pending:
-        """Start delivering one row (MQTT publishes are pipelined; webhooks are synchronous)."""
-        body = json.dumps(row["payload"], separators=(",", ":"), default=str).encode()
-        if row["channel"] == "webhook":
-            return _Pending(row, error=self._post(row, body))
-        if not self._mqtt.is_connected():
-            return _Pending(row, error="not connected to the broker")
-        topic = topic_for(row["destination"], self._settings.topic_root)
-        info = self._mqtt.publish(topic, body, qos=1)
-        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_AGAIN):
-            return _Pending(row, error=f"publish failed: {mqtt.error_string(info.rc)}")
-        return _Pending(row, info=info)
+    def drain_once(self) -> int:
+        """Plan, then one claim on every lane (MQTT only while connected); for a notifier
+        that is not started. Returns how many deliveries were claimed."""
+        self._lanes()
+        self.plan_once()
+        return sum(self._drain_lane(lane) for lane in self._lanes()
+                   if lane.channel != MQTT or self._mqtt.is_connected())
 
-    def _await(self, item: _Pending) -> str | None:
-        """None once the broker acknowledged (PUBACK) the publish, else the reason."""
-        assert item.info is not None
-        try:
-            item.info.wait_for_publish(timeout=PUBACK_TIMEOUT_S)
-        except (RuntimeError, ValueError) as err:
-            return str(err)
-        if not item.info.is_published():
-            return "no PUBACK from the broker in time"
-        with self._refused_lock:
-            refused = self._refused.pop(item.info.mid, None)
-        return f"broker refused the message: {refused}" if refused else None
+    def _batch(self, lane: Lane) -> int:
+        return MQTT_BATCH if lane.channel == MQTT else WEBHOOK_BATCH
 
-    def _post(self, row: Mapping[str, Any], body: bytes) -> str | None:
-        secret = self._settings.alerts.webhook_secret
-        headers = {"Content-Type": "application/json", ALERT_ID_HEADER: str(row["alert_id"])}
-        if secret is not None:
-            headers[SIGNATURE_HEADER] = sign(body, secret.get_secret_value())
-        assert self._http is not None
-        try:
-            response = self._http.post(row["destination"], content=body, headers=headers)
-        except httpx.HTTPError as err:
-            return f"webhook unreachable: {type(err).__name__}"
-        if response.is_success:
-            return None
-        return f"webhook answered HTTP {response.status_code}"
+    def _lease(self, lane: Lane) -> float:
+        if lane.channel == MQTT:
+            return CLAIM_LEASE_S
+        # Each POST may take a few timeouts (connect, send, read): allow three per delivery.
+        return max(CLAIM_LEASE_S, WEBHOOK_BATCH * 3 * self._settings.alerts.webhook_timeout_s)
 
-    def _fan_out(self, conn: Any, row: Mapping[str, Any]) -> None:
-        """After the MQTT delivery, queue one webhook row per configured URL (same transaction)."""
-        if row["channel"] != "mqtt":
-            return
-        for url in self._settings.alerts.webhook_urls:
-            conn.execute(_FANOUT_SQL, (row["alert_id"], url, Jsonb(row["payload"])))
+    def _drain_lane(self, lane: Lane) -> int:
+        """Claim (short transaction), send (none open), record (short transaction)."""
+        claimant = f"{self._id}#{next(self._claims)}"
+        late = self._mqtt_sender.late_answers() if lane.channel == MQTT else []
+        with self._pool.connection() as conn:
+            batch = deliveries.claim(conn, lane, claimant, self._batch(lane),
+                                     self._lease(lane))
+        outcomes: list[Outcome] = []
+        if batch:
+            sender = self._mqtt_sender if lane.channel == MQTT else self._webhooks[lane]
+            outcomes = sender.send(batch, self._stop)
+        if batch or late:
+            # A late PUBACK settles a delivery of an earlier claim: delivered, not resent.
+            self._record(lane, batch, outcomes, [o.id for o in late if o.error is None],
+                         claimant)
+        return len(batch)
+
+    def _record(self, lane: Lane, batch: Sequence[Claimed], outcomes: Sequence[Outcome],
+                late: Sequence[int], claimant: str) -> None:
+        by_id = {d.id: d for d in batch}
+        failures = []
+        for outcome in outcomes:
+            if outcome.error is None:
+                continue
+            delivery = by_id[outcome.id]
+            # Stopping is not the channel's fault: the delivery is due again at once.
+            retry = 0.0 if outcome.error == STOPPING else backoff_seconds(delivery.attempts)
+            failures.append(Failure(outcome.id, outcome.error, retry))
+            logger.warning("alert notifier: %s delivery %s (alert %s, notification %s) not "
+                           "delivered (attempt %s): %s", lane.label, delivery.id,
+                           delivery.alert_id, delivery.outbox_id, delivery.attempts,
+                           outcome.error)
+        with self._pool.connection() as conn:
+            deliveries.mark_delivered(conn, [*late, *(o.id for o in outcomes
+                                                      if o.error is None)])
+            deliveries.mark_failed(conn, failures, claimant)
 
 
 def wait_until_drained(pool: ConnectionPool, timeout: float = 10.0) -> bool:
-    """True once no outbox row is waiting (tests and the demo use it)."""
+    """True once every outbox event is planned and every delivery made (tests, the demo)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with pool.connection() as conn:
-            row = conn.cursor(row_factory=tuple_row).execute(
-                "SELECT count(*) FROM outbox WHERE delivered_at IS NULL").fetchone()
-        if row is not None and row[0] == 0:
-            return True
+            if deliveries.undelivered(conn) == 0:
+                return True
         time.sleep(0.05)
     return False

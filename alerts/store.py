@@ -12,7 +12,6 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from telehub.domain.codes import Severity, severity_rank
-from telehub.mqtt.topics import alert_topic
 
 SYSTEM = "system"
 # NOTIFYed when outbox rows are written, so notifiers wake at commit instead of polling.
@@ -38,8 +37,10 @@ _EVENT_SQL = """
 INSERT INTO alert_events (alert_id, at, kind, actor_id, actor, note, data)
 VALUES (%s, %s, %s, %s, %s, %s, %s)
 """
+# One row per alert event; the notifier plans its deliveries (MQTT, each webhook) and builds
+# the topic from the team and severity at send time.
 _OUTBOX_SQL = """
-INSERT INTO outbox (alert_id, channel, destination, payload) VALUES (%s, 'mqtt', %s, %s)
+INSERT INTO outbox (alert_id, team, severity, payload) VALUES (%s, %s, %s, %s)
 """
 _TEAM_SQL = "SELECT t.code FROM teams t WHERE t.id = %s"
 _DISPLAY_SQL = "SELECT display_id FROM patients WHERE id = %s"
@@ -145,8 +146,7 @@ def enqueue(conn: psycopg.Connection, alert: Mapping[str, Any], event: str, *,
     if display_id is None:
         display_id = _scalar(conn, _DISPLAY_SQL, alert["patient_id"])
     payload = notification(alert, str(team_code), str(display_id), event)
-    conn.execute(_OUTBOX_SQL, (alert["id"], alert_topic(str(team_code), alert["severity"]),
-                               Jsonb(payload)))
+    conn.execute(_OUTBOX_SQL, (alert["id"], str(team_code), alert["severity"], Jsonb(payload)))
     wake_notifiers(conn)
 
 
@@ -323,7 +323,7 @@ def _update(conn: psycopg.Connection,
 
 def _outbox_row(alert: Mapping[str, Any], target: Target, event: str) -> tuple[Any, ...]:
     payload = notification(alert, target.team_code, target.display_id, event)
-    return (alert["id"], alert_topic(target.team_code, alert["severity"]), Jsonb(payload))
+    return (alert["id"], target.team_code, alert["severity"], Jsonb(payload))
 
 
 def raise_alert(conn: psycopg.Connection, *, patient_id: int, team_id: int, team_code: str,

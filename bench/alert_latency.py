@@ -180,8 +180,11 @@ def run(admin_url: str, sizes: AlertSizes, *,
 
 _OUTCOME_SQL = """
 SELECT (SELECT count(*) FROM alerts) AS alerts_raised,
-       (SELECT count(*) FROM outbox WHERE delivered_at IS NOT NULL) AS outbox_delivered,
-       (SELECT count(*) FROM outbox WHERE delivered_at IS NULL) AS outbox_pending,
+       (SELECT count(*) FROM outbox_deliveries WHERE delivered_at IS NOT NULL)
+           AS outbox_delivered,
+       (SELECT count(*) FROM outbox WHERE planned_at IS NULL)
+           + (SELECT count(*) FROM outbox_deliveries WHERE delivered_at IS NULL)
+           AS outbox_pending,
        (SELECT count(*) FROM readings) AS readings_stored
 """
 

@@ -67,7 +67,9 @@ class Ingest:
 
 def alert_services(settings: Settings, pool: ConnectionPool) -> list[Startable]:
     """The outbox notifier and the scheduler, started after ingest."""
-    return [Notifier(settings, pool), Scheduler(settings, pool)]
+    # The notifier's id follows the worker's, so a restarted worker takes back its claims.
+    return [Notifier(settings, pool, client_id=f"{settings.ingest.client_id}-notifier"),
+            Scheduler(settings, pool)]
 
 
 def start_metrics_endpoint(port: int) -> Any:

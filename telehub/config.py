@@ -49,6 +49,9 @@ class AlertSettings(BaseModel):
     escalation_interval_s: float = 10.0
     webhook_urls: list[str] = []
     webhook_secret: SecretStr | None = None
+    # Per webhook request phase (connect, send, each read); a slow receiver delays only its
+    # own deliveries.
+    webhook_timeout_s: float = Field(default=5.0, gt=0, le=120)
 
 
 class ApiSettings(BaseModel):

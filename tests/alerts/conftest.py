@@ -117,6 +117,12 @@ class Clinic:
         cur = self.conn.cursor(row_factory=dict_row)
         return cur.execute("SELECT * FROM outbox ORDER BY id").fetchall()
 
+    def deliveries(self) -> list[dict[str, Any]]:
+        """Every outbox delivery (one per channel of each event), with its event's alert."""
+        cur = self.conn.cursor(row_factory=dict_row)
+        return cur.execute("SELECT d.*, o.alert_id FROM outbox_deliveries d "
+                           "JOIN outbox o ON o.id = d.outbox_id ORDER BY d.id").fetchall()
+
 
 @pytest.fixture
 def pool(settings: Settings) -> Iterator[ConnectionPool]:

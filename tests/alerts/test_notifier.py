@@ -5,20 +5,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import queue
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
 from pydantic import SecretStr
 
-from alerts.notifier import SIGNATURE_HEADER, Notifier, wait_until_drained
+from alerts.notifier import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, Notifier, wait_until_drained
 from telehub.config import Settings
 from telehub.domain.units import Metric
 from tests.alerts.conftest import NOW, Clinic, Subscriber
+from tests.webhooks import WebhookReceiver
 
 # Other processes (hub, notifier, scheduler, CLI) read this module's data: it commits.
 COMMITS = True
@@ -47,8 +45,10 @@ def test_alert_reaches_the_responder_topic(clinic: Clinic, settings: Settings,
     assert "88 %" in payload["message"] and payload["values"]["latest"]["value"] == 88
     assert payload["reading_time"] == NOW.isoformat() and payload["escalated"] is False
     assert clinic.nhs[pid] not in json.dumps(payload)
-    [row] = clinic.outbox()
-    assert row["delivered_at"] is not None and row["attempts"] == 1
+    [event] = clinic.outbox()
+    assert payload["notification_id"] == event["id"]          # the receiver's de-duplication key
+    [row] = clinic.deliveries()
+    assert row["channel"] == "mqtt" and row["delivered_at"] is not None and row["attempts"] == 1
 
 
 def test_rows_committed_while_no_notifier_ran_are_delivered_after_restart(
@@ -59,7 +59,7 @@ def test_rows_committed_while_no_notifier_ran_are_delivered_after_restart(
     first.stop()                       # the hub "crashed" before it could publish
     _commit_red_alert(clinic, 85)
     _commit_red_alert(clinic, 86)
-    assert all(r["delivered_at"] is None for r in clinic.outbox())
+    assert all(e["planned_at"] is None for e in clinic.outbox()) and clinic.deliveries() == []
     clinic.conn.commit()
     again = Notifier(settings, pool)
     again.start()
@@ -90,54 +90,60 @@ def test_two_notifiers_share_the_outbox_without_doubling(
     assert len(set(ids)) == 12 and subscriber.messages.empty()
 
 
+def _with_webhooks(settings: Settings, *urls: str, **alerts: Any) -> Settings:
+    return settings.model_copy(update={"alerts": settings.alerts.model_copy(
+        update={"webhook_urls": list(urls), **alerts})})
+
+
 def test_undeliverable_row_is_retried_with_backoff(clinic: Clinic, settings: Settings,
                                                    pool: ConnectionPool) -> None:
+    """A webhook answering 503 is tried again later, with backoff; the MQTT delivery waits for
+    the broker instead, spending no attempts while there is none."""
+    hook = WebhookReceiver(status=503)
     _commit_red_alert(clinic)
-    notifier = Notifier(settings, pool)          # never started: not connected
-    assert notifier.drain_once() == 0
-    clinic.conn.commit()
-    [row] = clinic.outbox()
-    assert row["delivered_at"] is None and row["attempts"] == 1
-    assert "not connected" in row["last_error"]
-    assert notifier.drain_once() == 0            # not due again yet (backoff)
-    clinic.conn.commit()
-    assert clinic.outbox()[0]["attempts"] == 1
-
-
-class _Hook(BaseHTTPRequestHandler):
-    received: queue.Queue[tuple[dict[str, str], bytes]] = queue.Queue()
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.put((dict(self.headers), body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+    notifier = Notifier(_with_webhooks(settings, hook.url), pool)   # never started: no broker
+    try:
+        assert notifier.drain_once() == 1        # the webhook delivery; MQTT is not claimed
+        clinic.conn.commit()
+        mqtt_row, hook_row = clinic.deliveries()
+        assert mqtt_row["channel"] == "mqtt" and mqtt_row["attempts"] == 0
+        assert mqtt_row["delivered_at"] is None and mqtt_row["last_error"] is None
+        assert hook_row["delivered_at"] is None and hook_row["attempts"] == 1
+        assert hook_row["last_error"] == "webhook answered HTTP 503"
+        assert hook_row["claimed_by"] is None    # no longer in flight
+        assert notifier.drain_once() == 0        # not due again yet (backoff)
+        clinic.conn.commit()
+        assert clinic.deliveries()[1]["attempts"] == 1
+        row = clinic.conn.execute(
+            "SELECT next_attempt_at > now() + interval '1 second' AS later "
+            "FROM outbox_deliveries WHERE id = %s", (hook_row["id"],)).fetchone()
+        assert row is not None and row["later"] is True
+    finally:
+        notifier.stop()
+        hook.close()
 
 
 def test_webhook_gets_a_signed_copy(clinic: Clinic, settings: Settings, pool: ConnectionPool,
                                     subscriber: Subscriber) -> None:
-    server = HTTPServer(("127.0.0.1", 0), _Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/telecare"
-    s = settings.model_copy(update={"alerts": settings.alerts.model_copy(
-        update={"webhook_urls": [url], "webhook_secret": SecretStr("s3cret-for-tests")})})
+    hook = WebhookReceiver()
+    s = _with_webhooks(settings, hook.url, webhook_secret=SecretStr("s3cret-for-tests"))
     _commit_red_alert(clinic)
     notifier = Notifier(s, pool)
     notifier.start()
     try:
         subscriber.take(1)
-        headers, body = _Hook.received.get(timeout=10)
         assert wait_until_drained(pool)
     finally:
         notifier.stop()
-        server.shutdown()
+        hook.close()
+    [(headers, body)] = hook.received
     expected = "sha256=" + hmac.new(b"s3cret-for-tests", body, hashlib.sha256).hexdigest()
     assert headers[SIGNATURE_HEADER] == expected
+    [event] = clinic.outbox()
     assert json.loads(body)["alert_id"] == clinic.alerts()[0]["id"]
-    channels = sorted(r["channel"] for r in clinic.outbox())
+    assert json.loads(body)["notification_id"] == event["id"]
+    assert headers[IDEMPOTENCY_HEADER] == str(event["id"])
+    channels = sorted(r["channel"] for r in clinic.deliveries())
     assert channels == ["mqtt", "webhook"]
 
 

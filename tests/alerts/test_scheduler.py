@@ -131,7 +131,7 @@ def test_red_not_acknowledged_in_15_minutes_escalates(clinic: Clinic, scheduler:
     assert len(outbox) == 1 + escalated
     if escalated:
         assert outbox[-1]["payload"]["escalated"] is True
-        assert outbox[-1]["destination"].endswith("/alerts/north/red")
+        assert (outbox[-1]["team"], outbox[-1]["severity"]) == ("north", "red")
 
 
 def test_acknowledged_red_does_not_escalate(clinic: Clinic, scheduler: Scheduler) -> None:
