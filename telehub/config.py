@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
+import json
 from pathlib import Path
+from typing import Annotated, Any
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -11,6 +14,7 @@ import platformdirs
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -60,6 +64,27 @@ class ApiSettings(BaseModel):
     max_request_bytes: int = 2_000_000
     cors_origins: list[str] = []
     signin_attempts_per_minute: int = 10
+    # Reverse proxies whose X-Forwarded-For/-Proto are believed (addresses or networks).
+    # Empty: nobody's; a caller could otherwise pick the address that sign-in limits and the
+    # audit log key on. The env var takes a comma-separated list or a JSON list.
+    trusted_proxies: Annotated[list[str], NoDecode] = []
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # raises for anything but an address
+        return value
 
 
 class Settings(BaseSettings):

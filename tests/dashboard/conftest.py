@@ -51,10 +51,11 @@ def api_url(settings: Settings) -> Iterator[str]:
 def serving_api(settings: Settings) -> Iterator[str]:
     """uvicorn serving `api.main.create_app(settings)` in a thread; its URL once it is ready."""
     from api.main import create_app
+    from api.server import server_config
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+    server = uvicorn.Server(server_config(create_app(settings), settings.api, host="127.0.0.1",
+                                          port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, name="test-api", daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
