@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     database_url: str | None = None      # None: the demo starts an embedded PostgreSQL
     mqtt_url: str | None = None          # None: the demo starts an embedded broker
     api_url: str = "http://127.0.0.1:8000"
+    # Where the dashboard listens: loopback unless an operator opens it (behind a reverse
+    # proxy, see deploy/nginx); "0.0.0.0" would put it on every interface.
+    dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 8501
     timezone: str = SERVICE_ZONE_NAME    # for display; storage is always UTC
     topic_root: str = "telehub/v1"       # MQTT topic root (tests use their own)
@@ -140,6 +143,18 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         """The display timezone."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def dashboard_address(self) -> tuple[str, int]:
+        """Where a process on this machine reaches the dashboard (loopback for a wildcard)."""
+        wildcard = self.dashboard_host in ("", "0.0.0.0", "::")  # noqa: S104 (recognised, not bound)
+        return ("127.0.0.1" if wildcard else self.dashboard_host), self.dashboard_port
+
+    @property
+    def dashboard_url(self) -> str:
+        """The dashboard's URL as a browser on this machine opens it."""
+        host, port = self.dashboard_address
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def require_database_url(self) -> str:
         """The database URL, or a ConfigError that says how to set it."""
