@@ -4,6 +4,7 @@ a seeded team with staff, patients, devices, readings and alerts, and AppTest he
 from __future__ import annotations
 
 import functools
+import re
 import socket
 import threading
 import time
@@ -254,12 +255,17 @@ def sign_in(at: AppTest, username: str, password: str = PASSWORD) -> AppTest:
     return at.run()
 
 
+# A backslash before ASCII punctuation is a markdown escape: the screen shows the character.
+_MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
 def page_text(at: AppTest) -> str:
-    """Every piece of text the page shows (markdown, captions, alerts, titles)."""
+    """Every piece of text the page shows (markdown, captions, alerts, titles), with the
+    markdown escapes free text carries (dashboard.components.text) read as the characters."""
     parts: list[str] = []
     for group in (at.title, at.header, at.subheader, at.markdown, at.caption, at.info,
                   at.warning, at.error, at.success):
-        parts.extend(str(el.value) for el in group)
+        parts.extend(_MARKDOWN_ESCAPE.sub(r"\1", str(el.value)) for el in group)
     return "\n".join(parts)
 
 
