@@ -119,20 +119,13 @@ def users_token(username: str = typer.Option(..., help="The account the integrat
 def api_command(host: str = typer.Option(None, help="Default: settings api.host"),
                 port: int = typer.Option(None, help="Default: settings api.port")) -> None:
     """Serve the HTTP API with uvicorn."""
-    import uvicorn
+    from api.server import serve
 
-    from api.main import create_app
-
-    settings = get_settings()
     try:
-        app = create_app(settings)
+        serve(get_settings(), host=host, port=port)
     except TelehubError as err:
         typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
         raise typer.Exit(1) from err
-    # No access log: request lines can carry search terms (names, NHS numbers);
-    # /metrics counts requests by route instead.
-    uvicorn.run(app, host=host or settings.api.host, port=port or settings.api.port,
-                log_config=None, access_log=False, proxy_headers=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -12,7 +12,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from api.errors import install_handlers
-from api.middleware import RequestLimits, UnexpectedErrors
+from api.middleware import RequestLimits, SecurityHeaders, UnexpectedErrors
 from api.observability import Observability
 from api.ratelimit import SlidingWindowLimiter
 from api.routes import (
@@ -96,6 +96,10 @@ def create_app(settings: Settings) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=settings.api.cors_origins,
                            allow_methods=["GET", "POST", "PATCH", "PUT"],
                            allow_headers=["Authorization", "Content-Type"])
+    # Added last, so outermost: refusals (413, 429, CORS preflight) carry the headers too.
+    docs = frozenset(p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+                     if p)
+    app.add_middleware(SecurityHeaders, docs_paths=docs)
     for module in (health, auth, caseload, patients, devices, readings, thresholds, alerts,
                    teams, audit, fhir, ingest_http, care_team, care_plans, risk, responder,
                    telecare, admissions, follow_ups, outcomes):

@@ -1,4 +1,5 @@
-"""Pure ASGI middlewares: request size limits, and a last resort for unexpected errors."""
+"""Pure ASGI middlewares: security headers, request size limits, and a last resort for
+unexpected errors."""
 
 from __future__ import annotations
 
@@ -9,6 +10,54 @@ import traceback
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
+
+# Every response: patient data is never stored by a browser or a shared cache, never
+# sniffed into another type, never leaks its URL (ids) to another site, never framed.
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+)
+# HTML pages (the printable care plan): nothing but their own inline <style>; no scripts,
+# images, fonts, forms or frames, and no page may frame them.
+HTML_POLICY = (b"default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+               b"form-action 'none'; frame-ancestors 'none'")
+# The interactive API docs load Swagger UI and ReDoc from a CDN with inline scripts: they
+# keep the frame protection only.
+DOCS_POLICY = b"frame-ancestors 'none'"
+
+
+class SecurityHeaders:
+    """Add SECURITY_HEADERS to every HTTP response, and a Content-Security-Policy to HTML.
+
+    A header the route set itself is kept, so a route can state its own policy.
+    """
+
+    def __init__(self, app: ASGIApp, docs_paths: frozenset[str] = frozenset()) -> None:
+        self.app = app
+        self.docs_paths = docs_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        policy = DOCS_POLICY if scope.get("path") in self.docs_paths else HTML_POLICY
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                present = {name.lower() for name, _ in headers}
+                headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                content_type = next((v for k, v in headers if k.lower() == b"content-type"),
+                                    b"")
+                if (content_type.startswith(b"text/html")
+                        and b"content-security-policy" not in present):
+                    headers.append((b"content-security-policy", policy))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, sending)
 
 
 class RequestLimits:

@@ -16,10 +16,6 @@ from telehub.care.registration import add_staff
 from telehub.demo.embedded import free_port, stop_process, wait_for_port
 from telehub.passwords import generate_secret
 
-_SERVE = ("import uvicorn; from api.main import create_app; from telehub.config import Settings; "
-          "uvicorn.run(create_app(Settings()), host='127.0.0.1', port={port}, "
-          "log_level='warning', access_log=False)")
-
 
 @dataclass(frozen=True)
 class ApiSession:
@@ -53,7 +49,9 @@ def serve_api(database_url: str, team_id: int) -> Iterator[ApiSession]:
                   team=team_id, password=password)
         conn.commit()
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", _SERVE.format(port=port)],
+    # `telehub api`, as an operator runs it (api.server holds the one uvicorn configuration).
+    proc = subprocess.Popen([sys.executable, "-m", "telehub", "api", "--host", "127.0.0.1",
+                             "--port", str(port)],
                             env={**os.environ, "TELEHUB_DATABASE_URL": database_url,
                                  "TELEHUB_LOG_LEVEL": "WARNING"},
                             stdin=subprocess.DEVNULL)

@@ -11,6 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.client import ApiError, session
+from dashboard.components.text import escape_markdown
 from telehub.domain.codes import Role
 
 VIEWS = Path(__file__).parent / "views"
@@ -33,8 +34,9 @@ def _sidebar() -> None:
     if staff is None:
         return
     with st.sidebar:
-        st.markdown(f"Signed in as **{staff.display_name}**  \n{staff.role}"
-                    f"{' · ' + staff.team_code if staff.team_code else ''}")
+        team = f" · {escape_markdown(staff.team_code)}" if staff.team_code else ""
+        st.markdown(f"Signed in as **{escape_markdown(staff.display_name)}**  \n"
+                    f"{staff.role}{team}")
         if st.button("Sign out", key="signout"):
             try:
                 session.api().sign_out()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
+import json
 from pathlib import Path
+from typing import Annotated, Any
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -11,6 +14,7 @@ import platformdirs
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -63,6 +67,27 @@ class ApiSettings(BaseModel):
     max_request_bytes: int = 2_000_000
     cors_origins: list[str] = []
     signin_attempts_per_minute: int = 10
+    # Reverse proxies whose X-Forwarded-For/-Proto are believed (addresses or networks).
+    # Empty: nobody's; a caller could otherwise pick the address that sign-in limits and the
+    # audit log key on. The env var takes a comma-separated list or a JSON list.
+    trusted_proxies: Annotated[list[str], NoDecode] = []
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # raises for anything but an address
+        return value
 
 
 class Settings(BaseSettings):
@@ -76,6 +101,9 @@ class Settings(BaseSettings):
     database_url: str | None = None      # None: the demo starts an embedded PostgreSQL
     mqtt_url: str | None = None          # None: the demo starts an embedded broker
     api_url: str = "http://127.0.0.1:8000"
+    # Where the dashboard listens: loopback unless an operator opens it (behind a reverse
+    # proxy, see deploy/nginx); "0.0.0.0" would put it on every interface.
+    dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 8501
     timezone: str = SERVICE_ZONE_NAME    # for display; storage is always UTC
     topic_root: str = "telehub/v1"       # MQTT topic root (tests use their own)
@@ -118,6 +146,18 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         """The display timezone."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def dashboard_address(self) -> tuple[str, int]:
+        """Where a process on this machine reaches the dashboard (loopback for a wildcard)."""
+        wildcard = self.dashboard_host in ("", "0.0.0.0", "::")  # noqa: S104 (recognised, not bound)
+        return ("127.0.0.1" if wildcard else self.dashboard_host), self.dashboard_port
+
+    @property
+    def dashboard_url(self) -> str:
+        """The dashboard's URL as a browser on this machine opens it."""
+        host, port = self.dashboard_address
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def require_database_url(self) -> str:
         """The database URL, or a ConfigError that says how to set it."""

@@ -24,6 +24,7 @@ from dashboard.client.errors import (
 )
 from dashboard.client.staff import Staff
 from dashboard.client.transport import new_http
+from dashboard.components.text import escape_markdown
 from telehub.config import Settings, get_settings
 
 TOKEN_KEY = "telehub_token"  # noqa: S105 - a session-state key, not a secret
@@ -100,7 +101,7 @@ def handling_errors(*, soft: bool = False) -> Iterator[None]:
         sign_out(err.message)
         st.rerun(scope="app")
     except ServiceUnavailable as err:
-        st.error(f"**Service unavailable.** {err.message}", icon="⚠️")
+        st.error(f"**Service unavailable.** {escape_markdown(err.message)}", icon="⚠️")
         st.stop()
     except ApiError as err:
         if soft:
@@ -115,7 +116,7 @@ def read_or_warn(read: Callable[[], T], failure: str) -> T | None:
         with handling_errors(soft=True):
             return read()
     except ApiError as err:
-        st.warning(f"{failure}: {err.message}")
+        st.warning(f"{failure}: {escape_markdown(err.message)}")
         return None
 
 
@@ -126,7 +127,7 @@ def _refused(err: ApiError) -> None:
         st.warning("That record was not found, or it is not in your team's caseload.",
                    icon="🔎")
     else:
-        st.error(f"The service could not answer: {err.message}", icon="⚠️")
+        st.error(f"The service could not answer: {escape_markdown(err.message)}", icon="⚠️")
     st.stop()
 
 

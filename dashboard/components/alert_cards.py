@@ -4,12 +4,14 @@ responder records with a note, and the alert's history with the visit details.""
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 
 from dashboard.client import ApiError, Invalid, session
-from dashboard.client.alerts import Alert
+from dashboard.client.alerts import Alert, AlertEvent
 from dashboard.components.formatting import outcome_text, severity_chip
+from dashboard.components.text import escape_markdown
 from dashboard.components.times import format_local, time_ago
 from telehub.domain.codes import OUTCOMES, Role, severity_rank
 
@@ -63,14 +65,16 @@ def _assignees(team_id: int) -> dict[int, str]:
 
 def _heading(alert: Alert, names: dict[int, str]) -> str:
     """'🔴 RED · Ann Able (TH-000001) · Low oxygen saturation · open · assigned to …'."""
-    who = alert.patient_display_id or str(alert.patient_id)
+    who = escape_markdown(alert.patient_display_id or str(alert.patient_id))
     if alert.patient_id in names:
-        who = f"{names[alert.patient_id]} ({who})"
+        who = f"{escape_markdown(names[alert.patient_id])} ({who})"
     heading = (f"{severity_chip(alert.severity)} · {who}"
-               f" · {alert.title} · {alert.status}{' · ESCALATED' if alert.escalated else ''}")
+               f" · {escape_markdown(alert.title)} · {alert.status}"
+               f"{' · ESCALATED' if alert.escalated else ''}")
     if alert.assignee_id is not None:
         people = _assignees(alert.team_id) if names else {}
-        heading += f" · assigned to {people.get(alert.assignee_id, 'a colleague')}"
+        assignee = people.get(alert.assignee_id, "a colleague")
+        heading += f" · assigned to {escape_markdown(assignee)}"
     return heading
 
 
@@ -95,7 +99,7 @@ def _action_row(alert: Alert) -> None:
         with session.handling_errors(soft=True):
             _act(alert, action, note.strip(), outcome, assignee)
     except ApiError as err:
-        st.error(err.message)
+        st.error(escape_markdown(err.message))
         return
     session.clear_reads()
     st.session_state["inbox_notice"] = f"{action} saved for alert {alert.id}."
@@ -108,7 +112,7 @@ def alert_card(alert: Alert, now: datetime, names: dict[int, str]) -> None:
     zone = session.settings().zone
     with st.container(border=True):
         st.markdown(f"**{_heading(alert, names)}**")
-        st.write(alert.message)
+        st.markdown(escape_markdown(alert.message))
         last = alert.last_breach_at
         st.caption(f"First {format_local(alert.first_breach_at, zone)} · last "
                    f"{format_local(last, zone)} ({time_ago(last, now)})"
@@ -130,8 +134,16 @@ def _history(alert_id: int) -> None:
     context = detail.patient
     if context is not None:
         where = ", ".join(x for x in (context.address_line, context.postcode) if x)
-        st.markdown(f"**Visit** {context.display_id}: {where or 'no address recorded'}"
-                    f" · key contact {context.phone or 'not recorded'}")
+        st.markdown(f"**Visit** {escape_markdown(context.display_id)}: "
+                    f"{escape_markdown(where or 'no address recorded')}"
+                    f" · key contact {escape_markdown(context.phone or 'not recorded')}")
     for event in detail.events:
-        note = f" — {event.note}" if event.note else ""
-        st.markdown(f"- {format_local(event.at, zone)}: **{event.kind}** by {event.actor}{note}")
+        st.markdown(event_line(event, zone))
+
+
+def event_line(event: AlertEvent, zone: ZoneInfo) -> str:
+    """'- 03 Dec 09:12: **acknowledged** by Grace Okafor — called the patient', as markdown
+    (who and the note shown as they were written)."""
+    note = f" — {escape_markdown(event.note)}" if event.note else ""
+    return (f"- {format_local(event.at, zone)}: **{escape_markdown(event.kind)}** by "
+            f"{escape_markdown(event.actor)}{note}")

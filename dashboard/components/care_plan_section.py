@@ -13,6 +13,7 @@ from dashboard.client.care import CarePlan, ScheduleItem
 from dashboard.client.patients import Patient
 from dashboard.components.changes import can_edit, save_change
 from dashboard.components.formatting import metric_label, schedule_text, severity_chip
+from dashboard.components.text import escape_markdown
 from dashboard.components.times import due_words
 from telehub.domain import clock
 from telehub.domain.units import Metric
@@ -62,7 +63,8 @@ def care_plan_section(patient: Patient) -> None:
         _review_form(patient)
     if plan.reviews:
         st.markdown("**Past reviews**\n" + "\n".join(
-            f"- {r.reviewed_on:%d %b %Y} by {r.reviewer}: {r.note or 'no note'} "
+            f"- {r.reviewed_on:%d %b %Y} by {escape_markdown(r.reviewer)}: "
+            f"{escape_markdown(r.note or 'no note')} "
             f"(next due {r.next_due:%d %b %Y})" for r in plan.reviews))
 
 
@@ -90,7 +92,7 @@ def _risk(patient: Patient) -> None:
         change = latest.score - earlier[0].score
         trend = f", {'rising' if change > 0 else 'falling' if change < 0 else 'steady'} " \
                 f"(was {earlier[0].score:g} on {earlier[0].scored_on:%d %b %Y})"
-    st.markdown(f"**Risk tier** {latest.tier}: score {latest.score:g} on "
+    st.markdown(f"**Risk tier** {escape_markdown(latest.tier)}: score {latest.score:g} on "
                 f"{latest.scored_on:%d %b %Y}{trend}")
 
 
@@ -131,7 +133,7 @@ def _advice_form(patient: Patient, plan: CarePlan) -> None:
         submitted = st.form_submit_button("Save advice")
     if submitted:
         save_change(lambda: session.api().set_advice(patient.id, {episode: advice.strip()}),
-                    f"Advice for {episodes[episode]} saved.")
+                    f"Advice for {escape_markdown(episodes[episode])} saved.")
 
 
 def _review_form(patient: Patient) -> None:

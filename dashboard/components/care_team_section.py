@@ -12,6 +12,7 @@ from dashboard.client import ApiError, reads, session
 from dashboard.client.care import CARE_TEAM_FIELDS, CareTeam, Contact
 from dashboard.client.patients import Patient
 from dashboard.components.changes import can_edit, save_change
+from dashboard.components.text import escape_markdown
 from telehub.domain import clock
 
 
@@ -26,7 +27,8 @@ def consent_text(team: CareTeam) -> str:
             f"sharing: {yes_no(team.consent_sharing)}")
     if team.consent_on or team.consent_taken_by:
         when = team.consent_on.strftime("%d %b %Y") if team.consent_on else "date not recorded"
-        text += f" · recorded {when} by {team.consent_taken_by or 'someone not named'}"
+        by = escape_markdown(team.consent_taken_by or "someone not named")
+        text += f" · recorded {when} by {by}"
     return text
 
 
@@ -36,7 +38,7 @@ def enrolment_text(team: CareTeam) -> str:
                                        (team.enrolment_risk, "risk score"),
                                        (team.enrolment_judgement, "clinical judgement")) if flag]
     text = ", ".join(reasons) or "not recorded"
-    return f"{text} — {team.enrolment_note}" if team.enrolment_note else text
+    return f"{text} — {escape_markdown(team.enrolment_note)}" if team.enrolment_note else text
 
 
 def _load(patient_id: int) -> tuple[CareTeam | None, list[Contact]]:
@@ -53,16 +55,18 @@ def care_team_section(patient: Patient) -> None:
         return
     cols = st.columns(3)
     gp = ", ".join(x for x in (team.gp_name, team.gp_practice, team.gp_phone) if x)
-    coordinator = team.coordinator_name or "not named"
+    coordinator = escape_markdown(team.coordinator_name or "not named")
     if team.coordinator_role:
-        coordinator += f" ({team.coordinator_role})"
-    cols[0].markdown(f"**GP** {gp or 'not recorded'}  \n**Care coordinator** {coordinator}  \n"
-                     f"**Single point of access** {team.spa_phone or 'not recorded'} "
+        coordinator += f" ({escape_markdown(team.coordinator_role)})"
+    cols[0].markdown(f"**GP** {escape_markdown(gp or 'not recorded')}  \n"
+                     f"**Care coordinator** {coordinator}  \n"
+                     f"**Single point of access** "
+                     f"{escape_markdown(team.spa_phone or 'not recorded')} "
                      "(call instead of 999 when it is not an emergency)")
-    decision = (f"⚠️ **in place**: {team.advance_decision_note or 'where kept not recorded'}"
-                if team.advance_decision else "none recorded")
-    cols[1].markdown(f"**Key safe** {team.key_safe_note or 'no note'}  \n"
-                     f"**Access** {team.access_note or 'no note'}  \n"
+    kept = escape_markdown(team.advance_decision_note or "where kept not recorded")
+    decision = f"⚠️ **in place**: {kept}" if team.advance_decision else "none recorded"
+    cols[1].markdown(f"**Key safe** {escape_markdown(team.key_safe_note or 'no note')}  \n"
+                     f"**Access** {escape_markdown(team.access_note or 'no note')}  \n"
                      f"**Advance decision (ReSPECT/DNACPR)** {decision}")
     cols[2].markdown(f"**Consent** {consent_text(team)}  \n"
                      f"**Enrolled for** {enrolment_text(team)}")
@@ -98,7 +102,7 @@ def _carers(patient: Patient, contacts: list[Contact]) -> None:
         save_change(lambda: session.api().add_contact(
             patient.id, name=name.strip(), relationship=relationship.strip(),
             phone=phone.strip() or None, email=email.strip() or None, next_of_kin=kin,
-            notify_alerts=notify), f"{name.strip() or 'Carer'} added.")
+            notify_alerts=notify), f"{escape_markdown(name.strip() or 'Carer')} added.")
     if current:
         cols = st.columns([3, 1])
         gone = cols[0].selectbox("Remove a carer", [c.id for c in current], index=None,

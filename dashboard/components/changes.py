@@ -8,6 +8,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from dashboard.client import ApiError, session
+from dashboard.components.text import escape_markdown
 from telehub.domain.codes import CLINICAL_ROLES
 
 NOTICE_KEY = "patient_notice"
@@ -25,7 +26,7 @@ def save_change(call: Callable[[], object], notice: str) -> None:
         with session.handling_errors(soft=True):
             call()
     except ApiError as err:
-        st.error(err.message)
+        st.error(escape_markdown(err.message))
         return
     session.clear_reads()
     st.session_state[NOTICE_KEY] = notice

@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard.client import ApiError, session
 from dashboard.client.episodes import FollowUp
+from dashboard.components.text import escape_markdown
 from dashboard.components.times import due_words
 from telehub.domain import clock
 
@@ -51,7 +52,7 @@ def follow_ups_section(team_id: int) -> None:
         with session.handling_errors(soft=True):
             session.api().follow_up_done(int(task_id), note.strip() or None)
     except ApiError as err:
-        st.error(err.message)
+        st.error(escape_markdown(err.message))
         return
     st.session_state[NOTICE_KEY] = f"Follow-up for {labels[task_id].split(':')[0]} marked done."
     st.rerun()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
+from dashboard.components.text import escape_markdown
 from telehub.domain.codes import CONDITION_LABELS, OUTCOME_LABELS, Severity
 from telehub.domain.units import SPECS, Metric, format_value
 
@@ -104,6 +105,7 @@ def outcome_text(outcome: str | None) -> str:
 
 def schedule_text(schedule: Iterable[tuple[str, object, str | None]]) -> str:
     """'SpO2 (%) 2×/day; Weight (kg) 1×/day (morning)' from (metric, per day, window), or
-    'no schedule set'."""
-    return "; ".join(f"{metric_label(metric)} {per_day}×/day{f' ({window})' if window else ''}"
+    'no schedule set' (markdown: the window is shown as written)."""
+    return "; ".join(f"{metric_label(metric)} {per_day}×/day"
+                     f"{f' ({escape_markdown(window)})' if window else ''}"
                      for metric, per_day, window in schedule) or "no schedule set"

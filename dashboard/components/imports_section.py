@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboard.client import ApiError, session
 from dashboard.client.care import ImportResult
+from dashboard.components.text import escape_markdown
 
 RISK_HEADER = "nhs_number,score,tier,date"
 ADMISSIONS_HEADER = "nhs_number,kind,started_on,discharged_on,hospital,reason"
@@ -36,7 +37,7 @@ def _import_form(key: str, title: str, header: str,
         with session.handling_errors(soft=True):
             result = send(text)
     except ApiError as err:
-        st.error(err.message)
+        st.error(escape_markdown(err.message))
         return
     session.clear_reads()
     (st.warning if result.errors else st.success)(result_text(result))

@@ -16,6 +16,7 @@ from dashboard.components.formatting import (
     outcome_text,
     severity_chip,
 )
+from dashboard.components.text import escape_markdown
 from dashboard.components.times import format_local, time_ago
 from telehub.domain.codes import OUTCOMES
 
@@ -36,7 +37,8 @@ def queue_heading(item: QueueItem, now: datetime) -> str:
     parts = [severity_chip(alert.severity)]
     if item.telecare_event:
         parts.append(EVENT_WORDS.get(item.telecare_event, item.telecare_event.upper()))
-    parts += [f"{item.display_name} ({item.display_id})", alert.status]
+    parts += [f"{escape_markdown(item.display_name)} ({escape_markdown(item.display_id)})",
+              alert.status]
     if alert.escalated:
         parts.append("ESCALATED")
     parts.append(time_ago(alert.first_breach_at, now))
@@ -48,25 +50,27 @@ def advance_decision_text(item: QueueItem) -> str:
     if not item.advance_decision:
         return "No advance decision recorded."
     return f"⚠️ **Advance decision in place** (ReSPECT/DNACPR): " \
-           f"{item.advance_decision_note or 'see the care record'}"
+           f"{escape_markdown(item.advance_decision_note or 'see the care record')}"
 
 
 def _where(item: QueueItem) -> None:
     address = ", ".join(x for x in (item.address_line, item.postcode) if x)
-    st.markdown(f"**Address** {address or 'not recorded'}  \n"
-                f"**Phone** {item.phone or 'not recorded'}  \n"
-                f"**Key safe** {item.key_safe_note or 'no note'}  \n"
-                f"**Access** {item.access_note or 'no note'}")
+    st.markdown(f"**Address** {escape_markdown(address or 'not recorded')}  \n"
+                f"**Phone** {escape_markdown(item.phone or 'not recorded')}  \n"
+                f"**Key safe** {escape_markdown(item.key_safe_note or 'no note')}  \n"
+                f"**Access** {escape_markdown(item.access_note or 'no note')}")
 
 
 def _people(item: QueueItem) -> None:
     if item.carers:
-        lines = [f"- {c.name} ({c.relationship}{', next of kin' if c.next_of_kin else ''})"
-                 f": {c.phone or 'no phone'}" for c in item.carers]
+        lines = [f"- {escape_markdown(c.name)} ({escape_markdown(c.relationship)}"
+                 f"{', next of kin' if c.next_of_kin else ''})"
+                 f": {escape_markdown(c.phone or 'no phone')}" for c in item.carers]
         st.markdown("**Carers**\n" + "\n".join(lines))
     else:
         st.markdown("**Carers** none recorded")
-    st.markdown(f"**Single point of access** {item.spa_phone or 'not recorded'}")
+    spa = escape_markdown(item.spa_phone or "not recorded")
+    st.markdown(f"**Single point of access** {spa}")
     st.markdown(advance_decision_text(item))
 
 
@@ -78,7 +82,8 @@ def _clinical(item: QueueItem, now: datetime) -> None:
     else:
         st.markdown("**Latest vital signs** none received")
     if item.triggers:
-        st.markdown("**When to act (care plan)**\n" + "\n".join(f"- {t}" for t in item.triggers))
+        st.markdown("**When to act (care plan)**\n" + "\n".join(
+            f"- {escape_markdown(t)}" for t in item.triggers))
 
 
 def _value(metric: str, value: float, unit: str) -> str:
@@ -115,7 +120,7 @@ def _actions(item: QueueItem) -> None:
         with session.handling_errors(soft=True):
             session.api().responder_action(alert_id, action, note.strip() or None, outcome)
     except ApiError as err:
-        st.error(err.message)
+        st.error(escape_markdown(err.message))
         return
     session.clear_reads()
     st.session_state[NOTICE_KEY] = (f"{RESPONDER_ACTIONS[action]} recorded for "
@@ -127,7 +132,7 @@ def queue_card(item: QueueItem, now: datetime) -> None:
     """One urgent alert with the minimum context to act on it, and its actions."""
     with st.container(border=True):
         st.markdown(f"**{queue_heading(item, now)}**")
-        st.write(item.alert.message)
+        st.markdown(escape_markdown(item.alert.message))
         st.caption(f"Raised {format_local(item.alert.first_breach_at, session.settings().zone)}")
         where, people, clinical = st.columns(3)
         with where:

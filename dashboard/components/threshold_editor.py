@@ -14,6 +14,7 @@ from dashboard.client import session
 from dashboard.client.patients import Patient, Threshold
 from dashboard.components.changes import can_edit, save_change
 from dashboard.components.charts import rule_metric
+from dashboard.components.text import escape_markdown
 from dashboard.components.times import format_local
 from telehub.domain.units import SPECS
 
@@ -87,7 +88,7 @@ def _inputs(current: Threshold) -> dict[str, tuple[Any, str | None]]:
             typed[name] = (text, picked)
         else:
             if unit:
-                right.markdown(f"<br>{unit}", unsafe_allow_html=True)
+                right.markdown(f"<br>{escape_markdown(unit)}", unsafe_allow_html=True)
             typed[name] = (text, unit)
     return typed
 
@@ -121,7 +122,7 @@ def threshold_section(patient: Patient, thresholds: list[Threshold]) -> None:
     current = by_rule[rule]
     st.caption(f"Default: {current.default_shown or '—'}"
                + (f" · individual now: {current.override_shown or current.shown} "
-                  f"({current.reason})" if current.individual else ""))
+                  f"({escape_markdown(current.reason or '')})" if current.individual else ""))
     typed = _inputs(current)
     reason = st.text_input("Clinical reason (required)", key=f"threshold_reason_{rule}")
     if st.button("Save threshold", key="threshold_save", type="primary"):

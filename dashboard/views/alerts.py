@@ -7,6 +7,7 @@ import streamlit as st
 from dashboard.client import ApiError, reads, session
 from dashboard.components.alert_cards import alert_card, inbox_order
 from dashboard.components.formatting import outcome_text, severity_chip
+from dashboard.components.text import escape_markdown
 from dashboard.components.times import format_local
 from telehub.domain import clock
 from telehub.domain.codes import CLINICAL_ROLES, SEVERITIES
@@ -62,8 +63,10 @@ def render() -> None:
             st.info("No resolved alerts yet.")
         zone = session.settings().zone
         for alert in sorted(resolved, key=lambda a: a.resolved_at or a.created_at, reverse=True):
-            st.markdown(f"- {severity_chip(alert.severity)} {alert.patient_display_id or ''} "
-                        f"{alert.title}: {alert.message} — **{outcome_text(alert.outcome)}** "
+            st.markdown(f"- {severity_chip(alert.severity)} "
+                        f"{escape_markdown(alert.patient_display_id or '')} "
+                        f"{escape_markdown(alert.title)}: {escape_markdown(alert.message)} — "
+                        f"**{outcome_text(alert.outcome)}** "
                         f"({format_local(alert.resolved_at, zone)})")
 
 

@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard.client import ApiError, session
 from dashboard.client.devices import DeviceCredentials
 from dashboard.components.formatting import format_battery, format_online
+from dashboard.components.text import escape_markdown
 from dashboard.components.times import format_local, time_ago
 from telehub.domain import clock
 from telehub.domain.codes import DEVICE_KINDS
@@ -31,9 +32,9 @@ def _register() -> None:
             session.api().add_device(device_id.strip(), kind, serial.strip() or None,
                                      int(patient) if patient is not None else None)
     except ApiError as err:
-        st.error(err.message)
+        st.error(escape_markdown(err.message))
         return
-    st.session_state["devices_notice"] = f"Device {device_id.strip()} registered."
+    st.session_state["devices_notice"] = f"Device {escape_markdown(device_id.strip())} registered."
     st.rerun()
 
 
@@ -53,18 +54,18 @@ def _manage(devices: dict[str, str]) -> None:
         with session.handling_errors(soft=True):
             if release:
                 session.api().unassign_device(device_id)
-                notice = f"Device {device_id} unlinked."
+                notice = f"Device {escape_markdown(device_id)} unlinked."
             elif link:
                 if patient is None:
                     st.error("Enter the patient id to link the device to.")
                     return
                 session.api().assign_device(device_id, int(patient))
-                notice = f"Device {device_id} linked to patient {int(patient)}."
+                notice = f"Device {escape_markdown(device_id)} linked to patient {int(patient)}."
             else:
                 st.session_state[CREDENTIALS_KEY] = session.api().device_credentials(device_id)
-                notice = f"MQTT credentials generated for device {device_id}."
+                notice = f"MQTT credentials generated for device {escape_markdown(device_id)}."
     except ApiError as err:
-        st.error(err.message)
+        st.error(escape_markdown(err.message))
         return
     st.session_state["devices_notice"] = notice
     st.rerun()
@@ -94,7 +95,7 @@ def _diagnostics(devices: dict[str, str]) -> None:
             gaps = session.api().device_gaps(device_id)
             refused = session.api().device_rejected(device_id)
     except ApiError as err:
-        st.error(err.message)
+        st.error(escape_markdown(err.message))
         return
     left, right = st.columns([2, 3])
     with left:

@@ -13,6 +13,7 @@ from dashboard.client import reads, session
 from dashboard.client.alerts import Alert
 from dashboard.client.patients import Patient, Readings, Threshold
 from dashboard.components.admissions_section import admissions_section
+from dashboard.components.alert_cards import event_line
 from dashboard.components.care_plan_section import care_plan_section
 from dashboard.components.care_team_section import care_team_section
 from dashboard.components.changes import NOTICE_KEY
@@ -28,6 +29,7 @@ from dashboard.components.formatting import (
     schedule_text,
     severity_chip,
 )
+from dashboard.components.text import escape_markdown
 from dashboard.components.threshold_editor import threshold_section
 from dashboard.components.times import RANGES_DAYS, chart_window, format_local, time_ago
 from telehub.domain import clock
@@ -55,7 +57,7 @@ def _pick_patient() -> int | None:
 
 
 def _header(patient: Patient) -> None:
-    st.title(f"{patient.name} · {patient.display_id}")
+    st.title(f"{escape_markdown(patient.name)} · {escape_markdown(patient.display_id)}")
     today = clock.today(session.settings().zone)
     plan = schedule_text((m, slot.get("per_day", "?"), slot.get("window"))
                          for m, slot in patient.care_plan.items() if isinstance(slot, dict))
@@ -64,7 +66,7 @@ def _header(patient: Patient) -> None:
                      f"**Status** {patient.status}")
     oxygen = "  \n**Home oxygen** yes" if patient.on_home_oxygen else ""
     cols[1].markdown(f"**Conditions** {conditions_text(patient.conditions)}{oxygen}")
-    cols[2].markdown(f"**Named nurse** {_named_nurse(patient)}")
+    cols[2].markdown(f"**Named nurse** {escape_markdown(_named_nurse(patient))}")
     cols[3].markdown(f"**Care plan** {plan}")
 
 
@@ -144,8 +146,7 @@ def _alert_timeline(alerts: list[Alert]) -> None:
     with session.handling_errors():
         events = session.api().alert_events(chosen)
     for event in events:
-        note = f" — {event.note}" if event.note else ""
-        st.markdown(f"- {format_local(event.at, zone)}: **{event.kind}** by {event.actor}{note}")
+        st.markdown(event_line(event, zone))
 
 
 def _devices(patient: Patient) -> None:

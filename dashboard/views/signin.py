@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.client import ApiError, Invalid, ServiceUnavailable, Unauthorized, session
+from dashboard.components.text import escape_markdown
 
 
 def render() -> None:
@@ -32,10 +33,10 @@ def render() -> None:
         st.error("That username and password do not match an active account.")
         return
     except ServiceUnavailable as err:
-        st.error(f"**Service unavailable.** {err.message}", icon="⚠️")
+        st.error(f"**Service unavailable.** {escape_markdown(err.message)}", icon="⚠️")
         return
     except ApiError as err:
-        st.error(f"Sign-in failed: {err.message}")
+        st.error(f"Sign-in failed: {escape_markdown(err.message)}")
         return
     session.sign_in(token.access_token, staff)
     st.rerun()

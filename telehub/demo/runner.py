@@ -147,7 +147,7 @@ def _start_services(settings: Settings, children: Children, commands: set[str]) 
     ready: dict[str, tuple[str, int] | None] = {
         "hub": None,
         "api": (api.hostname or "127.0.0.1", api.port or 80),
-        "dashboard": ("127.0.0.1", settings.dashboard_port),
+        "dashboard": settings.dashboard_address,
         "simulate": None,
     }
     for name, args in (("hub", ("hub",)), ("api", ("api",)), ("dashboard", ("dashboard",)),
@@ -166,7 +166,7 @@ def _start_services(settings: Settings, children: Children, commands: set[str]) 
 def _print_where(settings: Settings, commands: set[str]) -> None:
     """The dashboard and API addresses and the demo sign-ins, when those parts run."""
     if "dashboard" in commands:
-        console.print(f"\n  Dashboard: http://127.0.0.1:{settings.dashboard_port}")
+        console.print(f"\n  Dashboard: {settings.dashboard_url}")
     if "api" in commands:
         console.print(f"  API docs:  {settings.api_url.rstrip('/')}/docs")
     signins = settings.data_dir / "demo" / "signins.json"

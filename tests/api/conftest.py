@@ -23,6 +23,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from api.main import create_app
+from api.server import server_config
 from telehub.care import registration as registry
 from telehub.config import ApiSettings, Settings
 from telehub.db.pool import connect
@@ -90,14 +91,16 @@ class LiveApi:
 
 
 class ServerThread:
-    """uvicorn serving `app` on a socket of its own, in a background thread."""
+    """uvicorn serving `app` on a socket of its own, in a background thread, configured as
+    `telehub api` configures it (api.server.server_config) for `api` settings."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, api: ApiSettings | None = None) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
+        config = server_config(app, api or ApiSettings(), log_config=None, access_log=False,
+                               lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
                                        daemon=True, name="uvicorn-test")
@@ -195,5 +198,5 @@ def live_api(api_settings: Settings, db_url: str, conn: psycopg.Connection,
     """The API served over real HTTP on this test's database, with a small world in it."""
     world = build_world(conn)
     log_guard.register("Ann", "Able", "Bob Baker", "Baker", "Cat Cole")
-    with ServerThread(create_app(api_settings)) as srv:
+    with ServerThread(create_app(api_settings), api_settings.api) as srv:
         yield LiveApi(f"http://127.0.0.1:{srv.port}", world, api_settings, db_url)

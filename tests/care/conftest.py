@@ -36,5 +36,5 @@ def care_api(api_settings: Settings, db_url: str, conn: psycopg.Connection,  # n
     """The API served over real HTTP with a small world in its database."""
     world = build_world(conn)
     log_guard.register(*NAMES)
-    with ServerThread(care_app(api_settings)) as srv:
+    with ServerThread(care_app(api_settings), api_settings.api) as srv:
         yield LiveApi(f"http://127.0.0.1:{srv.port}", world, api_settings, db_url)

@@ -1,0 +1,152 @@
+"""The reference nginx site in deploy/nginx is valid, and in front of the dashboard it adds the
+browser-protection headers Streamlit cannot set; in front of the API it replaces
+X-Forwarded-For with the address it saw."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "nginx"
+NGINX = shutil.which("nginx") or next(
+    (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).is_file()), None)
+
+pytestmark = pytest.mark.skipif(NGINX is None or shutil.which("openssl") is None,
+                                reason="nginx or openssl is not installed here "
+                                "(apt-get install nginx openssl)")
+
+DASHBOARD = "telehub.example.nhs.uk"
+API = "api.telehub.example.nhs.uk"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Upstream(BaseHTTPRequestHandler):
+    """Stands in for Streamlit and uvicorn: a page that sets no protection headers of its
+    own (bar a cache header on static files, as Streamlit sends) and echoes X-Forwarded-For."""
+
+    def do_GET(self) -> None:
+        body = f"forwarded-for={self.headers.get('X-Forwarded-For')}".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        if self.path.startswith("/static/"):
+            self.send_header("Cache-Control", "public, max-age=31536000, immutable")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Site:
+    """The shipped site rewritten onto loopback: its config directory and TLS port."""
+
+    root: Path
+    tls_port: int
+
+
+def _loopback_site(tmp: Path, upstream_port: int) -> Site:
+    """deploy/nginx/telehub.conf with loopback ports, a scratch certificate and the snippet
+    from this checkout: otherwise the file as shipped."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", f"/CN={DASHBOARD}", "-keyout", str(tmp / "privkey.pem"),
+                    "-out", str(tmp / "fullchain.pem")], check=True, capture_output=True)
+    tls_port, plain_port = _free_port(), _free_port()
+    site = (DEPLOY / "telehub.conf").read_text()
+    site = site.replace("/etc/telehub/tls/", f"{tmp}/")
+    site = site.replace("/etc/nginx/snippets/telehub-headers.conf",
+                        str(DEPLOY / "telehub-headers.conf"))
+    site = re.sub(r"listen \[::\]:\d+[^;]*;", "", site)
+    site = re.sub(r"listen 443 ", f"listen 127.0.0.1:{tls_port} ", site)
+    site = re.sub(r"listen 80;", f"listen 127.0.0.1:{plain_port};", site)
+    site = re.sub(r"127\.0\.0\.1:(8501|8000)", f"127.0.0.1:{upstream_port}", site)
+    (tmp / "telehub.conf").write_text(site)
+    (tmp / "nginx.conf").write_text(f"""
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log;
+worker_processes 1;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    include {tmp}/telehub.conf;
+}}
+""")
+    return Site(tmp, tls_port)
+
+
+@pytest.fixture
+def upstream() -> Iterator[int]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
+    thread = threading.Thread(target=server.serve_forever, daemon=True, name="fake-upstream")
+    thread.start()
+    yield int(server.server_address[1])
+    server.shutdown()
+    server.server_close()
+
+
+def _nginx(site: Site, *args: str) -> list[str]:
+    assert NGINX is not None
+    return [NGINX, "-p", str(site.root), "-e", str(site.root / "error.log"),
+            "-c", str(site.root / "nginx.conf"), *args]
+
+
+def test_shipped_site_passes_nginx_t(tmp_path: Path, upstream: int) -> None:
+    site = _loopback_site(tmp_path, upstream)
+    checked = subprocess.run(_nginx(site, "-t"), capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_nginx_adds_the_headers_streamlit_cannot_and_replaces_forwarded_for(
+        tmp_path: Path, upstream: int) -> None:
+    site = _loopback_site(tmp_path, upstream)
+    proc = subprocess.Popen(_nginx(site, "-g", "daemon off;"), stdin=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        url = f"https://127.0.0.1:{site.tls_port}"
+        with httpx.Client(base_url=url, verify=False, timeout=5.0) as c:  # noqa: S501
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    page = c.get("/", headers={"Host": DASHBOARD})
+                    break
+                except httpx.TransportError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            bundle = c.get("/static/js/main.js", headers={"Host": DASHBOARD})
+            api = c.get("/healthz", headers={"Host": API, "X-Forwarded-For": "203.0.113.7"})
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert page.status_code == 200
+    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["x-frame-options"] == "DENY"
+    policy = page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy and "img-src 'self' data: blob:" in policy
+    assert bundle.headers.get_list("cache-control") == ["public, max-age=31536000, immutable"]
+    assert bundle.headers["x-frame-options"] == "DENY"
+    assert api.text == "forwarded-for=127.0.0.1"  # what nginx saw, not what the caller wrote
