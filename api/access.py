@@ -7,8 +7,9 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from api.deps import DbConn, Staff
-from api.errors import not_found
+from api.errors import ApiError, not_found
 from telehub.domain.codes import Role
+from telehub.errors import DuplicatePatientError
 
 AUDIT_SQL = """
 INSERT INTO audit_log (staff_id, actor, action, resource, patient_id, detail, client_addr)
@@ -109,6 +110,25 @@ def audit(conn: DbConn, staff: Staff | None, action: str, resource: str,
     conn.execute(AUDIT_SQL, (staff.id if staff else None,
                              actor or (staff.username if staff else "system"), action, resource,
                              patient_id, Jsonb(detail or {}), addr))
+
+
+def refuse_duplicate_registration(conn: DbConn, staff: Staff, err: DuplicatePatientError,
+                                  team_id: int, addr: str | None) -> ApiError:
+    """The reply to registering an NHS number that is already registered.
+
+    Whoever may see the existing record is told it is already registered. Anyone else gets
+    the neutral refusal a shared clinical record gives: the number cannot be registered
+    here, ask the service administrator, never that another team holds the patient. The
+    attempt is audited (and committed) against the existing record, so the administrator
+    the nurse contacts can see it and move the patient if that is right.
+    """
+    audit(conn, staff, "register-refused", "patient", err.patient_id, addr,
+          {"team_id": team_id, "reason": "nhs-number-registered"})
+    conn.commit()
+    if team_visible(staff, err.team_id):
+        return ApiError(422, err.message, err.code)
+    return ApiError(422, "This NHS number cannot be registered here. Contact the service "
+                    "administrator.", "cannot-register")
 
 
 def scope_team(staff: Staff, team_id: int | None) -> int | None:
