@@ -1,20 +1,14 @@
-"""Who may see which team, patient and alert (every role, every route), and the audit log."""
+"""Who may see which team, patient and alert (every role, every route), and the API's audit rows."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
 from api.deps import DbConn, Staff
 from api.errors import ApiError, not_found
+from telehub.care.audit import record_audit
 from telehub.domain.codes import Role
 from telehub.errors import DuplicatePatientError
-
-AUDIT_SQL = """
-INSERT INTO audit_log (staff_id, actor, action, resource, patient_id, detail, client_addr)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
-"""
 
 # The teams a responder covers: those listed for them, else their own team, else every team.
 COVERED_SQL = """
@@ -107,9 +101,9 @@ def audit(conn: DbConn, staff: Staff | None, action: str, resource: str,
           patient_id: int | None, addr: str | None, detail: dict[str, Any] | None = None,
           actor: str | None = None) -> None:
     """Record who did what to which patient's record (in the caller's transaction)."""
-    conn.execute(AUDIT_SQL, (staff.id if staff else None,
-                             actor or (staff.username if staff else "system"), action, resource,
-                             patient_id, Jsonb(detail or {}), addr))
+    record_audit(conn, actor=actor or (staff.username if staff else "system"), action=action,
+                 resource=resource, staff_id=staff.id if staff else None,
+                 patient_id=patient_id, detail=detail, client_addr=addr)
 
 
 def refuse_duplicate_registration(conn: DbConn, staff: Staff, err: DuplicatePatientError,

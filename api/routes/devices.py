@@ -118,6 +118,8 @@ def create_device(body: DeviceCreate, staff: Admin, conn: Conn, request: Request
         check_patient(conn, staff, body.patient_id)
     registry.add_device(conn, device_id=body.device_id, kind=body.kind.value,
                         patient=body.patient_id, serial=body.serial)
+    audit(conn, staff, "register", "device", body.patient_id, client_addr(request),
+          {"target": body.device_id, "kind": body.kind.value})
     if body.patient_id is not None:
         audit(conn, staff, "assign-device", "patient", body.patient_id, client_addr(request),
               {"device_id": body.device_id})
@@ -128,14 +130,16 @@ def create_device(body: DeviceCreate, staff: Admin, conn: Conn, request: Request
 
 @router.post("/devices/{device_id}/credentials", response_model=DeviceCredentialsOut,
              summary="Issue MQTT credentials (shown once)")
-def issue_credentials(device_id: str, staff: Admin, conn: Conn,
-                      state: State) -> DeviceCredentialsOut:
+def issue_credentials(device_id: str, staff: Admin, conn: Conn, state: State,
+                      request: Request) -> DeviceCredentialsOut:
     """Generate a new MQTT password for the device, store only its hash, and show it this
     once. Any earlier password stops working when the broker's users are regenerated."""
-    load_device(conn, staff, device_id)
+    device = load_device(conn, staff, device_id)
     password = secrets.token_urlsafe(CREDENTIAL_BYTES)
     conn.execute("UPDATE devices SET credential_hash = %s WHERE device_id = %s",
                  (hash_mosquitto_password(password), device_id))
+    audit(conn, staff, "issue-credentials", "device", device["patient_id"],
+          client_addr(request), {"target": device_id, "replaced": device["has_credentials"]})
     conn.commit()
     root = state.settings.topic_root
     return DeviceCredentialsOut(device_id=device_id, username=device_id, password=password,
