@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 from typing import Annotated
 
@@ -16,6 +14,7 @@ from api.errors import ApiError, not_found
 from api.queries.outcomes import DEFINITIONS, MDT_COLUMNS, mdt_rows, team_outcomes
 from api.schemas.common import Problem
 from api.schemas.outcomes import OutcomesOut
+from telehub.care.csv_rows import write_csv
 from telehub.care.plan import add_months
 from telehub.domain import clock
 from telehub.domain.codes import Role
@@ -73,16 +72,10 @@ def mdt_csv(team_id: int, staff: Clinical, conn: Conn, zone: Zone, request: Requ
     _check_team(conn, staff, team_id)
     day = week_ending or clock.today(zone)
     rows = mdt_rows(conn, team_id, day, zone)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=MDT_COLUMNS, extrasaction="ignore",
-                            lineterminator="\n")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow({k: ("" if r[k] is None else r[k]) for k in MDT_COLUMNS})
     audit(conn, staff, "export", "mdt-list", None, client_addr(request),
           {"team_id": team_id, "week_ending": day.isoformat(),
            "patient_ids": [r["id"] for r in rows]})
     conn.commit()
-    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers={
+    return Response(write_csv(MDT_COLUMNS, rows), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="mdt-{team_id}-{day.isoformat()}.csv"'})
 

@@ -1,12 +1,15 @@
-"""CSV imports read row by row, so one bad row never loses the good ones: rows, cells, problems."""
+"""CSV in and out: imports read row by row, so one bad row never loses the good ones (rows,
+cells, problems); exports written so no cell can run as a spreadsheet formula."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
+from typing import Any
 
 from telehub.domain.nhs_number import is_valid_nhs_number, normalise_nhs_number
 
@@ -16,6 +19,11 @@ IMPORT_MAX_ROWS = 50_000
 
 
 TEXT_MAX = 1000
+
+# What a spreadsheet reads as the start of a formula (OWASP, CSV injection), with the
+# full-width forms some spreadsheets also accept. Such a text cell is written behind an
+# apostrophe, which spreadsheets show as text and never evaluate.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 @dataclass(frozen=True)
@@ -106,3 +114,24 @@ def cell_text(value: str) -> str | None:
     text = value.strip()
     return text[:TEXT_MAX] if text else None
 
+
+
+def export_cell(value: Any) -> Any:
+    """A value as a CSV export writes it: a number as itself (a negative one too), None as
+    empty, text that could start a formula behind an apostrophe."""
+    if value is None:
+        return ""
+    if isinstance(value, int | float | Decimal):
+        return value
+    text = str(value)
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
+def write_csv(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
+    """A CSV file with a header of `columns`, one line per row, every cell `export_cell`."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([export_cell(row.get(c)) for c in columns])
+    return buffer.getvalue()
