@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from telehub.domain.nhs_number import is_valid_nhs_number, normalise_nhs_number
+from telehub.domain.record_ids import is_ascii_digits
 
 # A CSV import larger than this is refused whole (a risk tool's export for one
 # integrated-care system is a few tens of thousands of rows).
@@ -101,7 +102,7 @@ def cell_date(value: str, column: str, *, required: bool = True) -> date | None:
         pass
     for sep in ("/", "-", "."):  # dd/mm/yyyy, as UK extracts often write it
         parts = value.split(sep)
-        if len(parts) == 3 and len(parts[2]) == 4 and all(p.isdigit() for p in parts):
+        if len(parts) == 3 and len(parts[2]) == 4 and all(is_ascii_digits(p) for p in parts):
             try:
                 return date(int(parts[2]), int(parts[1]), int(parts[0]))
             except ValueError:
