@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import codecs
 import secrets
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,7 +12,7 @@ from fastapi import APIRouter, Request
 from api.access import audit, check_patient, team_visible
 from api.deps import Admin, Clinical, Conn, DbConn, Pages, Staff, State, client_addr
 from api.errors import ApiError, not_found
-from api.schemas.common import Page, Problem
+from api.schemas.common import Page, Problem, SpanTime
 from api.schemas.devices import (
     DeviceAssign,
     DeviceCreate,
@@ -189,7 +188,7 @@ def unassign_device(device_id: str, staff: Clinical, conn: Conn, request: Reques
 @router.get("/devices/{device_id}/gaps", response_model=Page[SeqGapOut],
             summary="A device's sequence gaps (admins)", responses={403: {"model": Problem}})
 def device_gaps(device_id: str, staff: Admin, conn: Conn, pages: Pages, request: Request,
-                since: datetime | None = None) -> Page[SeqGapOut]:
+                since: SpanTime | None = None) -> Page[SeqGapOut]:
     """Where the device's message counter skipped (messages that never arrived), newest
     first; `since` keeps those detected from then on."""
     device = load_device(conn, staff, device_id)
@@ -207,7 +206,7 @@ def device_gaps(device_id: str, staff: Admin, conn: Conn, pages: Pages, request:
             summary="Messages refused from a device (admins)",
             responses={403: {"model": Problem}})
 def device_rejected(device_id: str, staff: Admin, conn: Conn, pages: Pages, request: Request,
-                    since: datetime | None = None) -> Page[RejectedMessageOut]:
+                    since: SpanTime | None = None) -> Page[RejectedMessageOut]:
     """Messages the hub refused from this device id, newest first, with the reason and the
     start of what was sent. An unregistered device id is answered too while the hub has
     refused messages from it (that is how an unknown device shows up); else 404."""
