@@ -1,19 +1,14 @@
-"""Who may see which team, patient and alert (every role, every route), and the audit log."""
+"""Who may see which team, patient and alert (every role, every route), and the API's audit rows."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
 from api.deps import DbConn, Staff
-from api.errors import not_found
+from api.errors import ApiError, not_found
+from telehub.care.audit import record_audit
 from telehub.domain.codes import Role
-
-AUDIT_SQL = """
-INSERT INTO audit_log (staff_id, actor, action, resource, patient_id, detail, client_addr)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
-"""
+from telehub.errors import DuplicatePatientError
 
 # The teams a responder covers: those listed for them, else their own team, else every team.
 COVERED_SQL = """
@@ -106,9 +101,28 @@ def audit(conn: DbConn, staff: Staff | None, action: str, resource: str,
           patient_id: int | None, addr: str | None, detail: dict[str, Any] | None = None,
           actor: str | None = None) -> None:
     """Record who did what to which patient's record (in the caller's transaction)."""
-    conn.execute(AUDIT_SQL, (staff.id if staff else None,
-                             actor or (staff.username if staff else "system"), action, resource,
-                             patient_id, Jsonb(detail or {}), addr))
+    record_audit(conn, actor=actor or (staff.username if staff else "system"), action=action,
+                 resource=resource, staff_id=staff.id if staff else None,
+                 patient_id=patient_id, detail=detail, client_addr=addr)
+
+
+def refuse_duplicate_registration(conn: DbConn, staff: Staff, err: DuplicatePatientError,
+                                  team_id: int, addr: str | None) -> ApiError:
+    """The reply to registering an NHS number that is already registered.
+
+    Whoever may see the existing record is told it is already registered. Anyone else gets
+    the neutral refusal a shared clinical record gives: the number cannot be registered
+    here, ask the service administrator, never that another team holds the patient. The
+    attempt is audited (and committed) against the existing record, so the administrator
+    the nurse contacts can see it and move the patient if that is right.
+    """
+    audit(conn, staff, "register-refused", "patient", err.patient_id, addr,
+          {"team_id": team_id, "reason": "nhs-number-registered"})
+    conn.commit()
+    if team_visible(staff, err.team_id):
+        return ApiError(422, err.message, err.code)
+    return ApiError(422, "This NHS number cannot be registered here. Contact the service "
+                    "administrator.", "cannot-register")
 
 
 def scope_team(staff: Staff, team_id: int | None) -> int | None:

@@ -5,22 +5,23 @@ from __future__ import annotations
 import hashlib
 import secrets
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import typer
 
 from telehub.care import registration as registry
+from telehub.care.audit import record_audit
+from telehub.cli import operator
 from telehub.cli import run_in_transaction as in_tx
 from telehub.config import get_settings
+from telehub.domain import clock
 from telehub.errors import TelehubError, ValidationError
 from telehub.passwords import hash_password
 
 users = typer.Typer(help="Staff accounts and integration tokens.", no_args_is_help=True)
 
 MIN_PASSWORD = 10
-
-
 
 
 def _read_password(confirm: bool = True) -> str:
@@ -34,6 +35,13 @@ def _read_password(confirm: bool = True) -> str:
                     fg=typer.colors.RED)
         raise typer.Exit(1)
     return password
+
+
+def _audit(conn: Any, action: str, resource: str, username: str,
+           detail: dict[str, Any]) -> None:
+    """An audit row for an account change made here: never the password or token itself."""
+    record_audit(conn, actor=operator(), action=action, resource=resource,
+                 detail={"target": username.strip().lower(), **detail})
 
 
 def _staff_id(conn: Any, username: str) -> int:
@@ -52,8 +60,15 @@ def users_add(username: str = typer.Option(..., help="Lower-case sign-in name.")
               ) -> None:
     """Add a member of staff; the password comes from a prompt or stdin."""
     password = _read_password()
-    sid = in_tx(lambda c: registry.add_staff(c, username=username, display_name=name or username,
-                                             role=role, team=team, password=password))
+
+    def add(conn: Any) -> int:
+        sid = registry.add_staff(conn, username=username, display_name=name or username,
+                                 role=role, team=team, password=password)
+        _audit(conn, "create", "staff", username, {"staff_id": sid, "role": role,
+                                                    "team": team})
+        return sid
+
+    sid = in_tx(add)
     typer.echo(f"user {username.strip().lower()} added (id {sid}, {role})")
 
 
@@ -66,8 +81,10 @@ def users_passwd(username: str = typer.Option(...)) -> None:
         sid = _staff_id(conn, username)
         conn.execute("UPDATE staff SET password_hash = %s WHERE id = %s",
                      (hash_password(password), sid))
-        conn.execute("UPDATE api_tokens SET revoked_at = now() WHERE staff_id = %s "
-                     "AND kind = 'session' AND revoked_at IS NULL", (sid,))
+        revoked = conn.execute("UPDATE api_tokens SET revoked_at = now() WHERE staff_id = %s "
+                               "AND kind = 'session' AND revoked_at IS NULL", (sid,)).rowcount
+        _audit(conn, "change-password", "staff", username,
+               {"staff_id": sid, "sessions_revoked": revoked})
 
     in_tx(change)
     typer.echo(f"password of {username} changed; their sessions are signed out")
@@ -80,8 +97,9 @@ def users_disable(username: str = typer.Option(...)) -> None:
     def disable(conn: Any) -> None:
         sid = _staff_id(conn, username)
         conn.execute("UPDATE staff SET active = false, disabled_at = now() WHERE id = %s", (sid,))
-        conn.execute("UPDATE api_tokens SET revoked_at = now() WHERE staff_id = %s "
-                     "AND revoked_at IS NULL", (sid,))
+        revoked = conn.execute("UPDATE api_tokens SET revoked_at = now() WHERE staff_id = %s "
+                               "AND revoked_at IS NULL", (sid,)).rowcount
+        _audit(conn, "disable", "staff", username, {"staff_id": sid, "tokens_revoked": revoked})
 
     in_tx(disable)
     typer.echo(f"user {username} disabled")
@@ -104,13 +122,15 @@ def users_token(username: str = typer.Option(..., help="The account the integrat
                 days: int = typer.Option(365, min=1, max=3650)) -> None:
     """Issue a long-lived bearer token for an integration (printed once, stored hashed)."""
     token = secrets.token_urlsafe(32)
-    expires = datetime.now(UTC) + timedelta(days=days)
+    expires = clock.now() + timedelta(days=days)
 
     def issue(conn: Any) -> None:
         sid = _staff_id(conn, username)
         conn.execute("INSERT INTO api_tokens (token_hash, staff_id, kind, name, expires_at) "
                      "VALUES (%s, %s, 'integration', %s, %s)",
                      (hashlib.sha256(token.encode()).digest(), sid, name, expires))
+        _audit(conn, "issue-token", "api-token", username,
+               {"staff_id": sid, "name": name, "expires_at": expires.isoformat()})
 
     in_tx(issue)
     typer.echo(token)

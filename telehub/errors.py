@@ -22,3 +22,17 @@ class ValidationError(TelehubError):
 
 class NotFoundError(TelehubError):
     """A named record does not exist (or is not visible to the caller)."""
+
+
+class DuplicatePatientError(ValidationError):
+    """The NHS number is already registered; who may be told so is the caller's to decide.
+
+    `patient_id` and `team_id` name the existing record so the caller can apply its
+    visibility rules; they are never part of the message.
+    """
+
+    def __init__(self, patient_id: int, team_id: int) -> None:
+        super().__init__("duplicate-patient",
+                         "A patient with this NHS number is already registered.")
+        self.patient_id = patient_id
+        self.team_id = team_id

@@ -7,6 +7,7 @@ import hashlib
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from telehub.domain import clock
 from telehub.domain.units import (
     LOINC_METRICS,
     LOINC_SYSTEM,
@@ -147,10 +148,14 @@ def _instant_range(text: str) -> tuple[datetime, datetime]:
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
+            if not clock.in_service_span(day):
+                raise ValidationError("bad-date", f"A date must be {clock.service_span_text()}.")
             low = datetime.combine(day, time(), tzinfo=UTC)
             return low, low + timedelta(days=1)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as err:
         raise ValidationError("bad-date", f"'{text}' is not a FHIR date or dateTime.") from err
     moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if not clock.in_service_span(moment):
+        raise ValidationError("bad-date", f"A date must be {clock.service_span_text()}.")
     return moment, moment + timedelta(microseconds=1)

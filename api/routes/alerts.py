@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -23,7 +22,7 @@ from api.schemas.alerts import (
     NoteIn,
     ResolveIn,
 )
-from api.schemas.common import Page, Problem
+from api.schemas.common import Page, Problem, SpanTime
 from api.schemas.patients import PatientContextOut
 from telehub.domain.codes import AlertStatus, Role, Severity
 
@@ -44,7 +43,7 @@ def alerts_inbox(staff: Viewer, conn: Conn, pages: Pages, request: Request,
                  severity: Annotated[list[Severity] | None, Query()] = None,
                  team_id: int | None = None, patient_id: int | None = None,
                  assignee_id: int | None = None,
-                 since: Annotated[datetime | None, Query(
+                 since: Annotated[SpanTime | None, Query(
                      description="Only alerts breached since then")] = None) -> Page[AlertOut]:
     """Alerts the caller may see (their team's; a responder's: red, escalated or assigned to
     them), unresolved first, then red, amber, info, then the latest breach."""

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter
 
 from api.deps import Admin, Conn, Pages
 from api.schemas.audit import AuditOut
-from api.schemas.common import Page, Problem
+from api.schemas.common import Page, Problem, SpanTime
 
 router = APIRouter(tags=["audit"], responses={401: {"model": Problem}, 403: {"model": Problem}})
 
@@ -28,7 +26,7 @@ LIMIT %(limit)s OFFSET %(offset)s
 @router.get("/audit", response_model=Page[AuditOut], summary="The audit log")
 def audit_log(staff: Admin, conn: Conn, pages: Pages, patient_id: int | None = None,
               staff_id: int | None = None, action: str | None = None,
-              since: datetime | None = None) -> Page[AuditOut]:
+              since: SpanTime | None = None) -> Page[AuditOut]:
     """Every read or change of a patient's record: who, what, when, from where; newest first."""
     rows = conn.execute(AUDIT_SQL, {"patient": patient_id, "staff": staff_id, "action": action,
                                     "since": since, "limit": pages.limit,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import codecs
 import secrets
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,7 +12,7 @@ from fastapi import APIRouter, Request
 from api.access import audit, check_patient, team_visible
 from api.deps import Admin, Clinical, Conn, DbConn, Pages, Staff, State, client_addr
 from api.errors import ApiError, not_found
-from api.schemas.common import Page, Problem
+from api.schemas.common import Page, Problem, SpanTime
 from api.schemas.devices import (
     DeviceAssign,
     DeviceCreate,
@@ -118,6 +117,8 @@ def create_device(body: DeviceCreate, staff: Admin, conn: Conn, request: Request
         check_patient(conn, staff, body.patient_id)
     registry.add_device(conn, device_id=body.device_id, kind=body.kind.value,
                         patient=body.patient_id, serial=body.serial)
+    audit(conn, staff, "register", "device", body.patient_id, client_addr(request),
+          {"target": body.device_id, "kind": body.kind.value})
     if body.patient_id is not None:
         audit(conn, staff, "assign-device", "patient", body.patient_id, client_addr(request),
               {"device_id": body.device_id})
@@ -128,14 +129,16 @@ def create_device(body: DeviceCreate, staff: Admin, conn: Conn, request: Request
 
 @router.post("/devices/{device_id}/credentials", response_model=DeviceCredentialsOut,
              summary="Issue MQTT credentials (shown once)")
-def issue_credentials(device_id: str, staff: Admin, conn: Conn,
-                      state: State) -> DeviceCredentialsOut:
+def issue_credentials(device_id: str, staff: Admin, conn: Conn, state: State,
+                      request: Request) -> DeviceCredentialsOut:
     """Generate a new MQTT password for the device, store only its hash, and show it this
     once. Any earlier password stops working when the broker's users are regenerated."""
-    load_device(conn, staff, device_id)
+    device = load_device(conn, staff, device_id)
     password = secrets.token_urlsafe(CREDENTIAL_BYTES)
     conn.execute("UPDATE devices SET credential_hash = %s WHERE device_id = %s",
                  (hash_mosquitto_password(password), device_id))
+    audit(conn, staff, "issue-credentials", "device", device["patient_id"],
+          client_addr(request), {"target": device_id, "replaced": device["has_credentials"]})
     conn.commit()
     root = state.settings.topic_root
     return DeviceCredentialsOut(device_id=device_id, username=device_id, password=password,
@@ -185,7 +188,7 @@ def unassign_device(device_id: str, staff: Clinical, conn: Conn, request: Reques
 @router.get("/devices/{device_id}/gaps", response_model=Page[SeqGapOut],
             summary="A device's sequence gaps (admins)", responses={403: {"model": Problem}})
 def device_gaps(device_id: str, staff: Admin, conn: Conn, pages: Pages, request: Request,
-                since: datetime | None = None) -> Page[SeqGapOut]:
+                since: SpanTime | None = None) -> Page[SeqGapOut]:
     """Where the device's message counter skipped (messages that never arrived), newest
     first; `since` keeps those detected from then on."""
     device = load_device(conn, staff, device_id)
@@ -203,7 +206,7 @@ def device_gaps(device_id: str, staff: Admin, conn: Conn, pages: Pages, request:
             summary="Messages refused from a device (admins)",
             responses={403: {"model": Problem}})
 def device_rejected(device_id: str, staff: Admin, conn: Conn, pages: Pages, request: Request,
-                    since: datetime | None = None) -> Page[RejectedMessageOut]:
+                    since: SpanTime | None = None) -> Page[RejectedMessageOut]:
     """Messages the hub refused from this device id, newest first, with the reason and the
     start of what was sent. An unregistered device id is answered too while the hub has
     refused messages from it (that is how an unknown device shows up); else 404."""

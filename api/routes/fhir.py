@@ -13,6 +13,7 @@ from api.errors import ApiError
 from api.queries.patients import load_patient
 from api.render import fhir
 from api.schemas.common import Problem
+from telehub.domain.record_ids import record_id
 
 router = APIRouter(prefix="/fhir", tags=["fhir"], responses={401: {"model": Problem},
                                                             404: {"model": Problem}})
@@ -59,10 +60,10 @@ def fhir_observations(
     offset: Annotated[int, Query(alias="_offset", ge=0)] = 0,
 ) -> JSONResponse:
     """A searchset Bundle of Observations, newest first, paged with `_count`/`_offset`."""
-    ref = patient.removeprefix("Patient/")
-    if not ref.isdigit():
-        raise ApiError(422, "patient must be 'Patient/<id>' or '<id>'.", "bad-patient")
-    patient_id = int(ref)
+    patient_id = record_id(patient.removeprefix("Patient/"))
+    if patient_id is None:
+        raise ApiError(422, "patient must be 'Patient/<id>' or '<id>', the id in digits 0-9.",
+                       "bad-patient")
     metrics = sorted({fhir.metric_for_code(t.strip()).value
                       for t in code.split(",") if t.strip()}) if code else None
     start, end = fhir.date_bounds(date or [])

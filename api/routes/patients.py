@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from api.access import audit, check_patient, team_visible
+from api.access import audit, check_patient, refuse_duplicate_registration, team_visible
 from api.deps import Clinical, Conn, CurrentStaff, Pages, client_addr
 from api.errors import ApiError, not_found
 from api.queries.patients import LIST_SQL, load_patient
@@ -23,6 +23,7 @@ from api.schemas.patients import (
 )
 from telehub.care import registration as registry
 from telehub.domain.codes import PatientStatus
+from telehub.errors import DuplicatePatientError
 
 router = APIRouter(tags=["patients"], responses={401: {"model": Problem},
                                                  404: {"model": Problem}})
@@ -63,11 +64,16 @@ def create_patient(body: PatientCreate, staff: Clinical, conn: Conn,
     _check_nurse(conn, body.named_nurse_id, team)
     if body.care_plan is not None:
         _check_care_plan(body.care_plan)
-    pid = registry.add_patient(
-        conn, nhs_number=body.nhs_number, given_name=body.given_name,
-        family_name=body.family_name, birth_date=body.birth_date, team=team,
-        conditions=body.conditions, care_plan=body.care_plan, address_line=body.address_line,
-        postcode=body.postcode, phone=body.phone, named_nurse_id=body.named_nurse_id)
+    try:
+        pid = registry.add_patient(
+            conn, nhs_number=body.nhs_number, given_name=body.given_name,
+            family_name=body.family_name, birth_date=body.birth_date, team=team,
+            conditions=body.conditions, care_plan=body.care_plan,
+            address_line=body.address_line, postcode=body.postcode, phone=body.phone,
+            named_nurse_id=body.named_nurse_id)
+    except DuplicatePatientError as err:
+        raise refuse_duplicate_registration(conn, staff, err, team,
+                                            client_addr(request)) from None
     if body.on_home_oxygen:
         conn.execute("UPDATE patients SET on_home_oxygen = true WHERE id = %s", (pid,))
     audit(conn, staff, "create", "patient", pid, client_addr(request))

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from api.access import audit, check_patient
 from api.deps import Clinical, Conn, DbConn, client_addr
 from api.errors import ApiError
-from api.schemas.common import Problem
+from api.schemas.common import Problem, SpanTime
 from api.schemas.readings import Bucket, BucketOut, ReadingOut, ReadingsOut
 from telehub.db.pool import has_timescaledb
 from telehub.domain import clock
@@ -58,9 +58,9 @@ def bucket_sql(conn: DbConn) -> str:
 def get_readings(
     patient_id: int, staff: Clinical, conn: Conn, request: Request,
     metric: Metric | None = None,
-    start: Annotated[datetime | None, Query(alias="from",
+    start: Annotated[SpanTime | None, Query(alias="from",
                                             description="Default: 7 days before `to`")] = None,
-    end: Annotated[datetime | None, Query(alias="to", description="Default: now")] = None,
+    end: Annotated[SpanTime | None, Query(alias="to", description="Default: now")] = None,
     bucket: Bucket = Bucket.RAW,
     limit: Annotated[int, Query(ge=1, le=RAW_LIMIT)] = RAW_LIMIT,
 ) -> ReadingsOut:

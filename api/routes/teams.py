@@ -12,7 +12,7 @@ from api.deps import CLINICAL, Conn, CurrentStaff, Staff, Zone, require
 from api.errors import ApiError, not_found
 from api.queries.stats import team_stats
 from api.schemas.auth import StaffOut
-from api.schemas.common import Problem
+from api.schemas.common import Problem, SpanTime
 from api.schemas.teams import TeamOut, TeamStatsOut
 from telehub.domain import clock
 from telehub.domain.codes import Role
@@ -52,9 +52,9 @@ def team_staff(team_id: int, staff: StaffReader, conn: Conn) -> list[StaffOut]:
 @router.get("/teams/{team_id}/stats", response_model=TeamStatsOut,
             summary="Team statistics", responses={422: {"model": Problem}})
 def stats(team_id: int, staff: StatsReader, conn: Conn, zone: Zone,
-          start: Annotated[datetime | None, Query(alias="from",
+          start: Annotated[SpanTime | None, Query(alias="from",
                                                   description="Default: 28 days ago")] = None,
-          end: Annotated[datetime | None, Query(alias="to", description="Default: now")] = None,
+          end: Annotated[SpanTime | None, Query(alias="to", description="Default: now")] = None,
           ) -> TeamStatsOut:
     """Patients monitored, adherence, alerts per 100 patient-days by rule, time to
     acknowledge (median, p90) by severity, and outcomes."""

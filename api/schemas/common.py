@@ -1,12 +1,27 @@
-"""Models every router shares: pages, problem details and CSV import results."""
+"""Models every router shares: pages, problem details, CSV import results, bounded dates."""
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from datetime import date, datetime
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from telehub.domain import clock
 
 T = TypeVar("T")
+D = TypeVar("D", date, datetime)
+
+
+def _in_service_span(value: D) -> D:
+    if not clock.in_service_span(value):
+        raise ValueError(f"must be {clock.service_span_text()}")
+    return value
+
+
+# A date or time a request names: refused with a 422 outside the service's span.
+SpanDate = Annotated[date, AfterValidator(_in_service_span)]
+SpanTime = Annotated[datetime, AfterValidator(_in_service_span)]
 
 
 class _Out(BaseModel):

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from telehub.domain.record_ids import is_ascii_digits
 from telehub.errors import ConfigError
 from telehub.mqtt.topics import DEVICE_ID_PATTERN
 
@@ -40,7 +41,7 @@ def split_hash(stored: str) -> tuple[int, bytes, bytes] | None:
     """(iterations, salt, digest) of a `$7$` hash; None when it is not one."""
     parts = stored.split("$")
     # "$7$101$salt$hash".split("$") == ["", "7", "101", "salt", "hash"]
-    if len(parts) != 5 or parts[0] or parts[1] != "7" or not parts[2].isdigit():
+    if len(parts) != 5 or parts[0] or parts[1] != "7" or not is_ascii_digits(parts[2]):
         return None
     try:
         salt = base64.b64decode(parts[3], validate=True)

@@ -1,14 +1,18 @@
-"""CSV imports read row by row, so one bad row never loses the good ones: rows, cells, problems."""
+"""CSV in and out: imports read row by row, so one bad row never loses the good ones (rows,
+cells, problems); exports written so no cell can run as a spreadsheet formula."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
+from typing import Any
 
 from telehub.domain.nhs_number import is_valid_nhs_number, normalise_nhs_number
+from telehub.domain.record_ids import is_ascii_digits
 
 # A CSV import larger than this is refused whole (a risk tool's export for one
 # integrated-care system is a few tens of thousands of rows).
@@ -16,6 +20,11 @@ IMPORT_MAX_ROWS = 50_000
 
 
 TEXT_MAX = 1000
+
+# What a spreadsheet reads as the start of a formula (OWASP, CSV injection), with the
+# full-width forms some spreadsheets also accept. Such a text cell is written behind an
+# apostrophe, which spreadsheets show as text and never evaluate.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 @dataclass(frozen=True)
@@ -93,7 +102,7 @@ def cell_date(value: str, column: str, *, required: bool = True) -> date | None:
         pass
     for sep in ("/", "-", "."):  # dd/mm/yyyy, as UK extracts often write it
         parts = value.split(sep)
-        if len(parts) == 3 and len(parts[2]) == 4 and all(p.isdigit() for p in parts):
+        if len(parts) == 3 and len(parts[2]) == 4 and all(is_ascii_digits(p) for p in parts):
             try:
                 return date(int(parts[2]), int(parts[1]), int(parts[0]))
             except ValueError:
@@ -106,3 +115,24 @@ def cell_text(value: str) -> str | None:
     text = value.strip()
     return text[:TEXT_MAX] if text else None
 
+
+
+def export_cell(value: Any) -> Any:
+    """A value as a CSV export writes it: a number as itself (a negative one too), None as
+    empty, text that could start a formula behind an apostrophe."""
+    if value is None:
+        return ""
+    if isinstance(value, int | float | Decimal):
+        return value
+    text = str(value)
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
+def write_csv(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
+    """A CSV file with a header of `columns`, one line per row, every cell `export_cell`."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([export_cell(row.get(c)) for c in columns])
+    return buffer.getvalue()

@@ -12,7 +12,7 @@ from psycopg.rows import tuple_row
 from telehub.domain import clock
 from telehub.domain.codes import CONDITIONS, DEFAULT_SCHEDULES, DEVICE_KINDS, Role
 from telehub.domain.nhs_number import is_valid_nhs_number, normalise_nhs_number
-from telehub.errors import NotFoundError, ValidationError
+from telehub.errors import DuplicatePatientError, NotFoundError, ValidationError
 from telehub.mqtt.topics import DEVICE_ID_PATTERN
 
 
@@ -64,34 +64,61 @@ def default_care_plan(conditions: Iterable[str]) -> dict[str, dict[str, Any]]:
     return plan
 
 
+# ON CONFLICT makes a second registration of an NHS number a quiet no-op instead of a
+# unique violation: PostgreSQL logs a violated key (`Key (nhs_number)=(…) already exists`)
+# in its server log, and an NHS number must never reach a log. Concurrent registrations
+# of one number wait on each other in the unique index, so exactly one inserts.
+INSERT_PATIENT_SQL = """
+INSERT INTO patients (nhs_number, given_name, family_name, birth_date, team_id, conditions,
+                      care_plan, address_line, postcode, phone, named_nurse_id, enrolled_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (nhs_number) DO NOTHING
+RETURNING id
+"""
+EXISTING_PATIENT_SQL = "SELECT id, team_id FROM patients WHERE nhs_number = %s"
+
+# What the patients table's checks hold (0001_core.sql); checked here first because a
+# refused row is logged whole by PostgreSQL ("Failing row contains (…)"), NHS number and all.
+NAME_MAX = 120
+EARLIEST_BIRTH = date(1900, 1, 2)
+
+
 def add_patient(conn: psycopg.Connection, *, nhs_number: str, given_name: str, family_name: str,
                 birth_date: date, team: int | str, conditions: Iterable[str] = (),
                 care_plan: dict[str, Any] | None = None, address_line: str | None = None,
                 postcode: str | None = None, phone: str | None = None,
                 named_nurse_id: int | None = None) -> int:
-    """Register a patient; returns patients.id."""
+    """Register a patient; returns patients.id. An NHS number already registered raises
+    DuplicatePatientError (naming the existing record's team) without a database error."""
     nhs = normalise_nhs_number(nhs_number)
     if not is_valid_nhs_number(nhs):
         raise ValidationError("bad-nhs-number", f"'{nhs_number}' is not a valid NHS number "
                               "(ten digits with a modulus-11 check digit).")
+    _check_patient_values(given_name, family_name, birth_date)
     conds = parse_conditions(conditions)
     tid = team if isinstance(team, int) else team_id(conn, team)
     from psycopg.types.json import Jsonb
 
-    try:
-        row = _tuples(conn).execute(
-            "INSERT INTO patients (nhs_number, given_name, family_name, birth_date, team_id, "
-            "conditions, care_plan, address_line, postcode, phone, named_nurse_id, enrolled_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (nhs, given_name, family_name, birth_date, tid, conds,
-             Jsonb(care_plan if care_plan is not None else default_care_plan(conds)),
-             address_line, postcode, phone, named_nurse_id, clock.now()),
-        ).fetchone()
-    except psycopg.errors.UniqueViolation as err:
-        raise ValidationError("duplicate-patient",
-                              "A patient with this NHS number is already registered.") from err
-    assert row is not None
+    cur = _tuples(conn)
+    row = cur.execute(INSERT_PATIENT_SQL, (
+        nhs, given_name, family_name, birth_date, tid, conds,
+        Jsonb(care_plan if care_plan is not None else default_care_plan(conds)),
+        address_line, postcode, phone, named_nurse_id, clock.now())).fetchone()
+    if row is None:
+        existing = cur.execute(EXISTING_PATIENT_SQL, (nhs,)).fetchone()
+        assert existing is not None  # the conflict was on this number, and rows are kept
+        raise DuplicatePatientError(int(existing[0]), int(existing[1]))
     return int(row[0])
+
+
+def _check_patient_values(given_name: str, family_name: str, birth_date: date) -> None:
+    """Refuse what the patients table would refuse, before the database sees the row."""
+    for label, name in (("given name", given_name), ("family name", family_name)):
+        if not 1 <= len(name) <= NAME_MAX:
+            raise ValidationError("bad-name", f"A {label} is 1–{NAME_MAX} characters.")
+    if not EARLIEST_BIRTH <= birth_date <= clock.today():
+        raise ValidationError("bad-birth-date", "A birth date is after 1 January 1900 and "
+                              "not in the future.")
 
 
 def patient_id(conn: psycopg.Connection, nhs_number: str) -> int:

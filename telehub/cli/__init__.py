@@ -61,6 +61,17 @@ def run_in_transaction(action: Callable[[Any], T]) -> T:
         raise typer.Exit(1) from err
 
 
+def operator() -> str:
+    """Who runs this command, as the audit log names them: the OS user ("os:alice")."""
+    import getpass
+    import os
+
+    try:
+        return f"os:{getpass.getuser()}"
+    except (OSError, KeyError):  # no login name in the environment or the user database
+        return f"os:uid-{os.getuid()}"
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print a clear error to stderr and return the Exit to raise."""
     typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)

@@ -9,13 +9,13 @@ from typing import Any
 import typer
 
 from telehub.care import registration as registry
+from telehub.care.audit import record_audit
+from telehub.cli import operator
 from telehub.cli import run_in_transaction as in_tx
 
 teams = typer.Typer(help="Nursing teams.", no_args_is_help=True)
 patients = typer.Typer(help="Monitored patients.", no_args_is_help=True)
 devices = typer.Typer(help="Home devices.", no_args_is_help=True)
-
-
 
 
 
@@ -29,7 +29,14 @@ def teams_add(name: str = typer.Option(..., help="Team name, e.g. 'North Localit
               as_json: bool = typer.Option(False, "--json")) -> None:
     """Add a nursing team."""
     code = code or "-".join(name.lower().split())
-    tid = in_tx(lambda c: registry.add_team(c, code, name))
+
+    def add(conn: Any) -> int:
+        tid = registry.add_team(conn, code, name)
+        record_audit(conn, actor=operator(), action="create", resource="team",
+                     detail={"target": code.strip().lower(), "team_id": tid})
+        return tid
+
+    tid = in_tx(add)
     _emit({"id": tid, "code": code, "name": name}, as_json, f"team {code} added (id {tid})")
 
 
@@ -57,6 +64,8 @@ def patients_add(nhs_number: str = typer.Option(..., "--nhs-number"),
                                    family_name=parts[1], birth_date=born, team=team,
                                    conditions=conditions.split(","))
         row = conn.execute("SELECT display_id FROM patients WHERE id=%s", (pid,)).fetchone()
+        record_audit(conn, actor=operator(), action="create", resource="patient", patient_id=pid,
+                     detail={"target": row["display_id"], "team": team})
         return {"id": pid, "display_id": row["display_id"]}
 
     out = in_tx(add)
@@ -69,7 +78,15 @@ def devices_add(device_id: str = typer.Option(..., "--device-id"),
                 patient: str = typer.Option(None, help="The patient's NHS number."),
                 as_json: bool = typer.Option(False, "--json")) -> None:
     """Register a device and link it to a patient."""
-    did = in_tx(lambda c: registry.add_device(c, device_id=device_id, kind=kind, patient=patient))
+
+    def add(conn: Any) -> int:
+        did = registry.add_device(conn, device_id=device_id, kind=kind, patient=patient)
+        row = conn.execute("SELECT patient_id FROM devices WHERE id = %s", (did,)).fetchone()
+        record_audit(conn, actor=operator(), action="register", resource="device",
+                     patient_id=row["patient_id"], detail={"target": device_id, "kind": kind})
+        return did
+
+    did = in_tx(add)
     _emit({"id": did, "device_id": device_id, "kind": kind}, as_json,
           f"device {device_id} registered")
 

@@ -113,6 +113,24 @@ def service_zone(name: str | None = None) -> ZoneInfo:
     return ZoneInfo(name or SERVICE_ZONE_NAME)
 
 
+# The span of days a request may name (a report's week or month, a search window): no
+# Telehub record is older than the earliest birth date the patients table takes, none is
+# planned past 2199, and date arithmetic near year 1 or 9999 would overflow.
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(2199, 12, 31)
+
+
+def in_service_span(at: date | datetime) -> bool:
+    """True when `at` (a day, or an instant's own calendar day) lies in the service's span."""
+    day = at.date() if isinstance(at, datetime) else at
+    return EARLIEST_DAY <= day <= LATEST_DAY
+
+
+def service_span_text() -> str:
+    """The span in words, for a message refusing a date outside it."""
+    return f"between {EARLIEST_DAY.isoformat()} and {LATEST_DAY.isoformat()}"
+
+
 def service_date(at: datetime | None = None, zone: ZoneInfo | None = None) -> date:
     """The local calendar date at `at` (default: now): what "today" means for a nurse."""
     return as_utc(at or now()).astimezone(zone or service_zone()).date()

@@ -6,7 +6,8 @@ import re
 from collections.abc import Iterator
 
 _SPACES = re.compile(r"[\s-]")
-_TEN_DIGITS = re.compile(r"\d{10}")
+# 0-9 only: `\d` would also take other scripts' digits, which int() then reads.
+_TEN_DIGITS = re.compile(r"[0-9]{10}")
 # Weights 10..2 for the first nine digits, as the NHS Data Dictionary defines.
 _WEIGHTS = range(10, 1, -1)
 

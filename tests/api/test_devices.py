@@ -37,7 +37,7 @@ def test_admin_registers_a_device_and_a_nurse_assigns_it(live_api: LiveApi,
         assert released.status_code == 200 and released.json()["patient_id"] is None
     actions = [(r["action"], r["patient_id"]) for r in conn.execute(
         "SELECT action, patient_id FROM audit_log ORDER BY id")]
-    assert actions == [("assign-device", ann), ("release-device", ann)]
+    assert actions == [("register", None), ("assign-device", ann), ("release-device", ann)]
 
 
 def test_devices_of_another_team_are_hidden(live_api: LiveApi) -> None:

@@ -13,6 +13,7 @@ from psycopg.types.json import Jsonb
 from telehub.care import registration as registry
 from telehub.domain.nhs_number import synthetic_nhs_numbers
 from tests.api.conftest import LiveApi
+from tests.api.data import add_alert
 
 
 def _t(text: str) -> datetime:
@@ -152,3 +153,28 @@ def test_mdt_list_names_the_patients_to_discuss_and_why(care_api: LiveApi,
                                           params={"week_ending": "2026-11-21"}).text
     assert "care-plan review overdue since 01 Nov 2026" in later
     assert care_api.client("south-nurse").get(f"/teams/{north}/mdt.csv").status_code == 404
+
+
+def test_mdt_csv_cells_never_run_as_spreadsheet_formulas(care_api: LiveApi,
+                                                         conn: psycopg.Connection) -> None:
+    north = care_api.world.teams["north"]
+    given = ['=HYPERLINK("https://evil.example","Open")', "@SUM(1+1)", "+1+1", "-2+3",
+             "\tTab", "\uff1dFULLWIDTH"]
+    numbers = synthetic_nhs_numbers(500)
+    for i, name in enumerate(given):
+        pid = registry.add_patient(conn, nhs_number=next(numbers), given_name=name,
+                                   family_name=f"Zed{i}", birth_date=date(1940, 1, 2),
+                                   team=north)
+        add_alert(conn, pid, "spo2-scale1-red", "red", at=_t("2026-10-20T12:00:00"),
+                  metric="spo2")
+        conn.execute("INSERT INTO risk_scores (patient_id, score, tier, scored_on, imported_by) "
+                     "VALUES (%s, 12.5, 'moderate', '2026-10-01', 'seed')", (pid,))
+    conn.commit()
+    r = care_api.client("matron").get(f"/teams/{north}/mdt.csv",
+                                      params={"week_ending": "2026-10-21"})
+    assert r.status_code == 200, r.text
+    rows = [x for x in csv.DictReader(io.StringIO(r.text)) if x["name"].endswith(
+        tuple(f"Zed{i}" for i in range(len(given))))]
+    assert sorted(x["name"] for x in rows) == sorted(f"'{g} Zed{i}"
+                                                     for i, g in enumerate(given))
+    assert {(x["red_alerts"], x["risk_score"]) for x in rows} == {("1", "12.5")}
