@@ -8,8 +8,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
 
 from api.errors import install_handlers
 from api.middleware import RequestLimits, SecurityHeaders, UnexpectedErrors
@@ -39,6 +37,7 @@ from api.routes import (
 )
 from api.state import ApiState
 from telehub.config import Settings
+from telehub.db.pool import open_pool
 
 logger = logging.getLogger(__name__)
 
@@ -71,10 +70,10 @@ def create_app(settings: Settings) -> FastAPI:
         # open(wait=False): the API starts even while the database is down, and /readyz says so.
         # jit off: the API's queries are many small index lookups, which PostgreSQL's
         # JIT compiles for longer than they run (see api/queries/caseload.py).
-        pool = ConnectionPool(url, min_size=1, max_size=settings.db_pool_max, open=False,
-                              kwargs={"row_factory": dict_row, "options": "-c jit=off"},
-                              timeout=5.0, name="telehub-api")
-        pool.open(wait=False)
+        # timeout 5 s: while no primary is reachable a request waits at most that long
+        # for a connection, then answers 503 with Retry-After (api.errors).
+        pool = open_pool(url, max_size=settings.db_pool_max, name="telehub-api", wait=False,
+                         timeout=5.0, options="-c jit=off")
         state = app.state.telehub = ApiState(
             settings=settings, pool=pool, observability=observability,
             signin_limiter=SlidingWindowLimiter(settings.api.signin_attempts_per_minute, 60.0),

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from alerts import engine
 from ingest.batch_store import BatchOutcome, Evaluate, store_batch
@@ -32,6 +32,11 @@ logger = logging.getLogger(__name__)
 # a failing attempt every 5 s costs nothing.
 RETRY_FIRST_S = 0.5
 RETRY_MAX_S = 5.0
+# How long a batch waits for a pooled connection before it counts as a retry. The pool
+# checks each connection before handing it out, so with the database gone the writer
+# waits here rather than failing on a dead connection; 5 s keeps the retry counter and the
+# log saying so within seconds of an outage, not after the pool's 30 s timeout.
+CONNECTION_WAIT_S = 5.0
 
 
 class BatchWriter:
@@ -113,25 +118,33 @@ class BatchWriter:
         while True:
             try:
                 return self._store(batch)
+            except PoolTimeout:
+                # Already waited CONNECTION_WAIT_S: wait on the pool again at once, which
+                # hands over the first connection to a primary as soon as there is one.
+                DB_RETRIES.inc()
+                logger.warning("database unavailable: no connection within %.0f s; %d "
+                               "message(s) kept unacked, still waiting", CONNECTION_WAIT_S,
+                               len(batch))
+                pause = 0.0
             except (psycopg.OperationalError, psycopg.InterfaceError) as err:
                 DB_RETRIES.inc()
+                pause, delay = delay, min(delay * 2, RETRY_MAX_S)
                 logger.warning("database unavailable (%s); %d message(s) kept unacked, retrying "
-                               "in %.1f s", type(err).__name__, len(batch), delay)
+                               "in %.1f s", type(err).__name__, len(batch), pause)
             except Exception:
                 # Not the connection: something in this batch cannot be stored. Find which
                 # message by storing them one at a time; the good ones must not wait.
                 logger.exception("batch of %d message(s) failed; storing them one by one",
                                  len(batch))
                 return self._store_separately(batch)
-            if self._stop.wait(delay):
+            if self._stop.wait(pause):
                 return None
-            delay = min(delay * 2, RETRY_MAX_S)
 
     def _store(self, batch: Sequence[MessageWork]) -> BatchOutcome:
         prefix = self._settings.topic_root
         events = [w.message for w in batch if isinstance(w, EventsWork)]
         others = [w.message for w in batch if not isinstance(w, EventsWork)]
-        with self._pool.connection() as conn:
+        with self._pool.connection(timeout=CONNECTION_WAIT_S) as conn:
             outcome = (store_batch(conn, others, limits=self._settings.ingest, prefix=prefix,
                                    evaluate=self._evaluate) if others else BatchOutcome())
             if events:
@@ -159,7 +172,7 @@ class BatchWriter:
         delay = RETRY_FIRST_S
         while True:
             try:
-                with self._pool.connection() as conn:
+                with self._pool.connection(timeout=CONNECTION_WAIT_S) as conn:
                     reject_unstorable(conn, work.message, prefix=self._settings.topic_root,
                                       code="storage-error", reason="The hub could not store "
                                       "this message; it is kept whole for replay.")

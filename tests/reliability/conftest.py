@@ -312,6 +312,35 @@ def _connect_packet(client_id: str, username: str, password: str) -> bytes:
     return bytes([0x10, len(body)]) + body
 
 
+# --- responders ---------------------------------------------------------------------------
+
+
+class Responder:
+    """A telecare responder's client: a persistent QoS 1 session on every alert topic."""
+
+    def __init__(self, port: int) -> None:
+        self.received: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=RESPONDER_USER,
+                                  protocol=mqtt.MQTTv5)
+        self.client.username_pw_set(RESPONDER_USER, RESPONDER_PASSWORD)
+        self.subscribed = threading.Event()
+        self.client.on_message = self._on_message
+        self.client.on_connect = lambda c, *_: c.subscribe("telehub/v1/alerts/#", qos=1)
+        self.client.on_subscribe = lambda *_: self.subscribed.set()
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            self.received.append(json.loads(msg.payload))
+
+    def close(self) -> None:
+        """Disconnect and stop the network thread."""
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
 # --- hub processes ------------------------------------------------------------------------
 
 

@@ -10,21 +10,17 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import paho.mqtt.client as mqtt
 import psycopg
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 from psycopg.rows import tuple_row
 
 from alerts.deliveries import UNDELIVERED_SQL
 from telehub.mqtt.topics import readings_topic
 from tests.reliability.conftest import (
-    RESPONDER_PASSWORD,
-    RESPONDER_USER,
     Device,
     Hub,
+    Responder,
     ShippedBroker,
     count,
     duplicated,
@@ -38,29 +34,6 @@ pytestmark = pytest.mark.slow
 PER_DEVICE = 2_500          # x 20 devices = 50,000 readings
 RATE_PER_DEVICE = 60.0      # ~1,200 readings/s in all: a ~40-second stream
 KILLS = 5
-
-
-class Responder:
-    """A telecare responder's client: a persistent QoS 1 session on every alert topic."""
-
-    def __init__(self, port: int) -> None:
-        self.received: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=RESPONDER_USER,
-                                  protocol=mqtt.MQTTv5)
-        self.client.username_pw_set(RESPONDER_USER, RESPONDER_PASSWORD)
-        self.client.on_message = self._on_message
-        self.client.on_connect = lambda c, *_: c.subscribe("telehub/v1/alerts/#", qos=1)
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-
-    def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        with self._lock:
-            self.received.append(json.loads(msg.payload))
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 def stream(devices: list[Device]) -> None:
