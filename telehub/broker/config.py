@@ -66,7 +66,7 @@ MAX_PACKET_BYTES = 4_000_000
 # changed): a crash loses fewer acknowledged messages than this. Each save writes the whole
 # state, so fewer changes between saves cost throughput (measured by `telehub bench ingest
 # --broker-saves`); None saves every AUTOSAVE_SECONDS instead.
-AUTOSAVE_CHANGES: int | None = 100
+AUTOSAVE_CHANGES: int | None = 250
 AUTOSAVE_SECONDS = 30
 
 

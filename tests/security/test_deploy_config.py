@@ -38,4 +38,4 @@ def test_shipped_conf_keeps_what_protects_readings() -> None:
     # Saved after a bounded number of changes, not on a timer: a crash loses fewer than that.
     assert "autosave_on_changes true" in lines
     saves = next(line for line in lines if line.startswith("autosave_interval "))
-    assert int(saves.split()[1]) <= 100
+    assert int(saves.split()[1]) <= 250
