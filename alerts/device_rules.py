@@ -13,7 +13,7 @@ from psycopg.rows import dict_row
 
 from alerts import store
 from alerts.catalogue import Rule, load_catalogue
-from alerts.rules import render
+from alerts.sentences import render
 from alerts.thresholds import Subject, load_subjects
 
 # Candidates are fetched with the widest window any sensible override would use.

@@ -22,10 +22,8 @@ from alerts.rules import (
     Series,
     band_hit,
     extremity,
-    limit_fields,
-    reading_fields,
-    render,
 )
+from alerts.sentences import limit_fields, reading_fields, render
 from alerts.thresholds import Subject, load_subjects
 from telehub.config import AlertSettings, get_settings
 from telehub.domain import clock

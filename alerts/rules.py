@@ -11,12 +11,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from alerts.catalogue import Rule
-from telehub.domain.codes import ReadingFlag, is_low_quality
+from telehub.domain.codes import is_low_quality
 from telehub.domain.units import (
     SPECS,
     Metric,
     Unit,
-    format_limit,
     format_value,
     shown_value,
 )
@@ -104,12 +103,13 @@ def value_in_rule_unit(rule: Rule, point: Point) -> float:
 def extremity(rule: Rule, params: Mapping[str, Any], value: float) -> float:
     """How far into its band a reading is, larger being worse: lower for a rule that fires
     below a limit (SpO2, glucose), higher for one that fires above it (pulse, glucose)."""
-    if _set(params, "at_or_below") is not None or _set(params, "below") is not None:
+    if limit_set(params, "at_or_below") is not None or limit_set(params, "below") is not None:
         return -value
     return value
 
 
-def _set(params: Mapping[str, Any], name: str) -> float | None:
+def limit_set(params: Mapping[str, Any], name: str) -> float | None:
+    """A limit parameter as a number, or None when it is not set (absent, or switched off)."""
     value = params.get(name)
     return None if value is None or isinstance(value, bool) else float(value)
 
@@ -120,7 +120,7 @@ def band_hit(rule: Rule, params: Mapping[str, Any], point: Point) -> bool:
     checks = (("at_or_below", lambda x, t: x <= t), ("below", lambda x, t: x < t),
               ("at_or_above", lambda x, t: x >= t), ("above", lambda x, t: x > t))
     for name, test in checks:
-        limit = _set(params, name)
+        limit = limit_set(params, name)
         if limit is not None and test(v, limit):
             return True
     return rule.meter_flag is not None and rule.meter_flag in point.flags
@@ -213,14 +213,14 @@ def check_change(rule: Rule, params: Mapping[str, Any], series: Series, i: int) 
     window = int(params.get("days", 3))
     previous = [days[d] for d in (day - timedelta(days=k) for k in range(1, window + 1))
                 if d in days]
-    gain = _set(params, "gain_kg")
+    gain = limit_set(params, "gain_kg")
     if gain is not None and previous:
         ref = min(previous, key=lambda p: p.value)
         change = round(point.value - ref.value, _KG_DECIMALS)
         if change >= gain:
             return _weight_hit(rule, series, point, change=f"{change:.1f}",
                                reference=_ref(ref, series))
-    loss = _set(params, "loss_kg")
+    loss = limit_set(params, "loss_kg")
     if loss is not None and previous:
         ref = max(previous, key=lambda p: p.value)
         change = round(ref.value - point.value, _KG_DECIMALS)
@@ -228,7 +228,7 @@ def check_change(rule: Rule, params: Mapping[str, Any], series: Series, i: int) 
             return _weight_hit(rule, series, point, change=f"{change:.1f}",
                                reference=_ref(ref, series),
                                direction=f"below the highest of the previous {window} days")
-    below_dry = _set(params, "below_dry_kg")
+    below_dry = limit_set(params, "below_dry_kg")
     dry = series.dry_weight_kg
     if below_dry is not None and dry and round(dry - point.value, _KG_DECIMALS) > below_dry:
         return _weight_hit(rule, series, point, change=f"{dry - point.value:.1f}",
@@ -260,7 +260,7 @@ def check_daily_rise(rule: Rule, params: Mapping[str, Any], series: Series, i: i
 
 def check_above_dry(rule: Rule, params: Mapping[str, Any], series: Series, i: int) -> Hit | None:
     """The day's weight is at least margin_kg above the dry weight, N days running."""
-    dry = _set(params, "dry_weight_kg")
+    dry = limit_set(params, "dry_weight_kg")
     if not dry:
         return None
     found = _today(series, i)
@@ -296,7 +296,7 @@ def check_outlier(rule: Rule, params: Mapping[str, Any], series: Series, i: int)
 
 def personal_baseline(params: Mapping[str, Any], series: Series, i: int) -> float | None:
     """The clinician's baseline, or the median of valid readings in the baseline window."""
-    fixed = _set(params, "baseline")
+    fixed = limit_set(params, "baseline")
     if fixed:
         return fixed
     t = series.points[i].time
@@ -380,39 +380,3 @@ CHECKS: dict[str, Check] = {
     "quality-count": check_quality_count,
     "off-schedule": check_off_schedule,
 }
-
-
-def reading_fields(metric: Metric, point: Point, zone: ZoneInfo) -> dict[str, Any]:
-    """What every sentence may say about the reading: value, time, date, label."""
-    local = point.time.astimezone(zone)
-    value = format_value(metric, point.value, point.raw_value, point.raw_unit)
-    if ReadingFlag.HI in point.flags:
-        value = f"{value} (meter showed HI)"
-    if ReadingFlag.LO in point.flags:
-        value = f"{value} (meter showed LO)"
-    return {"value": value, "time": local.strftime("%H:%M on %d %b %Y"),
-            "date": local.strftime("%d %b %Y"), "label": SPECS[metric].label}
-
-
-# The parameters that are a band's limits (a value at/below or at/above them breaches).
-LIMIT_PARAMS = ("at_or_below", "below", "at_or_above", "above")
-
-
-def limit_fields(rule: Rule, params: Mapping[str, Any]) -> dict[str, str]:
-    """The rule's limits in words for its sentence: `{below_text}` is "3.0 mmol/L (54 mg/dL)"
-    for a limit its source states in mg/dL (mmol/L first, as UK staff read glucose)."""
-    if rule.metric is None:
-        return {}
-    return {f"{name}_text": format_limit(rule.metric, float(params[name]), rule.unit)
-            for name in LIMIT_PARAMS if _set(params, name) is not None}
-
-
-class _Fields(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "?"
-
-
-def render(sentence: str, fields: Mapping[str, Any]) -> str:
-    """The rule's sentence with its placeholders filled (numbers as people write them)."""
-    shown = _Fields({k: (f"{v:g}" if isinstance(v, float) else v) for k, v in fields.items()})
-    return sentence.format_map(shown)

@@ -20,7 +20,7 @@ from alerts import store
 from alerts.catalogue import Rule, load_catalogue
 from alerts.device_rules import check_devices
 from alerts.escalation import escalate_overdue
-from alerts.rules import render
+from alerts.sentences import render
 from alerts.thresholds import Subject, load_subjects
 from telehub.care.adherence import RECEIVED, metric_received, monitored_from, planned_per_day
 from telehub.config import Settings

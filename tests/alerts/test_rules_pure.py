@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from alerts.catalogue import Rule, load_catalogue
-from alerts.rules import CHECKS, Point, Series, limit_fields, render
+from alerts.rules import CHECKS, Point, Series
+from alerts.sentences import limit_fields, render
 from telehub.domain.units import Metric
 
 LONDON = ZoneInfo("Europe/London")
