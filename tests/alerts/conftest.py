@@ -124,6 +124,14 @@ class Clinic:
                            "JOIN outbox o ON o.id = d.outbox_id ORDER BY d.id").fetchall()
 
 
+def commit_red_alert(clinic: Clinic, value: float = 88) -> int:
+    """A COPD patient whose SpO2 `value` raised a red alert, committed for other processes."""
+    pid = clinic.patient(["copd"])
+    clinic.feed(pid, Metric.SPO2, value, NOW)
+    clinic.conn.commit()
+    return pid
+
+
 @pytest.fixture
 def pool(settings: Settings) -> Iterator[ConnectionPool]:
     p = open_pool(settings.require_database_url(), max_size=4, name="alerts-test")

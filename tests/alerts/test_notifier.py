@@ -15,23 +15,16 @@ from pydantic import SecretStr
 from alerts.notifier import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, Notifier, wait_until_drained
 from telehub.config import Settings
 from telehub.domain.units import Metric
-from tests.alerts.conftest import NOW, Clinic, Subscriber
+from tests.alerts.conftest import NOW, Clinic, Subscriber, commit_red_alert
 from tests.webhooks import WebhookReceiver
 
 # Other processes (hub, notifier, scheduler, CLI) read this module's data: it commits.
 COMMITS = True
 
 
-def _commit_red_alert(clinic: Clinic, value: float = 88) -> int:
-    pid = clinic.patient(["copd"])
-    clinic.feed(pid, Metric.SPO2, value, NOW)
-    clinic.conn.commit()
-    return pid
-
-
 def test_alert_reaches_the_responder_topic(clinic: Clinic, settings: Settings,
                                            pool: ConnectionPool, subscriber: Subscriber) -> None:
-    pid = _commit_red_alert(clinic)
+    pid = commit_red_alert(clinic)
     notifier = Notifier(settings, pool)
     notifier.start()
     try:
@@ -57,8 +50,8 @@ def test_rows_committed_while_no_notifier_ran_are_delivered_after_restart(
     first = Notifier(settings, pool)
     first.start()
     first.stop()                       # the hub "crashed" before it could publish
-    _commit_red_alert(clinic, 85)
-    _commit_red_alert(clinic, 86)
+    commit_red_alert(clinic, 85)
+    commit_red_alert(clinic, 86)
     assert all(e["planned_at"] is None for e in clinic.outbox()) and clinic.deliveries() == []
     clinic.conn.commit()
     again = Notifier(settings, pool)
@@ -75,7 +68,7 @@ def test_two_notifiers_share_the_outbox_without_doubling(
         clinic: Clinic, settings: Settings, pool: ConnectionPool,
         subscriber: Subscriber) -> None:
     for k in range(12):
-        _commit_red_alert(clinic, 80 + k % 5)
+        commit_red_alert(clinic, 80 + k % 5)
     notifiers = [Notifier(settings, pool), Notifier(settings, pool)]
     for n in notifiers:
         n.start()
@@ -100,7 +93,7 @@ def test_undeliverable_row_is_retried_with_backoff(clinic: Clinic, settings: Set
     """A webhook answering 503 is tried again later, with backoff; the MQTT delivery waits for
     the broker instead, spending no attempts while there is none."""
     hook = WebhookReceiver(status=503)
-    _commit_red_alert(clinic)
+    commit_red_alert(clinic)
     notifier = Notifier(_with_webhooks(settings, hook.url), pool)   # never started: no broker
     try:
         assert notifier.drain_once() == 1        # the webhook delivery; MQTT is not claimed
@@ -127,7 +120,7 @@ def test_webhook_gets_a_signed_copy(clinic: Clinic, settings: Settings, pool: Co
                                     subscriber: Subscriber) -> None:
     hook = WebhookReceiver()
     s = _with_webhooks(settings, hook.url, webhook_secret=SecretStr("s3cret-for-tests"))
-    _commit_red_alert(clinic)
+    commit_red_alert(clinic)
     notifier = Notifier(s, pool)
     notifier.start()
     try:
@@ -164,7 +157,7 @@ def test_a_committed_alert_wakes_the_notifier_at_once(clinic: Clinic, settings: 
         assert notifier.wait_connected() and notifier.listening.wait(10)
         time.sleep(0.3)                          # the first (empty) drain is behind it
         started = time.monotonic()
-        _commit_red_alert(clinic)
+        commit_red_alert(clinic)
         subscriber.take(1, timeout=5)
         elapsed = time.monotonic() - started
     finally:

@@ -15,19 +15,11 @@ from alerts import deliveries
 from alerts.deliveries import MQTT, Failure, Lane
 from alerts.notifier import Notifier, wait_until_drained
 from telehub.config import Settings
-from telehub.domain.units import Metric
-from tests.alerts.conftest import NOW, Clinic, Subscriber
+from tests.alerts.conftest import Clinic, Subscriber, commit_red_alert
 from tests.webhooks import WebhookReceiver
 
 # Other processes (hub, notifier, scheduler, CLI) read this module's data: it commits.
 COMMITS = True
-
-
-def _commit_red_alert(clinic: Clinic, value: float = 88) -> int:
-    pid = clinic.patient(["copd"])
-    clinic.feed(pid, Metric.SPO2, value, NOW)
-    clinic.conn.commit()
-    return pid
 
 
 def _wait(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
@@ -45,7 +37,7 @@ def test_a_slow_webhook_holds_no_outbox_lock_and_another_notifier_carries_on(
     hook = WebhookReceiver(hold_first=True)      # answers its first POST only when released
     s = settings.model_copy(update={"alerts": settings.alerts.model_copy(
         update={"webhook_urls": [hook.url], "webhook_timeout_s": 30.0})})
-    _commit_red_alert(clinic)
+    commit_red_alert(clinic)
     first = Notifier(s, pool)
     second = Notifier(s, pool)
     first.start()
@@ -63,7 +55,7 @@ def test_a_slow_webhook_holds_no_outbox_lock_and_another_notifier_carries_on(
         subscriber.take(1)                       # MQTT did not wait behind the webhook
         # A second alert, while the first POST hangs: the other notifier delivers it on
         # both channels and leaves the first, leased to the first notifier, alone.
-        _commit_red_alert(clinic, 85)
+        commit_red_alert(clinic, 85)
         second.start()
         assert _wait(lambda: len(hook.received) == 1), "the second alert's webhook waited"
         held = hook.holding.is_set() and not hook.release.is_set()
@@ -87,7 +79,7 @@ def test_the_mqtt_topic_is_built_at_send_time_from_the_configured_root(
     s = settings.model_copy(update={"topic_root": root})
     responder = Subscriber(s.require_mqtt().url(with_password=True), f"{root}/alerts/#")
     try:
-        _commit_red_alert(clinic)
+        commit_red_alert(clinic)
         [event] = clinic.outbox()
         assert (event["team"], event["severity"]) == ("north", "red")
         assert "destination" not in event and "telehub/v1" not in str(event)
@@ -106,7 +98,7 @@ def test_the_mqtt_topic_is_built_at_send_time_from_the_configured_root(
 def test_a_crashed_senders_claim_expires_and_its_late_write_changes_nothing(
         clinic: Clinic, settings: Settings, pool: ConnectionPool,
         subscriber: Subscriber) -> None:
-    _commit_red_alert(clinic)
+    commit_red_alert(clinic)
     notifier = Notifier(settings, pool)
     notifier.plan_once()
     with pool.connection() as conn:
@@ -134,7 +126,7 @@ def test_a_notifier_restarted_under_its_id_takes_back_its_claims_at_once(
         clinic: Clinic, settings: Settings, pool: ConnectionPool,
         subscriber: Subscriber) -> None:
     sender = f"hub-{uuid.uuid4().hex[:8]}-notifier"
-    _commit_red_alert(clinic)
+    commit_red_alert(clinic)
     killed = Notifier(settings, pool, client_id=sender)
     killed.plan_once()
     with pool.connection() as conn:                  # claimed, then the process was killed
