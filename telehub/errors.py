@@ -11,6 +11,10 @@ class ConfigError(TelehubError):
     """Settings are missing or inconsistent."""
 
 
+class BackupError(TelehubError):
+    """A backup or restore was refused or failed; the message says why and what to do."""
+
+
 class ValidationError(TelehubError):
     """A value broke a domain rule; `code` is machine-readable, the message is for people."""
 

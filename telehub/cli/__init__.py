@@ -114,8 +114,10 @@ def _load_plugins() -> None:
 def main() -> None:
     """Console-script entry point."""
     from telehub.cli import admin as admin_cli
+    from telehub.cli import backup as backup_cli
 
     admin_cli.register(app)
+    backup_cli.register(app)
     _load_plugins()
     try:
         app()

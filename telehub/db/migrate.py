@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 
@@ -22,6 +23,8 @@ _REQUIRES = re.compile(r"--\s*requires-extension:\s*(\w+)")
 # Any fixed number will do: it only has to be the same for every migrator.
 _LOCK_KEY = 7_205_118_001
 
+# The table recording what was applied; a backup carries it, so a restore can compare.
+MIGRATIONS_TABLE = "schema_migrations"
 _CREATE_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
     version     integer PRIMARY KEY,
@@ -44,6 +47,29 @@ class Migration:
         """The extension this migration needs, if its first line names one."""
         match = _REQUIRES.match(self.sql.lstrip())
         return match.group(1) if match else None
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """Recorded migrations (version -> name) against the code's, as `NNNN_name` labels."""
+
+    unknown: tuple[str, ...]   # recorded but not in this code: made by a newer Telehub
+    pending: tuple[str, ...]   # in this code but not recorded: `telehub migrate` applies them
+
+    @property
+    def newest(self) -> str | None:
+        """The newest recorded-but-unknown migration, when there is one."""
+        return self.unknown[-1] if self.unknown else None
+
+
+def compare_state(recorded: Mapping[int, str]) -> SchemaState:
+    """How migrations recorded somewhere (a database, a backup) compare with this code's."""
+    shipped = {m.version: m.name for m in load_migrations()}
+    unknown = tuple(f"{v:04d}_{recorded[v]}" for v in sorted(recorded)
+                    if shipped.get(v) != recorded[v])
+    pending = tuple(f"{v:04d}_{shipped[v]}" for v in sorted(shipped)
+                    if recorded.get(v) != shipped[v])
+    return SchemaState(unknown, pending)
 
 
 def load_migrations() -> list[Migration]:
