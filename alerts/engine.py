@@ -87,7 +87,7 @@ def evaluate(conn: psycopg.Connection, readings: Sequence[StoredReading], *,
     alert_settings, zone = _settings()
     patient_ids = sorted({r.patient_id for r in readings})
     store.lock_patients(conn, patient_ids)
-    subjects = load_subjects(conn, patient_ids)
+    subjects = load_subjects(conn, patient_ids, now)
     history = _load_history(conn, readings, subjects, catalogue)
     freshness = timedelta(hours=alert_settings.acute_freshness_hours)
 

@@ -134,7 +134,7 @@ def check_missing(conn: psycopg.Connection, now: datetime, zone: ZoneInfo) -> in
     rows = cur.execute(_EXPECTED_SQL, {"now": now, "since": now - LAST_READING_HORIZON,
                                        "share_since": now - adherence.WINDOW,
                                        "zone": zone.key}).fetchall()
-    subjects = load_subjects(conn, {r["patient_id"] for r in rows})
+    subjects = load_subjects(conn, {r["patient_id"] for r in rows}, now)
     gaps: dict[int, list[Gap]] = defaultdict(list)
     for row in rows:
         s = subjects[row["patient_id"]]

@@ -28,7 +28,11 @@ ALTER TABLE teams ADD COLUMN red_reminder_minutes integer DEFAULT 30
 -- patient's permanent override or the catalogue default applies again by itself.
 -- (set_at is the database's time, ends_at the service clock's: the end is checked in Python.)
 ALTER TABLE thresholds ADD COLUMN ends_at timestamptz;
-CREATE INDEX thresholds_current ON thresholds (patient_id, rule_id) WHERE superseded_at IS NULL;
+-- One permanent and one temporary row current per patient and rule (a temporary one past its
+-- end stays current, and ended, until the next temporary one supersedes it).
+DROP INDEX thresholds_current_idx;
+CREATE UNIQUE INDEX thresholds_current_idx ON thresholds (patient_id, rule_id, (ends_at IS NULL))
+    WHERE superseded_at IS NULL;
 
 ALTER TABLE alert_events DROP CONSTRAINT alert_events_kind_check;
 ALTER TABLE alert_events ADD CONSTRAINT alert_events_kind_check CHECK (kind IN (
