@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.schemas.common import SpanDate, SpanTime
 from telehub.domain.codes import Severity
@@ -80,6 +80,17 @@ class ThresholdIn(BaseModel):
         None, description="Temporary: in force until this time (with its zone), or through "
         "this day (local); at most 90 days. Omitted: permanent (and any temporary override "
         "of the rule ends).")
+
+    @field_validator("until", mode="before")
+    @classmethod
+    def _day_or_time(cls, value: Any) -> Any:
+        """"2026-12-17" is a day (through that local day), never midnight at its start."""
+        if isinstance(value, str) and len(value.strip()) == 10:
+            try:
+                return date.fromisoformat(value.strip())
+            except ValueError:
+                return value
+        return value
 
 
 class ThresholdHistoryOut(BaseModel):
