@@ -1,4 +1,5 @@
-"""Alert inbox: open alerts worst and newest first, each with its reason and actions with notes."""
+"""Alert inbox: open alerts worst and newest first, each with its reason and actions with notes;
+watched alerts apart until their watch ends or a worse reading re-raises them."""
 
 from __future__ import annotations
 
@@ -34,10 +35,20 @@ def render() -> None:
     if notice:
         st.success(notice)
     now = clock.now()
-    open_tab, resolved_tab = st.tabs(["Open", "Resolved"])
     with session.handling_errors():
-        active = session.api().alerts(status=["open", "acknowledged"])
+        everything = session.api().alerts(status=["open", "acknowledged"])
+    active = [a for a in everything if not a.watched]
+    watched = [a for a in everything if a.watched]
+    open_tab, watched_tab, resolved_tab = st.tabs(["Open", f"Watched ({len(watched)})",
+                                                   "Resolved"])
     names = _patient_names()
+    with watched_tab:
+        st.caption("Reviewed alerts a nurse is watching: no reminders or escalation until the "
+                   "watch ends; a worse reading brings one back at once.")
+        if not watched:
+            st.info("No alerts are being watched.")
+        for alert in sorted(watched, key=lambda a: a.watch_until or a.created_at):
+            alert_card(alert, now, names)
     with open_tab:
         worst_first = [s.value for s in reversed(SEVERITIES)]
         severities = st.multiselect("Severity", worst_first, default=worst_first,

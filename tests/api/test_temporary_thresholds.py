@@ -49,7 +49,7 @@ def test_a_temporary_threshold_lasts_until_its_end_then_reverts(
     assert datetime.fromisoformat(history[0]["set_at"]) == AT
     audit = conn.execute("SELECT detail FROM audit_log WHERE resource = 'thresholds' "
                          "AND action = 'update'").fetchone()
-    assert audit["detail"]["until"] == "2026-12-11T00:00:00+00:00"
+    assert audit is not None and audit["detail"]["until"] == "2026-12-11T00:00:00+00:00"
 
 
 def test_a_bad_end_is_refused_and_nothing_is_stored(live_api: LiveApi,

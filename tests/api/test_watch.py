@@ -41,6 +41,7 @@ def _feed(conn: Db, pid: int, value: float, at: datetime) -> None:
         "INSERT INTO readings (time, patient_id, device_id, metric, value, unit, raw_value, "
         "raw_unit, reading_key) VALUES (%s, %s, %s, 'spo2', %s, '%%', %s, '%%', %s) "
         "RETURNING received_at", (at, pid, device, value, value, at.isoformat())).fetchone()
+    assert row is not None
     evaluate(conn, [StoredReading(time=at, patient_id=pid, device_id=device, metric=Metric.SPO2,
                                   value=value, unit=Unit.PERCENT, raw_value=value,
                                   raw_unit=Unit.PERCENT, received_at=row["received_at"])],
@@ -52,6 +53,7 @@ def _bob_alert(live_api: LiveApi, conn: Db, value: float = 93) -> int:
     bob = live_api.world.patients["bob"]
     _feed(conn, bob, value, AT)
     row = conn.execute("SELECT id FROM alerts WHERE patient_id = %s", (bob,)).fetchone()
+    assert row is not None
     return int(row["id"])
 
 
