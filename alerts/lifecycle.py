@@ -13,6 +13,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from alerts import store, watch_rules
+from alerts.telecare import is_telecare
 from telehub.domain import clock
 from telehub.domain.codes import OUTCOMES, ResponderAction
 from telehub.errors import NotFoundError, ValidationError
@@ -127,7 +128,9 @@ def watch(conn: psycopg.Connection, alert_id: int, actor: Actor, until: datetime
     meanwhile, a worse reading re-raises it (alerts.store), and at `until` it returns to the
     inbox (`end_watch`). Watching a watched alert again moves its end."""
     alert = _lock_watched(conn, alert_id)
-    refused = watch_rules.watchable(alert)
+    refused = watch_rules.watchable(alert) or (
+        "A telecare call is answered, not watched: acknowledge and resolve it."
+        if is_telecare(alert["rule_id"]) else None)
     if refused:
         raise TransitionError(refused)
     now = clock.now()

@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from alerts.telecare import is_telecare
 from telehub.domain.codes import AlertStatus, severity_rank
 from telehub.errors import ValidationError
 
@@ -36,14 +35,12 @@ def watching(alert: Mapping[str, Any]) -> bool:
 
 def watchable(alert: Mapping[str, Any]) -> str | None:
     """Why the alert cannot be watched as it stands, or None: only an alert someone has
-    reviewed (acknowledged), never a telecare call (answered, not watched)."""
+    reviewed (acknowledged). (Never a telecare call either: alerts.lifecycle.watch.)"""
     if alert["status"] == AlertStatus.RESOLVED:
         return f"Alert {alert['id']} is already resolved; it cannot be watched."
     if alert["status"] != AlertStatus.ACKNOWLEDGED:
         return (f"Acknowledge alert {alert['id']} first: only an alert someone has reviewed "
                 "can be watched.")
-    if is_telecare(alert["rule_id"]):
-        return "A telecare call is answered, not watched: acknowledge and resolve it."
     return None
 
 

@@ -187,3 +187,16 @@ def test_a_nurse_stops_a_watch_and_resolving_clears_it(clinic: Clinic) -> None:
         done = lifecycle.resolve(clinic.conn, alert_id, nurse, "advice-given")
     assert done["watch_until"] is None
     assert run_alert_timers(clinic.conn, at + 3 * HOUR, ZONE)["watches_ended"] == 0
+
+
+def test_a_telecare_call_is_answered_not_watched(clinic: Clinic) -> None:
+    at = ANCHORS[1]
+    pid = clinic.patient([])
+    row = clinic.conn.execute(
+        "INSERT INTO alerts (patient_id, team_id, rule_id, severity, status, message, "
+        "first_breach_at, last_breach_at) VALUES (%s, %s, 'telecare-fall', 'red', "
+        "'acknowledged', 'Fall detected', %s, %s) RETURNING id",
+        (pid, clinic.team_id, at, at)).fetchone()
+    assert row is not None
+    with use_clock(FixedClock(at)), pytest.raises(TransitionError, match="telecare call"):
+        lifecycle.watch(clinic.conn, row["id"], _nurse(clinic), at + HOUR, "Wait and see")
