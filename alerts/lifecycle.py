@@ -101,8 +101,11 @@ def acknowledge(conn: psycopg.Connection, alert_id: int, actor: Actor,
     if alert["status"] == "acknowledged":
         raise TransitionError(f"Alert {alert_id} is already acknowledged.")
     text = _note(note)
-    out = _update(conn, alert_id, "status = 'acknowledged', acknowledged_at = %s, "
-                  "acknowledged_by = %s", (clock.now(), actor.staff_id))
+    # The first acknowledgement stays (time to acknowledge is to the first response): an
+    # alert back from a watch, or re-raised during one, is acknowledged again in its events.
+    out = _update(conn, alert_id, "status = 'acknowledged', acknowledged_at = coalesce("
+                  "acknowledged_at, %s), acknowledged_by = coalesce(acknowledged_by, %s)",
+                  (clock.now(), actor.staff_id))
     _event(conn, alert_id, "acknowledged", actor, text)
     return out
 

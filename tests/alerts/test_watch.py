@@ -200,3 +200,15 @@ def test_a_telecare_call_is_answered_not_watched(clinic: Clinic) -> None:
     assert row is not None
     with use_clock(FixedClock(at)), pytest.raises(TransitionError, match="telecare call"):
         lifecycle.watch(clinic.conn, row["id"], _nurse(clinic), at + HOUR, "Wait and see")
+
+
+def test_acknowledging_again_after_a_watch_keeps_the_first_acknowledgement(
+        clinic: Clinic) -> None:
+    at = ANCHORS[1]
+    _, alert_id, nurse, _ = _watched(clinic, at, 93, hours=1)
+    run_alert_timers(clinic.conn, at + HOUR, ZONE)
+    with use_clock(FixedClock(at + 2 * HOUR)):
+        again = lifecycle.acknowledge(clinic.conn, alert_id, nurse, "Seen again")
+    assert again["acknowledged_at"] == at + MIN          # time to acknowledge: the first
+    kinds = [e["kind"] for e in _events(clinic, alert_id)]
+    assert kinds == ["opened", "acknowledged", "watch-started", "watch-ended", "acknowledged"]
