@@ -187,6 +187,16 @@ class AlertCalls(Transport):
         self._request("POST", f"/alerts/{alert_id}/assign",
                       json={"assignee_id": assignee_id, "note": note or None})
 
+    def reminders(self, team_id: int) -> int | None:
+        """Minutes between reminders of unacknowledged red alerts for the team (None: off)."""
+        body = self._request("GET", f"/teams/{team_id}/reminders")
+        return None if body["red_reminder_minutes"] is None else int(body["red_reminder_minutes"])
+
+    def set_reminders(self, team_id: int, minutes: int | None) -> None:
+        """Set the team's reminder interval (5–240 minutes), or None for no reminders."""
+        self._request("PUT", f"/teams/{team_id}/reminders",
+                      json={"red_reminder_minutes": minutes})
+
     def responder_queue(self) -> list[QueueItem]:
         """Urgent alerts across the teams the responder covers, with context to act."""
         return self._list("/responder/queue", QueueItem)

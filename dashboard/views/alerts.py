@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard.client import ApiError, reads, session
 from dashboard.components.alert_cards import alert_card, inbox_order
 from dashboard.components.formatting import outcome_text, severity_chip
+from dashboard.components.reminder_setting import reminder_setting
 from dashboard.components.text import escape_markdown
 from dashboard.components.times import format_local
 from telehub.domain import clock
@@ -79,6 +80,7 @@ def render() -> None:
                         f"{escape_markdown(alert.title)}: {escape_markdown(alert.message)} — "
                         f"**{outcome_text(alert.outcome)}** "
                         f"({format_local(alert.resolved_at, zone)})")
+    reminder_setting()
 
 
 render()

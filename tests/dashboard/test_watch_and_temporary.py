@@ -73,6 +73,8 @@ def test_a_nurse_watches_a_reviewed_alert_from_the_inbox(app_test: AppTest, seed
     assert watching and REASON in watching[0]
     assert "no reading breached the rule meanwhile" in watching[0]
     assert any(t.label == "Watched (1)" for t in at.tabs)
+    # The team's reminder setting is the matron's, not the nurse's.
+    assert not [c for c in at.checkbox if str(c.key).startswith("reminders_on_")]
 
 
 def test_stopping_a_watch_brings_the_alert_back_with_what_happened(
@@ -131,3 +133,30 @@ def test_a_temporary_threshold_is_set_and_shown_with_its_end(app_test: AppTest, 
     assert frame.loc["Patricia Clegg (TH-000003)", "Thresholds"] == \
         f"spo2-scale1-amber {shown}"
     assert frame.loc["John Brierley (TH-000002)", "Thresholds"] == ""
+
+
+def test_a_matron_sets_the_teams_reminders_from_the_inbox(app_test: AppTest, seeded: Seeded,
+                                                          db_url: str) -> None:
+    def stored() -> int | None:
+        with connect(db_url) as conn:
+            row = conn.cursor(row_factory=dict_row).execute(
+                "SELECT red_reminder_minutes AS m FROM teams WHERE id = %s",
+                (seeded.team_id,)).fetchone()
+        assert row is not None
+        return row["m"]
+
+    at = sign_in(app_test, "matron.north")
+    at.switch_page("views/alerts.py").run()
+    no_exceptions(at)
+    team = seeded.team_id
+    assert at.checkbox(key=f"reminders_on_{team}").value is True
+    assert at.number_input(key=f"reminders_minutes_{team}").value == 30
+    at.number_input(key=f"reminders_minutes_{team}").set_value(15)
+    at.button(key=f"reminders_save_{team}").click().run()
+    no_exceptions(at)
+    assert "Reminders every 15 minutes saved." in page_text(at)
+    assert stored() == 15
+    at.checkbox(key=f"reminders_on_{team}").uncheck()
+    at.button(key=f"reminders_save_{team}").click().run()
+    no_exceptions(at)
+    assert "Reminders switched off." in page_text(at) and stored() is None
