@@ -12,6 +12,7 @@ from psycopg.rows import dict_row
 from streamlit.testing.v1 import AppTest
 
 from dashboard.client import session
+from dashboard.components.times import format_local
 from telehub.db.pool import connect
 from telehub.domain import clock
 from tests.dashboard.conftest import Seeded, no_exceptions, page_text, sign_in
@@ -160,3 +161,19 @@ def test_a_matron_sets_the_teams_reminders_from_the_inbox(app_test: AppTest, see
     at.button(key=f"reminders_save_{team}").click().run()
     no_exceptions(at)
     assert "Reminders switched off." in page_text(at) and stored() is None
+
+
+def test_the_patient_page_says_an_alert_is_watched(app_test: AppTest, seeded: Seeded,
+                                                   db_url: str) -> None:
+    now = datetime.now(UTC)
+    with connect(db_url) as conn:
+        conn.execute("UPDATE alerts SET status = 'acknowledged', watch_until = %s, "
+                     "watch_started_at = %s, watch_reason = %s WHERE id = %s",
+                     (now + timedelta(hours=8), now, REASON, seeded.red_alert))
+    at = sign_in(app_test, "nurse.north")
+    at.session_state[session.PATIENT_KEY] = seeded.red_patient
+    at.switch_page("views/patient.py").run()
+    no_exceptions(at)
+    table = next(e for e in at.dataframe if "What happened" in e.value.columns).value
+    assert list(table["Status"]) == ["acknowledged · watched until " + format_local(
+        now + timedelta(hours=8), session.settings().zone)]
