@@ -14,8 +14,8 @@ from alerts.escalation import SINCE_SQL
 
 # Open red alerts of teams with reminders on, with when each last became news ("since").
 _DUE_SQL = f"""
-SELECT a.*, t.code AS team_code, t.red_reminder_minutes, s.since
-FROM alerts a JOIN teams t ON t.id = a.team_id
+SELECT a.*, t.code AS team_code, p.display_id, t.red_reminder_minutes, s.since
+FROM alerts a JOIN teams t ON t.id = a.team_id JOIN patients p ON p.id = a.patient_id
 CROSS JOIN LATERAL (SELECT {SINCE_SQL} AS since) s
 WHERE a.status = 'open' AND a.severity = 'red' AND a.watch_until IS NULL
   AND t.red_reminder_minutes IS NOT NULL
@@ -42,20 +42,23 @@ def remind_unacknowledged(conn: psycopg.Connection, now: datetime) -> int:
     """Queue the reminders due at `now` through the outbox (event "reminder"), each with a
     "reminded" event in the alert's trail; how many."""
     rows = conn.cursor(row_factory=dict_row).execute(_DUE_SQL).fetchall()
-    sent = 0
+    slots: list[tuple[int, datetime]] = []
     for alert in rows:
         minutes = int(alert["red_reminder_minutes"])
         number = reminder_slot(alert["since"], alert["reminded_at"], minutes, now)
         if not number:
             continue
-        slot = alert["since"] + number * timedelta(minutes=minutes)
+        slots.append((alert["id"], alert["since"] + number * timedelta(minutes=minutes)))
         waited = number * minutes
-        conn.execute("UPDATE alerts SET reminded_at = %s WHERE id = %s", (slot, alert["id"]))
         store.add_event(conn, alert["id"], "reminded", now,
                         note=f"Red alert not acknowledged for {waited} minutes: "
                         f"reminder {number} to the team.",
                         data={"number": number, "minutes_unacknowledged": waited})
         store.enqueue(conn, alert, "reminder", team_code=alert["team_code"],
+                      display_id=alert["display_id"],
                       extra={"reminder": number, "minutes_unacknowledged": waited})
-        sent += 1
-    return sent
+    if slots:
+        conn.execute("UPDATE alerts a SET reminded_at = v.slot FROM unnest(%s::bigint[], "
+                     "%s::timestamptz[]) AS v(id, slot) WHERE a.id = v.id",
+                     ([i for i, _ in slots], [t for _, t in slots]))
+    return len(slots)
