@@ -212,3 +212,20 @@ def test_acknowledging_again_after_a_watch_keeps_the_first_acknowledgement(
     assert again["acknowledged_at"] == at + MIN          # time to acknowledge: the first
     kinds = [e["kind"] for e in _events(clinic, alert_id)]
     assert kinds == ["opened", "acknowledged", "watch-started", "watch-ended", "acknowledged"]
+
+
+def test_watching_again_moves_the_end_and_keeps_what_the_watch_has_seen(
+        clinic: Clinic) -> None:
+    at = ANCHORS[0]
+    pid, alert_id, nurse, service = _watched(clinic, at, 93, hours=2)
+    clinic.feed(pid, Metric.SPO2, 92, at + 30 * MIN)
+    service.set(at + HOUR)
+    with use_clock(service):
+        out = lifecycle.watch(clinic.conn, alert_id, nurse, at + 6 * HOUR, "Still settling")
+    assert out["watch_until"] == at + 6 * HOUR and out["watch_started_at"] == at + MIN
+    assert out["values"]["watch"]["occurrences"] == 1
+    again = _events(clinic, alert_id)[-1]
+    assert again["kind"] == "watch-started"
+    assert again["data"]["previous_until"] == (at + 2 * HOUR).isoformat()
+    assert run_alert_timers(clinic.conn, at + 2 * HOUR, ZONE)["watches_ended"] == 0
+    assert run_alert_timers(clinic.conn, at + 6 * HOUR, ZONE)["watches_ended"] == 1
