@@ -1,0 +1,114 @@
+"""The Prometheus alert rules: promtool accepts them and their unit tests pass, each alert is
+named, labelled and annotated as the operations guide expects, and the PromQL tokenizer the
+metrics check relies on finds every name."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.monitoring.promql import (
+    DASHBOARD,
+    PROMETHEUS,
+    RULES,
+    dashboard_expressions,
+    metric_names,
+    rule_expressions,
+    rules,
+)
+
+PROMTOOL = shutil.which("promtool") or (
+    "/usr/bin/promtool" if Path("/usr/bin/promtool").is_file() else None)
+needs_promtool = pytest.mark.skipif(
+    PROMTOOL is None, reason="promtool is not installed here (apt-get install prometheus)")
+
+ALERTS = {"TelehubHubDown", "TelehubIngestBacklog", "TelehubOutboxUndelivered",
+          "TelehubNoReadingsFromTeam", "TelehubDatabaseUnreachable",
+          "TelehubSignInFailuresSpiking"}
+SEVERITIES = {"critical", "warning"}
+RULE_TESTS = sorted((PROMETHEUS / "tests").glob("*.yml"))
+
+
+def _promtool(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    assert PROMTOOL is not None
+    return subprocess.run([PROMTOOL, *map(str, args)], capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+@needs_promtool
+def test_promtool_accepts_the_rules_and_the_scrape_config() -> None:
+    rules_check = _promtool("check", "rules", RULES)
+    assert rules_check.returncode == 0, rules_check.stdout + rules_check.stderr
+    assert f"{len(ALERTS)} rules found" in rules_check.stdout
+    config = _promtool("check", "config", PROMETHEUS / "prometheus.yml")
+    assert config.returncode == 0, config.stdout + config.stderr
+
+
+@needs_promtool
+def test_promtool_rule_unit_tests_pass() -> None:
+    assert RULE_TESTS
+    result = _promtool("test", "rules", *RULE_TESTS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@needs_promtool
+def test_rule_unit_tests_fail_when_the_rules_are_wrong(tmp_path: Path) -> None:
+    """The unit tests can fail: with the team rule's service hours removed, and with the
+    backlog and outbox thresholds raised, promtool reports failures."""
+    text = RULES.read_text()
+    broken = (text.replace(">= 8 < 20)", ">= 0 < 24)")
+              .replace("telehub_ingest_oldest_unacked_seconds) > 60",
+                       "telehub_ingest_oldest_unacked_seconds) > 600")
+              .replace("telehub_outbox_oldest_undelivered_seconds) > 60",
+                       "telehub_outbox_oldest_undelivered_seconds) > 600"))
+    assert broken != text
+    (tmp_path / "tests").mkdir()
+    (tmp_path / RULES.name).write_text(broken)
+    for test in RULE_TESTS:
+        shutil.copy(test, tmp_path / "tests" / test.name)
+    result = _promtool("test", "rules", *sorted((tmp_path / "tests").glob("*.yml")))
+    assert result.returncode != 0
+    out = result.stdout + result.stderr
+    for alert in ("TelehubNoReadingsFromTeam", "TelehubIngestBacklog",
+                  "TelehubOutboxUndelivered"):
+        assert f"alertname: {alert}" in out
+
+
+def test_every_alert_is_there_with_severity_summary_description_and_runbook() -> None:
+    found = rules()
+    assert {r["alert"] for r in found} == ALERTS
+    for rule in found:
+        labels, notes = rule["labels"], rule["annotations"]
+        assert isinstance(labels, dict) and isinstance(notes, dict)
+        assert labels["severity"] in SEVERITIES, rule["alert"]
+        assert notes["summary"] and notes["description"], rule["alert"]
+        assert notes["runbook_url"] == f"docs/operations.md#{str(rule['alert']).lower()}"
+
+
+def test_every_alert_has_a_firing_and_a_quiet_unit_test() -> None:
+    text = "\n".join(t.read_text() for t in RULE_TESTS)
+    for alert in ALERTS:
+        block = [part for part in text.split("alertname: ")[1:] if part.startswith(alert)]
+        assert any("exp_alerts: []" in part for part in block), f"{alert} never quiet"
+        assert any("exp_labels" in part.split("alertname")[0] for part in block), \
+            f"{alert} never fires"
+
+
+def test_the_tokenizer_finds_metric_names_and_nothing_else() -> None:
+    expr = ('histogram_quantile(0.95, sum by (le, route) (rate('
+            'telehub_api_request_seconds_bucket{job="telehub-api", route!~"/me.*"}'
+            '[$__rate_interval])))'
+            ' / on (job) group_left() max without (instance) (up offset 5m) > bool 3 and '
+            'hour(vector(time())) >= 8')
+    assert metric_names(expr) == {"telehub_api_request_seconds_bucket", "up"}
+
+
+def test_every_rule_and_panel_queries_at_least_one_metric() -> None:
+    assert DASHBOARD.is_file()
+    queries = {**rule_expressions(), **dashboard_expressions()}
+    assert len(queries) > len(ALERTS)
+    for where, expr in queries.items():
+        assert metric_names(expr), where
