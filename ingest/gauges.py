@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 import psycopg
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -21,6 +24,11 @@ from alerts import deliveries
 from telehub.domain import clock
 
 logger = logging.getLogger(__name__)
+
+# The service day the team-silence alert watches, on the service's wall clock: community
+# nursing teams work days, patients measure in the day, and a quiet night is normal.
+SERVICE_DAY_OPENS = time(8)
+SERVICE_DAY_CLOSES = time(20)
 
 # A scrape must answer within Prometheus's timeout (10 s by default) even with the database
 # gone: wait this long for a connection, then report the database down.
@@ -46,6 +54,27 @@ LEFT JOIN LATERAL (
                         ORDER BY r.time DESC LIMIT 1) AS x) AS l ON true
 GROUP BY t.code ORDER BY t.code
 """
+
+
+@dataclass(frozen=True)
+class ServiceDay:
+    """Today's service day and the close of the one before it, as UTC instants."""
+
+    opens: datetime
+    closes: datetime
+    previous_close: datetime
+
+
+def service_day(now: datetime, zone: ZoneInfo) -> ServiceDay:
+    """The service day of `now`'s local date (08:00-20:00 there) and the previous day's
+    close: the night between them is 12 h, or 11 h and 13 h on the clock-change nights."""
+    day = clock.service_date(now, zone)
+
+    def at(on: date, hour: time) -> datetime:
+        return clock.as_utc(datetime.combine(on, hour, tzinfo=zone))
+
+    return ServiceDay(at(day, SERVICE_DAY_OPENS), at(day, SERVICE_DAY_CLOSES),
+                      at(day - timedelta(days=1), SERVICE_DAY_CLOSES))
 
 
 class Backlog(Protocol):
@@ -99,10 +128,18 @@ class HubGauges(Collector):
         yield _gauge("telehub_mqtt_connected",
                      "1 while the ingest consumer is connected and subscribed to the broker",
                      1 if self._connected.is_set() else 0)
-        offset = clock.now().astimezone(self._zone).utcoffset()
-        yield _gauge("telehub_service_utc_offset_seconds",
-                     "The service time zone's offset from UTC now (3600 in British Summer Time)",
-                     offset.total_seconds() if offset is not None else 0.0)
+        # Prometheus's clock and hour() are UTC: the rules take the service day's bounds
+        # from here, worked out on the London calendar.
+        today = service_day(clock.now(), self._zone)
+        yield _gauge("telehub_service_day_opens_timestamp_seconds",
+                     "When today's service day opens (08:00 service time), as a Unix time",
+                     today.opens.timestamp())
+        yield _gauge("telehub_service_day_closes_timestamp_seconds",
+                     "When today's service day closes (20:00 service time), as a Unix time",
+                     today.closes.timestamp())
+        yield _gauge("telehub_service_day_previous_close_timestamp_seconds",
+                     "When yesterday's service day closed (20:00 service time), as a Unix time",
+                     today.previous_close.timestamp())
 
     def _database(self) -> Iterator[Metric]:
         try:

@@ -11,6 +11,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 
 import httpx
@@ -127,10 +128,12 @@ def test_every_metric_the_rules_and_dashboard_query_is_exported_with_real_values
     assert value(hub_samples, "telehub_ingest_rejected_total", reason="not-json") == 1
     for severity, count in opened.items():
         assert value(hub_samples, "telehub_alerts_opened_total", severity=severity) == count
-    zone_offset = datetime.now(settings.zone).utcoffset()
-    assert zone_offset is not None
-    assert value(hub_samples, "telehub_service_utc_offset_seconds") == \
-        zone_offset.total_seconds()
+    london_today = datetime.now(settings.zone).date()
+    opens = datetime.combine(london_today, dt_time(8), tzinfo=settings.zone)
+    assert value(hub_samples, "telehub_service_day_opens_timestamp_seconds") == \
+        opens.timestamp()
+    assert value(hub_samples, "telehub_service_day_closes_timestamp_seconds") == \
+        opens.timestamp() + 12 * 3600
     assert value(api_samples, "telehub_api_signin_failures_total",
                  reason="bad-credentials") == 1
     assert value(api_samples, "telehub_database_up") == 1

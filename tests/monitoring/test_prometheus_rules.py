@@ -56,10 +56,11 @@ def test_promtool_rule_unit_tests_pass() -> None:
 
 @needs_promtool
 def test_rule_unit_tests_fail_when_the_rules_are_wrong(tmp_path: Path) -> None:
-    """The unit tests can fail: with the team rule's service hours removed, and with the
-    backlog and outbox thresholds raised, promtool reports failures."""
+    """The unit tests can fail: with the team rule open all night and blind to the length of
+    the night, and with the backlog and outbox thresholds raised, promtool reports failures."""
     text = RULES.read_text()
-    broken = (text.replace(">= 8 < 20)", ">= 0 < 24)")
+    opens = "vector(time()) >= scalar(max(telehub_service_day_opens_timestamp_seconds))"
+    broken = (text.replace(opens, "vector(time()) >= 0")
               .replace("telehub_ingest_oldest_unacked_seconds) > 60",
                        "telehub_ingest_oldest_unacked_seconds) > 600")
               .replace("telehub_outbox_oldest_undelivered_seconds) > 60",
@@ -75,6 +76,25 @@ def test_rule_unit_tests_fail_when_the_rules_are_wrong(tmp_path: Path) -> None:
     for alert in ("TelehubNoReadingsFromTeam", "TelehubIngestBacklog",
                   "TelehubOutboxUndelivered"):
         assert f"alertname: {alert}" in out
+
+
+@needs_promtool
+def test_the_team_rule_counts_the_real_night_on_clock_change_mornings(tmp_path: Path) -> None:
+    """Taking a fixed 12 h night off instead of the service day's own bounds fails the
+    clock-change cases (13 h in autumn, 11 h in spring) and only those."""
+    text = RULES.read_text()
+    fixed_night = text.replace(
+        "scalar(max(telehub_service_day_previous_close_timestamp_seconds))",
+        "scalar(max(telehub_service_day_opens_timestamp_seconds)) - 12 * 3600")
+    assert fixed_night != text
+    (tmp_path / "tests").mkdir()
+    (tmp_path / RULES.name).write_text(fixed_night)
+    shutil.copy(PROMETHEUS / "tests" / "team.yml", tmp_path / "tests" / "team.yml")
+    result = _promtool("test", "rules", tmp_path / "tests" / "team.yml")
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "autumn clock change" in out and "spring clock change" in out
+    assert "Greenwich Mean Time, 6 h" not in out and "British Summer Time the" not in out
 
 
 def test_every_alert_is_there_with_severity_summary_description_and_runbook() -> None:
