@@ -4,6 +4,7 @@ metrics check relies on finds every name."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -132,3 +133,33 @@ def test_every_rule_and_panel_queries_at_least_one_metric() -> None:
     assert len(queries) > len(ALERTS)
     for where, expr in queries.items():
         assert metric_names(expr), where
+
+
+# What an operator's dashboard must show, and a metric each panel of it must read.
+DASHBOARD_SHOWS = {
+    "readings per second": "telehub_ingest_readings_stored_total",
+    "rejections by reason": "telehub_ingest_rejected_total",
+    "batch latency": "telehub_ingest_batch_seconds_bucket",
+    "writer queue depth": "telehub_ingest_queue_depth",
+    "alerts raised by severity": "telehub_alerts_opened_total",
+    "undelivered notifications": "telehub_outbox_oldest_undelivered_seconds",
+    "API request latency": "telehub_api_request_seconds_bucket",
+    "sign-in failures": "telehub_api_signin_failures_total",
+    "last reading per team": "telehub_team_last_reading_timestamp_seconds",
+}
+
+
+def test_the_dashboard_shows_what_an_operator_needs_in_panels_that_do_not_overlap() -> None:
+    dashboard = json.loads(DASHBOARD.read_text())
+    read = set().union(*(metric_names(e) for e in dashboard_expressions().values()))
+    assert {what for what, name in DASHBOARD_SHOWS.items() if name not in read} == set()
+    cells: set[tuple[int, int]] = set()
+    for panel in dashboard["panels"]:
+        assert panel["datasource"]["uid"] == "${DS_PROMETHEUS}", panel["title"]
+        pos = panel["gridPos"]
+        assert pos["x"] + pos["w"] <= 24, panel["title"]
+        mine = {(x, y) for x in range(pos["x"], pos["x"] + pos["w"])
+                for y in range(pos["y"], pos["y"] + pos["h"])}
+        assert not mine & cells, f"{panel['title']} overlaps another panel"
+        cells |= mine
+    assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
