@@ -5,19 +5,12 @@ values that match the database."""
 
 from __future__ import annotations
 
-import os
 import time
-import urllib.request
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
-from pathlib import Path
 
 import httpx
 import psycopg
-import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from ingest.consumer import Consumer
 from ingest.counters import IngestStats
@@ -27,53 +20,14 @@ from telehub.config import Settings
 from telehub.db.pool import open_pool
 from tests.dashboard.conftest import serving_api
 from tests.ingest.conftest import Caseload, Publisher, reading, wait_for
-from tests.ingest.conftest import caseload as caseload  # the fixture
 from tests.monitoring.promql import (
     SYNTHETIC,
     dashboard_expressions,
     metric_names,
     rule_expressions,
 )
+from tests.monitoring.scraping import TEAM, scrape, value
 from tests.reliability.conftest import Hub, free_port
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-TEAM = "north-locality"   # the caseload fixture's team
-
-
-def scrape(url: str) -> tuple[str, Samples]:
-    """The exposition text at `url` and its samples by (name, labels)."""
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (loopback http)
-        text = response.read().decode()
-    samples = {(s.name, frozenset(s.labels.items())): s.value
-               for family in text_string_to_metric_families(text) for s in family.samples}
-    return text, samples
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    """One sample's value (KeyError when it is not exported)."""
-    return samples[(name, frozenset(labels.items()))]
-
-
-@pytest.fixture
-def hub(settings: Settings, caseload: Caseload, tmp_path: Path) -> Iterator[Hub]:
-    """A `python -m telehub hub` process on the test's database, broker and topic root."""
-    port = free_port()
-    env = dict(os.environ, TELEHUB_DATABASE_URL=str(settings.database_url),
-               TELEHUB_MQTT_URL=str(settings.mqtt_url), TELEHUB_TOPIC_ROOT=settings.topic_root,
-               TELEHUB_INGEST__CLIENT_ID=f"hub-{uuid.uuid4().hex[:10]}",
-               TELEHUB_INGEST__METRICS_PORT=str(port), TELEHUB_INGEST__SHARED="false")
-    process = Hub(env, tmp_path / "hub.log", port).start()
-    url = f"http://127.0.0.1:{port}/metrics"
-
-    def connected() -> bool:
-        try:
-            return value(scrape(url)[1], "telehub_mqtt_connected") == 1
-        except (OSError, KeyError):
-            return False
-
-    wait_for(connected, timeout=30, what="the hub serving metrics, connected to the broker")
-    yield process
-    process.stop()
 
 
 def test_every_metric_the_rules_and_dashboard_query_is_exported_with_real_values(
