@@ -60,7 +60,7 @@ DELETE FROM readings WHERE ctid = ANY(ARRAY(
 """
 _REJECTED_SQL = """
 DELETE FROM rejected_messages WHERE id = ANY(ARRAY(
-    SELECT id FROM rejected_messages WHERE received_at < %(cut)s ORDER BY id LIMIT %(limit)s))
+    SELECT id FROM rejected_messages WHERE received_at < %(cut)s LIMIT %(limit)s))
 """
 # Planned events every delivery of which was made before the cut (deliveries cascade).
 _OUTBOX_SQL = """
@@ -70,7 +70,7 @@ DELETE FROM outbox WHERE id = ANY(ARRAY(
       AND NOT EXISTS (SELECT 1 FROM outbox_deliveries d
                       WHERE d.outbox_id = o.id
                         AND (d.delivered_at IS NULL OR d.delivered_at >= %(cut)s))
-    ORDER BY o.id LIMIT %(limit)s))
+    LIMIT %(limit)s))
 """
 _SQL = {READINGS: _READINGS_SQL, REJECTED: _REJECTED_SQL, OUTBOX: _OUTBOX_SQL}
 _OLDEST_EVIDENCE_SQL = """
