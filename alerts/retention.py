@@ -167,6 +167,7 @@ class Retention:
         self._lock = lock
         self._history = scheduler_history
         self._zone = settings.zone
+        self._kept_days = settings.retention.readings_days   # what the last pass kept
 
     @property
     def enabled(self) -> bool:
@@ -222,9 +223,10 @@ class Retention:
         if p.readings_days is not None:
             needed = readings_needed(self._settings, rules, self._history)
             days = max(p.readings_days, math.ceil(needed / DAY))
-            if days > p.readings_days:
+            if days != self._kept_days and days > p.readings_days:
                 logger.warning("retention: keeping readings %s days, not %s: a patient's "
                                "threshold override looks back further", days, p.readings_days)
+            self._kept_days = days
             cuts[READINGS] = cut_before(now, days, self._zone)
         if p.rejected_days is not None:
             cuts[REJECTED] = cut_before(now, p.rejected_days, self._zone)

@@ -271,7 +271,8 @@ def test_the_commands_refuse_a_too_short_period_before_doing_anything(
 
 
 def test_a_patients_longer_override_keeps_readings_longer(
-        clinic: Clinic, settings: Settings, pools: list[ConnectionPool]) -> None:
+        clinic: Clinic, settings: Settings, pools: list[ConnectionPool],
+        caplog: pytest.LogCaptureFixture) -> None:
     pid = clinic.patient(["copd"])
     at = cut_before(NOW, 90, LONDON) - 10 * DAY
     clinic.store(pid, Metric.SPO2, 96, at)
@@ -280,8 +281,15 @@ def test_a_patients_longer_override_keeps_readings_longer(
                         (pid, '{"days": 100}', "baseline over a longer stable spell"))
     clinic.conn.commit()
     retention = _scheduler(settings, pools, readings_days=90).retention
-    done = retention.run_once(NOW)
-    assert done is not None and done.deleted[READINGS] == 0
+    with caplog.at_level("WARNING", logger="alerts.retention"):
+        for _ in range(2):
+            done = retention.run_once(NOW)
+            assert done is not None and done.deleted[READINGS] == 0
+    # 30 days of store-and-forward plus the widened window (100 days and two of margin),
+    # said once, not every minute.
+    assert [r.getMessage() for r in caplog.records] == [
+        "retention: keeping readings 132 days, not 90: a patient's threshold override looks "
+        "back further"]
     clinic.conn.execute("UPDATE thresholds SET superseded_at = now()")
     clinic.conn.commit()
     done = retention.run_once(NOW)
