@@ -111,12 +111,15 @@ def run(settings: Settings) -> int:
     started: list[Startable] = []
     code = 0
     try:
+        # Built before ingest starts: a refused setting (a retention policy shorter than the
+        # rules need) stops the hub before it takes a message.
+        services = alert_services(settings, pool)
         ingest = Ingest(settings, pool)
         gauges = ingest.gauges(pool, settings)
         REGISTRY.register(gauges)
         metrics_server = start_metrics_endpoint(settings.ingest.metrics_port)
         ingest.start()
-        for service in alert_services(settings, pool):
+        for service in services:
             service.start()
             started.append(service)
         logger.info("hub running (worker %s)", settings.ingest.client_id)
