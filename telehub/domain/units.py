@@ -125,6 +125,7 @@ _UNIT_ALIASES: dict[str, Unit] = {
     "st": Unit.STONE, "stone": Unit.STONE, "[stone_av]": Unit.STONE,
     "%": Unit.PERCENT, "percent": Unit.PERCENT,
     "/min": Unit.PER_MIN, "bpm": Unit.PER_MIN, "{beats}/min": Unit.PER_MIN,
+    "{beat}/min": Unit.PER_MIN,
     "beats/min": Unit.PER_MIN,
     "mmol/l": Unit.MMOL_L,
     "mg/dl": Unit.MG_DL,
