@@ -1,0 +1,215 @@
+"""`POST /fhir`: a PHD IG gateway's transaction Bundle, through the real API, broker, hub and
+database; stored once however often it is sent, each entry answered with its own outcome."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+
+from api.render.fhir import observation_id
+from ingest.service import Ingest
+from tests.api.conftest import LiveApi
+from tests.api.phd import PULSE, SPO2, Upload, post_bundle, pulse_component
+from tests.log_guard import LogGuard
+
+ANN_NHS = "9990000026"  # tests.api.conftest.build_world
+BOB_NHS = "9990000034"
+OXIMETER_EUI = "00-1C-05-FF-FE-04-78-25"
+
+READINGS_SQL = """
+SELECT r.device_id AS device_pk, r.metric::text AS metric, r.reading_key, r.time, r.value,
+       r.patient_id, d.device_id
+  FROM readings r JOIN devices d ON d.id = r.device_id ORDER BY r.time, r.metric::text
+"""
+
+
+def register_oximeter(live_api: LiveApi, log_guard: LogGuard, patient: str = "ann",
+                      device_id: str = "ox-phd", serial: str = "0400007825") -> tuple[str, str]:
+    """An oximeter registered to `patient`, with its MQTT password: the gateway's sign-in."""
+    with live_api.client("admin") as c:
+        r = c.post("/devices", json={"device_id": device_id, "kind": "oximeter",
+                                     "serial": serial,
+                                     "patient_id": live_api.world.patients[patient]})
+        assert r.status_code == 201, r.text
+        password = c.post(f"/devices/{device_id}/credentials").json()["password"]
+    log_guard.register(password)
+    return device_id, password
+
+
+def readings(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    """Every stored reading (a fresh snapshot)."""
+    conn.rollback()
+    return conn.execute(READINGS_SQL).fetchall()
+
+
+def statuses(body: dict[str, Any]) -> list[str]:
+    """Each response entry's status code."""
+    return [e["response"]["status"].split()[0] for e in body["entry"]]
+
+
+def reasons(body: dict[str, Any]) -> list[str | None]:
+    """Each response entry's Telehub reason code (None when it has none)."""
+    out = []
+    for e in body["entry"]:
+        details = e["response"]["outcome"]["issue"][0].get("details")
+        out.append(details["coding"][0]["code"] if details else None)
+    return out
+
+
+def valid_response(r: httpx.Response) -> dict[str, Any]:
+    """The transaction-response Bundle, checked against the FHIR R4B models."""
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("application/fhir+json")
+    body: dict[str, Any] = r.json()
+    Bundle.model_validate(body)
+    assert body["type"] == "transaction-response"
+    return body
+
+
+def a_minute_ago(minutes: float = 1) -> datetime:
+    """A recent measurement time, to the hundredth of a second as PHDs report it."""
+    moment = datetime.now(UTC) - timedelta(minutes=minutes)
+    return moment.replace(microsecond=moment.microsecond // 10_000 * 10_000)
+
+
+def oximetry_upload(at: datetime) -> Upload:
+    """A pulse oximeter's upload: an SpO2 and a pulse, then an SpO2 carrying its pulse."""
+    up = Upload(ANN_NHS, OXIMETER_EUI, "0400007825")
+    later = at + timedelta(minutes=1)
+    return up.add(up.time_stamp(at),
+                  up.numeric(SPO2, 96, "%", at),
+                  up.numeric(PULSE, 72, "/min", at),
+                  up.numeric(SPO2, 95, "%", later, components=[pulse_component(75)]))
+
+
+def test_a_gateway_upload_is_stored_once_and_a_resend_answers_with_the_existing_resources(
+        live_api: LiveApi, hub: Ingest, conn: psycopg.Connection, log_guard: LogGuard) -> None:
+    auth = register_oximeter(live_api, log_guard)
+    bundle = oximetry_upload(a_minute_ago(3)).bundle()
+
+    first = valid_response(post_bundle(live_api.url, bundle, auth))
+    # Patient, gateway, oximeter and the clock record are acknowledged; readings created.
+    assert statuses(first) == ["200", "200", "200", "200", "201", "201", "201"]
+    assert first["entry"][0]["response"]["location"] == \
+        f"Patient/{live_api.world.patients['ann']}"
+    stored = readings(conn)
+    assert [(r["metric"], r["value"]) for r in stored] == [
+        ("pulse", 72.0), ("spo2", 96.0), ("pulse", 75.0), ("spo2", 95.0)]
+    assert {r["patient_id"] for r in stored} == {live_api.world.patients["ann"]}
+    # The IG identifier is the reading's key; the compound SpO2 and its pulse share it.
+    keys = [e["resource"]["identifier"][0]["value"] for e in bundle["entry"][4:]]
+    assert [r["reading_key"] for r in stored] == [keys[1], keys[0], keys[2], keys[2]]
+    by_key = {(r["metric"], r["reading_key"]): r for r in stored}
+    created = [e["response"]["location"] for e in first["entry"][4:]]
+    assert created == [f"Observation/{observation_id(by_key[m, k])}"
+                       for m, k in (("spo2", keys[0]), ("pulse", keys[1]), ("spo2", keys[2]))]
+
+    again = valid_response(post_bundle(live_api.url, bundle, auth))
+    assert statuses(again) == ["200"] * 7
+    assert [e["response"]["location"] for e in again["entry"][4:]] == created
+    assert "Already stored" in again["entry"][4]["response"]["outcome"]["issue"][0][
+        "diagnostics"]
+    assert len(readings(conn)) == 4
+    assert (hub.stats.stored, hub.stats.duplicates) == (4, 0)  # the resend never reached it
+
+
+def test_bad_entries_are_refused_each_with_its_outcome_and_the_good_ones_are_stored(
+        live_api: LiveApi, hub: Ingest, conn: psycopg.Connection, log_guard: LogGuard) -> None:
+    auth = register_oximeter(live_api, log_guard)
+    register_oximeter(live_api, log_guard, patient="bob", device_id="ox-bob", serial="B-2")
+    at = a_minute_ago(5)
+    up = Upload(ANN_NHS, OXIMETER_EUI, "0400007825")
+    bob_url, stranger_url, bobs_device_url = "urn:uuid:bob", "urn:uuid:stranger", "urn:uuid:b2"
+    good = up.numeric(SPO2, 97, "%", at)
+    implausible = up.numeric(SPO2, 140, "%", at + timedelta(seconds=1))
+    unknown_code = up.numeric((("188736", "urn:iso:std:iso:11073:10101"),
+                               ("39156-5", "http://loinc.org")), 27.1, "kg/m2", at)
+    for_bob = up.numeric(SPO2, 94, "%", at, subject={"reference": bob_url})
+    from_stranger = up.numeric(PULSE, 70, "/min", at, device={"reference": stranger_url})
+    from_bobs = up.numeric(PULSE, 71, "/min", at, device={"reference": bobs_device_url})
+    too_long = up.numeric(PULSE, 73, "/min", at, identifier="k" * 129)
+    other_condition = up.numeric(PULSE, 74, "/min", at + timedelta(seconds=2))
+    other_condition["request"]["ifNoneExist"] = "identifier=not-this-one"
+    future = up.numeric(SPO2, 98, "%", datetime.now(UTC) + timedelta(hours=2))
+    update = up.numeric(SPO2, 96, "%", at + timedelta(seconds=3))
+    update["request"]["method"] = "PUT"
+    medication = {"fullUrl": "urn:uuid:med", "resource": {"resourceType": "Medication"},
+                  "request": {"method": "POST", "url": "Medication"}}
+    up.add(up.patient(BOB_NHS, url=bob_url),
+           up.device("FF-EE-DD-CC-BB-AA-99-88", "nobody-knows", url=stranger_url),
+           up.device("12-34-56-78-9A-BC-DE-F0", "B-2", url=bobs_device_url),
+           good, implausible, unknown_code, for_bob, from_stranger, from_bobs, too_long,
+           other_condition, future, update, medication)
+
+    body = valid_response(post_bundle(live_api.url, up.bundle(), auth))
+    assert list(zip(statuses(body), reasons(body), strict=True)) == [
+        ("200", None), ("200", None), ("200", None),            # Patient, gateway, oximeter
+        ("422", "patient-mismatch"),                             # Bob, not this device's
+        ("422", "unknown-device"),                               # a PHD nobody registered
+        ("422", "other-device"),                                 # Bob's oximeter
+        ("201", None),                                           # the good SpO2
+        ("422", "implausible-value"),
+        ("422", "unknown-metric"),
+        ("422", "patient-mismatch"),                             # subject: Bob's entry
+        ("422", "device-refused"),
+        ("422", "device-refused"),
+        ("422", "bad-reading-id"),
+        ("422", "unsupported-condition"),
+        ("422", "time-in-future"),
+        ("405", "unsupported-method"),
+        ("422", "unsupported-resource"),
+    ]
+    for entry in body["entry"]:
+        OperationOutcome.model_validate(entry["response"]["outcome"])
+    assert "129" in body["entry"][12]["response"]["outcome"]["issue"][0]["diagnostics"]
+    assert [(r["device_id"], r["metric"], r["value"]) for r in readings(conn)] == [
+        ("ox-phd", "spo2", 97.0)]
+    conn.rollback()
+    assert conn.execute("SELECT count(*) AS n FROM rejected_messages").fetchone()["n"] == 0
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    (b"{not json", "not-json"),
+    (b'{"resourceType": "Observation"}', "not-a-bundle"),
+    (b'{"resourceType": "Bundle", "type": "collection", "entry": []}', "malformed-bundle"),
+    (b'{"resourceType": "Bundle", "type": "transaction", "entry": [{"resource": '
+     b'{"resourceType": "Observation"}}]}', "malformed-bundle"),
+])
+def test_a_malformed_bundle_is_a_400_operation_outcome_and_stores_nothing(
+        live_api: LiveApi, hub: Ingest, conn: psycopg.Connection, log_guard: LogGuard,
+        body: bytes, code: str) -> None:
+    auth = register_oximeter(live_api, log_guard)
+    r = httpx.post(f"{live_api.url}/fhir", content=body, auth=auth, timeout=10,
+                   headers={"Content-Type": "application/fhir+json"})
+    assert r.status_code == 400, r.text
+    outcome = OperationOutcome.model_validate(r.json())
+    assert outcome.issue[0].details.coding[0].code == code
+    assert readings(conn) == []
+
+
+def test_a_bundle_with_one_good_and_malformed_envelope_stores_nothing(
+        live_api: LiveApi, hub: Ingest, conn: psycopg.Connection, log_guard: LogGuard) -> None:
+    auth = register_oximeter(live_api, log_guard)
+    bundle = oximetry_upload(a_minute_ago(2)).bundle()
+    bundle["entry"].append({"resource": {"resourceType": "Observation"}})  # no request
+    r = post_bundle(live_api.url, bundle, auth)
+    assert r.status_code == 400
+    assert "Bundle.entry[7].request" in r.json()["issue"][0]["diagnostics"]
+    assert readings(conn) == []
+
+
+def test_a_wrong_device_password_is_a_401_operation_outcome(
+        live_api: LiveApi, conn: psycopg.Connection, log_guard: LogGuard) -> None:
+    device_id, _ = register_oximeter(live_api, log_guard)
+    r = post_bundle(live_api.url, oximetry_upload(a_minute_ago()).bundle(),
+                    (device_id, "not-the-password"))
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"].startswith("Basic")
+    assert OperationOutcome.model_validate(r.json()).issue[0].code == "login"
+    assert readings(conn) == []
