@@ -18,6 +18,7 @@ from api.device_auth import SignedInDevice
 from api.render.operation_outcome import Issue
 from api.schemas.fhir_upload import BundleEntry, EntryRequest
 from telehub.domain.fhir_observations import decode_fhir_readings, fhir_subject
+from telehub.domain.nhs_number import normalise_nhs_number
 from telehub.domain.reading_checks import check_reading
 from telehub.domain.readings import NewReading
 from telehub.domain.units import NHS_NUMBER_SYSTEM
@@ -30,6 +31,7 @@ MDC_SYSTEM = "urn:iso:std:iso:11073:10101"
 TIME_STAMP_CODES = frozenset({"67975"})
 TIME_STAMP_PROFILE = "PhdCoincidentTimeStampObservation"
 GATEWAY_PROFILE = "PhgDevice"
+TAKEN = frozenset({"Patient", "Device", "Observation"})
 
 
 @dataclass(frozen=True)
@@ -76,12 +78,16 @@ class Entry:
 
 def check_entries(entries: Sequence[BundleEntry], ctx: Context) -> list[Entry]:
     """An Entry per upload entry: Patients and Devices settled, Observations checked."""
-    out = [Entry(i, str(e.resource.get("resourceType"))) for i, e in enumerate(entries)]
+    out = [Entry(i, _kind(e.resource)) for i, e in enumerate(entries)]
     by_url = {e.fullUrl: i for i, e in enumerate(entries) if e.fullUrl}
     device_urls = {_reference(e.resource.get("device")) for e in entries
                    if e.resource.get("resourceType") == "Observation"}
     for entry, raw in zip(out, entries, strict=True):
         try:
+            if entry.kind not in TAKEN:
+                raise ValidationError("unsupported-resource", f"A {entry.kind} is not taken: "
+                                      "Telehub stores Observations of registered devices "
+                                      "(with their Patient and Device).")
             _check_request(raw.request, entry.kind)
             if entry.kind == "Patient":
                 entry.answer(200, "This is the patient the device is registered to.",
@@ -96,10 +102,6 @@ def check_entries(entries: Sequence[BundleEntry], ctx: Context) -> list[Entry]:
                 _observation(entry, raw, ctx, out, by_url)
             except ValidationError as err:
                 entry.refuse(err)
-        elif entry.status == 0:
-            entry.refuse(ValidationError("unsupported-resource", f"A {entry.kind[:40]} is not "
-                                         "taken: Telehub stores Observations of registered "
-                                         "devices (with their Patient and Device)."))
     return out
 
 
@@ -117,6 +119,11 @@ def device_names(entries: Sequence[BundleEntry]) -> set[str]:
         elif isinstance(device, dict) and isinstance(device.get("identifier"), dict):
             names.add(str(device["identifier"].get("value", "")).strip())
     return {n for n in names if n}
+
+
+def _kind(resource: Mapping[str, Any]) -> str:
+    kind = resource.get("resourceType")
+    return kind[:40] if isinstance(kind, str) and kind else "resource without a resourceType"
 
 
 def _check_request(request: EntryRequest, kind: str) -> None:
@@ -139,9 +146,11 @@ def _patient(resource: Mapping[str, Any], device: SignedInDevice) -> tuple[str, 
     matched = None
     for identifier in identifiers:
         value = str(identifier.get("value", "")).strip()
-        if identifier.get("system") == NHS_NUMBER_SYSTEM and value != device.nhs_number:
-            matched = None
-            break
+        if identifier.get("system") == NHS_NUMBER_SYSTEM:
+            value = normalise_nhs_number(value)
+            if value != device.nhs_number:
+                matched = None
+                break
         if value in device.patient_refs:
             matched = matched or value
     if matched is None:

@@ -31,6 +31,7 @@ How an upload is stored, and why this way:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -129,7 +130,8 @@ def _upload_observation(body: bytes, conn: DbConn, state: ApiState, creds: Any,
         return _error(err)
     assert entry.issue is not None
     headers = {"Location": f"{base}/fhir/{entry.location}"} if entry.location else None
-    return JSONResponse(operation_outcome(entry.issue), status_code=entry.status,
+    issue = dataclasses.replace(entry.issue, expression=())  # no Bundle around it
+    return JSONResponse(operation_outcome(issue), status_code=entry.status,
                         headers=headers, media_type=FHIR_JSON)
 
 

@@ -9,83 +9,28 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from api.render.fhir import observation_id
 from ingest.service import Ingest
 from tests.api.conftest import LiveApi
-from tests.api.phd import PULSE, SPO2, Upload, post_bundle, pulse_component
+from tests.api.phd import (
+    ANN_NHS,
+    BOB_NHS,
+    OXIMETER_EUI,
+    PULSE,
+    SPO2,
+    Upload,
+    a_minute_ago,
+    oximetry_upload,
+    post_bundle,
+    readings,
+    reasons,
+    register_oximeter,
+    statuses,
+    valid_response,
+)
 from tests.log_guard import LogGuard
-
-ANN_NHS = "9990000026"  # tests.api.conftest.build_world
-BOB_NHS = "9990000034"
-OXIMETER_EUI = "00-1C-05-FF-FE-04-78-25"
-
-READINGS_SQL = """
-SELECT r.device_id AS device_pk, r.metric::text AS metric, r.reading_key, r.time, r.value,
-       r.patient_id, d.device_id
-  FROM readings r JOIN devices d ON d.id = r.device_id ORDER BY r.time, r.metric::text
-"""
-
-
-def register_oximeter(live_api: LiveApi, log_guard: LogGuard, patient: str = "ann",
-                      device_id: str = "ox-phd", serial: str = "0400007825") -> tuple[str, str]:
-    """An oximeter registered to `patient`, with its MQTT password: the gateway's sign-in."""
-    with live_api.client("admin") as c:
-        r = c.post("/devices", json={"device_id": device_id, "kind": "oximeter",
-                                     "serial": serial,
-                                     "patient_id": live_api.world.patients[patient]})
-        assert r.status_code == 201, r.text
-        password = c.post(f"/devices/{device_id}/credentials").json()["password"]
-    log_guard.register(password)
-    return device_id, password
-
-
-def readings(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
-    """Every stored reading (a fresh snapshot)."""
-    conn.rollback()
-    return conn.execute(READINGS_SQL).fetchall()
-
-
-def statuses(body: dict[str, Any]) -> list[str]:
-    """Each response entry's status code."""
-    return [e["response"]["status"].split()[0] for e in body["entry"]]
-
-
-def reasons(body: dict[str, Any]) -> list[str | None]:
-    """Each response entry's Telehub reason code (None when it has none)."""
-    out = []
-    for e in body["entry"]:
-        details = e["response"]["outcome"]["issue"][0].get("details")
-        out.append(details["coding"][0]["code"] if details else None)
-    return out
-
-
-def valid_response(r: httpx.Response) -> dict[str, Any]:
-    """The transaction-response Bundle, checked against the FHIR R4B models."""
-    assert r.status_code == 200, r.text
-    assert r.headers["content-type"].startswith("application/fhir+json")
-    body: dict[str, Any] = r.json()
-    Bundle.model_validate(body)
-    assert body["type"] == "transaction-response"
-    return body
-
-
-def a_minute_ago(minutes: float = 1) -> datetime:
-    """A recent measurement time, to the hundredth of a second as PHDs report it."""
-    moment = datetime.now(UTC) - timedelta(minutes=minutes)
-    return moment.replace(microsecond=moment.microsecond // 10_000 * 10_000)
-
-
-def oximetry_upload(at: datetime) -> Upload:
-    """A pulse oximeter's upload: an SpO2 and a pulse, then an SpO2 carrying its pulse."""
-    up = Upload(ANN_NHS, OXIMETER_EUI, "0400007825")
-    later = at + timedelta(minutes=1)
-    return up.add(up.time_stamp(at),
-                  up.numeric(SPO2, 96, "%", at),
-                  up.numeric(PULSE, 72, "/min", at),
-                  up.numeric(SPO2, 95, "%", later, components=[pulse_component(75)]))
 
 
 def test_a_gateway_upload_is_stored_once_and_a_resend_answers_with_the_existing_resources(

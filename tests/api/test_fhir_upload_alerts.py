@@ -12,11 +12,13 @@ import psycopg
 from ingest.service import Ingest
 from telehub.care import registration as registry
 from tests.api.conftest import LiveApi
-from tests.api.phd import SPO2, Upload, post_bundle
-from tests.api.test_fhir_upload import (
+from tests.api.phd import (
     ANN_NHS,
     OXIMETER_EUI,
+    SPO2,
+    Upload,
     a_minute_ago,
+    post_bundle,
     register_oximeter,
     statuses,
     valid_response,

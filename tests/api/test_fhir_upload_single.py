@@ -15,13 +15,15 @@ from ingest.service import Ingest
 from telehub.config import Settings
 from telehub.domain.units import NHS_NUMBER_SYSTEM
 from tests.api.conftest import LiveApi
-from tests.api.phd import SPO2, Upload, post_bundle
-from tests.api.test_fhir_upload import (
+from tests.api.phd import (
     ANN_NHS,
     BOB_NHS,
     OXIMETER_EUI,
+    SPO2,
+    Upload,
     a_minute_ago,
     oximetry_upload,
+    post_bundle,
     readings,
     register_oximeter,
     statuses,
