@@ -138,7 +138,7 @@ def _check_request(request: EntryRequest, kind: str) -> None:
 def _patient(resource: Mapping[str, Any], device: SignedInDevice) -> tuple[str, int]:
     """(the matched identifier value, the patient's id) when the Patient is the device's."""
     assert device.patient_id is not None
-    identifiers = [i for i in resource.get("identifier") or [] if isinstance(i, dict)]
+    identifiers = _dicts(resource.get("identifier"))
     if not identifiers:
         raise ValidationError("missing-field", "The Patient has no identifier: send the NHS "
                               f"number ({NHS_NUMBER_SYSTEM}) or the patient's Telehub key "
@@ -161,8 +161,8 @@ def _patient(resource: Mapping[str, Any], device: SignedInDevice) -> tuple[str, 
 
 
 def _device_names(resource: Mapping[str, Any]) -> list[str]:
-    names = [str(i.get("value")).strip() for i in resource.get("identifier") or []
-             if isinstance(i, dict) and i.get("value") is not None]
+    names = [str(i.get("value")).strip() for i in _dicts(resource.get("identifier"))
+             if i.get("value") is not None]
     if resource.get("serialNumber") is not None:
         names.append(str(resource["serialNumber"]).strip())
     return [n for n in names if n]
@@ -180,8 +180,7 @@ def _device_entry(entry: Entry, raw: BundleEntry, ctx: Context, measures: bool) 
         entry.own_device = True
         return
     _refuse_other_device(names, ctx)
-    profiles = (raw.resource.get("meta") or {}).get("profile") or []
-    if not measures or any(str(p).endswith(GATEWAY_PROFILE) for p in profiles):
+    if not measures or _has_profile(raw.resource, GATEWAY_PROFILE):
         entry.answer(200, "The gateway is noted; Telehub keeps no record of gateways.")
         return
     raise ValidationError("unknown-device", "No registered device has this Device's identifier "
@@ -226,13 +225,23 @@ def _observation(entry: Entry, raw: BundleEntry, ctx: Context, entries: Sequence
 
 
 def _is_time_stamp(resource: Mapping[str, Any]) -> bool:
-    profiles = (resource.get("meta") or {}).get("profile") or []
-    if any(str(p).endswith(TIME_STAMP_PROFILE) for p in profiles):
+    if _has_profile(resource, TIME_STAMP_PROFILE):
         return True
-    codings = (resource.get("code") or {}).get("coding") or []
+    code = resource.get("code")
+    codings = _dicts(code.get("coding") if isinstance(code, dict) else None)
     return "valueQuantity" not in resource and any(
-        isinstance(c, dict) and c.get("system") == MDC_SYSTEM and c.get("code") in
-        TIME_STAMP_CODES for c in codings)
+        c.get("system") == MDC_SYSTEM and c.get("code") in TIME_STAMP_CODES for c in codings)
+
+
+def _has_profile(resource: Mapping[str, Any], name: str) -> bool:
+    meta = resource.get("meta")
+    profiles = meta.get("profile") if isinstance(meta, dict) else None
+    return isinstance(profiles, list) and any(str(p).endswith(name) for p in profiles)
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    """The objects of a JSON list (anything else holds none)."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 def _reference(value: Any) -> str | None:
@@ -288,7 +297,7 @@ def _conditional_identifiers(condition: str, identifiers: Any) -> list[Any]:
                               "Observation's identifier: identifier=<system>|<value>.")
     token = params[0][1]
     system, _, value = token.rpartition("|") if "|" in token else (None, "", token)
-    listed = [i for i in identifiers or [] if isinstance(i, dict)]
+    listed = _dicts(identifiers)
     for position, identifier in enumerate(listed):
         if str(identifier.get("value")) == value and (
                 system is None or (identifier.get("system") or "") == system):

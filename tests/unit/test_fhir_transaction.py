@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from api.device_auth import SignedInDevice
 from api.fhir_transaction import Context, Entry, check_entries
@@ -124,3 +126,27 @@ def test_entries_that_are_not_creates_of_known_resources_are_refused() -> None:
     [nameless] = check({"resource": {"id": "x"}, "request": {"method": "POST", "url": ""}})
     assert reason(nameless) == "unsupported-resource"
     assert nameless.issue is not None and "without a resourceType" in nameless.issue.diagnostics
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=3)
+                    | st.dictionaries(st.sampled_from(["value", "system", "reference", "code",
+                                                       "coding", "profile", "identifier"]),
+                                      inner, max_size=3),
+                    max_leaves=12)
+FIELDS = ["meta", "identifier", "code", "subject", "device", "component", "valueQuantity",
+          "serialNumber", "effectiveDateTime", "status"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from(["Patient", "Device", "Observation"]),
+       fields=st.dictionaries(st.sampled_from(FIELDS), JSON, max_size=6),
+       condition=st.none() | st.text(max_size=20))
+def test_any_shape_of_resource_is_answered_never_raised(
+        kind: str, fields: dict[str, Any], condition: str | None) -> None:
+    request = {} if condition is None else {"ifNoneExist": condition}
+    patient = create({"resourceType": "Patient", "identifier": fields.get("identifier")},
+                     "urn:uuid:p")
+    [_, entry] = check(patient, create({"resourceType": kind, **fields}, **request))
+    assert entry.status in (0, 200, 405, 422)
+    assert (entry.status == 0) == bool(entry.readings)
