@@ -74,10 +74,12 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
                        (401, "Unknown device or wrong password (OperationOutcome)"),
                        (409, "The device may not send readings now (OperationOutcome)"),
                        (503, "The broker is not reachable (OperationOutcome)"))}
+_BODY = {"requestBody": {"required": True,
+                         "content": {FHIR_JSON: {"schema": {"type": "object"}}}}}
 
 
 @router.post("", summary="Upload a PHD IG transaction Bundle as a device",
-             response_class=JSONResponse, responses=_RESPONSES)
+             response_class=JSONResponse, responses=_RESPONSES, openapi_extra=_BODY)
 async def upload_bundle(request: Request, conn: Conn, state: State,
                         creds: DeviceCredentials) -> JSONResponse:
     """Each entry stored or refused with its own OperationOutcome (transaction-response)."""
@@ -86,7 +88,7 @@ async def upload_bundle(request: Request, conn: Conn, state: State,
 
 
 @router.post("/Observation", summary="Upload one Observation as a device",
-             response_class=JSONResponse, responses=_RESPONSES)
+             response_class=JSONResponse, responses=_RESPONSES, openapi_extra=_BODY)
 async def upload_observation(request: Request, conn: Conn, state: State,
                              creds: DeviceCredentials,
                              if_none_exist: Annotated[str | None,
