@@ -17,10 +17,13 @@ from telehub.errors import ValidationError
 
 device_basic = HTTPBasic(auto_error=False, description="Device id and its MQTT password")
 
+# The gateway's key for the patient counts only while the device is still that patient's.
 DEVICE_SQL = """
 SELECT d.id AS device_pk, d.device_id, d.serial, d.active, d.credential_hash, d.patient_id,
-       d.kind::text, p.status::text AS patient_status, p.nhs_number, p.display_id
+       d.kind::text, p.status::text AS patient_status, p.nhs_number, p.display_id,
+       k.system AS key_system, k.value AS key_value
   FROM devices d LEFT JOIN patients p ON p.id = d.patient_id
+  LEFT JOIN device_gateway_keys k ON k.device_id = d.id AND k.patient_id = d.patient_id
  WHERE d.device_id = %s
 """
 REFUSED = ApiError(401, "Unknown device or wrong device password.", "bad-device-credentials",
@@ -41,12 +44,16 @@ class SignedInDevice:
     # Kept out of repr so no log line or traceback can ever show an NHS number.
     nhs_number: str | None = field(repr=False)
     display_id: str | None = field(repr=False)
+    # The key a gateway names this patient by (system may be None: any system), if mapped.
+    key_system: str | None = field(default=None, repr=False)
+    key_value: str | None = field(default=None, repr=False)
 
     @property
     def patient_refs(self) -> frozenset[str]:
-        """Every way a payload may name the device's own patient: NHS number, key, id."""
-        return frozenset(str(r) for r in (self.nhs_number, self.display_id, self.patient_id)
-                         if r is not None)
+        """Every way a payload may name the device's own patient: NHS number, Telehub key,
+        id, and the gateway's key for the patient."""
+        return frozenset(str(r) for r in (self.nhs_number, self.display_id, self.patient_id,
+                                          self.key_value) if r is not None)
 
 
 DeviceCredentials = Annotated[HTTPBasicCredentials | None, Depends(device_basic)]
@@ -70,7 +77,8 @@ def _device(row: dict[str, Any]) -> SignedInDevice:
     return SignedInDevice(pk=row["device_pk"], device_id=row["device_id"], serial=row["serial"],
                           active=row["active"], kind=row["kind"], patient_id=row["patient_id"],
                           patient_status=row["patient_status"], nhs_number=row["nhs_number"],
-                          display_id=row["display_id"])
+                          display_id=row["display_id"], key_system=row["key_system"],
+                          key_value=row["key_value"])
 
 
 def check_may_send(device: SignedInDevice) -> None:

@@ -145,19 +145,27 @@ def _patient(resource: Mapping[str, Any], device: SignedInDevice) -> tuple[str, 
                               f"({DISPLAY_ID_SYSTEM}).")
     matched = None
     for identifier in identifiers:
-        value = str(identifier.get("value", "")).strip()
-        if identifier.get("system") == NHS_NUMBER_SYSTEM:
-            value = normalise_nhs_number(value)
-            if value != device.nhs_number:
-                matched = None
-                break
-        if value in device.patient_refs:
-            matched = matched or value
+        system, value = identifier.get("system"), str(identifier.get("value", "")).strip()
+        if system == NHS_NUMBER_SYSTEM and normalise_nhs_number(value) != device.nhs_number:
+            matched = None  # an NHS number of anyone else outweighs every other key
+            break
+        if matched is None and _names_patient(device, system, value):
+            matched = value
     if matched is None:
         raise ValidationError("patient-mismatch", "The Patient names a patient other than the "
                               f"one device '{device.device_id}' is registered to (by NHS "
-                              "number or Telehub key).")
+                              "number, Telehub key or the gateway's key mapped to the "
+                              "device).")
     return matched, device.patient_id
+
+
+def _names_patient(device: SignedInDevice, system: Any, value: str) -> bool:
+    """Whether an identifier names the device's patient."""
+    if system == NHS_NUMBER_SYSTEM:
+        return normalise_nhs_number(value) == device.nhs_number
+    if device.key_value is not None and value == device.key_value:
+        return device.key_system is None or system == device.key_system
+    return value in (device.display_id, str(device.patient_id))
 
 
 def _device_names(resource: Mapping[str, Any]) -> list[str]:
@@ -285,6 +293,13 @@ def _subject_patient(resource: Mapping[str, Any], ctx: Context, entries: Sequenc
         if target.kind != "Patient" or target.status != 200:
             raise ValidationError("patient-mismatch", f"Its subject, entry {target.index}, is "
                                   "not the patient the device is registered to.")
+        return str(ctx.device.patient_id)
+    identifier = subject.get("identifier") if isinstance(subject, dict) else None
+    if isinstance(identifier, dict) and identifier.get("value") is not None:
+        if not _names_patient(ctx.device, identifier.get("system"),
+                              str(identifier["value"]).strip()):
+            raise ValidationError("patient-mismatch", "The Observation's subject names a "
+                                  "patient other than the one this device is registered to.")
         return str(ctx.device.patient_id)
     return fhir_subject(subject)
 

@@ -25,6 +25,7 @@ from api.routes import (
     fhir,
     fhir_upload,
     follow_ups,
+    gateway_keys,
     health,
     ingest_http,
     outcomes,
@@ -102,6 +103,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(SecurityHeaders, docs_paths=docs)
     for module in (health, auth, caseload, patients, devices, readings, thresholds, alerts,
                    teams, audit, fhir, ingest_http, care_team, care_plans, risk, responder,
-                   telecare, admissions, follow_ups, outcomes, fhir_upload):
+                   telecare, admissions, follow_ups, outcomes, fhir_upload, gateway_keys):
         app.include_router(module.router)
     return app

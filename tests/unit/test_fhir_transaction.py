@@ -3,6 +3,7 @@ Patient is, which identifier a conditional create names, what is refused and why
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -96,6 +97,21 @@ def test_the_patient_must_be_the_devices_by_nhs_number_or_telehub_key(
         # The hub is told the patient by Telehub key, never by NHS number.
         assert checked[1].message["subject"] == {
             "identifier": {"system": "urn:telehub:display-id", "value": "TH-000042"}}
+
+
+@pytest.mark.parametrize(("key_system", "system", "named"), [
+    (None, "urn:any", True), ("urn:gw", "urn:gw", True), ("urn:gw", "urn:other", False),
+    ("urn:gw", None, False)])
+def test_a_mapped_gateway_key_names_the_patient_in_its_system(
+        key_system: str | None, system: str | None, named: bool) -> None:
+    device = dataclasses.replace(DEVICE, key_system=key_system, key_value="user-77")
+    identifier = {"value": "user-77"} | ({"system": system} if system else {})
+    bundle = TransactionBundle.model_validate({"resourceType": "Bundle", "type": "batch",
+                                               "entry": [create({"resourceType": "Patient",
+                                                                 "identifier": [identifier]})]})
+    [entry] = check_entries(bundle.entry, Context(device, {}, NOW, 300, 30))
+    assert (entry.status, reason(entry)) == ((200, None) if named else
+                                             (422, "patient-mismatch"))
 
 
 def test_devices_are_matched_by_identifier_or_serial_and_gateways_are_noted() -> None:
