@@ -57,6 +57,7 @@ class Entry:
     readings: list[NewReading] = field(default_factory=list)
     conditional: bool = False             # ifNoneExist: matched on the identifier alone
     own_device: bool = False              # a Device entry that is the signed-in device
+    warnings: list[Issue] = field(default_factory=list)  # readings of it that were refused
     message: dict[str, Any] | None = None  # the Observation as the hub is given it
 
     def answer(self, status: int, text: str, location: str | None = None) -> None:
@@ -66,9 +67,14 @@ class Entry:
 
     def refuse(self, err: ValidationError, status: int = 422) -> None:
         """Settle the entry as refused, with the reason code."""
-        self.status, self.readings, self.message = status, [], None
+        self.status, self.readings, self.message, self.warnings = status, [], None, []
         self.issue = Issue(err.message, code="not-supported" if status == 405 else "invalid",
                            reason=err.code, expression=(f"Bundle.entry[{self.index}]",))
+
+    def outcome(self) -> tuple[Issue, ...]:
+        """The issues of the entry's OperationOutcome: its answer, then any warnings."""
+        assert self.issue is not None
+        return (self.issue, *self.warnings)
 
     @property
     def status_line(self) -> str:
@@ -221,11 +227,23 @@ def _observation(entry: Entry, raw: BundleEntry, ctx: Context, entries: Sequence
     if patient_ref is not None:
         message["subject"] = {"identifier": {"value": patient_ref}}
     assert ctx.device.patient_id is not None
-    entry.readings = [
-        check_reading(r, patient_id=ctx.device.patient_id, device_pk=ctx.device.pk,
-                      patient_refs=ctx.device.patient_refs, now=ctx.now,
-                      future_tolerance_s=ctx.future_tolerance_s, horizon_days=ctx.horizon_days)
-        for r in decode_fhir_readings(message, None)]
+    # As the hub does: each reading of the Observation (an SpO2 and its pulse) stands alone,
+    # so a bad pulse component is told as a warning and costs the good SpO2 nothing.
+    refused: list[tuple[str | None, ValidationError]] = []
+    for decoded in decode_fhir_readings(message, None):
+        try:
+            entry.readings.append(check_reading(
+                decoded, patient_id=ctx.device.patient_id, device_pk=ctx.device.pk,
+                patient_refs=ctx.device.patient_refs, now=ctx.now,
+                future_tolerance_s=ctx.future_tolerance_s, horizon_days=ctx.horizon_days))
+        except ValidationError as err:
+            refused.append((decoded.metric, err))
+    if not entry.readings:
+        raise refused[0][1]
+    entry.warnings = [Issue(f"The {metric} reading is not stored: {err.message}",
+                            severity="warning", reason=err.code,
+                            expression=(f"Bundle.entry[{entry.index}]",))
+                      for metric, err in refused]
     if patient_ref is not None:  # checked: the hub is told the patient by Telehub key only
         message["subject"] = {"identifier": {"system": DISPLAY_ID_SYSTEM,
                                              "value": ctx.device.display_id}}

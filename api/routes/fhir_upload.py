@@ -130,10 +130,9 @@ def _upload_observation(body: bytes, conn: DbConn, state: ApiState, creds: Any,
         if isinstance(err, pydantic.ValidationError):
             err = ApiError(400, "The If-None-Exist header is too long.", "bad-condition")
         return _error(err)
-    assert entry.issue is not None
     headers = {"Location": f"{base}/fhir/{entry.location}"} if entry.location else None
-    issue = dataclasses.replace(entry.issue, expression=())  # no Bundle around it
-    return JSONResponse(operation_outcome(issue), status_code=entry.status,
+    issues = [dataclasses.replace(i, expression=()) for i in entry.outcome()]  # no Bundle
+    return JSONResponse(operation_outcome(*issues), status_code=entry.status,
                         headers=headers, media_type=FHIR_JSON)
 
 
@@ -256,11 +255,10 @@ def _publish(state: ApiState, device: SignedInDevice, entries: Sequence[Entry]) 
 
 
 def _response_entry(entry: Entry) -> dict[str, Any]:
-    assert entry.issue is not None
     response: dict[str, Any] = {"status": entry.status_line}
     if entry.location:
         response["location"] = entry.location
-    response["outcome"] = operation_outcome(entry.issue)
+    response["outcome"] = operation_outcome(*entry.outcome())
     return {"response": response}
 
 

@@ -38,8 +38,9 @@ def decode_fhir_readings(resource: Mapping[str, Any], index: int | None = None
     code is a metric Telehub knows (an SpO2 with its pulse rate, as a pulse oximeter sends
     them together; or a compound Observation whose values are all in components).
 
-    Components of other codes (the PHD IG's supplemental types, a blood pressure's mean) say
-    something about the measurement, not a reading of their own, and are passed over.
+    Components of other codes (the PHD IG's supplemental types, a blood pressure's mean), or
+    without a valueQuantity (a dataAbsentReason), say something about the measurement, not a
+    reading of their own, and are passed over.
     """
     _check_observation(resource)
     components = _component_readings(resource, index)
@@ -73,10 +74,11 @@ def _component_readings(resource: Mapping[str, Any], index: int | None) -> list[
             loinc = loinc_code(component.get("code"))
         except ValidationError:
             continue  # not a reading of a metric Telehub knows
+        # A component without a usable value is still its reading, refused on its own by
+        # the checks (not-a-number), so it neither hides nor costs the Observation's others.
         quantity = component["valueQuantity"]
-        if not isinstance(quantity, dict) or quantity.get("value") is None:
-            raise ValidationError("missing-field", "An Observation component has no "
-                                  "valueQuantity value.")
+        if not isinstance(quantity, dict):
+            quantity = {"value": None}
         metric = LOINC_METRICS[loinc].value
         if metric in seen:
             raise ValidationError("duplicate-component", f"The Observation carries two "
@@ -94,7 +96,7 @@ def _reading(resource: Mapping[str, Any], index: int | None, loinc: str,
     return RawReading(
         index=index,
         metric=LOINC_METRICS[loinc].value,
-        value=number(quantity["value"]),
+        value=number(quantity.get("value")),
         unit=quantity.get("code") or quantity.get("unit"),
         time=when,
         reading_id=reading_id(observation_key(resource)),

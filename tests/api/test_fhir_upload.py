@@ -22,6 +22,7 @@ from tests.api.phd import (
     SPO2,
     Upload,
     a_minute_ago,
+    codes,
     oximetry_upload,
     post_bundle,
     readings,
@@ -86,11 +87,13 @@ def test_bad_entries_are_refused_each_with_its_outcome_and_the_good_ones_are_sto
     update["request"]["method"] = "PUT"
     medication = {"fullUrl": "urn:uuid:med", "resource": {"resourceType": "Medication"},
                   "request": {"method": "POST", "url": "Medication"}}
+    bad_pulse = up.numeric(SPO2, 93, "%", at + timedelta(seconds=4), components=[
+        {"code": codes(PULSE), "valueQuantity": {"value": "n/a", "code": "/min"}}])
     up.add(up.patient(BOB_NHS, url=bob_url),
            up.device("FF-EE-DD-CC-BB-AA-99-88", "nobody-knows", url=stranger_url),
            up.device("12-34-56-78-9A-BC-DE-F0", "B-2", url=bobs_device_url),
            good, implausible, unknown_code, for_bob, from_stranger, from_bobs, too_long,
-           other_condition, future, update, medication)
+           other_condition, future, update, medication, bad_pulse)
 
     body = valid_response(post_bundle(live_api.url, up.bundle(), auth))
     assert list(zip(statuses(body), reasons(body), strict=True)) == [
@@ -109,14 +112,20 @@ def test_bad_entries_are_refused_each_with_its_outcome_and_the_good_ones_are_sto
         ("422", "time-in-future"),
         ("405", "unsupported-method"),
         ("422", "unsupported-resource"),
+        ("201", None),                                           # its SpO2; the pulse not
     ]
     for entry in body["entry"]:
         OperationOutcome.model_validate(entry["response"]["outcome"])
     assert "129" in body["entry"][12]["response"]["outcome"]["issue"][0]["diagnostics"]
+    warning = body["entry"][-1]["response"]["outcome"]["issue"][1]
+    assert (warning["severity"], warning["details"]["coding"][0]["code"]) == (
+        "warning", "not-a-number")
     assert [(r["device_id"], r["metric"], r["value"]) for r in readings(conn)] == [
-        ("ox-phd", "spo2", 97.0)]
+        ("ox-phd", "spo2", 97.0), ("ox-phd", "spo2", 93.0)]
+    # Only what passed reached the hub, which recorded the one refusal it was handed.
     conn.rollback()
-    assert conn.execute("SELECT count(*) AS n FROM rejected_messages").fetchall() == [{"n": 0}]
+    assert conn.execute("SELECT reason_code FROM rejected_messages").fetchall() == [
+        {"reason_code": "not-a-number"}]
 
 
 @pytest.mark.parametrize(("body", "code"), [

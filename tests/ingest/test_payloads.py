@@ -341,3 +341,12 @@ def test_supplemental_components_alone_leave_a_numeric_observation_one_reading()
 def test_an_observation_identifier_longer_than_the_key_limit_is_refused_with_its_length() -> None:
     with pytest.raises(ValidationError, match=r"1–128 printable characters \(this one has 129"):
         decode(_oximetry(identifier=[{"value": "x" * 129}]))
+
+
+def test_a_pulse_component_without_a_number_is_refused_alone_and_the_spo2_is_kept() -> None:
+    spo2, pulse = decode(_oximetry(component=[{**PULSE_COMPONENT,
+                                               "valueQuantity": {"value": None}}]))
+    assert validate_reading(spo2, DEVICE, now=NOW, limits=LIMITS).value == 93.0
+    with pytest.raises(ValidationError) as info:
+        validate_reading(pulse, DEVICE, now=NOW, limits=LIMITS)
+    assert info.value.code == "not-a-number"
