@@ -36,12 +36,8 @@ def decode_error(payload: bytes, **limits: int) -> str:
     return info.value.code
 
 
-def validate(body: dict[str, object], device: DeviceRecord = DEVICE) -> list[object]:
+def validate(body: dict[str, object], device: DeviceRecord = DEVICE) -> list[NewReading]:
     return [validate_reading(r, device, now=NOW, limits=LIMITS) for r in decode(body)]
-
-
-def validated(body: dict[str, object]) -> list[NewReading]:
-    return [validate_reading(r, DEVICE, now=NOW, limits=LIMITS) for r in decode(body)]
 
 
 def refusal(body: dict[str, object]) -> str:
@@ -318,7 +314,7 @@ SUPPLEMENTAL = {"code": {"coding": [{"system": "urn:iso:std:iso:11073:10101", "c
 
 
 def test_an_spo2_observation_with_a_pulse_component_is_two_readings_of_one_identity() -> None:
-    stored = validated(_oximetry(component=[SUPPLEMENTAL, PULSE_COMPONENT]))
+    stored = validate(_oximetry(component=[SUPPLEMENTAL, PULSE_COMPONENT]))
     assert [(r.metric.value, r.value, r.reading_key) for r in stored] == [
         ("spo2", 93.0, "EUI64-ox-150456-20261122080100"),
         ("pulse", 104.0, "EUI64-ox-150456-20261122080100")]
@@ -329,12 +325,12 @@ def test_a_compound_observation_with_values_only_in_components_is_read_from_them
             "valueQuantity": {"value": 95, "code": "%"}}
     body = _oximetry(component=[spo2, PULSE_COMPONENT])
     del body["valueQuantity"]
-    assert sorted((r.metric.value, r.value) for r in validated(body)) == [
+    assert sorted((r.metric.value, r.value) for r in validate(body)) == [
         ("pulse", 104.0), ("spo2", 95.0)]
 
 
 def test_supplemental_components_alone_leave_a_numeric_observation_one_reading() -> None:
-    assert [(r.metric.value, r.value) for r in validated(_oximetry(
+    assert [(r.metric.value, r.value) for r in validate(_oximetry(
         component=[SUPPLEMENTAL]))] == [("spo2", 93.0)]
 
 
