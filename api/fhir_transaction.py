@@ -21,10 +21,9 @@ from telehub.domain.fhir_observations import decode_fhir_readings, fhir_subject
 from telehub.domain.nhs_number import normalise_nhs_number
 from telehub.domain.reading_checks import check_reading
 from telehub.domain.readings import NewReading
-from telehub.domain.units import NHS_NUMBER_SYSTEM
+from telehub.domain.units import DISPLAY_ID_SYSTEM, NHS_NUMBER_SYSTEM
 from telehub.errors import ValidationError
 
-DISPLAY_ID_SYSTEM = "urn:telehub:display-id"  # the patient's Telehub key, as /fhir/Patient says
 MDC_SYSTEM = "urn:iso:std:iso:11073:10101"
 # MDC_ATTR_TIME_ABS: a PHD IG gateway's record of the device's clock, which it has already
 # used to correct the measurement times; not a measurement itself.
