@@ -19,7 +19,8 @@ How an upload is stored, and why this way:
 - **201 only when stored.** After publishing, the route waits (at most `STORE_WAIT_S`) until
   the hub has committed the readings, then answers 201 with their location; a reading the
   hub has not stored by then is answered 202 (accepted, not yet confirmed): sending the
-  same upload again is safe and answers 200 once it is stored.
+  same upload again is safe and answers 200 once it is stored. No database connection is
+  held while waiting, so gateways waiting on a stopped hub never starve staff of the pool.
 - **Per entry, not all or nothing.** A transaction Bundle is processed entry by entry
   (like a batch): a refused reading must not cost a patient the good readings sent with it.
   A Bundle that is malformed as a whole is a 400 OperationOutcome and stores nothing.
@@ -35,15 +36,18 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Sequence
-from typing import Annotated, Any
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Annotated, Any, cast
 
+import psycopg
 import pydantic
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import Conn, DbConn, State
+from api.deps import DbConn, State
 from api.device_auth import DeviceCredentials, SignedInDevice, check_may_send, signed_in_device
 from api.errors import ApiError
 from api.fhir_transaction import Context, Entry, check_entries, device_names
@@ -74,66 +78,90 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
                        (401, "Unknown device or wrong password (OperationOutcome)"),
                        (409, "The device may not send readings now (OperationOutcome)"),
                        (503, "The broker is not reachable (OperationOutcome)"))}
+_NO_DATABASE = ApiError(503, "The database is not reachable; nothing was stored. Send again "
+                       "shortly.", "database-unavailable", {"Retry-After": "5"})
 _BODY = {"requestBody": {"required": True,
                          "content": {FHIR_JSON: {"schema": {"type": "object"}}}}}
 
 
 @router.post("", summary="Upload a PHD IG transaction Bundle as a device",
              response_class=JSONResponse, responses=_RESPONSES, openapi_extra=_BODY)
-async def upload_bundle(request: Request, conn: Conn, state: State,
-                        creds: DeviceCredentials) -> JSONResponse:
+async def upload_bundle(request: Request, state: State, creds: DeviceCredentials
+                        ) -> JSONResponse:
     """Each entry stored or refused with its own OperationOutcome (transaction-response)."""
     body = await request.body()
-    return await run_in_threadpool(_upload_bundle, body, conn, state, creds)
+    return await run_in_threadpool(_upload_bundle, body, state, creds)
 
 
 @router.post("/Observation", summary="Upload one Observation as a device",
              response_class=JSONResponse, responses=_RESPONSES, openapi_extra=_BODY)
-async def upload_observation(request: Request, conn: Conn, state: State,
-                             creds: DeviceCredentials,
+async def upload_observation(request: Request, state: State, creds: DeviceCredentials,
                              if_none_exist: Annotated[str | None,
                                                       Header(alias="If-None-Exist")] = None,
                              ) -> JSONResponse:
     """201 and Location once stored, 200 if it already was, 202 if not yet, 422 if refused."""
     body = await request.body()
     base = str(request.base_url).rstrip("/")
-    return await run_in_threadpool(_upload_observation, body, conn, state, creds,
-                                   if_none_exist, base)
+    return await run_in_threadpool(_upload_observation, body, state, creds, if_none_exist,
+                                   base)
 
 
-def _upload_bundle(body: bytes, conn: DbConn, state: ApiState, creds: Any) -> JSONResponse:
+@contextmanager
+def _connection(state: ApiState) -> Iterator[DbConn]:
+    """A pooled connection for one step: none is held while the upload waits for the hub,
+    so gateways waiting on a stopped hub never starve staff of connections."""
+    with state.pool.connection() as conn:
+        yield cast(DbConn, conn)
+
+
+def _upload_bundle(body: bytes, state: ApiState, creds: Any) -> JSONResponse:
     try:
-        device = signed_in_device(conn, creds)
-        check_may_send(device)
-        bundle = _bundle(_json(body), state.settings.ingest.max_batch_readings)
-        entries = _check(conn, state, device, bundle.entry)
-        _store(conn, state, device, entries)
+        with _connection(state) as conn:
+            device = signed_in_device(conn, creds)
+            check_may_send(device)
+            bundle = _bundle(_json(body), state.settings.ingest.max_batch_readings)
+            entries = _check(conn, state, device, bundle.entry)
+            fresh = _answer_existing(conn, device, entries)
+        _store(state, device, fresh)
     except ApiError as err:
         return _error(err)
+    except (PoolTimeout, psycopg.OperationalError):
+        return _error(_NO_DATABASE)
     out = {"resourceType": "Bundle", "type": f"{bundle.type}-response",
            "entry": [_response_entry(e) for e in entries]}
     return JSONResponse(out, media_type=FHIR_JSON)
 
 
-def _upload_observation(body: bytes, conn: DbConn, state: ApiState, creds: Any,
-                        if_none_exist: str | None, base: str) -> JSONResponse:
+def _upload_observation(body: bytes, state: ApiState, creds: Any, if_none_exist: str | None,
+                        base: str) -> JSONResponse:
     try:
-        device = signed_in_device(conn, creds)
-        check_may_send(device)
-        document = _json(body)
-        if not isinstance(document, dict) or document.get("resourceType") != "Observation":
-            raise ApiError(400, "The body must be a FHIR Observation.", "not-an-observation")
-        request = EntryRequest(method="POST", url="Observation", ifNoneExist=if_none_exist)
-        [entry] = _check(conn, state, device, [BundleEntry(resource=document, request=request)])
-        _store(conn, state, device, [entry])
-    except (ApiError, pydantic.ValidationError) as err:
-        if isinstance(err, pydantic.ValidationError):
-            err = ApiError(400, "The If-None-Exist header is too long.", "bad-condition")
+        with _connection(state) as conn:
+            device = signed_in_device(conn, creds)
+            check_may_send(device)
+            document = _json(body)
+            if not isinstance(document, dict) or document.get("resourceType") != "Observation":
+                raise ApiError(400, "The body must be a FHIR Observation.",
+                               "not-an-observation")
+            request = _single_request(if_none_exist)
+            [entry] = _check(conn, state, device,
+                             [BundleEntry(resource=document, request=request)])
+            fresh = _answer_existing(conn, device, [entry])
+        _store(state, device, fresh)
+    except ApiError as err:
         return _error(err)
+    except (PoolTimeout, psycopg.OperationalError):
+        return _error(_NO_DATABASE)
     headers = {"Location": f"{base}/fhir/{entry.location}"} if entry.location else None
     issues = [dataclasses.replace(i, expression=()) for i in entry.outcome()]  # no Bundle
     return JSONResponse(operation_outcome(*issues), status_code=entry.status,
                         headers=headers, media_type=FHIR_JSON)
+
+
+def _single_request(if_none_exist: str | None) -> EntryRequest:
+    try:
+        return EntryRequest(method="POST", url="Observation", ifNoneExist=if_none_exist)
+    except pydantic.ValidationError as err:
+        raise ApiError(400, "The If-None-Exist header is too long.", "bad-condition") from err
 
 
 def _json(body: bytes) -> Any:
@@ -175,8 +203,9 @@ def _check(conn: DbConn, state: ApiState, device: SignedInDevice,
     return check_entries(entries, ctx)
 
 
-def _store(conn: DbConn, state: ApiState, device: SignedInDevice, entries: list[Entry]) -> None:
-    """Answer existing readings 200; pass new ones to the hub and wait for them (201/202)."""
+def _answer_existing(conn: DbConn, device: SignedInDevice, entries: list[Entry]
+                     ) -> list[Entry]:
+    """Answer 200 each entry whose readings are all stored already; the rest are new."""
     checked = [e for e in entries if e.readings]
     rows = _rows(conn, device, checked)
     fresh = []
@@ -186,12 +215,18 @@ def _store(conn: DbConn, state: ApiState, device: SignedInDevice, entries: list[
             fresh.append(entry)
         else:
             entry.answer(200, "Already stored: nothing new was created.", _location(found))
+    return fresh
+
+
+def _store(state: ApiState, device: SignedInDevice, fresh: list[Entry]) -> None:
+    """Pass the new readings to the hub and wait for them: 201 once stored, else 202."""
     if not fresh:
         return
     _publish(state, device, fresh)
     deadline = time.monotonic() + STORE_WAIT_S
     while True:
-        rows = _rows(conn, device, fresh)
+        with _connection(state) as conn:
+            rows = _rows(conn, device, fresh)
         stored = {e.index: found for e in fresh
                   if (found := _matching(e, rows, exact=True)) is not None}
         if len(stored) == len(fresh) or time.monotonic() > deadline:

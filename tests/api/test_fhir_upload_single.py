@@ -3,6 +3,8 @@ upload answers while the hub is not storing: 202, never a 201 for a reading not 
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -112,3 +114,22 @@ def test_while_the_hub_is_not_storing_an_upload_is_accepted_not_created_and_a_re
         confirmed = valid_response(post_bundle(live_api.url, bundle, auth))
     assert statuses(confirmed)[4:] == ["201", "201", "201"]
     assert len(readings(conn)) == 4
+
+
+def test_gateways_waiting_on_a_stopped_hub_leave_the_database_pool_to_staff(
+        live_api: LiveApi, conn: psycopg.Connection[Any], log_guard: LogGuard) -> None:
+    auth = register_oximeter(live_api, log_guard)
+    gateways = live_api.settings.db_pool_max + 2
+    bundles = [oximetry_upload(a_minute_ago(30 + 2 * i)).bundle() for i in range(gateways)]
+    with ThreadPoolExecutor(gateways) as pool:
+        uploads = [pool.submit(post_bundle, live_api.url, b, auth) for b in bundles]
+        time.sleep(1.0)  # every upload is now waiting for the hub
+        assert not any(u.done() for u in uploads)
+        with live_api.client("nurse") as c:
+            started = time.monotonic()
+            r = c.get(f"/patients/{live_api.world.patients['ann']}")
+            answered_in = time.monotonic() - started
+        results = [u.result() for u in uploads]
+    assert r.status_code == 200
+    assert answered_in < 1.0
+    assert all(statuses(valid_response(u))[4:] == ["202"] * 3 for u in results)
