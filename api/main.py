@@ -102,7 +102,8 @@ def create_app(settings: Settings) -> FastAPI:
                      if p)
     app.add_middleware(SecurityHeaders, docs_paths=docs)
     for module in (health, auth, caseload, patients, devices, readings, thresholds, alerts,
+                   fhir_upload, gateway_keys,
                    teams, audit, fhir, ingest_http, care_team, care_plans, risk, responder,
-                   telecare, admissions, follow_ups, outcomes, fhir_upload, gateway_keys):
+                   telecare, admissions, follow_ups, outcomes):
         app.include_router(module.router)
     return app
