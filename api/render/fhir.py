@@ -3,10 +3,12 @@ profiles (LOINC codes, UCUM units), as shared/CLINICAL_RULES.md describes."""
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+# Re-exported: the write side names an Observation by the same id.
+from api.render.fhir_ids import observation_id as observation_id
+from api.render.fhir_ids import parse_observation_id as parse_observation_id
 from telehub.domain import clock
 from telehub.domain.units import (
     LOINC_METRICS,
@@ -45,12 +47,6 @@ def loinc_codes(metric: Metric, device_kind: str | None) -> list[str]:
     if metric == Metric.PULSE and device_kind == "oximeter":
         codes.append(PULSE_OXIMETRY_CODE)
     return codes
-
-
-def observation_id(row: dict[str, Any]) -> str:
-    """A stable FHIR id for a reading (its identity in the readings table, hashed)."""
-    key = f"{row['device_pk']}|{row['metric']}|{row['reading_key']}|{row['time'].isoformat()}"
-    return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def observation(row: dict[str, Any]) -> dict[str, Any]:
