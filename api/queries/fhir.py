@@ -1,0 +1,216 @@
+"""Read SQL behind the FHIR routes: readings as Observations (by id, by search, in keyset
+pages), the rules that fired on them, devices, and alerts as Flags with their evidence."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg import sql
+
+from api.deps import DbConn
+from api.render.fhir_ids import ObservationKey, observation_id
+from api.render.fhir_interpretation import Fired
+from api.render.fhir_search import Cursor
+
+# The first 10 hex digits of sha256(reading_key), as api.render.fhir_ids computes them.
+KEY_HASH_SQL = "left(encode(sha256(convert_to(r.reading_key, 'UTF8')), 'hex'), 10)"
+OBSERVATION_COLUMNS = """
+r.time, r.patient_id, r.device_id AS device_pk, d.device_id, d.kind::text AS device_kind,
+r.metric::text AS metric, r.value, r.flags, r.reading_key, r.received_at"""
+OBSERVATION_BY_KEY_SQL = f"""
+SELECT {OBSERVATION_COLUMNS}
+FROM readings r JOIN devices d ON d.id = r.device_id
+WHERE r.device_id = %(device)s AND r.metric = %(metric)s::metric AND r.time = %(time)s
+  AND {KEY_HASH_SQL} = %(hash)s
+"""  # noqa: S608 (constant columns; every value is bound)
+SEARCH_FILTER = """
+r.patient_id = %(patient)s
+  AND (%(metrics)s::metric[] IS NULL OR r.metric = ANY(%(metrics)s::metric[]))
+  AND (%(start)s::timestamptz IS NULL OR r.time >= %(start)s)
+  AND (%(end)s::timestamptz IS NULL OR r.time < %(end)s)
+  AND (%(updated_start)s::timestamptz IS NULL OR r.received_at >= %(updated_start)s)
+  AND (%(updated_end)s::timestamptz IS NULL OR r.received_at < %(updated_end)s)"""
+COUNT_SQL = f"SELECT count(*) AS total FROM readings r WHERE {SEARCH_FILTER}"  # noqa: S608
+# The rules that fired on readings of a patient between two times: each alert's latest and
+# worst readings, with the rule and severity of each (alerts.engine `_snapshot`).
+FIRED_SQL = """
+SELECT a.metric::text AS metric, (s.snap->>'time')::timestamptz AS time,
+       (s.snap->>'value')::float8 AS value, s.snap->>'rule' AS rule, s.snap->>'severity' AS severity
+FROM alerts a CROSS JOIN LATERAL (VALUES (a.values->'latest'), (a.values->'worst')) AS s(snap)
+WHERE a.patient_id = %(patient)s AND a.metric IS NOT NULL
+  AND jsonb_typeof(s.snap) = 'object' AND s.snap ? 'time' AND s.snap ? 'rule'
+  AND (s.snap->>'time')::timestamptz BETWEEN %(low)s AND %(high)s
+"""
+DEVICE_COLUMNS = """id, device_id, kind::text AS kind, serial, patient_id, active, battery,
+                    firmware, last_seen_at"""
+DEVICES_SQL = f"SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ANY(%s) ORDER BY id"  # noqa: S608
+PATIENT_DEVICES_SQL = (f"SELECT {DEVICE_COLUMNS} FROM devices "  # noqa: S608
+                       "WHERE patient_id = %s ORDER BY id")
+ALERT_COLUMNS = """a.id, a.patient_id, a.rule_id, a.severity::text AS severity,
+       a.status::text AS status, a.message, a.metric::text AS metric, a.values,
+       a.first_breach_at, a.last_breach_at, a.resolved_at, a.updated_at"""
+ALERT_SQL = f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.id = %s"  # noqa: S608
+ALERTS_SQL = f"""
+SELECT {ALERT_COLUMNS}, count(*) OVER () AS total
+FROM alerts a
+WHERE a.patient_id = %(patient)s
+  AND (%(active)s::boolean IS NULL OR (a.status <> 'resolved') = %(active)s)
+ORDER BY a.first_breach_at DESC, a.id DESC
+LIMIT %(limit)s OFFSET %(offset)s
+"""  # noqa: S608
+EVIDENCE_READINGS_SQL = f"""
+SELECT r.device_id AS device_pk, r.metric::text AS metric, r.time, r.reading_key
+FROM readings r
+WHERE r.patient_id = %(patient)s AND r.metric = %(metric)s::metric AND r.time = ANY(%(times)s)
+ORDER BY r.time, r.device_id, {KEY_HASH_SQL}
+"""  # noqa: S608
+# The alerts a combined review counted: the newest of each episode it names, opened before
+# the review's last breach.
+EVIDENCE_ALERTS_SQL = """
+SELECT DISTINCT ON (rule_id) id FROM alerts
+WHERE patient_id = %(patient)s AND rule_id = ANY(%(episodes)s) AND id <> %(alert)s
+  AND created_at <= %(until)s
+ORDER BY rule_id, created_at DESC
+"""
+
+
+@dataclass(frozen=True)
+class ObservationSearch:
+    """What an Observation search asks for."""
+
+    patient_id: int
+    metrics: list[str] | None
+    start: datetime | None
+    end: datetime | None
+    updated_start: datetime | None
+    updated_end: datetime | None
+    descending: bool
+    count: int
+    cursor: Cursor | None
+
+
+@dataclass(frozen=True)
+class ObservationPage:
+    """One page of matches and whether there are more before and after it."""
+
+    rows: list[dict[str, Any]]
+    total: int
+    more_before: bool
+    more_after: bool
+
+
+def observation_by_key(conn: DbConn, key: ObservationKey) -> dict[str, Any] | None:
+    """The reading an Observation id names, or None."""
+    return conn.execute(OBSERVATION_BY_KEY_SQL, {  # type: ignore[no-any-return]
+        "device": key.device_pk, "metric": key.metric.value, "time": key.time,
+        "hash": key.key_hash}).fetchone()
+
+
+def _params(q: ObservationSearch) -> dict[str, Any]:
+    return {"patient": q.patient_id, "metrics": q.metrics, "start": q.start, "end": q.end,
+            "updated_start": q.updated_start, "updated_end": q.updated_end}
+
+
+def search_observations(conn: DbConn, q: ObservationSearch) -> ObservationPage:
+    """A keyset page of a patient's readings: stable while new readings arrive."""
+    total = int(conn.execute(COUNT_SQL, _params(q)).fetchone()["total"])  # type: ignore[index]
+    if q.count == 0:
+        return ObservationPage([], total, False, total > 0)
+    # Walking backwards (a previous link) reads the other way and turns the page round.
+    backwards = q.cursor is not None and q.cursor.before
+    ascending = q.descending == backwards
+    order = sql.SQL("ASC" if ascending else "DESC")
+    where: sql.Composable = sql.SQL(SEARCH_FILTER)
+    params = {**_params(q), "limit": q.count + 1}
+    if q.cursor is not None:
+        op = sql.SQL(">" if ascending else "<")
+        where = sql.SQL("{} AND (r.time, r.metric, r.device_id, {}) {} "
+                        "(%(c_time)s, %(c_metric)s::metric, %(c_device)s, %(c_hash)s)").format(
+            where, sql.SQL(KEY_HASH_SQL), op)
+        key = q.cursor.key
+        params |= {"c_time": key.time, "c_metric": key.metric.value, "c_device": key.device_pk,
+                   "c_hash": key.key_hash}
+    query = sql.SQL("SELECT {cols} FROM readings r JOIN devices d ON d.id = r.device_id "
+                    "WHERE {where} ORDER BY r.time {o}, r.metric {o}, r.device_id {o}, {h} {o} "
+                    "LIMIT %(limit)s").format(cols=sql.SQL(OBSERVATION_COLUMNS), where=where,
+                                             o=order, h=sql.SQL(KEY_HASH_SQL))
+    rows = conn.execute(query, params).fetchall()
+    more = len(rows) > q.count
+    rows = rows[:q.count]
+    if backwards:
+        rows.reverse()
+        return ObservationPage(rows, total, more, True)
+    return ObservationPage(rows, total, q.cursor is not None, more)
+
+
+def fired_on(conn: DbConn, rows: list[dict[str, Any]]) -> dict[str, list[Fired]]:
+    """Observation id -> the rules that fired on that reading (see FIRED_SQL)."""
+    out: dict[str, list[Fired]] = defaultdict(list)
+    by_patient: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        by_patient[r["patient_id"]].append(r)
+    for patient, readings in by_patient.items():
+        times = [r["time"] for r in readings]
+        snaps = conn.execute(FIRED_SQL, {"patient": patient, "low": min(times),
+                                         "high": max(times)}).fetchall()
+        index: dict[tuple[str, datetime], list[dict[str, Any]]] = defaultdict(list)
+        for s in snaps:
+            index[(s["metric"], s["time"])].append(s)
+        for r in readings:
+            seen = set()
+            for s in index.get((r["metric"], r["time"]), []):
+                fired = Fired(s["rule"], s["severity"])
+                same_value = s["value"] is None or abs(s["value"] - float(r["value"])) < 1e-6
+                if same_value and fired not in seen:
+                    seen.add(fired)
+                    out[observation_id(r)].append(fired)
+    return out
+
+
+def devices_by_id(conn: DbConn, ids: list[int]) -> list[dict[str, Any]]:
+    """Device rows by primary key."""
+    return conn.execute(DEVICES_SQL, (sorted(set(ids)),)).fetchall()
+
+
+def patient_devices(conn: DbConn, patient_id: int) -> list[dict[str, Any]]:
+    """The devices registered to a patient."""
+    return conn.execute(PATIENT_DEVICES_SQL, (patient_id,)).fetchall()
+
+
+def alert_by_id(conn: DbConn, alert_id: int) -> dict[str, Any] | None:
+    """One alert row, or None."""
+    return conn.execute(ALERT_SQL, (alert_id,)).fetchone()  # type: ignore[no-any-return]
+
+
+def patient_alerts(conn: DbConn, patient_id: int, active: bool | None, limit: int,
+                   offset: int) -> list[dict[str, Any]]:
+    """A patient's alerts, newest first, each row with the `total` of the search."""
+    return conn.execute(ALERTS_SQL, {"patient": patient_id, "active": active, "limit": limit,
+                                     "offset": offset}).fetchall()
+
+
+def evidence(conn: DbConn, alert: dict[str, Any]) -> list[str]:
+    """References to what raised an alert: the Observations of its latest and worst readings,
+    or, for a combined review, the Flags of the alerts it counted."""
+    values = alert.get("values") or {}
+    if alert["metric"] is not None:
+        times = sorted({datetime.fromisoformat(str(values[k]["time"]))
+                        for k in ("latest", "worst")
+                        if isinstance(values.get(k), dict) and values[k].get("time")})
+        if not times:
+            return []
+        rows = conn.execute(EVIDENCE_READINGS_SQL, {"patient": alert["patient_id"],
+                                                    "metric": alert["metric"],
+                                                    "times": times}).fetchall()
+        return [f"Observation/{observation_id(r)}" for r in rows]
+    episodes = values.get("alerts")
+    if not isinstance(episodes, list) or not episodes:
+        return []
+    rows = conn.execute(EVIDENCE_ALERTS_SQL, {"patient": alert["patient_id"],
+                                              "episodes": [str(e) for e in episodes],
+                                              "alert": alert["id"],
+                                              "until": alert["last_breach_at"]}).fetchall()
+    return [f"Flag/{r['id']}" for r in rows]
