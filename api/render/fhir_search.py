@@ -19,8 +19,10 @@ from telehub.domain.record_ids import record_id
 from telehub.domain.units import LOINC_METRICS, LOINC_SYSTEM, SNOMED_SYSTEM, SPECS, Metric
 from telehub.errors import ValidationError
 
-# Parameters every search accepts besides its own (FHIR's result parameters).
-COMMON = frozenset({"_count", "_format"})
+# Parameters every search accepts besides its own (FHIR's result parameters). `_total` and
+# `_totalMethod` (what some clients send to ask for a count) change nothing: the total is
+# always exact.
+COMMON = frozenset({"_count", "_format", "_total", "_totalMethod"})
 # Date prefixes Telehub answers. `ne` (not equal) and `ap` (approximately) are refused: a
 # reading's time is an instant, and "about" a date has no agreed width.
 PREFIXES = ("eq", "lt", "le", "gt", "ge", "sa", "eb")
