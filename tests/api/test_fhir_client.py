@@ -35,7 +35,7 @@ BOB_NHS = "9990000034"
 # pulse morning and evening (1,825 readings).
 YEAR_END = datetime(2026, 11, 20, 7, 30, tzinfo=UTC)
 RED_PULSE_AT = YEAR_END + timedelta(days=1, hours=1)
-MODELS = {"CapabilityStatement": CapabilityStatement, "Patient": Patient,
+MODELS: dict[str, Any] = {"CapabilityStatement": CapabilityStatement, "Patient": Patient,
           "Observation": Observation, "Device": Device, "Flag": Flag, "Bundle": Bundle}
 
 
@@ -99,7 +99,7 @@ def test_the_capability_statement_lists_exactly_the_routes_served(live_api: Live
     assert {p.name for p in observation.searchParam} == {
         "patient", "subject", "code", "date", "_lastUpdated"}
     assert ("https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation-VitalSigns-"
-            "HeartRate") in observation.supportedProfile
+            "HeartRate") in (observation.supportedProfile or [])
 
 
 def test_a_client_finds_a_patient_by_nhs_number_within_its_team(
