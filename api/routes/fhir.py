@@ -13,6 +13,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
 
 from alerts.catalogue import load_catalogue
 from api.access import audit, check_patient
@@ -55,6 +57,29 @@ FLAG_STATUS = {"active": True, "inactive": False}
 NHS_NUMBER_SQL = "SELECT id, team_id FROM patients WHERE nhs_number = %s"
 
 
+# The search parameters each search reads from the query string (for the OpenAPI document;
+# the routes read them themselves so repeated and unknown parameters are refused as FHIR asks).
+_PARAM_DOCS = {
+    "identifier": "https://fhir.nhs.uk/Id/nhs-number|<NHS number>", "_id": "a patient id",
+    "patient": "Patient/<id> or <id>", "subject": "Patient/<id> or <id>",
+    "code": "LOINC or SNOMED CT: system|code or code, comma-separated",
+    "date": "measurement time with a prefix (eq lt le gt ge sa eb), e.g. ge2026-03-01",
+    "_lastUpdated": "receipt time with a prefix, e.g. gt2026-03-01T10:00Z",
+    "_sort": "date or -date", "_count": "page size, 0 to 1000",
+    "_cursor": "from the Bundle's next/previous link", "_include": "Observation:device",
+    "status": "active or inactive", "_offset": "from the Bundle's next link",
+}
+_REPEATABLE = frozenset({"date", "_lastUpdated", "code"})
+
+
+def _query(*names: str) -> dict[str, Any]:
+    return {"parameters": [
+        {"name": n, "in": "query", "required": False, "description": _PARAM_DOCS[n],
+         "schema": {"type": "array", "items": {"type": "string"}} if n in _REPEATABLE
+         else {"type": "string"}, **({"explode": True} if n in _REPEATABLE else {})}
+        for n in names]}
+
+
 def _fhir(body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(body, media_type=FHIR_JSON)
 
@@ -63,8 +88,8 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/") + "/fhir"
 
 
-def _one(request: Request, name: str) -> str | None:
-    values = request.query_params.getlist(name)
+def _one(source: Request | QueryParams, name: str) -> str | None:
+    values = (source.query_params if isinstance(source, Request) else source).getlist(name)
     if len(values) > 1:
         raise ValidationError("repeated-parameter", f"'{name}' may be given once.")
     return values[0] if values else None
@@ -109,12 +134,33 @@ def fhir_patient(patient_id: str, staff: Clinical, conn: Conn, request: Request)
 
 
 @router.get("/Patient", summary="Find patients by NHS number (identifier) or id",
-            response_class=JSONResponse, responses=_FHIR_RESPONSE)
+            response_class=JSONResponse, responses=_FHIR_RESPONSE,
+            openapi_extra=_query("identifier", "_id"))
 def fhir_patients(staff: Clinical, conn: Conn, request: Request) -> JSONResponse:
     """`identifier=https://fhir.nhs.uk/Id/nhs-number|<NHS number>` or `_id=<id>`: a searchset
     Bundle with the patient when the caller's team holds them, else empty."""
-    check_parameters(list(request.query_params), frozenset({"identifier", "_id"}))
-    identifier, wanted_id = _one(request, "identifier"), _one(request, "_id")
+    return _find_patients(staff, conn, request, request.query_params)
+
+
+@router.post("/Patient/_search", summary="Find patients with the parameters in a form body",
+             response_class=JSONResponse, responses=_FHIR_RESPONSE)
+async def fhir_patients_post(staff: Clinical, conn: Conn, request: Request) -> JSONResponse:
+    """As `GET /fhir/Patient`, the parameters sent as application/x-www-form-urlencoded, so
+    an NHS number stays out of URLs (proxy logs, browser history)."""
+    if not request.headers.get("content-type", "").startswith(
+            "application/x-www-form-urlencoded"):
+        raise ApiError(415, "Send the search as application/x-www-form-urlencoded.",
+                       "unsupported-media-type")
+    form = await request.form()
+    params = QueryParams([*request.query_params.multi_items(),
+                          *((k, str(v)) for k, v in form.multi_items())])
+    return await run_in_threadpool(_find_patients, staff, conn, request, params)
+
+
+def _find_patients(staff: Staff, conn: DbConn, request: Request,
+                   params: QueryParams) -> JSONResponse:
+    check_parameters(list(params), frozenset({"identifier", "_id"}))
+    identifier, wanted_id = _one(params, "identifier"), _one(params, "_id")
     if identifier is None and wanted_id is None:
         raise ValidationError("missing-parameter", "Search patients by 'identifier' (NHS "
                               "number) or '_id'.")
@@ -145,7 +191,9 @@ def fhir_patients(staff: Clinical, conn: Conn, request: Request) -> JSONResponse
     if not found:
         audit(conn, staff, "search", "fhir-patient", None, client_addr(request), {"found": 0})
     conn.commit()
-    return _fhir(searchset(_base(request), str(request.url), len(found), found))
+    # The self link never repeats the NHS number of a POSTed search in a URL.
+    self_url = str(request.url) if request.method == "GET" else f"{_base(request)}/Patient"
+    return _fhir(searchset(_base(request), self_url, len(found), found))
 
 
 @router.get("/Observation/{obs_id}", summary="One reading as a FHIR R4 Observation",
@@ -174,7 +222,9 @@ def _observations(conn: DbConn, rows: list[dict[str, Any]]) -> list[dict[str, An
 
 
 @router.get("/Observation", summary="Search a patient's readings as FHIR R4 Observations",
-            response_class=JSONResponse, responses=_FHIR_RESPONSE)
+            response_class=JSONResponse, responses=_FHIR_RESPONSE,
+            openapi_extra=_query("patient", "subject", "code", "date", "_lastUpdated", "_sort",
+                                 "_count", "_cursor", "_include"))
 def fhir_observations(staff: Clinical, conn: Conn, request: Request, zone: Zone) -> JSONResponse:
     """A searchset Bundle of a patient's Observations (`patient` or `subject`; `code`, `date`,
     `_lastUpdated`, `_sort`, `_count`, `_include=Observation:device`), paged by links."""
@@ -238,7 +288,8 @@ def fhir_device(device_pk: str, staff: Clinical, conn: Conn, request: Request) -
 
 
 @router.get("/Device", summary="A patient's devices as FHIR R4 Devices",
-            response_class=JSONResponse, responses=_FHIR_RESPONSE)
+            response_class=JSONResponse, responses=_FHIR_RESPONSE,
+            openapi_extra=_query("patient"))
 def fhir_devices(staff: Clinical, conn: Conn, request: Request) -> JSONResponse:
     """`patient=Patient/<id>`: a searchset Bundle of the devices registered to the patient."""
     check_parameters(list(request.query_params), frozenset({"patient"}))
@@ -276,7 +327,8 @@ def fhir_flag(flag_id: str, staff: Clinical, conn: Conn, request: Request) -> JS
 
 
 @router.get("/Flag", summary="A patient's alerts as FHIR R4 Flags",
-            response_class=JSONResponse, responses=_FHIR_RESPONSE)
+            response_class=JSONResponse, responses=_FHIR_RESPONSE,
+            openapi_extra=_query("patient", "status", "_count", "_offset"))
 def fhir_flags(staff: Clinical, conn: Conn, request: Request) -> JSONResponse:
     """`patient=Patient/<id>` and optionally `status=active|inactive`: newest first, paged
     with `_count` and the Bundle's next link."""

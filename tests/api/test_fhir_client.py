@@ -224,3 +224,19 @@ def test_active_flags_carry_the_rule_sentence_severity_and_the_readings_that_rai
                                                status="inactive").fetch()
     assert [f["status"] for f in inactive] == ["inactive"] and "end" in inactive[0]["period"]
     assert client.reference("Flag", str(alert["id"])).to_resource()["id"] == str(alert["id"])
+
+
+def test_a_search_posted_as_a_form_keeps_the_nhs_number_out_of_urls(live_api: LiveApi) -> None:
+    bob = live_api.world.patients["bob"]
+    with live_api.client("nurse") as c:
+        r = c.post("/fhir/Patient/_search", data={"identifier": f"{NHS}|{BOB_NHS}"})
+        as_json = c.post("/fhir/Patient/_search", json={"identifier": BOB_NHS})
+    with live_api.client("south-nurse") as c:
+        other = c.post("/fhir/Patient/_search", data={"identifier": BOB_NHS})
+    assert r.status_code == 200, r.text
+    bundle = validate(r.json())
+    assert [e.resource.id for e in bundle.entry] == [str(bob)]
+    assert BOB_NHS not in " ".join(link.url for link in bundle.link)
+    assert as_json.status_code == 415
+    assert as_json.json()["resourceType"] == "OperationOutcome"
+    assert other.status_code == 200 and other.json()["total"] == 0
