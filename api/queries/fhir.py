@@ -53,11 +53,13 @@ ALERT_COLUMNS = """a.id, a.patient_id, a.rule_id, a.severity::text AS severity,
        a.status::text AS status, a.message, a.metric::text AS metric, a.values,
        a.first_breach_at, a.last_breach_at, a.resolved_at, a.updated_at"""
 ALERT_SQL = f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.id = %s"  # noqa: S608
+ALERTS_FILTER = """a.patient_id = %(patient)s
+  AND (%(active)s::boolean IS NULL OR (a.status <> 'resolved') = %(active)s)"""
+ALERTS_COUNT_SQL = f"SELECT count(*) AS total FROM alerts a WHERE {ALERTS_FILTER}"  # noqa: S608
 ALERTS_SQL = f"""
-SELECT {ALERT_COLUMNS}, count(*) OVER () AS total
+SELECT {ALERT_COLUMNS}
 FROM alerts a
-WHERE a.patient_id = %(patient)s
-  AND (%(active)s::boolean IS NULL OR (a.status <> 'resolved') = %(active)s)
+WHERE {ALERTS_FILTER}
 ORDER BY a.first_breach_at DESC, a.id DESC
 LIMIT %(limit)s OFFSET %(offset)s
 """  # noqa: S608
@@ -67,13 +69,13 @@ FROM readings r
 WHERE r.patient_id = %(patient)s AND r.metric = %(metric)s::metric AND r.time = ANY(%(times)s)
 ORDER BY r.time, r.device_id, {KEY_HASH_SQL}
 """  # noqa: S608
-# The alerts a combined review counted: the newest of each episode it names, opened before
-# the review's last breach.
+# The alerts a combined review counted: the newest of each episode it names that had
+# breached by the review's last breach.
 EVIDENCE_ALERTS_SQL = """
 SELECT DISTINCT ON (rule_id) id FROM alerts
 WHERE patient_id = %(patient)s AND rule_id = ANY(%(episodes)s) AND id <> %(alert)s
-  AND created_at <= %(until)s
-ORDER BY rule_id, created_at DESC
+  AND first_breach_at <= %(until)s
+ORDER BY rule_id, first_breach_at DESC, id DESC
 """
 
 
@@ -186,10 +188,11 @@ def alert_by_id(conn: DbConn, alert_id: int) -> dict[str, Any] | None:
 
 
 def patient_alerts(conn: DbConn, patient_id: int, active: bool | None, limit: int,
-                   offset: int) -> list[dict[str, Any]]:
-    """A patient's alerts, newest first, each row with the `total` of the search."""
-    return conn.execute(ALERTS_SQL, {"patient": patient_id, "active": active, "limit": limit,
-                                     "offset": offset}).fetchall()
+                   offset: int) -> tuple[list[dict[str, Any]], int]:
+    """A page of a patient's alerts, newest first, and how many the search matches."""
+    params = {"patient": patient_id, "active": active, "limit": limit, "offset": offset}
+    total = conn.execute(ALERTS_COUNT_SQL, params).fetchone()["total"]  # type: ignore[index]
+    return conn.execute(ALERTS_SQL, params).fetchall(), int(total)
 
 
 def evidence(conn: DbConn, alert: dict[str, Any]) -> list[str]:

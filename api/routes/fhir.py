@@ -345,8 +345,8 @@ def fhir_flags(staff: Clinical, conn: Conn, request: Request) -> JSONResponse:
     if offset is None:
         raise ValidationError("bad-offset", "'_offset' must be a whole number of 0 or more.")
     _visible(conn, staff, patient_id, "patient")
-    rows = q.patient_alerts(conn, patient_id, FLAG_STATUS.get(status or ""), count, offset)
-    total = int(rows[0]["total"]) if rows else 0
+    rows, total = q.patient_alerts(conn, patient_id, FLAG_STATUS.get(status or ""), count,
+                                   offset)
     found = [_flag(conn, r) for r in rows]
     next_url = None
     if offset + len(rows) < total:
