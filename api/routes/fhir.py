@@ -254,8 +254,9 @@ def fhir_observations(staff: Clinical, conn: Conn, request: Request, zone: Zone)
     else:
         page = q.search_observations(conn, search)
     matches = _observations(conn, page.rows)
-    included = ([device(d) for d in q.devices_by_id(conn, [r["device_pk"] for r in page.rows])]
-                if include and page.rows else [])
+    # A device since registered to someone else is not shown: it names their record.
+    included = ([device(d) for d in q.devices_by_id(conn, [r["device_pk"] for r in page.rows])
+                 if d["patient_id"] == patient_id] if include and page.rows else [])
     next_url = previous_url = None
     if page.more_after and page.rows:
         next_url = str(request.url.include_query_params(

@@ -160,3 +160,20 @@ def test_every_status_maps_to_its_issue_type_under_fhir_only(status: int,
         "application/problem+json")
     body, kind = error_bytes("/fhir", status, "no", "why")
     assert kind == FHIR_JSON.encode() and json.loads(body)["issue"][0]["code"] == issue_type
+
+
+def test_a_device_moved_to_another_teams_patient_is_not_shown_with_old_readings(
+        live_api: LiveApi, bob_records: dict[str, str], conn: psycopg.Connection) -> None:
+    bob, cat = live_api.world.patients["bob"], live_api.world.patients["cat"]
+    conn.execute("UPDATE devices SET patient_id = %s", (cat,))
+    conn.commit()
+    with live_api.client("nurse") as c:
+        bundle = c.get("/fhir/Observation", params={"patient": bob,
+                                                    "_include": "Observation:device"}).json()
+        device = c.get(bob_records["device"])
+        reading = c.get(bob_records["observation"])
+    assert [e["search"]["mode"] for e in bundle["entry"]] == ["match"]
+    assert reading.status_code == 200     # bob's reading stays bob's
+    outcome(device, 404, "not-found")
+    with live_api.client("south-nurse") as c:
+        assert c.get(bob_records["device"]).json()["patient"]["reference"] == f"Patient/{cat}"
