@@ -10,16 +10,21 @@ from typing import Any
 
 from psycopg import sql
 
+from alerts.catalogue import Catalogue, load_catalogue
+from alerts.rules import Point, band_hit
+from alerts.thresholds import Subject, load_subjects
 from api.deps import DbConn
 from api.render.fhir_ids import ObservationKey, observation_id
 from api.render.fhir_interpretation import Fired
 from api.render.fhir_search import Cursor
+from telehub.domain.codes import severity_rank
 
 # The first 10 hex digits of sha256(reading_key), as api.render.fhir_ids computes them.
 KEY_HASH_SQL = "left(encode(sha256(convert_to(r.reading_key, 'UTF8')), 'hex'), 10)"
 OBSERVATION_COLUMNS = """
 r.time, r.patient_id, r.device_id AS device_pk, d.device_id, d.kind::text AS device_kind,
-r.metric::text AS metric, r.value, r.flags, r.reading_key, r.received_at"""
+r.metric::text AS metric, r.value, r.raw_value, r.raw_unit::text AS raw_unit, r.flags,
+r.reading_key, r.received_at"""
 OBSERVATION_BY_KEY_SQL = f"""
 SELECT {OBSERVATION_COLUMNS}
 FROM readings r JOIN devices d ON d.id = r.device_id
@@ -34,15 +39,15 @@ r.patient_id = %(patient)s
   AND (%(updated_start)s::timestamptz IS NULL OR r.received_at >= %(updated_start)s)
   AND (%(updated_end)s::timestamptz IS NULL OR r.received_at < %(updated_end)s)"""
 COUNT_SQL = f"SELECT count(*) AS total FROM readings r WHERE {SEARCH_FILTER}"  # noqa: S608
-# The rules that fired on readings of a patient between two times: each alert's latest and
-# worst readings, with the rule and severity of each (alerts.engine `_snapshot`).
+# A patient's alerts on readings whose episode overlaps [low, high]: the engine's record of
+# which rules fired (the latest and worst readings with their rule and severity, the
+# episode's first and last breach).
 FIRED_SQL = """
-SELECT a.metric::text AS metric, (s.snap->>'time')::timestamptz AS time,
-       (s.snap->>'value')::float8 AS value, s.snap->>'rule' AS rule, s.snap->>'severity' AS severity
-FROM alerts a CROSS JOIN LATERAL (VALUES (a.values->'latest'), (a.values->'worst')) AS s(snap)
+SELECT a.metric::text AS metric, a.rule_id AS episode, a.first_breach_at, a.last_breach_at,
+       a.values
+FROM alerts a
 WHERE a.patient_id = %(patient)s AND a.metric IS NOT NULL
-  AND jsonb_typeof(s.snap) = 'object' AND s.snap ? 'time' AND s.snap ? 'rule'
-  AND (s.snap->>'time')::timestamptz BETWEEN %(low)s AND %(high)s
+  AND a.first_breach_at <= %(high)s AND a.last_breach_at >= %(low)s
 """
 DEVICE_COLUMNS = """id, device_id, kind::text AS kind, serial, patient_id, active, battery,
                     firmware, last_seen_at"""
@@ -149,27 +154,69 @@ def search_observations(conn: DbConn, q: ObservationSearch) -> ObservationPage:
 
 
 def fired_on(conn: DbConn, rows: list[dict[str, Any]]) -> dict[str, list[Fired]]:
-    """Observation id -> the rules that fired on that reading (see FIRED_SQL)."""
+    """Observation id -> the rules that fired on that reading.
+
+    The latest and worst readings of an episode fired the rule its alert records for them.
+    Readings between an episode's first and last breach are counted, not recorded: one of
+    them fired a single-reading band rule of the episode when it lies in that band at the
+    patient's current parameters (alerts.rules.band_hit, the engine's own test; never a
+    low-quality reading), the worst such band per episode, so a run of readings in a red
+    band reads critical throughout, not only at its ends.
+    """
     out: dict[str, list[Fired]] = defaultdict(list)
     by_patient: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         by_patient[r["patient_id"]].append(r)
+    catalogue = load_catalogue()
     for patient, readings in by_patient.items():
         times = [r["time"] for r in readings]
-        snaps = conn.execute(FIRED_SQL, {"patient": patient, "low": min(times),
-                                         "high": max(times)}).fetchall()
-        index: dict[tuple[str, datetime], list[dict[str, Any]]] = defaultdict(list)
-        for s in snaps:
-            index[(s["metric"], s["time"])].append(s)
+        alerts = conn.execute(FIRED_SQL, {"patient": patient, "low": min(times),
+                                          "high": max(times)}).fetchall()
+        if not alerts:
+            continue
+        subject = load_subjects(conn, [patient]).get(patient)
         for r in readings:
-            seen = set()
-            for s in index.get((r["metric"], r["time"]), []):
-                fired = Fired(s["rule"], s["severity"])
-                same_value = s["value"] is None or abs(s["value"] - float(r["value"])) < 1e-6
-                if same_value and fired not in seen:
-                    seen.add(fired)
-                    out[observation_id(r)].append(fired)
+            fired: list[Fired] = []
+            for alert in (a for a in alerts if a["metric"] == r["metric"]):
+                recorded = [Fired(snap[2], snap[3]) for snap in _snapshots(alert["values"])
+                            if snap[0] == r["time"] and abs(snap[1] - float(r["value"])) < 1e-6]
+                fired.extend(recorded)
+                if not recorded and subject is not None and alert["first_breach_at"] <= (
+                        r["time"]) <= alert["last_breach_at"]:
+                    band = _worst_band(catalogue, subject, alert["episode"], r)
+                    if band is not None:
+                        fired.append(band)
+            if fired:
+                out[observation_id(r)] = list(dict.fromkeys(fired))
     return out
+
+
+def _snapshots(values: Any) -> list[tuple[datetime, float, str, str]]:
+    """(time, value, rule, severity) of the readings an alert's values record."""
+    out = []
+    for key in ("latest", "worst"):
+        snap = values.get(key) if isinstance(values, dict) else None
+        if isinstance(snap, dict) and {"time", "value", "rule", "severity"} <= snap.keys():
+            out.append((datetime.fromisoformat(str(snap["time"])), float(snap["value"]),
+                        str(snap["rule"]), str(snap["severity"])))
+    return out
+
+
+def _worst_band(catalogue: Catalogue, subject: Subject, episode: str,
+                row: dict[str, Any]) -> Fired | None:
+    point = Point(time=row["time"], value=float(row["value"]), raw_value=row["raw_value"],
+                  raw_unit=row["raw_unit"], flags=tuple(row["flags"] or ()))
+    if point.low_quality:
+        return None
+    # A band that needs several readings in a row is left to the engine's record.
+    hits = [rule for rule in catalogue.rules
+            if rule.episode == episode and rule.kind == "band" and subject.applies(rule)
+            and int(subject.params(rule).get("consecutive", 1) or 1) == 1
+            and band_hit(rule, subject.params(rule), point)]
+    if not hits:
+        return None
+    worst = max(hits, key=lambda rule: severity_rank(rule.severity))
+    return Fired(worst.id, worst.severity)
 
 
 def devices_by_id(conn: DbConn, ids: list[int]) -> list[dict[str, Any]]:

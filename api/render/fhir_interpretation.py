@@ -1,14 +1,16 @@
 """An Observation's `interpretation`: what the rules that fired on the reading say of it.
 
-The rules engine keeps, in each alert's values, the episode's latest and worst readings with
-the rule and severity that fired on each (alerts.engine `_snapshot`): those readings are the
-ones a rule fired on. A rule's direction gives the code (v3 ObservationInterpretation): a
-low band, a drop below baseline or a weight loss reads low (L), a high band or a weight gain
-high (H), critical (LL, HH) when the severity is red; a rule with no direction reads abnormal
-(A, AA). A meter's own LO / HI flag reads L / H. Rules that ask for a better measurement
-(repeat a low-quality reading, a suspected scale error, weigh in the morning) say nothing of
-the patient and give no code. A reading no rule fired on carries no interpretation: the
-rules are not a reference range, so "normal" is not claimed for it.
+Which rules fired on a reading comes from the engine's record (api.queries.fhir.fired_on):
+the rule and severity of each episode's latest and worst readings, and the single-reading
+band of the episode that each reading between its first and last breach lies in.
+
+A rule's direction gives the code (v3 ObservationInterpretation): a low band, a drop below
+baseline or a weight loss reads low (L), a high band or a weight gain high (H), critical
+(LL, HH) when the severity is red; a rule with no direction reads abnormal (A, AA). A
+meter's own LO / HI flag reads L / H. Rules that ask for a better measurement (repeat a
+low-quality reading, a suspected scale error, weigh in the morning) say nothing of the
+patient and give no code. A reading no rule fired on carries no interpretation: the rules
+are not a reference range, so "normal" is not claimed for it.
 """
 
 from __future__ import annotations

@@ -95,3 +95,23 @@ def test_last_updated_searches_the_time_telehub_received_the_reading(
     assert since["total"] == 2 and before["total"] == 0
     assert all(e["resource"]["meta"]["lastUpdated"] >= received.isoformat()[:19]
                for e in since["entry"])
+
+
+def test_every_reading_of_a_red_run_reads_critical_not_only_its_latest_and_worst(
+        live_api: LiveApi, conn: psycopg.Connection) -> None:
+    ann = live_api.world.patients["ann"]
+    run = [(0, 136.0), (60, 145.0), (120, 135.0), (150, 80.0), (180, 137.0)]
+    for minutes, value in run:
+        feed(conn, ann, Metric.PULSE, value, AT + timedelta(minutes=minutes))
+    conn.commit()
+    alert = conn.execute("SELECT occurrences, values FROM alerts WHERE patient_id = %s",
+                         (ann,)).fetchone()
+    assert alert["occurrences"] == 4          # the engine counted four, recorded two
+    recorded = {alert["values"]["latest"]["value"], alert["values"]["worst"]["value"]}
+    assert {136.0, 145.0, 135.0, 137.0} - recorded      # readings the alert does not name
+    with live_api.client("nurse") as c:
+        bundle = c.get("/fhir/Observation", params={"patient": ann, "_sort": "date"}).json()
+    read = {e["resource"]["valueQuantity"]["value"]: [
+        i["coding"][0]["code"] for i in e["resource"].get("interpretation", [])]
+        for e in bundle["entry"]}
+    assert read == {136: ["HH"], 145: ["HH"], 135: ["HH"], 80: [], 137: ["HH"]}
