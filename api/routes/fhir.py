@@ -38,15 +38,16 @@ from api.render.fhir_search import (
     reference_id,
     sort_descending,
 )
-from api.schemas.common import Problem
 from telehub.domain.codes import Role
 from telehub.domain.nhs_number import is_valid_nhs_number
 from telehub.domain.record_ids import record_id
 from telehub.domain.units import NHS_NUMBER_SYSTEM
 from telehub.errors import ValidationError
 
+_OUTCOME: dict[str, Any] = {"description": "an OperationOutcome",
+                            "content": {FHIR_JSON: {"schema": {"type": "object"}}}}
 router = APIRouter(prefix="/fhir", tags=["fhir"], responses={
-    401: {"model": Problem}, 404: {"model": Problem}, 422: {"model": Problem}})
+    401: _OUTCOME, 403: _OUTCOME, 404: _OUTCOME, 422: _OUTCOME, 503: _OUTCOME})
 
 _FHIR_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {FHIR_JSON: {"schema": {"type": "object"}}}}}
@@ -237,6 +238,8 @@ def fhir_observations(staff: Clinical, conn: Conn, request: Request, zone: Zone)
     patient_id = reference_id(refs[0], "Patient")
     codes = params.getlist("code")
     metrics, unknown = code_metrics(codes)
+    if codes and not metrics and not unknown:
+        raise ValidationError("bad-code", "'code' names no code: give system|code or code.")
     include = _one(request, "_include")
     if include is not None and include not in INCLUDES:
         raise ValidationError("unsupported-include", "Only _include=Observation:device is "
