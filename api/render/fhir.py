@@ -10,6 +10,7 @@ from typing import Any
 # Re-exported: the write side names an Observation by the same id.
 from api.render.fhir_ids import observation_id as observation_id
 from api.render.fhir_ids import parse_observation_id as parse_observation_id
+from telehub.domain.codes import ReadingFlag
 from telehub.domain.units import (
     LOINC_SYSTEM,
     NHS_NUMBER_SYSTEM,
@@ -49,6 +50,21 @@ _DISPLAY = {code.code: code.display for spec in SPECS.values() for code in spec.
 # oxygen saturation, heart rate; glucose: the international blood glucose concentration).
 SNOMED_DISPLAY = {"27113001": "Body weight", "431314004": "Peripheral oxygen saturation",
                   "364075005": "Heart rate", "434912009": "Blood glucose concentration"}
+
+
+# A meter's HI / LO is stored at the edge of its range: the true value is beyond it.
+METER_COMPARATORS = {ReadingFlag.HI.value: ">=", ReadingFlag.LO.value: "<="}
+FLAG_NOTES = {
+    ReadingFlag.LOW_QUALITY.value: "The device flagged this reading as low quality (poor "
+                                   "perfusion or movement): it is left out of every threshold "
+                                   "rule.",
+    ReadingFlag.INVALID.value: "The device reported this measurement as failed: it is left "
+                               "out of every threshold rule.",
+    ReadingFlag.VERIFY.value: "Outside the device's stated accuracy: unverified, repeat the "
+                              "reading.",
+    ReadingFlag.HI.value: "The meter showed HI: above its measuring range.",
+    ReadingFlag.LO.value: "The meter showed LO: below its measuring range.",
+}
 
 
 def loinc_codes(metric: Metric, device_kind: str | None) -> list[str]:
@@ -96,6 +112,13 @@ def observation(row: dict[str, Any],
                    "identifier": {"system": DEVICE_SYSTEM, "value": row["device_id"]},
                    "display": row.get("device_kind") or "device"},
     }
+    flags = row.get("flags") or []
+    comparator = next((METER_COMPARATORS[f] for f in flags if f in METER_COMPARATORS), None)
+    if comparator is not None:
+        obs["valueQuantity"]["comparator"] = comparator
+    notes = [FLAG_NOTES[f] for f in flags if f in FLAG_NOTES]
+    if notes:
+        obs["note"] = [{"text": n} for n in notes]
     if interpretation:
         obs["interpretation"] = interpretation
     return obs

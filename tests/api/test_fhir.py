@@ -102,3 +102,25 @@ def test_observation_search_by_code_date_and_paging(live_api: LiveApi, readings:
     assert "1234-5" in bad.json()["entry"][0]["resource"]["issue"][0]["diagnostics"]
     assert other.status_code == 404
     assert other.json()["resourceType"] == "OperationOutcome"
+
+
+def test_a_meters_hi_and_a_doubtful_reading_say_so(live_api: LiveApi,
+                                                   conn: psycopg.Connection) -> None:
+    ann = live_api.world.patients["ann"]
+    add_readings(conn, ann, "glucose", [(T0, 33.3), (T0 + timedelta(hours=1), 0.6),
+                                        (T0 + timedelta(hours=2), 6.1)])
+    add_readings(conn, ann, "spo2", [(T0, 84.0)])
+    conn.execute("UPDATE readings SET flags = '{hi}' WHERE metric = 'glucose' AND value = 33.3")
+    conn.execute("UPDATE readings SET flags = '{lo}' WHERE metric = 'glucose' AND value = 0.6")
+    conn.execute("UPDATE readings SET flags = '{low-quality}' WHERE metric = 'spo2'")
+    conn.commit()
+    with live_api.client("nurse") as c:
+        entries = c.get("/fhir/Observation", params={"patient": ann}).json()["entry"]
+    by_value = {e["resource"]["valueQuantity"]["value"]: Observation.model_validate(
+        e["resource"]) for e in entries}
+    assert by_value[33.3].valueQuantity.comparator == ">="
+    assert by_value[0.6].valueQuantity.comparator == "<="
+    assert "HI" in by_value[33.3].note[0].text
+    assert by_value[6.1].valueQuantity.comparator is None and by_value[6.1].note is None
+    assert "low quality" in by_value[84].note[0].text
+    assert [i.coding[0].code for i in by_value[33.3].interpretation] == ["H"]
