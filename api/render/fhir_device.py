@@ -16,20 +16,30 @@ KIND_CODES = {
     "oximeter": ("528388", "MDC_DEV_SPEC_PROFILE_PULS_OXIM", "Pulse oximeter"),
     "glucometer": ("528401", "MDC_DEV_SPEC_PROFILE_GLUCOSE", "Blood glucose meter"),
 }
+# Telecare devices have no personal-health-device code: their kind is said in words.
+TELECARE_WORDS = {"pendant": "Alarm pendant", "fall-detector": "Fall detector",
+                  "smoke": "Smoke detector", "heat": "Heat detector", "flood": "Flood detector",
+                  "door": "Door sensor"}
+KIND_SYSTEM = "urn:telehub:device-kind"
 
 
 def device(row: dict[str, Any]) -> dict[str, Any]:
     """A Device for a `devices` row (id, device_id, kind, serial, patient_id, active,
     last_seen_at, battery, firmware)."""
-    code, ref, words = KIND_CODES[row["kind"]]
+    kind = row["kind"]
+    if kind in KIND_CODES:
+        code, ref, words = KIND_CODES[kind]
+        coding = {"system": MDC_SYSTEM, "code": code, "display": ref}
+    else:
+        words = TELECARE_WORDS.get(kind, kind)
+        coding = {"system": KIND_SYSTEM, "code": kind, "display": words}
     out: dict[str, Any] = {
         "resourceType": "Device",
         "id": str(row["id"]),
         "identifier": [{"system": DEVICE_SYSTEM, "value": row["device_id"]}],
         "status": "active" if row["active"] else "inactive",
         "deviceName": [{"name": row["device_id"], "type": "user-friendly-name"}],
-        "type": {"coding": [{"system": MDC_SYSTEM, "code": code, "display": ref}],
-                 "text": words},
+        "type": {"coding": [coding], "text": words},
     }
     if row.get("serial"):
         out["identifier"].append({"system": SERIAL_SYSTEM, "value": row["serial"]})
