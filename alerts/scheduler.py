@@ -20,6 +20,7 @@ from alerts import store
 from alerts.catalogue import Rule, load_catalogue
 from alerts.device_rules import check_devices
 from alerts.escalation import escalate_overdue
+from alerts.retention import Retention
 from alerts.sentences import render
 from alerts.thresholds import Subject, load_subjects
 from telehub.care.adherence import RECEIVED, metric_received, monitored_from, planned_per_day
@@ -188,9 +189,13 @@ class Scheduler:
         self._zone = settings.zone
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Refuses a retention policy shorter than the rules need before the hub starts.
+        self.retention = Retention(settings, pool, lock=_scheduler_lock,
+                                   scheduler_history=LAST_READING_HORIZON)
 
     def run_once(self, now: datetime | None = None) -> dict[str, int] | None:
-        """One pass at `now`; None when another hub process holds the scheduler lock."""
+        """One pass at `now`, then retention's batches (alerts/retention.py); None when
+        another hub process holds the scheduler lock."""
         now = now or clock.now()
         with self._pool.connection() as conn:
             if not _scheduler_lock(conn):
@@ -202,6 +207,7 @@ class Scheduler:
             logger.info("alert scheduler: %s missing-reading alerts, %s device alerts, "
                         "%s escalations, %s telecare escalations", result["missing"],
                         result["devices"], result["escalated"], result["telecare_escalated"])
+        self.retention.run_once(now)
         return result
 
     def start(self) -> None:

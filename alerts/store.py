@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
+from prometheus_client import Counter
 from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
@@ -42,6 +43,9 @@ VALUES (%s, %s, %s, %s, %s, %s, %s)
 _OUTBOX_SQL = """
 INSERT INTO outbox (alert_id, team, severity, payload) VALUES (%s, %s, %s, %s)
 """
+# Counted as written, inside the caller's transaction: a batch that fails to commit and is
+# retried counts its alerts again, so this is a rate to watch, not a register of alerts.
+ALERTS_OPENED = Counter("telehub_alerts_opened", "Alerts opened, by severity", ["severity"])
 _TEAM_SQL = "SELECT t.code FROM teams t WHERE t.id = %s"
 _DISPLAY_SQL = "SELECT display_id FROM patients WHERE id = %s"
 
@@ -280,6 +284,7 @@ def _insert(conn: psycopg.Connection, inserts: Sequence[tuple[Target, Raised]], 
                              Jsonb({"rule": r.rule_id, "severity": r.severity})))
         if r.severity != Severity.INFO:
             trail.outbox.append(_outbox_row(alert, t, "opened"))
+        ALERTS_OPENED.labels(str(alert["severity"])).inc()
         written[(alert["patient_id"], alert["rule_id"])] = dict(alert)
     return written
 

@@ -23,7 +23,9 @@ from api.routes import (
     caseload,
     devices,
     fhir,
+    fhir_upload,
     follow_ups,
+    gateway_keys,
     health,
     ingest_http,
     outcomes,
@@ -102,6 +104,7 @@ def create_app(settings: Settings) -> FastAPI:
                      if p)
     app.add_middleware(SecurityHeaders, docs_paths=docs)
     for module in (health, auth, caseload, patients, devices, readings, thresholds, alerts,
+                   fhir_upload, gateway_keys,
                    teams, audit, fhir, ingest_http, care_team, care_plans, risk, responder,
                    telecare, admissions, follow_ups, outcomes):
         app.include_router(module.router)
