@@ -58,7 +58,9 @@ those patients. *manager*: team statistics only, nothing identifiable. *admin*: 
 devices and their credentials, the audit log. A record outside the caller's team is a 404.
 
 Every read or change of a patient's record is written to the audit log. Errors are
-RFC 9457 problem details (`application/problem+json`) with a machine-readable `code`.
+RFC 9457 problem details (`application/problem+json`) with a machine-readable `code`;
+under `/fhir` they are FHIR OperationOutcomes (`application/fhir+json`), the code in
+`issue.details`. `GET /fhir/metadata` lists the FHIR interactions.
 """
 
 
