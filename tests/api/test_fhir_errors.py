@@ -65,7 +65,7 @@ def test_401_403_404_and_422_are_operation_outcomes(live_api: LiveApi,
         with live_api.client(role) as c:
             outcome(c.get(bob_records["observation"]), 403, "forbidden", "forbidden")
     with live_api.client("nurse") as c:
-        for path in ("/fhir/Observation/not-an-id", "/fhir/Observation/1.spo2.1.0123456789",
+        for path in ("/fhir/Observation/not-an-id", "/fhir/Observation/1.spo2.1.abcdef0123",
                      "/fhir/Patient/abc", "/fhir/Patient/99999", "/fhir/Device/99999",
                      "/fhir/Flag/x", "/fhir/Flag/99999", "/fhir/Nothing"):
             outcome(c.get(path), 404, "not-found")
