@@ -77,6 +77,9 @@ def register(app: typer.Typer) -> None:
         broker_saves: str = typer.Option(
             "", help="Also run hub × 1 on brokers that save their state: comma-separated "
                      "30s (timer) or N (after N changes), e.g. 30s,1000,100,10."),
+        history_days: int = typer.Option(
+            0, min=0, max=3650, help="Days of readings every patient has before the run "
+            "(365: a patient-year of history under the rules)."),
         database: str = typer.Option("telehub_bench_ingest", help="Database (recreated)."),
         admin_url: str | None = typer.Option(None, envvar="TELEHUB_BENCH_ADMIN_URL",
                                              help=ADMIN_HELP),
@@ -87,7 +90,8 @@ def register(app: typer.Typer) -> None:
         base = ingest.QUICK if quick else ingest.FULL
         sizes = ingest.IngestSizes(devices=devices or base.devices,
                                    per_device=per_device or base.per_device,
-                                   hubs=_counts(hubs), broker_saves=_saves(broker_saves))
+                                   hubs=_counts(hubs), broker_saves=_saves(broker_saves),
+                                   history_days=history_days)
         with _database_server(admin_url) as url:
             _finish(ingest.run(url, sizes, database=database, baselines=baselines))
 

@@ -130,8 +130,8 @@ def _fields(r: dict[str, Any], now: datetime, today: date) -> dict[str, Any]:
     """One patient's row as `CaseloadRow` holds it, from the query's plain values."""
     trends: dict[str, list[dict[str, Any]]] = {}
     for t in r["trend"] or []:
-        trends.setdefault(t["metric"], []).append({"day": date.fromisoformat(t["day"]),
-                                                   "mean": float(t["mean"])})
+        # The day as PostgreSQL wrote it (YYYY-MM-DD) is how a date serialises.
+        trends.setdefault(t["metric"], []).append({"day": t["day"], "mean": float(t["mean"])})
     latest = sorted(r["latest"] or [], key=lambda i: _METRIC_ORDER[i["metric"]])
     last = {i["metric"]: datetime.fromisoformat(i["time"]) for i in latest}
     counts = r["alerts"] or {}
@@ -177,12 +177,12 @@ def _overdue(r: dict[str, Any], last: dict[str, datetime], now: datetime) -> lis
         return []
     out = []
     for metric, slot in (r["care_plan"] or {}).items():
-        if metric not in Metric.__members__.values() or not (slot or {}).get("per_day"):
+        if metric not in _METRICS or not (slot or {}).get("per_day"):
             continue
         since = last.get(metric) or r["enrolled_at"]
         if now - since > OVERDUE_AFTER:
-            out.append(Metric(metric))
-    return sorted(out, key=lambda m: list(Metric).index(m))
+            out.append(_METRICS[metric])
+    return sorted(out, key=lambda m: _METRIC_ORDER[m.value])
 
 
 _RANK = {Triage.RED: 0, Triage.AMBER: 1, Triage.OVERDUE: 2, Triage.OK: 3}
