@@ -80,6 +80,9 @@ def register(app: typer.Typer) -> None:
         history_days: int = typer.Option(
             0, min=0, max=3650, help="Days of readings every patient has before the run "
             "(365: a patient-year of history under the rules)."),
+        reference: str | None = typer.Option(
+            None, help="Also run hub × 1 from this Telehub source tree (e.g. main's, from "
+            "`git archive main | tar -x -C DIR`): the same-run baseline of a change."),
         database: str = typer.Option("telehub_bench_ingest", help="Database (recreated)."),
         admin_url: str | None = typer.Option(None, envvar="TELEHUB_BENCH_ADMIN_URL",
                                              help=ADMIN_HELP),
@@ -91,7 +94,7 @@ def register(app: typer.Typer) -> None:
         sizes = ingest.IngestSizes(devices=devices or base.devices,
                                    per_device=per_device or base.per_device,
                                    hubs=_counts(hubs), broker_saves=_saves(broker_saves),
-                                   history_days=history_days)
+                                   history_days=history_days, reference=reference)
         with _database_server(admin_url) as url:
             _finish(ingest.run(url, sizes, database=database, baselines=baselines))
 

@@ -53,6 +53,9 @@ class IngestSizes:
     # and, for diabetics, two glucose readings a day) before the run: the rules then read
     # a service's depth of history. 365: a patient-year.
     history_days: int = 0
+    # Another source tree of Telehub (e.g. `git archive main | tar -x -C DIR`) to run a
+    # hub × 1 from as well, in the same run: the code before a change as a baseline.
+    reference: str | None = None
 
     @property
     def total(self) -> int:
@@ -115,6 +118,12 @@ def run(admin_url: str, sizes: IngestSizes, *, database: str = "telehub_bench_in
                 report.add(**outcome.row(sizes.total))
                 if "error" in outcome.extra:
                     report.notes.append(f"hub × {n}: {outcome.extra['error']}")
+            if sizes.reference:
+                report.params["reference"] = sizes.reference
+                url = fresh_database(admin_url, database, sizes)
+                outcome = hub_variant(endpoint, url, sizes, processes=1, log_dir=Path(tmp),
+                                      source=sizes.reference)
+                report.add(**_named(outcome, REFERENCE).row(sizes.total))
     if sizes.broker_saves and command_available("hub") is None:
         report.params["broker_saves"] = list(sizes.broker_saves)
         with tempfile.TemporaryDirectory(prefix="telehub-bench-") as tmp:
@@ -169,6 +178,10 @@ def _ratios(report: Report) -> None:
             rates.get(saves_variant(saves)), hub1)
         report.ratios[f"{saves_variant(saves)}, hub down: readings accepted/s / in memory"] = \
             ratio(accepted.get(f"{saves_variant(saves)}, hub down then back"), accepted.get(down))
+    cpu = {row["variant"]: row.get("hub_cpu_us_per_reading") for row in report.rows}
+    report.ratios["hub × 1 / reference hub × 1 (readings/s)"] = ratio(hub1, rates.get(REFERENCE))
+    report.ratios["hub × 1 / reference hub × 1 (CPU per reading)"] = ratio(
+        cpu.get("hub × 1"), cpu.get(REFERENCE))
     report.ratios = {k: v for k, v in report.ratios.items() if v is not None}
 
 
@@ -181,6 +194,7 @@ def _devices(sizes: IngestSizes) -> list[str]:
 
 
 NAIVE = "INSERT+COMMIT each"
+REFERENCE = "hub × 1, reference code"
 RELAY_WIRE = "broker relay → raw-socket subscriber"
 RELAY_PAHO = "broker relay → paho subscriber"
 
@@ -233,12 +247,12 @@ def per_message_baseline(endpoint: MqttEndpoint, admin_url: str, database: str,
 
 def hub_variant(endpoint: MqttEndpoint, url: str, sizes: IngestSizes, *, processes: int,
                 log_dir: Path, extra_pids: dict[str, int] | None = None,
-                backlog: bool = False) -> Outcome:
+                backlog: bool = False, source: str | None = None) -> Outcome:
     """The real hub on a fresh database (`fresh_database`): `processes` workers, on a
     shared subscription when more than one. `backlog`: the hub subscribes, stops, every
     reading is published to the broker's queue, then the hub starts again and catches up
     (publish_per_s is then the broker's rate with the hub down; seconds run from the first
-    publish to the last reading stored)."""
+    publish to the last reading stored). `source`: run the hub from that source tree."""
     prefix = _prefix()
     client_ids = [f"bench-hub-{i}-{uuid.uuid4().hex[:6]}" for i in range(processes)]
     watcher = HubWatcher(endpoint, prefix)
@@ -247,7 +261,7 @@ def hub_variant(endpoint: MqttEndpoint, url: str, sizes: IngestSizes, *, process
     try:
         for i, client_id in enumerate(client_ids):
             services.append(start_service(f"hub-{i}", ["hub"], hub_env(
-                url, endpoint, prefix, client_id, shared=processes > 1), log_dir))
+                url, endpoint, prefix, client_id, shared=processes > 1), log_dir, cwd=source))
         watcher.wait_online(client_ids, prefix, services)
         restart: Callable[[], None] | None = None
         if backlog:
