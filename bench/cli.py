@@ -105,6 +105,8 @@ def register(app: typer.Typer) -> None:
         rate: float | None = typer.Option(None, help="Background readings/s (default 2,000)."),
         devices: int | None = typer.Option(None, help="Background devices (default 10,000)."),
         hubs: int = typer.Option(1, min=1, max=8, help="Hub processes (shared when > 1)."),
+        reference: str | None = typer.Option(
+            None, help="Also measure the hub of this Telehub source tree, same run."),
         database: str = typer.Option("telehub_bench_alerts", help="Database (recreated)."),
         admin_url: str | None = typer.Option(None, envvar="TELEHUB_BENCH_ADMIN_URL",
                                              help=ADMIN_HELP),
@@ -117,7 +119,8 @@ def register(app: typer.Typer) -> None:
         sizes = alert_latency.QUICK if quick else alert_latency.FULL
         sizes = replace(sizes, samples=samples or sizes.samples, hubs=hubs,
                         background_rate=rate or sizes.background_rate,
-                        background_devices=devices or sizes.background_devices)
+                        background_devices=devices or sizes.background_devices,
+                        reference=reference)
         with _database_server(admin_url) as url:
             _finish(alert_latency.run(url, sizes, database=database))
 
