@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -319,15 +319,17 @@ def fresh_database(admin_url: str, database: str, sizes: IngestSizes) -> str:
         conn.commit()
         if sizes.history_days:
             load_readings(conn, population, days=sizes.history_days,
-                          as_of=datetime.now(UTC).date())
+                          as_of=(datetime.now(UTC) - timedelta(hours=7)).date())
             conn.execute("ANALYZE readings")
             conn.commit()
     return url
 
 
-_COUNT = "SELECT count(*) AS n FROM readings"
+# The run's readings are timed from 6 h before it (bench.load.readings_messages); history
+# loaded beforehand (`history_days`) ends before the day of 7 h ago, so it is not counted.
+_COUNT = "SELECT count(*) AS n FROM readings WHERE time >= %(since)s"
 _DISTINCT = ("SELECT count(*) AS stored, count(DISTINCT (device_id, metric, reading_key)) "
-             "AS distinct FROM readings")
+             "AS distinct FROM readings WHERE time >= %(since)s")
 
 
 def _publish_and_wait(endpoint: MqttEndpoint, url: str, prefix: str, sizes: IngestSizes,
@@ -335,6 +337,7 @@ def _publish_and_wait(endpoint: MqttEndpoint, url: str, prefix: str, sizes: Inge
                       after_publish: Callable[[], None] | None = None) -> Outcome:
     """Publish every reading (then call `after_publish`), then poll the database until all
     are stored (or it stalls)."""
+    since = datetime.now(UTC) - timedelta(hours=6, minutes=1)
     messages = readings_messages(_devices(sizes), sizes.per_device, prefix)
     publisher = WirePublisher(endpoint)
     with connect(url, autocommit=True) as conn:
@@ -347,8 +350,8 @@ def _publish_and_wait(endpoint: MqttEndpoint, url: str, prefix: str, sizes: Inge
             publisher.close()
         if after_publish is not None:
             after_publish()
-        done = _wait_stored(conn, len(messages), sizes.stall_s, alive)
-        counts = conn.execute(_DISTINCT).fetchone()
+        done = _wait_stored(conn, len(messages), sizes.stall_s, alive, since)
+        counts = conn.execute(_DISTINCT, {"since": since}).fetchone()
         rejected = conn.execute("SELECT count(*) AS n FROM rejected_messages").fetchone()
     assert counts is not None and rejected is not None
     extra: dict[str, Any] = {"rejected": int(rejected["n"])}
@@ -356,11 +359,12 @@ def _publish_and_wait(endpoint: MqttEndpoint, url: str, prefix: str, sizes: Inge
                    published - started, extra)
 
 
-def _wait_stored(conn: Any, total: int, stall_s: float, alive: Callable[[], bool]) -> float:
+def _wait_stored(conn: Any, total: int, stall_s: float, alive: Callable[[], bool],
+                 since: datetime) -> float:
     """The time the last reading was seen stored (polling every 0.1 s)."""
     last, last_change = -1, time.perf_counter()
     while True:
-        row = conn.execute(_COUNT).fetchone()
+        row = conn.execute(_COUNT, {"since": since}).fetchone()
         now = time.perf_counter()
         n = int(row["n"])
         if n != last:
