@@ -213,8 +213,8 @@ def _rows_by_name(report: Report, label: str = ""
     rows = {row["measure"]: row for row in report.rows}
 
     def pick(kind: str) -> tuple[Any, Any, Any]:
-        relay = rows.get(f"{label}relay, {kind}", {})
-        alert = rows.get(f"{label}alert, {kind}", {})
+        relay = rows.get(f"relay, {label}{kind}", {})
+        alert = rows.get(f"alert, {label}{kind}", {})
         return relay.get("median_ms"), alert.get("median_ms"), alert.get("p99_ms")
 
     return pick("idle"), pick("under load")
