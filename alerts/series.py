@@ -2,9 +2,10 @@
 kinds need: the last N valid readings, the valid readings of a time window, the number of
 low-quality readings in a window, and memoised daily weights and scale errors.
 
-Each summary is built once per series (one pass over its points) and then answered by
-slicing or bisection, so a rule's cost on one reading does not grow with the history
-before it. Points come oldest first; a series whose points are not in time order (only
+Each index is built once per series (one pass over its points) and then answered by
+slicing or bisection, so a rule no longer copies or scans the history before a reading
+for every rule and reading; what a window holds (a baseline's readings, a count's
+breaches) is still read. Points come oldest first; a series whose points are not in time order (only
 hand-built ones) is answered by scanning, with the same results."""
 
 from __future__ import annotations
