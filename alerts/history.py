@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import psycopg
 from psycopg.rows import tuple_row
 
-from alerts.catalogue import Catalogue
+from alerts.catalogue import Catalogue, Rule
 from alerts.series import Point
 from alerts.thresholds import Subject
 from telehub.domain.readings import StoredReading
@@ -67,7 +67,9 @@ def load_history(conn: psycopg.Connection, readings: Sequence[StoredReading],
         key = (r.patient_id, r.metric)
         oldest[key] = min(oldest.get(key, r.time), r.time)
     keys = sorted(oldest)
-    since = [oldest[k] - lookback(k[1], subjects.get(k[0]), catalogue) for k in keys]
+    by_metric = {metric: catalogue.for_metric(metric) for metric in {k[1] for k in keys}}
+    since = [oldest[k] - lookback(k[1], subjects.get(k[0]), catalogue, by_metric[k[1]])
+             for k in keys]
     params = ([k[0] for k in keys], [k[1].value for k in keys], since, MAX_HISTORY_PER_SERIES)
     rows = conn.cursor(row_factory=tuple_row).execute(_HISTORY_SQL, params).fetchall()
     out: dict[tuple[int, Metric], list[Point]] = {}
@@ -78,12 +80,14 @@ def load_history(conn: psycopg.Connection, readings: Sequence[StoredReading],
     return out
 
 
-def lookback(metric: Metric, subject: Subject | None, catalogue: Catalogue) -> timedelta:
-    """How far back the metric's rules look for this patient (their days and hours + 48 h)."""
+def lookback(metric: Metric, subject: Subject | None, catalogue: Catalogue,
+             rules: Sequence[Rule] | None = None) -> timedelta:
+    """How far back the metric's rules look for this patient (their days and hours + 48 h);
+    `rules`: the catalogue's rules of the metric, when the caller has them already."""
     span = _LOOKBACK[metric]
     if subject is None:
         return span
-    for rule in catalogue.for_metric(metric):
+    for rule in catalogue.for_metric(metric) if rules is None else rules:
         params = subject.params(rule)
         for name, unit in (("days", 24.0), ("hours", 1.0)):
             value = params.get(name)
