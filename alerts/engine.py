@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
-from psycopg.rows import dict_row
 
 from alerts import store
 from alerts.catalogue import Catalogue, Rule, load_catalogue
+from alerts.history import load_history, lookback, position
 from alerts.rules import (
     CHECKS,
     Hit,
@@ -37,26 +37,6 @@ logger = logging.getLogger(__name__)
 # SpO2 below this is outside oximeters' stated accuracy: unverified.
 SPO2_VERIFIED_MIN = 70.0
 _NIGHT_HOURS = range(0, 6)
-# History each metric's rules need by default; widened when a patient's params ask for more.
-_LOOKBACK = {Metric.WEIGHT: timedelta(days=9), Metric.SPO2: timedelta(days=8),
-             Metric.PULSE: timedelta(days=3), Metric.GLUCOSE: timedelta(days=8)}
-
-# A patient measures a few times a day; a series far denser than that (a device stuck in a
-# loop, a load test) is cut to its newest readings so one batch cannot stall ingest.
-MAX_HISTORY_PER_SERIES = 5000
-_HISTORY_SQL = """
-SELECT w.pid AS patient_id, w.metric::text AS metric, r.time, r.value, r.raw_value,
-       r.raw_unit::text AS raw_unit, r.flags, r.device_id
-FROM unnest(%s::bigint[], %s::metric[], %s::timestamptz[]) AS w(pid, metric, since)
-CROSS JOIN LATERAL (
-    SELECT time, value, raw_value, raw_unit, flags, device_id FROM readings
-    WHERE patient_id = w.pid AND metric = w.metric AND time >= w.since
-    ORDER BY time DESC LIMIT %s
-) AS r
-ORDER BY w.pid, w.metric, r.time, r.device_id
-"""
-
-
 @dataclass(frozen=True)
 class Finding:
     """A rule that fired on one reading, after night, late and quality adjustments."""
@@ -88,7 +68,7 @@ def evaluate(conn: psycopg.Connection, readings: Sequence[StoredReading], *,
     patient_ids = sorted({r.patient_id for r in readings})
     store.lock_patients(conn, patient_ids)
     subjects = load_subjects(conn, patient_ids, now)
-    history = _load_history(conn, readings, subjects, catalogue)
+    history = load_history(conn, readings, subjects, catalogue)
     freshness = timedelta(hours=alert_settings.acute_freshness_hours)
 
     findings: dict[tuple[int, str], list[Finding]] = defaultdict(list)
@@ -102,15 +82,16 @@ def evaluate(conn: psycopg.Connection, readings: Sequence[StoredReading], *,
         if subject is None:
             continue
         series = _series(catalogue, subject, metric, history.get((pid, metric), []), zone)
-        index = {(p.time, p.device_id): k for k, p in enumerate(series.points)}
-        positions = sorted({k for k in (index.get((r.time, r.device_id)) for r in new)
-                            if k is not None})
+        rules = [r for r in catalogue.for_metric(metric) if subject.applies(r)]
+        positions = sorted({k for k in (position(series.points, r.time, r.device_id)
+                                        for r in new) if k is not None})
         for k in positions:
-            for f in _evaluate_point(catalogue, subject, series, k, now, freshness, zone):
+            for f in _evaluate_point(catalogue, subject, series, k, now, freshness, zone, rules):
                 findings[(pid, f.hit.rule.episode)].append(f)
             if not series.points[k].low_quality:
                 seen_metrics[pid].add(metric.value)
-        for f in _recheck_newer(catalogue, subject, series, positions, now, freshness, zone):
+        for f in _recheck_newer(catalogue, subject, series, positions, now, freshness, zone,
+                                rules):
             findings[(pid, f.hit.rule.episode)].append(f)
         if positions and positions[-1] == len(series.points) - 1:
             last = positions[-1]
@@ -133,47 +114,9 @@ def _series(catalogue: Catalogue, subject: Subject, metric: Metric, points: list
                   jump_kg=jump)
 
 
-def _load_history(conn: psycopg.Connection, readings: Sequence[StoredReading],
-                  subjects: Mapping[int, Subject], catalogue: Catalogue
-                  ) -> dict[tuple[int, Metric], list[Point]]:
-    """Each touched series from the lookback before its oldest new reading (one query)."""
-    oldest: dict[tuple[int, Metric], datetime] = {}
-    for r in readings:
-        key = (r.patient_id, r.metric)
-        oldest[key] = min(oldest.get(key, r.time), r.time)
-    keys = sorted(oldest)
-    since = [oldest[k] - _lookback(k[1], subjects.get(k[0]), catalogue) for k in keys]
-    params = ([k[0] for k in keys], [k[1].value for k in keys], since, MAX_HISTORY_PER_SERIES)
-    rows = conn.cursor(row_factory=dict_row).execute(_HISTORY_SQL, params).fetchall()
-    out: dict[tuple[int, Metric], list[Point]] = defaultdict(list)
-    for row in rows:
-        out[(row["patient_id"], Metric(row["metric"]))].append(Point(
-            time=row["time"], value=row["value"], raw_value=row["raw_value"],
-            raw_unit=row["raw_unit"], flags=tuple(row["flags"]), device_id=row["device_id"]))
-    return out
-
-
-def lookback(metric: Metric, param_sets: Iterable[Mapping[str, Any]]) -> timedelta:
-    """The history a metric's rules need before a new reading, given each rule's effective
-    parameters (a `days` or `hours` window widens it, with two days' margin)."""
-    span = _LOOKBACK[metric]
-    for params in param_sets:
-        for name, unit in (("days", 24.0), ("hours", 1.0)):
-            value = params.get(name)
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                span = max(span, timedelta(hours=float(value) * unit + 48))
-    return span
-
-
-def _lookback(metric: Metric, subject: Subject | None, catalogue: Catalogue) -> timedelta:
-    if subject is None:
-        return _LOOKBACK[metric]
-    return lookback(metric, (subject.params(rule) for rule in catalogue.for_metric(metric)))
-
-
 def _recheck_newer(catalogue: Catalogue, subject: Subject, series: Series,
                    positions: Sequence[int], now: datetime, freshness: timedelta,
-                   zone: ZoneInfo) -> list[Finding]:
+                   zone: ZoneInfo, rules: Sequence[Rule]) -> list[Finding]:
     """What late readings completed: the stored readings newer than a new one, within the
     metric's rule windows, evaluated again with and without the batch; only findings the
     batch made (a pattern it completed, a higher severity) count, so a reading that already
@@ -181,7 +124,7 @@ def _recheck_newer(catalogue: Catalogue, subject: Subject, series: Series,
     if not positions:
         return []
     fresh = set(positions)
-    horizon = series.points[positions[0]].time + _lookback(series.metric, subject, catalogue)
+    horizon = series.points[positions[0]].time + lookback(series.metric, subject, catalogue)
     newer = [k for k in range(positions[0] + 1, len(series.points))
              if k not in fresh and series.points[k].time <= horizon]
     if not newer:
@@ -194,8 +137,9 @@ def _recheck_newer(catalogue: Catalogue, subject: Subject, series: Series,
         point = series.points[k]
         had = {(f.hit.rule.id, f.severity) for f in _evaluate_point(
             catalogue, subject, before, where[(point.time, point.device_id)], now, freshness,
-            zone)}
-        out.extend(f for f in _evaluate_point(catalogue, subject, series, k, now, freshness, zone)
+            zone, rules)}
+        out.extend(f for f in _evaluate_point(catalogue, subject, series, k, now, freshness,
+                                              zone, rules)
                    if (f.hit.rule.id, f.severity) not in had)
     return out
 
@@ -205,10 +149,11 @@ def _clearing_episodes(catalogue: Catalogue, subject: Subject, metric: Metric) -
 
 
 def _evaluate_point(catalogue: Catalogue, subject: Subject, series: Series, k: int,
-                    now: datetime, freshness: timedelta, zone: ZoneInfo) -> list[Finding]:
-    """Every rule of the metric on reading `k`, worst per episode."""
+                    now: datetime, freshness: timedelta, zone: ZoneInfo,
+                    rules: Sequence[Rule]) -> list[Finding]:
+    """Every rule of the metric that applies to the patient (`rules`) on reading `k`, worst
+    per episode."""
     point = series.points[k]
-    rules = [r for r in catalogue.for_metric(series.metric) if subject.applies(r)]
     hits: list[Hit] = []
     if point.low_quality:
         hits.extend(_quality_hits(catalogue, subject, series, k, rules))

@@ -35,7 +35,7 @@ from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
 from alerts.catalogue import Catalogue, load_catalogue
-from alerts.engine import lookback
+from alerts.history import rules_span
 from telehub.config import Settings
 from telehub.domain import clock
 from telehub.domain.units import Metric
@@ -110,7 +110,7 @@ def rules_lookback(catalogue: Catalogue,
     for metric in Metric:
         rules = catalogue.for_metric(metric)
         sets = [r.params for r in rules] + [p for r in rules for p in by_rule.get(r.id, [])]
-        spans.append(lookback(metric, sets))
+        spans.append(rules_span(metric, sets))
     return max(spans)
 
 

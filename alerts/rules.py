@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from alerts.catalogue import Rule
-from telehub.domain.codes import is_low_quality
+from alerts.series import Point, Series
 from telehub.domain.units import (
     SPECS,
     Metric,
@@ -20,58 +19,11 @@ from telehub.domain.units import (
     shown_value,
 )
 
+__all__ = ["CHECKS", "Hit", "Point", "Series", "band_hit", "daily_weights", "extremity",
+           "limit_set", "personal_baseline", "value_in_rule_unit", "weight_outliers"]
+
 # Weights are compared to the gram: 81.3 - 79.3 must count as a 2.0 kg gain.
 _KG_DECIMALS = 3
-
-
-@dataclass(frozen=True)
-class Point:
-    """One stored reading as the rules see it (canonical value plus what the device sent)."""
-
-    time: datetime
-    value: float
-    raw_value: float | None = None
-    raw_unit: str | None = None
-    flags: tuple[str, ...] = ()
-    device_id: int | None = None
-
-    @property
-    def low_quality(self) -> bool:
-        """The device flagged the reading as unreliable: shown, but kept out of threshold rules."""
-        return is_low_quality(self.flags)
-
-
-@dataclass(frozen=True)
-class Series:
-    """A patient's readings of one metric, oldest first, and how to read them."""
-
-    metric: Metric
-    points: Sequence[Point]
-    zone: ZoneInfo
-    morning: bool = False                 # weight: the care plan asks for morning weights
-    dry_weight_kg: float | None = None    # weight: the clinician-set dry weight
-    jump_kg: float = 5.0                  # weight: a jump this big is a scale error
-
-    def upto(self, index: int) -> Sequence[Point]:
-        """The points up to and including `index`."""
-        return self.points[: index + 1]
-
-    @functools.cached_property
-    def _valid_prefix(self) -> tuple[list[Point], list[int]]:
-        valid: list[Point] = []
-        counts: list[int] = []
-        for p in self.points:
-            if not p.low_quality:
-                valid.append(p)
-            counts.append(len(valid))
-        return valid, counts
-
-    def valid_upto(self, index: int) -> Sequence[Point]:
-        """The valid (not low-quality) points up to and including `index`."""
-        if index < 0:
-            return []
-        valid, counts = self._valid_prefix
-        return valid[: counts[index]]
 
 
 @dataclass(frozen=True)
@@ -133,7 +85,7 @@ def _valid(points: Sequence[Point]) -> list[Point]:
 def check_band(rule: Rule, params: Mapping[str, Any], series: Series, i: int) -> Hit | None:
     """Range/band: the reading (and the N-1 valid readings before it) lie in the band."""
     n = int(params.get("consecutive", 1) or 1)
-    recent = series.valid_upto(i)[-n:]
+    recent = series.last_valid(i, n)
     if len(recent) < n or recent[-1] is not series.points[i]:
         return None
     if all(band_hit(rule, params, p) for p in recent):
@@ -167,8 +119,19 @@ def daily_weights(series: Series, upto: int) -> dict[date, Point]:
     without one still has a daily weight: its first valid reading (see `off_schedule`),
     so a patient who weighs at the wrong time is never left out of every rule.
     """
+    return series.memo(("daily", series.valid_count(upto)),
+                       lambda: _daily_weights(series, upto))
+
+
+def _scale_errors(series: Series, upto: int, jump_kg: float) -> set[int]:
+    """`weight_outliers` of the valid points up to `upto`, once per series and jump."""
+    return series.memo(("outliers", series.valid_count(upto), jump_kg),
+                       lambda: weight_outliers(series.valid_upto(upto), jump_kg))
+
+
+def _daily_weights(series: Series, upto: int) -> dict[date, Point]:
     valid = series.valid_upto(upto)
-    skip = weight_outliers(valid, series.jump_kg)
+    skip = _scale_errors(series, upto, series.jump_kg)
     first: dict[date, Point] = {}
     morning: dict[date, Point] = {}
     for k, p in enumerate(valid):
@@ -284,11 +247,13 @@ def check_outlier(rule: Rule, params: Mapping[str, Any], series: Series, i: int)
     # The current reading is the next neighbour of the one before it, so an earlier scale
     # error between two good readings is recognised and not taken as "previous".
     valid = series.valid_upto(i)
-    skip = weight_outliers(valid, jump)
-    trusted = [p for k, p in enumerate(valid[:-1]) if k not in skip]
-    if not trusted:
+    skip = _scale_errors(series, i, jump)
+    k = len(valid) - 2
+    while k >= 0 and k in skip:
+        k -= 1
+    if k < 0:
         return None
-    previous = trusted[-1]
+    previous = valid[k]
     if abs(point.value - previous.value) > jump:
         return Hit(rule, point, {"previous": _ref(previous, series)})
     return None
@@ -302,7 +267,7 @@ def personal_baseline(params: Mapping[str, Any], series: Series, i: int) -> floa
     t = series.points[i].time
     start = t - timedelta(days=float(params.get("days", 7)))
     end = t - timedelta(hours=float(params.get("exclude_hours", 24)))
-    window = [p.value for p in series.valid_upto(i) if start <= p.time < end]
+    window = [p.value for p in series.valid_between(i, start, end)]
     if len(window) < int(params.get("min_readings", 5)):
         return None
     return float(statistics.median(window))
@@ -315,7 +280,7 @@ def check_baseline_drop(rule: Rule, params: Mapping[str, Any], series: Series,
     if baseline is None:
         return None
     n = int(params.get("consecutive", 2))
-    recent = series.valid_upto(i)[-n:]
+    recent = series.last_valid(i, n)
     if len(recent) < n or recent[-1] is not series.points[i]:
         return None
     drop = float(params.get("points", 3))
@@ -330,7 +295,7 @@ def check_count(rule: Rule, params: Mapping[str, Any], series: Series, i: int) -
     if point.low_quality or not band_hit(rule, params, point):
         return None
     start = point.time - timedelta(hours=float(params.get("hours", 168)))
-    hits = [p for p in series.valid_upto(i) if p.time > start and band_hit(rule, params, p)]
+    hits = [p for p in series.valid_between(i, start, after=True) if band_hit(rule, params, p)]
     if params.get("distinct_days"):
         n = len({p.time.astimezone(series.zone).date() for p in hits})
     else:
@@ -347,7 +312,7 @@ def check_quality_count(rule: Rule, params: Mapping[str, Any], series: Series,
     if not point.low_quality:
         return None
     start = point.time - timedelta(hours=float(params.get("hours", 24)))
-    n = sum(1 for p in series.upto(i) if p.low_quality and p.time > start)
+    n = series.low_quality_after(i, start)
     if n >= int(params.get("count", 3)):
         return Hit(rule, point, {"n": n})
     return None

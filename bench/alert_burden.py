@@ -230,10 +230,12 @@ def collect(conn: psycopg.Connection[Any], burden: Burden) -> Burden:
 
 def simulate_in_process(conn: psycopg.Connection[Any], settings: Settings,
                         sizes: BurdenSizes, *, stable: bool = False,
-                        end: datetime | None = None) -> Burden:
+                        end: datetime | None = None,
+                        rules: Callable[..., None] | None = None) -> Burden:
     """The engine (or stable baseline) variant on `conn`'s empty, migrated database:
-    readings stored by COPY and evaluated by the rules engine at the simulated time."""
-    from alerts.engine import evaluate
+    readings stored by COPY and evaluated by the rules engine at the simulated time
+    (`rules`: an engine's `evaluate(conn, readings, now=...)`, default alerts.engine's)."""
+    from alerts.engine import evaluate as engine_evaluate
     from telehub.db.pool import open_pool
 
     started = time.perf_counter()
@@ -247,6 +249,8 @@ def simulate_in_process(conn: psycopg.Connection[Any], settings: Settings,
     readings = caseload_readings(plan, sizes.seed, start, end)
     burden = Burden("stable" if stable else "engine", sizes.patients, sizes.days,
                     readings=len(readings), scenarios=caseload.scenarios)
+
+    evaluate = rules or engine_evaluate
 
     def deliver(batch: list[Any], t: datetime) -> None:
         evaluate(conn, store_readings(conn, batch, caseload.devices, t), now=t)

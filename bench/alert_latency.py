@@ -50,6 +50,9 @@ class AlertSizes:
     give_up_after: int = 3            # consecutive timed-out breaches before stopping
     timeout_s: float = 15.0           # one sample's longest wait for its alert
     warmup_s: float = 3.0             # background load runs this long before sampling
+    # Another Telehub source tree whose hub is measured the same way in the same run
+    # (rows "reference code: …"): the code before a change as a baseline.
+    reference: str | None = None
 
 
 FULL = AlertSizes()
@@ -153,20 +156,24 @@ def run(admin_url: str, sizes: AlertSizes, *,
     if missing:
         report.notes.append(missing)
         return report
-    url = recreate_database(admin_url, database)
-    with connect(url) as conn:
-        population = register_population(
-            conn, patients=sizes.background_devices + 2 * sizes.samples, team_size=500)
-        conn.commit()
-    background = [p.oximeter for p in population[:sizes.background_devices]]
-    sampled = population[sizes.background_devices:]
-    prefix = f"bench/{uuid.uuid4().hex[:10]}/telehub/v1"
-    with own_broker() as endpoint, tempfile.TemporaryDirectory(prefix="telehub-bench-") as tmp:
-        _measure(report, endpoint, url, prefix, sizes, background, sampled, Path(tmp))
-    with connect(url) as conn:
-        row = conn.execute(_OUTCOME_SQL).fetchone()
-    if row is not None:
-        report.params.update(row)
+    variants = [("", None)] + ([(REFERENCE, sizes.reference)] if sizes.reference else [])
+    for label, source in variants:
+        url = recreate_database(admin_url, database)
+        with connect(url) as conn:
+            population = register_population(
+                conn, patients=sizes.background_devices + 2 * sizes.samples, team_size=500)
+            conn.commit()
+        background = [p.oximeter for p in population[:sizes.background_devices]]
+        sampled = population[sizes.background_devices:]
+        prefix = f"bench/{uuid.uuid4().hex[:10]}/telehub/v1"
+        with own_broker() as endpoint, \
+                tempfile.TemporaryDirectory(prefix="telehub-bench-") as tmp:
+            _measure(report, endpoint, url, prefix, sizes, background, sampled, Path(tmp),
+                     source=source, label=label)
+        with connect(url) as conn:
+            row = conn.execute(_OUTCOME_SQL).fetchone()
+        if row is not None:
+            report.params.update({f"{label}{k}": v for k, v in row.items()})
     idle, loaded = _rows_by_name(report)
     report.ratios.update({
         "alert / relay, idle (median)": ratio(idle[1], idle[0]),
@@ -174,6 +181,15 @@ def run(admin_url: str, sizes: AlertSizes, *,
         "alert under load / alert idle (median)": ratio(loaded[1], idle[1]),
         "alert under load / alert idle (p99)": ratio(loaded[2], idle[2]),
     })
+    if sizes.reference:
+        report.params["reference"] = sizes.reference
+        ref_idle, ref_loaded = _rows_by_name(report, REFERENCE)
+        report.ratios.update({
+            "alert idle / reference (median)": ratio(idle[1], ref_idle[1]),
+            "alert idle / reference (p99)": ratio(idle[2], ref_idle[2]),
+            "alert under load / reference (median)": ratio(loaded[1], ref_loaded[1]),
+            "alert under load / reference (p99)": ratio(loaded[2], ref_loaded[2]),
+        })
     report.ratios = {k: v for k, v in report.ratios.items() if v is not None}
     return report
 
@@ -189,19 +205,24 @@ SELECT (SELECT count(*) FROM alerts) AS alerts_raised,
 """
 
 
-def _rows_by_name(report: Report) -> tuple[tuple[Any, Any, Any], tuple[Any, Any, Any]]:
+REFERENCE = "reference code: "
+
+
+def _rows_by_name(report: Report, label: str = ""
+                  ) -> tuple[tuple[Any, Any, Any], tuple[Any, Any, Any]]:
     rows = {row["measure"]: row for row in report.rows}
 
     def pick(kind: str) -> tuple[Any, Any, Any]:
-        relay = rows.get(f"relay, {kind}", {})
-        alert = rows.get(f"alert, {kind}", {})
+        relay = rows.get(f"relay, {label}{kind}", {})
+        alert = rows.get(f"alert, {label}{kind}", {})
         return relay.get("median_ms"), alert.get("median_ms"), alert.get("p99_ms")
 
     return pick("idle"), pick("under load")
 
 
 def _measure(report: Report, endpoint: MqttEndpoint, url: str, prefix: str, sizes: AlertSizes,
-             background: list[str], sampled: list[BenchPatient], log_dir: Path) -> None:
+             background: list[str], sampled: list[BenchPatient], log_dir: Path, *,
+             source: str | None = None, label: str = "") -> None:
     client_ids = [f"bench-hub-{i}-{uuid.uuid4().hex[:6]}" for i in range(sizes.hubs)]
     from bench.ingest import hub_env
 
@@ -219,22 +240,22 @@ def _measure(report: Report, endpoint: MqttEndpoint, url: str, prefix: str, size
     try:
         for i, client_id in enumerate(client_ids):
             services.append(start_service(f"hub-{i}", ["hub"], hub_env(
-                url, endpoint, prefix, client_id, shared=sizes.hubs > 1), log_dir))
+                url, endpoint, prefix, client_id, shared=sizes.hubs > 1), log_dir, cwd=source))
         watcher.wait_online(client_ids, prefix, services)
         half = sizes.samples
-        if not _sample(report, "idle", publisher, listener, probe_topic, prefix,
+        if not _sample(report, f"{label}idle", publisher, listener, probe_topic, prefix,
                        sampled[:half], sizes):
             return
         with Background(endpoint, background, prefix, sizes.background_rate) as load:
             time.sleep(sizes.warmup_s)
-            _sample(report, "under load", publisher, listener, probe_topic, prefix,
+            _sample(report, f"{label}under load", publisher, listener, probe_topic, prefix,
                     sampled[half:], sizes)
             with connect(url) as conn:
                 row = conn.execute("SELECT count(*) AS n FROM readings").fetchone()
             published = load.sent_so_far
-        report.params["background_achieved_rate"] = round(load.achieved_rate, 1)
+        report.params[f"{label}background_achieved_rate"] = round(load.achieved_rate, 1)
         # How far the hub was behind when sampling ended (readings published, not stored).
-        report.params["hub_backlog_at_end"] = published + 2 * half - (int(row["n"]) if row
+        report.params[f"{label}hub_backlog_at_end"] = published + 2 * half - (int(row["n"]) if row
                                                                        else 0)
         for service in services:
             if not service.alive():
@@ -272,7 +293,7 @@ def _sample(report: Report, kind: str, publisher: Publisher, listener: Listener,
             continue
         timeouts += 1
         streak += 1
-        if not alerts and kind == "idle":
+        if not alerts and kind.endswith("idle"):
             report.notes.append(f"no alert arrived within {sizes.timeout_s:.0f} s of the first "
                                 "breach while idle; is the alerts notifier installed?")
             break

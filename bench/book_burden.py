@@ -55,9 +55,13 @@ class BookBurden:
     seconds: float = 0.0
 
 
+EngineEvaluate = Callable[..., None]
+
+
 def run_book(conn: psycopg.Connection[Any], scenarios: Sequence[book.Scenario],
-             anchor: datetime) -> BookBurden:
-    """Run every scenario on `conn`'s empty, migrated database at `anchor`."""
+             anchor: datetime, *, rules: EngineEvaluate | None = None) -> BookBurden:
+    """Run every scenario on `conn`'s empty, migrated database at `anchor`; `rules` is the
+    engine's `evaluate(conn, readings, now=...)` (default: alerts.engine's)."""
     started = time.perf_counter()
     result = BookBurden(anchor, scenarios=len(scenarios))
     team = registry.add_team(conn, "book", "Scenario book")
@@ -75,7 +79,8 @@ def run_book(conn: psycopg.Connection[Any], scenarios: Sequence[book.Scenario],
                             for n, s in enumerate(group)
                             for metric, items in book.arrivals(s, step, now, ZONE).items()]
                 store_batch(conn, _merged(messages), limits=IngestSettings(), prefix=PREFIX,
-                            evaluate=_evaluate_at(now), now=now)
+                            evaluate=_evaluate_at(now, rules or engine.evaluate),
+                            now=now)
                 for scenario in group:
                     if scenario.resolve_after == step:
                         _close(conn, patients[scenario.id])
@@ -98,11 +103,11 @@ def run_book(conn: psycopg.Connection[Any], scenarios: Sequence[book.Scenario],
     return result
 
 
-def _evaluate_at(now: datetime) -> Callable[[psycopg.Connection[Any], Sequence[StoredReading]],
-                                            None]:
+def _evaluate_at(now: datetime, rules: EngineEvaluate
+                 ) -> Callable[[psycopg.Connection[Any], Sequence[StoredReading]], None]:
     """The rules engine at the scenario's service time, as the hub calls it."""
     def evaluate(conn: psycopg.Connection[Any], readings: Sequence[StoredReading]) -> None:
-        engine.evaluate(conn, readings, now=now)
+        rules(conn, readings, now=now)
     return evaluate
 
 

@@ -77,6 +77,12 @@ def register(app: typer.Typer) -> None:
         broker_saves: str = typer.Option(
             "", help="Also run hub × 1 on brokers that save their state: comma-separated "
                      "30s (timer) or N (after N changes), e.g. 30s,1000,100,10."),
+        history_days: int = typer.Option(
+            0, min=0, max=3650, help="Days of readings every patient has before the run "
+            "(365: a patient-year of history under the rules)."),
+        reference: str | None = typer.Option(
+            None, help="Also run hub × 1 from this Telehub source tree (e.g. main's, from "
+            "`git archive main | tar -x -C DIR`): the same-run baseline of a change."),
         database: str = typer.Option("telehub_bench_ingest", help="Database (recreated)."),
         admin_url: str | None = typer.Option(None, envvar="TELEHUB_BENCH_ADMIN_URL",
                                              help=ADMIN_HELP),
@@ -87,7 +93,8 @@ def register(app: typer.Typer) -> None:
         base = ingest.QUICK if quick else ingest.FULL
         sizes = ingest.IngestSizes(devices=devices or base.devices,
                                    per_device=per_device or base.per_device,
-                                   hubs=_counts(hubs), broker_saves=_saves(broker_saves))
+                                   hubs=_counts(hubs), broker_saves=_saves(broker_saves),
+                                   history_days=history_days, reference=reference)
         with _database_server(admin_url) as url:
             _finish(ingest.run(url, sizes, database=database, baselines=baselines))
 
@@ -98,6 +105,8 @@ def register(app: typer.Typer) -> None:
         rate: float | None = typer.Option(None, help="Background readings/s (default 2,000)."),
         devices: int | None = typer.Option(None, help="Background devices (default 10,000)."),
         hubs: int = typer.Option(1, min=1, max=8, help="Hub processes (shared when > 1)."),
+        reference: str | None = typer.Option(
+            None, help="Also measure the hub of this Telehub source tree, same run."),
         database: str = typer.Option("telehub_bench_alerts", help="Database (recreated)."),
         admin_url: str | None = typer.Option(None, envvar="TELEHUB_BENCH_ADMIN_URL",
                                              help=ADMIN_HELP),
@@ -110,7 +119,8 @@ def register(app: typer.Typer) -> None:
         sizes = alert_latency.QUICK if quick else alert_latency.FULL
         sizes = replace(sizes, samples=samples or sizes.samples, hubs=hubs,
                         background_rate=rate or sizes.background_rate,
-                        background_devices=devices or sizes.background_devices)
+                        background_devices=devices or sizes.background_devices,
+                        reference=reference)
         with _database_server(admin_url) as url:
             _finish(alert_latency.run(url, sizes, database=database))
 

@@ -14,10 +14,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bench.databases import connect, recreate_database
+from bench.history import load_readings
 from bench.load import CountingSubscriber, readings_messages
 from bench.naive_consumer import PerMessageConsumer
 from bench.population import register_population
@@ -47,6 +49,13 @@ class IngestSizes:
     # Broker persistence for further hub × 1 runs: "30s" (timer) or N (after N changes);
     # the main runs use a broker that keeps its state in memory only.
     broker_saves: tuple[str, ...] = ()
+    # Days of readings every patient already has (bench/history.py: a weight, two oximeter
+    # and, for diabetics, two glucose readings a day) before the run: the rules then read
+    # a service's depth of history. 365: a patient-year.
+    history_days: int = 0
+    # Another source tree of Telehub (e.g. `git archive main | tar -x -C DIR`) to run a
+    # hub × 1 from as well, in the same run: the code before a change as a baseline.
+    reference: str | None = None
 
     @property
     def total(self) -> int:
@@ -58,7 +67,7 @@ FULL = IngestSizes()
 QUICK = IngestSizes(devices=200, per_device=50)
 
 COLUMNS = ["variant", "stored", "seconds", "readings_per_s", "lost", "duplicated", "rejected",
-           "publish_per_s", "hub_cores"]
+           "publish_per_s", "hub_cores", "hub_cpu_us_per_reading"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,7 @@ def run(admin_url: str, sizes: IngestSizes, *, database: str = "telehub_bench_in
     """Run the baselines and the hub variants; return the report."""
     report = Report("ingest", params={"devices": sizes.devices, "per_device": sizes.per_device,
                                       "readings": sizes.total, "qos": 1, "hubs": list(sizes.hubs),
+                                      "history_days": sizes.history_days,
                                       "database": database},
                     columns=COLUMNS)
     with own_broker() as endpoint, tempfile.TemporaryDirectory(prefix="telehub-bench-") as tmp:
@@ -108,6 +118,12 @@ def run(admin_url: str, sizes: IngestSizes, *, database: str = "telehub_bench_in
                 report.add(**outcome.row(sizes.total))
                 if "error" in outcome.extra:
                     report.notes.append(f"hub × {n}: {outcome.extra['error']}")
+            if sizes.reference:
+                report.params["reference"] = sizes.reference
+                url = fresh_database(admin_url, database, sizes)
+                outcome = hub_variant(endpoint, url, sizes, processes=1, log_dir=Path(tmp),
+                                      source=sizes.reference)
+                report.add(**_named(outcome, REFERENCE).row(sizes.total))
     if sizes.broker_saves and command_available("hub") is None:
         report.params["broker_saves"] = list(sizes.broker_saves)
         with tempfile.TemporaryDirectory(prefix="telehub-bench-") as tmp:
@@ -162,6 +178,10 @@ def _ratios(report: Report) -> None:
             rates.get(saves_variant(saves)), hub1)
         report.ratios[f"{saves_variant(saves)}, hub down: readings accepted/s / in memory"] = \
             ratio(accepted.get(f"{saves_variant(saves)}, hub down then back"), accepted.get(down))
+    cpu = {row["variant"]: row.get("hub_cpu_us_per_reading") for row in report.rows}
+    report.ratios["hub × 1 / reference hub × 1 (readings/s)"] = ratio(hub1, rates.get(REFERENCE))
+    report.ratios["hub × 1 / reference hub × 1 (CPU per reading)"] = ratio(
+        cpu.get("hub × 1"), cpu.get(REFERENCE))
     report.ratios = {k: v for k, v in report.ratios.items() if v is not None}
 
 
@@ -174,6 +194,7 @@ def _devices(sizes: IngestSizes) -> list[str]:
 
 
 NAIVE = "INSERT+COMMIT each"
+REFERENCE = "hub × 1, reference code"
 RELAY_WIRE = "broker relay → raw-socket subscriber"
 RELAY_PAHO = "broker relay → paho subscriber"
 
@@ -226,12 +247,12 @@ def per_message_baseline(endpoint: MqttEndpoint, admin_url: str, database: str,
 
 def hub_variant(endpoint: MqttEndpoint, url: str, sizes: IngestSizes, *, processes: int,
                 log_dir: Path, extra_pids: dict[str, int] | None = None,
-                backlog: bool = False) -> Outcome:
+                backlog: bool = False, source: str | None = None) -> Outcome:
     """The real hub on a fresh database (`fresh_database`): `processes` workers, on a
     shared subscription when more than one. `backlog`: the hub subscribes, stops, every
     reading is published to the broker's queue, then the hub starts again and catches up
     (publish_per_s is then the broker's rate with the hub down; seconds run from the first
-    publish to the last reading stored)."""
+    publish to the last reading stored). `source`: run the hub from that source tree."""
     prefix = _prefix()
     client_ids = [f"bench-hub-{i}-{uuid.uuid4().hex[:6]}" for i in range(processes)]
     watcher = HubWatcher(endpoint, prefix)
@@ -240,7 +261,7 @@ def hub_variant(endpoint: MqttEndpoint, url: str, sizes: IngestSizes, *, process
     try:
         for i, client_id in enumerate(client_ids):
             services.append(start_service(f"hub-{i}", ["hub"], hub_env(
-                url, endpoint, prefix, client_id, shared=processes > 1), log_dir))
+                url, endpoint, prefix, client_id, shared=processes > 1), log_dir, cwd=source))
         watcher.wait_online(client_ids, prefix, services)
         restart: Callable[[], None] | None = None
         if backlog:
@@ -261,8 +282,12 @@ def hub_variant(endpoint: MqttEndpoint, url: str, sizes: IngestSizes, *, process
         outcome.extra["peak_rss_mb"] = round(
             sum(t.peak for n, t in rss.tracks.items() if n.startswith("hub")) / 2**20, 1)
         # CPU cores the hub processes kept busy: near 1 per process means CPU-bound.
-        outcome.extra["hub_cores"] = None if backlog else round(sum(
-            t.cpu_s for n, t in rss.tracks.items() if n.startswith("hub")) / outcome.seconds, 2)
+        cpu_s = sum(t.cpu_s for n, t in rss.tracks.items() if n.startswith("hub"))
+        outcome.extra["hub_cores"] = None if backlog else round(cpu_s / outcome.seconds, 2)
+        # Hub CPU (every process, every thread) per reading stored: what the machine's load
+        # changes least.
+        outcome.extra["hub_cpu_us_per_reading"] = (
+            round(cpu_s / outcome.distinct * 1e6, 1) if outcome.distinct else None)
         outcome.extra["memory"] = {n: {"start_mb": round(t.start / 2**20, 1),
                                        "peak_mb": round(t.peak / 2**20, 1)}
                                    for n, t in rss.tracks.items()}
@@ -290,14 +315,21 @@ def fresh_database(admin_url: str, database: str, sizes: IngestSizes) -> str:
     """Recreate `database` with one patient and oximeter per publishing device."""
     url = recreate_database(admin_url, database)
     with connect(url) as conn:
-        register_population(conn, patients=sizes.devices, team_size=500)
+        population = register_population(conn, patients=sizes.devices, team_size=500)
         conn.commit()
+        if sizes.history_days:
+            load_readings(conn, population, days=sizes.history_days,
+                          as_of=(datetime.now(UTC) - timedelta(hours=7)).date())
+            conn.execute("ANALYZE readings")
+            conn.commit()
     return url
 
 
-_COUNT = "SELECT count(*) AS n FROM readings"
+# The run's readings are timed from 6 h before it (bench.load.readings_messages); history
+# loaded beforehand (`history_days`) ends before the day of 7 h ago, so it is not counted.
+_COUNT = "SELECT count(*) AS n FROM readings WHERE time >= %(since)s"
 _DISTINCT = ("SELECT count(*) AS stored, count(DISTINCT (device_id, metric, reading_key)) "
-             "AS distinct FROM readings")
+             "AS distinct FROM readings WHERE time >= %(since)s")
 
 
 def _publish_and_wait(endpoint: MqttEndpoint, url: str, prefix: str, sizes: IngestSizes,
@@ -305,6 +337,7 @@ def _publish_and_wait(endpoint: MqttEndpoint, url: str, prefix: str, sizes: Inge
                       after_publish: Callable[[], None] | None = None) -> Outcome:
     """Publish every reading (then call `after_publish`), then poll the database until all
     are stored (or it stalls)."""
+    since = datetime.now(UTC) - timedelta(hours=6, minutes=1)
     messages = readings_messages(_devices(sizes), sizes.per_device, prefix)
     publisher = WirePublisher(endpoint)
     with connect(url, autocommit=True) as conn:
@@ -317,8 +350,8 @@ def _publish_and_wait(endpoint: MqttEndpoint, url: str, prefix: str, sizes: Inge
             publisher.close()
         if after_publish is not None:
             after_publish()
-        done = _wait_stored(conn, len(messages), sizes.stall_s, alive)
-        counts = conn.execute(_DISTINCT).fetchone()
+        done = _wait_stored(conn, len(messages), sizes.stall_s, alive, since)
+        counts = conn.execute(_DISTINCT, {"since": since}).fetchone()
         rejected = conn.execute("SELECT count(*) AS n FROM rejected_messages").fetchone()
     assert counts is not None and rejected is not None
     extra: dict[str, Any] = {"rejected": int(rejected["n"])}
@@ -326,11 +359,12 @@ def _publish_and_wait(endpoint: MqttEndpoint, url: str, prefix: str, sizes: Inge
                    published - started, extra)
 
 
-def _wait_stored(conn: Any, total: int, stall_s: float, alive: Callable[[], bool]) -> float:
+def _wait_stored(conn: Any, total: int, stall_s: float, alive: Callable[[], bool],
+                 since: datetime) -> float:
     """The time the last reading was seen stored (polling every 0.1 s)."""
     last, last_change = -1, time.perf_counter()
     while True:
-        row = conn.execute(_COUNT).fetchone()
+        row = conn.execute(_COUNT, {"since": since}).fetchone()
         now = time.perf_counter()
         n = int(row["n"])
         if n != last:

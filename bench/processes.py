@@ -62,12 +62,15 @@ class Service:
             return ""
 
 
-def start_service(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> Service:
-    """Start `telehub <args>` with TELEHUB_* settings in `env`, output to a log file."""
+def start_service(name: str, args: list[str], env: dict[str, str], log_dir: Path,
+                  cwd: str | None = None) -> Service:
+    """Start `telehub <args>` with TELEHUB_* settings in `env`, output to a log file; `cwd`
+    a Telehub source tree to run instead of this one (`python -m` imports from it first)."""
     log = log_dir / f"{name}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(telehub_command(*args), env={**os.environ, **env},
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                cwd=cwd)
     return Service(name, proc, log)
 
 

@@ -69,6 +69,10 @@ UPDATE devices d
        AS u(id, seen, battery, last_seq)
  WHERE d.id = u.id
 """
+# The enums by their database spelling, looked up once per row instead of constructed.
+_METRICS = {m.value: m for m in Metric}
+_UNITS = {u.value: u for u in Unit}
+
 GAP_SQL = ("INSERT INTO device_seq_gaps (device_id, expected_seq, received_seq) "
            "VALUES (%s, %s, %s)")
 @dataclass
@@ -180,9 +184,8 @@ def insert_readings(cur: psycopg.Cursor, new: Sequence[tuple[NewReading, Receive
                             reading.raw_value, reading.raw_unit.value, reading.reading_key,
                             reading.seq, list(reading.flags), message.received_time))
     rows = cur.execute(INSERT_SQL).fetchall()
-    return [StoredReading(time=t, patient_id=p, device_id=d, metric=Metric(m), value=v,
-                          unit=Unit(u), raw_value=rv, raw_unit=Unit(ru), received_at=ra,
-                          flags=tuple(f)) for (t, p, d, m, v, u, rv, ru, ra, f) in rows]
+    return [StoredReading(t, p, d, _METRICS[m], v, _UNITS[u], rv, _UNITS[ru], ra,
+                          tuple(f) if f else ()) for (t, p, d, m, v, u, rv, ru, ra, f) in rows]
 
 
 def seq_gaps(last_seq: int | None, seqs: Iterable[int]) -> tuple[int | None, list[tuple[int, int]]]:

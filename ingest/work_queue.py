@@ -127,7 +127,8 @@ class WorkQueue:
     def take(self, *, max_items: int, wait_s: float, max_bytes: int = BATCH_MAX_BYTES,
              first_timeout: float = IDLE_POLL_S) -> Taken:
         """Up to `max_items` messages (or `max_bytes` of payload): waits for a first item, then
-        at most `wait_s` for the rest; a control item ends the batch early."""
+        at most `wait_s` for the rest; a control item ends the batch early. With `wait_s` 0
+        the batch is what is queued now: a lone message goes at once."""
         taken = Taken()
         try:
             first = self._queue.get(timeout=first_timeout)

@@ -31,7 +31,10 @@ class IngestSettings(BaseModel):
     client_id: str = "telehub-ingest-1"  # fixed per worker: the broker keeps its session
     # Readings per transaction; see bench/ingest.
     batch_max: int = Field(default=1000, ge=1, le=20_000)
-    batch_wait_ms: int = Field(default=50, ge=1, le=5_000)  # how long a batch may wait to fill
+    # How long a batch may wait to fill. 0 (adaptive): a batch is what queued while the last
+    # transaction ran, so a lone reading commits at once and batches grow with the load up
+    # to batch_max (group commit).
+    batch_wait_ms: int = Field(default=0, ge=0, le=5_000)
     horizon_days: int = Field(default=30, ge=1)  # oldest store-and-forward reading accepted
     future_tolerance_s: int = 300        # device clocks up to 5 minutes fast are accepted
     max_payload_bytes: int = 2_000_000   # a 10,000-reading batch is ~1.2 MB

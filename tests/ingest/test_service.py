@@ -100,6 +100,18 @@ def test_a_batch_closes_at_its_size_its_bytes_or_its_wait() -> None:
     assert empty.messages == [] and empty.control is None
 
 
+def test_without_a_wait_a_batch_is_what_is_queued_now() -> None:
+    work = WorkQueue()
+    work.put(_message(100))
+    started = time.monotonic()
+    assert len(work.take(max_items=100, wait_s=0.0).messages) == 1     # a lone message at once
+    for _ in range(7):
+        work.put(_message(100))
+    assert len(work.take(max_items=5, wait_s=0.0).messages) == 5      # up to the limit
+    assert len(work.take(max_items=100, wait_s=0.0).messages) == 2
+    assert time.monotonic() - started < 0.05
+
+
 def test_a_control_item_ends_the_batch_in_its_place() -> None:
     work = WorkQueue()
     barrier = Barrier()

@@ -1,0 +1,103 @@
+"""The readings the rules engine needs for a batch: each touched series from its lookback
+before the batch's oldest reading, in one query, as `Point` tuples."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg.rows import tuple_row
+
+from alerts.catalogue import Catalogue, Rule
+from alerts.series import Point
+from alerts.thresholds import Subject
+from telehub.domain.readings import StoredReading
+from telehub.domain.units import Metric
+
+# History each metric's rules need by default; widened when a patient's params ask for more.
+_LOOKBACK = {Metric.WEIGHT: timedelta(days=9), Metric.SPO2: timedelta(days=8),
+             Metric.PULSE: timedelta(days=3), Metric.GLUCOSE: timedelta(days=8)}
+
+# A patient measures a few times a day; a series far denser than that (a device stuck in a
+# loop, a load test) is cut to its newest readings so one batch cannot stall ingest.
+MAX_HISTORY_PER_SERIES = 5000
+# One row per series, its readings as arrays in time order (loading an array element costs
+# a fraction of loading a row), every array in one total order (time, device, reading key:
+# unique within a series); flags as one comma-joined string per reading, '' for none.
+_HISTORY_SQL = """
+SELECT w.k, h.times, h.vals, h.raws, h.units, h.flags, h.devices
+FROM unnest(%s::bigint[], %s::metric[], %s::timestamptz[]) WITH ORDINALITY
+     AS w(pid, metric, since, k)
+CROSS JOIN LATERAL (
+    SELECT array_agg(r.time ORDER BY r.n) AS times,
+           array_agg(r.value ORDER BY r.n) AS vals,
+           array_agg(r.raw_value ORDER BY r.n) AS raws,
+           array_agg(r.raw_unit::text ORDER BY r.n) AS units,
+           array_agg(array_to_string(r.flags, ',') ORDER BY r.n) AS flags,
+           array_agg(r.device_id ORDER BY r.n) AS devices
+    FROM (SELECT *, row_number() OVER (ORDER BY time, device_id, reading_key) AS n
+          FROM (SELECT time, value, raw_value, raw_unit, flags, device_id, reading_key
+                FROM readings WHERE patient_id = w.pid AND metric = w.metric
+                 AND time >= w.since ORDER BY time DESC LIMIT %s) AS newest) AS r
+) AS h
+WHERE h.times IS NOT NULL
+ORDER BY w.k
+"""
+
+
+def position(points: Sequence[Point], time: datetime, device_id: int | None) -> int | None:
+    """The index of the newest point at (`time`, `device_id`), searched from the newest end
+    (new readings are nearly always the newest ones)."""
+    for k in range(len(points) - 1, -1, -1):
+        p = points[k]
+        if p.time == time and p.device_id == device_id:
+            return k
+        if p.time < time:
+            return None
+    return None
+
+
+def load_history(conn: psycopg.Connection, readings: Sequence[StoredReading],
+                 subjects: Mapping[int, Subject], catalogue: Catalogue
+                 ) -> dict[tuple[int, Metric], list[Point]]:
+    """Each touched series from the lookback before its oldest new reading (one query)."""
+    oldest: dict[tuple[int, Metric], datetime] = {}
+    for r in readings:
+        key = (r.patient_id, r.metric)
+        oldest[key] = min(oldest.get(key, r.time), r.time)
+    keys = sorted(oldest)
+    by_metric = {metric: catalogue.for_metric(metric) for metric in {k[1] for k in keys}}
+    since = [oldest[k] - lookback(k[1], subjects.get(k[0]), catalogue, by_metric[k[1]])
+             for k in keys]
+    params = ([k[0] for k in keys], [k[1].value for k in keys], since, MAX_HISTORY_PER_SERIES)
+    rows = conn.cursor(row_factory=tuple_row).execute(_HISTORY_SQL, params).fetchall()
+    out: dict[tuple[int, Metric], list[Point]] = {}
+    for k, times, values, raws, units, flags, devices in rows:
+        out[keys[k - 1]] = [Point(t, v, rv, ru, tuple(f.split(",")) if f else (), d)
+                            for t, v, rv, ru, f, d in zip(times, values, raws, units, flags,
+                                                          devices, strict=True)]
+    return out
+
+
+def rules_span(metric: Metric, param_sets: Iterable[Mapping[str, Any]]) -> timedelta:
+    """The history a metric's rules need before a new reading, given each rule's effective
+    parameters (a `days` or `hours` window widens it, with two days' margin)."""
+    span = _LOOKBACK[metric]
+    for params in param_sets:
+        for name, unit in (("days", 24.0), ("hours", 1.0)):
+            value = params.get(name)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                span = max(span, timedelta(hours=float(value) * unit + 48))
+    return span
+
+
+def lookback(metric: Metric, subject: Subject | None, catalogue: Catalogue,
+             rules: Sequence[Rule] | None = None) -> timedelta:
+    """How far back the metric's rules look for this patient; `rules`: the catalogue's rules
+    of the metric, when the caller has them already."""
+    if subject is None:
+        return _LOOKBACK[metric]
+    chosen = catalogue.for_metric(metric) if rules is None else rules
+    return rules_span(metric, (subject.params(rule) for rule in chosen))

@@ -1,0 +1,51 @@
+"""`GET /caseload` serialises its rows without validating them into models: its JSON must be
+byte for byte what `CaseloadOut.model_dump_json()` gives for the same caseload."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from api.queries.caseload import caseload_json, caseload_rows, load_caseload
+from api.schemas.caseload import CaseloadOut
+from bench.history import insert_alerts, load_readings
+from bench.population import register_population
+
+
+def test_the_caseload_json_is_the_models_json(conn: psycopg.Connection[dict[str, Any]]
+                                              ) -> None:
+    now = datetime.now(UTC)
+    population = register_population(conn, patients=40, team_size=40, prefix="json")
+    load_readings(conn, population, days=9, as_of=now.date())
+    insert_alerts(conn, population, as_of=now.date())
+    first, second = population[0], population[1]
+    conn.execute("UPDATE devices SET online = true, battery = 57, last_seen_at = %s "
+                 "WHERE id = %s", (now - timedelta(minutes=3, microseconds=1234),
+                                   first.oximeter_id))
+    conn.execute("UPDATE devices SET online = false, last_seen_at = %s WHERE id = %s",
+                 (now - timedelta(days=2), second.scale_id))
+    conn.execute("UPDATE patients SET status = 'paused' WHERE id = %s", (second.id,))
+    conn.execute("INSERT INTO readings (time, patient_id, device_id, metric, value, unit, "
+                 "raw_value, raw_unit, reading_key, received_at) VALUES "
+                 "(%s, %s, %s, 'spo2', 91, '%%', 91, '%%', 'whole', %s)",
+                 (now - timedelta(minutes=1), first.id, first.oximeter_id, now))
+    conn.commit()
+    team = first.team_id
+
+    rows = caseload_rows(conn, team, None, now)
+    body = caseload_json(team, None, now, rows)
+    models = load_caseload(conn, team, None, now)
+    expected = CaseloadOut(team_id=team, nurse_id=None, generated_at=now, total=len(models),
+                           rows=models).model_dump_json().encode()
+    assert body == expected
+    decoded = json.loads(body)
+    assert decoded["total"] == 40
+    assert {r["triage"] for r in decoded["rows"]} >= {"red", "ok"}
+    row = next(r for r in decoded["rows"] if r["patient_id"] == first.id)
+    assert row["latest"][0]["metric"] == "weight" and row["latest"][0]["trend"]
+    spo2 = next(m for m in row["latest"] if m["metric"] == "spo2")
+    assert spo2["value"] == 91.0 and isinstance(spo2["value"], float)
+    assert any(d["battery"] == 57 and d["online"] for d in row["devices"])
