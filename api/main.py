@@ -31,6 +31,7 @@ from api.routes import (
     readings,
     responder,
     risk,
+    rule_performance,
     teams,
     telecare,
     thresholds,
@@ -101,6 +102,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(SecurityHeaders, docs_paths=docs)
     for module in (health, auth, caseload, patients, devices, readings, thresholds, alerts,
                    teams, audit, fhir, ingest_http, care_team, care_plans, risk, responder,
-                   telecare, admissions, follow_ups, outcomes):
+                   telecare, admissions, follow_ups, outcomes, rule_performance):
         app.include_router(module.router)
     return app
