@@ -18,6 +18,7 @@ from api.routes import (
     alerts,
     audit,
     auth,
+    before_after,
     care_plans,
     care_team,
     caseload,
@@ -102,6 +103,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(SecurityHeaders, docs_paths=docs)
     for module in (health, auth, caseload, patients, devices, readings, thresholds, alerts,
                    teams, audit, fhir, ingest_http, care_team, care_plans, risk, responder,
-                   telecare, admissions, follow_ups, outcomes, rule_performance):
+                   telecare, admissions, follow_ups, outcomes, rule_performance, before_after):
         app.include_router(module.router)
     return app

@@ -6,6 +6,7 @@ individual threshold are accepted (a threshold change with its reason) or dismis
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -22,10 +23,10 @@ ANCHORS = [datetime(2026, 12, 1, 0, 15, tzinfo=LONDON),     # just into a new mo
            datetime(2026, 10, 25, 9, 0, tzinfo=LONDON)]     # autumn clock change
 
 
-def _alert(conn: psycopg.Connection, patient: int, rule: str, at: datetime, *,
+def _alert(conn: psycopg.Connection[Any], patient: int, rule: str, at: datetime, *,
            outcome: str | None = None, ack_minutes: int | None = None,
            worst: float | None = None, metric: str = "spo2") -> int:
-    extra: dict[str, object] = {"values": Jsonb({"worst": {"value": worst}} if worst else {})}
+    extra: dict[str, Any] = {"values": Jsonb({"worst": {"value": worst}} if worst else {})}
     if ack_minutes is not None:
         extra.update(acknowledged_at=at + timedelta(minutes=ack_minutes))
     if outcome is not None:
@@ -34,13 +35,19 @@ def _alert(conn: psycopg.Connection, patient: int, rule: str, at: datetime, *,
     return add_alert(conn, patient, rule, "amber", at=at, metric=metric, **extra)
 
 
-def _admission(conn: psycopg.Connection, patient: int, at: datetime) -> None:
+def _thresholds(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute("SELECT count(*) AS n FROM thresholds").fetchone()
+    assert row is not None
+    return int(row["n"])
+
+
+def _admission(conn: psycopg.Connection[Any], patient: int, at: datetime) -> None:
     conn.execute("INSERT INTO hospital_episodes (patient_id, kind, started_on, source, "
                  "recorded_by) VALUES (%s, 'emergency-admission', %s, 'manual', 'seed')",
                  (patient, clock.service_date(at)))
 
 
-def _seed(api: LiveApi, conn: psycopg.Connection, now: datetime) -> None:
+def _seed(api: LiveApi, conn: psycopg.Connection[Any], now: datetime) -> None:
     ann, bob, cat = (api.world.patients[k] for k in ("ann", "bob", "cat"))
     day = timedelta(days=1)
     noise = ("false-alarm", "no-action-needed", "measurement-error")
@@ -71,7 +78,7 @@ def _seed(api: LiveApi, conn: psycopg.Connection, now: datetime) -> None:
 
 @pytest.mark.parametrize("anchor", ANCHORS, ids=lambda a: a.strftime("%Y-%m-%d-%H%M"))
 def test_rule_performance_equals_the_hand_computed_figures(care_api: LiveApi,
-                                                           conn: psycopg.Connection,
+                                                           conn: psycopg.Connection[Any],
                                                            anchor: datetime) -> None:
     now = anchor.astimezone(ZoneInfo("UTC"))
     _seed(care_api, conn, now)
@@ -102,7 +109,7 @@ def test_rule_performance_equals_the_hand_computed_figures(care_api: LiveApi,
 
 
 def test_a_suggestion_is_accepted_as_a_threshold_change_with_its_reason(
-        care_api: LiveApi, conn: psycopg.Connection) -> None:
+        care_api: LiveApi, conn: psycopg.Connection[Any]) -> None:
     now = datetime(2026, 11, 26, 12, 0, tzinfo=LONDON)
     _seed(care_api, conn, now)
     ann, bob = care_api.world.patients["ann"], care_api.world.patients["bob"]
@@ -119,7 +126,7 @@ def test_a_suggestion_is_accepted_as_a_threshold_change_with_its_reason(
         assert spo2["suggested"] == {"at_or_below": 92.0} and spo2["unit"] == "%"
         assert found[(bob, "pulse-amber")]["suggested"] == {"at_or_above": 119.0}
         # Nothing changes until a clinician accepts, with a reason.
-        assert conn.execute("SELECT count(*) AS n FROM thresholds").fetchone()["n"] == 0
+        assert _thresholds(conn) == 0
         bad = nurse.post(f"/patients/{ann}/threshold-suggestions/spo2-scale1-amber/accept",
                          json={"reason": ""})
         assert bad.status_code == 422
@@ -144,7 +151,7 @@ def test_a_suggestion_is_accepted_as_a_threshold_change_with_its_reason(
 
 
 def test_a_dismissed_suggestion_stays_quiet_for_30_days_then_returns(
-        care_api: LiveApi, conn: psycopg.Connection) -> None:
+        care_api: LiveApi, conn: psycopg.Connection[Any]) -> None:
     now = datetime(2026, 10, 25, 9, 0, tzinfo=LONDON)
     _seed(care_api, conn, now)
     bob, north = care_api.world.patients["bob"], care_api.world.teams["north"]
@@ -161,7 +168,7 @@ def test_a_dismissed_suggestion_stays_quiet_for_30_days_then_returns(
         assert r.status_code == 201, r.text
         assert r.json()["quiet_until"].startswith("2026-11-24")
         assert (bob, "pulse-amber") not in listed()
-        assert conn.execute("SELECT count(*) AS n FROM thresholds").fetchone()["n"] == 0
+        assert _thresholds(conn) == 0
         # Five more without action in the next three weeks: still quiet within 30 days…
         for i in range(5):
             _alert(conn, bob, "pulse-amber", now + timedelta(days=2 + 4 * i),
