@@ -1,4 +1,5 @@
-"""Outcomes and MDT (matron, manager, admin): emergency admissions and A&E attendances per
+"""Outcomes and MDT (matron, manager, admin): before/after enrolment rates with their
+intervals against a comparison cohort; emergency admissions and A&E attendances per
 1,000 monitored patients, readmissions, alerts before admissions, time from red alert to
 first action, month by month as charts; the weekly MDT list as CSV; CSV imports of risk
 tiers and admissions."""
@@ -9,6 +10,7 @@ import streamlit as st
 
 from dashboard.client import session
 from dashboard.client.figures import Outcomes
+from dashboard.components.before_after_section import before_after_section
 from dashboard.components.imports_section import imports_section
 from dashboard.components.mdt_section import mdt_section
 from dashboard.components.outcome_charts import (
@@ -67,6 +69,8 @@ def render() -> None:
     with session.handling_errors():
         outcomes = session.api().outcomes(team_id, start, end)
     _charts(outcomes)
+    before_after_section(team_id, can_import=staff is not None
+                         and staff.role in (Role.ADMIN, Role.MATRON))
     st.subheader("Weekly MDT review list")
     if staff is not None and staff.role in MDT_ROLES:
         mdt_section(team_id, "outcomes_mdt")
