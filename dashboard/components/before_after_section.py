@@ -97,8 +97,15 @@ def before_after_section(team_id: int, can_import: bool) -> None:
             st.warning(f"**These numbers are too small to mean anything.** "
                        f"{out.too_small_rule} Read them as a description of a few people, "
                        "not as evidence that monitoring changed admissions.")
-        st.plotly_chart(before_after_figure(out.measures), width="stretch",
-                        key="before_after_chart")
+        episodes = [m for m in out.measures if m.measure != "bed_days"]
+        beds = [m for m in out.measures if m.measure == "bed_days"]
+        left, right = st.columns([2, 1])   # bed days run ten times higher: an axis of their own
+        with left:
+            st.plotly_chart(before_after_figure(episodes), width="stretch",
+                            key="before_after_chart")
+        with right:
+            st.plotly_chart(before_after_figure(beds), width="stretch",
+                            key="before_after_beds")
         st.dataframe(before_after_table(out), hide_index=True, width="stretch",
                      key="before_after_table")
         st.download_button("Download the figures (CSV)",

@@ -62,6 +62,9 @@ def render() -> None:
     if team_id is None:
         return
     staff = session.current_staff()
+    before_after_section(team_id, can_import=staff is not None
+                         and staff.role in (Role.ADMIN, Role.MATRON))
+    st.subheader("Month by month")
     period = st.segmented_control("Period", list(PERIODS), default="Last 6 months",
                                   key="outcomes_period")
     today = clock.today(session.settings().zone)
@@ -69,8 +72,6 @@ def render() -> None:
     with session.handling_errors():
         outcomes = session.api().outcomes(team_id, start, end)
     _charts(outcomes)
-    before_after_section(team_id, can_import=staff is not None
-                         and staff.role in (Role.ADMIN, Role.MATRON))
     st.subheader("Weekly MDT review list")
     if staff is not None and staff.role in MDT_ROLES:
         mdt_section(team_id, "outcomes_mdt")
