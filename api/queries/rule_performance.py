@@ -36,8 +36,13 @@ DEFINITIONS = {
                    "of those alerts, never crossing a more severe rule's limit; red rules "
                    "and rules without a limit get no number.",
 }
-RULES_SQL = """
-SELECT a.rule_id, count(*)::int AS alerts,
+# The rule an alert is counted under: the rule that set its severity (the hub keeps one
+# alert per patient and episode, in `rule_id`, and names the rule in its values).
+_RULE_ALERTS = """WITH rule_alerts AS (
+    SELECT *, coalesce(values ->> 'rule', rule_id) AS rule FROM alerts)
+"""
+RULES_SQL = _RULE_ALERTS + """
+SELECT a.rule AS rule_id, count(*)::int AS alerts,
        count(*) FILTER (WHERE a.outcome::text = ANY(%(action)s))::int AS action,
        count(*) FILTER (WHERE a.outcome::text = ANY(%(noise)s))::int AS noise,
        count(*) FILTER (WHERE a.status <> 'resolved')::int AS unresolved,
@@ -45,41 +50,41 @@ SELECT a.rule_id, count(*)::int AS alerts,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM a.acknowledged_at
                                                            - a.created_at) / 60.0)
            AS median_ack
-FROM alerts a
+FROM rule_alerts a
 WHERE a.team_id = %(team)s AND a.created_at >= %(start)s AND a.created_at < %(end)s
-GROUP BY a.rule_id
+GROUP BY a.rule
 """
-PRECEDED_SQL = """
-SELECT a.rule_id, count(DISTINCT e.id)::int AS admissions
+PRECEDED_SQL = _RULE_ALERTS + """
+SELECT a.rule AS rule_id, count(DISTINCT e.id)::int AS admissions
 FROM hospital_episodes e
 JOIN patients p ON p.id = e.patient_id
-JOIN alerts a ON a.patient_id = e.patient_id
+JOIN rule_alerts a ON a.patient_id = e.patient_id
  AND (a.first_breach_at AT TIME ZONE %(zone)s)::date
      BETWEEN e.started_on - %(days)s AND e.started_on
 WHERE p.team_id = %(team)s AND e.kind = 'emergency-admission'
   AND e.started_on BETWEEN %(first)s AND %(last)s
-GROUP BY a.rule_id
+GROUP BY a.rule
 """
-NOISY_SQL = """
-SELECT a.patient_id, p.display_id, a.rule_id,
+NOISY_SQL = _RULE_ALERTS + """
+SELECT a.patient_id, p.display_id, a.rule AS rule_id,
        count(*) FILTER (WHERE a.outcome::text = ANY(%(noise)s))::int AS noise,
        count(*) FILTER (WHERE a.outcome::text = ANY(%(action)s))::int AS action,
        array_remove(array_agg((a.values -> 'worst' ->> 'value')::float8)
                     FILTER (WHERE a.outcome::text = ANY(%(noise)s)), NULL) AS worst,
        max(a.created_at) AS last_alert
-FROM alerts a JOIN patients p ON p.id = a.patient_id
+FROM rule_alerts a JOIN patients p ON p.id = a.patient_id
 WHERE a.team_id = %(team)s AND a.created_at >= %(since)s AND a.created_at < %(now)s
   AND (%(patient)s::bigint IS NULL OR a.patient_id = %(patient)s)
   AND a.created_at > coalesce((SELECT max(d.decided_at) FROM threshold_suggestion_decisions d
-                               WHERE d.patient_id = a.patient_id AND d.rule_id = a.rule_id),
+                               WHERE d.patient_id = a.patient_id AND d.rule_id = a.rule),
                               '-infinity')
   AND NOT EXISTS (SELECT 1 FROM threshold_suggestion_decisions d
-                  WHERE d.patient_id = a.patient_id AND d.rule_id = a.rule_id
+                  WHERE d.patient_id = a.patient_id AND d.rule_id = a.rule
                     AND d.decision = 'dismissed' AND d.quiet_until > %(now)s)
-GROUP BY a.patient_id, p.display_id, a.rule_id
+GROUP BY a.patient_id, p.display_id, a.rule
 HAVING count(*) FILTER (WHERE a.outcome::text = ANY(%(noise)s)) >= %(min)s
    AND count(*) FILTER (WHERE a.outcome::text = ANY(%(action)s)) = 0
-ORDER BY count(*) FILTER (WHERE a.outcome::text = ANY(%(noise)s)) DESC, a.patient_id, a.rule_id
+ORDER BY count(*) FILTER (WHERE a.outcome::text = ANY(%(noise)s)) DESC, a.patient_id, a.rule
 """
 
 

@@ -25,14 +25,18 @@ ANCHORS = [datetime(2026, 12, 1, 0, 15, tzinfo=LONDON),     # just into a new mo
 
 def _alert(conn: psycopg.Connection[Any], patient: int, rule: str, at: datetime, *,
            outcome: str | None = None, ack_minutes: int | None = None,
-           worst: float | None = None, metric: str = "spo2") -> int:
-    extra: dict[str, Any] = {"values": Jsonb({"worst": {"value": worst}} if worst else {})}
+           worst: float | None = None, metric: str = "spo2", episode: str | None = None) -> int:
+    """An alert as the hub stores it: under its episode when given (the rule in its values)."""
+    values: dict[str, Any] = {"worst": {"value": worst}} if worst else {}
+    if episode is not None:
+        values["rule"] = rule
+    extra: dict[str, Any] = {"values": Jsonb(values)}
     if ack_minutes is not None:
         extra.update(acknowledged_at=at + timedelta(minutes=ack_minutes))
     if outcome is not None:
         extra.update(status="resolved", outcome=outcome,
                      resolved_at=at + timedelta(minutes=(ack_minutes or 0) + 60))
-    return add_alert(conn, patient, rule, "amber", at=at, metric=metric, **extra)
+    return add_alert(conn, patient, episode or rule, "amber", at=at, metric=metric, **extra)
 
 
 def _thresholds(conn: psycopg.Connection[Any]) -> int:
@@ -58,8 +62,8 @@ def _seed(api: LiveApi, conn: psycopg.Connection[Any], now: datetime) -> None:
                outcome=noise[i % 3], ack_minutes=ack, worst=worst)
     # ann: a weight alert acted on (acknowledged after 10 min), another still open.
     _alert(conn, ann, "weight-gain-3d", now - 9 * day, outcome="medication-changed",
-           ack_minutes=10, metric="weight")
-    _alert(conn, ann, "weight-gain-3d", now - 1 * day, metric="weight")
+           ack_minutes=10, metric="weight", episode="weight-gain")
+    _alert(conn, ann, "weight-gain-3d", now - 1 * day, metric="weight", episode="weight-gain")
     _admission(conn, ann, now - 6 * day)          # after ann's SpO2 (10 d) and weight (9 d)
     # bob: one SpO2 alert with a visit (20 min), then an admission 3 days later.
     _alert(conn, bob, "spo2-scale1-amber", now - 8 * day, outcome="visit-arranged",
@@ -68,7 +72,7 @@ def _seed(api: LiveApi, conn: psycopg.Connection[Any], now: datetime) -> None:
     # bob: five fast-pulse alerts, none acknowledged, all noise.
     for i, worst in enumerate((115, 118, 112, 116, 114)):
         _alert(conn, bob, "pulse-amber", now - (3 + 5 * i) * day, outcome="no-action-needed",
-               worst=worst, metric="pulse")
+               worst=worst, metric="pulse", episode="pulse")
     # Outside the period, or another team's: never counted.
     _alert(conn, bob, "glucose-hypo", now - 43 * day, outcome="advice-given", metric="glucose")
     _admission(conn, bob, now - 40 * day)
