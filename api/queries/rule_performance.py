@@ -85,7 +85,7 @@ GROUP BY a.patient_id, p.display_id, a.rule
 HAVING count(*) FILTER (WHERE a.outcome::text = ANY(%(noise)s)) >= %(min)s
    AND count(*) FILTER (WHERE a.outcome::text = ANY(%(action)s)) = 0
 ORDER BY count(*) FILTER (WHERE a.outcome::text = ANY(%(noise)s)) DESC, a.patient_id, a.rule
-"""
+"""  # noqa: S608 (constant SQL fragments; every value is bound)
 
 
 def rule_performance(conn: DbConn, team_id: int, start: datetime, end: datetime,
