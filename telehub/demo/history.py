@@ -28,6 +28,10 @@ AE_A_YEAR = {True: 1.2, False: 0.7}
 AFTER_SHARE = {"emergency-admission": 0.5, "ae-attendance": 0.65}
 COMPARISON_SHARE = {"emergency-admission": 0.97, "ae-attendance": 0.98}   # little change
 COMPARISON_PER_TEAM = 40
+# Patients enrolled months back have no readings until the simulators' backfill of the last
+# month lands (about a minute): missing-reading checks wait this long, so the hub does not
+# open 60 "no readings" alerts at its first start.
+SYNC_GRACE = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,8 @@ def add_history(conn: psycopg.Connection[Any], plan: list[DemoPatient], patient_
         conn.execute("UPDATE patients SET enrolled_at = %s WHERE id = %s",
                      (clock.day_start(enrolled) + timedelta(hours=rng.randint(9, 16)), pid))
         people.append(Enrolled(p, pid, enrolled))
+    conn.execute("UPDATE patients SET paused_until = %s WHERE id = ANY(%s)",
+                 (clock.now() + SYNC_GRACE, patient_ids))
     for e in people:
         _episodes(conn, rng, e, today)
     for team in sorted({e.p.team for e in people}):
