@@ -185,7 +185,8 @@ def _plan_patient(rng: random.Random, pid: int, rules: list[str], enrolled: date
     def add(rule: str, at: datetime, worst: float | None = None,
             outcome: str | None = None) -> None:
         low, high, _ = WORST[rule]
-        value = worst if worst is not None else round(rng.uniform(low, high), 1)
+        places = 0 if rule.startswith(("spo2", "pulse")) else 1     # as the devices read
+        value = worst if worst is not None else round(rng.uniform(low, high), places)
         severity = "red" if rule.endswith(("-red", "-severe")) else (
             "info" if rule.endswith("-info") else "amber")
         out.append(Planned(at, pid, rule, value, plan_handling(rng, severity, outcome)))
