@@ -1,6 +1,8 @@
-"""The demo trust's months of alerts before the simulators' last month, and how its team
-handled each: acknowledged and resolved through the alert lifecycle at realistic delays with
-realistic outcomes (most within hours, a few false alarms), some just before an admission.
+"""The demo trust's past: its patients enrolled months back with their hospital episodes and
+a comparison cohort (telehub.demo.history), then months of alerts before the simulators' last
+month, and how its team handled each: acknowledged and resolved through the alert lifecycle
+at realistic delays with realistic outcomes (most within hours, a few false alarms), some
+just before an admission.
 
 A few scale-1 COPD patients' SpO2 info rule fires again and again without action: for two of
 them the matron accepted the suggested individual threshold five weeks ago (through
@@ -25,6 +27,8 @@ from alerts.store import add_event
 from alerts.suggestion_decisions import accept_suggestion
 from alerts.suggestions import suggest_threshold
 from alerts.thresholds import load_subjects
+from telehub.demo.caseload import plan_demo
+from telehub.demo.history import add_history
 from telehub.domain import clock
 
 ALERTS_A_DAY = 0.03            # alerts a patient-day in the history (3 per 100 patient-days)
@@ -127,6 +131,7 @@ def write_alert_history(conn: psycopg.Connection[Any], seed: int, today: date) -
     accepted suggestions. The number of alerts written (0 when already there)."""
     if history_written(conn):
         return 0
+    _enrol_months_back(conn, seed, today)
     cur = conn.cursor(row_factory=dict_row)
     patients = cur.execute(_PATIENTS_SQL).fetchall()
     subjects = load_subjects(conn, [p["id"] for p in patients])
@@ -162,6 +167,18 @@ def write_alert_history(conn: psycopg.Connection[Any], seed: int, today: date) -
         if state == "accepted":
             _accept(conn, pid, teams[pid], staff, today)
     return written
+
+
+def _enrol_months_back(conn: psycopg.Connection[Any], seed: int, today: date) -> None:
+    """The demo patients' enrolment months back, their episodes and the comparison cohort
+    (telehub.demo.history), before the alerts that follow from them."""
+    plan = plan_demo(seed)
+    rows = conn.cursor(row_factory=dict_row).execute(
+        "SELECT id, nhs_number FROM patients WHERE nhs_number = ANY(%s)",
+        ([p.nhs_number for p in plan],)).fetchall()
+    ids = {r["nhs_number"]: r["id"] for r in rows}
+    if len(ids) == len(plan):
+        add_history(conn, plan, [ids[p.nhs_number] for p in plan], seed, today)
 
 
 def _pick_noisy(rng: random.Random, patients: list[dict[str, Any]], subjects: dict[int, Any],

@@ -1,7 +1,8 @@
 """The demo trust's past: patients enrolled months back, hospital episodes in the year before
 enrolment and fewer since, and a comparison cohort of people not monitored, with the same kind
-of episodes and little change. Deterministic from the seed. (Months of alerts and how the team
-handled them are written by `telehub alerts demo-staff --history`, alerts.demo_history.)"""
+of episodes and little change. Deterministic from the seed. Written with the months of alerts
+and how the team handled them by `telehub alerts demo-staff --history` (alerts.demo_history),
+which `telehub demo` runs after seeding; a plain `telehub seed --demo` enrols everyone today."""
 
 from __future__ import annotations
 

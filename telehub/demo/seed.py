@@ -36,7 +36,6 @@ from telehub.demo.caseload import (
     coordinator_of,
     plan_demo,
 )
-from telehub.demo.history import add_history
 from telehub.domain import clock
 from telehub.domain.roster import Caseload, PatientSpec, dump_caseload
 from telehub.passwords import generate_secret
@@ -87,7 +86,6 @@ def seed_demo(conn: psycopg.Connection, data_dir: Path, seed: int = DEMO_SEED,
     signins, staff_ids = _add_staff(conn, team_ids)
     patient_ids = [_add_patient(conn, p, team_ids, staff_ids, seed) for p in plan]
     add_care(conn, plan, patient_ids, staff_ids, seed, today)
-    add_history(conn, plan, patient_ids, seed, today)
     _write_caseload(conn, plan, seed, target)
     _write_signins(target / "signins.json", signins)
     logger.info("seeded %d teams, %d staff and %d patients", len(team_ids), len(signins),
@@ -122,7 +120,6 @@ def _complete(conn: psycopg.Connection, plan: list[DemoPatient], seed: int, toda
                 registry.add_device(conn, device_id=device.device_id, kind=device.kind,
                                     patient=pid, serial=f"SIM-{device.device_id.upper()}")
     add_care(conn, plan, patient_ids, staff_ids, seed, today)
-    add_history(conn, plan, patient_ids, seed, today)
     return True
 
 

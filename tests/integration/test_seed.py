@@ -189,10 +189,7 @@ def test_demo_seed_fills_the_care_around_each_patient(tmp_path: Path,
 def test_demo_seed_records_hospital_episodes_reviews_and_follow_ups(
         tmp_path: Path, conn: psycopg.Connection) -> None:
     assert seed.seed_demo(conn, tmp_path, today=TODAY)
-    # The recent episodes recorded by hand; the history's years of episodes before and since
-    # enrolment come as a hospital extract (tests/integration/test_demo_history.py).
-    episodes = conn.execute("SELECT * FROM hospital_episodes WHERE source = 'manual' "
-                            "ORDER BY started_on").fetchall()
+    episodes = conn.execute("SELECT * FROM hospital_episodes ORDER BY started_on").fetchall()
     assert len(episodes) == len(demo_care.EPISODES)
     kinds = [e["kind"] for e in episodes]
     assert kinds.count("emergency-admission") >= 5 and kinds.count("ae-attendance") >= 2
