@@ -117,3 +117,29 @@ def test_another_seed_gives_another_team(db_url: str, second_db: str, tmp_path: 
     one = _seed_and_run(db_url, tmp_path / "a", DEMO_SEED, now)
     other = _seed_and_run(second_db, tmp_path / "b", DEMO_SEED + 1, now)
     assert one["outcomes"] != other["outcomes"]
+
+
+def test_telehub_demo_writes_the_history_once_through_the_command_line(
+        db_url: str, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TELEHUB_DATABASE_URL": db_url, "TELEHUB_DATA_DIR": str(tmp_path),
+           "TELEHUB_LOG_LEVEL": "WARNING"}
+
+    def telehub(*args: str) -> str:
+        return subprocess.run([sys.executable, "-m", "telehub", *args], env=env, check=True,
+                              capture_output=True, text=True, timeout=180).stdout
+
+    telehub("seed", "--demo")
+    first = telehub("alerts", "demo-staff", "--history")
+    assert first.startswith("demo history: ") and int(first.split()[2]) > 300
+    assert telehub("alerts", "demo-staff", "--history").startswith("demo history: 0 alerts")
+    with connect(db_url) as conn:
+        row = conn.execute("SELECT count(*) AS n FROM patients WHERE enrolled_at < now() - "
+                           "interval '6 months'").fetchone()
+        assert row is not None and row["n"] >= 30
+        row = conn.execute("SELECT count(*) AS n FROM alerts WHERE status <> 'resolved'"
+                           ).fetchone()
+        assert row is not None and row["n"] == 0
