@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import getpass
 import json
+import re
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import typer
@@ -14,6 +16,8 @@ from alerts.catalogue import load_catalogue
 from alerts.threshold_values import params_text
 from telehub.care import registration as registry
 from telehub.cli import run_in_transaction as in_tx
+from telehub.domain import clock
+from telehub.errors import ValidationError
 
 thresholds_app = typer.Typer(help="Individual alert thresholds per patient.",
                              no_args_is_help=True)
@@ -22,6 +26,11 @@ alerts_app = typer.Typer(help="Clinical alerts.", no_args_is_help=True)
 _PARAM_OPTION = typer.Option(
     None, "--param", help="name=value, a glucose limit with its unit (below=3.5 mmol/L or "
     "below=63mg/dL); repeat for several.")
+
+_UNTIL_OPTION = typer.Option(
+    None, "--until", help="Temporary: 14d (days from now), a day (2026-12-17: through that "
+    "day) or a local time (2026-12-17T09:00); it reverts by itself at its end.")
+_DAYS = re.compile(r"(\d{1,3})\s*d")
 
 _LIST_SQL = """
 SELECT a.id, a.severity::text AS severity, a.status::text AS status, a.escalated,
@@ -48,6 +57,27 @@ def _parse_params(pairs: list[str]) -> dict[str, str]:
             raise typer.Exit(2)
         params[name.strip()] = value.strip()
     return params
+
+
+def until_end(text: str, now: datetime) -> datetime:
+    """The end a `--until` names: "14d" is 14 days from now, a day runs through that local
+    day, a time without a zone is local (checked as the API checks it)."""
+    zone = clock.service_zone()
+    value = text.strip()
+    days = _DAYS.fullmatch(value)
+    until: date | datetime
+    if days:
+        until = now + timedelta(days=int(days.group(1)))
+    else:
+        try:
+            until = date.fromisoformat(value) if len(value) == 10 \
+                else datetime.fromisoformat(value)
+        except ValueError as err:
+            raise ValidationError("bad-until", f"--until '{text}' is not 14d, a day "
+                                  "(2026-12-17) or a time (2026-12-17T09:00).") from err
+        if isinstance(until, datetime) and until.tzinfo is None:
+            until = until.replace(tzinfo=zone)
+    return th.temporary_end(until, now, zone)
 
 
 def _fmt(params: dict[str, Any] | None) -> str:
@@ -77,8 +107,9 @@ def thresholds_show(patient: str = typer.Option(..., "--patient", help="NHS numb
     for r in rows:
         line = f"{r['id']:<26} {r['severity'] or '':<6} {r['shown']['effective']}"
         if r["individual"] is not None:
-            line += (f"   [individual: {r['shown']['individual']}; set by {r['set_by_name']} "
-                     f"at {r['set_at']:%Y-%m-%d %H:%M} UTC: {r['reason']}]")
+            until = f" until {r['ends_at']:%Y-%m-%d %H:%M} UTC" if r["ends_at"] else ""
+            line += (f"   [individual{until}: {r['shown']['individual']}; set by "
+                     f"{r['set_by_name']} at {r['set_at']:%Y-%m-%d %H:%M} UTC: {r['reason']}]")
         typer.echo(line)
 
 
@@ -90,16 +121,25 @@ def thresholds_set(patient: str = typer.Option(..., "--patient", help="NHS numbe
                                                   help="Put the patient on NEWS2 scale 1 or 2."),
                    reason: str = typer.Option(..., "--reason", help="Why (kept in the record)."),
                    by: str = typer.Option(None, "--by", help="Who sets it (default: you)."),
+                   until: str = _UNTIL_OPTION,
                    as_json: bool = typer.Option(False, "--json")) -> None:
-    """Override a rule's parameters for one patient (takes effect on the next reading)."""
+    """Override a rule's parameters for one patient (takes effect on the next reading);
+    with --until only for a while."""
     who = by or getpass.getuser()
+    ends = None
+    if until is not None:
+        try:
+            ends = until_end(until, clock.now())
+        except ValidationError as err:
+            typer.secho(f"error: {err.message}", err=True, fg=typer.colors.RED)
+            raise typer.Exit(2) from err
     if spo2_scale is not None:
         if rule or param:
             typer.secho("error: give either --spo2-scale or --rule/--param, not both",
                         err=True, fg=typer.colors.RED)
             raise typer.Exit(2)
         row = in_tx(lambda c: th.set_spo2_scale(c, registry.patient_id(c, patient), spo2_scale,
-                                                reason, who))
+                                                reason, who, ends_at=ends))
     else:
         if not rule or not param:
             typer.secho("error: give --rule and at least one --param name=value "
@@ -107,13 +147,16 @@ def thresholds_set(patient: str = typer.Option(..., "--patient", help="NHS numbe
             raise typer.Exit(2)
         params = _parse_params(param or [])
         row = in_tx(lambda c: th.set_threshold(c, registry.patient_id(c, patient), rule,
-                                               params, reason, who))
-    out = {k: row[k] for k in ("rule_id", "params", "reason", "set_by_name", "set_at")}
+                                               params, reason, who, ends_at=ends))
+    out = {k: row[k] for k in ("rule_id", "params", "reason", "set_by_name", "set_at",
+                               "ends_at")}
     if as_json:
         typer.echo(json.dumps(out, default=str, indent=2))
     else:
+        until_text = (f", until {out['ends_at'].astimezone(clock.service_zone()):%d %b %Y %H:%M}"
+                      if out["ends_at"] else "")
         typer.echo(f"{out['rule_id']}: {_shown(out['rule_id'], out['params'])} "
-                   f"(set by {out['set_by_name']})")
+                   f"(set by {out['set_by_name']}{until_text})")
 
 
 @alerts_app.command("list")

@@ -74,6 +74,15 @@ UNDELIVERED_SQL = """
 SELECT (SELECT count(*) FROM outbox WHERE planned_at IS NULL)
      + (SELECT count(*) FROM outbox_deliveries WHERE delivered_at IS NULL)
 """
+# How long the oldest event still to send has waited, in seconds (NULL when none): an event
+# not yet planned, or one with a delivery not yet made on some channel. Both halves use the
+# partial indexes on what is still to do.
+OLDEST_UNDELIVERED_SQL = """
+SELECT extract(epoch FROM now() - least(
+    (SELECT min(created_at) FROM outbox WHERE planned_at IS NULL),
+    (SELECT min(o.created_at) FROM outbox_deliveries d JOIN outbox o ON o.id = d.outbox_id
+     WHERE d.delivered_at IS NULL)))::float8
+"""
 
 
 @dataclass(frozen=True)
@@ -163,3 +172,9 @@ def undelivered(conn: psycopg.Connection) -> int:
     row = conn.cursor(row_factory=tuple_row).execute(UNDELIVERED_SQL).fetchone()
     assert row is not None
     return int(row[0])
+
+
+def oldest_undelivered_s(conn: psycopg.Connection) -> float:
+    """Seconds the oldest event still to send has waited (0 when everything is delivered)."""
+    row = conn.cursor(row_factory=tuple_row).execute(OLDEST_UNDELIVERED_SQL).fetchone()
+    return float(row[0]) if row is not None and row[0] is not None else 0.0

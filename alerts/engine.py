@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -87,7 +87,7 @@ def evaluate(conn: psycopg.Connection, readings: Sequence[StoredReading], *,
     alert_settings, zone = _settings()
     patient_ids = sorted({r.patient_id for r in readings})
     store.lock_patients(conn, patient_ids)
-    subjects = load_subjects(conn, patient_ids)
+    subjects = load_subjects(conn, patient_ids, now)
     history = _load_history(conn, readings, subjects, catalogue)
     freshness = timedelta(hours=alert_settings.acute_freshness_hours)
 
@@ -153,17 +153,22 @@ def _load_history(conn: psycopg.Connection, readings: Sequence[StoredReading],
     return out
 
 
-def _lookback(metric: Metric, subject: Subject | None, catalogue: Catalogue) -> timedelta:
+def lookback(metric: Metric, param_sets: Iterable[Mapping[str, Any]]) -> timedelta:
+    """The history a metric's rules need before a new reading, given each rule's effective
+    parameters (a `days` or `hours` window widens it, with two days' margin)."""
     span = _LOOKBACK[metric]
-    if subject is None:
-        return span
-    for rule in catalogue.for_metric(metric):
-        params = subject.params(rule)
+    for params in param_sets:
         for name, unit in (("days", 24.0), ("hours", 1.0)):
             value = params.get(name)
             if isinstance(value, int | float) and not isinstance(value, bool):
                 span = max(span, timedelta(hours=float(value) * unit + 48))
     return span
+
+
+def _lookback(metric: Metric, subject: Subject | None, catalogue: Catalogue) -> timedelta:
+    if subject is None:
+        return _LOOKBACK[metric]
+    return lookback(metric, (subject.params(rule) for rule in catalogue.for_metric(metric)))
 
 
 def _recheck_newer(catalogue: Catalogue, subject: Subject, series: Series,

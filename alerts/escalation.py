@@ -15,24 +15,33 @@ from alerts import store
 from alerts.telecare import is_telecare
 from telehub.domain.codes import Severity
 
-# Every open, unescalated alert that can escalate, with its team's windows. "since" is when
-# the alert last became news: opened or raised in severity; for telecare, opened or repeated
-# (a second fall restarts the responders' clock).
-_OVERDUE_SQL = """
-SELECT a.*, t.code AS team_code, t.red_escalation_minutes, t.working_day_end,
-       t.telecare_escalation_minutes,
-       coalesce((SELECT max(e.at) FROM alert_events e
+# When alert `a` last became news: opened, raised in severity, re-raised during a watch or
+# back from one; for telecare, opened or repeated (a second fall restarts the responders'
+# clock). Escalation and reminders count from it.
+SINCE_SQL = """coalesce((SELECT max(e.at) FROM alert_events e
                  WHERE e.alert_id = a.id
                    AND e.kind = ANY(CASE WHEN a.rule_id LIKE 'telecare-%%'
                                          THEN ARRAY['opened', 'repeated']
-                                         ELSE ARRAY['opened', 'severity-raised'] END)),
-                a.created_at) AS since
+                                         ELSE ARRAY['opened', 'severity-raised', 're-raised',
+                                                    'watch-ended'] END)),
+                a.created_at)"""
+# Every open alert that can escalate and has not since it last came back from a watch (or was
+# re-raised during one), with its team's windows and "since" (SINCE_SQL). A watched alert is
+# acknowledged, so never here: its escalation holds until the watch ends or re-raises.
+_OVERDUE_SQL = f"""
+SELECT a.*, t.code AS team_code, t.red_escalation_minutes, t.working_day_end,
+       t.telecare_escalation_minutes, s.since
 FROM alerts a JOIN teams t ON t.id = a.team_id
-WHERE a.status = 'open' AND NOT a.escalated
+CROSS JOIN LATERAL (
+    SELECT {SINCE_SQL} AS since,
+           (SELECT max(e.at) FROM alert_events e
+            WHERE e.alert_id = a.id AND e.kind IN ('re-raised', 'watch-ended')) AS back) s
+WHERE a.status = 'open' AND a.watch_until IS NULL
+  AND (NOT a.escalated OR a.escalated_at < s.back)
   AND (a.severity IN ('amber', 'red') OR a.rule_id LIKE 'telecare-%%')
 ORDER BY a.id
 FOR UPDATE OF a SKIP LOCKED
-"""
+"""  # noqa: S608 (constant SQL fragments; every value is bound)
 
 
 @dataclass(frozen=True)

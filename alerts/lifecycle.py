@@ -1,16 +1,19 @@
-"""Alert lifecycle: acknowledge, assign, escalate, resolve with an outcome, notes and responders'
-actions; each audited."""
+"""Alert lifecycle: acknowledge, watch, assign, escalate, resolve with an outcome, notes and
+responders' actions; each audited. The end of a watch is a transition too (`end_watch`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
-from alerts import store
+from alerts import store, watch_rules
+from alerts.telecare import is_telecare
 from telehub.domain import clock
 from telehub.domain.codes import OUTCOMES, ResponderAction
 from telehub.errors import NotFoundError, ValidationError
@@ -18,6 +21,13 @@ from telehub.errors import NotFoundError, ValidationError
 NOTE_MAX = 2000
 
 _LOCK_SQL = "SELECT * FROM alerts WHERE id = %s FOR UPDATE"
+# Clears a watch (its record stays in the alert's events and values.last_watch).
+_NO_WATCH = ("watch_until = NULL, watch_started_at = NULL, watch_reason = NULL, "
+             "watch_by = NULL")
+# Watches whose time has come.
+_DUE_WATCHES_SQL = """
+SELECT id, patient_id FROM alerts WHERE watch_until <= %s AND status <> 'resolved' ORDER BY id
+"""
 
 
 class TransitionError(ValidationError):
@@ -33,6 +43,17 @@ class Actor:
 
     staff_id: int | None
     name: str
+
+
+def _lock_watched(conn: psycopg.Connection, alert_id: int) -> dict[str, Any]:
+    """Lock the patient's alert writing (alerts.store, as the engine does: patient first), then
+    the alert, so a reading evaluated meanwhile sees the watch whole or not at all."""
+    row = conn.cursor(row_factory=dict_row).execute(
+        "SELECT patient_id FROM alerts WHERE id = %s", (alert_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"No alert with id {alert_id}.")
+    store.lock_patients(conn, [row["patient_id"]])
+    return _lock(conn, alert_id)
 
 
 def _lock(conn: psycopg.Connection, alert_id: int) -> dict[str, Any]:
@@ -80,8 +101,11 @@ def acknowledge(conn: psycopg.Connection, alert_id: int, actor: Actor,
     if alert["status"] == "acknowledged":
         raise TransitionError(f"Alert {alert_id} is already acknowledged.")
     text = _note(note)
-    out = _update(conn, alert_id, "status = 'acknowledged', acknowledged_at = %s, "
-                  "acknowledged_by = %s", (clock.now(), actor.staff_id))
+    # The first acknowledgement stays (time to acknowledge is to the first response): an
+    # alert back from a watch, or re-raised during one, is acknowledged again in its events.
+    out = _update(conn, alert_id, "status = 'acknowledged', acknowledged_at = coalesce("
+                  "acknowledged_at, %s), acknowledged_by = coalesce(acknowledged_by, %s)",
+                  (clock.now(), actor.staff_id))
     _event(conn, alert_id, "acknowledged", actor, text)
     return out
 
@@ -96,9 +120,76 @@ def resolve(conn: psycopg.Connection, alert_id: int, actor: Actor, outcome: str,
     _require_active(alert, "resolved again")
     text = _note(note)
     out = _update(conn, alert_id, "status = 'resolved', resolved_at = %s, resolved_by = %s, "
-                  "outcome = %s", (clock.now(), actor.staff_id, outcome))
+                  f"outcome = %s, {_NO_WATCH}", (clock.now(), actor.staff_id, outcome))
     _event(conn, alert_id, "resolved", actor, text, {"outcome": outcome})
     return out
+
+
+def watch(conn: psycopg.Connection, alert_id: int, actor: Actor, until: datetime,
+          reason: str) -> dict[str, Any]:
+    """acknowledged → watched until `until`, with the reason: no reminder or escalation
+    meanwhile, a worse reading re-raises it (alerts.store), and at `until` it returns to the
+    inbox (`end_watch`). Watching a watched alert again moves its end."""
+    alert = _lock_watched(conn, alert_id)
+    refused = watch_rules.watchable(alert) or (
+        "A telecare call is answered, not watched: acknowledge and resolve it."
+        if is_telecare(alert["rule_id"]) else None)
+    if refused:
+        raise TransitionError(refused)
+    now = clock.now()
+    until, text = watch_rules.check_watch(until, reason, now)
+    before = alert["watch_until"]
+    out = _update(conn, alert_id, "watch_until = %s, watch_started_at = coalesce("
+                  "watch_started_at, %s), watch_reason = %s, watch_by = %s, values = %s",
+                  (until, now, text, actor.staff_id, Jsonb(watch_rules.started(alert))))
+    data: dict[str, Any] = {"until": until.isoformat(), "severity": alert["severity"],
+                            "occurrences": alert["occurrences"]}
+    if before is not None:
+        data["previous_until"] = before.isoformat()
+    _event(conn, alert_id, "watch-started", actor, text, data)
+    return out
+
+
+def end_watch(conn: psycopg.Connection, alert: dict[str, Any], now: datetime,
+              actor: Actor | None = None) -> dict[str, Any]:
+    """watched → open (back in the inbox), recording what happened meanwhile in the event
+    `watch-ended` and in values.last_watch; the escalation timer starts again from now.
+    `actor` None: the watch's time came (the scheduler)."""
+    values = dict(alert.get("values") or {})
+    done = watch_rules.summary(alert, values.pop("watch", None), now,
+                               "ended" if actor is None else "stopped")
+    values["last_watch"] = done
+    out = _update(conn, alert["id"], f"status = 'open', reminded_at = NULL, {_NO_WATCH}, "
+                  "values = %s", (Jsonb(values),))
+    store.add_event(conn, alert["id"], "watch-ended", now,
+                    actor=actor.name if actor else store.SYSTEM,
+                    actor_id=actor.staff_id if actor else None,
+                    note=("Watch ended. " if actor is None else "Watch stopped. ")
+                    + watch_rules.summary_text(done), data=done)
+    return out
+
+
+def stop_watch(conn: psycopg.Connection, alert_id: int, actor: Actor) -> dict[str, Any]:
+    """End a watch early: the alert returns to the inbox now, with what happened meanwhile."""
+    alert = _lock_watched(conn, alert_id)
+    if not watch_rules.watching(alert):
+        raise TransitionError(f"Alert {alert_id} is not being watched.")
+    return end_watch(conn, alert, clock.now(), actor)
+
+
+def end_due_watches(conn: psycopg.Connection, now: datetime) -> int:
+    """Return every alert whose watch has ended by `now` to the inbox; how many."""
+    cur = conn.cursor(row_factory=dict_row)
+    due = cur.execute(_DUE_WATCHES_SQL, (now,)).fetchall()
+    store.lock_patients(conn, [r["patient_id"] for r in due])
+    ended = 0
+    for row in due:
+        alert = _lock(conn, row["id"])
+        if watch_rules.watching(alert) and alert["watch_until"] <= now \
+                and alert["status"] != "resolved":
+            end_watch(conn, alert, now)
+            ended += 1
+    return ended
 
 
 def escalate(conn: psycopg.Connection, alert_id: int, actor: Actor,

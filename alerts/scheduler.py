@@ -1,4 +1,5 @@
-"""Timers: missing-reading alerts from the care plan and escalation of unacknowledged alerts."""
+"""Timers: missing-reading alerts from the care plan, the end of watches, escalation and
+reminders of unacknowledged alerts."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ import psycopg
 from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool
 
-from alerts import store
+from alerts import lifecycle, store
 from alerts.catalogue import Rule, load_catalogue
 from alerts.device_rules import check_devices
 from alerts.escalation import escalate_overdue
+from alerts.reminders import remind_unacknowledged
+from alerts.retention import Retention
 from alerts.sentences import render
 from alerts.thresholds import Subject, load_subjects
 from telehub.care.adherence import RECEIVED, metric_received, monitored_from, planned_per_day
@@ -132,7 +135,7 @@ def check_missing(conn: psycopg.Connection, now: datetime, zone: ZoneInfo) -> in
     rows = cur.execute(_EXPECTED_SQL, {"now": now, "since": now - LAST_READING_HORIZON,
                                        "share_since": now - adherence.WINDOW,
                                        "zone": zone.key}).fetchall()
-    subjects = load_subjects(conn, {r["patient_id"] for r in rows})
+    subjects = load_subjects(conn, {r["patient_id"] for r in rows}, now)
     gaps: dict[int, list[Gap]] = defaultdict(list)
     for row in rows:
         s = subjects[row["patient_id"]]
@@ -172,6 +175,14 @@ def _raised(subject: Subject, episode: str, found: list[Gap], now: datetime) -> 
         suppress_hours=worst.rule.suppression_hours)
 
 
+def run_alert_timers(conn: psycopg.Connection, now: datetime, zone: ZoneInfo) -> dict[str, int]:
+    """The alert timers at `now`, in this order: watches that have ended return to the inbox
+    (so they escalate and remind from now on), then escalations, then reminders."""
+    ended = lifecycle.end_due_watches(conn, now)
+    return {**escalate_overdue(conn, now, zone), "reminders": remind_unacknowledged(conn, now),
+            "watches_ended": ended}
+
+
 def _scheduler_lock(conn: psycopg.Connection) -> bool:
     """Take the scheduler's lock for this transaction, unless another hub holds it."""
     row = conn.cursor(row_factory=tuple_row).execute(
@@ -188,20 +199,27 @@ class Scheduler:
         self._zone = settings.zone
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Refuses a retention policy shorter than the rules need before the hub starts.
+        self.retention = Retention(settings, pool, lock=_scheduler_lock,
+                                   scheduler_history=LAST_READING_HORIZON)
 
     def run_once(self, now: datetime | None = None) -> dict[str, int] | None:
-        """One pass at `now`; None when another hub process holds the scheduler lock."""
+        """One pass at `now`, then retention's batches (alerts/retention.py); None when
+        another hub process holds the scheduler lock."""
         now = now or clock.now()
         with self._pool.connection() as conn:
             if not _scheduler_lock(conn):
                 return None
             result = {"missing": check_missing(conn, now, self._zone),
                       "devices": check_devices(conn, now),
-                      **escalate_overdue(conn, now, self._zone)}
+                      **run_alert_timers(conn, now, self._zone)}
         if any(result.values()):
             logger.info("alert scheduler: %s missing-reading alerts, %s device alerts, "
-                        "%s escalations, %s telecare escalations", result["missing"],
-                        result["devices"], result["escalated"], result["telecare_escalated"])
+                        "%s escalations, %s telecare escalations, %s reminders, %s watches "
+                        "ended", result["missing"], result["devices"], result["escalated"],
+                        result["telecare_escalated"], result["reminders"],
+                        result["watches_ended"])
+        self.retention.run_once(now)
         return result
 
     def start(self) -> None:
@@ -218,21 +236,23 @@ class Scheduler:
             self._thread = None
 
     def run_escalations_once(self, now: datetime | None = None) -> dict[str, int] | None:
-        """Only the escalations (a two-minute telecare window needs a shorter tick than the
-        full pass); None when another hub process holds the scheduler lock."""
+        """Only the alert timers: watches ending, escalations, reminders (a two-minute telecare
+        window needs a shorter tick than the full pass); None when another hub process holds
+        the scheduler lock."""
         now = now or clock.now()
         with self._pool.connection() as conn:
             if not _scheduler_lock(conn):
                 return None
-            done = escalate_overdue(conn, now, self._zone)
+            done = run_alert_timers(conn, now, self._zone)
         if any(done.values()):
-            logger.info("alert scheduler: %s escalations, %s telecare escalations",
-                        done["escalated"], done["telecare_escalated"])
+            logger.info("alert scheduler: %s escalations, %s telecare escalations, "
+                        "%s reminders, %s watches ended", done["escalated"],
+                        done["telecare_escalated"], done["reminders"], done["watches_ended"])
         return done
 
     def _run(self) -> None:
-        """One loop: escalations every `escalation_interval_s`, the full pass (missing
-        readings, devices, escalations) every `scheduler_interval_s`."""
+        """One loop: the alert timers every `escalation_interval_s`, the full pass (missing
+        readings, devices, alert timers) every `scheduler_interval_s`."""
         timers = self._settings.alerts
         tick = min(timers.escalation_interval_s, timers.scheduler_interval_s)
         next_full = 0.0

@@ -8,9 +8,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
+from prometheus_client import Counter
 from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
+from alerts import watch_rules
 from telehub.domain.codes import Severity, severity_rank
 
 SYSTEM = "system"
@@ -42,6 +44,9 @@ VALUES (%s, %s, %s, %s, %s, %s, %s)
 _OUTBOX_SQL = """
 INSERT INTO outbox (alert_id, team, severity, payload) VALUES (%s, %s, %s, %s)
 """
+# Counted as written, inside the caller's transaction: a batch that fails to commit and is
+# retried counts its alerts again, so this is a rate to watch, not a register of alerts.
+ALERTS_OPENED = Counter("telehub_alerts_opened", "Alerts opened, by severity", ["severity"])
 _TEAM_SQL = "SELECT t.code FROM teams t WHERE t.id = %s"
 _DISPLAY_SQL = "SELECT display_id FROM patients WHERE id = %s"
 
@@ -139,13 +144,15 @@ def escalate(conn: psycopg.Connection, alert: Mapping[str, Any], now: datetime,
 
 
 def enqueue(conn: psycopg.Connection, alert: Mapping[str, Any], event: str, *,
-            team_code: str | None = None, display_id: str | None = None) -> None:
-    """Queue the alert's notification in the caller's transaction (the notifier delivers it)."""
+            team_code: str | None = None, display_id: str | None = None,
+            extra: Mapping[str, Any] | None = None) -> None:
+    """Queue the alert's notification in the caller's transaction (the notifier delivers it);
+    `extra` adds fields to the payload (a reminder's number)."""
     if team_code is None:
         team_code = _scalar(conn, _TEAM_SQL, alert["team_id"])
     if display_id is None:
         display_id = _scalar(conn, _DISPLAY_SQL, alert["patient_id"])
-    payload = notification(alert, str(team_code), str(display_id), event)
+    payload = {**notification(alert, str(team_code), str(display_id), event), **(extra or {})}
     conn.execute(_OUTBOX_SQL, (alert["id"], str(team_code), alert["severity"], Jsonb(payload)))
     wake_notifiers(conn)
 
@@ -213,10 +220,16 @@ UPDATE alerts a SET severity = v.severity::severity, message = v.message,
        first_breach_at = least(a.first_breach_at, v.first),
        last_breach_at = greatest(a.last_breach_at, v.last),
        occurrences = a.occurrences + v.occurrences, values = v.vals,
-       late = a.late AND v.late, condition_cleared_at = NULL, updated_at = now()
+       late = a.late AND v.late, condition_cleared_at = NULL, updated_at = now(),
+       status = CASE WHEN v.reraise THEN 'open'::alert_status ELSE a.status END,
+       watch_until = CASE WHEN v.reraise THEN NULL ELSE a.watch_until END,
+       watch_started_at = CASE WHEN v.reraise THEN NULL ELSE a.watch_started_at END,
+       watch_reason = CASE WHEN v.reraise THEN NULL ELSE a.watch_reason END,
+       watch_by = CASE WHEN v.reraise THEN NULL ELSE a.watch_by END,
+       reminded_at = CASE WHEN v.reraise THEN NULL ELSE a.reminded_at END
 FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[],
-            %b::int[], %b::jsonb[], %b::bool[])
-     AS v(id, severity, message, first, last, occurrences, vals, late)
+            %b::int[], %b::jsonb[], %b::bool[], %b::bool[])
+     AS v(id, severity, message, first, last, occurrences, vals, late, reraise)
 WHERE a.id = v.id
 RETURNING a.*
 """
@@ -280,45 +293,74 @@ def _insert(conn: psycopg.Connection, inserts: Sequence[tuple[Target, Raised]], 
                              Jsonb({"rule": r.rule_id, "severity": r.severity})))
         if r.severity != Severity.INFO:
             trail.outbox.append(_outbox_row(alert, t, "opened"))
+        ALERTS_OPENED.labels(str(alert["severity"])).inc()
         written[(alert["patient_id"], alert["rule_id"])] = dict(alert)
     return written
 
 
-def _updated(r: Raised, c: Mapping[str, Any], worse: bool) -> tuple[Any, ...]:
+def _updated(r: Raised, c: Mapping[str, Any], worse: bool, reraise: str | None,
+             now: datetime) -> tuple[Any, ...]:
     """One active alert's new columns: the message follows the newest reading at the alert's
-    severity, the values keep the episode's worst reading."""
+    severity, the values keep the episode's worst reading; a watched alert counts the
+    readings of its watch, and a re-raised one ends its watch (alerts.watch_rules)."""
     values = _merge_values(c.get("values") or {}, r)
+    if watch_rules.watching(c):
+        watch = watch_rules.track(values.get("watch") or {}, r.rule_id, r.occurrences,
+                                  r.values.get("worst"), _worst_key)
+        if reraise:
+            values.pop("watch", None)
+            values["last_watch"] = watch_rules.summary(c, watch, now, reraise)
+        else:
+            values["watch"] = watch
     # The sentence names the newest breaching reading: older ones arriving late keep it.
     newer = r.last >= c["last_breach_at"]
     message = _sentence(r, values) if worse or (r.severity == c["severity"] and newer) \
         else c["message"]
     return (c["id"], r.severity if worse else c["severity"], message, r.first, r.last,
-            r.occurrences, Jsonb(values), r.late)
+            r.occurrences, Jsonb(values), r.late, reraise is not None)
 
 
 def _update(conn: psycopg.Connection,
             updates: Sequence[tuple[Target, Raised, Mapping[str, Any], bool]], now: datetime,
             trail: _Trail) -> dict[tuple[int, str], dict[str, Any]]:
-    """Update active alerts: "severity-raised" (notified unless info) or "repeated"."""
+    """Update active alerts: "severity-raised" (notified unless info) or "repeated"; a worse
+    reading on a watched alert also "re-raised" (notified once, as "re-raised")."""
     if not updates:
         return {}
+    reraised = {c["id"]: watch_rules.re_raise_reason(c, r.rule_id, r.severity)
+                for _, r, c, _ in updates}
     rows = conn.cursor(row_factory=dict_row).execute(_UPDATE_MANY_SQL, _columns([
-        _updated(r, c, worse) for _, r, c, worse in updates])).fetchall()
+        _updated(r, c, worse, reraised[c["id"]], now) for _, r, c, worse in updates])
+    ).fetchall()
     by_id = {a["id"]: a for a in rows}
     written: dict[tuple[int, str], dict[str, Any]] = {}
     for t, r, c, worse in updates:
         alert = by_id[c["id"]]
         data = {"rule": r.rule_id, "severity": r.severity}
+        notify = "severity-raised" if worse else None
         if worse:
             trail.events.append((alert["id"], now, "severity-raised", None, SYSTEM, None,
                                  Jsonb({**data, "from": c["severity"]})))
-            if r.severity != Severity.INFO:
-                trail.outbox.append(_outbox_row(alert, t, "severity-raised"))
         else:
             trail.events.append((alert["id"], now, "repeated", None, SYSTEM, None,
                                  Jsonb({**data, "occurrences": r.occurrences})))
+        reason = reraised[c["id"]]
+        if reason:
+            notify = "re-raised"
+            trail.events.append(_reraise_event(alert, c, r, reason, now))
+        if notify and alert["severity"] != Severity.INFO:
+            trail.outbox.append(_outbox_row(alert, t, notify))
         written[(t.patient_id, r.episode)] = dict(alert)
     return written
+
+
+def _reraise_event(alert: Mapping[str, Any], c: Mapping[str, Any], r: Raised, reason: str,
+                   now: datetime) -> tuple[Any, ...]:
+    """The "re-raised" event of a watched alert a worse reading brought back."""
+    done = (alert.get("values") or {}).get("last_watch") or {}
+    note = watch_rules.reraise_note(reason, c["severity"], r.severity, r.rule_id, done)
+    return (alert["id"], now, "re-raised", None, SYSTEM, note,
+            Jsonb({**done, "rule": r.rule_id, "severity": r.severity, "from": c["severity"]}))
 
 
 def _outbox_row(alert: Mapping[str, Any], target: Target, event: str) -> tuple[Any, ...]:

@@ -1,7 +1,9 @@
-"""Every error the API returns is RFC 9457 problem details; this module maps errors to them."""
+"""Every error the API returns is RFC 9457 problem details, except under `/fhir`, where it is a
+FHIR OperationOutcome (`application/fhir+json`); this module maps errors to them."""
 
 from __future__ import annotations
 
+import json
 import logging
 from http import HTTPStatus
 from typing import Any
@@ -13,11 +15,20 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.render.operation_outcome import Issue, issue_type, operation_outcome
 from telehub.errors import NotFoundError, TelehubError, ValidationError
 
 logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+FHIR_JSON = "application/fhir+json"
+# Requests under this path are FHIR interactions: their errors are OperationOutcomes.
+FHIR_PATH = "/fhir"
+
+
+def is_fhir_path(path: str) -> bool:
+    """True for `/fhir` and anything under it."""
+    return path == FHIR_PATH or path.startswith(FHIR_PATH + "/")
 
 
 class ApiError(Exception):
@@ -40,7 +51,9 @@ def not_found(what: str = "record") -> ApiError:
 def problem(status: int, detail: str | None = None, *, code: str | None = None,
             instance: str | None = None, errors: list[dict[str, Any]] | None = None,
             headers: dict[str, str] | None = None) -> JSONResponse:
-    """A problem-details response."""
+    """A problem-details response, or an OperationOutcome when `instance` is under /fhir."""
+    if instance is not None and is_fhir_path(instance):
+        return outcome_response(status, detail, code=code, errors=errors, headers=headers)
     body: dict[str, Any] = {"type": "about:blank", "title": HTTPStatus(status).phrase,
                             "status": status}
     if detail is not None:
@@ -52,6 +65,37 @@ def problem(status: int, detail: str | None = None, *, code: str | None = None,
     if errors is not None:
         body["errors"] = errors
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def outcome_body(status: int, detail: str | None, *, code: str | None = None,
+                 errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The OperationOutcome telling an HTTP error: one issue, or one per invalid field."""
+    kind = issue_type(status)
+    severity = "fatal" if status >= 500 else "error"
+    text = detail or HTTPStatus(status).phrase
+    if errors:
+        return operation_outcome(*(Issue(f"{'.'.join(e['loc'])}: {e['msg']}", code=kind,
+                                         severity=severity, reason=code,
+                                         expression=(e["loc"][-1],) if e["loc"] else ())
+                                   for e in errors))
+    return operation_outcome(Issue(text, code=kind, severity=severity, reason=code))
+
+
+def outcome_response(status: int, detail: str | None, *, code: str | None = None,
+                     errors: list[dict[str, Any]] | None = None,
+                     headers: dict[str, str] | None = None) -> JSONResponse:
+    """An OperationOutcome response with `status`."""
+    return JSONResponse(outcome_body(status, detail, code=code, errors=errors),
+                        status_code=status, media_type=FHIR_JSON, headers=headers)
+
+
+def error_bytes(path: str, status: int, detail: str, code: str) -> tuple[bytes, bytes]:
+    """(body, content type) of an error a middleware answers before any route runs."""
+    if is_fhir_path(path):
+        return json.dumps(outcome_body(status, detail, code=code)).encode(), FHIR_JSON.encode()
+    return json.dumps({"type": "about:blank", "title": HTTPStatus(status).phrase,
+                       "status": status, "detail": detail, "code": code}).encode(), \
+        PROBLEM_JSON.encode()
 
 
 def _field_errors(err: RequestValidationError) -> list[dict[str, Any]]:

@@ -24,7 +24,9 @@ from api.routes import (
     caseload,
     devices,
     fhir,
+    fhir_upload,
     follow_ups,
+    gateway_keys,
     health,
     ingest_http,
     outcomes,
@@ -58,7 +60,9 @@ those patients. *manager*: team statistics only, nothing identifiable. *admin*: 
 devices and their credentials, the audit log. A record outside the caller's team is a 404.
 
 Every read or change of a patient's record is written to the audit log. Errors are
-RFC 9457 problem details (`application/problem+json`) with a machine-readable `code`.
+RFC 9457 problem details (`application/problem+json`) with a machine-readable `code`;
+under `/fhir` they are FHIR OperationOutcomes (`application/fhir+json`), the code in
+`issue.details`. `GET /fhir/metadata` lists the FHIR interactions.
 """
 
 
@@ -102,6 +106,7 @@ def create_app(settings: Settings) -> FastAPI:
                      if p)
     app.add_middleware(SecurityHeaders, docs_paths=docs)
     for module in (health, auth, caseload, patients, devices, readings, thresholds, alerts,
+                   fhir_upload, gateway_keys,
                    teams, audit, fhir, ingest_http, care_team, care_plans, risk, responder,
                    telecare, admissions, follow_ups, outcomes, rule_performance, before_after):
         app.include_router(module.router)

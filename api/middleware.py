@@ -3,11 +3,12 @@ unexpected errors."""
 
 from __future__ import annotations
 
-import json
 import logging
 import traceback
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import error_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class RequestLimits:
             return
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await _too_large(send, self.max_bytes)
+            await _too_large(send, self.max_bytes, scope.get("path", ""))
             return
         if length is not None:
             await self.app(scope, receive, send)
@@ -88,7 +89,7 @@ class RequestLimits:
             chunks.append(message.get("body", b""))
             seen += len(chunks[-1])
             if seen > self.max_bytes:
-                await _too_large(send, self.max_bytes)
+                await _too_large(send, self.max_bytes, scope.get("path", ""))
                 return
             if not message.get("more_body", False):
                 break
@@ -105,12 +106,11 @@ class RequestLimits:
         await self.app(scope, replay, send)
 
 
-async def _too_large(send: Send, max_bytes: int) -> None:
-    body = json.dumps({"type": "about:blank", "title": "Content Too Large", "status": 413,
-                       "detail": f"Request bodies are limited to {max_bytes} bytes.",
-                       "code": "too-large"}).encode()
+async def _too_large(send: Send, max_bytes: int, path: str) -> None:
+    body, content_type = error_bytes(path, 413, f"Request bodies are limited to {max_bytes} "
+                                     "bytes.", "too-large")
     await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/problem+json"),
+                "headers": [(b"content-type", content_type),
                             (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
 
@@ -142,10 +142,9 @@ class UnexpectedErrors:
                          route, "".join(traceback.format_tb(err.__traceback__)))
             if started:
                 return
-            body = json.dumps({"type": "about:blank", "title": "Internal Server Error",
-                               "status": 500, "detail": "Something went wrong; it has been "
-                               "logged.", "code": "internal-error"}).encode()
+            body, content_type = error_bytes(scope.get("path", ""), 500, "Something went "
+                                             "wrong; it has been logged.", "internal-error")
             await send({"type": "http.response.start", "status": 500,
-                        "headers": [(b"content-type", b"application/problem+json"),
+                        "headers": [(b"content-type", content_type),
                                     (b"content-length", str(len(body)).encode())]})
             await send({"type": "http.response.body", "body": body})

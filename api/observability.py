@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Why a sign-in is refused (the reason label of telehub_api_signin_failures).
+SIGNIN_REFUSALS = ("bad-credentials", "rate-limited")
 
 
 class Observability:
@@ -22,6 +25,11 @@ class Observability:
         self.signin_failures = Counter("telehub_api_signin_failures",
                                        "Refused sign-in attempts", ["reason"],
                                        registry=self.registry)
+        for reason in SIGNIN_REFUSALS:  # at 0 from the start, so the first refusal is a rise
+            self.signin_failures.labels(reason)
+        self.database_up = Gauge("telehub_database_up",
+                                 "1 when the API's database answered at the last scrape",
+                                 registry=self.registry)
 
     def install(self, app: FastAPI) -> None:
         """Wrap the app so every request is counted."""

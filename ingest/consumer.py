@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 
 import paho.mqtt.client as mqtt
@@ -51,6 +53,10 @@ class Consumer:
         self._mqtt.on_ready = self._on_ready
         self._mqtt.on_lost = self._on_lost
         self._accepting = True
+        # Arrival times (monotonic) of the messages queued and not yet acked, oldest first:
+        # the writer takes and acks them in arrival order, so an ack retires the oldest.
+        self._unacked: deque[float] = deque()
+        self._unacked_lock = threading.Lock()
         self.connected = self._mqtt.ready   # connected and subscribed (the SUBACK arrived)
         self.failed = self._mqtt.failed     # the broker refused us for good (e.g. credentials)
 
@@ -78,6 +84,17 @@ class Consumer:
         """Acknowledge committed messages that arrived on the current connection."""
         for message in messages:
             self._mqtt.ack(message.mid, message.qos, message.generation)
+        with self._unacked_lock:
+            for _ in range(min(len(messages), len(self._unacked))):
+                self._unacked.popleft()
+
+    def backlog(self) -> tuple[int, float]:
+        """Messages taken off the broker and not yet committed and acked, and the age in
+        seconds of the oldest of them (0 when there are none)."""
+        with self._unacked_lock:
+            if not self._unacked:
+                return 0, 0.0
+            return len(self._unacked), max(0.0, time.monotonic() - self._unacked[0])
 
     def _on_ready(self, session_present: bool) -> None:
         # "online" only now: whoever waits for it may publish and nothing goes unheard.
@@ -92,5 +109,7 @@ class Consumer:
             return
         received = Received(message.topic, bytes(message.payload), message.mid, message.qos,
                             time.time(), time.monotonic(), self._mqtt.generation)
+        with self._unacked_lock:
+            self._unacked.append(received.arrived)
         self._work.put(classify(received, self._settings.topic_root))
         self._stats.add_received()

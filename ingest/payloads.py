@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +11,14 @@ from ingest.rejections import Rejection
 from ingest.status import DeviceStatus, decode_status
 from ingest.work_queue import ReadingsWork, Received, StatusWork
 from telehub.domain.codes import DEVICE_FLAGS, ReadingFlag
-from telehub.domain.units import LOINC_METRICS, LOINC_SYSTEM, Metric
+from telehub.domain.fhir_observations import READING_ID_MAX as READING_ID_MAX
+from telehub.domain.fhir_observations import decode_fhir as decode_fhir
+from telehub.domain.fhir_observations import decode_fhir_readings
+from telehub.domain.fhir_observations import number as _number
+from telehub.domain.fhir_observations import patient_ref as _patient_ref
+from telehub.domain.fhir_observations import reading_id as _reading_id
+from telehub.domain.readings import RawReading
+from telehub.domain.units import Metric
 from telehub.errors import ValidationError
 
 # Decoding only checks the shape of a message and pulls out its fields; whether a
@@ -22,28 +28,8 @@ from telehub.errors import ValidationError
 # A single reading or FHIR Observation is a few hundred bytes; anything past this
 # is not a reading however it parses (batches have their own, larger limit).
 SINGLE_MAX_BYTES = 64 * 1024
-# Longest accepted reading id (the schema's reading_key limit).
-READING_ID_MAX = 128
-# FHIR Observation statuses that mean "a measurement to keep".
-FHIR_USABLE_STATUS = frozenset({"final", "amended", "corrected", "preliminary", "registered"})
-
-
-@dataclass(frozen=True)
-class RawReading:
-    """One reading as a device sent it, before validation and unit conversion."""
-
-    index: int | None              # position in a batch; None for a single-reading message
-    metric: str | None
-    value: Any
-    unit: str | None
-    time: Any
-    reading_id: str | None
-    seq: int | None = None
-    patient_ref: str | None = None  # a patient the payload names (checked, never trusted)
-    flags: tuple[str, ...] = ()
-    item: Any = None                # the item as decoded; serialised only if refused
-    # For FHIR, the metric came from a LOINC code; None for native readings.
-    loinc: str | None = None
+# FHIR Observations are decoded by `telehub.domain.fhir_observations`, which the API's
+# FHIR upload shares; an Observation may carry more than one reading (SpO2 and pulse).
 
 
 @dataclass(frozen=True)
@@ -84,7 +70,7 @@ def decode_payload(payload: bytes, *, max_bytes: int, max_batch: int) -> Decoded
         raise ValidationError("too-large", f"A single reading of {size:,} bytes is over the "
                               f"{SINGLE_MAX_BYTES:,}-byte limit for one reading.")
     if "resourceType" in document:
-        return Decoded([decode_fhir(document)], battery=None)
+        return Decoded(decode_fhir_readings(document), battery=None)
     return Decoded(native_readings(document, None), battery=_battery(document.get("battery")))
 
 
@@ -125,7 +111,7 @@ def _decode_batch(items: Any, document: Mapping[str, Any], max_batch: int) -> De
             continue
         try:
             if item.get("resourceType") is not None:
-                readings.append(decode_fhir(item, index))
+                readings.extend(decode_fhir_readings(item, index))
             else:
                 readings.extend(native_readings(item, index, shared_patient))
         except ValidationError as err:
@@ -169,102 +155,6 @@ def native_readings(item: Mapping[str, Any], index: int | None,
     return out
 
 
-def decode_fhir(resource: Mapping[str, Any], index: int | None = None) -> RawReading:
-    """A FHIR R4 Observation (LOINC code, UCUM valueQuantity, effectiveDateTime) as a reading."""
-    if resource.get("resourceType") != "Observation":
-        raise ValidationError("not-an-observation", f"A FHIR '{resource.get('resourceType')}' "
-                              "is not a reading; send an Observation.")
-    status = resource.get("status")
-    if status is not None and (not isinstance(status, str) or status not in FHIR_USABLE_STATUS):
-        raise ValidationError("observation-status", f"An Observation with status "
-                              f"'{str(status)[:40]}' is not a measurement to store.")
-    loinc = _loinc_code(resource.get("code"))
-    quantity = resource.get("valueQuantity")
-    if not isinstance(quantity, dict) or quantity.get("value") is None:
-        raise ValidationError("missing-field", "The Observation has no valueQuantity value.")
-    when = resource.get("effectiveDateTime") or resource.get("effectiveInstant")
-    if when is None:
-        raise ValidationError("missing-field", "The Observation has no effectiveDateTime.")
-    identifiers = resource.get("identifier")
-    reading_id = resource.get("id")
-    if isinstance(identifiers, list) and identifiers and isinstance(identifiers[0], dict):
-        reading_id = identifiers[0].get("value", reading_id)
-    return RawReading(
-        index=index,
-        metric=LOINC_METRICS[loinc].value,
-        value=_number(quantity["value"]),
-        unit=quantity.get("code") or quantity.get("unit"),
-        time=when,
-        reading_id=_reading_id(reading_id),
-        patient_ref=_fhir_subject(resource.get("subject")),
-        flags=_comparator_flags(quantity.get("comparator")),
-        item=resource,
-        loinc=loinc,
-    )
-
-
-def _comparator_flags(comparator: Any) -> tuple[str, ...]:
-    """FHIR's way of saying a value is beyond the measuring range: "<0.6" is a meter's LO."""
-    if comparator in ("<", "<="):
-        return (ReadingFlag.LO.value,)
-    if comparator in (">", ">="):
-        return (ReadingFlag.HI.value,)
-    if comparator is not None:
-        raise ValidationError("bad-comparator", f"The valueQuantity comparator "
-                              f"'{str(comparator)[:10]}' is not one of <, <=, >=, >.")
-    return ()
-
-
-def _loinc_code(code: Any) -> str:
-    codings = code.get("coding") if isinstance(code, dict) else None
-    if not isinstance(codings, list):
-        raise ValidationError("missing-field", "The Observation has no code.coding.")
-    seen = []
-    for coding in codings:
-        if isinstance(coding, dict) and coding.get("system") == LOINC_SYSTEM:
-            code = coding.get("code")
-            seen.append(str(code)[:20])
-            if isinstance(code, str) and code in LOINC_METRICS:
-                return code
-    raise ValidationError("unknown-metric", "The Observation's LOINC code "
-                          f"({', '.join(seen) or 'none'}) is not a metric Telehub knows.")
-
-
-def _fhir_subject(subject: Any) -> str | None:
-    """The patient a FHIR subject names: 'Patient/<id>' reference or an identifier value."""
-    if not isinstance(subject, dict):
-        return None
-    identifier = subject.get("identifier")
-    if isinstance(identifier, dict) and identifier.get("value") is not None:
-        return _patient_ref(identifier["value"])
-    reference = subject.get("reference")
-    if isinstance(reference, str) and reference:
-        return _patient_ref(reference.rsplit("/", 1)[-1])
-    return None
-
-
-def _number(value: Any) -> Any:
-    """Integers become floats (a huge one inf, refused later as not-a-number); text stays text."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        try:
-            return float(value)
-        except OverflowError:
-            return math.inf
-    return value
-
-
-def _reading_id(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValidationError("bad-reading-id", "The reading id must be text or a whole number.")
-    text = str(value).strip()
-    if not text or len(text) > READING_ID_MAX or not text.isprintable():
-        raise ValidationError("bad-reading-id", f"The reading id must be 1–{READING_ID_MAX} "
-                              "printable characters.")
-    return text
-
-
 def _seq(value: Any) -> int | None:
     """A device's message counter; a malformed one is ignored (it is optional)."""
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63:
@@ -277,15 +167,6 @@ def _battery(value: Any) -> int | None:
     if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 100:
         return round(value)
     return None
-
-
-def _patient_ref(value: Any) -> str | None:
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, dict):
-        return _fhir_subject(value)
-    text = str(value).strip()
-    return text or None
 
 
 def _flags(item: Mapping[str, Any]) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ import threading
 from types import FrameType
 from typing import Any, Protocol
 
+from prometheus_client import REGISTRY
 from psycopg_pool import ConnectionPool
 
 from alerts import engine
@@ -16,6 +17,7 @@ from alerts.scheduler import Scheduler
 from ingest.batch_store import Evaluate
 from ingest.consumer import Consumer
 from ingest.counters import IngestStats
+from ingest.gauges import HubGauges
 from ingest.work_queue import Barrier, Flush, WorkQueue
 from ingest.writer import BatchWriter
 from telehub.config import Settings
@@ -58,6 +60,11 @@ class Ingest:
         self.work.put(barrier)
         return barrier.done.wait(timeout)
 
+    def gauges(self, pool: ConnectionPool, settings: Settings) -> HubGauges:
+        """The scrape-time gauges of this ingest (queue, backlog, broker link) and the database."""
+        return HubGauges(pool, queue=self.work, consumer=self.consumer,
+                         connected=self.consumer.connected, timezone=settings.timezone)
+
     def stop(self) -> None:
         """Stop taking messages, commit and ack what is queued, then disconnect."""
         self.consumer.stop_accepting()
@@ -99,14 +106,20 @@ def run(settings: Settings) -> int:
     pool = open_pool(settings.require_database_url(), max_size=settings.db_pool_max,
                      name="telehub-hub")
     metrics_server = None
+    gauges: HubGauges | None = None
     ingest: Ingest | None = None
     started: list[Startable] = []
     code = 0
     try:
+        # Built before ingest starts: a refused setting (a retention policy shorter than the
+        # rules need) stops the hub before it takes a message.
+        services = alert_services(settings, pool)
         ingest = Ingest(settings, pool)
+        gauges = ingest.gauges(pool, settings)
+        REGISTRY.register(gauges)
         metrics_server = start_metrics_endpoint(settings.ingest.metrics_port)
         ingest.start()
-        for service in alert_services(settings, pool):
+        for service in services:
             service.start()
             started.append(service)
         logger.info("hub running (worker %s)", settings.ingest.client_id)
@@ -121,6 +134,8 @@ def run(settings: Settings) -> int:
             ingest.stop()
         if metrics_server is not None:
             metrics_server.shutdown()
+        if gauges is not None:
+            REGISTRY.unregister(gauges)
         pool.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -10,17 +10,13 @@ from ingest.payloads import DecodedBatch, RawReading, item_bytes
 from ingest.rejections import Rejection
 from ingest.work_queue import Received
 from telehub.config import IngestSettings
-from telehub.domain.codes import ReadingFlag
-from telehub.domain.reading_checks import check_sender, measured_value, parse_reading_time
+from telehub.domain.reading_checks import SPO2_VERIFY_BELOW as SPO2_VERIFY_BELOW
+from telehub.domain.reading_checks import check_reading, check_sender, parse_reading_time
 from telehub.domain.readings import NewReading
-from telehub.domain.units import SPECS, Metric, parse_metric
 from telehub.errors import ValidationError
 
-# The patient always comes from the device's registration. A payload that names a
-# patient is checked against it and refused when it names someone else.
-
-# Oximeters' stated accuracy covers 70–100 %; lower readings are kept and marked to verify.
-SPO2_VERIFY_BELOW = 70.0
+# The patient always comes from the device's registration; the reading checks themselves
+# live in `telehub.domain.reading_checks`, which the API's FHIR upload shares.
 
 
 @dataclass(frozen=True)
@@ -50,23 +46,10 @@ def validate_reading(raw: RawReading, device: DeviceRecord, *, now: datetime,
                      limits: IngestSettings) -> NewReading:
     """Check and normalise one reading from an acceptable device (see `check_device`)."""
     assert device.patient_id is not None
-    if raw.patient_ref is not None and raw.patient_ref not in device.patient_refs:
-        raise ValidationError("patient-mismatch", "The payload names a patient other than the "
-                              "one this device is registered to.")
-    if raw.metric is None:
-        raise ValidationError("missing-field", "The reading has no 'metric'.")
-    metric = parse_metric(raw.metric)
-    measured = measured_value(metric, raw.value, raw.unit, flags=raw.flags, loinc=raw.loinc)
-    when = parse_time(raw.time, now=now, limits=limits)
-    flags = measured.flags
-    if metric is Metric.SPO2 and measured.value < SPO2_VERIFY_BELOW:
-        flags = (*flags, ReadingFlag.VERIFY.value)
-    return NewReading(
-        time=when, patient_id=device.patient_id, device_id=device.id, metric=metric,
-        value=measured.value, unit=SPECS[metric].canonical, raw_value=measured.raw_value,
-        raw_unit=measured.raw_unit, reading_key=raw.reading_id or when.isoformat(),
-        seq=raw.seq, flags=flags,
-    )
+    return check_reading(raw, patient_id=device.patient_id, device_pk=device.id,
+                         patient_refs=device.patient_refs, now=now,
+                         future_tolerance_s=limits.future_tolerance_s,
+                         horizon_days=limits.horizon_days)
 
 
 def parse_time(value: object, *, now: datetime, limits: IngestSettings) -> datetime:

@@ -58,6 +58,28 @@ class AlertSettings(BaseModel):
     webhook_timeout_s: float = Field(default=5.0, gt=0, le=120)
 
 
+# Shortest retention an operator may set (docs/operations/retention.md). Readings: a
+# quarter's trend is what a matron looks back over at a care-plan review (the rules look
+# back days, not months); alerts/retention.py also refuses less than the rules' lookback.
+# Rejected messages and delivery history: a week, so Monday still sees Friday's trouble.
+MIN_READINGS_DAYS = 90
+MIN_HISTORY_DAYS = 7
+
+
+class RetentionSettings(BaseModel):
+    """How long raw readings, rejected messages and delivery history are kept (None: for
+    ever, the default). Alerts, alert events, care records and the audit log are never
+    deleted by retention."""
+
+    readings_days: int | None = Field(default=None, ge=MIN_READINGS_DAYS)
+    rejected_days: int | None = Field(default=None, ge=MIN_HISTORY_DAYS)
+    outbox_days: int | None = Field(default=None, ge=MIN_HISTORY_DAYS)
+    # Rows per DELETE transaction, and per scheduler pass in all: each batch's row locks
+    # are held for milliseconds, and a pass ends within a few seconds however far behind.
+    batch_rows: int = Field(default=5_000, ge=1, le=50_000)
+    max_rows_per_pass: int = Field(default=50_000, ge=1, le=1_000_000)
+
+
 class ApiSettings(BaseModel):
     """The HTTP API."""
 
@@ -116,6 +138,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @field_validator("timezone")
     @classmethod

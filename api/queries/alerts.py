@@ -13,7 +13,8 @@ ALERT_COLUMNS = """a.id, a.patient_id, p.display_id AS patient_display_id, a.tea
  a.severity::text AS severity, a.status::text AS status, a.escalated, a.escalated_at, a.message,
  a.metric::text AS metric, a.first_breach_at, a.last_breach_at, a.occurrences, a."values",
  a.late, a.condition_cleared_at, a.assignee_id, a.acknowledged_at, a.acknowledged_by,
- a.resolved_at, a.resolved_by, a.outcome::text AS outcome, a.created_at, a.updated_at"""
+ a.resolved_at, a.resolved_by, a.outcome::text AS outcome, a.created_at, a.updated_at,
+ a.watch_until, a.watch_started_at, a.watch_reason, a.watch_by, a.reminded_at"""
 
 
 LIST_SQL = f"""

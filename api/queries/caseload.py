@@ -54,7 +54,11 @@ SELECT p.id AS patient_id, p.display_id, p.given_name, p.family_name, p.status::
        (SELECT json_agg(json_build_object('device_id', d.device_id, 'kind', d.kind,
                                           'online', d.online, 'last_seen_at', d.last_seen_at,
                                           'battery', d.battery) ORDER BY d.device_id)
-          FROM devices d WHERE d.patient_id = p.id AND d.active) AS devices
+          FROM devices d WHERE d.patient_id = p.id AND d.active) AS devices,
+       (SELECT json_agg(json_build_object('rule_id', th.rule_id, 'until', th.ends_at)
+                        ORDER BY th.ends_at, th.rule_id)
+          FROM thresholds th WHERE th.patient_id = p.id AND th.superseded_at IS NULL
+           AND th.ends_at > %(now)s) AS temporary_thresholds
 FROM patients p
 LEFT JOIN staff s ON s.id = p.named_nurse_id
 -- The last 7 days per metric and UTC day, read once for the sparkline (daily means) and for
@@ -132,6 +136,7 @@ def _row(r: dict[str, Any], now: datetime, today: date) -> CaseloadRow:
         "latest": [{**i, "time": last[i["metric"]], "trend": trends.get(i["metric"], [])}
                    for i in latest],
         "devices": r["devices"] or [],
+        "temporary_thresholds": r["temporary_thresholds"] or [],
     })
 
 

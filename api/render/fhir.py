@@ -1,32 +1,42 @@
-"""FHIR R4 resources built from Telehub rows: Patient, and Observation per the vital-signs
-profiles (LOINC codes, UCUM units), as shared/CLINICAL_RULES.md describes."""
+"""FHIR R4 resources built from Telehub rows: Patient, and Observation per the UK Core and
+FHIR vital-signs profiles (LOINC and SNOMED CT codes, UCUM units), as shared/CLINICAL_RULES.md
+describes. Devices, Flags, search parameters and the CapabilityStatement have modules beside
+this one (fhir_device, fhir_flag, fhir_search, fhir_capability)."""
 
 from __future__ import annotations
 
-import hashlib
-from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from telehub.domain import clock
+# Re-exported: the write side names an Observation by the same id.
+from api.render.fhir_ids import observation_id as observation_id
+from api.render.fhir_ids import parse_observation_id as parse_observation_id
+from telehub.domain.codes import ReadingFlag
 from telehub.domain.units import (
-    LOINC_METRICS,
     LOINC_SYSTEM,
     NHS_NUMBER_SYSTEM,
+    SNOMED_SYSTEM,
     SPECS,
     UCUM_SYSTEM,
     Metric,
 )
-from telehub.errors import ValidationError
 
 CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/observation-category"
-INTERPRETATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+READING_SYSTEM = "urn:telehub:reading"
 DEVICE_SYSTEM = "urn:telehub:device-id"
 VITALSIGNS = "http://hl7.org/fhir/StructureDefinition/vitalsigns"
-PROFILES = {
-    Metric.WEIGHT: "http://hl7.org/fhir/StructureDefinition/bodyweight",
-    Metric.SPO2: "http://hl7.org/fhir/StructureDefinition/oxygensat",
-    Metric.PULSE: "http://hl7.org/fhir/StructureDefinition/heartrate",
+UK_CORE = "https://fhir.hl7.org.uk/StructureDefinition/"
+# The UK Core profile first, then the base FHIR vital-signs profiles it derives from.
+# UK Core has no capillary glucose profile: glucose claims the generic UK Core Observation.
+PROFILES: dict[Metric, tuple[str, ...]] = {
+    Metric.WEIGHT: (UK_CORE + "UKCore-Observation-VitalSigns-BodyWeight",
+                    "http://hl7.org/fhir/StructureDefinition/bodyweight", VITALSIGNS),
+    Metric.SPO2: (UK_CORE + "UKCore-Observation-VitalSigns-OxygenSaturation",
+                  "http://hl7.org/fhir/StructureDefinition/oxygensat", VITALSIGNS),
+    Metric.PULSE: (UK_CORE + "UKCore-Observation-VitalSigns-HeartRate",
+                   "http://hl7.org/fhir/StructureDefinition/heartrate", VITALSIGNS),
+    Metric.GLUCOSE: (UK_CORE + "UKCore-Observation",),
 }
+PATIENT_PROFILE = UK_CORE + "UKCore-Patient"
 # Which LOINC codes an exported reading carries (the profile's required code first).
 CODES = {
     Metric.WEIGHT: ("29463-7",),
@@ -36,7 +46,25 @@ CODES = {
 }
 PULSE_OXIMETRY_CODE = "8889-8"
 _DISPLAY = {code.code: code.display for spec in SPECS.values() for code in spec.loinc}
-_FLAG_INTERPRETATION = {"hi": ("H", "High"), "lo": ("L", "Low")}
+# SNOMED CT displays of the codes in telehub.domain.units (UK Core value sets: body weight,
+# oxygen saturation, heart rate; glucose: the international blood glucose concentration).
+SNOMED_DISPLAY = {"27113001": "Body weight", "431314004": "Peripheral oxygen saturation",
+                  "364075005": "Heart rate", "434912009": "Blood glucose concentration"}
+
+
+# A meter's HI / LO is stored at the edge of its range: the true value is beyond it.
+METER_COMPARATORS = {ReadingFlag.HI.value: ">=", ReadingFlag.LO.value: "<="}
+FLAG_NOTES = {
+    ReadingFlag.LOW_QUALITY.value: "The device flagged this reading as low quality (poor "
+                                   "perfusion or movement): it is left out of every threshold "
+                                   "rule.",
+    ReadingFlag.INVALID.value: "The device reported this measurement as failed: it is left "
+                               "out of every threshold rule.",
+    ReadingFlag.VERIFY.value: "Outside the device's stated accuracy: unverified, repeat the "
+                              "reading.",
+    ReadingFlag.HI.value: "The meter showed HI: above its measuring range.",
+    ReadingFlag.LO.value: "The meter showed LO: below its measuring range.",
+}
 
 
 def loinc_codes(metric: Metric, device_kind: str | None) -> list[str]:
@@ -47,43 +75,52 @@ def loinc_codes(metric: Metric, device_kind: str | None) -> list[str]:
     return codes
 
 
-def observation_id(row: dict[str, Any]) -> str:
-    """A stable FHIR id for a reading (its identity in the readings table, hashed)."""
-    key = f"{row['device_pk']}|{row['metric']}|{row['reading_key']}|{row['time'].isoformat()}"
-    return hashlib.sha256(key.encode()).hexdigest()[:32]
+def reading_identifier(row: dict[str, Any]) -> str:
+    """The reading's business identifier: `<device id>|<metric>|<reading_key>|<ISO time>`."""
+    return f"{row['device_id']}|{row['metric']}|{row['reading_key']}|{row['time'].isoformat()}"
 
 
-def observation(row: dict[str, Any]) -> dict[str, Any]:
-    """An Observation for one stored reading."""
+def observation(row: dict[str, Any],
+                interpretation: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """An Observation for one stored reading, with the `interpretation` of the rules that
+    fired on it (api.render.fhir_interpretation)."""
     metric = Metric(row["metric"])
     spec = SPECS[metric]
     unit = spec.canonical.value
     obs: dict[str, Any] = {
         "resourceType": "Observation",
         "id": observation_id(row),
+        "meta": {"profile": list(PROFILES[metric]),
+                 "lastUpdated": row["received_at"].isoformat()},
+        "identifier": [{"system": READING_SYSTEM, "value": reading_identifier(row)}],
         "status": "final",
         "category": [{"coding": [
             {"system": CATEGORY_SYSTEM, "code": "laboratory", "display": "Laboratory"}
             if metric == Metric.GLUCOSE else
             {"system": CATEGORY_SYSTEM, "code": "vital-signs", "display": "Vital Signs"}]}],
         "code": {"coding": [{"system": LOINC_SYSTEM, "code": c, "display": _DISPLAY[c]}
-                            for c in loinc_codes(metric, row.get("device_kind"))],
+                            for c in loinc_codes(metric, row.get("device_kind"))]
+                 + [{"system": SNOMED_SYSTEM, "code": spec.snomed,
+                     "display": SNOMED_DISPLAY[spec.snomed]}],
                  "text": spec.label},
         "subject": {"reference": f"Patient/{row['patient_id']}"},
         "effectiveDateTime": row["time"].isoformat(),
         "issued": row["received_at"].isoformat(),
         "valueQuantity": {"value": round(float(row["value"]), spec.decimals + 2),
                           "unit": unit, "system": UCUM_SYSTEM, "code": unit},
-        "device": {"identifier": {"system": DEVICE_SYSTEM, "value": row["device_id"]},
+        "device": {"reference": f"Device/{row['device_pk']}",
+                   "identifier": {"system": DEVICE_SYSTEM, "value": row["device_id"]},
                    "display": row.get("device_kind") or "device"},
     }
-    if metric in PROFILES:
-        obs["meta"] = {"profile": [VITALSIGNS, PROFILES[metric]]}
-    flags = [f for f in row.get("flags") or [] if f in _FLAG_INTERPRETATION]
-    if flags:
-        obs["interpretation"] = [{"coding": [
-            {"system": INTERPRETATION_SYSTEM, "code": _FLAG_INTERPRETATION[f][0],
-             "display": _FLAG_INTERPRETATION[f][1]}]} for f in flags]
+    flags = row.get("flags") or []
+    comparator = next((METER_COMPARATORS[f] for f in flags if f in METER_COMPARATORS), None)
+    if comparator is not None:
+        obs["valueQuantity"]["comparator"] = comparator
+    notes = [FLAG_NOTES[f] for f in flags if f in FLAG_NOTES]
+    if notes:
+        obs["note"] = [{"text": n} for n in notes]
+    if interpretation:
+        obs["interpretation"] = interpretation
     return obs
 
 
@@ -92,6 +129,7 @@ def patient(row: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "resourceType": "Patient",
         "id": str(row["id"]),
+        "meta": {"profile": [PATIENT_PROFILE]},
         "identifier": [{"system": NHS_NUMBER_SYSTEM, "value": row["nhs_number"]},
                        {"system": "urn:telehub:display-id", "value": row["display_id"]}],
         "active": row["status"] != "discharged",
@@ -111,51 +149,3 @@ def patient(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def metric_for_code(token: str) -> Metric:
-    """The metric a FHIR `code` search token names (`8867-4` or `http://loinc.org|8867-4`)."""
-    system, _, code = token.rpartition("|")
-    if system and system != LOINC_SYSTEM:
-        raise ValidationError("unknown-code", f"Only LOINC codes are searchable, not {system}.")
-    metric = LOINC_METRICS.get(code)
-    if metric is None:
-        raise ValidationError("unknown-code", f"No Telehub metric has the LOINC code '{code}'.")
-    return metric
-
-
-_PREFIXES = ("eq", "lt", "gt", "le", "ge")
-
-
-def date_bounds(values: list[str]) -> tuple[datetime | None, datetime | None]:
-    """[start, end) from FHIR `date` search values, e.g. `ge2026-03-01`, `lt2026-03-02T10:00Z`."""
-    start: datetime | None = None
-    end: datetime | None = None
-    for raw in values:
-        prefix, text = (raw[:2], raw[2:]) if raw[:2] in _PREFIXES else ("eq", raw)
-        low, high = _instant_range(text)
-        if prefix in ("ge", "eq"):
-            start = max(start, low) if start else low
-        if prefix == "gt":
-            start = max(start, high) if start else high
-        if prefix in ("le", "eq"):
-            end = min(end, high) if end else high
-        if prefix == "lt":
-            end = min(end, low) if end else low
-    return start, end
-
-
-def _instant_range(text: str) -> tuple[datetime, datetime]:
-    """The span a FHIR date or dateTime denotes: a whole UTC day, or one instant."""
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            if not clock.in_service_span(day):
-                raise ValidationError("bad-date", f"A date must be {clock.service_span_text()}.")
-            low = datetime.combine(day, time(), tzinfo=UTC)
-            return low, low + timedelta(days=1)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as err:
-        raise ValidationError("bad-date", f"'{text}' is not a FHIR date or dateTime.") from err
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    if not clock.in_service_span(moment):
-        raise ValidationError("bad-date", f"A date must be {clock.service_span_text()}.")
-    return moment, moment + timedelta(microseconds=1)

@@ -1,4 +1,5 @@
-"""Alerts: the inbox with filters, one alert with its history, and lifecycle actions."""
+"""Alerts: the inbox with filters, one alert with its history, lifecycle actions (a watch
+among them), and a team's reminder setting."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from alerts import lifecycle
-from api.access import audit
+from api.access import audit, check_team, team_visible
 from api.deps import CLINICAL, Conn, DbConn, Pages, Staff, client_addr, require
-from api.errors import ApiError
+from api.errors import ApiError, not_found
 from api.queries.alerts import alert_events, get_alert, list_alerts, reload_alert
 from api.schemas.alerts import (
     AcknowledgeIn,
@@ -20,7 +21,10 @@ from api.schemas.alerts import (
     AssignIn,
     EscalateIn,
     NoteIn,
+    RemindersIn,
+    RemindersOut,
     ResolveIn,
+    WatchIn,
 )
 from api.schemas.common import Page, Problem, SpanTime
 from api.schemas.patients import PatientContextOut
@@ -31,6 +35,7 @@ router = APIRouter(tags=["alerts"], responses={401: {"model": Problem},
 
 Viewer = Annotated[Staff, Depends(require(*CLINICAL, Role.RESPONDER))]
 Clinician = Annotated[Staff, Depends(require(*CLINICAL))]
+TeamLead = Annotated[Staff, Depends(require(Role.ADMIN, Role.MATRON))]
 _ACTION: dict[int | str, dict[str, Any]] = {
     409: {"model": Problem, "description": "Not allowed in the alert's current state"},
     422: {"model": Problem},
@@ -160,3 +165,55 @@ def add_note(alert_id: int, body: NoteIn, staff: Viewer, conn: Conn,
     """Add a note (a call made, advice given) without changing the alert's state."""
     return _act(conn, staff, alert_id, request, "note",
                 lambda lc, actor: lc.add_note(conn, alert_id, actor, body.note))
+
+
+@router.post("/alerts/{alert_id}/watch", response_model=AlertOut, responses=_ACTION,
+             summary="Watch a reviewed alert until a time")
+def watch(alert_id: int, body: WatchIn, staff: Viewer, conn: Conn,
+          request: Request) -> AlertOut:
+    """Hold reminders and escalation of an acknowledged alert until `until` (at most 14 days),
+    with the reason. A worse reading (a higher severity, or a new rule of the episode)
+    re-raises it at once; at `until` it returns to the inbox with what happened meanwhile.
+    Watching a watched alert again moves its end."""
+    return _act(conn, staff, alert_id, request, "watch",
+                lambda lc, actor: lc.watch(conn, alert_id, actor, body.until, body.reason),
+                {"until": body.until.isoformat()})
+
+
+@router.delete("/alerts/{alert_id}/watch", response_model=AlertOut, responses=_ACTION,
+               summary="Stop watching an alert")
+def stop_watch(alert_id: int, staff: Viewer, conn: Conn, request: Request) -> AlertOut:
+    """End the watch now: the alert returns to the inbox with what happened meanwhile."""
+    return _act(conn, staff, alert_id, request, "stop-watch",
+                lambda lc, actor: lc.stop_watch(conn, alert_id, actor))
+
+
+@router.get("/teams/{team_id}/reminders", response_model=RemindersOut,
+            summary="How often unacknowledged red alerts remind the team")
+def reminders(team_id: int, staff: Clinician, conn: Conn) -> RemindersOut:
+    """Minutes between reminders to the team's red topic (30 by default; null: off)."""
+    check_team(conn, staff, team_id)
+    row = conn.execute("SELECT red_reminder_minutes AS m FROM teams WHERE id = %s",
+                       (team_id,)).fetchone()
+    if row is None:
+        raise not_found("team")
+    return RemindersOut(team_id=team_id, red_reminder_minutes=row["m"])
+
+
+@router.put("/teams/{team_id}/reminders", response_model=RemindersOut,
+            summary="Change how often unacknowledged red alerts remind the team",
+            responses={422: {"model": Problem}})
+def set_reminders(team_id: int, body: RemindersIn, staff: TeamLead, conn: Conn,
+                  request: Request) -> RemindersOut:
+    """Admins, and the matron of the team, set 5–240 minutes, or null for no reminders."""
+    if not team_visible(staff, team_id):
+        raise not_found("team")
+    row = conn.execute("UPDATE teams SET red_reminder_minutes = %s WHERE id = %s "
+                       "RETURNING red_reminder_minutes AS m",
+                       (body.red_reminder_minutes, team_id)).fetchone()
+    if row is None:
+        raise not_found("team")
+    audit(conn, staff, "update", "team-reminders", None, client_addr(request),
+          {"team_id": team_id, "red_reminder_minutes": body.red_reminder_minutes})
+    conn.commit()
+    return RemindersOut(team_id=team_id, red_reminder_minutes=row["m"])

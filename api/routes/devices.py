@@ -4,7 +4,6 @@ a device's sequence gaps and refused messages (admins)."""
 from __future__ import annotations
 
 import codecs
-import secrets
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -21,7 +20,7 @@ from api.schemas.devices import (
     RejectedMessageOut,
     SeqGapOut,
 )
-from telehub.broker.passwords import hash_mosquitto_password
+from telehub.broker.access import issue_device_password
 from telehub.care import registration as registry
 from telehub.domain.codes import DeviceKind
 from telehub.mqtt import topics
@@ -74,10 +73,6 @@ ANY_REJECTED_SQL = "SELECT 1 FROM rejected_messages WHERE device_id = %s LIMIT 1
 
 # Bytes of a refused payload shown in a list (enough to see what the device sent).
 PREVIEW_BYTES = 240
-
-# Credentials are random, 144 bits: long enough that the broker's cheap PBKDF2 is not
-# the weak point.
-CREDENTIAL_BYTES = 18
 
 
 def load_device(conn: DbConn, staff: Staff, device_id: str) -> dict[str, Any]:
@@ -134,14 +129,13 @@ def issue_credentials(device_id: str, staff: Admin, conn: Conn, state: State,
     """Generate a new MQTT password for the device, store only its hash, and show it this
     once. Any earlier password stops working when the broker's users are regenerated."""
     device = load_device(conn, staff, device_id)
-    password = secrets.token_urlsafe(CREDENTIAL_BYTES)
-    conn.execute("UPDATE devices SET credential_hash = %s WHERE device_id = %s",
-                 (hash_mosquitto_password(password), device_id))
+    issued = issue_device_password(conn, device_id)
     audit(conn, staff, "issue-credentials", "device", device["patient_id"],
-          client_addr(request), {"target": device_id, "replaced": device["has_credentials"]})
+          client_addr(request), {"target": device_id, "replaced": issued.replaced})
     conn.commit()
     root = state.settings.topic_root
-    return DeviceCredentialsOut(device_id=device_id, username=device_id, password=password,
+    return DeviceCredentialsOut(device_id=device_id, username=device_id,
+                                password=issued.password,
                                 readings_topic=topics.readings_topic(device_id, root),
                                 status_topic=topics.status_topic(device_id, root))
 

@@ -8,10 +8,28 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from alerts.telecare import episode_label
-from api.schemas.common import _Out
+from api.schemas.common import SpanTime, _Out
 from api.schemas.patients import PatientContextOut
 from telehub.domain.codes import AlertStatus, Outcome, Severity
 from telehub.domain.units import Metric
+
+
+class WatchSoFar(BaseModel):
+    """What a watch has seen so far: readings breaching the rule, the worst of them."""
+
+    occurrences: int = 0
+    worst: dict[str, Any] | None = None
+
+
+class WatchSummary(WatchSoFar):
+    """An ended watch: when, why, how it ended, and what happened meanwhile."""
+
+    started_at: datetime | None = None
+    until: datetime | None = None
+    ended_at: datetime
+    reason: str | None = None
+    how: str = Field(description="ended (its time came), stopped (someone ended it), "
+                     "higher-severity or new-rule (a worse reading re-raised it)")
 
 
 class AlertOut(_Out):
@@ -42,12 +60,33 @@ class AlertOut(_Out):
     outcome: Outcome | None
     created_at: datetime
     updated_at: datetime
+    watch_until: datetime | None = Field(None, description="Watched until then: no reminder "
+                                         "or escalation; a worse reading re-raises it.")
+    watch_started_at: datetime | None = None
+    watch_reason: str | None = None
+    watch_by: int | None = None
+    reminded_at: datetime | None = Field(None, description="The last reminder slot notified.")
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def label(self) -> str:
         """The episode in words for headers, e.g. "Low oxygen saturation" (rule_id is its id)."""
         return episode_label(self.rule_id)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def watch(self) -> WatchSoFar | None:
+        """While watched: what has happened since the watch began."""
+        so_far = self.values.get("watch")
+        return WatchSoFar.model_validate(so_far) if so_far and self.watch_until else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def last_watch(self) -> WatchSummary | None:
+        """The latest watch that ended (its time came, someone stopped it, or a worse reading
+        re-raised the alert) and what happened during it."""
+        done = self.values.get("last_watch")
+        return WatchSummary.model_validate(done) if done else None
 
 
 class AlertEventOut(_Out):
@@ -97,6 +136,30 @@ class ResolveIn(BaseModel):
 
     outcome: Outcome
     note: str | None = Field(None, max_length=2000)
+
+
+class WatchIn(BaseModel):
+    """Watch a reviewed alert until a time, with the reason (at most 14 days)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    until: SpanTime = Field(description="With its time zone; 15 minutes to 14 days from now.")
+    reason: str = Field(min_length=3, max_length=1000)
+
+
+class RemindersIn(BaseModel):
+    """How often a red alert nobody has acknowledged reminds the team (null: never)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    red_reminder_minutes: int | None = Field(ge=5, le=240)
+
+
+class RemindersOut(BaseModel):
+    """A team's reminder setting."""
+
+    team_id: int
+    red_reminder_minutes: int | None
 
 
 class AssignIn(BaseModel):

@@ -56,6 +56,13 @@ class DeviceStatus(_Out):
     battery: int | None
 
 
+class TemporaryThreshold(BaseModel):
+    """An individual threshold in force until a time, then reverting by itself."""
+
+    rule_id: str
+    until: datetime
+
+
 class CaseloadRow(BaseModel):
     """One patient in a caseload, with what a nurse needs to triage them."""
 
@@ -79,6 +86,8 @@ class CaseloadRow(BaseModel):
     last_reading_at: datetime | None
     latest: list[MetricSummary]
     devices: list[DeviceStatus]
+    temporary_thresholds: list[TemporaryThreshold] = Field(
+        [], description="Temporary individual thresholds in force, soonest end first.")
 
 
 class CaseloadOut(BaseModel):

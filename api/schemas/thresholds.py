@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from api.schemas.common import SpanDate, SpanTime
 from telehub.domain.codes import Severity
 
 
@@ -44,6 +45,11 @@ class ThresholdOut(BaseModel):
     reason: str | None = None
     set_by_name: str | None = None
     set_at: datetime | None = None
+    until: datetime | None = Field(None, description="The end of a temporary override in "
+                                   "force; from then on `after` applies by itself.")
+    after: dict[str, Any] | None = Field(None, description="While a temporary override lasts: "
+                                         "the permanent override beneath it (null: the "
+                                         "catalogue default).")
 
 
 class ThresholdsOut(BaseModel):
@@ -70,4 +76,35 @@ class ThresholdIn(BaseModel):
         return {k: v.model_dump() if isinstance(v, ParamValue) else v
                 for k, v in self.params.items()}
     reason: str = Field(min_length=3, max_length=1000)
+    until: SpanTime | SpanDate | None = Field(
+        None, description="Temporary: in force until this time (with its zone), or through "
+        "this day (local); at most 90 days. Omitted: permanent (and any temporary override "
+        "of the rule ends).")
+
+    @field_validator("until", mode="before")
+    @classmethod
+    def _day_or_time(cls, value: Any) -> Any:
+        """"2026-12-17" is a day (through that local day), never midnight at its start."""
+        if isinstance(value, str) and len(value.strip()) == 10:
+            try:
+                return date.fromisoformat(value.strip())
+            except ValueError:
+                return value
+        return value
+
+
+class ThresholdHistoryOut(BaseModel):
+    """One override ever set for a patient: who, why, when, until when, and its state."""
+
+    id: int
+    rule_id: str
+    params: dict[str, Any]
+    reason: str
+    set_by: int | None
+    set_by_name: str
+    set_at: datetime
+    ends_at: datetime | None
+    superseded_at: datetime | None
+    state: str = Field(description="in-force, ended (a temporary one past its end) or "
+                       "superseded")
 

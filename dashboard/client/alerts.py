@@ -42,6 +42,16 @@ class Alert(_In):
     resolved_at: datetime | None = None
     outcome: str | None = None
     created_at: datetime
+    watch_until: datetime | None = None     # watched until then (no reminder or escalation)
+    watch_started_at: datetime | None = None
+    watch_reason: str | None = None
+    watch: dict[str, Any] | None = None     # so far: occurrences, worst
+    last_watch: dict[str, Any] | None = None   # the latest watch that ended, and how
+
+    @property
+    def watched(self) -> bool:
+        """True while a watch holds the alert's reminders and escalation."""
+        return self.watch_until is not None
 
     @property
     def title(self) -> str:
@@ -159,6 +169,15 @@ class AlertCalls(Transport):
         """Escalate an alert to the matron and responders."""
         self._request("POST", f"/alerts/{alert_id}/escalate", json={"note": note or None})
 
+    def watch(self, alert_id: int, until: datetime, reason: str) -> None:
+        """Watch a reviewed alert until `until` (aware), with the reason."""
+        self._request("POST", f"/alerts/{alert_id}/watch",
+                      json={"until": until.isoformat(), "reason": reason})
+
+    def stop_watch(self, alert_id: int) -> None:
+        """End a watch now: the alert returns to the inbox."""
+        self._request("DELETE", f"/alerts/{alert_id}/watch")
+
     def add_note(self, alert_id: int, note: str) -> None:
         """Add a note to an alert's history."""
         self._request("POST", f"/alerts/{alert_id}/notes", json={"note": note})
@@ -167,6 +186,16 @@ class AlertCalls(Transport):
         """Give an alert to a member of staff."""
         self._request("POST", f"/alerts/{alert_id}/assign",
                       json={"assignee_id": assignee_id, "note": note or None})
+
+    def reminders(self, team_id: int) -> int | None:
+        """Minutes between reminders of unacknowledged red alerts for the team (None: off)."""
+        body = self._request("GET", f"/teams/{team_id}/reminders")
+        return None if body["red_reminder_minutes"] is None else int(body["red_reminder_minutes"])
+
+    def set_reminders(self, team_id: int, minutes: int | None) -> None:
+        """Set the team's reminder interval (5–240 minutes), or None for no reminders."""
+        self._request("PUT", f"/teams/{team_id}/reminders",
+                      json={"red_reminder_minutes": minutes})
 
     def responder_queue(self) -> list[QueueItem]:
         """Urgent alerts across the teams the responder covers, with context to act."""

@@ -52,6 +52,13 @@ class DeviceStatus(_In):
     battery: int | None = None
 
 
+class TemporaryThreshold(_In):
+    """An individual threshold in force until a time."""
+
+    rule_id: str
+    until: datetime
+
+
 class CaseloadRow(_In):
     """One patient in a caseload."""
 
@@ -71,6 +78,7 @@ class CaseloadRow(_In):
     last_reading_at: datetime | None = None
     latest: list[MetricSummary] = []
     devices: list[DeviceStatus] = []
+    temporary_thresholds: list[TemporaryThreshold] = []
 
     @property
     def name(self) -> str:
@@ -174,6 +182,8 @@ class Threshold(_In):
     reason: str | None = None
     set_by_name: str | None = None
     set_at: datetime | None = None
+    until: datetime | None = None            # a temporary override's end
+    after: dict[str, Any] | None = None      # the permanent override beneath it
 
 
 class PatientCalls(Transport):
@@ -199,8 +209,10 @@ class PatientCalls(Transport):
         return TypeAdapter(list[Threshold]).validate_python(body["thresholds"])
 
     def set_threshold(self, patient_id: int, rule_id: str, params: dict[str, Any],
-                      reason: str) -> None:
+                      reason: str, until: date | None = None) -> None:
         """Save an individual threshold with the clinical reason; each value with its unit
-        ({"below": {"value": 3.5, "unit": "mmol/L"}})."""
-        self._request("PUT", f"/patients/{patient_id}/thresholds",
-                      json={"rule_id": rule_id, "params": params, "reason": reason})
+        ({"below": {"value": 3.5, "unit": "mmol/L"}}); temporary through `until` when given."""
+        body: dict[str, Any] = {"rule_id": rule_id, "params": params, "reason": reason}
+        if until is not None:
+            body["until"] = until.isoformat()
+        self._request("PUT", f"/patients/{patient_id}/thresholds", json=body)

@@ -17,7 +17,7 @@ from dashboard.components.formatting import (
     format_online,
     rag_chip,
 )
-from dashboard.components.times import is_overdue, time_ago
+from dashboard.components.times import is_overdue, time_ago, until_text
 from telehub.domain import clock
 
 # The metrics the caseload shows a latest value and a sparkline for.
@@ -147,6 +147,13 @@ def sort_rows(rows: Sequence[CaseloadRow], care: Mapping[int, CarePatient],
     return list(rows)
 
 
+def temporary_text(row: CaseloadRow, zone: ZoneInfo | None = None) -> str:
+    """'spo2-scale1-amber until 17 Dec' for each temporary threshold in force, else ''."""
+    where = zone or clock.service_zone()
+    return "; ".join(f"{t.rule_id} {until_text(t.until, where)}"
+                     for t in row.temporary_thresholds)
+
+
 def caseload_frame(rows: Sequence[CaseloadRow], now: datetime,
                    zone: ZoneInfo | None = None,
                    care: Mapping[int, CarePatient] | None = None) -> pd.DataFrame:
@@ -175,9 +182,10 @@ def caseload_frame(rows: Sequence[CaseloadRow], now: datetime,
         record["Devices"] = devices_text(row, now)
         record["Last reading"] = time_ago(row.last_reading_at, now)
         record["Adherence"] = adherence_text(row)
+        record["Thresholds"] = temporary_text(row, zone)
         records.append(record)
     columns = ["Status", "Patient", "Age", "Risk tier", "Open alerts",
                *[c for m in CASELOAD_METRICS for c in (m, f"{m}_trend")],
-               "Last reading", "Adherence", "Care-plan review", "Devices", "Conditions",
-               "Named nurse"]
+               "Last reading", "Adherence", "Care-plan review", "Thresholds", "Devices",
+               "Conditions", "Named nurse"]
     return pd.DataFrame.from_records(records, columns=columns)

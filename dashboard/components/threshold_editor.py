@@ -1,10 +1,11 @@
-"""The patient page's thresholds: every rule as it applies, and the form a nurse or matron uses
-to set an individual threshold, each value with its unit (glucose in mmol/L by default), with
-the clinical reason."""
+"""The patient page's thresholds: every rule as it applies (a temporary one with its end), and
+the form a nurse or matron uses to set an individual threshold, permanent or through a day,
+each value with its unit (glucose in mmol/L by default), with the clinical reason."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -15,8 +16,13 @@ from dashboard.client.patients import Patient, Threshold
 from dashboard.components.changes import can_edit, save_change
 from dashboard.components.charts import rule_metric
 from dashboard.components.text import escape_markdown
-from dashboard.components.times import format_local
+from dashboard.components.times import format_local, until_text
+from telehub.domain import clock
 from telehub.domain.units import SPECS
+
+# The temporary threshold a nurse is offered first: two weeks, "after this exacerbation".
+TEMPORARY_DAYS = 14
+TEMPORARY_MAX_DAYS = 90
 
 
 def unit_choices(unit: str | None) -> list[str]:
@@ -55,6 +61,7 @@ def _table(thresholds: list[Threshold]) -> None:
              "Severity": (t.severity or "").upper(),
              "Default": t.default_shown or "—",
              "Individual": (t.override_shown or t.shown) if t.individual else "—",
+             "Until": until_text(t.until, zone) or ("permanent" if t.individual else ""),
              "Reason": t.reason or "", "Set by": t.set_by_name or "",
              "Set": format_local(t.set_at, zone) if t.set_at else ""}
             for t in thresholds if t.applies]
@@ -93,8 +100,25 @@ def _inputs(current: Threshold) -> dict[str, tuple[Any, str | None]]:
     return typed
 
 
+def temporary_thresholds(thresholds: list[Threshold]) -> list[str]:
+    """'spo2-scale1-amber at or below 90 % until 17 Dec' for each temporary one in force."""
+    zone = session.settings().zone
+    return [f"{t.rule_id} {t.override_shown or t.shown} {until_text(t.until, zone)}"
+            for t in thresholds if t.until is not None and t.applies]
+
+
+def _until(rule: str) -> date | None:
+    """The last day of a temporary threshold, or None for a permanent one."""
+    if not st.checkbox("Temporary (reverts by itself)", key=f"threshold_temporary_{rule}"):
+        return None
+    today = clock.today(session.settings().zone)
+    return st.date_input("In force through", value=today + timedelta(days=TEMPORARY_DAYS),
+                         min_value=today, max_value=today + timedelta(days=TEMPORARY_MAX_DAYS),
+                         key=f"threshold_until_{rule}", format="DD/MM/YYYY")
+
+
 def _save(patient: Patient, current: Threshold, typed: Mapping[str, tuple[Any, str | None]],
-          reason: str) -> None:
+          reason: str, until: date | None = None) -> None:
     params = changed_params(current.entry, typed)
     if not params:
         st.error("Change at least one value before saving.")
@@ -103,13 +127,17 @@ def _save(patient: Patient, current: Threshold, typed: Mapping[str, tuple[Any, s
         st.error("Give the clinical reason for this threshold.")
         return
     rule = current.rule_id
-    save_change(lambda: session.api().set_threshold(patient.id, rule, params, reason.strip()),
-                f"Threshold for {rule} saved.")
+    ends = f" until {until.day} {until:%b}" if until else ""
+    save_change(lambda: session.api().set_threshold(patient.id, rule, params, reason.strip(),
+                                                    until),
+                f"Threshold for {rule} saved{ends}.")
 
 
 def threshold_section(patient: Patient, thresholds: list[Threshold]) -> None:
     """The rules that apply; for the clinical team, the form to set an individual one."""
     _table(thresholds)
+    for line in temporary_thresholds(thresholds):
+        st.info(f"Temporary threshold: {escape_markdown(line)}")
     if not can_edit():
         st.caption("Only the patient's nurse or matron can change thresholds.")
         return
@@ -124,6 +152,7 @@ def threshold_section(patient: Patient, thresholds: list[Threshold]) -> None:
                + (f" · individual now: {current.override_shown or current.shown} "
                   f"({escape_markdown(current.reason or '')})" if current.individual else ""))
     typed = _inputs(current)
+    until = _until(rule)
     reason = st.text_input("Clinical reason (required)", key=f"threshold_reason_{rule}")
     if st.button("Save threshold", key="threshold_save", type="primary"):
-        _save(patient, current, typed, reason)
+        _save(patient, current, typed, reason, until)

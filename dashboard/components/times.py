@@ -36,6 +36,18 @@ def format_local(value: str | datetime | None, zone: ZoneInfo, *, with_zone: boo
     return f"{text} {local.tzname()}" if with_zone else text
 
 
+def until_text(value: str | datetime | None, zone: ZoneInfo) -> str:
+    """'until 17 Dec' for something in force through 17 December (it ends at the midnight
+    that starts the 18th, local time), 'until 17 Dec 14:00' when it ends during a day."""
+    if value is None:
+        return ""
+    local = to_local(value, zone)
+    if (local.hour, local.minute, local.second) == (0, 0, 0):
+        last = local.date() - timedelta(days=1)
+        return f"until {last.day} {last:%b}"
+    return f"until {local.day} {local:%b %H:%M}"
+
+
 def time_ago(value: str | datetime | None, now: datetime | None = None) -> str:
     """'just now', '5 min ago', '2 h ago', '3 d ago' ('never' for no time)."""
     if value is None:

@@ -1,4 +1,5 @@
-"""Alert inbox: open alerts worst and newest first, each with its reason and actions with notes."""
+"""Alert inbox: open alerts worst and newest first, each with its reason and actions with notes;
+watched alerts apart until their watch ends or a worse reading re-raises them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import streamlit as st
 from dashboard.client import ApiError, reads, session
 from dashboard.components.alert_cards import alert_card, inbox_order
 from dashboard.components.formatting import outcome_text, severity_chip
+from dashboard.components.reminder_setting import reminder_setting
 from dashboard.components.text import escape_markdown
 from dashboard.components.times import format_local
 from telehub.domain import clock
@@ -34,10 +36,20 @@ def render() -> None:
     if notice:
         st.success(notice)
     now = clock.now()
-    open_tab, resolved_tab = st.tabs(["Open", "Resolved"])
     with session.handling_errors():
-        active = session.api().alerts(status=["open", "acknowledged"])
+        everything = session.api().alerts(status=["open", "acknowledged"])
+    active = [a for a in everything if not a.watched]
+    watched = [a for a in everything if a.watched]
+    open_tab, watched_tab, resolved_tab = st.tabs(["Open", f"Watched ({len(watched)})",
+                                                   "Resolved"])
     names = _patient_names()
+    with watched_tab:
+        st.caption("Reviewed alerts a nurse is watching: no reminders or escalation until the "
+                   "watch ends; a worse reading brings one back at once.")
+        if not watched:
+            st.info("No alerts are being watched.")
+        for alert in sorted(watched, key=lambda a: a.watch_until or a.created_at):
+            alert_card(alert, now, names)
     with open_tab:
         worst_first = [s.value for s in reversed(SEVERITIES)]
         severities = st.multiselect("Severity", worst_first, default=worst_first,
@@ -68,6 +80,7 @@ def render() -> None:
                         f"{escape_markdown(alert.title)}: {escape_markdown(alert.message)} — "
                         f"**{outcome_text(alert.outcome)}** "
                         f"({format_local(alert.resolved_at, zone)})")
+    reminder_setting()
 
 
 render()

@@ -134,7 +134,9 @@ def _alert_timeline(alerts: list[Alert]) -> None:
     ordered = sorted(alerts, key=lambda a: a.first_breach_at, reverse=True)
     st.dataframe(pd.DataFrame([{
         "First breach": format_local(a.first_breach_at, zone),
-        "Severity": severity_chip(a.severity), "Alert": a.title, "Status": a.status,
+        "Severity": severity_chip(a.severity), "Alert": a.title,
+        "Status": a.status + (f" · watched until {format_local(a.watch_until, zone)}"
+                              if a.watch_until else ""),
         "Outcome": outcome_text(a.outcome), "What happened": a.message,
     } for a in ordered]), hide_index=True, width="stretch", key="alerts_table")
     labels = {a.id: f"{format_local(a.first_breach_at, zone)} · {a.severity.upper()} · "

@@ -4,11 +4,13 @@ dynamic-security plugin's clients and roles (dynsec mode), one role per device."
 from __future__ import annotations
 
 import base64
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import psycopg
+from psycopg.rows import tuple_row
 
 from telehub.broker.passwords import (
     check_username,
@@ -16,13 +18,23 @@ from telehub.broker.passwords import (
     is_mosquitto_hash,
     split_hash,
 )
-from telehub.errors import ConfigError
+from telehub.errors import ConfigError, NotFoundError
 from telehub.mqtt.topics import ROOT, SHARE_GROUP
 
 # hub: reads device topics, writes alerts; reader: responders and integrations reading
 # alerts; gateway: the API's HTTP gateway, passing devices' readings on to the hub.
 Role = Literal["hub", "reader", "gateway"]
 ROLES: tuple[Role, ...] = ("hub", "reader", "gateway")
+# Device passwords are random, 144 bits: long enough that the broker's cheap PBKDF2 is not
+# the weak point.
+CREDENTIAL_BYTES = 18
+_STORE_DEVICE_HASH_SQL = """
+UPDATE devices n SET credential_hash = %s
+  FROM (SELECT id, credential_hash IS NOT NULL AS had FROM devices
+         WHERE device_id = %s FOR UPDATE) o
+ WHERE n.id = o.id
+RETURNING o.had, n.patient_id
+"""
 SELECT_DEVICE_CREDENTIALS = """
 SELECT device_id, credential_hash FROM devices
  WHERE active AND credential_hash IS NOT NULL
@@ -158,3 +170,24 @@ def device_credentials(conn: psycopg.Connection[Any]) -> tuple[list[tuple[str, s
         else:
             skipped.append(device_id)
     return usable, skipped
+
+
+@dataclass(frozen=True)
+class IssuedPassword:
+    """A device's new broker password (shown once, never stored) and what it replaced."""
+
+    device_id: str
+    password: str
+    replaced: bool              # the device had a password before, which this one replaces
+    patient_id: int | None
+
+
+def issue_device_password(conn: psycopg.Connection[Any], device_id: str) -> IssuedPassword:
+    """Give a device a new random broker password in the caller's transaction, storing only
+    its `$7$` hash; the old one works until the broker's users are regenerated."""
+    password = secrets.token_urlsafe(CREDENTIAL_BYTES)
+    row = conn.cursor(row_factory=tuple_row).execute(
+        _STORE_DEVICE_HASH_SQL, (hash_mosquitto_password(password), device_id)).fetchone()
+    if row is None:
+        raise NotFoundError(f"No device '{device_id}' is registered.")
+    return IssuedPassword(device_id, password, bool(row[0]), row[1])

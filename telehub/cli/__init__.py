@@ -119,8 +119,23 @@ def main() -> None:
     admin_cli.register(app)
     backup_cli.register(app)
     _load_plugins()
+    from pydantic import ValidationError as SettingsError
+
     try:
         app()
     except TelehubError as err:
         typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
         raise SystemExit(1) from err
+    except SettingsError as err:
+        if err.title != "Settings":
+            raise
+        for problem in err.errors():
+            typer.secho(f"error: {setting_name(problem['loc'])}: {problem['msg']}", err=True,
+                        fg=typer.colors.RED)
+        raise SystemExit(1) from err
+
+
+def setting_name(loc: tuple[int | str, ...]) -> str:
+    """The environment variable of a setting's location: ('retention', 'readings_days') is
+    TELEHUB_RETENTION__READINGS_DAYS."""
+    return "TELEHUB_" + "__".join(str(part).upper() for part in loc)

@@ -91,6 +91,32 @@ def devices_add(device_id: str = typer.Option(..., "--device-id"),
           f"device {device_id} registered")
 
 
+@devices.command("rotate-password")
+def devices_rotate_password(device_id: str = typer.Option(..., "--device-id"),
+                            as_json: bool = typer.Option(False, "--json")) -> None:
+    """Give a device a new broker password (its first, or a replacement), shown once."""
+    from telehub.broker.access import issue_device_password
+    from telehub.config import get_settings
+    from telehub.mqtt import topics
+
+    def issue(conn: Any) -> Any:
+        issued = issue_device_password(conn, device_id)
+        record_audit(conn, actor=operator(), action="issue-credentials", resource="device",
+                     patient_id=issued.patient_id,
+                     detail={"target": device_id, "replaced": issued.replaced})
+        return issued
+
+    issued = in_tx(issue)
+    root = get_settings().topic_root
+    _emit({"device_id": device_id, "username": device_id, "password": issued.password,
+           "replaced": issued.replaced, "readings_topic": topics.readings_topic(device_id, root),
+           "status_topic": topics.status_topic(device_id, root)}, as_json,
+          f"device {device_id}: username {device_id}, new password {issued.password}\n"
+          "Shown once: put it on the device now. The broker accepts it (and stops accepting "
+          "the old one) once its users are regenerated with `telehub broker config` and it "
+          "is restarted.")
+
+
 @devices.command("list")
 def devices_list(as_json: bool = typer.Option(False, "--json")) -> None:
     """List devices with their patient and status."""

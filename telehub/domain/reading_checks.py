@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
 from telehub.domain.codes import TELECARE_KINDS, PatientStatus, ReadingFlag
-from telehub.domain.units import METER_RANGE, SPECS, Metric, Unit, normalise, parse_unit
+from telehub.domain.readings import NewReading, RawReading
+from telehub.domain.units import (
+    METER_RANGE,
+    SPECS,
+    Metric,
+    Unit,
+    normalise,
+    parse_metric,
+    parse_unit,
+)
 from telehub.errors import ValidationError
 
 Sends = Literal["readings", "events"]
+
+# Oximeters' stated accuracy covers 70–100 %; lower readings are kept and marked to verify.
+SPO2_VERIFY_BELOW = 70.0
 
 
 class Sender(Protocol):
@@ -144,3 +156,33 @@ def measured_value(metric: Metric, value: object, unit: str | None, *,
         raise ValidationError("range-flag", f"A {spec.label.lower()} flagged "
                               f"{flag.upper()} cannot read {value:g} {parsed.value}.")
     return Measured(canonical, float(value), parsed, tuple(sorted({*flags, flag})))
+
+
+def check_reading(raw: RawReading, *, patient_id: int, device_pk: int,
+                  patient_refs: Set[str], now: datetime, future_tolerance_s: int,
+                  horizon_days: int) -> NewReading:
+    """Check and normalise one decoded reading of a device that may send (`check_sender`).
+
+    The patient always comes from the device's registration: a reading that names a patient
+    (`patient_refs`: every way the device's own patient may be named) is refused when it
+    names someone else. The hub stores what this returns; the API's FHIR upload answers
+    with its refusals.
+    """
+    if raw.patient_ref is not None and raw.patient_ref not in patient_refs:
+        raise ValidationError("patient-mismatch", "The payload names a patient other than the "
+                              "one this device is registered to.")
+    if raw.metric is None:
+        raise ValidationError("missing-field", "The reading has no 'metric'.")
+    metric = parse_metric(raw.metric)
+    measured = measured_value(metric, raw.value, raw.unit, flags=raw.flags, loinc=raw.loinc)
+    when = parse_reading_time(raw.time, now=now, future_tolerance_s=future_tolerance_s,
+                              horizon_days=horizon_days)
+    flags = measured.flags
+    if metric is Metric.SPO2 and measured.value < SPO2_VERIFY_BELOW:
+        flags = (*flags, ReadingFlag.VERIFY.value)
+    return NewReading(
+        time=when, patient_id=patient_id, device_id=device_pk, metric=metric,
+        value=measured.value, unit=SPECS[metric].canonical, raw_value=measured.raw_value,
+        raw_unit=measured.raw_unit, reading_key=raw.reading_id or when.isoformat(),
+        seq=raw.seq, flags=flags,
+    )

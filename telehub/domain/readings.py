@@ -4,8 +4,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from telehub.domain.units import Metric, Unit
+
+
+@dataclass(frozen=True)
+class RawReading:
+    """One reading as a device sent it, before validation and unit conversion."""
+
+    index: int | None              # position in a batch; None for a single-reading message
+    metric: str | None
+    value: Any
+    unit: str | None
+    time: Any
+    reading_id: str | None
+    seq: int | None = None
+    patient_ref: str | None = None  # a patient the payload names (checked, never trusted)
+    flags: tuple[str, ...] = ()
+    item: Any = None                # the item as decoded; serialised only if refused
+    # For FHIR, the metric came from a LOINC code; None for native readings.
+    loinc: str | None = None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ UCUM_SYSTEM = "http://unitsofmeasure.org"
 LOINC_SYSTEM = "http://loinc.org"
 SNOMED_SYSTEM = "http://snomed.info/sct"
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
+# Telehub's own patient key (the display id, e.g. TH-000042), as FHIR identifiers carry it.
+DISPLAY_ID_SYSTEM = "urn:telehub:display-id"
 
 # mg/dL per mmol/L for glucose (molar mass 180.16 g/mol / 10).
 MGDL_PER_MMOLL = 18.016
@@ -125,6 +127,7 @@ _UNIT_ALIASES: dict[str, Unit] = {
     "st": Unit.STONE, "stone": Unit.STONE, "[stone_av]": Unit.STONE,
     "%": Unit.PERCENT, "percent": Unit.PERCENT,
     "/min": Unit.PER_MIN, "bpm": Unit.PER_MIN, "{beats}/min": Unit.PER_MIN,
+    "{beat}/min": Unit.PER_MIN,
     "beats/min": Unit.PER_MIN,
     "mmol/l": Unit.MMOL_L,
     "mg/dl": Unit.MG_DL,

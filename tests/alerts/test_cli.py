@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, timedelta
 
 import pytest
 import typer
@@ -12,8 +13,13 @@ from typer.testing import CliRunner
 
 from alerts.cli import register
 from telehub.config import get_settings
+from telehub.domain.clock import FixedClock, use_clock
 from telehub.domain.units import Metric
 from tests.alerts.conftest import NOW, Clinic
+from tests.clock_anchors import ANCHORS
+
+DAY = timedelta(days=1)
+SECOND = timedelta(seconds=1)
 
 # Other processes (hub, notifier, scheduler, CLI) read this module's data: it commits.
 COMMITS = True
@@ -146,3 +152,31 @@ def test_a_glucose_limit_with_its_unit_is_stored_in_the_rules_unit_and_shown_in_
     row = clinic.conn.execute("SELECT params FROM thresholds WHERE patient_id = %s AND "
                               "superseded_at IS NULL", (pid,)).fetchone()
     assert row == {"params": {"below": 63}}
+
+
+def test_a_temporary_threshold_from_the_command_line(
+        clinic: Clinic, cli: tuple[CliRunner, typer.Typer]) -> None:
+    runner, app = cli
+    pid = clinic.patient(["copd"])
+    clinic.conn.commit()
+    nhs = clinic.nhs[pid]
+    at = ANCHORS[1]                                   # 26 Nov 2026, 12:00 in London
+    args = ["thresholds", "set", "--patient", nhs, "--rule", "spo2-scale1-red", "--param",
+            "at_or_below=88", "--reason", "After this exacerbation", "--by", "Matron Jones"]
+    with use_clock(FixedClock(at)):
+        for bad in ("soon", "2026-11-25", "120d"):
+            result = runner.invoke(app, [*args, "--until", bad])
+            assert result.exit_code == 2 and "error" in result.output, bad
+        result = runner.invoke(app, [*args, "--until", "2026-12-10"])
+        assert result.exit_code == 0, result.output
+        assert "until 11 Dec 2026 00:00" in result.output
+        result = runner.invoke(app, [*args, "--until", "14d", "--json"])
+        assert json.loads(result.output)["ends_at"] == str(at.astimezone(UTC) + 14 * DAY)
+        shown = runner.invoke(app, ["thresholds", "show", "--patient", nhs])
+    line = next(x for x in shown.output.splitlines() if x.startswith("spo2-scale1-red"))
+    assert "individual until 2026-12-10 12:00 UTC" in line
+    end = at + 14 * DAY
+    clinic.feed(pid, Metric.SPO2, 89, end - 60 * SECOND)
+    assert clinic.alert(pid, "spo2-low")["severity"] == "amber"  # type: ignore[index]
+    clinic.feed(pid, Metric.SPO2, 89, end)
+    assert clinic.alert(pid, "spo2-low")["severity"] == "red"  # type: ignore[index]

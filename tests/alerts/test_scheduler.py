@@ -170,7 +170,8 @@ def test_only_one_scheduler_runs_at_a_time(clinic: Clinic, scheduler: Scheduler,
         other.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEDULER_LOCK_KEY,))
         assert scheduler.run_once(NOW) is None
     assert scheduler.run_once(NOW) == {"missing": 0, "devices": 0, "escalated": 0,
-                                       "telecare_escalated": 0}
+                                       "telecare_escalated": 0, "reminders": 0,
+                                       "watches_ended": 0}
 
 
 def _device(clinic: Clinic, *, seen: datetime, online: bool | None = None,

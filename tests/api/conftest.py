@@ -24,10 +24,12 @@ from psycopg.conninfo import make_conninfo
 
 from api.main import create_app
 from api.server import server_config
+from ingest.service import Ingest
 from telehub.care import registration as registry
 from telehub.config import ApiSettings, Settings
 from telehub.db.pool import connect
 from telehub.passwords import hash_password
+from tests.ingest.conftest import running_hub
 from tests.log_guard import LogGuard
 
 PASSWORD = "correct-horse-battery"  # test accounts only
@@ -200,3 +202,12 @@ def live_api(api_settings: Settings, db_url: str, conn: psycopg.Connection,
     log_guard.register("Ann", "Able", "Bob Baker", "Baker", "Cat Cole")
     with ServerThread(create_app(api_settings), api_settings.api) as srv:
         yield LiveApi(f"http://127.0.0.1:{srv.port}", world, api_settings, db_url)
+
+
+@pytest.fixture
+def hub(settings: Settings) -> Iterator[Ingest]:
+    """The real ingest pipeline on this test's database, broker and topic root."""
+    fast = settings.model_copy(update={"ingest": settings.ingest.model_copy(
+        update={"batch_wait_ms": 20})})
+    with running_hub(fast) as ingest:
+        yield ingest

@@ -55,15 +55,20 @@ def test_observations_validate_with_vital_signs_codes_and_ucum(live_api: LiveApi
     observations = [Observation.model_validate(e.resource.model_dump()) for e in bundle.entry]
     spo2 = [o for o in observations if o.code.coding[0].code == "2708-6"]
     assert len(spo2) == 3
-    assert [c.code for c in spo2[0].code.coding] == ["2708-6", "59408-5"]
+    assert [(c.system, c.code) for c in spo2[0].code.coding] == [
+        ("http://loinc.org", "2708-6"), ("http://loinc.org", "59408-5"),
+        ("http://snomed.info/sct", "431314004")]
     assert spo2[0].valueQuantity.system == "http://unitsofmeasure.org"
     assert spo2[0].valueQuantity.code == "%" and spo2[0].valueQuantity.value == 95
     assert spo2[0].status == "final" and spo2[0].category[0].coding[0].code == "vital-signs"
-    assert "http://hl7.org/fhir/StructureDefinition/oxygensat" in spo2[0].meta.profile
+    assert spo2[0].meta.profile == [
+        "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation-VitalSigns-"
+        "OxygenSaturation", "http://hl7.org/fhir/StructureDefinition/oxygensat",
+        "http://hl7.org/fhir/StructureDefinition/vitalsigns"]
     assert spo2[0].subject.reference == f"Patient/{bob}"
     assert spo2[0].effectiveDateTime == T0 + timedelta(days=2)
     pulse = next(o for o in observations if o.code.coding[0].code == "8867-4")
-    assert [c.code for c in pulse.code.coding] == ["8867-4", "8889-8"]
+    assert [c.code for c in pulse.code.coding] == ["8867-4", "8889-8", "364075005"]
     assert pulse.valueQuantity.code == "/min"
     others = {o["resource"]["code"]["coding"][0]["code"]: o["resource"]
               for o in ann_r.json()["entry"]}
@@ -89,7 +94,33 @@ def test_observation_search_by_code_date_and_paging(live_api: LiveApi, readings:
     assert by_date["total"] == 2
     assert {e["resource"]["effectiveDateTime"][:10] for e in by_date["entry"]} == {"2026-03-02"}
     assert len(paged["entry"]) == 4 and paged["total"] == 6
-    assert any(link["relation"] == "next" and "_offset=4" in link["url"]
+    assert any(link["relation"] == "next" and "_cursor=after." in link["url"]
                for link in paged["link"])
-    assert bad.status_code == 422 and bad.json()["code"] == "unknown-code"
+    # A code no metric has matches nothing, and the Bundle says why.
+    assert bad.status_code == 200 and bad.json()["total"] == 0
+    assert bad.json()["entry"][0]["search"]["mode"] == "outcome"
+    assert "1234-5" in bad.json()["entry"][0]["resource"]["issue"][0]["diagnostics"]
     assert other.status_code == 404
+    assert other.json()["resourceType"] == "OperationOutcome"
+
+
+def test_a_meters_hi_and_a_doubtful_reading_say_so(live_api: LiveApi,
+                                                   conn: psycopg.Connection) -> None:
+    ann = live_api.world.patients["ann"]
+    add_readings(conn, ann, "glucose", [(T0, 33.3), (T0 + timedelta(hours=1), 0.6),
+                                        (T0 + timedelta(hours=2), 6.1)])
+    add_readings(conn, ann, "spo2", [(T0, 84.0)])
+    conn.execute("UPDATE readings SET flags = '{hi}' WHERE metric = 'glucose' AND value = 33.3")
+    conn.execute("UPDATE readings SET flags = '{lo}' WHERE metric = 'glucose' AND value = 0.6")
+    conn.execute("UPDATE readings SET flags = '{low-quality}' WHERE metric = 'spo2'")
+    conn.commit()
+    with live_api.client("nurse") as c:
+        entries = c.get("/fhir/Observation", params={"patient": ann}).json()["entry"]
+    by_value = {e["resource"]["valueQuantity"]["value"]: Observation.model_validate(
+        e["resource"]) for e in entries}
+    assert by_value[33.3].valueQuantity.comparator == ">="
+    assert by_value[0.6].valueQuantity.comparator == "<="
+    assert "HI" in by_value[33.3].note[0].text
+    assert by_value[6.1].valueQuantity.comparator is None and by_value[6.1].note is None
+    assert "low quality" in by_value[84].note[0].text
+    assert [i.coding[0].code for i in by_value[33.3].interpretation] == ["H"]

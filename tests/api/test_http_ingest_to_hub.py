@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
 
 from ingest.service import Ingest
-from telehub.config import Settings
 from tests.api.conftest import LiveApi
-from tests.ingest.conftest import running_hub
 from tests.log_guard import LogGuard
-
-
-@pytest.fixture
-def hub(settings: Settings) -> Iterator[Ingest]:
-    """The real ingest pipeline on this test's database, broker and topic root."""
-    fast = settings.model_copy(update={"ingest": settings.ingest.model_copy(
-        update={"batch_wait_ms": 20})})
-    with running_hub(fast) as ingest:
-        yield ingest
 
 
 def test_posted_readings_are_stored_once_by_the_hub(live_api: LiveApi, hub: Ingest,

@@ -22,7 +22,10 @@ def test_a_patient_reference_that_is_not_an_id_is_422(live_api: LiveApi, ref: st
     with live_api.client("admin") as c:
         r = c.get("/fhir/Observation", params={"patient": ref})
     assert r.status_code == 422, r.text
-    assert r.json()["code"] == "bad-patient" and "digits 0-9" in r.json()["detail"]
+    assert r.headers["content-type"].startswith("application/fhir+json")
+    issue = r.json()["issue"][0]
+    assert issue["details"]["coding"][0]["code"] == "bad-patient"
+    assert "digits 0-9" in issue["diagnostics"]
 
 
 def test_a_patient_reference_in_ascii_digits_is_read(live_api: LiveApi) -> None:
@@ -55,7 +58,9 @@ def test_dates_outside_the_service_span_are_422(live_api: LiveApi, path: str,
     with live_api.client("admin") as c:
         r = c.get(path.format(**ids), params={k: v.format(**ids) for k, v in params.items()})
     assert r.status_code == 422, r.text
-    assert "1900-01-01" in r.json()["detail"] and "2199-12-31" in r.json()["detail"]
+    body = r.json()  # problem details, or an OperationOutcome under /fhir
+    detail = body["issue"][0]["diagnostics"] if path.startswith("/fhir") else body["detail"]
+    assert "1900-01-01" in detail and "2199-12-31" in detail
 
 
 def test_the_week_ending_may_be_any_day_of_the_span(live_api: LiveApi) -> None:

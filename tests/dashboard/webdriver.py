@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -90,8 +90,11 @@ class Browser:
 
 @contextmanager
 def headless_chromium(chromium: str, chromedriver: str, port: int,
-                      window: str = "1600,1100") -> Iterator[Browser]:
-    """chromedriver on `port` driving headless Chromium; everything stopped on exit."""
+                      window: str = "1600,1100", extra_args: Sequence[str] = (),
+                      accept_insecure_certs: bool = False) -> Iterator[Browser]:
+    """chromedriver on `port` driving headless Chromium; everything stopped on exit.
+    `extra_args` go to Chromium (e.g. --host-resolver-rules); `accept_insecure_certs` lets
+    it open a site with a scratch certificate."""
     driver = subprocess.Popen([chromedriver, f"--port={port}"], stdin=subprocess.DEVNULL,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -108,9 +111,10 @@ def headless_chromium(chromium: str, chromedriver: str, port: int,
                 time.sleep(0.1)
             options = {"binary": chromium,
                        "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                                "--disable-gpu", f"--window-size={window}"]}
+                                "--disable-gpu", f"--window-size={window}", *extra_args]}
             created = http.post("/session", json={"capabilities": {"alwaysMatch": {
-                "browserName": "chrome", "goog:chromeOptions": options}}})
+                "browserName": "chrome", "acceptInsecureCerts": accept_insecure_certs,
+                "goog:chromeOptions": options}}})
             value = created.json()["value"]
             if created.status_code >= 400:
                 raise RuntimeError(f"no browser session: {value}")

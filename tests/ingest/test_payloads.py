@@ -11,6 +11,7 @@ import pytest
 from ingest.payloads import RawReading, decode_payload
 from ingest.validate import DeviceRecord, check_device, parse_time, validate_reading
 from telehub.config import IngestSettings
+from telehub.domain.readings import NewReading
 from telehub.domain.units import Metric, Unit
 from telehub.errors import ValidationError
 
@@ -35,7 +36,7 @@ def decode_error(payload: bytes, **limits: int) -> str:
     return info.value.code
 
 
-def validate(body: dict[str, object], device: DeviceRecord = DEVICE) -> list[object]:
+def validate(body: dict[str, object], device: DeviceRecord = DEVICE) -> list[NewReading]:
     return [validate_reading(r, device, now=NOW, limits=LIMITS) for r in decode(body)]
 
 
@@ -289,3 +290,59 @@ def test_a_device_record_never_shows_its_patients_nhs_number() -> None:
 def test_fields_of_the_wrong_type_are_refused_with_a_reason(body: dict[str, object],
                                                            code: str) -> None:
     assert refusal(body) == code
+
+
+def _oximetry(**extra: object) -> dict[str, object]:
+    """An SpO2 Observation as a PHD gateway sends it: MDC and LOINC codes, an identifier."""
+    body: dict[str, object] = {
+        "resourceType": "Observation", "status": "final",
+        "identifier": [{"value": "EUI64-ox-150456-20261122080100"}],
+        "code": {"coding": [{"system": "urn:iso:std:iso:11073:10101", "code": "150456"},
+                            {"system": "http://loinc.org", "code": "59408-5"}]},
+        "effectiveDateTime": NOW.isoformat(),
+        "valueQuantity": {"value": 93, "system": "http://unitsofmeasure.org", "code": "%"},
+    }
+    body.update(extra)
+    return body
+
+
+PULSE_COMPONENT = {"code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+                   "valueQuantity": {"value": 104, "unit": "{beat}/min"}}
+SUPPLEMENTAL = {"code": {"coding": [{"system": "urn:iso:std:iso:11073:10101", "code": "68193"}]},
+                "valueCodeableConcept": {"coding": [{"system": "urn:iso:std:iso:11073:10101",
+                                                     "code": "150588"}]}}
+
+
+def test_an_spo2_observation_with_a_pulse_component_is_two_readings_of_one_identity() -> None:
+    stored = validate(_oximetry(component=[SUPPLEMENTAL, PULSE_COMPONENT]))
+    assert [(r.metric.value, r.value, r.reading_key) for r in stored] == [
+        ("spo2", 93.0, "EUI64-ox-150456-20261122080100"),
+        ("pulse", 104.0, "EUI64-ox-150456-20261122080100")]
+
+
+def test_a_compound_observation_with_values_only_in_components_is_read_from_them() -> None:
+    spo2 = {"code": {"coding": [{"system": "http://loinc.org", "code": "2708-6"}]},
+            "valueQuantity": {"value": 95, "code": "%"}}
+    body = _oximetry(component=[spo2, PULSE_COMPONENT])
+    del body["valueQuantity"]
+    assert sorted((r.metric.value, r.value) for r in validate(body)) == [
+        ("pulse", 104.0), ("spo2", 95.0)]
+
+
+def test_supplemental_components_alone_leave_a_numeric_observation_one_reading() -> None:
+    assert [(r.metric.value, r.value) for r in validate(_oximetry(
+        component=[SUPPLEMENTAL]))] == [("spo2", 93.0)]
+
+
+def test_an_observation_identifier_longer_than_the_key_limit_is_refused_with_its_length() -> None:
+    with pytest.raises(ValidationError, match=r"1–128 printable characters \(this one has 129"):
+        decode(_oximetry(identifier=[{"value": "x" * 129}]))
+
+
+def test_a_pulse_component_without_a_number_is_refused_alone_and_the_spo2_is_kept() -> None:
+    spo2, pulse = decode(_oximetry(component=[{**PULSE_COMPONENT,
+                                               "valueQuantity": {"value": None}}]))
+    assert validate_reading(spo2, DEVICE, now=NOW, limits=LIMITS).value == 93.0
+    with pytest.raises(ValidationError) as info:
+        validate_reading(pulse, DEVICE, now=NOW, limits=LIMITS)
+    assert info.value.code == "not-a-number"

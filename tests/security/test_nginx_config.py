@@ -4,30 +4,28 @@ X-Forwarded-For with the address it saw."""
 
 from __future__ import annotations
 
-import re
-import shutil
 import socket
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "nginx"
-NGINX = shutil.which("nginx") or next(
-    (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).is_file()), None)
+from tests.security.nginx_site import (
+    API,
+    DASHBOARD,
+    MISSING,
+    MISSING_REASON,
+    Site,
+    loopback_site,
+    nginx_command,
+)
 
-pytestmark = pytest.mark.skipif(NGINX is None or shutil.which("openssl") is None,
-                                reason="nginx or openssl is not installed here "
-                                "(apt-get install nginx openssl)")
-
-DASHBOARD = "telehub.example.nhs.uk"
-API = "api.telehub.example.nhs.uk"
+pytestmark = pytest.mark.skipif(MISSING, reason=MISSING_REASON)
 
 
 def _free_port() -> int:
@@ -54,46 +52,9 @@ class _Upstream(BaseHTTPRequestHandler):
         pass
 
 
-@dataclass(frozen=True)
-class Site:
-    """The shipped site rewritten onto loopback: its config directory and TLS port."""
-
-    root: Path
-    tls_port: int
-
-
 def _loopback_site(tmp: Path, upstream_port: int) -> Site:
-    """deploy/nginx/telehub.conf with loopback ports, a scratch certificate and the snippet
-    from this checkout: otherwise the file as shipped."""
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", f"/CN={DASHBOARD}", "-keyout", str(tmp / "privkey.pem"),
-                    "-out", str(tmp / "fullchain.pem")], check=True, capture_output=True)
-    tls_port, plain_port = _free_port(), _free_port()
-    site = (DEPLOY / "telehub.conf").read_text()
-    site = site.replace("/etc/telehub/tls/", f"{tmp}/")
-    site = site.replace("/etc/nginx/snippets/telehub-headers.conf",
-                        str(DEPLOY / "telehub-headers.conf"))
-    site = re.sub(r"listen \[::\]:\d+[^;]*;", "", site)
-    site = re.sub(r"listen 443 ", f"listen 127.0.0.1:{tls_port} ", site)
-    site = re.sub(r"listen 80;", f"listen 127.0.0.1:{plain_port};", site)
-    site = re.sub(r"127\.0\.0\.1:(8501|8000)", f"127.0.0.1:{upstream_port}", site)
-    (tmp / "telehub.conf").write_text(site)
-    (tmp / "nginx.conf").write_text(f"""
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log;
-worker_processes 1;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    include {tmp}/telehub.conf;
-}}
-""")
-    return Site(tmp, tls_port)
+    """The shipped site on loopback with both the dashboard and the API on `upstream_port`."""
+    return loopback_site(tmp, _free_port(), _free_port(), upstream_port, upstream_port)
 
 
 @pytest.fixture
@@ -106,22 +67,16 @@ def upstream() -> Iterator[int]:
     server.server_close()
 
 
-def _nginx(site: Site, *args: str) -> list[str]:
-    assert NGINX is not None
-    return [NGINX, "-p", str(site.root), "-e", str(site.root / "error.log"),
-            "-c", str(site.root / "nginx.conf"), *args]
-
-
 def test_shipped_site_passes_nginx_t(tmp_path: Path, upstream: int) -> None:
     site = _loopback_site(tmp_path, upstream)
-    checked = subprocess.run(_nginx(site, "-t"), capture_output=True, text=True, check=False)
+    checked = subprocess.run(nginx_command(site, "-t"), capture_output=True, text=True, check=False)
     assert checked.returncode == 0, checked.stderr
 
 
 def test_nginx_adds_the_headers_streamlit_cannot_and_replaces_forwarded_for(
         tmp_path: Path, upstream: int) -> None:
     site = _loopback_site(tmp_path, upstream)
-    proc = subprocess.Popen(_nginx(site, "-g", "daemon off;"), stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen(nginx_command(site, "-g", "daemon off;"), stdin=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     try:
         url = f"https://127.0.0.1:{site.tls_port}"

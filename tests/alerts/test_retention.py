@@ -1,0 +1,371 @@
+"""Retention on the plain-PostgreSQL path: each table trimmed to its setting in batches, the
+audit log, alerts and undelivered notifications never touched, too-short settings refused."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, LiteralString
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.rows import dict_row, tuple_row
+from psycopg_pool import ConnectionPool
+from pydantic import ValidationError
+
+from alerts.lifecycle import Actor, resolve
+from alerts.retention import OUTBOX, READINGS, REJECTED, check_policy, cut_before
+from alerts.scheduler import LAST_READING_HORIZON, SCHEDULER_LOCK_KEY, Scheduler
+from telehub.config import IngestSettings, RetentionSettings, Settings
+from telehub.db.pool import connect, open_pool
+from telehub.domain.units import Metric
+from telehub.errors import ConfigError
+from tests.alerts.conftest import NOW, Clinic
+from tests.clock_anchors import ANCHORS, LONDON, anchor_id
+
+# The scheduler's own pool reads what the test wrote: it commits.
+COMMITS = True
+
+ROOT = Path(__file__).resolve().parents[2]
+DAY = timedelta(days=1)
+SECOND = timedelta(seconds=1)
+KEEP_ALL: dict[str, Any] = {}
+POLICY = {"readings_days": 90, "rejected_days": 14, "outbox_days": 30}
+
+
+def _settings(settings: Settings, **retention: Any) -> Settings:
+    return settings.model_copy(update={"retention": RetentionSettings(**retention)})
+
+
+@pytest.fixture
+def pools(settings: Settings) -> Iterator[list[ConnectionPool]]:
+    made: list[ConnectionPool] = []
+    yield made
+    for p in made:
+        p.close()
+
+
+def _scheduler(settings: Settings, pools: list[ConnectionPool], **retention: Any) -> Scheduler:
+    pool = open_pool(settings.require_database_url(), max_size=2, name="retention-test")
+    pools.append(pool)
+    return Scheduler(_settings(settings, **retention), pool)
+
+
+def _column(conn: psycopg.Connection[Any], query: LiteralString) -> list[Any]:
+    """The first column of every row `query` returns."""
+    return [row[0] for row in conn.cursor(row_factory=tuple_row).execute(query).fetchall()]
+
+
+def _count(conn: psycopg.Connection[Any], table: str, where: str = "true") -> int:
+    query = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(sql.Identifier(table),
+                                                               sql.SQL(where))  # type: ignore[arg-type]
+    row = conn.cursor(row_factory=tuple_row).execute(query).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _reject(conn: psycopg.Connection[Any], at: datetime) -> None:
+    conn.execute("INSERT INTO rejected_messages (received_at, topic, device_id, reason_code, "
+                 "reason, payload, payload_size) VALUES (%s, 't/d/readings', 'scale-x', "
+                 "'bad-json', 'not JSON', %s, 3)", (at, b"{x}"))
+
+
+def _event(conn: psycopg.Connection[Any], planned: datetime | None,
+           delivered: list[datetime | None]) -> int:
+    """An outbox event planned at `planned` with one delivery per entry (None: not made)."""
+    row = conn.cursor(row_factory=dict_row).execute(
+        "INSERT INTO outbox (payload, team, severity, created_at, planned_at) "
+        "VALUES ('{}', 'north', 'red', %s, %s) RETURNING id",
+        (planned or NOW - 400 * DAY, planned)).fetchone()
+    assert row is not None
+    for k, at in enumerate(delivered):
+        channel, url = ("mqtt", None) if k == 0 else ("webhook", f"https://example.org/{k}")
+        conn.execute("INSERT INTO outbox_deliveries (outbox_id, channel, destination, "
+                     "attempts, delivered_at) VALUES (%s, %s, %s, 1, %s)",
+                     (row["id"], channel, url, at))
+    return int(row["id"])
+
+
+def _audit(conn: psycopg.Connection[Any], at: datetime) -> None:
+    conn.execute("INSERT INTO audit_log (at, actor, action, resource) "
+                 "VALUES (%s, 'os:operator', 'read', 'patient')", (at,))
+
+
+def _old_everything(clinic: Clinic, now: datetime, pid: int) -> None:
+    """Rows either side of each table's cut under POLICY, and an old audit log."""
+    for days in (POLICY["readings_days"],):
+        cut = cut_before(now, days, LONDON)
+        for at in (cut - 400 * DAY, cut - SECOND, cut, cut + DAY):
+            clinic.store(pid, Metric.WEIGHT, 80.0, at)
+    cut = cut_before(now, POLICY["rejected_days"], LONDON)
+    for at in (cut - 30 * DAY, cut - SECOND, cut):
+        _reject(clinic.conn, at)
+    cut = cut_before(now, POLICY["outbox_days"], LONDON)
+    _event(clinic.conn, cut - 5 * DAY, [cut - 5 * DAY, cut - SECOND])
+    _event(clinic.conn, cut - 5 * DAY, [cut - 5 * DAY, cut])      # a webhook made at the cut
+    for k in range(3):
+        _audit(clinic.conn, now - (1000 + k) * DAY)
+    clinic.conn.commit()
+
+
+def test_by_default_everything_is_kept(clinic: Clinic, settings: Settings,
+                                       pools: list[ConnectionPool]) -> None:
+    pid = clinic.patient(["heart-failure"])
+    _old_everything(clinic, NOW, pid)
+    before = {t: _count(clinic.conn, t) for t in (READINGS, REJECTED, OUTBOX, "audit_log")}
+    scheduler = _scheduler(settings, pools, **KEEP_ALL)
+    assert not scheduler.retention.enabled
+    assert scheduler.run_once(NOW) is not None
+    assert scheduler.retention.run_once(NOW) is None
+    assert {t: _count(clinic.conn, t) for t in before} == before
+
+
+def test_each_table_is_trimmed_to_its_setting_in_batches(clinic: Clinic, settings: Settings,
+                                                         pools: list[ConnectionPool]) -> None:
+    pid = clinic.patient(["heart-failure"])
+    _old_everything(clinic, NOW, pid)
+    scheduler = _scheduler(settings, pools, **POLICY, batch_rows=1)
+    assert scheduler.run_once(NOW) is not None          # the pass runs retention after it
+    conn = clinic.conn
+    cut = cut_before(NOW, 90, LONDON)
+    assert _column(conn, "SELECT time FROM readings ORDER BY time") == [cut, cut + DAY]
+    assert _count(conn, REJECTED) == 1
+    kept = _column(conn, "SELECT max(d.delivered_at) FROM outbox o "
+                         "JOIN outbox_deliveries d ON d.outbox_id = o.id GROUP BY o.id")
+    assert kept == [cut_before(NOW, 30, LONDON)]
+    assert _count(conn, "outbox_deliveries") == 2        # the deleted event's went with it
+    assert _count(conn, "audit_log") == 3
+    # Nothing left to do: a second pass deletes nothing.
+    again = scheduler.retention.run_once(NOW)
+    assert again is not None and again.total == 0
+
+
+def test_a_pass_deletes_in_batches_and_stops_at_its_budget(
+        clinic: Clinic, settings: Settings, pools: list[ConnectionPool]) -> None:
+    for k in range(25):
+        _reject(clinic.conn, NOW - (20 + k) * DAY)
+    clinic.conn.commit()
+    retention = _scheduler(settings, pools, rejected_days=7, batch_rows=4,
+                           max_rows_per_pass=10).retention
+    passes = [retention.run_once(NOW) for _ in range(4)]
+    assert [(p.deleted[REJECTED], p.batches) for p in passes if p] == [
+        (10, 3), (10, 3), (5, 2), (0, 1)]
+    assert _count(clinic.conn, REJECTED) == 0
+
+
+def test_the_audit_log_alerts_and_their_events_are_never_deleted(
+        clinic: Clinic, settings: Settings, pools: list[ConnectionPool]) -> None:
+    pid = clinic.patient(["copd"])
+    long_ago = NOW - 500 * DAY
+    clinic.feed(pid, Metric.SPO2, 88, long_ago)
+    alert = clinic.alert(pid, "spo2-low")
+    assert alert is not None
+    resolve(clinic.conn, alert["id"], Actor(None, "nurse"), "advice-given")
+    _audit(clinic.conn, long_ago)
+    clinic.conn.commit()
+    counts = {t: _count(clinic.conn, t) for t in ("alerts", "alert_events", "audit_log")}
+    assert counts["alert_events"] >= 2
+    done = _scheduler(settings, pools, **POLICY).retention.run_once(NOW)
+    assert done is not None and done.deleted[READINGS] == 1
+    assert {t: _count(clinic.conn, t) for t in counts} == counts
+
+
+def test_the_readings_an_unresolved_alert_rests_on_stay_until_it_is_resolved(
+        clinic: Clinic, settings: Settings, pools: list[ConnectionPool]) -> None:
+    flagged, quiet = clinic.patient(["copd"]), clinic.patient(["copd"])
+    breach = NOW - 120 * DAY
+    for pid in (flagged, quiet):
+        for k in range(5, 0, -1):                       # the days before: 96 %
+            clinic.feed(pid, Metric.SPO2, 96, breach - k * DAY)
+    clinic.feed(flagged, Metric.SPO2, 88, breach)        # red, never resolved
+    clinic.feed(quiet, Metric.SPO2, 97, breach)
+    alert = clinic.alert(flagged, "spo2-low")
+    assert alert is not None and alert["status"] == "open"
+    clinic.conn.commit()
+    retention = _scheduler(settings, pools, **POLICY).retention
+    done = retention.run_once(NOW)
+    assert done is not None and done.deleted[READINGS] == 6
+    assert _count(clinic.conn, READINGS, f"patient_id = {quiet}") == 0
+    assert _count(clinic.conn, READINGS, f"patient_id = {flagged}") == 6
+    resolve(clinic.conn, alert["id"], Actor(None, "matron"), "advice-given")
+    clinic.conn.commit()
+    done = retention.run_once(NOW)
+    assert done is not None and done.deleted[READINGS] == 6
+    assert _count(clinic.conn, READINGS) == 0
+    assert clinic.alert(flagged, "spo2-low") is not None   # the alert keeps its values
+
+
+def test_an_undelivered_or_unplanned_notification_is_never_deleted(
+        clinic: Clinic, settings: Settings, pools: list[ConnectionPool]) -> None:
+    old = NOW - 200 * DAY
+    stuck = _event(clinic.conn, old, [old, None])         # a webhook still failing
+    unplanned = _event(clinic.conn, None, [])            # never planned by a notifier
+    done_ = _event(clinic.conn, old, [old, old + SECOND])
+    clinic.conn.commit()
+    result = _scheduler(settings, pools, outbox_days=7).retention.run_once(NOW)
+    assert result is not None and result.deleted[OUTBOX] == 1
+    left = set(_column(clinic.conn, "SELECT id FROM outbox"))
+    assert left == {stuck, unplanned} and done_ not in left
+    assert _count(clinic.conn, "outbox_deliveries", "delivered_at IS NULL") == 1
+
+
+def test_too_short_settings_are_refused_with_a_clear_error(
+        settings: Settings, pools: list[ConnectionPool], monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValidationError, match="greater than or equal to 90"):
+        RetentionSettings(readings_days=89)
+    for name in ("rejected_days", "outbox_days"):
+        with pytest.raises(ValidationError, match="greater than or equal to 7"):
+            RetentionSettings(**{name: 6})
+    monkeypatch.setenv("TELEHUB_RETENTION__READINGS_DAYS", "30")
+    with pytest.raises(ValidationError, match="readings_days"):
+        Settings()
+    monkeypatch.setenv("TELEHUB_RETENTION__READINGS_DAYS", "365")
+    assert Settings().retention.readings_days == 365
+    # Longer than 90 days but shorter than ingest's store-and-forward horizon plus the
+    # rules' lookback: a late reading's rules would miss their history.
+    late = settings.model_copy(update={"ingest": IngestSettings(horizon_days=85)})
+    with pytest.raises(ConfigError, match="TELEHUB_RETENTION__READINGS_DAYS=90 is shorter"):
+        check_policy(_settings(late, readings_days=90), LAST_READING_HORIZON)
+    with pytest.raises(ConfigError, match="HORIZON_DAYS=85"):
+        _scheduler(late, pools, readings_days=90)
+    check_policy(_settings(late, readings_days=120), LAST_READING_HORIZON)
+
+
+def _telehub(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the `telehub` command on this test's database, broker and topic root."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("TELEHUB_")}
+    full.update(TELEHUB_DATABASE_URL=settings.require_database_url(),
+                TELEHUB_MQTT_URL=str(settings.mqtt_url), TELEHUB_TOPIC_ROOT=settings.topic_root,
+                TELEHUB_INGEST__METRICS_PORT="0", TELEHUB_INGEST__CLIENT_ID="retention-hub",
+                **env)
+    return subprocess.run([sys.executable, "-m", "telehub", *args], env=full, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_the_commands_refuse_a_too_short_period_before_doing_anything(
+        clinic: Clinic, settings: Settings) -> None:
+    _reject(clinic.conn, NOW - 400 * DAY)
+    clinic.conn.commit()
+    done = _telehub(settings, "migrate", TELEHUB_RETENTION__READINGS_DAYS="30",
+                    TELEHUB_RETENTION__REJECTED_DAYS="3")
+    assert done.returncode == 1
+    assert "TELEHUB_RETENTION__READINGS_DAYS: Input should be greater than or equal to 90" \
+        in done.stderr
+    assert "TELEHUB_RETENTION__REJECTED_DAYS: Input should be greater than or equal to 7" \
+        in done.stderr
+    assert "Traceback" not in done.stderr
+    # Above the floor, below what the rules need after an 85-day ingest horizon: the hub
+    # refuses to start, saying how many days the rules need.
+    done = _telehub(settings, "hub", TELEHUB_RETENTION__READINGS_DAYS="90",
+                    TELEHUB_RETENTION__REJECTED_DAYS="7", TELEHUB_INGEST__HORIZON_DAYS="85")
+    assert done.returncode == 1
+    assert "TELEHUB_RETENTION__READINGS_DAYS=90 is shorter than the rules need: 94 days" \
+        in done.stderr
+    assert _count(clinic.conn, REJECTED) == 1
+
+
+def test_a_patients_longer_override_keeps_readings_longer(
+        clinic: Clinic, settings: Settings, pools: list[ConnectionPool],
+        caplog: pytest.LogCaptureFixture) -> None:
+    pid = clinic.patient(["copd"])
+    at = cut_before(NOW, 90, LONDON) - 10 * DAY
+    clinic.store(pid, Metric.SPO2, 96, at)
+    clinic.conn.execute("INSERT INTO thresholds (patient_id, rule_id, params, reason, "
+                        "set_by_name) VALUES (%s, 'spo2-baseline-drop', %s, %s, 'matron')",
+                        (pid, '{"days": 100}', "baseline over a longer stable spell"))
+    clinic.conn.commit()
+    retention = _scheduler(settings, pools, readings_days=90).retention
+    with caplog.at_level("WARNING", logger="alerts.retention"):
+        for _ in range(2):
+            done = retention.run_once(NOW)
+            assert done is not None and done.deleted[READINGS] == 0
+    # 30 days of store-and-forward plus the widened window (100 days and two of margin),
+    # said once, not every minute.
+    assert [r.getMessage() for r in caplog.records] == [
+        "retention: keeping readings 132 days, not 90: a patient's threshold override looks "
+        "back further"]
+    clinic.conn.execute("UPDATE thresholds SET superseded_at = now()")
+    clinic.conn.commit()
+    done = retention.run_once(NOW)
+    assert done is not None and done.deleted[READINGS] == 1
+
+
+def test_a_second_scheduler_at_the_same_time_does_not_double_delete(
+        clinic: Clinic, settings: Settings, pools: list[ConnectionPool]) -> None:
+    clinic.conn.execute(
+        "INSERT INTO rejected_messages (received_at, topic, reason_code, reason, payload, "
+        "payload_size) SELECT %s - g * interval '1 minute', 't', 'bad-json', 'not JSON', "
+        "'x', 1 FROM generate_series(1, 3000) AS g", (NOW - 30 * DAY,))
+    clinic.conn.commit()
+    policy = {"rejected_days": 7, "batch_rows": 50, "max_rows_per_pass": 1000}
+    first, second = (_scheduler(settings, pools, **policy).retention for _ in range(2))
+    # While another hub holds the scheduler's lock, a pass deletes nothing.
+    with connect(settings.require_database_url()) as holder:
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEDULER_LOCK_KEY,))
+        assert first.run_once(NOW) is None
+        assert _count(clinic.conn, REJECTED) == 3000
+    go = threading.Barrier(2)
+    deleted: list[int] = []
+
+    def run(retention: Any) -> None:
+        go.wait()
+        for _ in range(3):
+            done = retention.run_once(NOW)
+            deleted.append(done.deleted[REJECTED] if done else 0)
+
+    threads = [threading.Thread(target=run, args=(r,)) for r in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert all(n <= 1000 for n in deleted)
+    assert sum(deleted) == 3000 - _count(clinic.conn, REJECTED)
+    while (done := first.run_once(NOW)) is not None and done.total:
+        deleted.append(done.total)
+    assert sum(deleted) == 3000 and _count(clinic.conn, REJECTED) == 0
+
+
+@pytest.mark.parametrize("now", ANCHORS, ids=[anchor_id(a) for a in ANCHORS])
+def test_the_cut_is_local_midnight_whole_days_at_any_hour(
+        clinic: Clinic, settings: Settings, pools: list[ConnectionPool], now: datetime) -> None:
+    pid = clinic.patient(["heart-failure"])
+    cut = cut_before(now, 90, LONDON)
+    assert cut.astimezone(LONDON).time() == time(0)
+    assert cut.astimezone(LONDON).date() == now.date() - 90 * DAY
+    for at in (cut - SECOND, cut):
+        clinic.store(pid, Metric.WEIGHT, 80.0, at)
+        _reject(clinic.conn, at)
+    clinic.conn.commit()
+    done = _scheduler(settings, pools, readings_days=90, rejected_days=90).retention.run_once(
+        now.astimezone(UTC))
+    assert done is not None and done.deleted[READINGS] == 1 and done.deleted[REJECTED] == 1
+    assert _column(clinic.conn, "SELECT time FROM readings") == [cut]
+
+
+@pytest.mark.parametrize("now, cut_local", [
+    # The cut falls on the spring clock change (a 23-hour day) and the autumn one (25 hours).
+    (datetime(2026, 4, 5, 9, 0, tzinfo=LONDON), datetime(2026, 3, 29, 0, 0, tzinfo=LONDON)),
+    (datetime(2026, 11, 1, 9, 0, tzinfo=LONDON), datetime(2026, 10, 25, 0, 0, tzinfo=LONDON)),
+], ids=["spring", "autumn"])
+def test_a_clock_change_day_is_kept_or_deleted_whole(
+        clinic: Clinic, settings: Settings, pools: list[ConnectionPool], now: datetime,
+        cut_local: datetime) -> None:
+    assert cut_before(now, 7, LONDON) == cut_local.astimezone(UTC)
+    day_end = (cut_local + DAY).astimezone(UTC)   # midnight after: 23 or 25 hours later
+    hours = (day_end - cut_local.astimezone(UTC)) / timedelta(hours=1)
+    assert hours in (23, 25)
+    times = [cut_local.astimezone(UTC) - SECOND,                   # the evening before
+             cut_local.astimezone(UTC), day_end - SECOND]          # first and last second
+    for at in times:
+        _reject(clinic.conn, at)
+    clinic.conn.commit()
+    done = _scheduler(settings, pools, rejected_days=7).retention.run_once(now.astimezone(UTC))
+    assert done is not None and done.deleted[REJECTED] == 1
+    kept = _column(clinic.conn, "SELECT received_at FROM rejected_messages ORDER BY received_at")
+    assert kept == times[1:]
