@@ -185,6 +185,33 @@ def alerts_list(patient: str = typer.Option(None, "--patient", help="NHS number.
                    f"{r['rule']} x{r['occurrences']}{flags}\n    {r['message']}")
 
 
+@alerts_app.command("demo-staff", hidden=True)
+def demo_staff(history: bool = typer.Option(False, "--history", help="Write the demo's months "
+                                            "of handled alerts first (once)."),
+               every: float = typer.Option(0.0, min=0.0, help="Act again every this many "
+                                           "seconds (0: once)."),
+               seed: int = typer.Option(None, help="The demo seed (default: the demo's).")
+               ) -> None:
+    """The demo's simulated team: acknowledges and resolves alerts as a working team does."""
+    import time
+
+    from alerts.demo_history import write_alert_history
+    from alerts.demo_staff import act_on_alerts
+    from telehub.demo.caseload import DEMO_SEED
+    from telehub.domain import clock
+
+    number = DEMO_SEED if seed is None else seed
+    if history:
+        written = in_tx(lambda conn: write_alert_history(conn, number, clock.today()))
+        typer.echo(f"demo history: {written} alerts handled")
+    while True:
+        done = in_tx(lambda conn: act_on_alerts(conn, number, clock.now()))
+        if not every:
+            typer.echo(f"demo team: {dict(done)}")
+            return
+        time.sleep(every)
+
+
 def register(app: typer.Typer) -> None:
     """Add `thresholds` and `alerts` to the `telehub` command."""
     app.add_typer(thresholds_app, name="thresholds")

@@ -18,6 +18,7 @@ from api.routes import (
     alerts,
     audit,
     auth,
+    before_after,
     care_plans,
     care_team,
     caseload,
@@ -33,6 +34,7 @@ from api.routes import (
     readings,
     responder,
     risk,
+    rule_performance,
     teams,
     telecare,
     thresholds,
@@ -106,6 +108,6 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (health, auth, caseload, patients, devices, readings, thresholds, alerts,
                    fhir_upload, gateway_keys,
                    teams, audit, fhir, ingest_http, care_team, care_plans, risk, responder,
-                   telecare, admissions, follow_ups, outcomes):
+                   telecare, admissions, follow_ups, outcomes, rule_performance, before_after):
         app.include_router(module.router)
     return app

@@ -48,7 +48,7 @@ from telehub.domain.codes import ReadingFlag
 from telehub.domain.readings import StoredReading
 from telehub.domain.units import SPECS, Metric
 
-VARIANTS = ("hub", "engine", "stable", "book")
+VARIANTS = ("hub", "engine", "stable", "book", "suggestions")
 RESOLVE_HOUR = 17          # the nurses close the day's alerts (17:00 UTC in winter)
 
 
@@ -295,6 +295,9 @@ def _run_variants(admin_url: str, sizes: BurdenSizes, database: str, end: dateti
         if variant == "book":
             _run_book(admin_url, database, report)
             continue
+        if variant == "suggestions":
+            _run_suggestions(admin_url, database, report, sizes.seed)
+            continue
         url = recreate_database(admin_url, database)
         if variant == "hub":
             missing = command_available("hub")
@@ -344,6 +347,28 @@ def _run_book(admin_url: str, database: str, report: Report) -> None:
                              "expected": expected, "raised": raised,
                              "seconds": round(seconds, 1)}
     report.ratios["book: alerts raised / expected"] = ratio(raised, expected)
+
+
+def _run_suggestions(admin_url: str, database: str, report: Report, seed: int) -> None:
+    """The demo trust's alert history as recorded and with its accepted threshold
+    suggestions (bench/suggestion_burden.py): alerts per 100 patient-days and the share that
+    led to action."""
+    from bench.suggestion_burden import run_on
+    from telehub.demo.caseload import DEMO_SEED
+
+    del seed   # the demo's own seed: the suggestions are the demo's
+    lines = run_on(recreate_database(admin_url, database), DEMO_SEED)
+    for b in lines:
+        share = "-" if b.action_share is None else f"{b.action_share:.1%}"
+        report.add(group="suggestions", name=b.name,
+                   suggestions=f"{b.per_100_patient_days:.2f} per 100 patient-days; "
+                               f"{b.alerts} alerts; {share} led to action")
+    report.params["suggestions"] = {
+        b.name: {"alerts": b.alerts, "patient_days": round(b.patient_days, 1),
+                 "per_100_patient_days": b.per_100_patient_days, "action": b.action,
+                 "noise": b.noise, "action_share": b.action_share} for b in lines}
+    report.ratios["suggestions: accepted / as recorded (alerts)"] = ratio(
+        lines[1].alerts, lines[0].alerts)
 
 
 def tabulate(report: Report, results: dict[str, Burden]) -> None:

@@ -11,7 +11,7 @@ from bench.report import Report
 from telehub.config import get_settings
 
 # The alert-burden variants (kept here so `--help` needs no benchmark imports).
-VARIANTS = ("hub", "engine", "stable", "book")
+VARIANTS = ("hub", "engine", "stable", "book", "suggestions")
 QUICK_HELP = "Small sizes (for a busy or small machine)."
 ADMIN_HELP = ("A PostgreSQL URL whose user may create databases (default: "
               "TELEHUB_DATABASE_URL, else an embedded PostgreSQL); benchmarks use databases "
@@ -132,7 +132,9 @@ def register(app: typer.Typer) -> None:
                                         help="Days simulated (default 30; quick 14)."),
         variants: str = typer.Option(",".join(VARIANTS), help="Variants to run, "
                                      "comma-separated: hub, engine, stable (the baseline), "
-                                     "book (the clinical scenario book)."),
+                                     "book (the clinical scenario book), suggestions (the demo's "
+                                     "alert history before and after its accepted threshold "
+                                     "suggestions)."),
         database: str = typer.Option("telehub_bench_burden", help="Database (recreated)."),
         admin_url: str | None = typer.Option(None, envvar="TELEHUB_BENCH_ADMIN_URL",
                                              help=ADMIN_HELP),

@@ -9,11 +9,12 @@ from dashboard.client.devices import DeviceCalls
 from dashboard.client.episodes import EpisodeCalls
 from dashboard.client.figures import FigureCalls
 from dashboard.client.patients import PatientCalls
+from dashboard.client.performance import PerformanceCalls
 from dashboard.client.staff import StaffCalls
 
 
 class ApiClient(StaffCalls, PatientCalls, CareCalls, EpisodeCalls, AlertCalls, DeviceCalls,
-                FigureCalls):
+                FigureCalls, PerformanceCalls):
     """The API as the signed-in member of staff sees it."""
 
     def with_token(self, token: str) -> ApiClient:

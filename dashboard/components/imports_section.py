@@ -22,8 +22,9 @@ def result_text(result: ImportResult) -> str:
             f"present; {len(result.errors)} refused.")
 
 
-def _import_form(key: str, title: str, header: str,
-                 send: Callable[[str], ImportResult]) -> None:
+def import_form(key: str, title: str, header: str,
+                send: Callable[[str], ImportResult]) -> None:
+    """A CSV import: a file or pasted rows, the result, and the refused rows with reasons."""
     st.markdown(f"**{title}** — header `{header}`")
     upload = st.file_uploader("CSV file", type=["csv"], key=f"{key}_file")
     pasted = st.text_area("…or paste the rows", key=f"{key}_text", placeholder=header)
@@ -51,8 +52,8 @@ def imports_section() -> None:
     """Both imports side by side."""
     left, right = st.columns(2)
     with left:
-        _import_form("risk_import", "Risk tiers", RISK_HEADER,
+        import_form("risk_import", "Risk tiers", RISK_HEADER,
                      lambda text: session.api().import_risk_tiers(text))
     with right:
-        _import_form("admissions_import", "Admissions and A&E attendances", ADMISSIONS_HEADER,
+        import_form("admissions_import", "Admissions and A&E attendances", ADMISSIONS_HEADER,
                      lambda text: session.api().import_admissions(text))

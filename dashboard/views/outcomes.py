@@ -1,4 +1,5 @@
-"""Outcomes and MDT (matron, manager, admin): emergency admissions and A&E attendances per
+"""Outcomes and MDT (matron, manager, admin): before/after enrolment rates with their
+intervals against a comparison cohort; emergency admissions and A&E attendances per
 1,000 monitored patients, readmissions, alerts before admissions, time from red alert to
 first action, month by month as charts; the weekly MDT list as CSV; CSV imports of risk
 tiers and admissions."""
@@ -9,6 +10,7 @@ import streamlit as st
 
 from dashboard.client import session
 from dashboard.client.figures import Outcomes
+from dashboard.components.before_after_section import before_after_section
 from dashboard.components.imports_section import imports_section
 from dashboard.components.mdt_section import mdt_section
 from dashboard.components.outcome_charts import (
@@ -60,6 +62,9 @@ def render() -> None:
     if team_id is None:
         return
     staff = session.current_staff()
+    before_after_section(team_id, can_import=staff is not None
+                         and staff.role in (Role.ADMIN, Role.MATRON))
+    st.subheader("Month by month")
     period = st.segmented_control("Period", list(PERIODS), default="Last 6 months",
                                   key="outcomes_period")
     today = clock.today(session.settings().zone)

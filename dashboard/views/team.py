@@ -11,9 +11,11 @@ from dashboard.client import session
 from dashboard.client.figures import TeamStats
 from dashboard.components.charts import ack_figure, adherence_figure, outcomes_figure, rates_figure
 from dashboard.components.formatting import format_adherence
+from dashboard.components.rule_performance_section import rule_performance_section
 from dashboard.components.team_picker import pick_team
 from dashboard.components.times import format_local
 from telehub.domain import clock
+from telehub.domain.codes import CLINICAL_ROLES, Role
 
 PERIODS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Last year": 365}
 
@@ -68,5 +70,9 @@ def render() -> None:
     _chart("Outcomes of resolved alerts",
            outcomes_figure(stats.outcomes) if stats.outcomes else None,
            "team_outcomes", "No alerts were resolved in this period.")
+    staff = session.current_staff()
+    rule_performance_section(team_id, start, end, clinical=staff is not None and staff.role in (
+        Role.ADMIN, *CLINICAL_ROLES))
+
 
 render()

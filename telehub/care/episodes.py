@@ -21,6 +21,11 @@ _KIND_ALIASES = {"emergency-admission": "emergency-admission", "admission": "eme
                  "a&e attendance": "ae-attendance"}
 
 
+def episode_kind(text: str) -> str | None:
+    """The episode kind a hospital extract's spelling means ("A&E", "admission"…), or None."""
+    return _KIND_ALIASES.get(text.strip().lower())
+
+
 EPISODE_COLUMNS = ("nhs_number", "kind", "started_on", "discharged_on", "hospital", "reason")
 
 
@@ -56,7 +61,7 @@ def parse_episode_csv(text: str, *, today: date) -> tuple[list[EpisodeRow], list
 
 def _episode_row(number: int, row: Mapping[str, str], today: date) -> EpisodeRow:
     nhs = cell_nhs(row["nhs_number"])
-    kind = _KIND_ALIASES.get(row["kind"].strip().lower())
+    kind = episode_kind(row["kind"])
     if kind is None:
         raise RowRefused("bad-kind", f"kind must be one of {', '.join(EPISODE_KINDS)}.")
     started = cell_date(row["started_on"], "started_on")

@@ -143,15 +143,22 @@ def _start_services(settings: Settings, children: Children, commands: set[str]) 
         with console.status("Seeding the demo trust…"):
             children.run("seed", "--demo")
         console.print("[green]✓[/] Demo trust seeded")
+    if "alerts" in commands:
+        with console.status("Writing the demo team's months of handled alerts…"):
+            children.run("alerts", "demo-staff", "--history")
+        console.print("[green]✓[/] Demo history written")
     api = urlsplit(settings.api_url)
     ready: dict[str, tuple[str, int] | None] = {
         "hub": None,
         "api": (api.hostname or "127.0.0.1", api.port or 80),
         "dashboard": settings.dashboard_address,
         "simulate": None,
+        "alerts": None,
     }
+    # The simulated team acts on what the hub raises once a minute (alerts.demo_staff).
     for name, args in (("hub", ("hub",)), ("api", ("api",)), ("dashboard", ("dashboard",)),
-                       ("simulate", ("simulate", "--demo"))):
+                       ("simulate", ("simulate", "--demo")),
+                       ("alerts", ("alerts", "demo-staff", "--every", "60"))):
         if name not in commands:
             continue
         children.start(name, *args)

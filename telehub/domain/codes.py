@@ -74,6 +74,23 @@ OUTCOME_LABELS = {Outcome.ADVICE_GIVEN.value: "advice given",
                   Outcome.MEASUREMENT_ERROR.value: "measurement error",
                   Outcome.NO_ACTION_NEEDED.value: "no action needed",
                   Outcome.CONDITION_CLEARED.value: "condition cleared"}
+# What a resolved alert led to, for rule performance and alert burden: an action by the team
+# (advice, medication changed, visit, referral, admission), or noise (nothing clinical to do).
+# A condition that cleared by itself before anyone looked is neither.
+ACTION_OUTCOMES = frozenset({Outcome.ADVICE_GIVEN.value, Outcome.MEDICATION_CHANGED.value,
+                             Outcome.VISIT_ARRANGED.value, Outcome.REFERRED_TO_GP.value,
+                             Outcome.ADMITTED.value})
+NOISE_OUTCOMES = frozenset({Outcome.FALSE_ALARM.value, Outcome.MEASUREMENT_ERROR.value,
+                            Outcome.NO_ACTION_NEEDED.value})
+
+
+def outcome_class(outcome: str | None) -> str | None:
+    """'action', 'noise' or None (unresolved, or a condition that cleared by itself)."""
+    if outcome in ACTION_OUTCOMES:
+        return "action"
+    if outcome in NOISE_OUTCOMES:
+        return "noise"
+    return None
 
 
 class ResponderAction(StrEnum):

@@ -70,13 +70,15 @@ def test_the_matron_sees_the_team_as_charts(app_test: AppTest, seeded: Seeded,
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Patients monitored"] == "3"
     figures = _figures(at)
-    assert len(figures) == 4  # adherence, alert rates, time to acknowledge, outcomes
-    adherence, rates, ack, outcomes = figures
+    assert len(figures) == 5  # adherence, alert rates, time to acknowledge, outcomes, rules
+    adherence, rates, ack, outcomes, rules = figures
     assert adherence["data"][0]["type"] == "indicator"
     assert 0 < adherence["data"][0]["value"] <= 100
     assert set(rates["data"][0]["y"]) == {"spo2-scale1-red", "spo2-scale1-amber"}
     assert "RED" in ack["data"][0]["x"]
     assert outcomes["data"][0]["y"] == ["advice given"]
+    assert (rules["data"][0]["name"], rules["data"][0]["x"], rules["data"][0]["y"]) == (
+        "led to action", ["spo2-scale1-red"], [1])   # advice given is an action
 
 
 def test_a_manager_sees_team_figures_but_no_caseload(app_test: AppTest, seeded: Seeded,
