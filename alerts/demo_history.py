@@ -22,7 +22,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from alerts.catalogue import load_catalogue
-from alerts.lifecycle import Actor, acknowledge, resolve
+from alerts.lifecycle import Actor, acknowledge, end_due_watches, resolve, watch
 from alerts.store import add_event
 from alerts.suggestion_decisions import accept_suggestion
 from alerts.suggestions import suggest_threshold
@@ -58,6 +58,10 @@ OUTCOMES = {
 # Median minutes to acknowledge (log-normal): red within the hour, amber within hours, info
 # by the next working day.
 ACK_MEDIAN_MINUTES = {"red": 25.0, "amber": 150.0, "info": 600.0}
+# Some amber alerts are watched rather than settled at once: a day, then reviewed again.
+WATCH_SHARE = 0.15
+WATCH_FOR = timedelta(hours=24)
+WATCH_REASON = "Stable on review; watching the next day's readings before deciding."
 
 
 @dataclass(frozen=True)
@@ -244,9 +248,27 @@ def _handle(conn: psycopg.Connection[Any], a: Planned, episode: str, severity: s
     done = acked + timedelta(minutes=a.handling.resolve_minutes)
     with clock.use_clock(clock.FixedClock(acked)):
         acknowledge(conn, alert_id, actor, "Reviewed the readings.")
+    if severity == "amber" and _watched(a):
+        # Stable on review: watched for a day, back in the inbox at its end, then settled.
+        until = acked + WATCH_FOR
+        with clock.use_clock(clock.FixedClock(acked)):
+            watch(conn, alert_id, actor, until, WATCH_REASON)
+        with clock.use_clock(clock.FixedClock(until)):
+            end_due_watches(conn, until)
+        acked = until + timedelta(minutes=a.handling.ack_minutes)
+        done = acked + timedelta(minutes=a.handling.resolve_minutes)
+        with clock.use_clock(clock.FixedClock(acked)):
+            acknowledge(conn, alert_id, actor, "Reviewed after the watch.")
     with clock.use_clock(clock.FixedClock(done)):
         resolve(conn, alert_id, actor, a.handling.outcome, None)
     return done
+
+
+def _watched(a: Planned) -> bool:
+    """Whether the team watched this amber alert (about one in seven), drawn from the alert
+    itself so the rest of the history's draws are unchanged."""
+    draw = random.Random(f"watch:{a.patient_id}:{a.rule_id}:{a.at.isoformat()}").random()
+    return draw < WATCH_SHARE
 
 
 def _accept(conn: psycopg.Connection[Any], pid: int, team_id: int,

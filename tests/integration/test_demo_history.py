@@ -70,6 +70,9 @@ def _seed_and_run(url: str, data_dir: Path, seed: int, now: datetime) -> dict[st
         figures["decisions"] = conn.execute(
             "SELECT d.decision, d.params, t.reason FROM threshold_suggestion_decisions d "
             "JOIN thresholds t ON t.id = d.threshold_id ORDER BY d.id").fetchall()
+        figures["watched"] = conn.execute(
+            "SELECT count(DISTINCT alert_id) AS n FROM alert_events WHERE kind = 'watch-ended'"
+        ).fetchone()["n"]
         figures["ack_minutes"] = [float(r["m"]) for r in conn.execute(
             "SELECT EXTRACT(EPOCH FROM acknowledged_at - created_at) / 60 AS m FROM alerts "
             "ORDER BY id")]
@@ -89,6 +92,7 @@ def test_the_same_seed_gives_the_same_working_team(db_url: str, second_db: str, 
     assert first["open"] == 0 and first["written"] > 300
     outcomes = first["outcomes"]
     assert outcomes["advice-given"] > outcomes["false-alarm"] > 0
+    assert 0 < first["watched"] < first["written"] // 4   # some watched, then settled
     acks = sorted(first["ack_minutes"])
     assert 0 < acks[len(acks) // 2] < 8 * 60           # most within hours
     for key in (k for k in first if k.startswith("before-after")):
