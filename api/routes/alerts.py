@@ -169,7 +169,7 @@ def add_note(alert_id: int, body: NoteIn, staff: Viewer, conn: Conn,
 
 @router.post("/alerts/{alert_id}/watch", response_model=AlertOut, responses=_ACTION,
              summary="Watch a reviewed alert until a time")
-def watch(alert_id: int, body: WatchIn, staff: Viewer, conn: Conn,
+def watch(alert_id: int, body: WatchIn, staff: Clinician, conn: Conn,
           request: Request) -> AlertOut:
     """Hold reminders and escalation of an acknowledged alert until `until` (at most 14 days),
     with the reason. A worse reading (a higher severity, or a new rule of the episode)
@@ -182,7 +182,7 @@ def watch(alert_id: int, body: WatchIn, staff: Viewer, conn: Conn,
 
 @router.delete("/alerts/{alert_id}/watch", response_model=AlertOut, responses=_ACTION,
                summary="Stop watching an alert")
-def stop_watch(alert_id: int, staff: Viewer, conn: Conn, request: Request) -> AlertOut:
+def stop_watch(alert_id: int, staff: Clinician, conn: Conn, request: Request) -> AlertOut:
     """End the watch now: the alert returns to the inbox with what happened meanwhile."""
     return _act(conn, staff, alert_id, request, "stop-watch",
                 lambda lc, actor: lc.stop_watch(conn, alert_id, actor))

@@ -20,7 +20,7 @@ from telehub.domain.codes import OUTCOMES, Role, severity_rank
 
 ACTIONS = ("Acknowledge", "Watch", "Resolve", "Escalate", "Assign", "Add note")
 # Responders acknowledge, watch and escalate; resolving and assigning are for the clinical team.
-INBOX_RESPONDER_ACTIONS = ("Acknowledge", "Watch", "Escalate", "Add note")
+INBOX_RESPONDER_ACTIONS = ("Acknowledge", "Escalate", "Add note")
 STOP_WATCH = "Stop watching"
 # How long a nurse may watch a reviewed alert (the API allows 15 minutes to 14 days).
 WATCH_FOR = {"2 hours": timedelta(hours=2), "4 hours": timedelta(hours=4),

@@ -75,6 +75,11 @@ def test_a_nurse_watches_a_reviewed_alert_within_bounds_audited(
         hidden = c.post(f"/alerts/{alert_id}/watch", json={"until": until, "reason": REASON})
     with live_api.client("manager") as c:
         manager = c.post(f"/alerts/{alert_id}/watch", json={"until": until, "reason": REASON})
+    with live_api.client("responder") as c:
+        # A watch holds clinical escalation: a clinician's decision, not a responder's.
+        responder = c.post(f"/alerts/{alert_id}/watch", json={"until": until, "reason": REASON})
+        responder_stop = c.delete(f"/alerts/{alert_id}/watch")
+    assert responder.status_code == 403 and responder_stop.status_code == 403
     assert early.status_code == 409 and "Acknowledge" in early.json()["detail"]
     assert too_long.status_code == 422 and too_long.json()["code"] == "bad-watch"
     assert no_zone.status_code == 422 and no_reason.status_code == 422

@@ -19,6 +19,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from ingest.service import Ingest
+from ingest.writer import CONNECTION_WAIT_S
 from telehub.config import Settings
 from telehub.db.pool import open_pool
 from tests.ingest.conftest import (
@@ -131,10 +132,17 @@ def test_database_outage_mid_stream_loses_nothing(
                           .format(sql.Identifier(name)))
             admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                           "WHERE datname = %s", (name,))
-            time.sleep(2.0)  # the writer fails, backs off and keeps its batch unacked
+            # Readings that arrive during the outage, whatever the stream has reached on a
+            # busy machine: the writer fails on them, backs off and keeps them unacked.
+            # Longer than the writer waits for a pooled connection, so it gives up on the
+            # pool at least once (a retry) whether or not it held a connection when cut off.
+            during = publish_stream(publisher, caseload.oximeter, 20, rate=50, prefix="q")
+            time.sleep(CONNECTION_WAIT_S + 1.0)
             admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true")
                           .format(sql.Identifier(name)))
         stream.join(30)
+        during.join(30)
+        total += 20
         wait_for(lambda: ingest.stats.received >= total, timeout=40, what="every message taken")
         assert ingest.barrier(40), "the writer did not catch up after the outage"
         assert count(db_url, "SELECT count(*) FROM readings") == total
