@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import queue
 import threading
 import time
 import uuid
@@ -84,8 +83,6 @@ class Notifier:
         self._webhooks: dict[Lane, WebhookSender] = {}
         self._wakes: dict[Lane, threading.Event] = {}
         self._claims = itertools.count(1)
-        # Claims taken in the writer's transaction (alerts.wakeup), committed, to publish now.
-        self._handed: queue.SimpleQueue[tuple[str, list[Claimed]]] = queue.SimpleQueue()
         self._stop = threading.Event()
         # Set by the outbox NOTIFY listener, and at once by this process's writer's commits.
         self._wake = threading.Event()
@@ -98,7 +95,7 @@ class Notifier:
         planner, the lanes and the listener."""
         self._stop.clear()
         self._release_earlier_claims()
-        wakeup.register(self)
+        wakeup.register(self._wake)
         self._mqtt.start()
         jobs: list[tuple[str, Callable[..., None], tuple[Any, ...]]] = [
             ("alert-notifier-plan", self._plan_forever, ()),
@@ -113,14 +110,13 @@ class Notifier:
     def stop(self) -> None:
         """Stop sending and disconnect (undelivered rows stay for the next start)."""
         self._stop.set()
-        wakeup.unregister(self)
+        wakeup.unregister(self._wake)
         self._wake.set()
         for event in self._wakes.values():
             event.set()
         for thread in self._threads:
             thread.join(timeout=PUBACK_TIMEOUT_S + self._settings.alerts.webhook_timeout_s + 5)
         self._threads = []
-        self._give_back_handed()
         self._mqtt.stop()
         self._mqtt_sender.forget()
         for sender in self._webhooks.values():
@@ -170,53 +166,6 @@ class Notifier:
                         lane.destination, self._secret, self._settings.alerts.webhook_timeout_s)
         return list(self._wakes)
 
-    # --- this process's writer (alerts.wakeup) ----------------------------------
-    def in_transaction(self, conn: psycopg.Connection) -> tuple[str, list[Claimed]] | None:
-        """In the writer's transaction that wrote outbox rows: plan them and claim the MQTT
-        deliveries, so they go out the moment it commits. None (the planner is woken
-        instead) while the broker is away. A rollback takes the plan and claim with it."""
-        if self._stop.is_set() or not self._mqtt.is_connected():
-            return None
-        deliveries.plan(conn, self._planned_lanes, PLAN_BATCH)
-        claimant = f"{self._id}#{next(self._claims)}"
-        return claimant, deliveries.claim(conn, Lane(MQTT), claimant, MQTT_BATCH,
-                                          CLAIM_LEASE_S)
-
-    def committed(self, taken: object | None) -> None:
-        """The writer committed: publish what it claimed for us; wake the planner and lanes."""
-        if isinstance(taken, tuple) and taken[1]:
-            self._handed.put(taken)
-        for event in (self._wake, *self._wakes.values()):
-            event.set()
-
-    def _send_handed(self) -> int:
-        """Publish and record the claims the writer handed over; returns how many."""
-        sent = 0
-        while True:
-            try:
-                claimant, batch = self._handed.get_nowait()
-            except queue.Empty:
-                return sent
-            outcomes = self._mqtt_sender.send(batch, self._stop)
-            self._record(Lane(MQTT), batch, outcomes, [], claimant)
-            sent += len(batch)
-
-    def _give_back_handed(self) -> None:
-        """Stopping: claims handed over and not sent are due again at once."""
-        while True:
-            try:
-                claimant, batch = self._handed.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                with self._pool.connection() as conn:
-                    deliveries.mark_failed(conn, [Failure(d.id, STOPPING, 0.0) for d in batch],
-                                           claimant)
-            except psycopg.Error as err:
-                logger.warning("alert notifier: could not give back %s claimed deliveries "
-                               "(%s); they come due when their lease ends", len(batch),
-                               type(err).__name__)
-
     # --- threads --------------------------------------------------------------
     def _plan_forever(self) -> None:
         interval = self._settings.alerts.notifier_interval_s
@@ -242,8 +191,6 @@ class Notifier:
                     continue            # waiting for the broker costs no attempts
             wake.clear()
             try:
-                if lane.channel == MQTT:
-                    self._send_handed()
                 claimed = self._drain_lane(lane)
             except Exception:
                 logger.exception("alert notifier: %s deliveries failed; retrying", lane.label)

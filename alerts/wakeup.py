@@ -1,56 +1,34 @@
-"""This process's notifiers, told of a transaction that wrote outbox rows before and after it
-commits, so a red alert goes out without waiting for NOTIFY, a planner pass and a claim.
+"""Wake this process's notifiers the moment a transaction that wrote outbox rows commits.
 
 PostgreSQL's NOTIFY (alerts.store.wake_notifiers) reaches every notifier, in any process,
-after the commit and a round trip through the listener's connection; the notifier then plans
-and claims in transactions of its own. A hub whose writer and notifier share a process does
-better: just before the writer commits, the notifier plans the new rows and claims its MQTT
-deliveries in the writer's transaction (`in_transaction`), and once it has committed they are
-handed over to be published at once (`committed`). The outbox stays the source of truth: a
-claim is a lease in the database, so a hub that dies between the commit and the publish
-leaves deliveries that come due again (at its restart, or when the lease ends); a
-transaction that rolls back takes its plan and claims with it.
+after a round trip through the server and the listener's connection. A hub whose writer
+and notifier share a process need not wait for it: the writer reports its commit here and
+the notifier's planner wakes at once. The outbox stays the source of truth: a wake only
+says "look now"; a notifier that misses one still plans the rows on NOTIFY or its poll.
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
-from typing import Protocol
 
 import psycopg
 
-Taken = object
-
-
-class Listener(Protocol):
-    """A notifier of this process."""
-
-    def in_transaction(self, conn: psycopg.Connection) -> Taken | None:
-        """In the open transaction that wrote outbox rows, just before it commits: what to
-        take over (planned and claimed in it), or None."""
-
-    def committed(self, taken: Taken | None) -> None:
-        """That transaction committed: send what was taken, or look for the rows now."""
-
-
 _lock = threading.Lock()
-_listeners: list[Listener] = []
+_listeners: set[threading.Event] = set()
 # Connections whose open transaction has written outbox rows.
 _pending: weakref.WeakSet[psycopg.Connection] = weakref.WeakSet()
 
 
-def register(listener: Listener) -> None:
-    """Tell `listener` of every transaction of this process that writes outbox rows."""
+def register(event: threading.Event) -> None:
+    """Set `event` whenever a transaction of this process that wrote outbox rows commits."""
     with _lock:
-        if listener not in _listeners:
-            _listeners.append(listener)
+        _listeners.add(event)
 
 
-def unregister(listener: Listener) -> None:
+def unregister(event: threading.Event) -> None:
     with _lock:
-        if listener in _listeners:
-            _listeners.remove(listener)
+        _listeners.discard(event)
 
 
 def written(conn: psycopg.Connection) -> None:
@@ -65,18 +43,12 @@ def begin(conn: psycopg.Connection) -> None:
         _pending.discard(conn)
 
 
-def before_commit(conn: psycopg.Connection) -> list[tuple[Listener, Taken | None]]:
-    """`conn`'s transaction is about to commit: if it wrote outbox rows, let each listener
-    take them over in it. Pass the result to `committed` once the commit succeeded."""
+def committed(conn: psycopg.Connection) -> None:
+    """`conn`'s transaction committed: wake the listeners if it wrote outbox rows."""
     with _lock:
         if conn not in _pending:
-            return []
+            return
         _pending.discard(conn)
         listeners = list(_listeners)
-    return [(listener, listener.in_transaction(conn)) for listener in listeners]
-
-
-def committed(taken: list[tuple[Listener, Taken | None]]) -> None:
-    """The transaction `before_commit` saw committed: each listener sends what it took."""
-    for listener, what in taken:
-        listener.committed(what)
+    for event in listeners:
+        event.set()

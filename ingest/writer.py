@@ -154,10 +154,8 @@ class BatchWriter:
                 found = store_events(conn, events, prefix=prefix, limits=self._settings.ingest,
                                      zone=self._settings.zone)
                 outcome.rejected.update(found.rejected)
-            # New outbox rows: this process's notifier plans and claims them in this
-            # transaction and publishes them as soon as it has committed.
-            taken = wakeup.before_commit(conn)
-        wakeup.committed(taken)
+        # Committed: this process's notifier plans the new outbox rows now, not on NOTIFY.
+        wakeup.committed(conn)
         return outcome
 
     def _store_separately(self, batch: Sequence[MessageWork]) -> BatchOutcome | None:
