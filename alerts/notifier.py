@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from alerts import deliveries
+from alerts import deliveries, wakeup
 from alerts.deliveries import MQTT, WEBHOOK, Claimed, Failure, Lane
 from alerts.senders import (
     ALERT_ID_HEADER,
@@ -84,7 +84,8 @@ class Notifier:
         self._wakes: dict[Lane, threading.Event] = {}
         self._claims = itertools.count(1)
         self._stop = threading.Event()
-        self._wake = threading.Event()           # set by the outbox NOTIFY listener
+        # Set by the outbox NOTIFY listener, and at once by this process's writer's commits.
+        self._wake = threading.Event()
         self.listening = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -94,6 +95,7 @@ class Notifier:
         planner, the lanes and the listener."""
         self._stop.clear()
         self._release_earlier_claims()
+        wakeup.register(self._wake)
         self._mqtt.start()
         jobs: list[tuple[str, Callable[..., None], tuple[Any, ...]]] = [
             ("alert-notifier-plan", self._plan_forever, ()),
@@ -108,6 +110,7 @@ class Notifier:
     def stop(self) -> None:
         """Stop sending and disconnect (undelivered rows stay for the next start)."""
         self._stop.set()
+        wakeup.unregister(self._wake)
         self._wake.set()
         for event in self._wakes.values():
             event.set()

@@ -12,7 +12,7 @@ from prometheus_client import Counter
 from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
-from alerts import watch_rules
+from alerts import wakeup, watch_rules
 from telehub.domain.codes import Severity, severity_rank
 
 SYSTEM = "system"
@@ -158,8 +158,10 @@ def enqueue(conn: psycopg.Connection, alert: Mapping[str, Any], event: str, *,
 
 
 def wake_notifiers(conn: psycopg.Connection) -> None:
-    """Tell listening notifiers (on commit: PostgreSQL holds NOTIFY until then) to drain."""
+    """Tell listening notifiers (on commit: PostgreSQL holds NOTIFY until then) to drain;
+    a committing writer wakes its own process's notifier at once (alerts.wakeup)."""
     conn.execute("SELECT pg_notify(%s, '')", (OUTBOX_CHANNEL,))
+    wakeup.written(conn)
 
 
 def _scalar(conn: psycopg.Connection, query: str, key: Any) -> Any:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from alerts import engine
+from alerts import engine, wakeup
 from ingest.batch_store import BatchOutcome, Evaluate, store_batch
 from ingest.counters import DB_RETRIES, IngestStats
 from ingest.events import store_events
@@ -145,6 +145,7 @@ class BatchWriter:
         events = [w.message for w in batch if isinstance(w, EventsWork)]
         others = [w.message for w in batch if not isinstance(w, EventsWork)]
         with self._pool.connection(timeout=CONNECTION_WAIT_S) as conn:
+            wakeup.begin(conn)
             outcome = (store_batch(conn, others, limits=self._settings.ingest, prefix=prefix,
                                    evaluate=self._evaluate) if others else BatchOutcome())
             if events:
@@ -153,7 +154,9 @@ class BatchWriter:
                 found = store_events(conn, events, prefix=prefix, limits=self._settings.ingest,
                                      zone=self._settings.zone)
                 outcome.rejected.update(found.rejected)
-            return outcome
+        # Committed: this process's notifier plans the new outbox rows now, not on NOTIFY.
+        wakeup.committed(conn)
+        return outcome
 
     def _store_separately(self, batch: Sequence[MessageWork]) -> BatchOutcome | None:
         total = BatchOutcome()

@@ -29,8 +29,10 @@ TREND_DAYS = 7  # the sparkline's days and adherence's window
 
 # Every correlated subquery below is an index lookup per patient
 # (readings_patient_metric_time_idx, alerts_patient_idx, devices_patient_idx), so one
-# round trip serves a 500-patient team. Adherence is counted as the team statistics count it
-# (telehub.care.adherence) over the last TREND_DAYS, or since monitoring began when that is later.
+# round trip serves a 500-patient team. The readings index carries value, unit and flags
+# (migration 0013): the latest values, the trend and adherence never visit the heap.
+# Adherence is counted as the team statistics count it (telehub.care.adherence) over the
+# last TREND_DAYS, or since monitoring began when that is later.
 CASELOAD_SQL = f"""
 SELECT p.id AS patient_id, p.display_id, p.given_name, p.family_name, p.status::text AS status,
        p.conditions, p.named_nurse_id, s.display_name AS named_nurse, p.care_plan,
