@@ -48,6 +48,7 @@ def loopback_site(tmp: Path, tls_port: int, plain_port: int, dashboard_port: int
                    check=True, capture_output=True)
     site = (DEPLOY / "telehub.conf").read_text()
     site = site.replace("/etc/telehub/tls/", f"{tmp}/")
+    site = site.replace("/var/log/nginx/", f"{tmp}/")
     site = site.replace("/etc/nginx/snippets/telehub-headers.conf",
                         str(DEPLOY / "telehub-headers.conf"))
     site = re.sub(r"listen \[::\]:\d+[^;]*;", "", site)

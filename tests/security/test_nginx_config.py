@@ -92,6 +92,8 @@ def test_nginx_adds_the_headers_streamlit_cannot_and_replaces_forwarded_for(
                     time.sleep(0.05)
             bundle = c.get("/static/js/main.js", headers={"Host": DASHBOARD})
             api = c.get("/healthz", headers={"Host": API, "X-Forwarded-For": "203.0.113.7"})
+            search = c.get("/fhir/Patient", headers={"Host": API}, params={
+                "identifier": "https://fhir.nhs.uk/Id/nhs-number|9434765919"})
     finally:
         proc.terminate()
         proc.wait(10)
@@ -105,3 +107,11 @@ def test_nginx_adds_the_headers_streamlit_cannot_and_replaces_forwarded_for(
     assert bundle.headers.get_list("cache-control") == ["public, max-age=31536000, immutable"]
     assert bundle.headers["x-frame-options"] == "DENY"
     assert api.text == "forwarded-for=127.0.0.1"  # what nginx saw, not what the caller wrote
+    # The access logs keep the path of every request and never its query string, where a
+    # FHIR search carries an NHS number.
+    assert search.status_code == 200
+    api_log = (site.root / "telehub-api-access.log").read_text()
+    assert '"GET /fhir/Patient HTTP/2.0" 200' in api_log or \
+        '"GET /fhir/Patient HTTP/1.1" 200' in api_log, api_log
+    assert "9434765919" not in api_log and "identifier" not in api_log
+    assert '"GET / HTTP/' in (site.root / "telehub-access.log").read_text()
