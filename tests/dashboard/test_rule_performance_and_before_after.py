@@ -80,6 +80,29 @@ def test_the_team_view_shows_rule_performance_and_a_matron_accepts_a_suggestion(
     assert "No rule has fired 5 times in 30 days" in page_text(at)
 
 
+def test_a_matron_dismisses_a_suggestion_from_the_team_view_with_a_reason(
+        app_test: AppTest, seeded: Seeded, db_url: str) -> None:
+    with connect(db_url) as conn:
+        _noise_alerts(conn, seeded.amber_patient, seeded.team_id, clock.now())
+    at = sign_in(app_test, "matron.north")
+    at.switch_page("views/team.py").run()
+    no_exceptions(at)
+    assert "TH-000002 · spo2-scale1-info" in page_text(at)
+    at.button(key="suggest_0_dismiss").click().run()
+    assert "Say why" in page_text(at)
+    assert with_rows(db_url, "SELECT count(*) AS n FROM threshold_suggestion_decisions") == [
+        {"n": 0}]
+    at.text_input(key="suggest_0_reason").input("Low readings are her cold fingers")
+    at.button(key="suggest_0_dismiss").click().run()
+    no_exceptions(at)
+    # Recorded with its reason, no threshold changed, and not suggested again meanwhile.
+    assert with_rows(db_url, "SELECT decision, reason FROM threshold_suggestion_decisions") == [
+        {"decision": "dismissed", "reason": "Low readings are her cold fingers"}]
+    assert with_rows(db_url, "SELECT count(*) AS n FROM thresholds") == [{"n": 0}]
+    at.switch_page("views/team.py").run()
+    assert "No rule has fired 5 times in 30 days" in page_text(at)
+
+
 def _episode(conn: psycopg.Connection[Any], patient: int, kind: str, started: date,
              nights: int | None = None) -> None:
     conn.execute("INSERT INTO hospital_episodes (patient_id, kind, started_on, discharged_on, "
