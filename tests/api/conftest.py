@@ -29,6 +29,7 @@ from telehub.care import registration as registry
 from telehub.config import ApiSettings, Settings
 from telehub.db.pool import connect
 from telehub.passwords import hash_password
+from tests.databases import clone_database
 from tests.ingest.conftest import running_hub
 from tests.log_guard import LogGuard
 
@@ -158,9 +159,7 @@ def api_database(pg_admin_url: str, template_db: str) -> Iterator[str]:
     empty, freshly numbered schema.
     """
     name = "telehub_api_" + "".join(random.choices(string.ascii_lowercase, k=12))
-    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-            sql.Identifier(name), sql.Identifier(template_db)))
+    clone_database(pg_admin_url, name, template_db)
     yield name
     with psycopg.connect(pg_admin_url, autocommit=True) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
