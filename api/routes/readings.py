@@ -12,7 +12,7 @@ from api.deps import Clinical, Conn, DbConn, client_addr
 from api.errors import ApiError
 from api.schemas.common import Problem, SpanTime
 from api.schemas.readings import Bucket, BucketOut, ReadingOut, ReadingsOut
-from telehub.db.pool import has_timescaledb
+from telehub.db.timescale import has_timescaledb
 from telehub.domain import clock
 from telehub.domain.units import Metric
 
