@@ -48,12 +48,17 @@ def run_compare(admin_url: str, compare_url: str, sizes: queries.QuerySizes, *,
             report.ratios[f"{name}: timescaledb / postgresql (median)"] = ratio(
                 ts["median_ms"], pg["median_ms"])
     for r in runs:
-        report.ratios.update({f"{k} [{PATHS[bool(r.params.get('timescaledb'))]}]": v
-                              for k, v in r.ratios.items()})
+        path = PATHS[bool(r.params.get("timescaledb"))]
+        report.ratios.update({f"{path}: {k}": v for k, v in r.ratios.items()})
         report.notes.extend(r.notes)
     same = same_charts([with_database(u, database) for u in (admin_url, compare_url)],
                        runs[0].params["as_of"], random.Random(seed))
     report.params["same_results"] = same and len(set(report.params["readings"])) == 1
+    report.params["readings_mb"] = [r.params.get("readings_mb") for r in runs]
+    report.notes.append("same readings and the same 1-year charts on both: "
+                        + ("yes" if report.params["same_results"] else "NO"))
+    report.notes.append("readings on disk (table and indexes, MB): " + ", ".join(
+        f"{p} {mb}" for p, mb in zip(paths, report.params["readings_mb"], strict=True)))
     if paths[0] == paths[1]:
         report.notes.append(f"both servers take the {paths[0]} path: no path ratio")
     report.notes.append("the two servers were timed one after the other on a shared machine")

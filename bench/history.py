@@ -88,7 +88,7 @@ def ensure_history(admin_url: str, name: str, *, patients: int, days: int, team_
         insert_alerts(conn, population, as_of=date.fromisoformat(spec.as_of))
         conn.commit()
         conn.autocommit = True
-        if has_timescaledb(conn):
+        if has_timescaledb(conn):   # before ANALYZE, so the compressed chunks have statistics
             settle_timescale(conn, as_of=date.fromisoformat(spec.as_of))
         conn.execute("VACUUM ANALYZE")
     set_database_comment(admin_url, name, json.dumps(asdict(spec)))

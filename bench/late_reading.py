@@ -43,7 +43,8 @@ AGES_DAYS = (2, 60)
 
 def time_late_readings(conn: psycopg.Connection[Row], report: Report, as_of: datetime,
                        reps: int, rng: random.Random, *, timescale: bool) -> None:
-    """Rows `late_reading_<age>d` for each age, and the ratio of the oldest to the newest."""
+    """Rows `late_reading_<age>d` for each age (where it landed in the notes), and the ratio
+    of the oldest to the newest."""
     devices = conn.execute(_DEVICE_SQL).fetchall()
     if not devices:
         report.notes.append("late readings: the history has no oximeters")
@@ -65,7 +66,8 @@ def time_late_readings(conn: psycopg.Connection[Row], report: Report, as_of: dat
         stats = summarise(samples)
         medians[age] = stats["median_ms"]
         where = _chunk_state(conn, as_of - timedelta(days=age)) if timescale else "plain table"
-        report.add(query=f"late_reading_{age}d ({where})", rows=1, **stats)
+        report.add(query=f"late_reading_{age}d", rows=1, **stats)
+        report.notes.append(f"late_reading_{age}d: one reading {age} days old, into a {where}")
     report.ratios[f"late reading {AGES_DAYS[-1]}d / {AGES_DAYS[0]}d old (median)"] = ratio(
         medians[AGES_DAYS[-1]], medians[AGES_DAYS[0]])
 
@@ -73,5 +75,5 @@ def time_late_readings(conn: psycopg.Connection[Row], report: Report, as_of: dat
 def _chunk_state(conn: psycopg.Connection[Row], when: datetime) -> str:
     row = conn.execute(_COMPRESSED_SQL, (when, when)).fetchone()
     if row is None:
-        return "no chunk"
+        return "chunk created for it"
     return "compressed chunk" if row["is_compressed"] else "uncompressed chunk"

@@ -104,6 +104,10 @@ WHERE patient_id = ANY(%(patients)s)
 """
 
 
+# The readings' size on disk, indexes included (a hypertable's is the sum of its chunks').
+SIZE_SQL = {False: "SELECT pg_total_relation_size('readings') AS bytes",
+            True: "SELECT hypertable_size('readings') AS bytes"}
+
 BASELINE_LABELS = {
     "caseload": "team's last 7 days, plain SELECT",
     "chart_1y_daily": "same rows, plain SELECT",
@@ -214,6 +218,8 @@ def _time_all(conn: psycopg.Connection[Row], report: Report, info: HistoryInfo,
     report.params["chart_sql"] = (f"{chart_source} (api/queries/buckets.py)"
                                   if chart_source == "api" else chart_source)
     report.params["timescaledb"] = has_timescaledb(conn)
+    size = conn.execute(SIZE_SQL[report.params["timescaledb"]]).fetchone()
+    report.params["readings_mb"] = round(int(size["bytes"]) / 2**20, 1) if size else None
 
     def chart_args() -> dict[str, Any]:
         return {"patient": rng.choice(patients), "metric": "spo2", "as_of": as_of}

@@ -46,5 +46,6 @@ def test_compare_reports_each_query_on_both_servers_and_checks_their_answers(
     assert names[0::2] == names[1::2] and "chart_1y_daily" in names
     assert {row["path"] for row in report.rows} == {path}
     assert not any("timescaledb / postgresql" in k for k in report.ratios)
-    assert f"chart_1y_daily / baseline (median) [{path}]" in report.ratios
+    assert f"{path}: chart_1y_daily / baseline (median)" in report.ratios
+    assert all(mb and mb > 0 for mb in report.params["readings_mb"])
     assert any("no path ratio" in n for n in report.notes)
