@@ -65,9 +65,9 @@ def time_late_readings(conn: psycopg.Connection[Row], report: Report, as_of: dat
                 samples.append(elapsed)
         stats = summarise(samples)
         medians[age] = stats["median_ms"]
-        where = _chunk_state(conn, as_of - timedelta(days=age)) if timescale else "plain table"
+        where = _chunk_state(conn, as_of - timedelta(days=age)) if timescale else "a plain table"
         report.add(query=f"late_reading_{age}d", rows=1, **stats)
-        report.notes.append(f"late_reading_{age}d: one reading {age} days old, into a {where}")
+        report.notes.append(f"late_reading_{age}d: one reading {age} days old, into {where}")
     report.ratios[f"late reading {AGES_DAYS[-1]}d / {AGES_DAYS[0]}d old (median)"] = ratio(
         medians[AGES_DAYS[-1]], medians[AGES_DAYS[0]])
 
@@ -75,5 +75,5 @@ def time_late_readings(conn: psycopg.Connection[Row], report: Report, as_of: dat
 def _chunk_state(conn: psycopg.Connection[Row], when: datetime) -> str:
     row = conn.execute(_COMPRESSED_SQL, (when, when)).fetchone()
     if row is None:
-        return "chunk created for it"
-    return "compressed chunk" if row["is_compressed"] else "uncompressed chunk"
+        return "a chunk created for it"
+    return "a compressed chunk" if row["is_compressed"] else "an uncompressed chunk"
