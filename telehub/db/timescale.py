@@ -15,6 +15,10 @@ import psycopg
 RETAINED = ("readings", "readings_daily")
 
 _HAS_SQL = "SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'"
+_HYPERTABLE_SQL = """
+SELECT 1 FROM timescaledb_information.hypertables
+WHERE hypertable_schema = 'public' AND hypertable_name = 'readings'
+"""
 _REMOVE_SQL = "SELECT remove_retention_policy(%s::regclass, if_exists => true)"
 _ADD_SQL = "SELECT add_retention_policy(%s::regclass, drop_after => make_interval(days => %s))"
 _POLICY_SQL = """
@@ -31,14 +35,15 @@ def has_timescaledb(conn: psycopg.Connection[Any]) -> bool:
 
 def set_retention_policy(conn: psycopg.Connection[Any], days: int | None) -> bool:
     """Have TimescaleDB drop readings (and their daily aggregate) older than `days`, or keep
-    everything when `days` is None; replaces any earlier policy. False on plain PostgreSQL,
-    where nothing is done and rows are deleted by the caller instead.
+    everything when `days` is None; replaces any earlier policy. False on plain PostgreSQL
+    (or where readings is no hypertable), where nothing is done and rows are deleted by the
+    caller instead.
 
     The policy drops whole 7-day chunks once all of a chunk is older than `days`, so a
     reading may outlive the cut by up to a chunk's width; a row DELETE gives the exact cut."""
     if days is not None and days < 1:
         raise ValueError(f"a retention period is at least one day, not {days}")
-    if not has_timescaledb(conn):
+    if not _readings_hypertable(conn):
         return False
     with conn.transaction():
         for relation in RETAINED:
@@ -46,6 +51,11 @@ def set_retention_policy(conn: psycopg.Connection[Any], days: int | None) -> boo
             if days is not None:
                 conn.execute(_ADD_SQL, (relation, days))
     return True
+
+
+def _readings_hypertable(conn: psycopg.Connection[Any]) -> bool:
+    """True when readings is a hypertable (not so where TimescaleDB came after 0003 ran)."""
+    return has_timescaledb(conn) and conn.execute(_HYPERTABLE_SQL).fetchone() is not None
 
 
 def retention_policy_days(conn: psycopg.Connection[Any]) -> int | None:
