@@ -37,6 +37,7 @@ from psycopg_pool import ConnectionPool
 from alerts.catalogue import Catalogue, load_catalogue
 from alerts.history import rules_span
 from telehub.config import Settings
+from telehub.db.timescale import readings_is_hypertable
 from telehub.domain import clock
 from telehub.domain.units import Metric
 from telehub.errors import ConfigError
@@ -75,13 +76,6 @@ DELETE FROM outbox WHERE id = ANY(ARRAY(
 _SQL = {READINGS: _READINGS_SQL, REJECTED: _REJECTED_SQL, OUTBOX: _OUTBOX_SQL}
 _OLDEST_EVIDENCE_SQL = """
 SELECT min(first_breach_at) - %s FROM alerts WHERE status <> 'resolved'
-"""
-_HYPERTABLE_SQL = """
-SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')
-"""
-_IS_HYPERTABLE_SQL = """
-SELECT EXISTS (SELECT 1 FROM timescaledb_information.hypertables
-               WHERE hypertable_schema = current_schema() AND hypertable_name = 'readings')
 """
 
 
@@ -144,16 +138,6 @@ def cut_before(now: datetime, days: int, zone: ZoneInfo) -> datetime:
     return clock.day_start(clock.service_date(now, zone) - timedelta(days=days), zone)
 
 
-def _has_readings_hypertable(conn: psycopg.Connection) -> bool:
-    """TimescaleDB is installed and holds the readings as a hypertable."""
-    cur = conn.cursor(row_factory=tuple_row)
-    row = cur.execute(_HYPERTABLE_SQL).fetchone()
-    if not (row and row[0]):
-        return False
-    row = cur.execute(_IS_HYPERTABLE_SQL).fetchone()
-    return bool(row and row[0])
-
-
 class Retention:
     """One retention pass at a time, in batches, each under the scheduler's lock."""
 
@@ -182,7 +166,7 @@ class Retention:
         now = now or clock.now()
         with self._pool.connection() as conn:
             cuts, evidence = self._cuts(conn, now)
-            hypertable = _has_readings_hypertable(conn)
+            hypertable = readings_is_hypertable(conn)
         deleted = dict.fromkeys(_SQL, 0)
         budget, batches, chunks = self._policy.max_rows_per_pass, 0, 0
         if hypertable and READINGS in cuts:

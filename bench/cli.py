@@ -56,6 +56,9 @@ def register(app: typer.Typer) -> None:
         rebuild: bool = typer.Option(False, help="Regenerate the history even if present."),
         admin_url: str | None = typer.Option(None, envvar="TELEHUB_BENCH_ADMIN_URL",
                                              help=ADMIN_HELP),
+        compare_url: str | None = typer.Option(
+            None, help="A second PostgreSQL URL (e.g. one with TimescaleDB): the same history "
+                       "and queries there too, each query's ratio between the two paths."),
     ) -> None:
         """Caseload, 1-year daily chart and team stats against plain indexed SELECTs."""
         from bench import queries
@@ -65,7 +68,13 @@ def register(app: typer.Typer) -> None:
             patients=patients or base.patients, days=days or base.days,
             team_size=team_size or base.team_size, reps=reps or base.reps)
         with _database_server(admin_url) as url:
-            _finish(queries.run(url, sizes, database=database, rebuild=rebuild))
+            if compare_url:
+                from bench.compare import run_compare
+
+                _finish(run_compare(url, compare_url, sizes, database=database,
+                                    rebuild=rebuild))
+            else:
+                _finish(queries.run(url, sizes, database=database, rebuild=rebuild))
 
     @bench.command("ingest")
     def ingest_cmd(

@@ -17,7 +17,9 @@ import psycopg
 
 from bench.databases import Row, connect
 from bench.history import HistoryInfo, ensure_history
+from bench.late_reading import time_late_readings
 from bench.report import Report, ratio, summarise
+from telehub.db.timescale import has_timescaledb
 
 # The caseload: every active patient of a team with the latest value of each metric,
 # the worst open alert and when they last sent anything, worst first.
@@ -102,6 +104,10 @@ WHERE patient_id = ANY(%(patients)s)
 """
 
 
+# The readings' size on disk, indexes included (a hypertable's is the sum of its chunks').
+SIZE_SQL = {False: "SELECT pg_total_relation_size('readings') AS bytes",
+            True: "SELECT hypertable_size('readings') AS bytes"}
+
 BASELINE_LABELS = {
     "caseload": "team's last 7 days, plain SELECT",
     "chart_1y_daily": "same rows, plain SELECT",
@@ -123,20 +129,43 @@ FULL = QuerySizes()
 QUICK = QuerySizes(patients=1000, days=90, team_size=250, reps=15)
 
 
-def time_query(conn: psycopg.Connection[Row], query: str,
+Query = str | Callable[[psycopg.Connection[Row], dict[str, Any]], list[Any]]
+
+
+def time_query(conn: psycopg.Connection[Row], query: Query,
                params: Callable[[], dict[str, Any]], reps: int,
                warmup: int = 2) -> tuple[list[float], int]:
-    """Wall-clock seconds of `reps` executions (all rows fetched), and the last row count."""
+    """Wall-clock seconds of `reps` executions (all rows fetched), and the last row count.
+    `query` is SQL, or a function of the connection and the parameters returning rows."""
     samples = []
     rows = 0
     for i in range(warmup + reps):
         args = params()
         started = time.perf_counter()
-        rows = len(conn.execute(query, args).fetchall())
+        if isinstance(query, str):
+            rows = len(conn.execute(query, args).fetchall())
+        else:
+            rows = len(query(conn, args))
         elapsed = time.perf_counter() - started
         if i >= warmup:
             samples.append(elapsed)
     return samples, rows
+
+
+def chart_query() -> tuple[Query, str]:
+    """The API's daily buckets (readings_daily's settled days on TimescaleDB) when the API is
+    installed, else this module's date_bin SQL; and which."""
+    try:
+        from api.queries.buckets import load_buckets
+    except ImportError:
+        return CHART_SQL, "bench"
+
+    def api_chart(conn: psycopg.Connection[Row], args: dict[str, Any]) -> list[Any]:
+        return load_buckets(conn, {"patient": args["patient"], "metric": args["metric"],
+                                   "start": args["as_of"] - timedelta(days=365),
+                                   "end": args["as_of"]}, timedelta(days=1))
+
+    return api_chart, "api"
 
 
 def run(admin_url: str, sizes: QuerySizes, *, database: str = "telehub_bench",
@@ -185,12 +214,19 @@ def _time_all(conn: psycopg.Connection[Row], report: Report, info: HistoryInfo,
                                      if source == "api" else source)
     report.params["team_patients"] = len(patients)
 
+    chart, chart_source = chart_query()
+    report.params["chart_sql"] = (f"{chart_source} (api/queries/buckets.py)"
+                                  if chart_source == "api" else chart_source)
+    report.params["timescaledb"] = has_timescaledb(conn)
+    size = conn.execute(SIZE_SQL[report.params["timescaledb"]]).fetchone()
+    report.params["readings_mb"] = round(int(size["bytes"]) / 2**20, 1) if size else None
+
     def chart_args() -> dict[str, Any]:
         return {"patient": rng.choice(patients), "metric": "spo2", "as_of": as_of}
 
-    pairs = [
+    pairs: list[tuple[str, Query, str, Callable[[], dict[str, Any]]]] = [
         ("caseload", caseload_sql, CASELOAD_BASELINE_SQL, lambda: team_args),
-        ("chart_1y_daily", CHART_SQL, CHART_BASELINE_SQL, chart_args),
+        ("chart_1y_daily", chart, CHART_BASELINE_SQL, chart_args),
         ("team_stats_7d", STATS_SQL, STATS_BASELINE_SQL, lambda: team_args),
     ]
     for name, query, baseline, args in pairs:
@@ -202,6 +238,7 @@ def _time_all(conn: psycopg.Connection[Row], report: Report, info: HistoryInfo,
         report.ratios[f"{name} / baseline (median)"] = ratio(q["median_ms"], b["median_ms"])
         if name == "caseload" and http:
             _time_http(report, info.url, team, reps, q, b)
+    time_late_readings(conn, report, as_of, reps, rng, timescale=report.params["timescaledb"])
 
 
 def _time_http(report: Report, url: str, team: int, reps: int, sql_stats: dict[str, float],

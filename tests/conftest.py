@@ -20,6 +20,7 @@ from psycopg import sql
 from telehub.config import IngestSettings, Settings, get_settings
 from telehub.db.migrate import migrate
 from telehub.db.pool import connect
+from tests.databases import clone_database, seal_template
 
 if TYPE_CHECKING:
     from tests.log_guard import LogGuard
@@ -57,6 +58,7 @@ def template_db(pg_admin_url: str) -> Iterator[str]:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     with connect(_with_database(pg_admin_url, name)) as conn:
         migrate(conn)
+    seal_template(pg_admin_url, name)
     yield name
     with psycopg.connect(pg_admin_url, autocommit=True) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
@@ -67,9 +69,7 @@ def template_db(pg_admin_url: str) -> Iterator[str]:
 def db_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
     """A fresh, migrated database of this test's own."""
     name = f"telehub_t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}")
-                      .format(sql.Identifier(name), sql.Identifier(template_db)))
+    clone_database(pg_admin_url, name, template_db)
     yield _with_database(pg_admin_url, name)
     with psycopg.connect(pg_admin_url, autocommit=True) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")

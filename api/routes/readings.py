@@ -1,4 +1,6 @@
-"""`GET /patients/{id}/readings`: raw, or hourly/daily min/max/mean computed in the database."""
+"""`GET /patients/{id}/readings`: raw, or hourly/daily min/max/mean computed in the database
+(api.queries.buckets).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +10,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from api.access import audit, check_patient
-from api.deps import Clinical, Conn, DbConn, client_addr
+from api.deps import Clinical, Conn, client_addr
 from api.errors import ApiError
+from api.queries.buckets import load_buckets
 from api.schemas.common import Problem, SpanTime
 from api.schemas.readings import Bucket, BucketOut, ReadingOut, ReadingsOut
-from telehub.db.pool import has_timescaledb
 from telehub.domain import clock
 from telehub.domain.units import Metric
 
@@ -29,28 +31,9 @@ ORDER BY r.time, r.metric
 LIMIT %(limit)s
 """
 
-# Bins are aligned to UTC midnight either way; TimescaleDB's time_bucket uses the same origin.
-DATE_BIN_SQL = """
-SELECT date_bin(%(width)s, r.time, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS start,
-       r.metric::text AS metric, min(r.value) AS min, max(r.value) AS max,
-       avg(r.value) AS mean, count(*) AS n
-FROM readings r
-WHERE r.patient_id = %(patient)s AND r.time >= %(start)s AND r.time < %(end)s
-  AND (%(metric)s::metric IS NULL OR r.metric = %(metric)s)
-GROUP BY 1, 2 ORDER BY 1, 2
-"""
-TIME_BUCKET_SQL = DATE_BIN_SQL.replace(
-    "date_bin(%(width)s, r.time, TIMESTAMPTZ '2000-01-01 00:00:00+00')",
-    "time_bucket(%(width)s, r.time)")
-
 WIDTHS = {Bucket.HOUR: timedelta(hours=1), Bucket.DAY: timedelta(days=1)}
 MAX_SPAN = timedelta(days=3 * 366)
 RAW_LIMIT = 50_000  # a year of four-hourly readings; bucket longer spans
-
-
-def bucket_sql(conn: DbConn) -> str:
-    """time_bucket on TimescaleDB, date_bin on plain PostgreSQL."""
-    return TIME_BUCKET_SQL if has_timescaledb(conn) else DATE_BIN_SQL
 
 
 @router.get("/patients/{patient_id}/readings", response_model=ReadingsOut,
@@ -78,7 +61,7 @@ def get_readings(
     if bucket == Bucket.RAW:
         out.raw = [ReadingOut.model_validate(r) for r in conn.execute(RAW_SQL, params)]
     else:
-        rows = conn.execute(bucket_sql(conn), {**params, "width": WIDTHS[bucket]})
+        rows = load_buckets(conn, params, WIDTHS[bucket])
         out.buckets = [BucketOut.model_validate(r) for r in rows]
     audit(conn, staff, "read", "readings", patient_id, client_addr(request),
           {"metric": params["metric"], "bucket": bucket.value,

@@ -2,8 +2,9 @@
 
 Files are `migrations/NNNN_name.sql`. A file whose first line is
 `-- requires-extension: NAME` is applied only where PostgreSQL can install that
-extension (`pg_available_extensions`); elsewhere it is recorded as skipped, so
-the TimescaleDB path and the plain-PostgreSQL path share one numbering.
+extension (`pg_available_extensions`, and preloaded where it must be); elsewhere it is
+recorded as skipped, so the TimescaleDB path and the plain-PostgreSQL path share one
+numbering.
 """
 
 from __future__ import annotations
@@ -82,9 +83,25 @@ def load_migrations() -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
+# Extensions whose library the server must load at start (`shared_preload_libraries`):
+# installed but not preloaded, CREATE EXTENSION fails, so their migrations are skipped.
+_NEEDS_PRELOAD = frozenset({"timescaledb"})
+
+
 def _extension_available(conn: psycopg.Connection, name: str) -> bool:
+    """True when `name` can be created here: installed on the server, and preloaded if it
+    must be."""
     row = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = %s", (name,)).fetchone()
-    return row is not None
+    if row is None:
+        return False
+    return name not in _NEEDS_PRELOAD or name in preloaded_libraries(conn)
+
+
+def preloaded_libraries(conn: psycopg.Connection) -> frozenset[str]:
+    """The libraries the server loaded at start (`shared_preload_libraries`)."""
+    row = conn.execute("SELECT current_setting('shared_preload_libraries') AS libs").fetchone()
+    text = (row["libs"] if isinstance(row, dict) else row[0]) if row else ""
+    return frozenset(part.strip().strip('"') for part in str(text).split(",") if part.strip())
 
 
 def migrate(conn: psycopg.Connection) -> list[str]:

@@ -56,9 +56,3 @@ def open_pool(url: str, *, max_size: int = 10, min_size: int = 1, name: str = "t
     else:
         pool.open(wait=False)
     return pool
-
-
-def has_timescaledb(conn: psycopg.Connection) -> bool:
-    """True when the timescaledb extension is installed in this database."""
-    row = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
-    return row is not None

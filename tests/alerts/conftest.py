@@ -26,6 +26,7 @@ from telehub.db.pool import connect, open_pool
 from telehub.domain.nhs_number import synthetic_nhs_numbers
 from telehub.domain.readings import StoredReading
 from telehub.domain.units import SPECS, Metric, Unit
+from tests.databases import clone_database
 
 # A fixed clock: Thursday 26 November 2026, 10:00 UTC (10:00 in London, GMT).
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
@@ -182,9 +183,7 @@ def scratch_db_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     name = f"telehub_alerts_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}")
-                      .format(sql.Identifier(name), sql.Identifier(template_db)))
+    clone_database(pg_admin_url, name, template_db)
     yield make_conninfo(**{**conninfo_to_dict(pg_admin_url), "dbname": name})
     with psycopg.connect(pg_admin_url, autocommit=True) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")

@@ -28,6 +28,7 @@ from telehub.config import IngestSettings, Settings, get_settings
 from telehub.db.pool import connect
 from tests.alerts.reference_engine import engine as reference
 from tests.conftest import _with_database
+from tests.databases import clone_database
 
 Rules = Callable[..., None]
 END = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
@@ -51,10 +52,8 @@ SELECT p.nhs_number, a.rule_id, a.first_breach_at, e.kind, e.note
 def two_dbs(pg_admin_url: str, template_db: str) -> Iterator[tuple[str, str]]:
     """Two fresh, migrated databases: one for the reference, one for the engine."""
     names = [f"telehub_d_{uuid.uuid4().hex[:12]}" for _ in range(2)]
-    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-        for name in names:
-            admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}")
-                          .format(sql.Identifier(name), sql.Identifier(template_db)))
+    for name in names:
+        clone_database(pg_admin_url, name, template_db)
     yield _with_database(pg_admin_url, names[0]), _with_database(pg_admin_url, names[1])
     with psycopg.connect(pg_admin_url, autocommit=True) as admin:
         for name in names:

@@ -28,7 +28,9 @@ from ingest.service import Ingest
 from telehub.care import registration as registry
 from telehub.config import ApiSettings, Settings
 from telehub.db.pool import connect
+from telehub.db.timescale import has_timescaledb
 from telehub.passwords import hash_password
+from tests.databases import clone_database
 from tests.ingest.conftest import running_hub
 from tests.log_guard import LogGuard
 
@@ -158,9 +160,7 @@ def api_database(pg_admin_url: str, template_db: str) -> Iterator[str]:
     empty, freshly numbered schema.
     """
     name = "telehub_api_" + "".join(random.choices(string.ascii_lowercase, k=12))
-    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-            sql.Identifier(name), sql.Identifier(template_db)))
+    clone_database(pg_admin_url, name, template_db)
     yield name
     with psycopg.connect(pg_admin_url, autocommit=True) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
@@ -183,6 +183,8 @@ def db_url(pg_admin_url: str, api_database: str) -> str:
         row = c.execute(EMPTY_SQL).fetchone()
         assert row is not None and row[0]
         c.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(sql.SQL(row[0])))
+        if has_timescaledb(c):   # readings_daily keeps its materialised days until a refresh
+            c.execute("CALL refresh_continuous_aggregate('readings_daily', NULL, NULL)")
     return url
 
 

@@ -17,6 +17,7 @@ from api.main import create_app
 from telehub.cli import app as telehub_app
 from telehub.config import ApiSettings, Settings, get_settings
 from tests.api.conftest import PASSWORD, LiveApi, ServerThread, build_world
+from tests.databases import clone_database
 from tests.log_guard import LogGuard
 
 
@@ -37,9 +38,7 @@ def _letters_only_name() -> str:
 def doomed_db(pg_admin_url: str, template_db: str) -> Iterator[str]:
     """A migrated database of this test's own, which the test may drop."""
     name = _letters_only_name()
-    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-            sql.Identifier(name), sql.Identifier(template_db)))
+    clone_database(pg_admin_url, name, template_db)
     yield name
     with psycopg.connect(pg_admin_url, autocommit=True) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
@@ -157,9 +156,7 @@ def test_ready_once_the_database_comes_up(pg_admin_url: str, template_db: str,
             base = f"http://127.0.0.1:{srv.port}"
             down = httpx.get(f"{base}/readyz", timeout=15)
             assert down.status_code == 503 and down.json()["database"] is False
-            with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-                admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                    sql.Identifier(name), sql.Identifier(template_db)))
+            clone_database(pg_admin_url, name, template_db)
             deadline = time.monotonic() + 30
             while (status := httpx.get(f"{base}/readyz", timeout=15).status_code) != 200:
                 assert time.monotonic() < deadline, "the API never became ready"

@@ -93,7 +93,7 @@ def test_reading_access_is_audited(live_api: LiveApi, conn: psycopg.Connection) 
 
 
 def test_timescaledb_buckets_use_time_bucket_with_the_same_shape() -> None:
-    from api.routes.readings import DATE_BIN_SQL, TIME_BUCKET_SQL
+    from api.queries.buckets import DATE_BIN_SQL, TIME_BUCKET_SQL
 
     assert "time_bucket(%(width)s, r.time)" in TIME_BUCKET_SQL
     assert "date_bin" not in TIME_BUCKET_SQL

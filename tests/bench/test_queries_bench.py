@@ -42,7 +42,8 @@ def test_queries_bench_generates_history_and_reports_each_query_with_its_baselin
     assert doc["params"]["generated_this_run"] is True
     assert again.params["generated_this_run"] is False and again.params["readings"] == stored[0]
     rows = {row["query"].strip(): row for row in doc["rows"]}
-    sql_rows = [row for row in doc["rows"] if not row["query"].startswith("GET")]
+    sql_rows = [row for row in doc["rows"]
+                if not row["query"].startswith(("GET", "late_reading"))]
     names = [row["query"] for row in sql_rows]
     assert names[0::2] == ["caseload", "chart_1y_daily", "team_stats_7d"]
     assert all(name.strip().startswith("baseline") for name in names[1::2])
@@ -51,6 +52,11 @@ def test_queries_bench_generates_history_and_reports_each_query_with_its_baselin
     assert rows["chart_1y_daily"]["rows"] == 12  # one chart point per day
     expected = {f"{q} / baseline (median)" for q in ("caseload", "chart_1y_daily",
                                                      "team_stats_7d")}
+    expected.add("late reading 60d / 2d old (median)")
+    late = [row["query"].split(" ")[0] for row in doc["rows"]
+            if row["query"].startswith("late_reading")]
+    assert late == ["late_reading_2d", "late_reading_60d"]
+    assert doc["params"]["chart_sql"].startswith("api" if api_missing() is None else "bench")
     if api_missing() is None:
         assert doc["params"]["caseload_sql"].startswith("api")
         assert rows["GET /caseload (HTTP, JSON decoded)"]["rows"] == 10

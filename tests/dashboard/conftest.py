@@ -28,6 +28,7 @@ from streamlit.testing.v1 import AppTest
 from telehub.care import registration as registry
 from telehub.config import Settings, get_settings
 from telehub.db.pool import connect
+from tests.databases import clone_database
 from tests.log_guard import GUARD, LogGuard
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
@@ -222,9 +223,7 @@ def shared(pg_admin_url: str, template_db: str, broker: dict[str, object],
     """A seeded database and the API on it, shared by a module's read-only tests (tests
     that change data use `seeded` and `app_test`, which are their own)."""
     name = f"telehub_d_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}")
-                      .format(sql.Identifier(name), sql.Identifier(template_db)))
+    clone_database(pg_admin_url, name, template_db)
     url = make_conninfo(pg_admin_url, dbname=name)
     try:
         data = seed(url, GUARD)

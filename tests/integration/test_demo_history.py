@@ -28,6 +28,7 @@ from telehub.db.pool import connect
 from telehub.demo.caseload import DEMO_SEED
 from telehub.demo.seed import seed_demo
 from telehub.domain import clock
+from tests.databases import clone_database
 
 LONDON = ZoneInfo("Europe/London")
 ANCHORS = [datetime(2026, 12, 1, 0, 30, tzinfo=LONDON),   # just into a month
@@ -38,9 +39,7 @@ ANCHORS = [datetime(2026, 12, 1, 0, 30, tzinfo=LONDON),   # just into a month
 def second_db(pg_admin_url: str, template_db: str) -> Iterator[str]:
     """Another fresh, migrated database."""
     name = f"telehub_t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-            sql.Identifier(name), sql.Identifier(template_db)))
+    clone_database(pg_admin_url, name, template_db)
     yield make_conninfo(pg_admin_url, dbname=name)
     with psycopg.connect(pg_admin_url, autocommit=True) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(

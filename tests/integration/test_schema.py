@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from telehub.db.migrate import load_migrations, migrate
+from telehub.db.migrate import load_migrations, migrate, preloaded_libraries
 from telehub.db.pool import connect
 
 TABLES = {"teams", "staff", "api_tokens", "patients", "devices", "readings", "thresholds",
@@ -29,9 +29,16 @@ def test_timescaledb_step_skipped_without_the_extension(empty_db_url: str) -> No
         migrate(conn)
         available = conn.execute("SELECT 1 FROM pg_available_extensions "
                                  "WHERE name='timescaledb'").fetchone()
-        row = conn.execute("SELECT skipped FROM schema_migrations "
-                           "WHERE name='timescaledb'").fetchone()
-    assert row is not None and row["skipped"] is (available is None)
+        usable = available is not None and "timescaledb" in preloaded_libraries(conn)
+        rows = conn.execute("SELECT name, skipped FROM schema_migrations ORDER BY version"
+                            ).fetchall()
+        installed = conn.execute("SELECT 1 FROM pg_extension WHERE extname='timescaledb'"
+                                 ).fetchone()
+    needing = {m.name for m in load_migrations() if m.required_extension == "timescaledb"}
+    assert {"timescaledb"} <= needing
+    assert {r["name"]: r["skipped"] for r in rows if r["name"] in needing} == {
+        name: not usable for name in needing}
+    assert (installed is not None) is usable
 
 
 def _patient(conn: psycopg.Connection, nhs: str = "9990000026") -> int:
