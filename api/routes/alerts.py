@@ -28,6 +28,7 @@ from api.schemas.alerts import (
 )
 from api.schemas.common import Page, Problem, SpanTime
 from api.schemas.patients import PatientContextOut
+from telehub.care.team import set_team_setting, team_setting
 from telehub.domain.codes import AlertStatus, Role, Severity
 
 router = APIRouter(tags=["alerts"], responses={401: {"model": Problem},
@@ -193,11 +194,8 @@ def stop_watch(alert_id: int, staff: Clinician, conn: Conn, request: Request) ->
 def reminders(team_id: int, staff: Clinician, conn: Conn) -> RemindersOut:
     """Minutes between reminders to the team's red topic (30 by default; null: off)."""
     check_team(conn, staff, team_id)
-    row = conn.execute("SELECT red_reminder_minutes AS m FROM teams WHERE id = %s",
-                       (team_id,)).fetchone()
-    if row is None:
-        raise not_found("team")
-    return RemindersOut(team_id=team_id, red_reminder_minutes=row["m"])
+    return RemindersOut(team_id=team_id, red_reminder_minutes=team_setting(
+        conn, team_id, "red_reminder_minutes"))
 
 
 @router.put("/teams/{team_id}/reminders", response_model=RemindersOut,
@@ -208,12 +206,8 @@ def set_reminders(team_id: int, body: RemindersIn, staff: TeamLead, conn: Conn,
     """Admins, and the matron of the team, set 5–240 minutes, or null for no reminders."""
     if not team_visible(staff, team_id):
         raise not_found("team")
-    row = conn.execute("UPDATE teams SET red_reminder_minutes = %s WHERE id = %s "
-                       "RETURNING red_reminder_minutes AS m",
-                       (body.red_reminder_minutes, team_id)).fetchone()
-    if row is None:
-        raise not_found("team")
+    minutes = set_team_setting(conn, team_id, "red_reminder_minutes", body.red_reminder_minutes)
     audit(conn, staff, "update", "team-reminders", None, client_addr(request),
           {"team_id": team_id, "red_reminder_minutes": body.red_reminder_minutes})
     conn.commit()
-    return RemindersOut(team_id=team_id, red_reminder_minutes=row["m"])
+    return RemindersOut(team_id=team_id, red_reminder_minutes=minutes)

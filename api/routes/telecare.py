@@ -11,6 +11,7 @@ from api.deps import CLINICAL, Conn, Staff, client_addr, require
 from api.errors import not_found
 from api.schemas.common import Problem
 from api.schemas.responder import TelecareSettingsIn, TelecareSettingsOut
+from telehub.care.team import set_team_setting, team_setting
 from telehub.domain.codes import Role
 
 router = APIRouter(tags=["responder"], responses={401: {"model": Problem},
@@ -25,11 +26,8 @@ TeamLead = Annotated[Staff, Depends(require(Role.ADMIN, Role.MATRON))]
 def telecare_settings(team_id: int, staff: Actor, conn: Conn) -> TelecareSettingsOut:
     """Minutes an unacknowledged telecare alert waits before it escalates (2 by default)."""
     check_team(conn, staff, team_id)
-    row = conn.execute("SELECT telecare_escalation_minutes AS m FROM teams WHERE id = %s",
-                       (team_id,)).fetchone()
-    if row is None:
-        raise not_found("team")
-    return TelecareSettingsOut(team_id=team_id, escalation_minutes=row["m"])
+    return TelecareSettingsOut(team_id=team_id, escalation_minutes=team_setting(
+        conn, team_id, "telecare_escalation_minutes"))
 
 
 @router.put("/teams/{team_id}/telecare", response_model=TelecareSettingsOut,
@@ -40,13 +38,11 @@ def set_telecare_settings(team_id: int, body: TelecareSettingsIn, staff: TeamLea
     """Admins, and the matron of the team, set the window (1–60 minutes)."""
     if not team_visible(staff, team_id):
         raise not_found("team")
-    row = conn.execute("UPDATE teams SET telecare_escalation_minutes = %s WHERE id = %s "
-                       "RETURNING telecare_escalation_minutes AS m",
-                       (body.escalation_minutes, team_id)).fetchone()
-    if row is None:
-        raise not_found("team")
+    minutes = set_team_setting(conn, team_id, "telecare_escalation_minutes",
+                               body.escalation_minutes)
     audit(conn, staff, "update", "team-telecare", None, client_addr(request),
           {"team_id": team_id, "escalation_minutes": body.escalation_minutes})
     conn.commit()
-    return TelecareSettingsOut(team_id=team_id, escalation_minutes=row["m"])
+    return TelecareSettingsOut(team_id=team_id, escalation_minutes=minutes)
+
 

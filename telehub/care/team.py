@@ -7,7 +7,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg import sql
+from psycopg.rows import dict_row, tuple_row
+
+from telehub.errors import NotFoundError
 
 UPSERT_CARE_TEAM_SQL = """
 INSERT INTO patient_care (patient_id, gp_name, gp_practice, gp_phone, coordinator_id,
@@ -91,3 +94,38 @@ def remove_contact(conn: psycopg.Connection[Any], patient_id: int,
 def cover_team(conn: psycopg.Connection[Any], staff_id: int, team_id: int) -> None:
     """Let a responder cover a team's alerts."""
     conn.execute(COVER_SQL, (staff_id, team_id))
+
+
+# The per-team alerting settings a team lead may change (columns of `teams`).
+TEAM_SETTINGS = frozenset({"telecare_escalation_minutes", "red_reminder_minutes"})
+
+
+class NoSuchTeamError(NotFoundError):
+    """The team id names no team (the API answers 404)."""
+
+
+def team_setting(conn: psycopg.Connection[Any], team_id: int, column: str) -> Any:
+    """A team's alerting setting (one of `TEAM_SETTINGS`)."""
+    query = sql.SQL("SELECT {} FROM teams WHERE id = %s").format(_column(column))
+    return _value(conn.cursor(row_factory=tuple_row).execute(query, (team_id,)).fetchone())
+
+
+def set_team_setting(conn: psycopg.Connection[Any], team_id: int, column: str,
+                     value: Any) -> Any:
+    """Change a team's alerting setting; the value stored (the schema's CHECKs apply)."""
+    query = sql.SQL("UPDATE teams SET {col} = %s WHERE id = %s RETURNING {col}").format(
+        col=_column(column))
+    return _value(conn.cursor(row_factory=tuple_row).execute(
+        query, (value, team_id)).fetchone())
+
+
+def _column(column: str) -> sql.Identifier:
+    if column not in TEAM_SETTINGS:
+        raise ValueError(f"{column!r} is not a team setting")
+    return sql.Identifier(column)
+
+
+def _value(row: tuple[Any, ...] | None) -> Any:
+    if row is None:
+        raise NoSuchTeamError("No such team.")
+    return row[0]
