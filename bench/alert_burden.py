@@ -293,10 +293,12 @@ def _run_variants(admin_url: str, sizes: BurdenSizes, database: str, end: dateti
 
     for variant in sizes.variants:
         if variant == "book":
-            _run_book(admin_url, database, report)
+            from bench.book_burden import report_book
+            report_book(admin_url, database, report)
             continue
         if variant == "suggestions":
-            _run_suggestions(admin_url, database, report, sizes.seed)
+            from bench.suggestion_burden import report_suggestions
+            report_suggestions(admin_url, database, report)   # the demo's own seed
             continue
         url = recreate_database(admin_url, database)
         if variant == "hub":
@@ -320,55 +322,6 @@ def _run_variants(admin_url: str, sizes: BurdenSizes, database: str, end: dateti
             "readings": burden.readings, "alerts": len(burden.alerts),
             "seconds": round(burden.seconds, 1), "by_severity": dict(burden.by_severity()),
             "late": sum(1 for a in burden.alerts if a["late"])}
-
-
-def _run_book(admin_url: str, database: str, report: Report) -> None:
-    """The scenario book at each anchor, on a fresh database each: raised against expected
-    by severity, and every scenario that raised noise or missed an alert."""
-    from alerts.scenario_book import load_book
-    from bench.book_burden import ANCHORS, run_book
-
-    scenarios = load_book()
-    expected = raised = 0
-    seconds = 0.0
-    for anchor in ANCHORS:
-        url = recreate_database(admin_url, database)
-        with connect(url) as conn:
-            result = run_book(conn, scenarios, anchor)
-        seconds += result.seconds
-        for sev in ("red", "amber", "info"):
-            report.add(group="book", name=f"{anchor:%Y-%m-%d %H:%M} {sev}",
-                       book=f"{result.raised[sev]} / {result.expected[sev]}")
-        expected += sum(result.expected.values())
-        raised += sum(result.raised.values())
-        report.notes.extend(f"book at {anchor:%Y-%m-%d %H:%M}: {sid}: {'; '.join(problems)}"
-                            for sid, problems in result.problems.items())
-    report.params["book"] = {"scenarios": len(scenarios), "anchors": len(ANCHORS),
-                             "expected": expected, "raised": raised,
-                             "seconds": round(seconds, 1)}
-    report.ratios["book: alerts raised / expected"] = ratio(raised, expected)
-
-
-def _run_suggestions(admin_url: str, database: str, report: Report, seed: int) -> None:
-    """The demo trust's alert history as recorded and with its accepted threshold
-    suggestions (bench/suggestion_burden.py): alerts per 100 patient-days and the share that
-    led to action."""
-    from bench.suggestion_burden import run_on
-    from telehub.demo.caseload import DEMO_SEED
-
-    del seed   # the demo's own seed: the suggestions are the demo's
-    lines = run_on(recreate_database(admin_url, database), DEMO_SEED)
-    for b in lines:
-        share = "-" if b.action_share is None else f"{b.action_share:.1%}"
-        report.add(group="suggestions", name=b.name,
-                   suggestions=f"{b.per_100_patient_days:.2f} per 100 patient-days; "
-                               f"{b.alerts} alerts; {share} led to action")
-    report.params["suggestions"] = {
-        b.name: {"alerts": b.alerts, "patient_days": round(b.patient_days, 1),
-                 "per_100_patient_days": b.per_100_patient_days, "action": b.action,
-                 "noise": b.noise, "action_share": b.action_share} for b in lines}
-    report.ratios["suggestions: accepted / as recorded (alerts)"] = ratio(
-        lines[1].alerts, lines[0].alerts)
 
 
 def tabulate(report: Report, results: dict[str, Burden]) -> None:

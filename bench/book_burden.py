@@ -23,6 +23,8 @@ from psycopg.rows import dict_row
 from alerts import engine
 from alerts import scenario_book as book
 from alerts.lifecycle import Actor, resolve
+from bench.databases import connect, recreate_database
+from bench.report import Report, ratio
 from ingest.batch_store import store_batch
 from ingest.work_queue import Received
 from telehub.care import registration as registry
@@ -145,3 +147,27 @@ def _close(conn: psycopg.Connection[Any], pid: int) -> None:
         "SELECT id FROM alerts WHERE patient_id = %s AND status <> 'resolved'", (pid,))
     for row in open_alerts.fetchall():
         resolve(conn, row["id"], Actor(None, "matron.bench"), "advice-given")
+
+
+def report_book(admin_url: str, database: str, report: Report) -> None:
+    """The scenario book at each anchor, on a fresh database each: raised against expected
+    by severity, and every scenario that raised noise or missed an alert."""
+    scenarios = book.load_book()
+    expected = raised = 0
+    seconds = 0.0
+    for anchor in ANCHORS:
+        url = recreate_database(admin_url, database)
+        with connect(url) as conn:
+            result = run_book(conn, scenarios, anchor)
+        seconds += result.seconds
+        for sev in ("red", "amber", "info"):
+            report.add(group="book", name=f"{anchor:%Y-%m-%d %H:%M} {sev}",
+                       book=f"{result.raised[sev]} / {result.expected[sev]}")
+        expected += sum(result.expected.values())
+        raised += sum(result.raised.values())
+        report.notes.extend(f"book at {anchor:%Y-%m-%d %H:%M}: {sid}: {'; '.join(problems)}"
+                            for sid, problems in result.problems.items())
+    report.params["book"] = {"scenarios": len(scenarios), "anchors": len(ANCHORS),
+                             "expected": expected, "raised": raised,
+                             "seconds": round(seconds, 1)}
+    report.ratios["book: alerts raised / expected"] = ratio(raised, expected)

@@ -19,6 +19,9 @@ from psycopg.rows import dict_row
 
 from alerts.demo_history import write_alert_history
 from api.queries.rule_performance import noisy_rules
+from bench.databases import recreate_database
+from bench.report import Report, ratio
+from telehub.demo.caseload import DEMO_SEED
 from telehub.demo.seed import seed_demo
 from telehub.domain import clock
 from telehub.domain.codes import ACTION_OUTCOMES, NOISE_OUTCOMES
@@ -113,3 +116,21 @@ def run_on(url: str, seed: int) -> list[Burden]:
 
     with connect(url) as conn:
         return suggestion_burden(conn, seed, clock.today(), clock.now())
+
+
+def report_suggestions(admin_url: str, database: str, report: Report) -> None:
+    """The demo trust's alert history as recorded and with its accepted threshold
+    suggestions (bench/suggestion_burden.py): alerts per 100 patient-days and the share that
+    led to action."""
+    lines = run_on(recreate_database(admin_url, database), DEMO_SEED)
+    for b in lines:
+        share = "-" if b.action_share is None else f"{b.action_share:.1%}"
+        report.add(group="suggestions", name=b.name,
+                   suggestions=f"{b.per_100_patient_days:.2f} per 100 patient-days; "
+                               f"{b.alerts} alerts; {share} led to action")
+    report.params["suggestions"] = {
+        b.name: {"alerts": b.alerts, "patient_days": round(b.patient_days, 1),
+                 "per_100_patient_days": b.per_100_patient_days, "action": b.action,
+                 "noise": b.noise, "action_share": b.action_share} for b in lines}
+    report.ratios["suggestions: accepted / as recorded (alerts)"] = ratio(
+        lines[1].alerts, lines[0].alerts)

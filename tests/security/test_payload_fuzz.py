@@ -177,7 +177,9 @@ def refuse_or_accept(payload: bytes, crashes: Crashes | None = None) -> tuple[in
 
 
 def _refuse_or_accept(payload: bytes) -> tuple[int, int]:
-    started = time.perf_counter()
+    # This thread's CPU time, not the wall clock: a busy machine delays the thread without
+    # making the decoder any dearer, and a decoder gone quadratic still shows.
+    started = time.thread_time()
     try:
         decoded = decode_payload(payload, max_bytes=LIMITS.max_payload_bytes,
                                  max_batch=LIMITS.max_batch_readings)
@@ -196,7 +198,7 @@ def _refuse_or_accept(payload: bytes) -> tuple[int, int]:
         except ValidationError as err:
             assert REASON_CODE.fullmatch(err.code) and err.message, err
             refused += 1
-    assert time.perf_counter() - started < CHEAP_S, "decoding took too long"
+    assert time.thread_time() - started < CHEAP_S, "decoding took too long"
     return accepted, refused
 
 
