@@ -73,7 +73,7 @@ class Notifier:
                  client_id: str | None = None) -> None:
         self._settings = settings
         self._pool = pool
-        self._id = client_id or f"telehub-notifier-{uuid.uuid4().hex[:10]}"
+        self._id = client_id or f"telehub-notifier-{uuid.uuid4().hex[:12]}"
         self._mqtt = MqttConnection(settings.require_mqtt(), self._id, name="alert notifier")
         self._mqtt_sender = MqttSender(self._mqtt, settings.topic_root)
         secret = settings.alerts.webhook_secret

@@ -52,7 +52,7 @@ def simulate_through_hub(url: str, sizes: BurdenSizes, log_dir: Path, *,
         # The hub's own scheduler would run at wall-clock time (and, at start-up, find 30 days
         # of missing readings): this pool's one connection holds its lock for the whole run.
         pool = _scheduler_lock_pool(url)
-        prefix = f"bench/{uuid.uuid4().hex[:10]}/telehub/v1"
+        prefix = f"bench/{uuid.uuid4().hex[:12]}/telehub/v1"
         with own_broker() as endpoint:
             watcher = HubWatcher(endpoint, prefix)
             watcher.start()

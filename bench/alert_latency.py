@@ -165,7 +165,7 @@ def run(admin_url: str, sizes: AlertSizes, *,
             conn.commit()
         background = [p.oximeter for p in population[:sizes.background_devices]]
         sampled = population[sizes.background_devices:]
-        prefix = f"bench/{uuid.uuid4().hex[:10]}/telehub/v1"
+        prefix = f"bench/{uuid.uuid4().hex[:12]}/telehub/v1"
         with own_broker() as endpoint, \
                 tempfile.TemporaryDirectory(prefix="telehub-bench-") as tmp:
             _measure(report, endpoint, url, prefix, sizes, background, sampled, Path(tmp),

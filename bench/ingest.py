@@ -186,7 +186,7 @@ def _ratios(report: Report) -> None:
 
 
 def _prefix() -> str:
-    return f"bench/{uuid.uuid4().hex[:10]}/telehub/v1"
+    return f"bench/{uuid.uuid4().hex[:12]}/telehub/v1"
 
 
 def _devices(sizes: IngestSizes) -> list[str]:

@@ -53,7 +53,7 @@ def pg_admin_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def template_db(pg_admin_url: str) -> Iterator[str]:
     """A migrated template database; each test's database is a copy of it."""
-    name = f"telehub_tpl_{uuid.uuid4().hex[:10]}"
+    name = f"telehub_tpl_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(pg_admin_url, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     with connect(_with_database(pg_admin_url, name)) as conn:
@@ -133,7 +133,7 @@ def settings(db_url: str, mqtt_url: str, topic_root: str, tmp_path: Path) -> Ite
     """Settings for this test's database, broker and topic root."""
     s = Settings(
         database_url=db_url, mqtt_url=mqtt_url, topic_root=topic_root, data_dir=tmp_path,
-        ingest=IngestSettings(client_id=f"hub-{uuid.uuid4().hex[:10]}", metrics_port=0),
+        ingest=IngestSettings(client_id=f"hub-{uuid.uuid4().hex[:12]}", metrics_port=0),
     )
     get_settings.cache_clear()
     yield s

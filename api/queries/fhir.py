@@ -14,13 +14,14 @@ from alerts.catalogue import Catalogue, load_catalogue
 from alerts.rules import Point, band_hit
 from alerts.thresholds import Subject, load_subjects
 from api.deps import DbConn
-from api.render.fhir_ids import ObservationKey, observation_id
+from api.render.fhir_ids import KEY_HASH_LENGTH, ObservationKey, observation_id
 from api.render.fhir_interpretation import Fired
 from api.render.fhir_search import Cursor
 from telehub.domain.codes import severity_rank
 
-# The first 10 hex digits of sha256(reading_key), as api.render.fhir_ids computes them.
-KEY_HASH_SQL = "left(encode(sha256(convert_to(r.reading_key, 'UTF8')), 'hex'), 10)"
+# The first KEY_HASH_LENGTH hex digits of sha256(reading_key), as api.render.fhir_ids has them.
+KEY_HASH_SQL = ("left(encode(sha256(convert_to(r.reading_key, 'UTF8')), 'hex'), "
+                f"{KEY_HASH_LENGTH})")
 OBSERVATION_COLUMNS = """
 r.time, r.patient_id, r.device_id AS device_pk, d.device_id, d.kind::text AS device_kind,
 r.metric::text AS metric, r.value, r.raw_value, r.raw_unit::text AS raw_unit, r.flags,

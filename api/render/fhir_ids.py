@@ -2,10 +2,11 @@
 
 A reading is identified by (device, metric, reading_key, time), the readings table's unique
 key. Its Observation id is `{device_pk}.{metric}.{epoch microseconds of time}.{key hash}`, the
-key hash being the first 10 hex digits of sha256(reading_key): the id stays within FHIR's
+key hash being the first 12 hex digits of sha256(reading_key): the id stays within FHIR's
 charset ([A-Za-z0-9.-], at most 64 characters) whatever the device sent as its reading id,
 and `GET /fhir/Observation/{id}` finds the row through the readings index on
-(device, metric, …, time), the hash telling apart two keys at the same instant.
+(device, metric, …, time), the hash telling apart two keys at the same instant. Twelve, not
+ten: ten digits standing alone read as an NHS number to anyone scanning a log.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from telehub.domain.units import Metric
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-KEY_HASH_LENGTH = 10
+KEY_HASH_LENGTH = 12
 # device pk (bigint), metric, epoch microseconds (a year 1970..9999 instant), key hash; no
 # leading zeros, so each reading has exactly one id.
 _OBSERVATION_ID = re.compile(
-    r"([1-9][0-9]{0,18})\.([a-z0-9]{1,16})\.(0|[1-9][0-9]{0,17})\.([0-9a-f]{10})")
+    r"([1-9][0-9]{0,18})\.([a-z0-9]{1,16})\.(0|[1-9][0-9]{0,17})\.([0-9a-f]{12})")
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class ObservationKey:
 
 
 def key_hash(reading_key: str) -> str:
-    """The first 10 hex digits of sha256(reading_key)."""
+    """The first `KEY_HASH_LENGTH` hex digits of sha256(reading_key)."""
     return hashlib.sha256(reading_key.encode()).hexdigest()[:KEY_HASH_LENGTH]
 
 

@@ -182,7 +182,7 @@ def scratch_db_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
     from psycopg import sql
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-    name = f"telehub_alerts_{uuid.uuid4().hex[:10]}"
+    name = f"telehub_alerts_{uuid.uuid4().hex[:12]}"
     clone_database(pg_admin_url, name, template_db)
     yield make_conninfo(**{**conninfo_to_dict(pg_admin_url), "dbname": name})
     with psycopg.connect(pg_admin_url, autocommit=True) as admin:

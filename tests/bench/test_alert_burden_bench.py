@@ -62,7 +62,7 @@ def test_alert_burden_bench_runs_a_caseload_through_the_hub_and_the_engine(
         pg_admin_url: str, tmp_path: Path) -> None:
     if command_available("hub") is not None:
         pytest.skip("the hub is not installed")
-    name = f"telehub_bench_t_{uuid.uuid4().hex[:10]}"
+    name = f"telehub_bench_t_{uuid.uuid4().hex[:12]}"
     sizes = alert_burden.BurdenSizes(patients=12, days=3, stall_s=20)
     try:
         report = alert_burden.run(pg_admin_url, sizes, database=name)

@@ -22,7 +22,7 @@ def test_alert_latency_bench_reports_alert_and_relay_latency_idle_and_under_load
         pg_admin_url: str, tmp_path: Path) -> None:
     if command_available("hub") is not None:
         pytest.skip("the hub is not installed")
-    name = f"telehub_bench_t_{uuid.uuid4().hex[:10]}"
+    name = f"telehub_bench_t_{uuid.uuid4().hex[:12]}"
     sizes = alert_latency.AlertSizes(samples=3, background_rate=300, background_devices=20,
                                      timeout_s=8, warmup_s=1)
     try:

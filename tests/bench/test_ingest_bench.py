@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(mosquitto_binary() is None,
 
 def test_ingest_bench_counts_every_reading_once_in_every_variant(
         pg_admin_url: str, tmp_path: Path) -> None:
-    name = f"telehub_bench_t_{uuid.uuid4().hex[:10]}"
+    name = f"telehub_bench_t_{uuid.uuid4().hex[:12]}"
     sizes = ingest.IngestSizes(devices=20, per_device=10, hubs=(1, 2), stall_s=10)
     try:
         report = ingest.run(pg_admin_url, sizes, database=name)
@@ -48,7 +48,7 @@ def test_ingest_bench_counts_every_reading_once_in_every_variant(
 @pytest.mark.skipif(command_available("hub") is not None, reason="needs the hub installed")
 def test_broker_saves_runs_the_hub_live_and_after_a_backlog_on_each_saving_broker(
         pg_admin_url: str, tmp_path: Path) -> None:
-    name = f"telehub_bench_t_{uuid.uuid4().hex[:10]}"
+    name = f"telehub_bench_t_{uuid.uuid4().hex[:12]}"
     sizes = ingest.IngestSizes(devices=20, per_device=10, hubs=(), stall_s=10,
                                broker_saves=("100",))
     try:

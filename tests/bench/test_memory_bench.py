@@ -26,7 +26,7 @@ def test_memory_bench_reports_start_and_peak_rss_of_each_process(
         pg_admin_url: str, tmp_path: Path) -> None:
     if command_available("hub") is not None:
         pytest.skip("the hub is not installed")
-    name = f"telehub_bench_t_{uuid.uuid4().hex[:10]}"
+    name = f"telehub_bench_t_{uuid.uuid4().hex[:12]}"
     try:
         report = memory.run(pg_admin_url, IngestSizes(devices=20, per_device=10, hubs=(1,)),
                             database=name)

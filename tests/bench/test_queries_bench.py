@@ -15,7 +15,7 @@ from bench.databases import drop_database, with_database
 
 def test_queries_bench_generates_history_and_reports_each_query_with_its_baseline(
         pg_admin_url: str, tmp_path: Path) -> None:
-    name = f"telehub_bench_t_{uuid.uuid4().hex[:10]}"
+    name = f"telehub_bench_t_{uuid.uuid4().hex[:12]}"
     sizes = queries.QuerySizes(patients=24, days=12, team_size=10, reps=3)
     try:
         report = queries.run(pg_admin_url, sizes, database=name)

@@ -14,9 +14,9 @@ from telehub.db.timescale import has_timescaledb
 
 def test_compare_reports_each_query_on_both_servers_and_checks_their_answers(
         pg_admin_url: str) -> None:
-    name = f"telehub_bench_c_{uuid.uuid4().hex[:10]}"
+    name = f"telehub_bench_c_{uuid.uuid4().hex[:12]}"
     sizes = queries.QuerySizes(patients=24, days=12, team_size=10, reps=3)
-    other = f"telehub_bench_c_{uuid.uuid4().hex[:10]}"
+    other = f"telehub_bench_c_{uuid.uuid4().hex[:12]}"
     try:
         report = run_compare(pg_admin_url, pg_admin_url, sizes, database=name)
         copy = ensure_history(pg_admin_url, other, patients=sizes.patients, days=sizes.days,

@@ -23,7 +23,7 @@ def hub(settings: Settings, caseload: Caseload, tmp_path: Path) -> Iterator[Hub]
     port = free_port()
     env = dict(os.environ, TELEHUB_DATABASE_URL=str(settings.database_url),
                TELEHUB_MQTT_URL=str(settings.mqtt_url), TELEHUB_TOPIC_ROOT=settings.topic_root,
-               TELEHUB_INGEST__CLIENT_ID=f"hub-{uuid.uuid4().hex[:10]}",
+               TELEHUB_INGEST__CLIENT_ID=f"hub-{uuid.uuid4().hex[:12]}",
                TELEHUB_INGEST__METRICS_PORT=str(port), TELEHUB_INGEST__SHARED="false")
     process = Hub(env, tmp_path / "hub.log", port).start()
     url = f"http://127.0.0.1:{port}/metrics"

@@ -319,7 +319,7 @@ def test_fuzzed_batches_through_the_writer_store_the_good_and_give_every_refusal
               suppress_health_check=list(HealthCheck))
     @given(st.lists(st.tuples(st.integers(0, 7), cases), min_size=1, max_size=3), st.booleans())
     def check(fuzzed: list[tuple[int, list[bytes]]], with_status: bool) -> None:
-        run = uuid.uuid4().hex[:10]
+        run = uuid.uuid4().hex[:12]
         good_ids = [f"good-{run}-{i}" for i in range(2)]
         impostor_id = f"impostor-{run}"
         own = readings_topic("ox-fz", prefix)
