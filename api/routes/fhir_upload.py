@@ -49,12 +49,12 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import DbConn, State
 from api.device_auth import DeviceCredentials, SignedInDevice, check_may_send, signed_in_device
-from api.errors import ApiError
+from api.errors import FHIR_JSON, ApiError, outcome_response
 from api.fhir_transaction import Context, Entry, check_entries, device_names
 from api.publisher import PublishError
 from api.queries.fhir_upload import readings_with_keys, registered_names
 from api.render import fhir
-from api.render.operation_outcome import Issue, issue_type, operation_outcome
+from api.render.operation_outcome import operation_outcome
 from api.schemas.fhir_upload import BundleEntry, EntryRequest, TransactionBundle
 from api.state import ApiState
 from telehub.domain import clock
@@ -64,7 +64,6 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/fhir", tags=["fhir upload"])
 
-FHIR_JSON = "application/fhir+json"
 # How long an upload waits for the hub to store its readings: a running hub commits within
 # a batch wait (50 ms) and one transaction, well under a second even at the morning peak;
 # 3 s leaves room for a busy hub yet answers a gateway (whose timeouts are tens of seconds)
@@ -298,7 +297,5 @@ def _response_entry(entry: Entry) -> dict[str, Any]:
 
 
 def _error(err: ApiError) -> JSONResponse:
-    """A whole-request refusal as an OperationOutcome."""
-    issue = Issue(err.detail, code=issue_type(err.status), reason=err.code)
-    return JSONResponse(operation_outcome(issue), status_code=err.status, headers=err.headers,
-                        media_type=FHIR_JSON)
+    """A whole-request refusal as an OperationOutcome, as every /fhir error is told."""
+    return outcome_response(err.status, err.detail, code=err.code, headers=err.headers)
