@@ -178,8 +178,25 @@ def refuse_or_accept(payload: bytes, crashes: Crashes | None = None) -> tuple[in
 
 def _refuse_or_accept(payload: bytes) -> tuple[int, int]:
     # This thread's CPU time, not the wall clock: a busy machine delays the thread without
-    # making the decoder any dearer, and a decoder gone quadratic still shows.
-    started = time.thread_time()
+    # making the decoder any dearer. A slow first try is timed twice more with the garbage
+    # collector held, and the cheapest try counts: a collection of hypothesis's heap, or a
+    # preempted core, lands in one try, while a decoder gone quadratic is slow in all three.
+    spent = float("inf")
+    for attempt in range(3):
+        if attempt:
+            gc.disable()
+        try:
+            started = time.thread_time()
+            result = _check(payload)
+            spent = min(spent, time.thread_time() - started)
+        finally:
+            gc.enable()
+        if spent < CHEAP_S:
+            return result
+    raise AssertionError(f"decoding took too long ({spent:.3f} s of CPU in the cheapest of 3)")
+
+
+def _check(payload: bytes) -> tuple[int, int]:
     try:
         decoded = decode_payload(payload, max_bytes=LIMITS.max_payload_bytes,
                                  max_batch=LIMITS.max_batch_readings)
@@ -198,7 +215,6 @@ def _refuse_or_accept(payload: bytes) -> tuple[int, int]:
         except ValidationError as err:
             assert REASON_CODE.fullmatch(err.code) and err.message, err
             refused += 1
-    assert time.thread_time() - started < CHEAP_S, "decoding took too long"
     return accepted, refused
 
 
