@@ -34,7 +34,7 @@ from telehub.config import get_settings
 from telehub.demo.embedded import free_port, mosquitto_binary, stop_process
 from telehub.errors import ConfigError
 from telehub.passwords import hash_password
-from tests.security.test_broker_acl import Client
+from tests.security.mqtt_probe import Client
 
 needs_mosquitto_passwd = pytest.mark.skipif(shutil.which("mosquitto_passwd") is None,
                                             reason="needs mosquitto_passwd")
