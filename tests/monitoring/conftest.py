@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from telehub.config import Settings
+from telehub.demo.embedded import free_port
 from tests.ingest.conftest import Caseload, wait_for
 from tests.ingest.conftest import caseload as caseload  # the fixture
 from tests.monitoring.scraping import scrape, value
-from tests.reliability.conftest import Hub, free_port
+from tests.reliability.harness import Hub
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from ingest.gauges import HubGauges
 from ingest.work_queue import WorkQueue
 from telehub.config import Settings
 from telehub.db.pool import open_pool
+from telehub.demo.embedded import free_port
 from tests.dashboard.conftest import serving_api
 from tests.ingest.conftest import Caseload, Publisher, reading, wait_for
 from tests.monitoring.promql import (
@@ -27,7 +28,7 @@ from tests.monitoring.promql import (
     rule_expressions,
 )
 from tests.monitoring.scraping import TEAM, scrape, value
-from tests.reliability.conftest import Hub, free_port
+from tests.reliability.harness import Hub
 
 
 def test_every_metric_the_rules_and_dashboard_query_is_exported_with_real_values(

@@ -16,11 +16,12 @@ import pytest
 import yaml
 
 from telehub.config import Settings
+from telehub.demo.embedded import free_port
 from tests.dashboard.conftest import serving_api
 from tests.ingest.conftest import Caseload
 from tests.monitoring.promql import PROMETHEUS, RULES
 from tests.monitoring.scraping import TEAM
-from tests.reliability.conftest import Hub, free_port
+from tests.reliability.harness import Hub
 
 PROMETHEUS_BIN = shutil.which("prometheus") or (
     "/usr/bin/prometheus" if Path("/usr/bin/prometheus").is_file() else None)

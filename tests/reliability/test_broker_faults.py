@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from telehub.broker.config import AUTOSAVE_CHANGES
-from tests.reliability.conftest import (
+from tests.reliability.harness import (
     Device,
     Fleet,
     Hub,

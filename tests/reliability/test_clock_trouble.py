@@ -13,7 +13,7 @@ import pytest
 from psycopg.rows import tuple_row
 
 from telehub.mqtt.topics import readings_topic
-from tests.reliability.conftest import (
+from tests.reliability.harness import (
     Device,
     Hub,
     ShippedBroker,

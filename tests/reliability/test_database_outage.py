@@ -15,7 +15,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from telehub.demo.embedded import free_port
-from tests.reliability.conftest import (
+from tests.reliability.harness import (
     Device,
     Hub,
     ShippedBroker,

@@ -36,7 +36,7 @@ from telehub.config import Settings
 from telehub.demo.embedded import PostgresCluster, clone_standby, init_primary
 from telehub.mqtt.topics import readings_topic
 from tests.api.conftest import ServerThread
-from tests.reliability.conftest import (
+from tests.reliability.harness import (
     ROOT,
     Device,
     Fleet,

@@ -17,7 +17,7 @@ from psycopg.rows import tuple_row
 
 from alerts.deliveries import UNDELIVERED_SQL
 from telehub.mqtt.topics import readings_topic
-from tests.reliability.conftest import (
+from tests.reliability.harness import (
     Device,
     Hub,
     Responder,

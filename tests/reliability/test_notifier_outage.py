@@ -28,7 +28,7 @@ from telehub.db.pool import open_pool
 from telehub.demo.embedded import free_port, mosquitto_binary, start_mosquitto, stop_process
 from telehub.domain.units import Metric
 from tests.alerts.conftest import NOW, Clinic
-from tests.reliability.conftest import count, wait_for
+from tests.reliability.harness import count, wait_for
 from tests.webhooks import WebhookReceiver
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from tests.reliability.conftest import (
+from tests.reliability.harness import (
     Device,
     Fleet,
     Hub,

@@ -19,11 +19,11 @@ import psycopg
 import pytest
 
 from telehub.config import Settings
+from telehub.demo.embedded import free_port
 from tests.dashboard.conftest import PASSWORD, Seeded, serving_api
 from tests.dashboard.conftest import seeded as seeded  # the fixture
 from tests.dashboard.test_browser import CHROMEDRIVER, CHROMIUM, _healthy
 from tests.dashboard.webdriver import Browser, headless_chromium
-from tests.reliability.conftest import free_port
 from tests.security.nginx_site import (
     API,
     DASHBOARD,
