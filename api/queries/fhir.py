@@ -4,6 +4,7 @@ pages), the rules that fired on them, devices, and alerts as Flags with their ev
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -179,7 +180,9 @@ def fired_on(conn: DbConn, rows: list[dict[str, Any]]) -> dict[str, list[Fired]]
         for r in readings:
             fired: list[Fired] = []
             for alert in (a for a in alerts if a["metric"] == r["metric"]):
-                recorded = [Fired(snap[2], snap[3]) for snap in _snapshots(alert["values"])
+                recorded = [Fired(snap[2], snap[3], _limits(catalogue, subject, alert["values"],
+                                                            snap[2]))
+                            for snap in _snapshots(alert["values"])
                             if snap[0] == r["time"] and abs(snap[1] - float(r["value"])) < 1e-6]
                 fired.extend(recorded)
                 if not recorded and subject is not None and alert["first_breach_at"] <= (
@@ -203,6 +206,17 @@ def _snapshots(values: Any) -> list[tuple[datetime, float, str, str]]:
     return out
 
 
+def _limits(catalogue: Catalogue, subject: Subject | None, values: Any,
+            rule_id: str) -> Mapping[str, Any] | None:
+    """The limits `rule_id` fired at: the alert's recorded threshold when it is that rule's
+    (the patient's parameters when the alert was raised), else the patient's current ones."""
+    if isinstance(values, dict) and values.get("rule") == rule_id and isinstance(
+            values.get("threshold"), dict):
+        return dict(values["threshold"])
+    rule = catalogue.get(rule_id)
+    return subject.params(rule) if subject is not None and rule is not None else None
+
+
 def _worst_band(catalogue: Catalogue, subject: Subject, episode: str,
                 row: dict[str, Any]) -> Fired | None:
     point = Point(time=row["time"], value=float(row["value"]), raw_value=row["raw_value"],
@@ -217,7 +231,7 @@ def _worst_band(catalogue: Catalogue, subject: Subject, episode: str,
     if not hits:
         return None
     worst = max(hits, key=lambda rule: severity_rank(rule.severity))
-    return Fired(worst.id, worst.severity)
+    return Fired(worst.id, worst.severity, subject.params(worst))
 
 
 def devices_by_id(conn: DbConn, ids: list[int]) -> list[dict[str, Any]]:

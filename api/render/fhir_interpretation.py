@@ -16,7 +16,7 @@ are not a reference range, so "normal" is not claimed for it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from alerts.catalogue import Catalogue, Rule
@@ -37,10 +37,13 @@ _ORDER = ("AA", "LL", "HH", "A", "L", "H")
 
 @dataclass(frozen=True)
 class Fired:
-    """A rule that fired on a reading, as an alert's values record it."""
+    """A rule that fired on a reading, as an alert's values record it, with the patient's
+    limits it fired at (None: the catalogue's): a two-sided band reads low or high by the
+    limits that were broken, so a patient's own pulse limits decide the side."""
 
     rule_id: str
     severity: str
+    params: Mapping[str, Any] | None = field(default=None, compare=False)
 
 
 def direction(rule: Rule, params: Mapping[str, Any], value: float) -> str | None:
@@ -69,7 +72,8 @@ def interpretation(catalogue: Catalogue, value: float, fired: Iterable[Fired],
         if rule is None or rule.is_measurement_prompt:
             continue
         critical = f.severity == Severity.RED
-        code, display = _CODES[(direction(rule, rule.params, value), critical)]
+        params = rule.params if f.params is None else f.params
+        code, display = _CODES[(direction(rule, params, value), critical)]
         label = catalogue.episode_label(rule.episode)
         entry = found.setdefault(code, {"coding": [
             {"system": INTERPRETATION_SYSTEM, "code": code, "display": display}], "text": ""})

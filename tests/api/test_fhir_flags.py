@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from alerts.engine import evaluate
+from alerts.thresholds import set_threshold
 from telehub.domain.readings import StoredReading
 from telehub.domain.units import SPECS, Metric
 from tests.api.conftest import LiveApi
@@ -115,3 +116,22 @@ def test_every_reading_of_a_red_run_reads_critical_not_only_its_latest_and_worst
         i["coding"][0]["code"] for i in e["resource"].get("interpretation", [])]
         for e in bundle["entry"]}
     assert read == {136: ["HH"], 145: ["HH"], 135: ["HH"], 80: [], 137: ["HH"]}
+
+
+def test_a_patients_own_pulse_limits_decide_which_way_a_reading_broke_them(
+        live_api: LiveApi, conn: psycopg.Connection) -> None:
+    """A slow pulse under a raised lower limit reads critical low, not high: the side of a
+    two-sided band is judged by the limits the reading broke, not the catalogue's."""
+    ann = live_api.world.patients["ann"]
+    set_threshold(conn, ann, "pulse-red", {"at_or_below": 45, "at_or_above": 131},
+                  "Symptomatic below 45 on her beta-blocker", "Matron Test")
+    feed(conn, ann, Metric.PULSE, 43.0, AT)                      # recorded: latest and worst
+    feed(conn, ann, Metric.PULSE, 44.0, AT + timedelta(minutes=30))
+    feed(conn, ann, Metric.PULSE, 42.0, AT + timedelta(minutes=60))
+    conn.commit()
+    with live_api.client("nurse") as c:
+        bundle = c.get("/fhir/Observation", params={"patient": ann, "_sort": "date"}).json()
+    read = {e["resource"]["valueQuantity"]["value"]: [
+        i["coding"][0]["code"] for i in e["resource"].get("interpretation", [])]
+        for e in bundle["entry"]}
+    assert read == {43: ["LL"], 44: ["LL"], 42: ["LL"]}
