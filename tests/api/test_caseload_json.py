@@ -1,5 +1,7 @@
-"""`GET /caseload` serialises its rows without validating them into models: its JSON must be
-byte for byte what `CaseloadOut.model_dump_json()` gives for the same caseload."""
+"""`GET /caseload` sends JSON that PostgreSQL wrote for each patient's nested lists, joined to
+the fields Python computes, without validating any models: it must be byte for byte what
+`CaseloadOut.model_dump_json()` gives for the same caseload (so every time, float and
+string the query spells is spelled as pydantic-core spells it)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ from typing import Any
 
 import psycopg
 
-from api.queries.caseload import caseload_json, caseload_rows, load_caseload
+from api.queries.caseload import caseload_rows, load_caseload
+from api.render.caseload import caseload_json
 from api.schemas.caseload import CaseloadOut
 from bench.history import insert_alerts, load_readings
 from bench.population import register_population
@@ -25,8 +28,15 @@ def test_the_caseload_json_is_the_models_json(conn: psycopg.Connection[dict[str,
     conn.execute("UPDATE devices SET online = true, battery = 57, last_seen_at = %s "
                  "WHERE id = %s", (now - timedelta(minutes=3, microseconds=1234),
                                    first.oximeter_id))
+    # A time with no microseconds is written without a fraction.
+    seen_whole = (now - timedelta(days=2)).replace(microsecond=0)
     conn.execute("UPDATE devices SET online = false, last_seen_at = %s WHERE id = %s",
-                 (now - timedelta(days=2), second.scale_id))
+                 (seen_whole, second.scale_id))
+    for rule, ends in (("spo2-red", now + timedelta(days=3, microseconds=10)),
+                       ("pulse-red", (now + timedelta(days=1)).replace(microsecond=0))):
+        conn.execute("INSERT INTO thresholds (patient_id, rule_id, params, reason, set_by_name,"
+                     " ends_at) VALUES (%s, %s, '{}', 'after a chest infection', 'matron', %s)",
+                     (first.id, rule, ends))
     conn.execute("UPDATE patients SET status = 'paused' WHERE id = %s", (second.id,))
     conn.execute("INSERT INTO readings (time, patient_id, device_id, metric, value, unit, "
                  "raw_value, raw_unit, reading_key, received_at) VALUES "
@@ -49,3 +59,8 @@ def test_the_caseload_json_is_the_models_json(conn: psycopg.Connection[dict[str,
     spo2 = next(m for m in row["latest"] if m["metric"] == "spo2")
     assert spo2["value"] == 91.0 and isinstance(spo2["value"], float)
     assert any(d["battery"] == 57 and d["online"] for d in row["devices"])
+    assert [t["rule_id"] for t in row["temporary_thresholds"]] == ["pulse-red", "spo2-red"]
+    assert b'"value":91.0,' in body
+    paused = next(r for r in decoded["rows"] if r["patient_id"] == second.id)
+    scale = next(d for d in paused["devices"] if d["kind"] == "scale")
+    assert scale["last_seen_at"] == f"{seen_whole:%Y-%m-%dT%H:%M:%S}Z"
