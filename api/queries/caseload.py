@@ -7,11 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 from psycopg.rows import tuple_row
-from psycopg.types.json import set_json_loads
 from pydantic_core import from_json
 
 from api.deps import DbConn
-from api.render.caseload import CaseloadEntry, json_float, json_text, json_time
+from api.render.caseload import CaseloadEntry, json_float, json_scalar, json_text, json_time
 from api.schemas.caseload import CaseloadRow, Triage
 from telehub.care.adherence import (
     CAPPED_RECEIVED,
@@ -44,27 +43,36 @@ _LATEST_ITEM = ("'{\"metric\":' || " + json_text("m.metric") + " || ',\"value\":
 _TREND_POINT = ("'{\"day\":\"' || to_char(daily.day, 'YYYY-MM-DD') || '\",\"mean\":' || "
                 + json_float("daily.mean") + " || '}'")
 _DEVICE = ("'{\"device_id\":' || " + json_text("d.device_id") + " || ',\"kind\":' || "
-           + json_text("d.kind") + " || ',\"online\":' || COALESCE(d.online::text, 'null')"
-           " || ',\"last_seen_at\":' || " + json_time("d.last_seen_at")
-           + " || ',\"battery\":' || COALESCE(d.battery::text, 'null') || '}'")
+           + json_text("d.kind") + " || ',\"online\":' || " + json_scalar("d.online")
+           + " || ',\"last_seen_at\":' || " + json_time("d.last_seen_at")
+           + " || ',\"battery\":' || " + json_scalar("d.battery") + " || '}'")
 _THRESHOLD = ("'{\"rule_id\":' || " + json_text("th.rule_id") + " || ',\"until\":' || "
               + json_time("th.ends_at") + " || '}'")
+# CaseloadRow's fields up to named_nurse, the object left open (api.render.caseload).
+_START = ("'{\"patient_id\":' || p.id || ',\"display_id\":' || " + json_text("p.display_id")
+          + " || ',\"given_name\":' || " + json_text("p.given_name")
+          + " || ',\"family_name\":' || " + json_text("p.family_name")
+          + " || ',\"status\":' || " + json_text("p.status")
+          + " || ',\"conditions\":' || array_to_json(p.conditions)::text"
+          " || ',\"named_nurse_id\":' || " + json_scalar("p.named_nurse_id")
+          + " || ',\"named_nurse\":' || " + json_text("s.display_name"))
 
 CASELOAD_SQL = f"""
-SELECT p.id AS patient_id, p.display_id, p.given_name, p.family_name, p.status::text AS status,
-       p.conditions, p.named_nurse_id, s.display_name AS named_nurse, p.care_plan,
+SELECT p.id AS patient_id, p.display_id, p.status::text AS status, p.care_plan::text,
        p.enrolled_at, p.birth_date,
        {expected_readings("p.care_plan", "w.since", "%(now)s")} AS adherence_expected,
        ml.received AS adherence_received,
        COALESCE(a.red, 0) AS red, COALESCE(a.amber, 0) AS amber, COALESCE(a.info, 0) AS info,
-       a.oldest, ml.metrics, ml.times, ml.last_at,
-       {json_time("ml.last_at")} AS last_reading_json, ml.latest_json,
-       (SELECT '[' || COALESCE(string_agg({_DEVICE}, ',' ORDER BY d.device_id), '') || ']'
-          FROM devices d WHERE d.patient_id = p.id AND d.active) AS devices_json,
-       (SELECT '[' || COALESCE(string_agg({_THRESHOLD}, ','
-                                          ORDER BY th.ends_at, th.rule_id), '') || ']'
-          FROM thresholds th WHERE th.patient_id = p.id AND th.superseded_at IS NULL
-           AND th.ends_at > %(now)s) AS thresholds_json
+       a.oldest, ml.metrics, ml.times, ml.last_at, {_START} AS start_json,
+       ',"last_reading_at":' || {json_time("ml.last_at")} || ',"latest":' || ml.latest_json
+       || ',"devices":' || (
+           SELECT '[' || COALESCE(string_agg({_DEVICE}, ',' ORDER BY d.device_id), '') || ']'
+           FROM devices d WHERE d.patient_id = p.id AND d.active)
+       || ',"temporary_thresholds":' || (
+           SELECT '[' || COALESCE(string_agg({_THRESHOLD}, ','
+                                             ORDER BY th.ends_at, th.rule_id), '') || ']'
+           FROM thresholds th WHERE th.patient_id = p.id AND th.superseded_at IS NULL
+            AND th.ends_at > %(now)s) || '}}' AS rest_json
 FROM patients p
 LEFT JOIN staff s ON s.id = p.named_nurse_id
 -- Open alerts counted for the whole team at once.
@@ -113,26 +121,23 @@ WHERE p.team_id = %(team)s AND p.status <> 'discharged'
   AND (%(nurse)s::bigint IS NULL OR p.named_nurse_id = %(nurse)s)
 """  # noqa: S608 (fragments from telehub.care.adherence and api.render.caseload; values bound)
 
-_COLUMNS = ("patient_id", "display_id", "given_name", "family_name", "status", "conditions",
-            "named_nurse_id", "named_nurse", "care_plan", "enrolled_at", "birth_date",
+_COLUMNS = ("patient_id", "display_id", "status", "care_plan", "enrolled_at", "birth_date",
             "adherence_expected", "adherence_received", "red", "amber", "info", "oldest",
-            "metrics", "times", "last_at", "last_reading_json", "latest_json", "devices_json",
-            "thresholds_json")
+            "metrics", "times", "last_at", "start_json", "rest_json")
 
 
 def caseload_rows(conn: DbConn, team_id: int, nurse_id: int | None, now: datetime, *,
                   zone: tzinfo = UTC) -> list[CaseloadEntry]:
     """The team's (or named nurse's) monitored patients, most urgent first (ages on today's
-    date in `zone`, the service's time zone): each row's computed fields in `CaseloadRow`'s
-    order and its nested lists as JSON text, ready to send without building every patient's
-    nested values in Python."""
+    date in `zone`, the service's time zone): each row as the JSON text the query wrote and
+    the few fields computed here, ready to send without building every patient's nested
+    values in Python."""
     # The planner's cost for ~500 correlated index lookups passes jit_above_cost, and JIT
     # compiling then takes longer than the query itself (measured ~280 ms of ~570 ms).
     conn.execute("SET LOCAL jit = off")
     # Floats as their shortest round-trip digits, as pydantic-core writes them.
     conn.execute("SET LOCAL extra_float_digits = 1")
     cur = conn.cursor(row_factory=tuple_row)
-    set_json_loads(from_json, cur)
     rows = cur.execute(CASELOAD_SQL, {"team": team_id, "nurse": nurse_id, "now": now,
                                       "trend_from": now - timedelta(days=TREND_DAYS),
                                       "zone": getattr(zone, "key", SERVICE_ZONE_NAME)}).fetchall()
@@ -149,8 +154,7 @@ def load_caseload(conn: DbConn, team_id: int, nurse_id: int | None, now: datetim
             for row in caseload_rows(conn, team_id, nurse_id, now, zone=zone)]
 
 
-_METRIC_ORDER = {m.value: i for i, m in enumerate(Metric)}
-_METRICS = {m.value: m for m in Metric}
+_METRICS = {m.value: m for m in Metric}  # in Metric's order
 
 
 def _entry(r: dict[str, Any], now: datetime, today: date
@@ -167,19 +171,14 @@ def _entry(r: dict[str, Any], now: datetime, today: date
         triage = Triage.OVERDUE
     else:
         triage = Triage.OK
-    head = {
-        "patient_id": r["patient_id"], "display_id": r["display_id"],
-        "given_name": r["given_name"], "family_name": r["family_name"],
-        "status": PatientStatus(r["status"]), "conditions": list(r["conditions"]),
-        "named_nurse_id": r["named_nurse_id"], "named_nurse": r["named_nurse"],
+    computed = {
         "age": age_on(r["birth_date"], today),
         "adherence_7d": _share(r["adherence_received"], r["adherence_expected"]),
         "triage": triage, "open_alerts": {"red": red, "amber": amber, "info": int(r["info"])},
         "overdue_metrics": overdue,
     }
-    entry = CaseloadEntry(head, r["last_reading_json"], r["latest_json"], r["devices_json"],
-                          r["thresholds_json"])
-    return entry, _sort_key(head, r, now)
+    entry = CaseloadEntry(r["patient_id"], r["start_json"], computed, r["rest_json"])
+    return entry, _sort_key(computed, r, now)
 
 
 def _share(received: int, expected: Decimal | None) -> float | None:
@@ -191,17 +190,15 @@ def _share(received: int, expected: Decimal | None) -> float | None:
 
 
 def _overdue(r: dict[str, Any], last: dict[str, datetime], now: datetime) -> list[Metric]:
-    """Care-plan metrics with no reading for OVERDUE_AFTER (not while paused or in hospital)."""
-    if r["status"] != "active":
+    """Care-plan metrics with no reading for OVERDUE_AFTER (not while paused or in hospital),
+    in metric order."""
+    if PatientStatus(r["status"]) != PatientStatus.ACTIVE:
         return []
-    out = []
-    for metric, slot in (r["care_plan"] or {}).items():
-        if metric not in _METRICS or not (slot or {}).get("per_day"):
-            continue
-        since = last.get(metric) or r["enrolled_at"]
-        if now - since > OVERDUE_AFTER:
-            out.append(_METRICS[metric])
-    return sorted(out, key=lambda m: _METRIC_ORDER[m.value])
+    plan = from_json(r["care_plan"]) or {}
+    cutoff = now - OVERDUE_AFTER
+    return [metric for name, metric in _METRICS.items()
+            if name in plan and (plan[name] or {}).get("per_day")
+            and (last.get(name) or r["enrolled_at"]) < cutoff]
 
 
 _RANK = {Triage.RED: 0, Triage.AMBER: 1, Triage.OVERDUE: 2, Triage.OK: 3}
@@ -212,9 +209,9 @@ def _sort_key(row: dict[str, Any], r: dict[str, Any], now: datetime) -> tuple[An
     oldest, last = r["oldest"], r["last_at"]
     waited = (now - oldest).total_seconds() if oldest else 0.0
     silent = (now - last).total_seconds() if last else 1e12
-    triage, counts = row["triage"], row["open_alerts"]
+    triage, counts, display_id = row["triage"], row["open_alerts"], r["display_id"]
     if triage in (Triage.RED, Triage.AMBER):
-        return (_RANK[triage], -counts["red"], -counts["amber"], -waited, row["display_id"])
+        return (_RANK[triage], -counts["red"], -counts["amber"], -waited, display_id)
     if triage == Triage.OVERDUE:
-        return (_RANK[triage], -len(row["overdue_metrics"]), -silent, 0, row["display_id"])
-    return (_RANK[triage], 0, 0, 0, row["display_id"])
+        return (_RANK[triage], -len(row["overdue_metrics"]), -silent, 0, display_id)
+    return (_RANK[triage], 0, 0, 0, display_id)

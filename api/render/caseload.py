@@ -15,8 +15,14 @@ from pydantic_core import from_json, to_json
 
 def json_text(expr: str) -> str:
     """A text (or enum) value as a JSON string (PostgreSQL escapes as serde_json does:
-    quote, backslash, \\b \\f \\n \\r \\t, other control characters as \\u00xx)."""
-    return f"to_json(({expr})::text)::text"
+    quote, backslash, \\b \\f \\n \\r \\t, other control characters as \\u00xx); null
+    for NULL."""
+    return f"COALESCE(to_json(({expr})::text)::text, 'null')"
+
+
+def json_scalar(expr: str) -> str:
+    """An integer or boolean as JSON; null for NULL."""
+    return f"COALESCE(({expr})::text, 'null')"
 
 
 def json_time(expr: str) -> str:
@@ -36,31 +42,25 @@ def json_float(expr: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class CaseloadEntry:
-    """One patient's caseload row: the fields Python computes, in `CaseloadRow`'s order up to
-    `overdue_metrics`, and the rest as JSON text from the query."""
+    """One patient's caseload row: `CaseloadRow`'s fields up to `named_nurse` as the query
+    wrote them (`start`, an object left open), the fields Python computes (`computed`, from
+    `age` to `overdue_metrics`), and the rest as the query wrote them (`rest`, from
+    `,"last_reading_at":` to the closing brace)."""
 
-    head: dict[str, Any]
-    last_reading_at: str
-    latest: str
-    devices: str
-    temporary_thresholds: str
-
-    @property
-    def patient_id(self) -> int:
-        return int(self.head["patient_id"])
+    patient_id: int
+    start: str
+    computed: dict[str, Any]
+    rest: str
 
     def fields(self) -> dict[str, Any]:
-        """All of the row's fields as plain values (the JSON parts decoded)."""
-        return {**self.head, "last_reading_at": from_json(self.last_reading_at),
-                "latest": from_json(self.latest), "devices": from_json(self.devices),
-                "temporary_thresholds": from_json(self.temporary_thresholds)}
+        """All of the row's fields as plain values (the query's JSON decoded)."""
+        return {**from_json(self.start + "}"), **self.computed,
+                **from_json("{" + self.rest[1:])}
 
     def json(self) -> bytes:
         """The row as `CaseloadRow.model_dump_json` writes it."""
-        return b"".join((to_json(self.head)[:-1], b',"last_reading_at":',
-                         self.last_reading_at.encode(), b',"latest":', self.latest.encode(),
-                         b',"devices":', self.devices.encode(), b',"temporary_thresholds":',
-                         self.temporary_thresholds.encode(), b"}"))
+        return b"".join((self.start.encode(), b",", to_json(self.computed)[1:-1],
+                         self.rest.encode()))
 
 
 def caseload_json(team_id: int | None, nurse_id: int | None, now: datetime,

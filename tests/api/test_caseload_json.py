@@ -38,6 +38,11 @@ def test_the_caseload_json_is_the_models_json(conn: psycopg.Connection[dict[str,
                      " ends_at) VALUES (%s, %s, '{}', 'after a chest infection', 'matron', %s)",
                      (first.id, rule, ends))
     conn.execute("UPDATE patients SET status = 'paused' WHERE id = %s", (second.id,))
+    # Names the query spells as JSON strings: quotes, backslashes, control and non-ASCII
+    # characters are escaped (or not) as pydantic-core escapes them.
+    awkward = 'Zo\u00eb "Jo" \\ O\'Neil\t\u0001\u2028\u00a0'
+    conn.execute("UPDATE patients SET given_name = %s, conditions = '{}' WHERE id = %s",
+                 (awkward, second.id))
     conn.execute("INSERT INTO readings (time, patient_id, device_id, metric, value, unit, "
                  "raw_value, raw_unit, reading_key, received_at) VALUES "
                  "(%s, %s, %s, 'spo2', 91, '%%', 91, '%%', 'whole', %s)",
@@ -62,5 +67,6 @@ def test_the_caseload_json_is_the_models_json(conn: psycopg.Connection[dict[str,
     assert [t["rule_id"] for t in row["temporary_thresholds"]] == ["pulse-red", "spo2-red"]
     assert b'"value":91.0,' in body
     paused = next(r for r in decoded["rows"] if r["patient_id"] == second.id)
+    assert (paused["given_name"], paused["conditions"]) == (awkward, [])
     scale = next(d for d in paused["devices"] if d["kind"] == "scale")
     assert scale["last_seen_at"] == f"{seen_whole:%Y-%m-%dT%H:%M:%S}Z"
