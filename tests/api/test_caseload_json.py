@@ -47,6 +47,12 @@ def test_the_caseload_json_is_the_models_json(conn: psycopg.Connection[dict[str,
                  "raw_value, raw_unit, reading_key, received_at) VALUES "
                  "(%s, %s, %s, 'spo2', 91, '%%', 91, '%%', 'whole', %s)",
                  (now - timedelta(minutes=1), first.id, first.oximeter_id, now))
+    # A metric last read before the week the trend covers: its latest value, with no trend.
+    old = (now - timedelta(days=20)).replace(microsecond=0)
+    conn.execute("INSERT INTO readings (time, patient_id, device_id, metric, value, unit, "
+                 "raw_value, raw_unit, reading_key, received_at) VALUES "
+                 "(%s, %s, %s, 'glucose', 6.5, 'mmol/L', 6.5, 'mmol/L', 'old', %s)",
+                 (old, second.id, second.scale_id, old))
     conn.commit()
     team = first.team_id
 
@@ -68,5 +74,7 @@ def test_the_caseload_json_is_the_models_json(conn: psycopg.Connection[dict[str,
     assert b'"value":91.0,' in body
     paused = next(r for r in decoded["rows"] if r["patient_id"] == second.id)
     assert (paused["given_name"], paused["conditions"]) == (awkward, [])
+    assert {"metric": "glucose", "value": 6.5, "unit": "mmol/L",
+            "time": f"{old:%Y-%m-%dT%H:%M:%S}Z", "trend": []} in paused["latest"]
     scale = next(d for d in paused["devices"] if d["kind"] == "scale")
     assert scale["last_seen_at"] == f"{seen_whole:%Y-%m-%dT%H:%M:%S}Z"
