@@ -33,9 +33,9 @@ TREND_DAYS = 7  # the sparkline's days and adherence's window
 # readings index carries value, unit and flags (migration 0013): the latest values, the
 # trend and adherence never visit the heap. Adherence is counted as the team statistics
 # count it (telehub.care.adherence) over the last TREND_DAYS, or since monitoring began when
-# that is later. The nested lists (latest values with their trends, devices, temporary
-# thresholds) come back as the JSON text the API sends (api.render.caseload): building and
-# serialising them in Python took half as long again as the query.
+# that is later. Each patient comes back as the JSON text the API sends, around the fields
+# computed in Python (api.render.caseload): building and serialising the nested lists in
+# Python took over half as long again as the query.
 _LATEST_ITEM = ("'{\"metric\":' || " + json_text("m.metric") + " || ',\"value\":' || "
                 + json_float("l.value") + " || ',\"unit\":' || " + json_text("l.unit")
                 + " || ',\"time\":' || " + json_time("l.time")
