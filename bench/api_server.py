@@ -36,8 +36,11 @@ def api_missing() -> str | None:
 
 
 @contextlib.contextmanager
-def serve_api(database_url: str, team_id: int) -> Iterator[ApiSession]:
-    """Start the API on `database_url` and sign in as a new matron of `team_id`."""
+def serve_api(database_url: str, team_id: int, source: str | None = None
+              ) -> Iterator[ApiSession]:
+    """Start the API on `database_url` and sign in as a new matron of `team_id`; `source`: a
+    Telehub source tree to run the API from instead of this one (`python -m` imports from
+    its working directory first)."""
     username = f"bench-matron-{team_id}-{os.getpid()}"
     password = generate_secret()
     with psycopg.connect(database_url) as conn:
@@ -54,7 +57,7 @@ def serve_api(database_url: str, team_id: int) -> Iterator[ApiSession]:
                              "--port", str(port)],
                             env={**os.environ, "TELEHUB_DATABASE_URL": database_url,
                                  "TELEHUB_LOG_LEVEL": "WARNING"},
-                            stdin=subprocess.DEVNULL)
+                            stdin=subprocess.DEVNULL, cwd=source)
     try:
         wait_for_port("127.0.0.1", port, timeout=60)
         url = f"http://127.0.0.1:{port}"

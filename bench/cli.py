@@ -59,6 +59,9 @@ def register(app: typer.Typer) -> None:
         compare_url: str | None = typer.Option(
             None, help="A second PostgreSQL URL (e.g. one with TimescaleDB): the same history "
                        "and queries there too, each query's ratio between the two paths."),
+        reference: str | None = typer.Option(
+            None, help="Also time the caseload SQL and GET /caseload of this Telehub source "
+            "tree (e.g. `git archive main | tar -x -C DIR`), turn about with this one's."),
     ) -> None:
         """Caseload, 1-year daily chart and team stats against plain indexed SELECTs."""
         from bench import queries
@@ -74,7 +77,8 @@ def register(app: typer.Typer) -> None:
                 _finish(run_compare(url, compare_url, sizes, database=database,
                                     rebuild=rebuild))
             else:
-                _finish(queries.run(url, sizes, database=database, rebuild=rebuild))
+                _finish(queries.run(url, sizes, database=database, rebuild=rebuild,
+                                    reference=reference))
 
     @bench.command("ingest")
     def ingest_cmd(

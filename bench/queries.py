@@ -169,8 +169,11 @@ def chart_query() -> tuple[Query, str]:
 
 
 def run(admin_url: str, sizes: QuerySizes, *, database: str = "telehub_bench",
-        rebuild: bool = False, seed: int = 8, http: bool = True) -> Report:
-    """Generate (or reuse) the history, time each query and its baseline, return the report."""
+        rebuild: bool = False, seed: int = 8, http: bool = True,
+        reference: str | None = None) -> Report:
+    """Generate (or reuse) the history, time each query and its baseline, return the report;
+    `reference`: also time the caseload of that Telehub source tree, turn about with this
+    one's (bench/caseload_reference.py)."""
     info = ensure_history(admin_url, database, patients=sizes.patients, days=sizes.days,
                           team_size=sizes.team_size, rebuild=rebuild)
     report = Report(
@@ -184,7 +187,8 @@ def run(admin_url: str, sizes: QuerySizes, *, database: str = "telehub_bench",
     as_of_day = date.fromisoformat(info.spec.as_of)
     as_of = datetime(as_of_day.year, as_of_day.month, as_of_day.day, tzinfo=UTC)
     with connect(info.url, autocommit=True) as conn:
-        _time_all(conn, report, info, as_of, sizes.reps, random.Random(seed), http=http)
+        _time_all(conn, report, info, as_of, sizes.reps, random.Random(seed), http=http,
+                  reference=reference)
     return report
 
 
@@ -198,7 +202,8 @@ def caseload_query() -> tuple[str, str]:
 
 
 def _time_all(conn: psycopg.Connection[Row], report: Report, info: HistoryInfo,
-              as_of: datetime, reps: int, rng: random.Random, *, http: bool) -> None:
+              as_of: datetime, reps: int, rng: random.Random, *, http: bool,
+              reference: str | None = None) -> None:
     team_row = conn.execute("SELECT team_id, count(*) AS n FROM patients GROUP BY team_id "
                             "ORDER BY team_id LIMIT 1").fetchone()
     assert team_row is not None, "the history database has no patients"
@@ -238,6 +243,11 @@ def _time_all(conn: psycopg.Connection[Row], report: Report, info: HistoryInfo,
         report.ratios[f"{name} / baseline (median)"] = ratio(q["median_ms"], b["median_ms"])
         if name == "caseload" and http:
             _time_http(report, info.url, team, reps, q, b)
+        if name == "caseload" and reference and isinstance(query, str):
+            from bench.caseload_reference import time_caseload_pair
+
+            time_caseload_pair(conn, report, info.url, team, team_args, query, reference, reps,
+                               http=http)
     time_late_readings(conn, report, as_of, reps, rng, timescale=report.params["timescaledb"])
 
 

@@ -7,7 +7,8 @@ from fastapi import APIRouter, Request, Response
 from api.access import audit, team_visible
 from api.deps import Clinical, Conn, State, client_addr
 from api.errors import ApiError, not_found
-from api.queries.caseload import caseload_json, caseload_rows
+from api.queries.caseload import caseload_rows
+from api.render.caseload import caseload_json
 from api.schemas.caseload import CaseloadOut
 from api.schemas.common import Problem
 from telehub.domain import clock
@@ -32,9 +33,9 @@ def caseload(staff: Clinical, conn: Conn, state: State, request: Request,
     rows = caseload_rows(conn, team, nurse_id, now, zone=state.settings.zone)
     audit(conn, staff, "list", "caseload", None, client_addr(request),
           {"team_id": team, "nurse_id": nurse_id,
-           "patient_ids": sorted(r["patient_id"] for r in rows)})
+           "patient_ids": sorted(r.patient_id for r in rows)})
     conn.commit()
-    # Serialised here, as `CaseloadOut` would serialise them (tests/api/test_caseload_json.py
-    # holds the two equal): validating a 500-patient caseload's nested models took longer
-    # than its query.
+    # Sent as the query wrote its nested lists, as `CaseloadOut` would serialise them
+    # (tests/api/test_caseload_json.py holds the two equal): validating a 500-patient
+    # caseload's nested models took longer than its query.
     return Response(caseload_json(team, nurse_id, now, rows), media_type="application/json")
