@@ -9,7 +9,7 @@ from bench import queries
 from bench.compare import PATHS, run_compare, same_charts
 from bench.databases import connect, drop_database, with_database
 from bench.history import ensure_history
-from telehub.db.timescale import has_timescaledb
+from telehub.db.timescale import has_timescaledb, refresh_daily_aggregates
 
 
 def test_compare_reports_each_query_on_both_servers_and_checks_their_answers(
@@ -30,8 +30,7 @@ def test_compare_reports_each_query_on_both_servers_and_checks_their_answers(
             conn.execute("UPDATE readings SET value = value - 1 WHERE metric = 'spo2' "
                          "AND time = (SELECT max(time) FROM readings r2 WHERE r2.metric = "
                          "'spo2' AND r2.patient_id = readings.patient_id)")
-            if timescale:
-                conn.execute("CALL refresh_continuous_aggregate('readings_daily', NULL, NULL)")
+            refresh_daily_aggregates(conn)
         differ = not same_charts(urls, as_of, random.Random(1))
     finally:
         drop_database(pg_admin_url, name)
