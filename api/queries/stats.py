@@ -1,18 +1,41 @@
-"""Team statistics: counts and rates only, nothing that identifies a patient."""
+"""Team statistics: counts and rates only, nothing that identifies a patient.
+
+Adherence counts each patient's readings received per metric and local day. Over a long
+period most of those days are settled in the continuous aggregate readings_received_daily
+(TimescaleDB, migration 0014): their counts are read from it, and the newest days, the
+part-days at each patient's window edges and days with writes waiting for the next refresh
+from the readings, as the daily chart does (api/queries/buckets.py). On plain PostgreSQL, or
+in a zone other than the aggregate's, every day is counted from the readings. Both give the
+same figures.
+"""
 
 from __future__ import annotations
 
+import functools
+import logging
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from api.deps import DbConn
 from api.schemas.teams import AckTime, OutcomeCount, RuleRate, TeamStatsOut
-from telehub.care.adherence import expected_readings, monitored_from, received_readings
+from telehub.care.adherence import (
+    RECEIVED_DAILY,
+    RECEIVED_DAILY_ZONE,
+    expected_readings,
+    monitored_from,
+    received_readings,
+    received_readings_settled,
+)
+from telehub.db.timescale import settled_days
 from telehub.domain.clock import SERVICE_ZONE_NAME
 
+logger = logging.getLogger(__name__)
+
 # Each patient's monitored days inside [start, end): from when monitoring began (the earlier
-# of enrolment and the first reading) to discharge. Adherence as telehub.care.adherence counts it.
-PATIENT_SQL = f"""
+# of enrolment and the first reading) to discharge. Adherence as telehub.care.adherence counts
+# it; <received> stands for its count of readings received over [m.s, m.e).
+_PATIENT_SQL = f"""
 WITH began AS (
     SELECT p.id, p.care_plan, p.discharged_at, {monitored_from("p")} AS since
     FROM patients p
@@ -26,7 +49,7 @@ monitored AS (
 ),
 adherence AS (
     SELECT {expected_readings("m.care_plan", "m.s", "m.e")} AS expected,
-           {received_readings("m.id", "m.care_plan", "m.s", "m.e", zone="%(zone)s")} AS received
+           <received> AS received
     FROM monitored m
 )
 SELECT (SELECT count(*) FROM monitored) AS patients,
@@ -34,6 +57,13 @@ SELECT (SELECT count(*) FROM monitored) AS patients,
        (SELECT COALESCE(round(sum(expected)), 0) FROM adherence) AS expected,
        (SELECT COALESCE(sum(received), 0) FROM adherence) AS received
 """  # noqa: S608 (fragments from telehub.care.adherence; every value is bound)
+
+# Every day from the readings.
+PATIENT_SQL = _PATIENT_SQL.replace(
+    "<received>", received_readings("m.id", "m.care_plan", "m.s", "m.e", zone="%(zone)s"))
+# The settled days [first, last) from readings_received_daily, the rest from the readings.
+PATIENT_SETTLED_SQL = _PATIENT_SQL.replace("<received>", received_readings_settled(
+    "m.id", "m.care_plan", "m.s", "m.e", "%(first)s", "%(last)s", zone="%(zone)s"))
 
 RULES_SQL = """
 SELECT rule_id, count(*) AS alerts FROM alerts
@@ -62,10 +92,37 @@ GROUP BY outcome ORDER BY count(*) DESC, outcome
 
 
 def team_stats(conn: DbConn, team_id: int, start: datetime, end: datetime,
-               zone: str = SERVICE_ZONE_NAME) -> TeamStatsOut:
-    """A team's monitoring figures over [start, end), adherence on `zone`'s local days."""
+               zone: str = SERVICE_ZONE_NAME, *, from_aggregate: bool = True) -> TeamStatsOut:
+    """A team's monitoring figures over [start, end), adherence on `zone`'s local days;
+    the settled days from readings_received_daily where it has them, unless not
+    `from_aggregate` (every day from the readings, as a comparison)."""
+    return team_stats_over(conn, team_id, start, end, zone,
+                           received_days(conn, start, end, zone) if from_aggregate else None)
+
+
+def received_days(conn: DbConn, start: datetime, end: datetime, zone: str
+                  ) -> tuple[datetime, datetime] | None:
+    """[first, last): the local days of [start, end) readings_received_daily holds exactly;
+    None on plain PostgreSQL, where it is a view (reading it for a day costs more than
+    reading the day's readings), and in a zone other than the aggregate's."""
+    if zone != RECEIVED_DAILY_ZONE:
+        _zone_differs(zone)
+        return None
+    return settled_days(conn, RECEIVED_DAILY, start, end, ZoneInfo(zone))
+
+
+def team_stats_over(conn: DbConn, team_id: int, start: datetime, end: datetime, zone: str,
+                    settled: tuple[datetime, datetime] | None) -> TeamStatsOut:
+    """team_stats with the days of `settled` (local midnights in `zone`, which must be
+    RECEIVED_DAILY_ZONE) read from readings_received_daily; None: all from the readings."""
     params: dict[str, Any] = {"team": team_id, "start": start, "end": end, "zone": zone}
-    base = conn.execute(PATIENT_SQL, params).fetchone()
+    if settled is None:
+        base = conn.execute(PATIENT_SQL, params).fetchone()
+    elif zone != RECEIVED_DAILY_ZONE:
+        raise ValueError(f"{RECEIVED_DAILY} counts days in {RECEIVED_DAILY_ZONE}, not {zone}")
+    else:
+        base = conn.execute(PATIENT_SETTLED_SQL, {**params, "first": settled[0],
+                                                  "last": settled[1]}).fetchone()
     assert base is not None
     days = float(base["days"])
     expected, received = int(base["expected"]), int(base["received"])
@@ -86,3 +143,10 @@ def team_stats(conn: DbConn, team_id: int, start: datetime, end: datetime,
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(float(value), 1)
+
+
+@functools.cache
+def _zone_differs(zone: str) -> None:
+    """Say once per process and zone why team statistics read every day's readings."""
+    logger.warning("team statistics count every day from the readings: the service zone is "
+                   "%s and %s counts days in %s", zone, RECEIVED_DAILY, RECEIVED_DAILY_ZONE)

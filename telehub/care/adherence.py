@@ -9,13 +9,19 @@ from telehub.domain.codes import LOW_QUALITY_FLAGS
 
 # Each function returns SQL text over the column expressions it is given (trusted SQL written
 # in Telehub, never user input), to be embedded in a caller's query whose values are bound;
-# its own aliases (am, pm, slots, ar, earliest, daily, cr) do not shadow the caller's.
+# its own aliases (am, pm, slots, ar, earliest, daily, cr, sd, span, ab) do not shadow the
+# caller's.
 # `zone` is an SQL expression naming the service zone: a caller that binds the setting passes
 # "%(zone)s"; the default is the service zone's name as a literal.
 SERVICE_ZONE = sql.Literal(SERVICE_ZONE_NAME).as_string()
 # A reading with any of these flags is not a reading received (codes.LOW_QUALITY_FLAGS).
 _LOW_QUALITY = sql.Literal(sorted(LOW_QUALITY_FLAGS)).as_string() + "::text[]"
 RECEIVED = f"NOT (ar.flags && {_LOW_QUALITY})"
+
+# Readings received per patient, metric and local day (migration 0014: a continuous
+# aggregate on TimescaleDB, a view on plain PostgreSQL), and the zone its days are in.
+RECEIVED_DAILY = "readings_received_daily"
+RECEIVED_DAILY_ZONE = "Europe/London"
 
 
 def local_day(at: str, zone: str = SERVICE_ZONE) -> str:
@@ -60,11 +66,7 @@ def daily_readings(patient: str, plan: str, start: str, end: str, *,
     `planned_only` leaves out the metrics the plan does not expect.
 
     One index range (patient, metric, time) per metric."""
-    only = "WHERE per_day IS NOT NULL" if planned_only else ""
-    # OFFSET 0: the plan is read once per metric, not once per day in each use of per_day.
-    return f"""(SELECT * FROM (
-        SELECT pm.metric, {planned_per_day(plan, "pm.metric::text")} AS per_day
-        FROM unnest(enum_range(NULL::metric)) AS pm(metric) OFFSET 0) AS slots {only}) AS am
+    return f"""{_slots(plan, planned_only)}
     CROSS JOIN LATERAL (
         SELECT {local_day("ar.time", zone)} AS day,
                count(*) FILTER (WHERE {RECEIVED}) AS n{extra}
@@ -72,6 +74,15 @@ def daily_readings(patient: str, plan: str, start: str, end: str, *,
         WHERE ar.patient_id = {patient} AND ar.metric = am.metric
           AND ar.time >= {start} AND ar.time < {end}
         GROUP BY 1) AS daily"""  # noqa: S608
+
+
+def _slots(plan: str, planned_only: bool) -> str:
+    """A FROM-clause item `am`: each metric and the readings a day `plan` expects of it."""
+    only = "WHERE per_day IS NOT NULL" if planned_only else ""
+    # OFFSET 0: the plan is read once per metric, not once per day in each use of per_day.
+    return f"""(SELECT * FROM (
+        SELECT pm.metric, {planned_per_day(plan, "pm.metric::text")} AS per_day
+        FROM unnest(enum_range(NULL::metric)) AS pm(metric) OFFSET 0) AS slots {only}) AS am"""  # noqa: S608
 
 
 # An aggregate over daily_readings rows: the readings that count towards the care plan, each
@@ -97,3 +108,38 @@ def metric_received(patient: str, metric: str, per_day: str, start: str, end: st
         WHERE ar.patient_id = {patient} AND ar.metric = {metric}
           AND ar.time >= {start} AND ar.time < {end} AND {RECEIVED}
         GROUP BY {local_day("ar.time", zone)}) AS cr)"""  # noqa: S608
+
+
+def received_readings_settled(patient: str, plan: str, start: str, end: str, first: str,
+                              last: str, *, zone: str = SERVICE_ZONE) -> str:
+    """As received_readings, with the whole local days of [start, end) that lie in
+    [first, last) (local midnights in `zone`: the days RECEIVED_DAILY holds exactly, which
+    must be in `zone`'s days) read from RECEIVED_DAILY, and the rest from the readings.
+
+    The days from the aggregate run from the first local midnight at or after both `start`
+    and `first` to the last at or before both `end` and `last`; the part-days and other days
+    on either side are counted from the readings, so no day is split and each is capped
+    once."""
+    a = f"GREATEST({first}, {_next_midnight(start, zone)})"
+    b = f"LEAST({last}, {_last_midnight(end, zone)})"
+    from_aggregate = f"""(SELECT COALESCE(sum(LEAST(sd.n, am.per_day)), 0)::bigint
+        FROM {_slots(plan, planned_only=True)}
+        JOIN {RECEIVED_DAILY} sd ON sd.patient_id = {patient} AND sd.metric = am.metric
+         AND sd.day >= span.a AND sd.day < span.b)"""  # noqa: S608
+    # Without whole days to read, [a, b) collapses onto `end`: all of it from the readings.
+    return f"""(SELECT {received_readings(patient, plan, start, "span.a", zone=zone)}
+        + {from_aggregate} + {received_readings(patient, plan, "span.b", end, zone=zone)}
+    FROM (SELECT CASE WHEN ab.a < ab.b THEN ab.a ELSE {end} END AS a,
+                 CASE WHEN ab.a < ab.b THEN ab.b ELSE {end} END AS b
+          FROM (SELECT {a} AS a, {b} AS b) AS ab) AS span)"""  # noqa: S608
+
+
+def _last_midnight(at: str, zone: str) -> str:
+    """The local midnight (in `zone`) at or before the timestamptz expression `at`."""
+    return f"(date_trunc('day', ({at}) AT TIME ZONE {zone}) AT TIME ZONE {zone})"
+
+
+def _next_midnight(at: str, zone: str) -> str:
+    """The local midnight (in `zone`) at or after the timestamptz expression `at`."""
+    return (f"((date_trunc('day', (({at}) AT TIME ZONE {zone}) - INTERVAL '1 microsecond')"
+            f" + INTERVAL '1 day') AT TIME ZONE {zone})")
