@@ -7,6 +7,7 @@ which to take.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -54,6 +55,10 @@ FROM c, pending p
 """
 
 _REFRESH_SQL = "CALL refresh_continuous_aggregate(%s::regclass, NULL, %s::timestamptz)"
+# A refresh that finds the policy's refresh of the same aggregate under way fails at once
+# ("due to a concurrent refresh"); the policy's ends, so wait for it as long as refreshing a
+# year of a 5,000-patient caseload can take on a busy machine.
+_REFRESH_WAIT_S = 600.0
 
 _UTC = ZoneInfo("UTC")
 
@@ -95,7 +100,15 @@ def refresh_daily_aggregates(conn: psycopg.Connection[Any],
     if not readings_is_hypertable(conn):
         return
     for aggregate in DAILY_AGGREGATES:
-        conn.execute(_REFRESH_SQL, (aggregate, until))
+        deadline = time.monotonic() + _REFRESH_WAIT_S
+        while True:
+            try:
+                conn.execute(_REFRESH_SQL, (aggregate, until))
+                break
+            except psycopg.errors.LockNotAvailable:   # the policy's refresh is under way
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
 
 def last_midnight(t: datetime, zone: ZoneInfo = _UTC) -> datetime:
