@@ -24,8 +24,9 @@ from telehub.care.adherence import (
     RECEIVED_DAILY_ZONE,
     expected_readings,
     monitored_from,
+    received_on_days,
     received_readings,
-    received_readings_settled,
+    settled_bounds,
 )
 from telehub.db.timescale import settled_days
 from telehub.domain.clock import SERVICE_ZONE_NAME
@@ -34,7 +35,8 @@ logger = logging.getLogger(__name__)
 
 # Each patient's monitored days inside [start, end): from when monitoring began (the earlier
 # of enrolment and the first reading) to discharge. Adherence as telehub.care.adherence counts
-# it; <received> stands for its count of readings received over [m.s, m.e).
+# it; <adherence> stands for the CTEs (from `monitored m`) ending in `adherence`, which has
+# each patient's expected and received readings.
 _PATIENT_SQL = f"""
 WITH began AS (
     SELECT p.id, p.care_plan, p.discharged_at, {monitored_from("p")} AS since
@@ -47,23 +49,41 @@ monitored AS (
     FROM began b
     WHERE b.since < %(end)s AND (b.discharged_at IS NULL OR b.discharged_at > %(start)s)
 ),
-adherence AS (
-    SELECT {expected_readings("m.care_plan", "m.s", "m.e")} AS expected,
-           <received> AS received
-    FROM monitored m
-)
+<adherence>
 SELECT (SELECT count(*) FROM monitored) AS patients,
        (SELECT COALESCE(sum(EXTRACT(EPOCH FROM e - s)) / 86400.0, 0) FROM monitored) AS days,
        (SELECT COALESCE(round(sum(expected)), 0) FROM adherence) AS expected,
        (SELECT COALESCE(sum(received), 0) FROM adherence) AS received
 """  # noqa: S608 (fragments from telehub.care.adherence; every value is bound)
 
+_EXPECTED = expected_readings("m.care_plan", "m.s", "m.e")
 # Every day from the readings.
-PATIENT_SQL = _PATIENT_SQL.replace(
-    "<received>", received_readings("m.id", "m.care_plan", "m.s", "m.e", zone="%(zone)s"))
-# The settled days [first, last) from readings_received_daily, the rest from the readings.
-PATIENT_SETTLED_SQL = _PATIENT_SQL.replace("<received>", received_readings_settled(
-    "m.id", "m.care_plan", "m.s", "m.e", "%(first)s", "%(last)s", zone="%(zone)s"))
+PATIENT_SQL = _PATIENT_SQL.replace("<adherence>", f"""adherence AS (
+    SELECT {_EXPECTED} AS expected,
+           {received_readings("m.id", "m.care_plan", "m.s", "m.e", zone="%(zone)s")}
+           AS received
+    FROM monitored m
+)""")  # noqa: S608
+# The whole days of [first, last) from readings_received_daily (one scan for the team), the
+# part-days and other days from the readings.
+_A, _B = settled_bounds("m.s", "m.e", "%(first)s", "%(last)s", zone="%(zone)s")
+PATIENT_SETTLED_SQL = _PATIENT_SQL.replace("<adherence>", f"""spans AS (
+    SELECT m.id, m.care_plan, m.s, m.e, {_A} AS a, {_B} AS b FROM monitored m
+),
+on_days AS ({received_on_days("spans", "%(first)s", "%(last)s")}),
+adherence AS (
+    SELECT {_EXPECTED} AS expected,
+           {received_readings("m.id", "m.care_plan", "m.s", "m.a", zone="%(zone)s")}
+           + COALESCE(d.n, 0)
+           + {received_readings("m.id", "m.care_plan", "m.b", "m.e", zone="%(zone)s")}
+           AS received
+    FROM spans m LEFT JOIN on_days d ON d.id = m.id
+)""")  # noqa: S608
+
+# The statistics query over a hypertable plans into every chunk, and PostgreSQL's JIT then
+# compiles the plan's expressions: measured on TimescaleDB (1,000 patients, a year), JIT
+# took 33 of the 37 s of the 90-day figure; without it the query takes a few seconds.
+_NO_JIT = "SET LOCAL jit = off"
 
 RULES_SQL = """
 SELECT rule_id, count(*) AS alerts FROM alerts
@@ -116,13 +136,15 @@ def team_stats_over(conn: DbConn, team_id: int, start: datetime, end: datetime, 
     """team_stats with the days of `settled` (local midnights in `zone`, which must be
     RECEIVED_DAILY_ZONE) read from readings_received_daily; None: all from the readings."""
     params: dict[str, Any] = {"team": team_id, "start": start, "end": end, "zone": zone}
-    if settled is None:
-        base = conn.execute(PATIENT_SQL, params).fetchone()
-    elif zone != RECEIVED_DAILY_ZONE:
+    if settled is not None and zone != RECEIVED_DAILY_ZONE:
         raise ValueError(f"{RECEIVED_DAILY} counts days in {RECEIVED_DAILY_ZONE}, not {zone}")
-    else:
-        base = conn.execute(PATIENT_SETTLED_SQL, {**params, "first": settled[0],
-                                                  "last": settled[1]}).fetchone()
+    with conn.transaction():   # SET LOCAL ends with it (or with the caller's transaction)
+        conn.execute(_NO_JIT)
+        if settled is None:
+            base = conn.execute(PATIENT_SQL, params).fetchone()
+        else:
+            base = conn.execute(PATIENT_SETTLED_SQL, {**params, "first": settled[0],
+                                                      "last": settled[1]}).fetchone()
     assert base is not None
     days = float(base["days"])
     expected, received = int(base["expected"]), int(base["received"])

@@ -9,8 +9,7 @@ from telehub.domain.codes import LOW_QUALITY_FLAGS
 
 # Each function returns SQL text over the column expressions it is given (trusted SQL written
 # in Telehub, never user input), to be embedded in a caller's query whose values are bound;
-# its own aliases (am, pm, slots, ar, earliest, daily, cr, sd, span, ab) do not shadow the
-# caller's.
+# its own aliases (am, pm, slots, ar, earliest, daily, cr, sp, sd) do not shadow the caller's.
 # `zone` is an SQL expression naming the service zone: a caller that binds the setting passes
 # "%(zone)s"; the default is the service zone's name as a literal.
 SERVICE_ZONE = sql.Literal(SERVICE_ZONE_NAME).as_string()
@@ -110,28 +109,33 @@ def metric_received(patient: str, metric: str, per_day: str, start: str, end: st
         GROUP BY {local_day("ar.time", zone)}) AS cr)"""  # noqa: S608
 
 
-def received_readings_settled(patient: str, plan: str, start: str, end: str, first: str,
-                              last: str, *, zone: str = SERVICE_ZONE) -> str:
-    """As received_readings, with the whole local days of [start, end) that lie in
-    [first, last) (local midnights in `zone`: the days RECEIVED_DAILY holds exactly, which
-    must be in `zone`'s days) read from RECEIVED_DAILY, and the rest from the readings.
-
-    The days from the aggregate run from the first local midnight at or after both `start`
-    and `first` to the last at or before both `end` and `last`; the part-days and other days
-    on either side are counted from the readings, so no day is split and each is capped
-    once."""
+def settled_bounds(start: str, end: str, first: str, last: str, *,
+                   zone: str = SERVICE_ZONE) -> tuple[str, str]:
+    """SQL for [a, b): the whole local days of [start, end) that lie in [first, last)
+    (local midnights in `zone`: the days RECEIVED_DAILY holds exactly, which must be in
+    `zone`'s days), from the first local midnight at or after both `start` and `first` to
+    the last at or before both `end` and `last`. Without such days it collapses onto
+    `end`. Counting [start, a) and [b, end) from the readings (received_readings) and
+    [a, b) from RECEIVED_DAILY (received_on_days) splits no day and caps each once."""
     a = f"GREATEST({first}, {_next_midnight(start, zone)})"
     b = f"LEAST({last}, {_last_midnight(end, zone)})"
-    from_aggregate = f"""(SELECT COALESCE(sum(LEAST(sd.n, am.per_day)), 0)::bigint
-        FROM {_slots(plan, planned_only=True)}
-        JOIN {RECEIVED_DAILY} sd ON sd.patient_id = {patient} AND sd.metric = am.metric
-         AND sd.day >= span.a AND sd.day < span.b)"""  # noqa: S608
-    # Without whole days to read, [a, b) collapses onto `end`: all of it from the readings.
-    return f"""(SELECT {received_readings(patient, plan, start, "span.a", zone=zone)}
-        + {from_aggregate} + {received_readings(patient, plan, "span.b", end, zone=zone)}
-    FROM (SELECT CASE WHEN ab.a < ab.b THEN ab.a ELSE {end} END AS a,
-                 CASE WHEN ab.a < ab.b THEN ab.b ELSE {end} END AS b
-          FROM (SELECT {a} AS a, {b} AS b) AS ab) AS span)"""  # noqa: S608
+    return (f"(CASE WHEN {a} < {b} THEN {a} ELSE {end} END)",
+            f"(CASE WHEN {a} < {b} THEN {b} ELSE {end} END)")
+
+
+def received_on_days(spans: str, first: str, last: str) -> str:
+    """A query: for each row of `spans` (columns id, care_plan, a, b: a patient and whole
+    local days [a, b) inside [first, last)), its readings received on those days that count
+    towards the plan, read from RECEIVED_DAILY (columns id, n); rows with none are left
+    out. One scan of the aggregate for the patients of `spans`, bounded by [first, last)."""
+    return f"""SELECT sp.id, {CAPPED_RECEIVED.replace("daily.n", "sd.n")} AS n
+    FROM {spans} sp
+    CROSS JOIN LATERAL {_slots("sp.care_plan", planned_only=True)}
+    JOIN {RECEIVED_DAILY} sd ON sd.patient_id = sp.id AND sd.metric = am.metric
+     AND sd.day >= sp.a AND sd.day < sp.b
+    WHERE sd.day >= {first} AND sd.day < {last}
+      AND sd.patient_id = ANY(ARRAY(SELECT id FROM {spans}))
+    GROUP BY sp.id"""  # noqa: S608
 
 
 def _last_midnight(at: str, zone: str) -> str:
