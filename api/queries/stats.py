@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 # it; <adherence> stands for the CTEs (from `monitored m`) ending in `adherence`, which has
 # each patient's expected and received readings.
 _PATIENT_SQL = f"""
-WITH began AS (
+WITH began AS MATERIALIZED (   -- each first-reading lookup once, not again in `monitored`
     SELECT p.id, p.care_plan, p.discharged_at, {monitored_from("p")} AS since
     FROM patients p
     WHERE p.team_id = %(team)s
@@ -65,7 +65,8 @@ PATIENT_SQL = _PATIENT_SQL.replace("<adherence>", f"""adherence AS (
     FROM monitored m
 )""")  # noqa: S608
 # The whole days of [first, last) from readings_received_daily (one scan for the team), the
-# part-days and other days from the readings.
+# part-days and other days from the readings; an empty part reads nothing (on a hypertable
+# each lookup costs a walk over every chunk's index even for no rows).
 _A, _B = settled_bounds("m.s", "m.e", "%(first)s", "%(last)s", zone="%(zone)s")
 PATIENT_SETTLED_SQL = _PATIENT_SQL.replace("<adherence>", f"""spans AS (
     SELECT m.id, m.care_plan, m.s, m.e, {_A} AS a, {_B} AS b FROM monitored m
@@ -73,9 +74,11 @@ PATIENT_SETTLED_SQL = _PATIENT_SQL.replace("<adherence>", f"""spans AS (
 on_days AS ({received_on_days("spans", "%(first)s", "%(last)s")}),
 adherence AS (
     SELECT {_EXPECTED} AS expected,
-           {received_readings("m.id", "m.care_plan", "m.s", "m.a", zone="%(zone)s")}
+           CASE WHEN m.s < m.a THEN {received_readings(
+               "m.id", "m.care_plan", "m.s", "m.a", zone="%(zone)s")} ELSE 0 END
            + COALESCE(d.n, 0)
-           + {received_readings("m.id", "m.care_plan", "m.b", "m.e", zone="%(zone)s")}
+           + CASE WHEN m.b < m.e THEN {received_readings(
+               "m.id", "m.care_plan", "m.b", "m.e", zone="%(zone)s")} ELSE 0 END
            AS received
     FROM spans m LEFT JOIN on_days d ON d.id = m.id
 )""")  # noqa: S608
