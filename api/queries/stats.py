@@ -126,8 +126,8 @@ def team_stats(conn: DbConn, team_id: int, start: datetime, end: datetime,
 def received_days(conn: DbConn, start: datetime, end: datetime, zone: str
                   ) -> tuple[datetime, datetime] | None:
     """[first, last): the local days of [start, end) readings_received_daily holds exactly;
-    None on plain PostgreSQL, where it is a view (reading it for a day costs more than
-    reading the day's readings), and in a zone other than the aggregate's."""
+    None on plain PostgreSQL, where it is a view computed from the readings when read, and
+    in a zone other than the aggregate's."""
     if zone != RECEIVED_DAILY_ZONE:
         _zone_differs(zone)
         return None

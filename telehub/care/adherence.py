@@ -84,10 +84,16 @@ def _slots(plan: str, planned_only: bool) -> str:
         FROM unnest(enum_range(NULL::metric)) AS pm(metric) OFFSET 0) AS slots {only}) AS am"""  # noqa: S608
 
 
-# An aggregate over daily_readings rows: the readings that count towards the care plan, each
-# metric's day counting at most the plan's readings a day.
-CAPPED_RECEIVED = ("COALESCE(sum(LEAST(daily.n, am.per_day)) FILTER "
-                   "(WHERE am.per_day IS NOT NULL), 0)::bigint")
+def capped_received(n: str) -> str:
+    """An aggregate over rows of a metric's day (`n` its readings received, `am.per_day` the
+    plan's readings a day): the readings that count towards the care plan, each metric's day
+    counting at most the plan's readings a day."""
+    return (f"COALESCE(sum(LEAST({n}, am.per_day)) FILTER "
+            "(WHERE am.per_day IS NOT NULL), 0)::bigint")
+
+
+# capped_received over daily_readings rows.
+CAPPED_RECEIVED = capped_received("daily.n")
 
 
 def received_readings(patient: str, plan: str, start: str, end: str, *,
@@ -128,7 +134,7 @@ def received_on_days(spans: str, first: str, last: str) -> str:
     local days [a, b) inside [first, last)), its readings received on those days that count
     towards the plan, read from RECEIVED_DAILY (columns id, n); rows with none are left
     out. One scan of the aggregate for the patients of `spans`, bounded by [first, last)."""
-    return f"""SELECT sp.id, {CAPPED_RECEIVED.replace("daily.n", "sd.n")} AS n
+    return f"""SELECT sp.id, {capped_received("sd.n")} AS n
     FROM {spans} sp
     CROSS JOIN LATERAL {_slots("sp.care_plan", planned_only=True)}
     JOIN {RECEIVED_DAILY} sd ON sd.patient_id = sp.id AND sd.metric = am.metric
