@@ -2,7 +2,8 @@
 
 Run with one server that has TimescaleDB and one that has not, it reports each query on
 both paths and their ratio, and checks that both paths answer the same: the generated
-readings are equal in number and the daily charts of a sample of patients are equal.
+readings are equal in number, the daily charts of a sample of patients are equal, and so
+are the API's 90-day team statistics of every team.
 """
 
 from __future__ import annotations
@@ -51,11 +52,15 @@ def run_compare(admin_url: str, compare_url: str, sizes: queries.QuerySizes, *,
         path = PATHS[bool(r.params.get("timescaledb"))]
         report.ratios.update({f"{path}: {k}": v for k, v in r.ratios.items()})
         report.notes.extend(r.notes)
-    same = same_charts([with_database(u, database) for u in (admin_url, compare_url)],
-                       runs[0].params["as_of"], random.Random(seed))
-    report.params["same_results"] = same and len(set(report.params["readings"])) == 1
+    urls = [with_database(u, database) for u in (admin_url, compare_url)]
+    same = same_charts(urls, runs[0].params["as_of"], random.Random(seed))
+    stats = same_team_stats(urls, runs[0].params["as_of"])
+    report.params["same_team_stats"] = stats
+    report.params["same_results"] = (same and stats is not False
+                                     and len(set(report.params["readings"])) == 1)
     report.params["readings_mb"] = [r.params.get("readings_mb") for r in runs]
-    report.notes.append("same readings and the same 1-year charts on both: "
+    report.notes.append("same readings, the same 1-year charts and the same "
+                        f"{queries.STATS_DAYS}-day team statistics on both: "
                         + ("yes" if report.params["same_results"] else "NO"))
     report.notes.append("readings on disk (table and indexes, MB): " + ", ".join(
         f"{p} {mb}" for p, mb in zip(paths, report.params["readings_mb"], strict=True)))
@@ -78,6 +83,23 @@ def same_charts(urls: list[str], as_of: str, rng: random.Random) -> bool:
                 sample = sorted(rng.sample(ids, min(_SAMPLE_PATIENTS, len(ids))))
             answers.append([_chart_rows(chart, conn, p, day) for p in sample])
     return all(_equal(answers[0], other) for other in answers[1:])
+
+
+def same_team_stats(urls: list[str], as_of: str) -> bool | None:
+    """True when every team's STATS_DAYS-day statistics to `as_of` (the API's, from
+    readings_received_daily where settled) are equal on every URL; None without the API."""
+    stats = queries.team_stats_queries()
+    if stats is None:
+        return None
+    query, _ = stats
+    day = datetime.fromisoformat(as_of).replace(tzinfo=UTC)
+    answers = []
+    for url in urls:
+        with connect(url, autocommit=True) as conn:
+            answers.append([query(conn, {"team": int(r["id"]), "as_of": day,
+                                         "zone": "Europe/London"})
+                            for r in conn.execute("SELECT id FROM teams ORDER BY id")])
+    return all(other == answers[0] for other in answers[1:])
 
 
 def _chart_rows(chart: queries.Query, conn: Any, patient: int,

@@ -21,7 +21,7 @@ from bench.databases import (
     set_database_comment,
 )
 from bench.population import BenchPatient, register_population
-from telehub.db.timescale import has_timescaledb
+from telehub.db.timescale import has_timescaledb, refresh_daily_aggregates
 
 logger = logging.getLogger(__name__)
 
@@ -121,22 +121,22 @@ def load_readings(conn: psycopg.Connection[Row], population: list[BenchPatient],
 
 
 # What TimescaleDB's own policies would have done by `as_of` with a year of readings behind
-# them: chunks past the compression policy's age compressed, the daily aggregate refreshed.
+# them: chunks past the compression policy's age compressed, the daily aggregates refreshed.
 _COMPRESS_OLD_CHUNKS = """
 SELECT count(compress_chunk(c, if_not_compressed => true))
 FROM show_chunks('readings', older_than => %s::timestamptz - INTERVAL '30 days') AS c
 """
-_REFRESH_DAILY = "CALL refresh_continuous_aggregate('readings_daily', NULL, %s::timestamptz)"
 
 
 def settle_timescale(conn: psycopg.Connection[Row], *, as_of: date) -> None:
-    """Compress the chunks the policy would have by `as_of`, refresh readings_daily to it."""
+    """Compress the chunks the policy would have by `as_of`, refresh the daily aggregates
+    (readings_daily, readings_received_daily) to it."""
     midnight = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)
     started = time.perf_counter()
     conn.execute(_COMPRESS_OLD_CHUNKS, (midnight,))
     compressed = time.perf_counter()
-    conn.execute(_REFRESH_DAILY, (midnight,))
-    logger.info("history: chunks compressed in %.1f s, readings_daily refreshed in %.1f s",
+    refresh_daily_aggregates(conn, midnight)
+    logger.info("history: chunks compressed in %.1f s, daily aggregates refreshed in %.1f s",
                 compressed - started, time.perf_counter() - compressed)
 
 

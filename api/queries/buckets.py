@@ -6,16 +6,17 @@ time_bucket, and for daily buckets reads the settled days from the continuous ag
 A day is read from the aggregate when its last refresh materialised it and no change to its
 readings is still waiting for the next refresh; other days (the newest, part-days at the
 window's edges, days a late write touched since the refresh, every day before the first
-refresh) are bucketed from the readings, so both paths return the same buckets.
+refresh) are bucketed from the readings, so both paths return the same buckets
+(telehub.db.timescale.settled_days says which days are settled).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from api.deps import DbConn
-from telehub.db.timescale import has_timescaledb
+from telehub.db.timescale import has_timescaledb, settled_days
 
 # Bins are aligned to UTC midnight either way; TimescaleDB's time_bucket uses the same origin.
 DATE_BIN_SQL = """
@@ -40,33 +41,6 @@ WHERE d.patient_id = %(patient)s AND d.day >= %(start)s AND d.day < %(end)s
 ORDER BY 1, 2
 """
 
-# How far readings_daily can be read for [first, last): up to its watermark (what its last
-# refresh materialised), and not into any range still waiting in an invalidation log
-# (readings written into already materialised days, e.g. by a restore or an import, until the
-# next refresh takes them in). TimescaleDB's internal times are Unix microseconds.
-SETTLED_SQL = """
-WITH c AS (
-    SELECT raw_hypertable_id AS raw, mat_hypertable_id AS mat,
-           _timescaledb_functions.to_unix_microseconds(%(first)s) AS lo,
-           _timescaledb_functions.to_unix_microseconds(%(last)s) AS hi
-    FROM _timescaledb_catalog.continuous_agg
-    WHERE user_view_schema = 'public' AND user_view_name = 'readings_daily'
-), pending AS (
-    SELECT min(i.lowest_modified_value) AS since FROM c, (
-        SELECT hypertable_id AS id, lowest_modified_value, greatest_modified_value
-        FROM _timescaledb_catalog.continuous_aggs_hypertable_invalidation_log
-        UNION ALL
-        SELECT materialization_id, lowest_modified_value, greatest_modified_value
-        FROM _timescaledb_catalog.continuous_aggs_materialization_invalidation_log) AS i
-    WHERE i.id IN (c.raw, c.mat) AND i.greatest_modified_value >= c.lo
-      AND i.lowest_modified_value < c.hi
-)
-SELECT _timescaledb_functions.to_timestamp(GREATEST(c.lo, LEAST(
-           c.hi, _timescaledb_functions.cagg_watermark(c.mat), COALESCE(p.since, c.hi))))
-       AS settled_end
-FROM c, pending p
-"""
-
 DAY = timedelta(days=1)
 
 
@@ -75,7 +49,8 @@ def load_buckets(conn: DbConn, params: dict[str, Any], width: timedelta
     """Buckets of `width` for params patient, metric (or None), start and end, oldest first."""
     if not has_timescaledb(conn):
         return _bucketed(conn, DATE_BIN_SQL, params, width)
-    settled = settled_days(conn, params["start"], params["end"]) if width == DAY else None
+    settled = (settled_days(conn, "readings_daily", params["start"], params["end"])
+               if width == DAY else None)
     if settled is None:
         return _bucketed(conn, TIME_BUCKET_SQL, params, width)
     first, last = settled
@@ -85,26 +60,9 @@ def load_buckets(conn: DbConn, params: dict[str, Any], width: timedelta
     return rows
 
 
-def settled_days(conn: DbConn, start: datetime, end: datetime
-                 ) -> tuple[datetime, datetime] | None:
-    """[first, last): the whole UTC days of [start, end) that readings_daily holds exactly."""
-    first = _midnight(start) + (DAY if start != _midnight(start) else timedelta(0))
-    last = _midnight(end)
-    if first >= last:
-        return None
-    row = conn.execute(SETTLED_SQL, {"first": first, "last": last}).fetchone()
-    settled_end = _midnight(row["settled_end"]) if row else first
-    return (first, settled_end) if first < settled_end else None
-
-
 def _bucketed(conn: DbConn, query: str, params: dict[str, Any],
               width: timedelta) -> list[dict[str, Any]]:
     if params["start"] >= params["end"]:
         return []
     return conn.execute(query, {**params, "width": width}).fetchall()
 
-
-def _midnight(t: datetime) -> datetime:
-    """The UTC midnight at or before `t`."""
-    u = t.astimezone(UTC)
-    return datetime(u.year, u.month, u.day, tzinfo=UTC)

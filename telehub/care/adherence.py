@@ -9,13 +9,18 @@ from telehub.domain.codes import LOW_QUALITY_FLAGS
 
 # Each function returns SQL text over the column expressions it is given (trusted SQL written
 # in Telehub, never user input), to be embedded in a caller's query whose values are bound;
-# its own aliases (am, pm, slots, ar, earliest, daily, cr) do not shadow the caller's.
+# its own aliases (am, pm, slots, ar, earliest, daily, cr, sp, sd) do not shadow the caller's.
 # `zone` is an SQL expression naming the service zone: a caller that binds the setting passes
 # "%(zone)s"; the default is the service zone's name as a literal.
 SERVICE_ZONE = sql.Literal(SERVICE_ZONE_NAME).as_string()
 # A reading with any of these flags is not a reading received (codes.LOW_QUALITY_FLAGS).
 _LOW_QUALITY = sql.Literal(sorted(LOW_QUALITY_FLAGS)).as_string() + "::text[]"
 RECEIVED = f"NOT (ar.flags && {_LOW_QUALITY})"
+
+# Readings received per patient, metric and local day (migration 0014: a continuous
+# aggregate on TimescaleDB, a view on plain PostgreSQL), and the zone its days are in.
+RECEIVED_DAILY = "readings_received_daily"
+RECEIVED_DAILY_ZONE = "Europe/London"
 
 
 def local_day(at: str, zone: str = SERVICE_ZONE) -> str:
@@ -60,11 +65,7 @@ def daily_readings(patient: str, plan: str, start: str, end: str, *,
     `planned_only` leaves out the metrics the plan does not expect.
 
     One index range (patient, metric, time) per metric."""
-    only = "WHERE per_day IS NOT NULL" if planned_only else ""
-    # OFFSET 0: the plan is read once per metric, not once per day in each use of per_day.
-    return f"""(SELECT * FROM (
-        SELECT pm.metric, {planned_per_day(plan, "pm.metric::text")} AS per_day
-        FROM unnest(enum_range(NULL::metric)) AS pm(metric) OFFSET 0) AS slots {only}) AS am
+    return f"""{_slots(plan, planned_only)}
     CROSS JOIN LATERAL (
         SELECT {local_day("ar.time", zone)} AS day,
                count(*) FILTER (WHERE {RECEIVED}) AS n{extra}
@@ -74,10 +75,25 @@ def daily_readings(patient: str, plan: str, start: str, end: str, *,
         GROUP BY 1) AS daily"""  # noqa: S608
 
 
-# An aggregate over daily_readings rows: the readings that count towards the care plan, each
-# metric's day counting at most the plan's readings a day.
-CAPPED_RECEIVED = ("COALESCE(sum(LEAST(daily.n, am.per_day)) FILTER "
-                   "(WHERE am.per_day IS NOT NULL), 0)::bigint")
+def _slots(plan: str, planned_only: bool) -> str:
+    """A FROM-clause item `am`: each metric and the readings a day `plan` expects of it."""
+    only = "WHERE per_day IS NOT NULL" if planned_only else ""
+    # OFFSET 0: the plan is read once per metric, not once per day in each use of per_day.
+    return f"""(SELECT * FROM (
+        SELECT pm.metric, {planned_per_day(plan, "pm.metric::text")} AS per_day
+        FROM unnest(enum_range(NULL::metric)) AS pm(metric) OFFSET 0) AS slots {only}) AS am"""  # noqa: S608
+
+
+def capped_received(n: str) -> str:
+    """An aggregate over rows of a metric's day (`n` its readings received, `am.per_day` the
+    plan's readings a day): the readings that count towards the care plan, each metric's day
+    counting at most the plan's readings a day."""
+    return (f"COALESCE(sum(LEAST({n}, am.per_day)) FILTER "
+            "(WHERE am.per_day IS NOT NULL), 0)::bigint")
+
+
+# capped_received over daily_readings rows.
+CAPPED_RECEIVED = capped_received("daily.n")
 
 
 def received_readings(patient: str, plan: str, start: str, end: str, *,
@@ -97,3 +113,43 @@ def metric_received(patient: str, metric: str, per_day: str, start: str, end: st
         WHERE ar.patient_id = {patient} AND ar.metric = {metric}
           AND ar.time >= {start} AND ar.time < {end} AND {RECEIVED}
         GROUP BY {local_day("ar.time", zone)}) AS cr)"""  # noqa: S608
+
+
+def settled_bounds(start: str, end: str, first: str, last: str, *,
+                   zone: str = SERVICE_ZONE) -> tuple[str, str]:
+    """SQL for [a, b): the whole local days of [start, end) that lie in [first, last)
+    (local midnights in `zone`: the days RECEIVED_DAILY holds exactly, which must be in
+    `zone`'s days), from the first local midnight at or after both `start` and `first` to
+    the last at or before both `end` and `last`. Without such days it collapses onto
+    `end`. Counting [start, a) and [b, end) from the readings (received_readings) and
+    [a, b) from RECEIVED_DAILY (received_on_days) splits no day and caps each once."""
+    a = f"GREATEST({first}, {_next_midnight(start, zone)})"
+    b = f"LEAST({last}, {_last_midnight(end, zone)})"
+    return (f"(CASE WHEN {a} < {b} THEN {a} ELSE {end} END)",
+            f"(CASE WHEN {a} < {b} THEN {b} ELSE {end} END)")
+
+
+def received_on_days(spans: str, first: str, last: str) -> str:
+    """A query: for each row of `spans` (columns id, care_plan, a, b: a patient and whole
+    local days [a, b) inside [first, last)), its readings received on those days that count
+    towards the plan, read from RECEIVED_DAILY (columns id, n); rows with none are left
+    out. One scan of the aggregate for the patients of `spans`, bounded by [first, last)."""
+    return f"""SELECT sp.id, {capped_received("sd.n")} AS n
+    FROM {spans} sp
+    CROSS JOIN LATERAL {_slots("sp.care_plan", planned_only=True)}
+    JOIN {RECEIVED_DAILY} sd ON sd.patient_id = sp.id AND sd.metric = am.metric
+     AND sd.day >= sp.a AND sd.day < sp.b
+    WHERE sd.day >= {first} AND sd.day < {last}
+      AND sd.patient_id = ANY(ARRAY(SELECT id FROM {spans}))
+    GROUP BY sp.id"""  # noqa: S608
+
+
+def _last_midnight(at: str, zone: str) -> str:
+    """The local midnight (in `zone`) at or before the timestamptz expression `at`."""
+    return f"(date_trunc('day', ({at}) AT TIME ZONE {zone}) AT TIME ZONE {zone})"
+
+
+def _next_midnight(at: str, zone: str) -> str:
+    """The local midnight (in `zone`) at or after the timestamptz expression `at`."""
+    return (f"((date_trunc('day', (({at}) AT TIME ZONE {zone}) - INTERVAL '1 microsecond')"
+            f" + INTERVAL '1 day') AT TIME ZONE {zone})")

@@ -28,7 +28,7 @@ from ingest.service import Ingest
 from telehub.care import registration as registry
 from telehub.config import ApiSettings, Settings
 from telehub.db.pool import connect
-from telehub.db.timescale import has_timescaledb
+from telehub.db.timescale import refresh_daily_aggregates
 from telehub.passwords import hash_password
 from tests.databases import clone_database
 from tests.ingest.conftest import running_hub
@@ -183,8 +183,7 @@ def db_url(pg_admin_url: str, api_database: str) -> str:
         row = c.execute(EMPTY_SQL).fetchone()
         assert row is not None and row[0]
         c.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(sql.SQL(row[0])))
-        if has_timescaledb(c):   # readings_daily keeps its materialised days until a refresh
-            c.execute("CALL refresh_continuous_aggregate('readings_daily', NULL, NULL)")
+        refresh_daily_aggregates(c)   # they keep their materialised days until a refresh
     return url
 
 

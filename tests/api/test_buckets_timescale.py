@@ -9,9 +9,9 @@ from typing import Any, cast
 import psycopg
 import pytest
 
-from api.queries.buckets import DATE_BIN_SQL, settled_days
+from api.queries.buckets import DATE_BIN_SQL
 from telehub.config import IngestSettings
-from telehub.db.timescale import has_timescaledb
+from telehub.db.timescale import has_timescaledb, settled_days
 from tests.api.conftest import LiveApi
 from tests.api.data import add_readings
 
@@ -79,12 +79,12 @@ def test_year_chart_from_the_aggregate_equals_raw_buckets(
     _history(conn, bob, end - timedelta(hours=1))
     start = end - timedelta(days=365)
     before = _chart(live_api, bob, start, end, metric)       # nothing of them materialised
-    unrefreshed = settled_days(conn, start, end)
+    unrefreshed = settled_days(conn, "readings_daily", start, end)
     conn.commit()
     assert unrefreshed is None or unrefreshed[1] <= end - timedelta(days=199)
     with psycopg.connect(live_api.db_url, autocommit=True) as admin:
         admin.execute("CALL refresh_continuous_aggregate('readings_daily', NULL, NULL)")
-    settled = settled_days(conn, start, end)
+    settled = settled_days(conn, "readings_daily", start, end)
     conn.commit()
     assert settled is not None and (settled[1] - settled[0]).days >= 150
     after = _chart(live_api, bob, start, end, metric)
@@ -102,7 +102,7 @@ def test_readings_written_after_the_refresh_count_until_the_next(
     with psycopg.connect(live_api.db_url, autocommit=True) as admin:
         admin.execute("CALL refresh_continuous_aggregate('readings_daily', NULL, NULL)")
     start = end - timedelta(days=365)
-    settled = settled_days(conn, start, end)
+    settled = settled_days(conn, "readings_daily", start, end)
     assert settled is not None
     # A store-and-forward batch as old as the horizon allows, and readings an import wrote
     # into days the refresh had already materialised.
@@ -110,7 +110,7 @@ def test_readings_written_after_the_refresh_count_until_the_next(
             for days in (HORIZON_DAYS - 1, 100) for m in range(0, 600, 7)]
     add_readings(conn, bob, "pulse", late)
     conn.commit()
-    shortened = settled_days(conn, start, end)
+    shortened = settled_days(conn, "readings_daily", start, end)
     conn.commit()
     assert shortened is None or shortened[1] <= end - timedelta(days=100)
     _assert_same(_chart(live_api, bob, start, end, "pulse"), _raw(conn, bob, start, end, "pulse"))

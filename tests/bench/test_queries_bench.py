@@ -45,13 +45,16 @@ def test_queries_bench_generates_history_and_reports_each_query_with_its_baselin
     sql_rows = [row for row in doc["rows"]
                 if not row["query"].startswith(("GET", "late_reading"))]
     names = [row["query"] for row in sql_rows]
-    assert names[0::2] == ["caseload", "chart_1y_daily", "team_stats_7d"]
+    timed = ["caseload", "chart_1y_daily", "team_stats_7d"]
+    if queries.team_stats_queries() is not None:
+        timed.append("team_stats_90d")
+    assert names[0::2] == timed
     assert all(name.strip().startswith("baseline") for name in names[1::2])
     assert all(row["n"] == 3 and row["median_ms"] > 0 for row in doc["rows"])
     assert rows["caseload"]["rows"] == 10        # one caseload row per patient of the team
     assert rows["chart_1y_daily"]["rows"] == 12  # one chart point per day
-    expected = {f"{q} / baseline (median)" for q in ("caseload", "chart_1y_daily",
-                                                     "team_stats_7d")}
+    assert rows.get("team_stats_90d", {"rows": 1})["rows"] == 1   # one team's figures
+    expected = {f"{q} / baseline (median)" for q in timed}
     expected.add("late reading 60d / 2d old (median)")
     late = [row["query"].split(" ")[0] for row in doc["rows"]
             if row["query"].startswith("late_reading")]

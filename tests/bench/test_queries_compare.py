@@ -6,10 +6,10 @@ import random
 import uuid
 
 from bench import queries
-from bench.compare import PATHS, run_compare, same_charts
+from bench.compare import PATHS, run_compare, same_charts, same_team_stats
 from bench.databases import connect, drop_database, with_database
 from bench.history import ensure_history
-from telehub.db.timescale import has_timescaledb
+from telehub.db.timescale import has_timescaledb, refresh_daily_aggregates
 
 
 def test_compare_reports_each_query_on_both_servers_and_checks_their_answers(
@@ -30,17 +30,22 @@ def test_compare_reports_each_query_on_both_servers_and_checks_their_answers(
             conn.execute("UPDATE readings SET value = value - 1 WHERE metric = 'spo2' "
                          "AND time = (SELECT max(time) FROM readings r2 WHERE r2.metric = "
                          "'spo2' AND r2.patient_id = readings.patient_id)")
-            if timescale:
-                conn.execute("CALL refresh_continuous_aggregate('readings_daily', NULL, NULL)")
+            # And one weight reading fewer (a day the care plans expect one): the team
+            # statistics check must see it.
+            conn.execute("DELETE FROM readings WHERE metric = 'weight' AND time = "
+                         "(SELECT max(time) FROM readings WHERE metric = 'weight')")
+            refresh_daily_aggregates(conn)
         differ = not same_charts(urls, as_of, random.Random(1))
+        stats_alike = same_team_stats(urls[:1] * 2, as_of)
+        stats_differ = same_team_stats(urls, as_of) is False
     finally:
         drop_database(pg_admin_url, name)
         drop_database(pg_admin_url, other)
 
-    assert alike and differ
+    assert alike and differ and stats_alike and stats_differ
     path = PATHS[timescale]
     assert report.params["paths"] == [path, path]
-    assert report.params["same_results"] is True
+    assert report.params["same_results"] is True and report.params["same_team_stats"] is True
     assert report.params["generated_this_run"] == [True, False]
     names = [row["query"] for row in report.rows]
     assert names[0::2] == names[1::2] and "chart_1y_daily" in names
