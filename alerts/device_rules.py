@@ -13,6 +13,7 @@ from psycopg.rows import dict_row
 
 from alerts import store
 from alerts.catalogue import Rule, load_catalogue
+from alerts.patient_batches import PASS_BATCH_PATIENTS, patient_batches
 from alerts.sentences import render
 from alerts.thresholds import Subject, load_subjects
 
@@ -23,14 +24,16 @@ _DEVICES_SQL = """
 SELECT d.patient_id, d.device_id, d.kind::text AS kind, d.online, d.status_at,
        greatest(d.last_seen_at, d.status_at, d.created_at) AS seen
 FROM devices d JOIN patients p ON p.id = d.patient_id
-WHERE d.active AND p.status = 'active' AND (p.paused_until IS NULL OR p.paused_until <= %s)
+WHERE d.patient_id = ANY(%s) AND d.active AND p.status = 'active'
+  AND (p.paused_until IS NULL OR p.paused_until <= %s)
 """
-_FLAGGED_SQL = "SELECT patient_id FROM alerts WHERE rule_id = %s AND status <> 'resolved'"
+_FLAGGED_SQL = ("SELECT patient_id FROM alerts WHERE patient_id = ANY(%s) AND rule_id = %s "
+                "AND status <> 'resolved'")
 _GAPS_SQL = """
 SELECT d.patient_id, d.device_id, sum(g.missing)::bigint AS missing,
        min(g.detected_at) AS first, max(g.detected_at) AS last
 FROM device_seq_gaps g JOIN devices d ON d.id = g.device_id
-WHERE g.detected_at > %s AND g.detected_at <= %s AND d.patient_id IS NOT NULL
+WHERE d.patient_id = ANY(%s) AND g.detected_at > %s AND g.detected_at <= %s
 GROUP BY d.patient_id, d.device_id
 """
 
@@ -62,21 +65,31 @@ def _raise(conn: psycopg.Connection, s: Subject, rule: Rule, message: str,
                              resolved=resolved.get((s.id, rule.episode)), now=now) is not None
 
 
-def check_devices(conn: psycopg.Connection, now: datetime) -> int:
-    """Raise or clear device-offline alerts, raise sequence-gap alerts; returns how many raised."""
+def check_devices(conn: psycopg.Connection, now: datetime, *,
+                  batch_size: int = PASS_BATCH_PATIENTS) -> int:
+    """Raise or clear device-offline alerts, raise sequence-gap alerts; returns how many raised.
+    The caseload is checked `batch_size` patients at a time (alerts.patient_batches)."""
     catalogue = load_catalogue()
     offline_rule, gap_rule = catalogue.get("device-offline"), catalogue.get("sequence-gap")
     assert offline_rule is not None and gap_rule is not None
+    return sum(_check_devices_among(conn, patients, now, offline_rule, gap_rule)
+               for patients in patient_batches(conn, batch_size))
+
+
+def _check_devices_among(conn: psycopg.Connection, patients: list[int], now: datetime,
+                         offline_rule: Rule, gap_rule: Rule) -> int:
+    """check_devices for the devices of these patients only."""
     cur = conn.cursor(row_factory=dict_row)
-    devices = cur.execute(_DEVICES_SQL, (now,)).fetchall()
-    gaps = cur.execute(_GAPS_SQL, (now - _LOOKBACK, now)).fetchall()
+    devices = cur.execute(_DEVICES_SQL, (patients, now)).fetchall()
+    gaps = cur.execute(_GAPS_SQL, (patients, now - _LOOKBACK, now)).fetchall()
     pids = {r["patient_id"] for r in devices} | {r["patient_id"] for r in gaps}
     subjects = load_subjects(conn, pids)
     silent: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
     for row in devices:
         if _silent(row, subjects[row["patient_id"]].params(offline_rule), now):
             silent[row["patient_id"]].append(row)
-    flagged = {r["patient_id"] for r in cur.execute(_FLAGGED_SQL, (offline_rule.episode,))}
+    flagged = {r["patient_id"]
+               for r in cur.execute(_FLAGGED_SQL, (patients, offline_rule.episode))}
     touched = set(silent) | {r["patient_id"] for r in gaps} | (flagged & pids)
     store.lock_patients(conn, touched)
     alerts = _Alerts(store.active_alerts(conn, touched),

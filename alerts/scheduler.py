@@ -21,6 +21,7 @@ from alerts import lifecycle, store
 from alerts.catalogue import Rule, load_catalogue
 from alerts.device_rules import check_devices
 from alerts.escalation import escalate_overdue
+from alerts.patient_batches import PASS_BATCH_PATIENTS, patient_batches
 from alerts.reminders import remind_unacknowledged
 from alerts.retention import Retention
 from alerts.sentences import render
@@ -56,7 +57,7 @@ LEFT JOIN LATERAL (
     WHERE ar.patient_id = p.id AND ar.metric = mm.metric AND ar.time <= %(now)s
       AND ar.time > %(since)s AND {RECEIVED}
 ) lr ON true
-WHERE mm.per_day IS NOT NULL AND p.status = 'active'
+WHERE p.id = ANY(%(patients)s) AND mm.per_day IS NOT NULL AND p.status = 'active'
   AND (p.paused_until IS NULL OR p.paused_until <= %(now)s) AND p.enrolled_at <= %(now)s
 ORDER BY p.id, mm.metric
 """  # noqa: S608 (fragments from telehub.care.adherence; every value is bound)
@@ -126,15 +127,24 @@ def _known(current: Mapping[str, Any], found: list[Gap], metrics: list[str]) -> 
                                       for g in found)
 
 
-def check_missing(conn: psycopg.Connection, now: datetime, zone: ZoneInfo) -> int:
-    """Open or raise missing-readings alerts; returns how many alerts were opened or raised."""
+def check_missing(conn: psycopg.Connection, now: datetime, zone: ZoneInfo, *,
+                  batch_size: int = PASS_BATCH_PATIENTS) -> int:
+    """Open or raise missing-readings alerts; returns how many alerts were opened or raised.
+    The caseload is checked `batch_size` patients at a time (alerts.patient_batches)."""
     catalogue = load_catalogue()
     amber, info = catalogue.get("missing-readings"), catalogue.get("missing-readings-info")
     assert amber is not None and info is not None
+    return sum(_check_missing_among(conn, patients, now, zone, amber, info)
+               for patients in patient_batches(conn, batch_size))
+
+
+def _check_missing_among(conn: psycopg.Connection, patients: list[int], now: datetime,
+                         zone: ZoneInfo, amber: Rule, info: Rule) -> int:
+    """check_missing for these patients only."""
     cur = conn.cursor(row_factory=dict_row)
     rows = cur.execute(_EXPECTED_SQL, {"now": now, "since": now - LAST_READING_HORIZON,
                                        "share_since": now - adherence.WINDOW,
-                                       "zone": zone.key}).fetchall()
+                                       "zone": zone.key, "patients": patients}).fetchall()
     subjects = load_subjects(conn, {r["patient_id"] for r in rows}, now)
     gaps: dict[int, list[Gap]] = defaultdict(list)
     for row in rows:

@@ -9,14 +9,16 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import paho.mqtt.client as mqtt
 
 from alerts.deliveries import Claimed
 from telehub.mqtt.connection import MqttConnection
 from telehub.mqtt.topics import alert_topic
+
+if TYPE_CHECKING:
+    import httpx
 
 SIGNATURE_HEADER = "X-Telehub-Signature"
 ALERT_ID_HEADER = "X-Telehub-Alert-Id"
@@ -171,6 +173,10 @@ class WebhookSender:
                    IDEMPOTENCY_HEADER: str(delivery.outbox_id)}
         if self._secret is not None:
             headers[SIGNATURE_HEADER] = sign(body, self._secret)
+        # Imported on the first POST: httpx (with the rich and pygments of its command line)
+        # costs a hub without webhooks 7 MB.
+        import httpx
+
         if self._client is None:
             self._client = httpx.Client(timeout=self._timeout_s)
         try:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import typer
 
-from bench.report import Report
 from telehub.config import get_settings
+
+if TYPE_CHECKING:  # psutil and rich load when a benchmark runs, not in every `telehub` process
+    from bench.report import Report
 
 # The alert-burden variants (kept here so `--help` needs no benchmark imports).
 VARIANTS = ("hub", "engine", "stable", "book", "suggestions")
@@ -203,6 +206,8 @@ def register(app: typer.Typer) -> None:
                                     else "telehub_bench")),
                 _finish(memory.run(url, memory.QUICK if quick else memory.FULL)),
             ]
+        from bench.report import Report
+
         summary = Report("all", params={"quick": quick}, columns=["ratio", "value"])
         for report in reports:
             for name, value in report.ratios.items():

@@ -111,14 +111,22 @@ def _load_plugins() -> None:
         register(app)
 
 
-def main() -> None:
-    """Console-script entry point."""
+def register_commands() -> typer.Typer:
+    """The CLI with every command: the core's and those of the packages built on it. Each
+    command imports what it runs only when it runs, so `telehub hub` loads no API, dashboard
+    or benchmark libraries (tests/unit/test_hub_imports.py)."""
     from telehub.cli import admin as admin_cli
     from telehub.cli import backup as backup_cli
 
     admin_cli.register(app)
     backup_cli.register(app)
     _load_plugins()
+    return app
+
+
+def main() -> None:
+    """Console-script entry point."""
+    register_commands()
     from pydantic import ValidationError as SettingsError
 
     try:
