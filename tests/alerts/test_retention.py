@@ -121,30 +121,46 @@ WHERE hypertable_schema = current_schema() AND hypertable_name = 'readings'
 
 @dataclass(frozen=True)
 class Expected:
-    """What a pass with readings cut `cut` must leave: the reading times kept (in order) and
-    how many chunks it drops (none on plain PostgreSQL)."""
+    """What a pass with readings cut `cut` must leave: the reading times kept (in order), how
+    many chunks it drops and how many rows of a split day it deletes (none on plain
+    PostgreSQL)."""
 
     kept: list[datetime]
     chunks: int
+    tail: int = 0
 
 
-def _expect(conn: psycopg.Connection[Any], cut: datetime) -> Expected:
-    """Before a pass: plain PostgreSQL keeps the readings at or after the cut; TimescaleDB
-    keeps every reading in a chunk that ends after the cut and drops the other chunks whole."""
+def _expect(conn: psycopg.Connection[Any], cut: datetime,
+            chunk_cut: datetime | None = None) -> Expected:
+    """Before a pass: plain PostgreSQL keeps the readings at or after the cut. TimescaleDB
+    drops whole every chunk that ends at or before `chunk_cut` (the cut, or where an open
+    alert's evidence starts), keeps the others, and deletes the rest of the local day the
+    oldest kept chunk starts in when that day's first hours went and the day is before the
+    cut (no reading here is an open alert's evidence)."""
     conn.commit()
     times = _column(conn, "SELECT time FROM readings ORDER BY time")
     if not readings_is_hypertable(conn):
         return Expected([t for t in times if t >= cut], 0)
     chunks = conn.cursor(row_factory=tuple_row).execute(_CHUNKS_SQL).fetchall()
     conn.commit()
+    chunk_cut = chunk_cut or cut
 
     def chunk_end(at: datetime) -> datetime:
         ends = [end for start, end in chunks if start <= at < end]
         assert len(ends) == 1, f"{at} lies in {len(ends)} chunks"
         return ends[0]
 
-    return Expected([t for t in times if chunk_end(t) > cut],
-                    sum(1 for _, end in chunks if end <= cut))
+    in_chunks = [t for t in times if chunk_end(t) > chunk_cut]
+    kept = in_chunks
+    starts = [start for start, end in chunks if end > chunk_cut]
+    if starts:
+        first = min(starts)
+        day = first.astimezone(LONDON).date()
+        split = first.astimezone(LONDON).time() != time(0)
+        if split and day < cut.astimezone(LONDON).date():
+            kept = [t for t in in_chunks if t.astimezone(LONDON).date() != day]
+    return Expected(kept, sum(1 for _, end in chunks if end <= chunk_cut),
+                    len(in_chunks) - len(kept))
 
 
 def _check(conn: psycopg.Connection[Any], done: Trimmed | None, expected: Expected,
@@ -153,7 +169,8 @@ def _check(conn: psycopg.Connection[Any], done: Trimmed | None, expected: Expect
     assert done is not None
     assert _column(conn, "SELECT time FROM readings ORDER BY time") == expected.kept
     if readings_is_hypertable(conn):
-        assert (done.chunks_dropped, done.deleted[READINGS]) == (expected.chunks, 0)
+        assert (done.chunks_dropped, done.deleted[READINGS]) == (expected.chunks,
+                                                                 expected.tail)
     else:
         assert (done.deleted[READINGS], done.chunks_dropped) == (rows, 0)
 
@@ -262,7 +279,7 @@ def test_the_readings_an_unresolved_alert_rests_on_stay_until_it_is_resolved(
         # starts, so no chunk holding any of it goes (the quiet patient's readings beside
         # it stay too).
         evidence = alert["first_breach_at"] - rules_lookback(load_catalogue())
-        expected = _expect(clinic.conn, min(cut, evidence))
+        expected = _expect(clinic.conn, cut, min(cut, evidence))
         assert len(expected.kept) == 12
         _check(clinic.conn, retention.run_once(NOW), expected, rows=0)
     else:
@@ -452,3 +469,34 @@ def test_a_clock_change_day_is_kept_or_deleted_whole(
     assert done is not None and done.deleted[REJECTED] == 1
     kept = _column(clinic.conn, "SELECT received_at FROM rejected_messages ORDER BY received_at")
     assert kept == times[1:]
+
+
+@pytest.mark.parametrize("now", [datetime(2026, 10, 20, 12, 0, tzinfo=UTC),     # BST cut
+                                 datetime(2026, 2, 20, 12, 0, tzinfo=UTC)],     # GMT cut
+                         ids=["summer", "winter"])
+def test_every_local_day_is_kept_or_deleted_whole_on_either_path(
+        clinic: Clinic, settings: Settings, pools: list[ConnectionPool], now: datetime) -> None:
+    """Three weeks of two-hourly readings before the cut and some after: each local day
+    before the cut goes whole or stays whole. On TimescaleDB a chunk starts at a UTC
+    midnight, 01:00 in summer time, and the old chunks are compressed, as they are by then."""
+    pid = clinic.patient(["heart-failure"])
+    cut = cut_before(now, 90, LONDON)
+    times = [cut - 21 * DAY + k * 2 * timedelta(hours=1) for k in range(24 * 12)]
+    for at in times:
+        clinic.store(pid, Metric.WEIGHT, 80.0, at)
+    clinic.conn.commit()
+    hypertable = readings_is_hypertable(clinic.conn)
+    if hypertable:
+        clinic.conn.execute("SELECT compress_chunk(c) FROM show_chunks('readings') c")
+        clinic.conn.commit()
+    expected = _expect(clinic.conn, cut)
+    done = _scheduler(settings, pools, readings_days=90).retention.run_once(now)
+    _check(clinic.conn, done, expected, rows=sum(1 for t in times if t < cut))
+    kept = _column(clinic.conn, "SELECT time FROM readings ORDER BY time")
+    assert [t for t in times if t >= cut] == [t for t in kept if t >= cut]
+    for day in {t.astimezone(LONDON).date() for t in times if t < cut}:
+        of_day = [t for t in times if t.astimezone(LONDON).date() == day]
+        assert [t for t in kept if t in of_day] in ([], of_day), day
+    if hypertable:
+        assert done is not None and done.chunks_dropped >= 1
+        assert (expected.tail > 0) is (now.month == 10)   # summer: a split day's rest went
