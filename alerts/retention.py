@@ -17,7 +17,8 @@ What is deleted, and what never is:
 Each batch is one short transaction under the scheduler's one-pass-at-a-time lock, so two
 hubs never delete side by side and no lock is held for long. Where TimescaleDB holds the
 readings as a hypertable, whole chunks older than the cut (moved back to the oldest
-evidence) are dropped instead of deleting rows.
+evidence) are dropped instead of deleting rows; chunks start at UTC midnights, so the rest of
+the local day the oldest kept chunk starts in is deleted with them (whole days on both paths).
 """
 
 from __future__ import annotations
@@ -76,6 +77,20 @@ DELETE FROM outbox WHERE id = ANY(ARRAY(
 _SQL = {READINGS: _READINGS_SQL, REJECTED: _REJECTED_SQL, OUTBOX: _OUTBOX_SQL}
 _OLDEST_EVIDENCE_SQL = """
 SELECT min(first_breach_at) - %s FROM alerts WHERE status <> 'resolved'
+"""
+_OLDEST_CHUNK_SQL = """
+SELECT min(range_start) FROM timescaledb_information.chunks
+WHERE hypertable_schema = current_schema() AND hypertable_name = 'readings'
+"""
+# TimescaleDB: the rest of a local day whose first hours went with a dropped chunk (chunks
+# start at UTC midnights, local days need not), but no reading an unresolved alert rests on.
+# By time, not ctid: a ctid names a row only within one chunk.
+_DAY_TAIL_SQL = """
+DELETE FROM readings r
+WHERE r.time >= %(start)s AND r.time < %(end)s
+  AND NOT EXISTS (SELECT 1 FROM alerts a
+                  WHERE a.patient_id = r.patient_id AND a.status <> 'resolved'
+                    AND r.time >= a.first_breach_at - %(evidence)s)
 """
 
 
@@ -173,7 +188,7 @@ class Retention:
             dropped = self._drop_chunks(cuts.pop(READINGS), evidence)
             if dropped is None:
                 return None
-            chunks = dropped
+            chunks, deleted[READINGS] = dropped
         for table in (REJECTED, OUTBOX, READINGS):
             cut = cuts.get(table)
             while cut is not None and budget > 0:
@@ -218,15 +233,31 @@ class Retention:
             cuts[OUTBOX] = cut_before(now, p.outbox_days, self._zone)
         return cuts, rules
 
-    def _drop_chunks(self, cut: datetime, evidence: timedelta) -> int | None:
+    def _drop_chunks(self, cut: datetime, evidence: timedelta) -> tuple[int, int] | None:
         """TimescaleDB: drop whole reading chunks older than the cut, moved back to the oldest
-        unresolved alert's evidence (a chunk cannot keep some rows); None when locked out."""
+        unresolved alert's evidence (a chunk cannot keep some rows), then the rest of the
+        local day the oldest kept chunk starts in, so a day is kept or deleted whole. Returns
+        (chunks dropped, readings deleted); None when locked out."""
         with self._pool.connection() as conn:
             if not self._lock(conn):
                 return None
             cur = conn.cursor(row_factory=tuple_row)
             row = cur.execute(_OLDEST_EVIDENCE_SQL, (evidence,)).fetchone()
-            if row and row[0] is not None:
-                cut = min(cut, row[0])
-            return len(cur.execute("SELECT drop_chunks('readings', older_than => %s)",
-                                   (cut,)).fetchall())
+            chunk_cut = min(cut, row[0]) if row and row[0] is not None else cut
+            chunks = len(cur.execute("SELECT drop_chunks('readings', older_than => %s)",
+                                     (chunk_cut,)).fetchall())
+            row = cur.execute(_OLDEST_CHUNK_SQL).fetchone()
+            start = row[0] if row else None
+            end = None if start is None else day_tail_end(start, self._zone)
+            if start is None or end is None or end > cut:
+                return chunks, 0
+            rows = cur.execute(_DAY_TAIL_SQL, {"start": start, "end": end,
+                                               "evidence": evidence}).rowcount
+            return chunks, rows
+
+
+def day_tail_end(at: datetime, zone: ZoneInfo) -> datetime | None:
+    """The local midnight ending the day `at` falls inside; None when `at` is a local
+    midnight itself (no day is split there)."""
+    start, end = clock.day_bounds(clock.service_date(at, zone), zone)
+    return None if start == at else end

@@ -104,8 +104,9 @@ def preloaded_libraries(conn: psycopg.Connection) -> frozenset[str]:
     return frozenset(part.strip().strip('"') for part in str(text).split(",") if part.strip())
 
 
-def migrate(conn: psycopg.Connection) -> list[str]:
-    """Apply pending migrations; returns what was done, one line each. Safe to run twice."""
+def migrate(conn: psycopg.Connection, *, through: int | None = None) -> list[str]:
+    """Apply pending migrations (those numbered up to `through`, when given); returns what
+    was done, one line each. Safe to run twice."""
     done: list[str] = []
     conn.autocommit = True
     conn.execute(_CREATE_TABLE)
@@ -115,7 +116,8 @@ def migrate(conn: psycopg.Connection) -> list[str]:
         applied = {r[0] if isinstance(r, tuple) else r["version"]
                    for r in conn.execute("SELECT version FROM schema_migrations").fetchall()}
         for migration in load_migrations():
-            if migration.version in applied:
+            if migration.version in applied or (through is not None
+                                                 and migration.version > through):
                 continue
             extension = migration.required_extension
             skip = extension is not None and not _extension_available(conn, extension)

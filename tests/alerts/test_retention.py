@@ -1,5 +1,10 @@
-"""Retention on the plain-PostgreSQL path: each table trimmed to its setting in batches, the
-audit log, alerts and undelivered notifications never touched, too-short settings refused."""
+"""Retention: each table trimmed to its setting in batches, the audit log, alerts and
+undelivered notifications never touched, too-short settings refused.
+
+The readings take the path the test database has: on plain PostgreSQL every reading before
+the cut goes, row by row; where TimescaleDB holds them as a hypertable, every 7-day chunk that
+ends at or before the cut goes whole and every other chunk stays whole. The TimescaleDB
+expectations are read from its chunk catalogue before the pass, never from the pass."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, LiteralString
@@ -19,11 +25,21 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool
 from pydantic import ValidationError
 
+from alerts.catalogue import load_catalogue
 from alerts.lifecycle import Actor, resolve
-from alerts.retention import OUTBOX, READINGS, REJECTED, check_policy, cut_before
+from alerts.retention import (
+    OUTBOX,
+    READINGS,
+    REJECTED,
+    Trimmed,
+    check_policy,
+    cut_before,
+    rules_lookback,
+)
 from alerts.scheduler import LAST_READING_HORIZON, SCHEDULER_LOCK_KEY, Scheduler
 from telehub.config import IngestSettings, RetentionSettings, Settings
 from telehub.db.pool import connect, open_pool
+from telehub.db.timescale import readings_is_hypertable
 from telehub.domain.units import Metric
 from telehub.errors import ConfigError
 from tests.alerts.conftest import NOW, Clinic
@@ -97,6 +113,68 @@ def _audit(conn: psycopg.Connection[Any], at: datetime) -> None:
                  "VALUES (%s, 'os:operator', 'read', 'patient')", (at,))
 
 
+_CHUNKS_SQL = """
+SELECT range_start, range_end FROM timescaledb_information.chunks
+WHERE hypertable_schema = current_schema() AND hypertable_name = 'readings'
+"""
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a pass with readings cut `cut` must leave: the reading times kept (in order), how
+    many chunks it drops and how many rows of a split day it deletes (none on plain
+    PostgreSQL)."""
+
+    kept: list[datetime]
+    chunks: int
+    tail: int = 0
+
+
+def _expect(conn: psycopg.Connection[Any], cut: datetime,
+            chunk_cut: datetime | None = None) -> Expected:
+    """Before a pass: plain PostgreSQL keeps the readings at or after the cut. TimescaleDB
+    drops whole every chunk that ends at or before `chunk_cut` (the cut, or where an open
+    alert's evidence starts), keeps the others, and deletes the rest of the local day the
+    oldest kept chunk starts in when that day's first hours went and the day is before the
+    cut (no reading here is an open alert's evidence)."""
+    conn.commit()
+    times = _column(conn, "SELECT time FROM readings ORDER BY time")
+    if not readings_is_hypertable(conn):
+        return Expected([t for t in times if t >= cut], 0)
+    chunks = conn.cursor(row_factory=tuple_row).execute(_CHUNKS_SQL).fetchall()
+    conn.commit()
+    chunk_cut = chunk_cut or cut
+
+    def chunk_end(at: datetime) -> datetime:
+        ends = [end for start, end in chunks if start <= at < end]
+        assert len(ends) == 1, f"{at} lies in {len(ends)} chunks"
+        return ends[0]
+
+    in_chunks = [t for t in times if chunk_end(t) > chunk_cut]
+    kept = in_chunks
+    starts = [start for start, end in chunks if end > chunk_cut]
+    if starts:
+        first = min(starts)
+        day = first.astimezone(LONDON).date()
+        split = first.astimezone(LONDON).time() != time(0)
+        if split and day < cut.astimezone(LONDON).date():
+            kept = [t for t in in_chunks if t.astimezone(LONDON).date() != day]
+    return Expected(kept, sum(1 for _, end in chunks if end <= chunk_cut),
+                    len(in_chunks) - len(kept))
+
+
+def _check(conn: psycopg.Connection[Any], done: Trimmed | None, expected: Expected,
+           rows: int) -> None:
+    """The pass left what `expected` says; on plain PostgreSQL it deleted `rows` readings."""
+    assert done is not None
+    assert _column(conn, "SELECT time FROM readings ORDER BY time") == expected.kept
+    if readings_is_hypertable(conn):
+        assert (done.chunks_dropped, done.deleted[READINGS]) == (expected.chunks,
+                                                                 expected.tail)
+    else:
+        assert (done.deleted[READINGS], done.chunks_dropped) == (rows, 0)
+
+
 def _old_everything(clinic: Clinic, now: datetime, pid: int) -> None:
     """Rows either side of each table's cut under POLICY, and an old audit log."""
     for days in (POLICY["readings_days"],):
@@ -130,11 +208,15 @@ def test_each_table_is_trimmed_to_its_setting_in_batches(clinic: Clinic, setting
                                                          pools: list[ConnectionPool]) -> None:
     pid = clinic.patient(["heart-failure"])
     _old_everything(clinic, NOW, pid)
-    scheduler = _scheduler(settings, pools, **POLICY, batch_rows=1)
-    assert scheduler.run_once(NOW) is not None          # the pass runs retention after it
     conn = clinic.conn
     cut = cut_before(NOW, 90, LONDON)
-    assert _column(conn, "SELECT time FROM readings ORDER BY time") == [cut, cut + DAY]
+    expected = _expect(conn, cut)
+    if not readings_is_hypertable(conn):
+        assert expected.kept == [cut, cut + DAY]
+    assert cut - 400 * DAY not in expected.kept and cut in expected.kept
+    scheduler = _scheduler(settings, pools, **POLICY, batch_rows=1)
+    assert scheduler.run_once(NOW) is not None          # the pass runs retention after it
+    assert _column(conn, "SELECT time FROM readings ORDER BY time") == expected.kept
     assert _count(conn, REJECTED) == 1
     kept = _column(conn, "SELECT max(d.delivered_at) FROM outbox o "
                          "JOIN outbox_deliveries d ON d.outbox_id = o.id GROUP BY o.id")
@@ -143,7 +225,7 @@ def test_each_table_is_trimmed_to_its_setting_in_batches(clinic: Clinic, setting
     assert _count(conn, "audit_log") == 3
     # Nothing left to do: a second pass deletes nothing.
     again = scheduler.retention.run_once(NOW)
-    assert again is not None and again.total == 0
+    assert again is not None and (again.total, again.chunks_dropped) == (0, 0)
 
 
 def test_a_pass_deletes_in_batches_and_stops_at_its_budget(
@@ -171,8 +253,10 @@ def test_the_audit_log_alerts_and_their_events_are_never_deleted(
     clinic.conn.commit()
     counts = {t: _count(clinic.conn, t) for t in ("alerts", "alert_events", "audit_log")}
     assert counts["alert_events"] >= 2
+    expected = _expect(clinic.conn, cut_before(NOW, 90, LONDON))
+    assert expected.kept == []
     done = _scheduler(settings, pools, **POLICY).retention.run_once(NOW)
-    assert done is not None and done.deleted[READINGS] == 1
+    _check(clinic.conn, done, expected, rows=1)
     assert {t: _count(clinic.conn, t) for t in counts} == counts
 
 
@@ -189,15 +273,26 @@ def test_the_readings_an_unresolved_alert_rests_on_stay_until_it_is_resolved(
     assert alert is not None and alert["status"] == "open"
     clinic.conn.commit()
     retention = _scheduler(settings, pools, **POLICY).retention
-    done = retention.run_once(NOW)
-    assert done is not None and done.deleted[READINGS] == 6
-    assert _count(clinic.conn, READINGS, f"patient_id = {quiet}") == 0
+    cut = cut_before(NOW, 90, LONDON)
+    if readings_is_hypertable(clinic.conn):
+        # A chunk cannot keep some rows: the cut moves back to where the alert's evidence
+        # starts, so no chunk holding any of it goes (the quiet patient's readings beside
+        # it stay too).
+        evidence = alert["first_breach_at"] - rules_lookback(load_catalogue())
+        expected = _expect(clinic.conn, cut, min(cut, evidence))
+        assert len(expected.kept) == 12
+        _check(clinic.conn, retention.run_once(NOW), expected, rows=0)
+    else:
+        done = retention.run_once(NOW)
+        assert done is not None and done.deleted[READINGS] == 6
+        assert _count(clinic.conn, READINGS, f"patient_id = {quiet}") == 0
     assert _count(clinic.conn, READINGS, f"patient_id = {flagged}") == 6
     resolve(clinic.conn, alert["id"], Actor(None, "matron"), "advice-given")
     clinic.conn.commit()
-    done = retention.run_once(NOW)
-    assert done is not None and done.deleted[READINGS] == 6
-    assert _count(clinic.conn, READINGS) == 0
+    expected = _expect(clinic.conn, cut)
+    assert expected.kept == []
+    _check(clinic.conn, retention.run_once(NOW), expected,
+           rows=6 if not readings_is_hypertable(clinic.conn) else 0)
     assert clinic.alert(flagged, "spo2-low") is not None   # the alert keeps its values
 
 
@@ -281,10 +376,11 @@ def test_a_patients_longer_override_keeps_readings_longer(
                         (pid, '{"days": 100}', "baseline over a longer stable spell"))
     clinic.conn.commit()
     retention = _scheduler(settings, pools, readings_days=90).retention
+    kept = _expect(clinic.conn, cut_before(NOW, 132, LONDON))
+    assert kept.kept == [at]
     with caplog.at_level("WARNING", logger="alerts.retention"):
         for _ in range(2):
-            done = retention.run_once(NOW)
-            assert done is not None and done.deleted[READINGS] == 0
+            _check(clinic.conn, retention.run_once(NOW), kept, rows=0)
     # 30 days of store-and-forward plus the widened window (100 days and two of margin),
     # said once, not every minute.
     assert [r.getMessage() for r in caplog.records] == [
@@ -292,8 +388,9 @@ def test_a_patients_longer_override_keeps_readings_longer(
         "back further"]
     clinic.conn.execute("UPDATE thresholds SET superseded_at = now()")
     clinic.conn.commit()
-    done = retention.run_once(NOW)
-    assert done is not None and done.deleted[READINGS] == 1
+    expected = _expect(clinic.conn, cut_before(NOW, 90, LONDON))
+    assert expected.kept == []
+    _check(clinic.conn, retention.run_once(NOW), expected, rows=1)
 
 
 def test_a_second_scheduler_at_the_same_time_does_not_double_delete(
@@ -341,11 +438,14 @@ def test_the_cut_is_local_midnight_whole_days_at_any_hour(
     for at in (cut - SECOND, cut):
         clinic.store(pid, Metric.WEIGHT, 80.0, at)
         _reject(clinic.conn, at)
-    clinic.conn.commit()
+    expected = _expect(clinic.conn, cut)
+    assert cut in expected.kept
     done = _scheduler(settings, pools, readings_days=90, rejected_days=90).retention.run_once(
         now.astimezone(UTC))
-    assert done is not None and done.deleted[READINGS] == 1 and done.deleted[REJECTED] == 1
-    assert _column(clinic.conn, "SELECT time FROM readings") == [cut]
+    _check(clinic.conn, done, expected, rows=1)
+    assert done is not None and done.deleted[REJECTED] == 1
+    if not readings_is_hypertable(clinic.conn):
+        assert expected.kept == [cut]
 
 
 @pytest.mark.parametrize("now, cut_local", [
@@ -369,3 +469,34 @@ def test_a_clock_change_day_is_kept_or_deleted_whole(
     assert done is not None and done.deleted[REJECTED] == 1
     kept = _column(clinic.conn, "SELECT received_at FROM rejected_messages ORDER BY received_at")
     assert kept == times[1:]
+
+
+@pytest.mark.parametrize("now", [datetime(2026, 10, 20, 12, 0, tzinfo=UTC),     # BST cut
+                                 datetime(2026, 2, 20, 12, 0, tzinfo=UTC)],     # GMT cut
+                         ids=["summer", "winter"])
+def test_every_local_day_is_kept_or_deleted_whole_on_either_path(
+        clinic: Clinic, settings: Settings, pools: list[ConnectionPool], now: datetime) -> None:
+    """Three weeks of two-hourly readings before the cut and some after: each local day
+    before the cut goes whole or stays whole. On TimescaleDB a chunk starts at a UTC
+    midnight, 01:00 in summer time, and the old chunks are compressed, as they are by then."""
+    pid = clinic.patient(["heart-failure"])
+    cut = cut_before(now, 90, LONDON)
+    times = [cut - 21 * DAY + k * 2 * timedelta(hours=1) for k in range(24 * 12)]
+    for at in times:
+        clinic.store(pid, Metric.WEIGHT, 80.0, at)
+    clinic.conn.commit()
+    hypertable = readings_is_hypertable(clinic.conn)
+    if hypertable:
+        clinic.conn.execute("SELECT compress_chunk(c) FROM show_chunks('readings') c")
+        clinic.conn.commit()
+    expected = _expect(clinic.conn, cut)
+    done = _scheduler(settings, pools, readings_days=90).retention.run_once(now)
+    _check(clinic.conn, done, expected, rows=sum(1 for t in times if t < cut))
+    kept = _column(clinic.conn, "SELECT time FROM readings ORDER BY time")
+    assert [t for t in times if t >= cut] == [t for t in kept if t >= cut]
+    for day in {t.astimezone(LONDON).date() for t in times if t < cut}:
+        of_day = [t for t in times if t.astimezone(LONDON).date() == day]
+        assert [t for t in kept if t in of_day] in ([], of_day), day
+    if hypertable:
+        assert done is not None and done.chunks_dropped >= 1
+        assert (expected.tail > 0) is (now.month == 10)   # summer: a split day's rest went

@@ -9,7 +9,7 @@ from psycopg.types.json import Jsonb
 
 from alerts import deliveries
 from alerts.deliveries import MQTT, WEBHOOK, Lane
-from telehub.db.migrate import load_migrations, migrate
+from telehub.db.migrate import migrate
 from telehub.db.pool import connect
 
 HOOK_A, HOOK_B = "https://telecare.example/a", "https://telecare.example/b"
@@ -17,23 +17,6 @@ _OLD_ROW = """
 INSERT INTO outbox (alert_id, channel, destination, payload, attempts, delivered_at, last_error)
 VALUES (%s, %s, %s, %s, %s, CASE WHEN %s THEN now() END, %s) RETURNING id
 """
-
-
-def _migrate_to(conn: psycopg.Connection, last: int) -> None:
-    """Apply the migrations up to `last` as migrate() would, recording each."""
-    conn.autocommit = True
-    conn.execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text "
-                 "NOT NULL, skipped boolean NOT NULL DEFAULT false, applied_at timestamptz "
-                 "NOT NULL DEFAULT now())")
-    for m in load_migrations():
-        if m.version <= last:
-            available = m.required_extension is None or conn.execute(
-                "SELECT 1 FROM pg_available_extensions WHERE name = %s",
-                (m.required_extension,)).fetchone() is not None
-            if available:
-                conn.execute(m.sql.encode())
-            conn.execute("INSERT INTO schema_migrations (version, name, skipped) "
-                         "VALUES (%s, %s, %s)", (m.version, m.name, not available))
 
 
 def _alert(conn: psycopg.Connection) -> int:
@@ -63,7 +46,7 @@ def _old(conn: psycopg.Connection, alert_id: int, channel: str, destination: str
 
 def test_old_outbox_rows_become_events_with_a_delivery_per_channel(empty_db_url: str) -> None:
     with connect(empty_db_url) as conn:
-        _migrate_to(conn, 4)
+        migrate(conn, through=4)
         alert = _alert(conn)
         topic = "telehub/v1/alerts/north/red"
         opened = _old(conn, alert, "mqtt", topic, _payload(alert, "opened"), 1, True)

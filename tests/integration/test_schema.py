@@ -24,6 +24,21 @@ def test_migrate_on_empty_database_then_again_is_a_no_op(empty_db_url: str) -> N
     assert tables >= TABLES
 
 
+def test_migrate_through_a_version_stops_there_and_the_rest_follow(
+        empty_db_url: str) -> None:
+    shipped = [m.version for m in load_migrations()]
+    with connect(empty_db_url) as conn:
+        assert [line[:4] for line in migrate(conn, through=4)] == [
+            f"{v:04d}" for v in shipped if v <= 4]
+        assert conn.execute("SELECT to_regclass('outbox_deliveries') AS t").fetchone() == {
+            "t": None}
+        rest = migrate(conn)
+        assert [line[:4] for line in rest] == [f"{v:04d}" for v in shipped if v > 4]
+        recorded = conn.execute("SELECT version FROM schema_migrations ORDER BY version"
+                                ).fetchall()
+    assert [r["version"] for r in recorded] == shipped
+
+
 def test_timescaledb_step_skipped_without_the_extension(empty_db_url: str) -> None:
     with connect(empty_db_url) as conn:
         migrate(conn)
