@@ -144,7 +144,11 @@ class BatchWriter:
         prefix = self._settings.topic_root
         events = [w.message for w in batch if isinstance(w, EventsWork)]
         others = [w.message for w in batch if not isinstance(w, EventsWork)]
-        with self._pool.connection(timeout=CONNECTION_WAIT_S) as conn:
+        with self._pool.connection(timeout=CONNECTION_WAIT_S) as conn, conn.pipeline():
+            # Pipeline mode: statements whose results the batch does not read travel with
+            # the next one it does (BEGIN with the device lock, the device update with the
+            # rules' first query, the outbox rows with COMMIT), so a lone reading's
+            # transaction waits for the server a few times instead of once per statement.
             wakeup.begin(conn)
             outcome = (store_batch(conn, others, limits=self._settings.ingest, prefix=prefix,
                                    evaluate=self._evaluate) if others else BatchOutcome())
@@ -154,6 +158,7 @@ class BatchWriter:
                 found = store_events(conn, events, prefix=prefix, limits=self._settings.ingest,
                                      zone=self._settings.zone)
                 outcome.rejected.update(found.rejected)
+            conn.commit()
         # Committed: this process's notifier plans the new outbox rows now, not on NOTIFY.
         wakeup.committed(conn)
         return outcome
