@@ -107,12 +107,12 @@ def recently_resolved(conn: psycopg.Connection, patient_ids: Iterable[int],
 
 def active_and_resolved(conn: psycopg.Connection, patient_ids: Iterable[int],
                         since: datetime) -> tuple[ByEpisode, ByEpisode]:
-    """Both of the above in one round trip: pipeline mode sends both before reading either."""
+    """Both of the above; in pipeline mode (the ingest writer's) in one round trip, as both
+    are sent before either is read."""
     ids = sorted(set(patient_ids))
-    with conn.pipeline():
-        active = conn.cursor(row_factory=dict_row).execute(_ACTIVE_SQL, (ids,))
-        resolved = conn.cursor(row_factory=dict_row).execute(_RESOLVED_SQL, (ids, since))
-        return _by_episode(active), _by_episode(resolved)
+    active = conn.cursor(row_factory=dict_row).execute(_ACTIVE_SQL, (ids,))
+    resolved = conn.cursor(row_factory=dict_row).execute(_RESOLVED_SQL, (ids, since))
+    return _by_episode(active), _by_episode(resolved)
 
 
 def add_event(conn: psycopg.Connection, alert_id: int, kind: str, at: datetime, *,

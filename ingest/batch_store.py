@@ -79,6 +79,9 @@ UPDATE devices d
 _METRICS = {m.value: m for m in Metric}
 _UNITS = {u.value: u for u in Unit}
 
+SAVEPOINT_SQL = "SAVEPOINT ingest_rules"
+RELEASE_SQL = "RELEASE SAVEPOINT ingest_rules"
+ROLLBACK_TO_SQL = "ROLLBACK TO SAVEPOINT ingest_rules"
 GAP_SQL = ("INSERT INTO device_seq_gaps (device_id, expected_seq, received_seq) "
            "VALUES (%s, %s, %s)")
 @dataclass
@@ -114,9 +117,11 @@ class DeviceActivity:
 
 def store_batch(conn: psycopg.Connection, messages: Sequence[Received | MessageWork], *,
                 limits: IngestSettings, prefix: str, evaluate: Evaluate,
-                now: datetime | None = None) -> BatchOutcome:
+                now: datetime | None = None, pipeline: psycopg.Pipeline | None = None
+                ) -> BatchOutcome:
     """Store a batch of readings and status messages in the caller's transaction; the caller
-    commits, then acks. Telecare events go to `ingest.events`."""
+    commits, then acks. Telecare events go to `ingest.events`. `pipeline`: the caller's
+    pipeline, when `conn` is in pipeline mode."""
     now = now or clock.now()
     work = [classify(m, prefix) if isinstance(m, Received) else m for m in messages]
     decoded = decode_batch([w for w in work if isinstance(w, ReadingsWork | StatusWork)],
@@ -134,7 +139,7 @@ def store_batch(conn: psycopg.Connection, messages: Sequence[Received | MessageW
     insert_rejections(cur, checked.rejections, cap=limits.rejected_payload_cap)
     outcome.rejected.update(r.code for r in checked.rejections)
     if outcome.stored:
-        _evaluate(conn, evaluate, outcome.stored)
+        _evaluate(conn, evaluate, outcome.stored, pipeline)
     return outcome
 
 
@@ -251,16 +256,18 @@ def store_statuses(conn: psycopg.Connection, statuses: Sequence[DecodedStatus],
     return recorded
 
 
-def _evaluate(conn: psycopg.Connection, evaluate: Evaluate,
-              stored: Sequence[StoredReading]) -> None:
+def _evaluate(conn: psycopg.Connection, evaluate: Evaluate, stored: Sequence[StoredReading],
+              pipeline: psycopg.Pipeline | None) -> None:
     """Run the rules in a savepoint: a broken rule must not lose readings, a lost DB must retry.
 
-    In pipeline mode a failed statement reports at the next sync, so the savepoint syncs
-    before it is released: a rule's SQL error rolls back to it here, not the whole batch at
-    COMMIT."""
+    The savepoint is plain SQL, not `conn.transaction()`, which in pipeline mode waits for
+    the server on entering and on leaving. A failed statement reports at the next sync, so
+    the pipeline syncs before the savepoint is released: a rule's SQL error rolls back to
+    it here, not the whole batch at COMMIT."""
+    conn.execute(SAVEPOINT_SQL)
     try:
-        with conn.pipeline() as pipeline, conn.transaction():
-            evaluate(conn, stored)
+        evaluate(conn, stored)
+        if pipeline is not None:
             pipeline.sync()
     except psycopg.OperationalError:
         raise  # the connection or a lock failed: the whole batch is retried
@@ -268,3 +275,13 @@ def _evaluate(conn: psycopg.Connection, evaluate: Evaluate,
         ALERT_ERRORS.inc()
         logger.exception("rule evaluation failed for %d new reading(s); readings kept",
                          len(stored))
+        if pipeline is not None:
+            try:
+                pipeline.sync()     # statements still in flight report (and are dropped)
+            except psycopg.OperationalError:
+                raise
+            except psycopg.Error:
+                pass                # that error was the rules' own, logged above
+        conn.execute(ROLLBACK_TO_SQL)
+        return
+    conn.execute(RELEASE_SQL)
