@@ -8,7 +8,7 @@ deliveries to come due again; the result is written by a later transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,19 +19,34 @@ from psycopg.rows import dict_row, tuple_row
 MQTT = "mqtt"
 WEBHOOK = "webhook"
 
+# Each lane's delivery of each new event; a lane marked `claim` gets its delivery already
+# claimed (counted as an attempt, leased to the claimant), so a sender that is ready sends
+# it with no claim transaction of its own. The first row carries the events planned; the
+# rows carry the claimed deliveries, if any.
 _PLAN_SQL = """
 WITH due AS (
-    SELECT id FROM outbox WHERE planned_at IS NULL ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED
+    SELECT id FROM outbox WHERE planned_at IS NULL ORDER BY id LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
 ), planned AS (
-    UPDATE outbox o SET planned_at = now() FROM due WHERE o.id = due.id RETURNING o.id
+    UPDATE outbox o SET planned_at = now() FROM due WHERE o.id = due.id
+    RETURNING o.id, o.alert_id, o.team, o.severity, o.payload
 ), added AS (
-    INSERT INTO outbox_deliveries (outbox_id, channel, destination)
-    SELECT p.id, c.channel, c.destination
-    FROM planned p CROSS JOIN unnest(%s::text[], %s::text[]) AS c(channel, destination)
+    INSERT INTO outbox_deliveries (outbox_id, channel, destination, attempts, claimed_by,
+                                   next_attempt_at)
+    SELECT p.id, c.channel, c.destination, CASE WHEN c.claim THEN 1 ELSE 0 END,
+           CASE WHEN c.claim THEN %(claimant)s::text END,
+           CASE WHEN c.claim THEN now() + make_interval(secs => %(lease)s) ELSE now() END
+    FROM planned p
+    CROSS JOIN unnest(%(channels)s::text[], %(destinations)s::text[], %(claims)s::bool[])
+               AS c(channel, destination, claim)
     ON CONFLICT DO NOTHING
-    RETURNING 1
+    RETURNING id, outbox_id, attempts, destination, claimed_by
 )
-SELECT (SELECT count(*) FROM planned) AS events, (SELECT count(*) FROM added) AS deliveries
+SELECT n.events, a.id, a.outbox_id, a.attempts, a.destination, p.alert_id, p.team,
+       p.severity::text AS severity, p.payload
+FROM (SELECT count(*) AS events FROM planned) AS n
+LEFT JOIN (added a JOIN planned p ON p.id = a.outbox_id) ON a.claimed_by IS NOT NULL
+ORDER BY a.id
 """
 _CLAIM_SQL = """
 UPDATE outbox_deliveries d
@@ -126,11 +141,29 @@ class Failure:
 
 def plan(conn: psycopg.Connection, lanes: Sequence[Lane], limit: int) -> int:
     """Give up to `limit` unplanned events a delivery per lane; returns how many events."""
-    row = conn.cursor(row_factory=tuple_row).execute(
-        _PLAN_SQL, (limit, [lane.channel for lane in lanes],
-                    [lane.destination for lane in lanes])).fetchone()
-    assert row is not None
-    return int(row[0])
+    return plan_claiming(conn, lanes, limit)()[0]
+
+
+def plan_claiming(conn: psycopg.Connection, lanes: Sequence[Lane], limit: int,
+                  claim: Lane | None = None, claimant: str = "", lease_s: float = 0.0
+                  ) -> Callable[[], tuple[int, list[Claimed]]]:
+    """Plan as `plan` does, `claim`'s deliveries claimed for `claimant` for `lease_s`
+    seconds in the same statement. The statement is sent now and read when the returned
+    function is called: in pipeline mode the caller's COMMIT can travel with it."""
+    cur = conn.cursor(row_factory=tuple_row).execute(_PLAN_SQL, {
+        "limit": limit, "claimant": claimant, "lease": lease_s,
+        "channels": [lane.channel for lane in lanes],
+        "destinations": [lane.destination for lane in lanes],
+        "claims": [lane == claim for lane in lanes]})
+
+    def read() -> tuple[int, list[Claimed]]:
+        rows = cur.fetchall()
+        claimed = [Claimed(id=i, outbox_id=o, attempts=a, destination=d, alert_id=al, team=t,
+                           severity=sv, payload=pl)
+                   for _, i, o, a, d, al, t, sv, pl in rows if i is not None]
+        return int(rows[0][0]), claimed
+
+    return read
 
 
 def claim(conn: psycopg.Connection, lane: Lane, claimant: str, limit: int, lease_s: float

@@ -279,8 +279,7 @@ def _apply(conn: psycopg.Connection, catalogue: Catalogue, subjects: Mapping[int
            seen_metrics: Mapping[int, set[str]], now: datetime, zone: ZoneInfo) -> None:
     """Write the batch's alerts, clear what came back in range, check combined ambers."""
     pids = list(subjects)
-    active = store.active_alerts(conn, pids)
-    resolved = store.recently_resolved(conn, pids, now - timedelta(days=8))
+    active, resolved = store.active_and_resolved(conn, pids, now - timedelta(days=8))
     items = [(_target(subjects[pid]), _raised(episode, found))
              for (pid, episode), found in sorted(findings.items())]
     written = store.raise_alerts(conn, items, active, resolved, now)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import queue
 import threading
 import time
 import uuid
@@ -34,7 +35,6 @@ from alerts.senders import (
     WebhookSender,
     sign,
 )
-from alerts.store import OUTBOX_CHANNEL
 from telehub.config import Settings
 from telehub.mqtt.connection import MqttConnection
 
@@ -83,6 +83,8 @@ class Notifier:
         self._webhooks: dict[Lane, WebhookSender] = {}
         self._wakes: dict[Lane, threading.Event] = {}
         self._claims = itertools.count(1)
+        # MQTT deliveries the planner claimed as it planned them, for the MQTT lane to send.
+        self._handed: queue.SimpleQueue[tuple[str, list[Claimed]]] = queue.SimpleQueue()
         self._stop = threading.Event()
         # Set by the outbox NOTIFY listener, and at once by this process's writer's commits.
         self._wake = threading.Event()
@@ -196,7 +198,7 @@ class Notifier:
                 logger.exception("alert notifier: %s deliveries failed; retrying", lane.label)
                 self._stop.wait(2.0)
                 continue
-            if claimed < self._batch(lane):
+            if claimed < self._batch(lane) and (lane.channel != MQTT or self._handed.empty()):
                 # The planner wakes the lane at once; the interval is for retries coming due.
                 wake.wait(interval)
 
@@ -207,7 +209,7 @@ class Notifier:
             try:
                 with psycopg.connect(info() if callable(info) else info,
                                      autocommit=True) as conn:
-                    conn.execute(f"LISTEN {OUTBOX_CHANNEL}")
+                    conn.execute(f"LISTEN {wakeup.OUTBOX_CHANNEL}")
                     self.listening.set()
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=LISTEN_TIMEOUT_S, stop_after=1):
@@ -220,9 +222,21 @@ class Notifier:
 
     # --- one pass ---------------------------------------------------------------
     def plan_once(self) -> int:
-        """Give new outbox events their deliveries and wake the lanes; returns how many."""
-        with self._pool.connection() as conn:
-            planned = deliveries.plan(conn, self._planned_lanes, PLAN_BATCH)
+        """Give new outbox events their deliveries and wake the lanes; returns how many.
+
+        While the broker is connected the events' MQTT deliveries are claimed in the same
+        statement and handed to the MQTT lane, which sends them without a claim of its own:
+        one transaction, one round trip (pipeline mode: BEGIN, the plan and COMMIT travel
+        together), between an alert's commit and its publish."""
+        mqtt = Lane(MQTT) if self._mqtt.ready.is_set() else None
+        claimant = f"{self._id}#{next(self._claims)}"
+        with self._pool.connection() as conn, conn.pipeline():
+            read = deliveries.plan_claiming(conn, self._planned_lanes, PLAN_BATCH, mqtt,
+                                            claimant, CLAIM_LEASE_S)
+            conn.commit()
+            planned, claimed = read()
+        if claimed:
+            self._handed.put((claimant, claimed))
         if planned:
             for event in self._wakes.values():
                 event.set()
@@ -247,11 +261,12 @@ class Notifier:
 
     def _drain_lane(self, lane: Lane) -> int:
         """Claim (short transaction), send (none open), record (short transaction)."""
-        claimant = f"{self._id}#{next(self._claims)}"
         late = self._mqtt_sender.late_answers() if lane.channel == MQTT else []
-        with self._pool.connection() as conn:
-            batch = deliveries.claim(conn, lane, claimant, self._batch(lane),
-                                     self._lease(lane))
+        try:
+            claimant, batch = self._handed.get_nowait() if lane.channel == MQTT \
+                else self._claim(lane)
+        except queue.Empty:
+            claimant, batch = self._claim(lane)
         outcomes: list[Outcome] = []
         if batch:
             sender = self._mqtt_sender if lane.channel == MQTT else self._webhooks[lane]
@@ -261,6 +276,13 @@ class Notifier:
             self._record(lane, batch, outcomes, [o.id for o in late if o.error is None],
                          claimant)
         return len(batch)
+
+    def _claim(self, lane: Lane) -> tuple[str, list[Claimed]]:
+        """Claim the lane's due deliveries in one short transaction."""
+        claimant = f"{self._id}#{next(self._claims)}"
+        with self._pool.connection() as conn:
+            return claimant, deliveries.claim(conn, lane, claimant, self._batch(lane),
+                                              self._lease(lane))
 
     def _record(self, lane: Lane, batch: Sequence[Claimed], outcomes: Sequence[Outcome],
                 late: Sequence[int], claimant: str) -> None:
@@ -277,10 +299,11 @@ class Notifier:
                            "delivered (attempt %s): %s", lane.label, delivery.id,
                            delivery.alert_id, delivery.outbox_id, delivery.attempts,
                            outcome.error)
-        with self._pool.connection() as conn:
+        with self._pool.connection() as conn, conn.pipeline():   # both updates and COMMIT at once
             deliveries.mark_delivered(conn, [*late, *(o.id for o in outcomes
                                                       if o.error is None)])
             deliveries.mark_failed(conn, failures, claimant)
+            conn.commit()
 
 
 def wait_until_drained(pool: ConnectionPool, timeout: float = 10.0) -> bool:

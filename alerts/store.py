@@ -9,15 +9,15 @@ from typing import Any
 
 import psycopg
 from prometheus_client import Counter
-from psycopg.rows import dict_row, tuple_row
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from alerts import wakeup, watch_rules
+from alerts import watch_rules
+from alerts.outbox import OUTBOX_SQL, enqueue, notification
+from alerts.wakeup import wake_notifiers
 from telehub.domain.codes import Severity, severity_rank
 
 SYSTEM = "system"
-# NOTIFYed when outbox rows are written, so notifiers wake at commit instead of polling.
-OUTBOX_CHANNEL = "telehub_outbox"
 # Serialises alert writing per patient across hub workers and the scheduler (first key of
 # the two-key advisory lock); always taken in patient id order, so it cannot deadlock.
 PATIENT_LOCK_CLASS = 0x7E1E
@@ -39,16 +39,10 @@ _EVENT_SQL = """
 INSERT INTO alert_events (alert_id, at, kind, actor_id, actor, note, data)
 VALUES (%s, %s, %s, %s, %s, %s, %s)
 """
-# One row per alert event; the notifier plans its deliveries (MQTT, each webhook) and builds
-# the topic from the team and severity at send time.
-_OUTBOX_SQL = """
-INSERT INTO outbox (alert_id, team, severity, payload) VALUES (%s, %s, %s, %s)
-"""
 # Counted as written, inside the caller's transaction: a batch that fails to commit and is
 # retried counts its alerts again, so this is a rate to watch, not a register of alerts.
 ALERTS_OPENED = Counter("telehub_alerts_opened", "Alerts opened, by severity", ["severity"])
-_TEAM_SQL = "SELECT t.code FROM teams t WHERE t.id = %s"
-_DISPLAY_SQL = "SELECT display_id FROM patients WHERE id = %s"
+
 
 
 @dataclass
@@ -90,20 +84,35 @@ def lock_patients(conn: psycopg.Connection, patient_ids: Iterable[int]) -> None:
         conn.execute(_LOCK_SQL, (PATIENT_LOCK_CLASS, ids))
 
 
-def active_alerts(conn: psycopg.Connection, patient_ids: Iterable[int]
-                  ) -> dict[tuple[int, str], dict[str, Any]]:
+ByEpisode = dict[tuple[int, str], dict[str, Any]]
+
+
+def _by_episode(cur: psycopg.Cursor[dict[str, Any]]) -> ByEpisode:
+    """Alert rows by (patient, episode)."""
+    return {(r["patient_id"], r["rule_id"]): r for r in cur.fetchall()}
+
+
+def active_alerts(conn: psycopg.Connection, patient_ids: Iterable[int]) -> ByEpisode:
     """The active (not resolved) alerts of these patients by (patient, episode)."""
-    cur = conn.cursor(row_factory=dict_row)
-    rows = cur.execute(_ACTIVE_SQL, (sorted(set(patient_ids)),)).fetchall()
-    return {(r["patient_id"], r["rule_id"]): r for r in rows}
+    return _by_episode(conn.cursor(row_factory=dict_row).execute(
+        _ACTIVE_SQL, (sorted(set(patient_ids)),)))
 
 
-def recently_resolved(conn: psycopg.Connection, patient_ids: Iterable[int], since: datetime
-                      ) -> dict[tuple[int, str], dict[str, Any]]:
+def recently_resolved(conn: psycopg.Connection, patient_ids: Iterable[int],
+                      since: datetime) -> ByEpisode:
     """The latest alert resolved since `since` per (patient, episode): for suppression."""
-    cur = conn.cursor(row_factory=dict_row)
-    rows = cur.execute(_RESOLVED_SQL, (sorted(set(patient_ids)), since)).fetchall()
-    return {(r["patient_id"], r["rule_id"]): r for r in rows}
+    return _by_episode(conn.cursor(row_factory=dict_row).execute(
+        _RESOLVED_SQL, (sorted(set(patient_ids)), since)))
+
+
+def active_and_resolved(conn: psycopg.Connection, patient_ids: Iterable[int],
+                        since: datetime) -> tuple[ByEpisode, ByEpisode]:
+    """Both of the above; in pipeline mode (the ingest writer's) in one round trip, as both
+    are sent before either is read."""
+    ids = sorted(set(patient_ids))
+    active = conn.cursor(row_factory=dict_row).execute(_ACTIVE_SQL, (ids,))
+    resolved = conn.cursor(row_factory=dict_row).execute(_RESOLVED_SQL, (ids, since))
+    return _by_episode(active), _by_episode(resolved)
 
 
 def add_event(conn: psycopg.Connection, alert_id: int, kind: str, at: datetime, *,
@@ -111,22 +120,6 @@ def add_event(conn: psycopg.Connection, alert_id: int, kind: str, at: datetime, 
               data: Mapping[str, Any] | None = None) -> None:
     """One row of the alert's audit trail."""
     conn.execute(_EVENT_SQL, (alert_id, at, kind, actor_id, actor, note, Jsonb(dict(data or {}))))
-
-
-def notification(alert: Mapping[str, Any], team_code: str, display_id: str, event: str
-                 ) -> dict[str, Any]:
-    """The message responders receive: no name, no NHS number, the alert id for de-duplication."""
-    values = alert.get("values") or {}
-    return {
-        "alert_id": alert["id"], "event": event, "team": team_code, "patient": display_id,
-        "rule": alert["rule_id"], "trigger_rule": values.get("rule"),
-        "severity": alert["severity"], "status": alert["status"],
-        "escalated": bool(alert["escalated"]), "late": bool(alert["late"]),
-        "message": alert["message"], "metric": alert["metric"], "values": values,
-        "reading_time": alert["last_breach_at"].isoformat(),
-        "first_breach_at": alert["first_breach_at"].isoformat(),
-        "occurrences": alert["occurrences"], "link": f"/alerts/{alert['id']}",
-    }
 
 
 def escalate(conn: psycopg.Connection, alert: Mapping[str, Any], now: datetime,
@@ -141,34 +134,6 @@ def escalate(conn: psycopg.Connection, alert: Mapping[str, Any], now: datetime,
     add_event(conn, alert["id"], "escalated", now, actor=actor, actor_id=actor_id, note=note)
     enqueue(conn, updated, "escalated", team_code=alert.get("team_code"))
     return dict(updated)
-
-
-def enqueue(conn: psycopg.Connection, alert: Mapping[str, Any], event: str, *,
-            team_code: str | None = None, display_id: str | None = None,
-            extra: Mapping[str, Any] | None = None) -> None:
-    """Queue the alert's notification in the caller's transaction (the notifier delivers it);
-    `extra` adds fields to the payload (a reminder's number)."""
-    if team_code is None:
-        team_code = _scalar(conn, _TEAM_SQL, alert["team_id"])
-    if display_id is None:
-        display_id = _scalar(conn, _DISPLAY_SQL, alert["patient_id"])
-    payload = {**notification(alert, str(team_code), str(display_id), event), **(extra or {})}
-    conn.execute(_OUTBOX_SQL, (alert["id"], str(team_code), alert["severity"], Jsonb(payload)))
-    wake_notifiers(conn)
-
-
-def wake_notifiers(conn: psycopg.Connection) -> None:
-    """Tell listening notifiers (on commit: PostgreSQL holds NOTIFY until then) to drain;
-    a committing writer wakes its own process's notifier at once (alerts.wakeup)."""
-    conn.execute("SELECT pg_notify(%s, '')", (OUTBOX_CHANNEL,))
-    wakeup.written(conn)
-
-
-def _scalar(conn: psycopg.Connection, query: str, key: Any) -> Any:
-    """The one value a lookup returns, whatever row factory the caller's connection has."""
-    row = conn.cursor(row_factory=tuple_row).execute(query, (key,)).fetchone()
-    assert row is not None
-    return row[0]
 
 
 def suppressed(raised: Raised, resolved: Mapping[str, Any] | None, now: datetime) -> bool:
@@ -243,8 +208,7 @@ def _columns(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
 
 def raise_alerts(conn: psycopg.Connection, items: Sequence[tuple[Target, Raised]],
                  active: Mapping[tuple[int, str], Mapping[str, Any]],
-                 resolved: Mapping[tuple[int, str], Mapping[str, Any]], now: datetime
-                 ) -> dict[tuple[int, str], dict[str, Any]]:
+                 resolved: Mapping[tuple[int, str], Mapping[str, Any]], now: datetime) -> ByEpisode:
     """Open or update every episode's alert in a few statements, whatever the batch size.
 
     Returns the written alerts by (patient, episode); suppressed ones are left out.
@@ -265,7 +229,7 @@ def raise_alerts(conn: psycopg.Connection, items: Sequence[tuple[Target, Raised]
     if trail.events:
         cur.executemany(_EVENT_SQL, trail.events)
     if trail.outbox:
-        cur.executemany(_OUTBOX_SQL, trail.outbox)
+        cur.executemany(OUTBOX_SQL, trail.outbox)
         wake_notifiers(conn)
     return written
 
@@ -279,7 +243,7 @@ class _Trail:
 
 
 def _insert(conn: psycopg.Connection, inserts: Sequence[tuple[Target, Raised]], now: datetime,
-            trail: _Trail) -> dict[tuple[int, str], dict[str, Any]]:
+            trail: _Trail) -> ByEpisode:
     """Open new alerts: an "opened" event each, a notification unless info."""
     if not inserts:
         return {}
@@ -288,7 +252,7 @@ def _insert(conn: psycopg.Connection, inserts: Sequence[tuple[Target, Raised]], 
          r.first, r.last, r.occurrences, Jsonb(r.values), r.late)
         for t, r in inserts])).fetchall()
     raised_by = {(t.patient_id, r.episode): (t, r) for t, r in inserts}
-    written: dict[tuple[int, str], dict[str, Any]] = {}
+    written: ByEpisode = {}
     for alert in rows:
         t, r = raised_by[(alert["patient_id"], alert["rule_id"])]
         trail.events.append((alert["id"], now, "opened", None, SYSTEM, None,
@@ -324,7 +288,7 @@ def _updated(r: Raised, c: Mapping[str, Any], worse: bool, reraise: str | None,
 
 def _update(conn: psycopg.Connection,
             updates: Sequence[tuple[Target, Raised, Mapping[str, Any], bool]], now: datetime,
-            trail: _Trail) -> dict[tuple[int, str], dict[str, Any]]:
+            trail: _Trail) -> ByEpisode:
     """Update active alerts: "severity-raised" (notified unless info) or "repeated"; a worse
     reading on a watched alert also "re-raised" (notified once, as "re-raised")."""
     if not updates:
@@ -335,7 +299,7 @@ def _update(conn: psycopg.Connection,
         _updated(r, c, worse, reraised[c["id"]], now) for _, r, c, worse in updates])
     ).fetchall()
     by_id = {a["id"]: a for a in rows}
-    written: dict[tuple[int, str], dict[str, Any]] = {}
+    written: ByEpisode = {}
     for t, r, c, worse in updates:
         alert = by_id[c["id"]]
         data = {"rule": r.rule_id, "severity": r.severity}

@@ -1,6 +1,6 @@
 """Wake this process's notifiers the moment a transaction that wrote outbox rows commits.
 
-PostgreSQL's NOTIFY (alerts.store.wake_notifiers) reaches every notifier, in any process,
+PostgreSQL's NOTIFY (`wake_notifiers`) reaches every notifier, in any process,
 after a round trip through the server and the listener's connection. A hub whose writer
 and notifier share a process need not wait for it: the writer reports its commit here and
 the notifier's planner wakes at once. The outbox stays the source of truth: a wake only
@@ -13,6 +13,9 @@ import threading
 import weakref
 
 import psycopg
+
+# NOTIFYed when outbox rows are written, so notifiers wake at commit instead of polling.
+OUTBOX_CHANNEL = "telehub_outbox"
 
 _lock = threading.Lock()
 _listeners: set[threading.Event] = set()
@@ -52,3 +55,10 @@ def committed(conn: psycopg.Connection) -> None:
         listeners = list(_listeners)
     for event in listeners:
         event.set()
+
+
+def wake_notifiers(conn: psycopg.Connection) -> None:
+    """Tell listening notifiers (on commit: PostgreSQL holds NOTIFY until then) to drain;
+    a committing writer wakes its own process's notifier at once (`committed`)."""
+    conn.execute("SELECT pg_notify(%s, '')", (OUTBOX_CHANNEL,))
+    written(conn)

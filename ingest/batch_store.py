@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import psycopg
 from psycopg.rows import tuple_row
@@ -25,8 +26,8 @@ from telehub.domain.units import Metric, Unit
 # The stages run one way, each handing the next a typed result: `payloads.decode_batch`
 # (shapes, no database) → `validate.validate_batch` (devices, units, times, against the
 # device rows locked here) → the writes below. In one transaction readings are inserted
-# idempotently (COPY into a temporary table, then INSERT … ON CONFLICT DO NOTHING
-# RETURNING, so a redelivered message stores nothing new), refused messages go to
+# idempotently (one INSERT … ON CONFLICT DO NOTHING RETURNING of the batch's columns as
+# arrays, so a redelivered message stores nothing new), refused messages go to
 # `rejected_messages`, devices get their last-seen time, battery and sequence gaps, and
 # the alerts engine sees exactly the newly stored readings. Only after COMMIT does the
 # caller ack.
@@ -44,17 +45,22 @@ SELECT d.id, d.device_id, d.active, d.patient_id, d.last_seq, p.status::text,
    FOR UPDATE OF d
 """
 
-# Rows vanish at COMMIT; the table lives as long as the pooled connection.
-INCOMING_SQL = ("CREATE TEMP TABLE IF NOT EXISTS ingest_incoming "
-                "(LIKE readings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
-COPY_SQL = ("COPY ingest_incoming (time, patient_id, device_id, metric, value, unit, raw_value, "
-            "raw_unit, reading_key, seq, flags, received_at) FROM STDIN")
+# One statement, whatever the batch size: the readings travel as one array per column, so a
+# lone reading costs one round trip and the statement pipelines with the rest of the
+# transaction (COPY cannot: libpq's pipeline mode has no COPY). Flags are a closed
+# vocabulary of words (telehub.domain.codes.DEVICE_FLAGS), sent comma-joined.
 INSERT_SQL = """
 INSERT INTO readings (time, patient_id, device_id, metric, value, unit, raw_value, raw_unit,
                       reading_key, seq, flags, received_at)
-SELECT time, patient_id, device_id, metric, value, unit, raw_value, raw_unit,
-       reading_key, seq, flags, received_at
-  FROM ingest_incoming ORDER BY time
+SELECT r.time, r.patient_id, r.device_id, r.metric::metric, r.value, r.unit::unit,
+       r.raw_value, r.raw_unit::input_unit, r.reading_key, r.seq,
+       string_to_array(r.flags, ','), r.received_at
+  FROM unnest(%b::timestamptz[], %b::bigint[], %b::bigint[], %b::text[], %b::float8[],
+              %b::text[], %b::float8[], %b::text[], %b::text[], %b::bigint[], %b::text[],
+              %b::timestamptz[])
+       AS r(time, patient_id, device_id, metric, value, unit, raw_value, raw_unit,
+            reading_key, seq, flags, received_at)
+ ORDER BY r.time
     ON CONFLICT ON CONSTRAINT readings_identity DO NOTHING
 RETURNING time, patient_id, device_id, metric::text, value, unit::text, raw_value,
           raw_unit::text, received_at, flags
@@ -73,6 +79,9 @@ UPDATE devices d
 _METRICS = {m.value: m for m in Metric}
 _UNITS = {u.value: u for u in Unit}
 
+SAVEPOINT_SQL = "SAVEPOINT ingest_rules"
+RELEASE_SQL = "RELEASE SAVEPOINT ingest_rules"
+ROLLBACK_TO_SQL = "ROLLBACK TO SAVEPOINT ingest_rules"
 GAP_SQL = ("INSERT INTO device_seq_gaps (device_id, expected_seq, received_seq) "
            "VALUES (%s, %s, %s)")
 @dataclass
@@ -108,9 +117,11 @@ class DeviceActivity:
 
 def store_batch(conn: psycopg.Connection, messages: Sequence[Received | MessageWork], *,
                 limits: IngestSettings, prefix: str, evaluate: Evaluate,
-                now: datetime | None = None) -> BatchOutcome:
+                now: datetime | None = None, pipeline: psycopg.Pipeline | None = None
+                ) -> BatchOutcome:
     """Store a batch of readings and status messages in the caller's transaction; the caller
-    commits, then acks. Telecare events go to `ingest.events`."""
+    commits, then acks. Telecare events go to `ingest.events`. `pipeline`: the caller's
+    pipeline, when `conn` is in pipeline mode."""
     now = now or clock.now()
     work = [classify(m, prefix) if isinstance(m, Received) else m for m in messages]
     decoded = decode_batch([w for w in work if isinstance(w, ReadingsWork | StatusWork)],
@@ -120,7 +131,7 @@ def store_batch(conn: psycopg.Connection, messages: Sequence[Received | MessageW
     devices = load_devices(cur, decoded.device_ids())
     outcome = BatchOutcome()
     # Status updates after the device rows are locked, so every writer locks in one order.
-    outcome.statuses = store_statuses(conn, decoded.statuses)
+    outcome.statuses = store_statuses(conn, decoded.statuses, devices)
     checked = validate_batch(decoded, devices, now=now, limits=limits)
     outcome.valid = len(checked.new)
     outcome.stored = insert_readings(cur, checked.new)
@@ -128,7 +139,7 @@ def store_batch(conn: psycopg.Connection, messages: Sequence[Received | MessageW
     insert_rejections(cur, checked.rejections, cap=limits.rejected_payload_cap)
     outcome.rejected.update(r.code for r in checked.rejections)
     if outcome.stored:
-        _evaluate(conn, evaluate, outcome.stored)
+        _evaluate(conn, evaluate, outcome.stored, pipeline)
     return outcome
 
 
@@ -176,14 +187,15 @@ def insert_readings(cur: psycopg.Cursor, new: Sequence[tuple[NewReading, Receive
     """Insert readings idempotently; returns only those stored for the first time."""
     if not new:
         return []
-    cur.execute(INCOMING_SQL)
-    with cur.copy(COPY_SQL) as copy:
-        for reading, message in new:
-            copy.write_row((reading.time, reading.patient_id, reading.device_id,
-                            reading.metric.value, reading.value, reading.unit.value,
-                            reading.raw_value, reading.raw_unit.value, reading.reading_key,
-                            reading.seq, list(reading.flags), message.received_time))
-    rows = cur.execute(INSERT_SQL).fetchall()
+    columns: list[list[Any]] = [[] for _ in range(12)]
+    for reading, message in new:
+        for column, value in zip(columns, (
+                reading.time, reading.patient_id, reading.device_id, reading.metric.value,
+                reading.value, reading.unit.value, reading.raw_value, reading.raw_unit.value,
+                reading.reading_key, reading.seq, ",".join(reading.flags),
+                message.received_time), strict=True):
+            column.append(value)
+    rows = cur.execute(INSERT_SQL, columns).fetchall()
     return [StoredReading(t, p, d, _METRICS[m], v, _UNITS[u], rv, _UNITS[ru], ra,
                           tuple(f) if f else ()) for (t, p, d, m, v, u, rv, ru, ra, f) in rows]
 
@@ -226,28 +238,50 @@ def update_devices(cur: psycopg.Cursor, devices: Mapping[str, DeviceRecord],
                     len({g[0] for g in gaps}), sum(r - e for _, e, r in gaps))
 
 
-def store_statuses(conn: psycopg.Connection, statuses: Sequence[DecodedStatus]) -> int:
-    """Record each device status that said something; returns how many were recorded."""
+def store_statuses(conn: psycopg.Connection, statuses: Sequence[DecodedStatus],
+                   registered: Mapping[str, DeviceRecord]) -> int:
+    """Record each device status that said something; returns how many were recorded.
+
+    Whether a device is registered is read from `registered` (the rows this transaction
+    locked), not the UPDATE's row count: in pipeline mode the count is not back yet."""
     recorded = 0
     for item in statuses:
         if item.status is None:
             continue
-        if record_status(conn, item.device_id, item.status, item.message.received_time):
-            recorded += 1
-        else:
+        if item.device_id not in registered:
             logger.debug("status from unregistered device %s ignored", item.device_id)
+            continue
+        record_status(conn, item.device_id, item.status, item.message.received_time)
+        recorded += 1
     return recorded
 
 
-def _evaluate(conn: psycopg.Connection, evaluate: Evaluate,
-              stored: Sequence[StoredReading]) -> None:
-    """Run the rules in a savepoint: a broken rule must not lose readings, a lost DB must retry."""
+def _evaluate(conn: psycopg.Connection, evaluate: Evaluate, stored: Sequence[StoredReading],
+              pipeline: psycopg.Pipeline | None) -> None:
+    """Run the rules in a savepoint: a broken rule must not lose readings, a lost DB must retry.
+
+    The savepoint is plain SQL, not `conn.transaction()`, which in pipeline mode waits for
+    the server on entering and on leaving. A failed statement reports at the next sync, so
+    the pipeline syncs before the savepoint is released: a rule's SQL error rolls back to
+    it here, not the whole batch at COMMIT."""
+    conn.execute(SAVEPOINT_SQL)
     try:
-        with conn.transaction():
-            evaluate(conn, stored)
+        evaluate(conn, stored)
+        if pipeline is not None:
+            pipeline.sync()
     except psycopg.OperationalError:
         raise  # the connection or a lock failed: the whole batch is retried
     except Exception:
         ALERT_ERRORS.inc()
         logger.exception("rule evaluation failed for %d new reading(s); readings kept",
                          len(stored))
+        if pipeline is not None:
+            try:
+                pipeline.sync()     # statements still in flight report (and are dropped)
+            except psycopg.OperationalError:
+                raise
+            except psycopg.Error:
+                pass                # that error was the rules' own, logged above
+        conn.execute(ROLLBACK_TO_SQL)
+        return
+    conn.execute(RELEASE_SQL)

@@ -12,7 +12,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from alerts import deliveries
-from alerts.deliveries import MQTT, Failure, Lane
+from alerts.deliveries import MQTT, WEBHOOK, Failure, Lane
 from alerts.notifier import Notifier, wait_until_drained
 from telehub.config import Settings
 from tests.alerts.conftest import Clinic, Subscriber, commit_red_alert
@@ -141,3 +141,27 @@ def test_a_notifier_restarted_under_its_id_takes_back_its_claims_at_once(
     assert payload["notification_id"] == claimed.outbox_id
     [row] = clinic.deliveries()
     assert row["delivered_at"] is not None and row["attempts"] == 2
+
+
+def test_planning_claims_the_mqtt_delivery_in_the_same_statement_and_only_that(
+        clinic: Clinic, pool: ConnectionPool) -> None:
+    """The planner's statement inserts the MQTT delivery already claimed (an attempt counted,
+    leased to the claimant) and the webhook's unclaimed; a second plan finds nothing."""
+    commit_red_alert(clinic)
+    hook = Lane(WEBHOOK, "http://127.0.0.1:9/hook")
+    with pool.connection() as conn, conn.pipeline():
+        read = deliveries.plan_claiming(conn, [Lane(MQTT), hook], 10, Lane(MQTT), "planner#1",
+                                        30.0)
+        conn.commit()
+        planned, claimed = read()
+    assert planned == 1 and len(claimed) == 1
+    [mqtt] = claimed
+    assert mqtt.attempts == 1 and mqtt.destination is None and mqtt.severity == "red"
+    assert mqtt.payload["alert_id"] == mqtt.alert_id
+    clinic.conn.commit()
+    rows = {r["channel"]: r for r in clinic.deliveries()}
+    assert rows[MQTT]["claimed_by"] == "planner#1" and rows[MQTT]["id"] == mqtt.id
+    assert rows[WEBHOOK]["claimed_by"] is None and rows[WEBHOOK]["attempts"] == 0
+    with pool.connection() as conn:                  # claimed for 30 s: not due to anyone
+        assert deliveries.claim(conn, Lane(MQTT), "other#1", 10, lease_s=30.0) == []
+        assert deliveries.plan(conn, [Lane(MQTT), hook], 10) == 0

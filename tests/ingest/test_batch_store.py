@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from prometheus_client import REGISTRY
 
 from ingest.batch_store import BatchOutcome, seq_gaps, store_batch
 from ingest.work_queue import Received
@@ -181,6 +182,30 @@ def test_a_failing_rule_engine_does_not_lose_readings(conn: psycopg.Connection,
                               limits=LIMITS, prefix=PREFIX, evaluate=broken)
     assert len(outcome.stored) == 1
     assert rows(conn, "SELECT count(*) AS n FROM readings") == [{"n": 1}]
+
+
+def test_in_pipeline_mode_a_rules_sql_error_rolls_back_to_the_savepoint_only(
+        conn: psycopg.Connection, caseload: Caseload) -> None:
+    """The hub's writer runs the batch in pipeline mode, where a failed statement reports
+    only at the next sync: the rules' error must still stay inside their savepoint, so the
+    readings, the device's status and the alert counter come out as without a pipeline."""
+    def broken(conn: psycopg.Connection, readings: Sequence[StoredReading]) -> None:
+        conn.execute("INSERT INTO alert_events (alert_id, at, kind, actor) "
+                     "VALUES (-1, now(), 'opened', 'system')")   # no alert -1: refused
+
+    errors = REGISTRY.get_sample_value("telehub_ingest_alert_errors_total") or 0.0
+    with conn.pipeline() as pipeline:
+        outcome = store_batch(conn, [
+            message(caseload.oximeter, reading("spo2", 88, "%", rid="p")),
+            message(caseload.oximeter, {"status": "online"}, kind="status", mid=2),
+            message("ox-not-registered", {"status": "online"}, kind="status", mid=3)],
+            limits=LIMITS, prefix=PREFIX, evaluate=broken, pipeline=pipeline)
+        conn.commit()
+    assert len(outcome.stored) == 1 and outcome.statuses == 1
+    assert (REGISTRY.get_sample_value("telehub_ingest_alert_errors_total") or 0.0) == errors + 1
+    assert rows(conn, "SELECT count(*) AS n FROM readings") == [{"n": 1}]
+    assert rows(conn, "SELECT online FROM devices WHERE device_id = %s",
+                (caseload.oximeter,)) == [{"online": True}]
 
 
 @pytest.mark.parametrize(("last", "seqs", "expected"), [
