@@ -24,7 +24,8 @@ from alerts.rules import (
     extremity,
 )
 from alerts.sentences import limit_fields, reading_fields, render
-from alerts.thresholds import Subject, load_subjects
+from alerts.subject_cache import SUBJECTS
+from alerts.thresholds import Subject
 from telehub.config import AlertSettings, get_settings
 from telehub.domain import clock
 from telehub.domain.codes import SEVERITIES, Severity, severity_rank
@@ -67,7 +68,7 @@ def evaluate(conn: psycopg.Connection, readings: Sequence[StoredReading], *,
     alert_settings, zone = _settings()
     patient_ids = sorted({r.patient_id for r in readings})
     store.lock_patients(conn, patient_ids)
-    subjects = load_subjects(conn, patient_ids, now)
+    subjects = SUBJECTS.load(conn, patient_ids, now)
     history = load_history(conn, readings, subjects, catalogue)
     freshness = timedelta(hours=alert_settings.acute_freshness_hours)
 

@@ -162,4 +162,23 @@ def lookback(metric: Metric, subject: Subject | None, catalogue: Catalogue,
     if subject is None:
         return _LOOKBACK[metric]
     chosen = catalogue.for_metric(metric) if rules is None else rules
+    if not any(rule.id in subject.overrides for rule in chosen):
+        return _default_span(metric, chosen)
     return rules_span(metric, (subject.params(rule) for rule in chosen))
+
+
+# (metric, the rules' identities) → the span of their catalogue parameters.
+_DEFAULT_SPANS: dict[tuple[Metric, tuple[int, ...]], tuple[Sequence[Rule], timedelta]] = {}
+
+
+def _default_span(metric: Metric, rules: Sequence[Rule]) -> timedelta:
+    """The span of the rules' catalogue parameters, once per set of rules (most patients
+    override none of them)."""
+    key = (metric, tuple(id(rule) for rule in rules))
+    kept = _DEFAULT_SPANS.get(key)
+    if kept is None or any(a is not b for a, b in zip(kept[0], rules, strict=True)):
+        kept = (tuple(rules), rules_span(metric, (rule.params for rule in rules)))
+        if len(_DEFAULT_SPANS) > 256:      # catalogues parsed again and again (tests)
+            _DEFAULT_SPANS.clear()
+        _DEFAULT_SPANS[key] = kept
+    return kept[1]
