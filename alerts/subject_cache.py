@@ -7,8 +7,10 @@ update, even in the transaction that inserted the row, makes a new one) and the 
 thresholds in force at the batch's time are what they were when it was built. A threshold
 set, superseded or come to its end, a care plan, conditions or status changed, a recreated
 database: each changes that signature, and the patient is read again
-(`thresholds.load_subjects`). The check is one query returning a few small values per
-patient instead of each patient's care plan, conditions and overrides."""
+(`thresholds.load_versioned_subjects`, which reads the versions with the patients). The
+check is one query returning a few small values per kept patient instead of each patient's
+care plan, conditions and overrides; a batch of patients none of which is kept costs no more
+queries than reading them."""
 
 from __future__ import annotations
 
@@ -22,11 +24,11 @@ import psycopg
 from psycopg.rows import tuple_row
 
 from alerts.series_cache import local_scope
-from alerts.thresholds import Subject, load_subjects
+from alerts.thresholds import Subject, load_versioned_subjects
 
-# Patients kept (a Subject with its overrides is about 2 kB): a morning's touched patients
-# of a large service; the least recently used go first.
-MAX_SUBJECTS = 20_000
+# Patients kept (a Subject with its care plan and overrides is about 2 kB, so some 10 MB):
+# the patients a hub hears from within minutes; the least recently used go first.
+MAX_SUBJECTS = 5_000
 
 _SIGNATURE_SQL = """
 SELECT p.id, p.xmin::text || p.ctid::text, t.xmin::text || t.ctid::text,
@@ -51,33 +53,34 @@ class SubjectCache:
 
     def load(self, conn: psycopg.Connection, patient_ids: Iterable[int],
              now: datetime) -> dict[int, Subject]:
-        """`thresholds.load_subjects(conn, patient_ids, now)`, reusing the unchanged ones."""
+        """`thresholds.load_subjects(conn, patient_ids, now)`, reusing the unchanged ones: one
+        query checks the kept patients, one pair reads the others with their versions."""
         ids = sorted(set(patient_ids))
-        if not ids:
-            return {}
         local = local_scope(conn)
-        rows = conn.cursor(row_factory=tuple_row).execute(_SIGNATURE_SQL, (now, ids)).fetchall()
-        signatures = {pid: (patient_row, team_row, tuple(thresholds))
-                      for pid, patient_row, team_row, thresholds in rows}
-        out: dict[int, Subject] = {}
         with self._lock:
-            for pid, signature in signatures.items():
-                kept = self._entries.get((local, pid))
-                if kept is not None and kept[0] == signature:
-                    self._entries.move_to_end((local, pid))
-                    out[pid] = kept[1]
-        missing = [pid for pid in signatures if pid not in out]
+            kept = {pid: entry for pid in ids
+                    if (entry := self._entries.get((local, pid))) is not None}
+        out: dict[int, Subject] = {}
+        if kept:
+            rows = conn.cursor(row_factory=tuple_row).execute(
+                _SIGNATURE_SQL, (now, sorted(kept))).fetchall()
+            with self._lock:
+                for pid, patient_row, team_row, thresholds in rows:
+                    if kept[pid][0] == (patient_row, team_row, tuple(thresholds)):
+                        self._entries.move_to_end((local, pid))
+                        out[pid] = kept[pid][1]
+        missing = [pid for pid in ids if pid not in out]
         self.confirmed += len(out)
         self.read += len(missing)
         if missing:
-            read = load_subjects(conn, missing, now)
+            read = load_versioned_subjects(conn, missing, now)
             with self._lock:
-                for pid, subject in read.items():
-                    self._entries[(local, pid)] = (signatures[pid], subject)
+                for pid, entry in read.items():
+                    self._entries[(local, pid)] = entry
                     self._entries.move_to_end((local, pid))
                 while len(self._entries) > self._max:
                     self._entries.popitem(last=False)
-            out.update(read)
+            out.update((pid, subject) for pid, (_, subject) in read.items())
         return out
 
     def __len__(self) -> int:
