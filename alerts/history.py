@@ -122,10 +122,11 @@ def as_point(r: StoredReading, zone: tzinfo) -> Point:
     """A stored reading as the history query would return it (in the session's time zone,
     values as floats, units and flags as text)."""
     raw_unit = getattr(r.raw_unit, "value", r.raw_unit)
-    return Point(r.time.astimezone(zone), float(r.value),
+    return Point(r.time if r.time.tzinfo is zone else r.time.astimezone(zone), float(r.value),
                  None if r.raw_value is None else float(r.raw_value),
                  None if raw_unit is None else str(raw_unit),
-                 tuple(str(getattr(f, "value", f)) for f in r.flags), r.device_id)
+                 tuple(str(getattr(f, "value", f)) for f in r.flags) if r.flags else (),
+                 r.device_id)
 
 
 def _read(conn: psycopg.Connection, keys: Sequence[tuple[int, Metric]],
@@ -161,24 +162,27 @@ def lookback(metric: Metric, subject: Subject | None, catalogue: Catalogue,
     of the metric, when the caller has them already."""
     if subject is None:
         return _LOOKBACK[metric]
+    if not subject.overrides:
+        return _default_span(metric, catalogue)
     chosen = catalogue.for_metric(metric) if rules is None else rules
     if not any(rule.id in subject.overrides for rule in chosen):
-        return _default_span(metric, chosen)
+        return _default_span(metric, catalogue)
     return rules_span(metric, (subject.params(rule) for rule in chosen))
 
 
-# (metric, the rules' identities) → the span of their catalogue parameters.
-_DEFAULT_SPANS: dict[tuple[Metric, tuple[int, ...]], tuple[Sequence[Rule], timedelta]] = {}
+# (catalogue's id, metric) → (the catalogue, the span of its rules' default parameters); the
+# catalogue is kept with it, so its id is never another's.
+_DEFAULT_SPANS: dict[tuple[int, Metric], tuple[Catalogue, timedelta]] = {}
 
 
-def _default_span(metric: Metric, rules: Sequence[Rule]) -> timedelta:
-    """The span of the rules' catalogue parameters, once per set of rules (most patients
-    override none of them)."""
-    key = (metric, tuple(id(rule) for rule in rules))
-    kept = _DEFAULT_SPANS.get(key)
-    if kept is None or any(a is not b for a, b in zip(kept[0], rules, strict=True)):
-        kept = (tuple(rules), rules_span(metric, (rule.params for rule in rules)))
+def _default_span(metric: Metric, catalogue: Catalogue) -> timedelta:
+    """The span of the catalogue's parameters of the metric's rules, once per catalogue (most
+    patients override none of them)."""
+    kept = _DEFAULT_SPANS.get((id(catalogue), metric))
+    if kept is None or kept[0] is not catalogue:
         if len(_DEFAULT_SPANS) > 256:      # catalogues parsed again and again (tests)
             _DEFAULT_SPANS.clear()
-        _DEFAULT_SPANS[key] = kept
+        kept = (catalogue, rules_span(metric, (rule.params for rule in
+                                               catalogue.for_metric(metric))))
+        _DEFAULT_SPANS[(id(catalogue), metric)] = kept
     return kept[1]
