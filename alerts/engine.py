@@ -24,8 +24,7 @@ from alerts.rules import (
     extremity,
 )
 from alerts.sentences import limit_fields, reading_fields, render
-from alerts.subject_cache import SUBJECTS
-from alerts.thresholds import Subject
+from alerts.thresholds import Subject, load_subjects
 from telehub.config import AlertSettings, get_settings
 from telehub.domain import clock
 from telehub.domain.codes import SEVERITIES, Severity, severity_rank
@@ -68,7 +67,7 @@ def evaluate(conn: psycopg.Connection, readings: Sequence[StoredReading], *,
     alert_settings, zone = _settings()
     patient_ids = sorted({r.patient_id for r in readings})
     store.lock_patients(conn, patient_ids)
-    subjects = SUBJECTS.load(conn, patient_ids, now)
+    subjects = load_subjects(conn, patient_ids, now)
     history = load_history(conn, readings, subjects, catalogue)
     freshness = timedelta(hours=alert_settings.acute_freshness_hours)
 
@@ -78,13 +77,12 @@ def evaluate(conn: psycopg.Connection, readings: Sequence[StoredReading], *,
     new_by_series: dict[tuple[int, Metric], list[StoredReading]] = defaultdict(list)
     for r in readings:
         new_by_series[(r.patient_id, r.metric)].append(r)
-    of_metric = {metric: catalogue.for_metric(metric) for _, metric in new_by_series}
     for (pid, metric), new in new_by_series.items():
         subject = subjects.get(pid)
         if subject is None:
             continue
         series = _series(catalogue, subject, metric, history.get((pid, metric), []), zone)
-        rules = [r for r in of_metric[metric] if subject.applies(r)]
+        rules = [r for r in catalogue.for_metric(metric) if subject.applies(r)]
         positions = sorted({k for k in (position(series.points, r.time, r.device_id)
                                         for r in new) if k is not None})
         for k in positions:
@@ -98,7 +96,7 @@ def evaluate(conn: psycopg.Connection, readings: Sequence[StoredReading], *,
         if positions and positions[-1] == len(series.points) - 1:
             last = positions[-1]
             if not series.points[last].low_quality:
-                for episode in {r.episode for r in rules if r.clears}:
+                for episode in _clearing_episodes(catalogue, subject, metric):
                     fired = any(f.hit.point is series.points[last]
                                 for f in findings.get((pid, episode), []))
                     if not fired:
@@ -144,6 +142,10 @@ def _recheck_newer(catalogue: Catalogue, subject: Subject, series: Series,
                                               zone, rules)
                    if (f.hit.rule.id, f.severity) not in had)
     return out
+
+
+def _clearing_episodes(catalogue: Catalogue, subject: Subject, metric: Metric) -> set[str]:
+    return {r.episode for r in catalogue.for_metric(metric) if r.clears and subject.applies(r)}
 
 
 def _evaluate_point(catalogue: Catalogue, subject: Subject, series: Series, k: int,

@@ -32,14 +32,13 @@ SPO2_SCALE_RULE = "spo2-scale"
 _PATIENTS_SQL = """
 SELECT p.id, p.display_id, p.team_id, t.code AS team_code, p.conditions, p.care_plan,
        p.on_home_oxygen, p.status::text AS status, p.paused_until, p.enrolled_at,
-       p.named_nurse_id, p.xmin::text || p.ctid::text AS row_version,
-       t.xmin::text || t.ctid::text AS team_version
+       p.named_nurse_id
 FROM patients p JOIN teams t ON t.id = p.team_id
 WHERE p.id = ANY(%s)
 """
 # The overrides in force at %s: permanent ones first, so a temporary one lies over them.
 _CURRENT_SQL = """
-SELECT id, patient_id, rule_id, params, reason, set_by, set_by_name, set_at, ends_at
+SELECT patient_id, rule_id, params, reason, set_by, set_by_name, set_at, ends_at
 FROM thresholds
 WHERE patient_id = ANY(%s) AND superseded_at IS NULL AND (ends_at IS NULL OR ends_at > %s)
 ORDER BY patient_id, rule_id, ends_at IS NOT NULL, id
@@ -112,34 +111,21 @@ def load_subjects(conn: psycopg.Connection, patient_ids: Iterable[int],
                   now: datetime | None = None) -> dict[int, Subject]:
     """The patients with the overrides in force at `now` (default: the service clock), in two
     queries whatever the number."""
-    return {pid: subject for pid, (_, subject)
-            in load_versioned_subjects(conn, patient_ids, now).items()}
-
-
-def load_versioned_subjects(conn: psycopg.Connection, patient_ids: Iterable[int],
-                            now: datetime | None = None
-                            ) -> dict[int, tuple[tuple[Any, ...], Subject]]:
-    """`load_subjects`, each patient with the version it was read at: the patient's and the
-    team's row versions and the ids of the threshold rows in force (as
-    `alerts.subject_cache` checks them)."""
     ids = sorted(set(patient_ids))
     cur = conn.cursor(row_factory=dict_row)
-    current = current_overrides(conn, ids, now)
     overrides = {pid: {rule: _merged(rows) for rule, rows in by_rule.items()}
-                 for pid, by_rule in current.items()}
+                 for pid, by_rule in current_overrides(conn, ids, now).items()}
     out = {}
     for row in cur.execute(_PATIENTS_SQL, (ids,)).fetchall():
         own = overrides.get(row["id"], {})
-        in_force = tuple(sorted(r["id"] for rows in current.get(row["id"], {}).values()
-                                for r in rows))
-        out[row["id"]] = ((row["row_version"], row["team_version"], in_force), Subject(
+        out[row["id"]] = Subject(
             id=row["id"], display_id=row["display_id"], team_id=row["team_id"],
             team_code=row["team_code"], conditions=frozenset(row["conditions"]),
             care_plan=row["care_plan"] or {}, on_home_oxygen=row["on_home_oxygen"],
             status=row["status"], paused_until=row["paused_until"],
             enrolled_at=row["enrolled_at"],
             spo2_scale=int(own.get(SPO2_SCALE_RULE, {}).get("scale", 1)), overrides=own,
-        ))
+        )
     return out
 
 
