@@ -77,12 +77,13 @@ def evaluate(conn: psycopg.Connection, readings: Sequence[StoredReading], *,
     new_by_series: dict[tuple[int, Metric], list[StoredReading]] = defaultdict(list)
     for r in readings:
         new_by_series[(r.patient_id, r.metric)].append(r)
+    of_metric = {metric: catalogue.for_metric(metric) for _, metric in new_by_series}
     for (pid, metric), new in new_by_series.items():
         subject = subjects.get(pid)
         if subject is None:
             continue
         series = _series(catalogue, subject, metric, history.get((pid, metric), []), zone)
-        rules = [r for r in catalogue.for_metric(metric) if subject.applies(r)]
+        rules = [r for r in of_metric[metric] if subject.applies(r)]
         positions = sorted({k for k in (position(series.points, r.time, r.device_id)
                                         for r in new) if k is not None})
         for k in positions:
@@ -96,7 +97,7 @@ def evaluate(conn: psycopg.Connection, readings: Sequence[StoredReading], *,
         if positions and positions[-1] == len(series.points) - 1:
             last = positions[-1]
             if not series.points[last].low_quality:
-                for episode in _clearing_episodes(catalogue, subject, metric):
+                for episode in {r.episode for r in rules if r.clears}:
                     fired = any(f.hit.point is series.points[last]
                                 for f in findings.get((pid, episode), []))
                     if not fired:
@@ -142,10 +143,6 @@ def _recheck_newer(catalogue: Catalogue, subject: Subject, series: Series,
                                               zone, rules)
                    if (f.hit.rule.id, f.severity) not in had)
     return out
-
-
-def _clearing_episodes(catalogue: Catalogue, subject: Subject, metric: Metric) -> set[str]:
-    return {r.episode for r in catalogue.for_metric(metric) if r.clears and subject.applies(r)}
 
 
 def _evaluate_point(catalogue: Catalogue, subject: Subject, series: Series, k: int,
