@@ -13,15 +13,11 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, LiteralString
+from typing import Any
 
-import psycopg
 import pytest
-from psycopg import sql
-from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool
 from pydantic import ValidationError
 
@@ -31,7 +27,6 @@ from alerts.retention import (
     OUTBOX,
     READINGS,
     REJECTED,
-    Trimmed,
     check_policy,
     cut_before,
     rules_lookback,
@@ -43,16 +38,26 @@ from telehub.db.timescale import readings_is_hypertable
 from telehub.domain.units import Metric
 from telehub.errors import ConfigError
 from tests.alerts.conftest import NOW, Clinic
+from tests.alerts.retention_data import (
+    DAY,
+    POLICY,
+    SECOND,
+    add_audit,
+    add_outbox_event,
+    add_rejected,
+    check_pass,
+    column,
+    count_rows,
+    expect_pass,
+    old_everything,
+)
 from tests.clock_anchors import ANCHORS, LONDON, anchor_id
 
 # The scheduler's own pool reads what the test wrote: it commits.
 COMMITS = True
 
 ROOT = Path(__file__).resolve().parents[2]
-DAY = timedelta(days=1)
-SECOND = timedelta(seconds=1)
 KEEP_ALL: dict[str, Any] = {}
-POLICY = {"readings_days": 90, "rejected_days": 14, "outbox_days": 30}
 
 
 def _settings(settings: Settings, **retention: Any) -> Settings:
@@ -73,156 +78,37 @@ def _scheduler(settings: Settings, pools: list[ConnectionPool], **retention: Any
     return Scheduler(_settings(settings, **retention), pool)
 
 
-def _column(conn: psycopg.Connection[Any], query: LiteralString) -> list[Any]:
-    """The first column of every row `query` returns."""
-    return [row[0] for row in conn.cursor(row_factory=tuple_row).execute(query).fetchall()]
-
-
-def _count(conn: psycopg.Connection[Any], table: str, where: str = "true") -> int:
-    query = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(sql.Identifier(table),
-                                                               sql.SQL(where))  # type: ignore[arg-type]
-    row = conn.cursor(row_factory=tuple_row).execute(query).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-def _reject(conn: psycopg.Connection[Any], at: datetime) -> None:
-    conn.execute("INSERT INTO rejected_messages (received_at, topic, device_id, reason_code, "
-                 "reason, payload, payload_size) VALUES (%s, 't/d/readings', 'scale-x', "
-                 "'bad-json', 'not JSON', %s, 3)", (at, b"{x}"))
-
-
-def _event(conn: psycopg.Connection[Any], planned: datetime | None,
-           delivered: list[datetime | None]) -> int:
-    """An outbox event planned at `planned` with one delivery per entry (None: not made)."""
-    row = conn.cursor(row_factory=dict_row).execute(
-        "INSERT INTO outbox (payload, team, severity, created_at, planned_at) "
-        "VALUES ('{}', 'north', 'red', %s, %s) RETURNING id",
-        (planned or NOW - 400 * DAY, planned)).fetchone()
-    assert row is not None
-    for k, at in enumerate(delivered):
-        channel, url = ("mqtt", None) if k == 0 else ("webhook", f"https://example.org/{k}")
-        conn.execute("INSERT INTO outbox_deliveries (outbox_id, channel, destination, "
-                     "attempts, delivered_at) VALUES (%s, %s, %s, 1, %s)",
-                     (row["id"], channel, url, at))
-    return int(row["id"])
-
-
-def _audit(conn: psycopg.Connection[Any], at: datetime) -> None:
-    conn.execute("INSERT INTO audit_log (at, actor, action, resource) "
-                 "VALUES (%s, 'os:operator', 'read', 'patient')", (at,))
-
-
-_CHUNKS_SQL = """
-SELECT range_start, range_end FROM timescaledb_information.chunks
-WHERE hypertable_schema = current_schema() AND hypertable_name = 'readings'
-"""
-
-
-@dataclass(frozen=True)
-class Expected:
-    """What a pass with readings cut `cut` must leave: the reading times kept (in order), how
-    many chunks it drops and how many rows of a split day it deletes (none on plain
-    PostgreSQL)."""
-
-    kept: list[datetime]
-    chunks: int
-    tail: int = 0
-
-
-def _expect(conn: psycopg.Connection[Any], cut: datetime,
-            chunk_cut: datetime | None = None) -> Expected:
-    """Before a pass: plain PostgreSQL keeps the readings at or after the cut. TimescaleDB
-    drops whole every chunk that ends at or before `chunk_cut` (the cut, or where an open
-    alert's evidence starts), keeps the others, and deletes the rest of the local day the
-    oldest kept chunk starts in when that day's first hours went and the day is before the
-    cut (no reading here is an open alert's evidence)."""
-    conn.commit()
-    times = _column(conn, "SELECT time FROM readings ORDER BY time")
-    if not readings_is_hypertable(conn):
-        return Expected([t for t in times if t >= cut], 0)
-    chunks = conn.cursor(row_factory=tuple_row).execute(_CHUNKS_SQL).fetchall()
-    conn.commit()
-    chunk_cut = chunk_cut or cut
-
-    def chunk_end(at: datetime) -> datetime:
-        ends = [end for start, end in chunks if start <= at < end]
-        assert len(ends) == 1, f"{at} lies in {len(ends)} chunks"
-        return ends[0]
-
-    in_chunks = [t for t in times if chunk_end(t) > chunk_cut]
-    kept = in_chunks
-    starts = [start for start, end in chunks if end > chunk_cut]
-    if starts:
-        first = min(starts)
-        day = first.astimezone(LONDON).date()
-        split = first.astimezone(LONDON).time() != time(0)
-        if split and day < cut.astimezone(LONDON).date():
-            kept = [t for t in in_chunks if t.astimezone(LONDON).date() != day]
-    return Expected(kept, sum(1 for _, end in chunks if end <= chunk_cut),
-                    len(in_chunks) - len(kept))
-
-
-def _check(conn: psycopg.Connection[Any], done: Trimmed | None, expected: Expected,
-           rows: int) -> None:
-    """The pass left what `expected` says; on plain PostgreSQL it deleted `rows` readings."""
-    assert done is not None
-    assert _column(conn, "SELECT time FROM readings ORDER BY time") == expected.kept
-    if readings_is_hypertable(conn):
-        assert (done.chunks_dropped, done.deleted[READINGS]) == (expected.chunks,
-                                                                 expected.tail)
-    else:
-        assert (done.deleted[READINGS], done.chunks_dropped) == (rows, 0)
-
-
-def _old_everything(clinic: Clinic, now: datetime, pid: int) -> None:
-    """Rows either side of each table's cut under POLICY, and an old audit log."""
-    for days in (POLICY["readings_days"],):
-        cut = cut_before(now, days, LONDON)
-        for at in (cut - 400 * DAY, cut - SECOND, cut, cut + DAY):
-            clinic.store(pid, Metric.WEIGHT, 80.0, at)
-    cut = cut_before(now, POLICY["rejected_days"], LONDON)
-    for at in (cut - 30 * DAY, cut - SECOND, cut):
-        _reject(clinic.conn, at)
-    cut = cut_before(now, POLICY["outbox_days"], LONDON)
-    _event(clinic.conn, cut - 5 * DAY, [cut - 5 * DAY, cut - SECOND])
-    _event(clinic.conn, cut - 5 * DAY, [cut - 5 * DAY, cut])      # a webhook made at the cut
-    for k in range(3):
-        _audit(clinic.conn, now - (1000 + k) * DAY)
-    clinic.conn.commit()
-
-
 def test_by_default_everything_is_kept(clinic: Clinic, settings: Settings,
                                        pools: list[ConnectionPool]) -> None:
     pid = clinic.patient(["heart-failure"])
-    _old_everything(clinic, NOW, pid)
-    before = {t: _count(clinic.conn, t) for t in (READINGS, REJECTED, OUTBOX, "audit_log")}
+    old_everything(clinic, NOW, pid)
+    before = {t: count_rows(clinic.conn, t) for t in (READINGS, REJECTED, OUTBOX, "audit_log")}
     scheduler = _scheduler(settings, pools, **KEEP_ALL)
     assert not scheduler.retention.enabled
     assert scheduler.run_once(NOW) is not None
     assert scheduler.retention.run_once(NOW) is None
-    assert {t: _count(clinic.conn, t) for t in before} == before
+    assert {t: count_rows(clinic.conn, t) for t in before} == before
 
 
 def test_each_table_is_trimmed_to_its_setting_in_batches(clinic: Clinic, settings: Settings,
                                                          pools: list[ConnectionPool]) -> None:
     pid = clinic.patient(["heart-failure"])
-    _old_everything(clinic, NOW, pid)
+    old_everything(clinic, NOW, pid)
     conn = clinic.conn
     cut = cut_before(NOW, 90, LONDON)
-    expected = _expect(conn, cut)
+    expected = expect_pass(conn, cut)
     if not readings_is_hypertable(conn):
         assert expected.kept == [cut, cut + DAY]
     assert cut - 400 * DAY not in expected.kept and cut in expected.kept
     scheduler = _scheduler(settings, pools, **POLICY, batch_rows=1)
     assert scheduler.run_once(NOW) is not None          # the pass runs retention after it
-    assert _column(conn, "SELECT time FROM readings ORDER BY time") == expected.kept
-    assert _count(conn, REJECTED) == 1
-    kept = _column(conn, "SELECT max(d.delivered_at) FROM outbox o "
+    assert column(conn, "SELECT time FROM readings ORDER BY time") == expected.kept
+    assert count_rows(conn, REJECTED) == 1
+    kept = column(conn, "SELECT max(d.delivered_at) FROM outbox o "
                          "JOIN outbox_deliveries d ON d.outbox_id = o.id GROUP BY o.id")
     assert kept == [cut_before(NOW, 30, LONDON)]
-    assert _count(conn, "outbox_deliveries") == 2        # the deleted event's went with it
-    assert _count(conn, "audit_log") == 3
+    assert count_rows(conn, "outbox_deliveries") == 2        # the deleted event's went with it
+    assert count_rows(conn, "audit_log") == 3
     # Nothing left to do: a second pass deletes nothing.
     again = scheduler.retention.run_once(NOW)
     assert again is not None and (again.total, again.chunks_dropped) == (0, 0)
@@ -231,14 +117,14 @@ def test_each_table_is_trimmed_to_its_setting_in_batches(clinic: Clinic, setting
 def test_a_pass_deletes_in_batches_and_stops_at_its_budget(
         clinic: Clinic, settings: Settings, pools: list[ConnectionPool]) -> None:
     for k in range(25):
-        _reject(clinic.conn, NOW - (20 + k) * DAY)
+        add_rejected(clinic.conn, NOW - (20 + k) * DAY)
     clinic.conn.commit()
     retention = _scheduler(settings, pools, rejected_days=7, batch_rows=4,
                            max_rows_per_pass=10).retention
     passes = [retention.run_once(NOW) for _ in range(4)]
     assert [(p.deleted[REJECTED], p.batches) for p in passes if p] == [
         (10, 3), (10, 3), (5, 2), (0, 1)]
-    assert _count(clinic.conn, REJECTED) == 0
+    assert count_rows(clinic.conn, REJECTED) == 0
 
 
 def test_the_audit_log_alerts_and_their_events_are_never_deleted(
@@ -249,15 +135,15 @@ def test_the_audit_log_alerts_and_their_events_are_never_deleted(
     alert = clinic.alert(pid, "spo2-low")
     assert alert is not None
     resolve(clinic.conn, alert["id"], Actor(None, "nurse"), "advice-given")
-    _audit(clinic.conn, long_ago)
+    add_audit(clinic.conn, long_ago)
     clinic.conn.commit()
-    counts = {t: _count(clinic.conn, t) for t in ("alerts", "alert_events", "audit_log")}
+    counts = {t: count_rows(clinic.conn, t) for t in ("alerts", "alert_events", "audit_log")}
     assert counts["alert_events"] >= 2
-    expected = _expect(clinic.conn, cut_before(NOW, 90, LONDON))
+    expected = expect_pass(clinic.conn, cut_before(NOW, 90, LONDON))
     assert expected.kept == []
     done = _scheduler(settings, pools, **POLICY).retention.run_once(NOW)
-    _check(clinic.conn, done, expected, rows=1)
-    assert {t: _count(clinic.conn, t) for t in counts} == counts
+    check_pass(clinic.conn, done, expected, rows=1)
+    assert {t: count_rows(clinic.conn, t) for t in counts} == counts
 
 
 def test_the_readings_an_unresolved_alert_rests_on_stay_until_it_is_resolved(
@@ -279,19 +165,19 @@ def test_the_readings_an_unresolved_alert_rests_on_stay_until_it_is_resolved(
         # starts, so no chunk holding any of it goes (the quiet patient's readings beside
         # it stay too).
         evidence = alert["first_breach_at"] - rules_lookback(load_catalogue())
-        expected = _expect(clinic.conn, cut, min(cut, evidence))
+        expected = expect_pass(clinic.conn, cut, min(cut, evidence))
         assert len(expected.kept) == 12
-        _check(clinic.conn, retention.run_once(NOW), expected, rows=0)
+        check_pass(clinic.conn, retention.run_once(NOW), expected, rows=0)
     else:
         done = retention.run_once(NOW)
         assert done is not None and done.deleted[READINGS] == 6
-        assert _count(clinic.conn, READINGS, f"patient_id = {quiet}") == 0
-    assert _count(clinic.conn, READINGS, f"patient_id = {flagged}") == 6
+        assert count_rows(clinic.conn, READINGS, f"patient_id = {quiet}") == 0
+    assert count_rows(clinic.conn, READINGS, f"patient_id = {flagged}") == 6
     resolve(clinic.conn, alert["id"], Actor(None, "matron"), "advice-given")
     clinic.conn.commit()
-    expected = _expect(clinic.conn, cut)
+    expected = expect_pass(clinic.conn, cut)
     assert expected.kept == []
-    _check(clinic.conn, retention.run_once(NOW), expected,
+    check_pass(clinic.conn, retention.run_once(NOW), expected,
            rows=6 if not readings_is_hypertable(clinic.conn) else 0)
     assert clinic.alert(flagged, "spo2-low") is not None   # the alert keeps its values
 
@@ -299,15 +185,15 @@ def test_the_readings_an_unresolved_alert_rests_on_stay_until_it_is_resolved(
 def test_an_undelivered_or_unplanned_notification_is_never_deleted(
         clinic: Clinic, settings: Settings, pools: list[ConnectionPool]) -> None:
     old = NOW - 200 * DAY
-    stuck = _event(clinic.conn, old, [old, None])         # a webhook still failing
-    unplanned = _event(clinic.conn, None, [])            # never planned by a notifier
-    done_ = _event(clinic.conn, old, [old, old + SECOND])
+    stuck = add_outbox_event(clinic.conn, old, [old, None])         # a webhook still failing
+    unplanned = add_outbox_event(clinic.conn, None, [])            # never planned by a notifier
+    done_ = add_outbox_event(clinic.conn, old, [old, old + SECOND])
     clinic.conn.commit()
     result = _scheduler(settings, pools, outbox_days=7).retention.run_once(NOW)
     assert result is not None and result.deleted[OUTBOX] == 1
-    left = set(_column(clinic.conn, "SELECT id FROM outbox"))
+    left = set(column(clinic.conn, "SELECT id FROM outbox"))
     assert left == {stuck, unplanned} and done_ not in left
-    assert _count(clinic.conn, "outbox_deliveries", "delivered_at IS NULL") == 1
+    assert count_rows(clinic.conn, "outbox_deliveries", "delivered_at IS NULL") == 1
 
 
 def test_too_short_settings_are_refused_with_a_clear_error(
@@ -345,7 +231,7 @@ def _telehub(settings: Settings, *args: str, **env: str) -> subprocess.Completed
 
 def test_the_commands_refuse_a_too_short_period_before_doing_anything(
         clinic: Clinic, settings: Settings) -> None:
-    _reject(clinic.conn, NOW - 400 * DAY)
+    add_rejected(clinic.conn, NOW - 400 * DAY)
     clinic.conn.commit()
     done = _telehub(settings, "migrate", TELEHUB_RETENTION__READINGS_DAYS="30",
                     TELEHUB_RETENTION__REJECTED_DAYS="3")
@@ -362,7 +248,7 @@ def test_the_commands_refuse_a_too_short_period_before_doing_anything(
     assert done.returncode == 1
     assert "TELEHUB_RETENTION__READINGS_DAYS=90 is shorter than the rules need: 94 days" \
         in done.stderr
-    assert _count(clinic.conn, REJECTED) == 1
+    assert count_rows(clinic.conn, REJECTED) == 1
 
 
 def test_a_patients_longer_override_keeps_readings_longer(
@@ -376,11 +262,11 @@ def test_a_patients_longer_override_keeps_readings_longer(
                         (pid, '{"days": 100}', "baseline over a longer stable spell"))
     clinic.conn.commit()
     retention = _scheduler(settings, pools, readings_days=90).retention
-    kept = _expect(clinic.conn, cut_before(NOW, 132, LONDON))
+    kept = expect_pass(clinic.conn, cut_before(NOW, 132, LONDON))
     assert kept.kept == [at]
     with caplog.at_level("WARNING", logger="alerts.retention"):
         for _ in range(2):
-            _check(clinic.conn, retention.run_once(NOW), kept, rows=0)
+            check_pass(clinic.conn, retention.run_once(NOW), kept, rows=0)
     # 30 days of store-and-forward plus the widened window (100 days and two of margin),
     # said once, not every minute.
     assert [r.getMessage() for r in caplog.records] == [
@@ -388,9 +274,9 @@ def test_a_patients_longer_override_keeps_readings_longer(
         "back further"]
     clinic.conn.execute("UPDATE thresholds SET superseded_at = now()")
     clinic.conn.commit()
-    expected = _expect(clinic.conn, cut_before(NOW, 90, LONDON))
+    expected = expect_pass(clinic.conn, cut_before(NOW, 90, LONDON))
     assert expected.kept == []
-    _check(clinic.conn, retention.run_once(NOW), expected, rows=1)
+    check_pass(clinic.conn, retention.run_once(NOW), expected, rows=1)
 
 
 def test_a_second_scheduler_at_the_same_time_does_not_double_delete(
@@ -406,7 +292,7 @@ def test_a_second_scheduler_at_the_same_time_does_not_double_delete(
     with connect(settings.require_database_url()) as holder:
         holder.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEDULER_LOCK_KEY,))
         assert first.run_once(NOW) is None
-        assert _count(clinic.conn, REJECTED) == 3000
+        assert count_rows(clinic.conn, REJECTED) == 3000
     go = threading.Barrier(2)
     deleted: list[int] = []
 
@@ -422,10 +308,10 @@ def test_a_second_scheduler_at_the_same_time_does_not_double_delete(
     for t in threads:
         t.join(60)
     assert all(n <= 1000 for n in deleted)
-    assert sum(deleted) == 3000 - _count(clinic.conn, REJECTED)
+    assert sum(deleted) == 3000 - count_rows(clinic.conn, REJECTED)
     while (done := first.run_once(NOW)) is not None and done.total:
         deleted.append(done.total)
-    assert sum(deleted) == 3000 and _count(clinic.conn, REJECTED) == 0
+    assert sum(deleted) == 3000 and count_rows(clinic.conn, REJECTED) == 0
 
 
 @pytest.mark.parametrize("now", ANCHORS, ids=[anchor_id(a) for a in ANCHORS])
@@ -437,12 +323,12 @@ def test_the_cut_is_local_midnight_whole_days_at_any_hour(
     assert cut.astimezone(LONDON).date() == now.date() - 90 * DAY
     for at in (cut - SECOND, cut):
         clinic.store(pid, Metric.WEIGHT, 80.0, at)
-        _reject(clinic.conn, at)
-    expected = _expect(clinic.conn, cut)
+        add_rejected(clinic.conn, at)
+    expected = expect_pass(clinic.conn, cut)
     assert cut in expected.kept
     done = _scheduler(settings, pools, readings_days=90, rejected_days=90).retention.run_once(
         now.astimezone(UTC))
-    _check(clinic.conn, done, expected, rows=1)
+    check_pass(clinic.conn, done, expected, rows=1)
     assert done is not None and done.deleted[REJECTED] == 1
     if not readings_is_hypertable(clinic.conn):
         assert expected.kept == [cut]
@@ -463,11 +349,11 @@ def test_a_clock_change_day_is_kept_or_deleted_whole(
     times = [cut_local.astimezone(UTC) - SECOND,                   # the evening before
              cut_local.astimezone(UTC), day_end - SECOND]          # first and last second
     for at in times:
-        _reject(clinic.conn, at)
+        add_rejected(clinic.conn, at)
     clinic.conn.commit()
     done = _scheduler(settings, pools, rejected_days=7).retention.run_once(now.astimezone(UTC))
     assert done is not None and done.deleted[REJECTED] == 1
-    kept = _column(clinic.conn, "SELECT received_at FROM rejected_messages ORDER BY received_at")
+    kept = column(clinic.conn, "SELECT received_at FROM rejected_messages ORDER BY received_at")
     assert kept == times[1:]
 
 
@@ -489,10 +375,10 @@ def test_every_local_day_is_kept_or_deleted_whole_on_either_path(
     if hypertable:
         clinic.conn.execute("SELECT compress_chunk(c) FROM show_chunks('readings') c")
         clinic.conn.commit()
-    expected = _expect(clinic.conn, cut)
+    expected = expect_pass(clinic.conn, cut)
     done = _scheduler(settings, pools, readings_days=90).retention.run_once(now)
-    _check(clinic.conn, done, expected, rows=sum(1 for t in times if t < cut))
-    kept = _column(clinic.conn, "SELECT time FROM readings ORDER BY time")
+    check_pass(clinic.conn, done, expected, rows=sum(1 for t in times if t < cut))
+    kept = column(clinic.conn, "SELECT time FROM readings ORDER BY time")
     assert [t for t in times if t >= cut] == [t for t in kept if t >= cut]
     for day in {t.astimezone(LONDON).date() for t in times if t < cut}:
         of_day = [t for t in times if t.astimezone(LONDON).date() == day]
