@@ -248,16 +248,12 @@ class Retention:
                                      (chunk_cut,)).fetchall())
             row = cur.execute(_OLDEST_CHUNK_SQL).fetchone()
             start = row[0] if row else None
-            end = None if start is None else day_tail_end(start, self._zone)
-            if start is None or end is None or end > cut:
+            # The chunk starts at a UTC midnight: unless that is a local one too, the rest of
+            # its local day goes with the day's first hours.
+            end = None if start is None else clock.next_midnight(start, self._zone)
+            if end is None or end == start or end > cut:
                 return chunks, 0
             rows = cur.execute(_DAY_TAIL_SQL, {"start": start, "end": end,
                                                "evidence": evidence}).rowcount
             return chunks, rows
 
-
-def day_tail_end(at: datetime, zone: ZoneInfo) -> datetime | None:
-    """The local midnight ending the day `at` falls inside; None when `at` is a local
-    midnight itself (no day is split there)."""
-    start, end = clock.day_bounds(clock.service_date(at, zone), zone)
-    return None if start == at else end

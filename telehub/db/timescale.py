@@ -8,13 +8,13 @@ which to take.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
 
-from telehub.domain.clock import day_start, service_date
+from telehub.domain.clock import last_midnight, next_midnight
 
 _HAS_SQL = "SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'"
 _HYPERTABLE_SQL = """
@@ -109,16 +109,3 @@ def refresh_daily_aggregates(conn: psycopg.Connection[Any],
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
-
-
-def last_midnight(t: datetime, zone: ZoneInfo = _UTC) -> datetime:
-    """The instant (UTC) of the midnight in `zone` at or before `t`."""
-    return day_start(service_date(t, zone), zone)
-
-
-def next_midnight(t: datetime, zone: ZoneInfo = _UTC) -> datetime:
-    """The instant (UTC) of the midnight in `zone` at or after `t`."""
-    midnight = last_midnight(t, zone)
-    if midnight == t.astimezone(UTC):
-        return midnight
-    return day_start(service_date(t, zone) + timedelta(days=1), zone)

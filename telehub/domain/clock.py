@@ -151,6 +151,19 @@ def day_bounds(day: date, zone: ZoneInfo | None = None) -> tuple[datetime, datet
     return day_start(day, zone), day_start(day + timedelta(days=1), zone)
 
 
+def last_midnight(t: datetime, zone: ZoneInfo | None = None) -> datetime:
+    """The UTC instant of the local midnight at or before `t`."""
+    return day_start(service_date(t, zone), zone)
+
+
+def next_midnight(t: datetime, zone: ZoneInfo | None = None) -> datetime:
+    """The UTC instant of the local midnight at or after `t` (`t` itself when it is one)."""
+    midnight = last_midnight(t, zone)
+    if midnight == as_utc(t):
+        return midnight
+    return day_start(service_date(t, zone) + timedelta(days=1), zone)
+
+
 def local_hour(at: datetime, zone: ZoneInfo | None = None) -> int:
     """The hour on the service's wall clock at `at` (0–23)."""
     return as_utc(at).astimezone(zone or service_zone()).hour
