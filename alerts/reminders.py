@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import psycopg
 from psycopg.rows import dict_row
 
-from alerts import store
+from alerts import outbox, store
 from alerts.escalation import SINCE_SQL
 
 # Open red alerts of teams with reminders on, with when each last became news ("since").
@@ -54,7 +54,7 @@ def remind_unacknowledged(conn: psycopg.Connection, now: datetime) -> int:
                         note=f"Red alert not acknowledged for {waited} minutes: "
                         f"reminder {number} to the team.",
                         data={"number": number, "minutes_unacknowledged": waited})
-        store.enqueue(conn, alert, "reminder", team_code=alert["team_code"],
+        outbox.enqueue(conn, alert, "reminder", team_code=alert["team_code"],
                       display_id=alert["display_id"],
                       extra={"reminder": number, "minutes_unacknowledged": waited})
     if slots:

@@ -44,7 +44,6 @@ VALUES (%s, %s, %s, %s, %s, %s, %s)
 ALERTS_OPENED = Counter("telehub_alerts_opened", "Alerts opened, by severity", ["severity"])
 
 
-
 @dataclass
 class Raised:
     """What one batch (or one scheduler run) found for one patient and episode."""

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg.rows import dict_row
 
-from alerts import store
+from alerts import outbox, store
 from alerts.catalogue import load_catalogue
 from telehub.domain.codes import Severity
 
@@ -117,6 +117,6 @@ def raise_telecare_alerts(conn: psycopg.Connection, events: Sequence[TelecareEve
             # A second fall while the first is still open is news, even once acknowledged:
             # responders are told again (raise_alerts notifies only new or worse alerts).
             target = targets[pid]
-            store.enqueue(conn, alert, "repeated", team_code=target.team_code,
+            outbox.enqueue(conn, alert, "repeated", team_code=target.team_code,
                           display_id=target.display_id)
     return {(pid, ep[len(EPISODE_PREFIX):]): alert for (pid, ep), alert in written.items()}

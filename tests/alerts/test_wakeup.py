@@ -53,13 +53,11 @@ def test_a_stopped_notifier_is_not_woken() -> None:
     assert not event.is_set()
 
 
-def test_store_marks_its_connection_when_it_queues_a_notification() -> None:
-    from alerts import store
-
+def test_queuing_a_notification_marks_its_connection() -> None:
     conn = _ExecOnly()
     event = _event()
     try:
-        store.wake_notifiers(conn)  # type: ignore[arg-type]
+        wakeup.wake_notifiers(conn)  # type: ignore[arg-type]
         assert conn.sql and "pg_notify" in conn.sql[0]   # other processes still get NOTIFY
         wakeup.committed(conn)  # type: ignore[arg-type]
         assert event.is_set()
