@@ -35,9 +35,10 @@ logger = logging.getLogger(__name__)
 
 # Each patient's monitored days inside [start, end): from when monitoring began (the earlier
 # of enrolment and the first reading) to discharge. Adherence as telehub.care.adherence counts
-# it; <adherence> stands for the CTEs (from `monitored m`) ending in `adherence`, which has
+# it; `adherence` is the CTEs (from `monitored m`) ending in one named adherence, which has
 # each patient's expected and received readings.
-_PATIENT_SQL = f"""
+def _patient_sql(adherence: str) -> str:
+    return f"""
 WITH began AS MATERIALIZED (   -- each first-reading lookup once, not again in `monitored`
     SELECT p.id, p.care_plan, p.discharged_at, {monitored_from("p")} AS since
     FROM patients p
@@ -49,7 +50,7 @@ monitored AS (
     FROM began b
     WHERE b.since < %(end)s AND (b.discharged_at IS NULL OR b.discharged_at > %(start)s)
 ),
-<adherence>
+{adherence}
 SELECT (SELECT count(*) FROM monitored) AS patients,
        (SELECT COALESCE(sum(EXTRACT(EPOCH FROM e - s)) / 86400.0, 0) FROM monitored) AS days,
        (SELECT COALESCE(round(sum(expected)), 0) FROM adherence) AS expected,
@@ -58,7 +59,7 @@ SELECT (SELECT count(*) FROM monitored) AS patients,
 
 _EXPECTED = expected_readings("m.care_plan", "m.s", "m.e")
 # Every day from the readings.
-PATIENT_SQL = _PATIENT_SQL.replace("<adherence>", f"""adherence AS (
+PATIENT_SQL = _patient_sql(f"""adherence AS (
     SELECT {_EXPECTED} AS expected,
            {received_readings("m.id", "m.care_plan", "m.s", "m.e", zone="%(zone)s")}
            AS received
@@ -68,7 +69,7 @@ PATIENT_SQL = _PATIENT_SQL.replace("<adherence>", f"""adherence AS (
 # part-days and other days from the readings; an empty part reads nothing (on a hypertable
 # each lookup costs a walk over every chunk's index even for no rows).
 _A, _B = settled_bounds("m.s", "m.e", "%(first)s", "%(last)s", zone="%(zone)s")
-PATIENT_SETTLED_SQL = _PATIENT_SQL.replace("<adherence>", f"""spans AS (
+PATIENT_SETTLED_SQL = _patient_sql(f"""spans AS (
     SELECT m.id, m.care_plan, m.s, m.e, {_A} AS a, {_B} AS b FROM monitored m
 ),
 on_days AS ({received_on_days("spans", "%(first)s", "%(last)s")}),
