@@ -16,6 +16,7 @@ from typing import Any
 from bench import queries
 from bench.databases import connect, with_database
 from bench.report import Report, ratio
+from telehub.domain.clock import SERVICE_ZONE_NAME
 
 PATHS = {True: "timescaledb", False: "postgresql"}
 _SAMPLE_PATIENTS = 20
@@ -97,7 +98,7 @@ def same_team_stats(urls: list[str], as_of: str) -> bool | None:
     for url in urls:
         with connect(url, autocommit=True) as conn:
             answers.append([query(conn, {"team": int(r["id"]), "as_of": day,
-                                         "zone": "Europe/London"})
+                                         "zone": SERVICE_ZONE_NAME})
                             for r in conn.execute("SELECT id FROM teams ORDER BY id")])
     return all(other == answers[0] for other in answers[1:])
 

@@ -22,6 +22,7 @@ from bench.history import HistoryInfo, ensure_history
 from bench.late_reading import time_late_readings
 from bench.report import Report, ratio, summarise
 from telehub.db.timescale import has_timescaledb
+from telehub.domain.clock import SERVICE_ZONE_NAME
 
 # The caseload: every active patient of a team with the latest value of each metric,
 # the worst open alert and when they last sent anything, worst first.
@@ -238,7 +239,7 @@ def _time_all(conn: psycopg.Connection[Row], report: Report, info: HistoryInfo,
     # The API's query names its parameters team, nurse, now, trend_from and zone.
     team_args = {"team": team, "patients": patients, "as_of": as_of, "now": as_of,
                  "nurse": None, "trend_from": as_of - timedelta(days=7),
-                 "zone": "Europe/London"}
+                 "zone": SERVICE_ZONE_NAME}
     caseload_sql, source = caseload_query()
     report.params["caseload_sql"] = (f"{source} (api/queries/caseload.py)"
                                      if source == "api" else source)
