@@ -1,5 +1,6 @@
-"""The readings the rules engine needs for a batch: each touched series from its lookback
-before the batch's oldest reading, in one query, as `Point` tuples."""
+"""The readings the rules engine needs for a batch: of each touched series, from its lookback
+before the batch's oldest reading, what the rules read (`alerts.history_needs`), in one
+query, as `Point` tuples."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import psycopg
 from psycopg.rows import tuple_row
 
 from alerts.catalogue import Catalogue, Rule
+from alerts.history_needs import series_needs
 from alerts.series import Point
 from alerts.thresholds import Subject
+from telehub.domain.codes import LOW_QUALITY_FLAGS
 from telehub.domain.readings import StoredReading
 from telehub.domain.units import Metric
 
@@ -26,10 +29,29 @@ MAX_HISTORY_PER_SERIES = 5000
 # One row per series, its readings as arrays in time order (loading an array element costs
 # a fraction of loading a row), every array in one total order (time, device, reading key:
 # unique within a series); flags as one comma-joined string per reading, '' for none.
+#
+# Only what the rules read (alerts.history_needs): every reading from `recent` on (the
+# batch's oldest new reading, or the last N valid readings before it when older); before
+# that, every reading older than `dense` (the series' newest reading less the smallest gap a
+# rule needs) and the low-quality readings from `quality` on. Three disjoint ranges of the
+# (patient, metric, time) index, so readings the rules cannot read are not fetched.
 _HISTORY_SQL = """
 SELECT w.k, h.times, h.vals, h.raws, h.units, h.flags, h.devices
-FROM unnest(%s::bigint[], %s::metric[], %s::timestamptz[]) WITH ORDINALITY
-     AS w(pid, metric, since, k)
+FROM unnest(%(pid)s::bigint[], %(metric)s::metric[], %(since)s::timestamptz[],
+            %(first)s::timestamptz[], %(last_valid)s::int[], %(gap)s::interval[],
+            %(quality)s::interval[]) WITH ORDINALITY
+     AS w(pid, metric, since, first_new, last_valid, gap, quality_span, k)
+CROSS JOIN LATERAL (
+    SELECT least(w.first_new, (
+               SELECT min(v.time) FROM (
+                   SELECT time FROM readings
+                   WHERE patient_id = w.pid AND metric = w.metric
+                     AND time >= w.since AND time < w.first_new
+                     AND NOT flags && %(low_quality)s::text[]
+                   ORDER BY time DESC LIMIT w.last_valid) AS v)) AS recent,
+           (SELECT max(time) FROM readings
+             WHERE patient_id = w.pid AND metric = w.metric) - w.gap AS dense
+) AS b
 CROSS JOIN LATERAL (
     SELECT array_agg(r.time ORDER BY r.n) AS times,
            array_agg(r.value ORDER BY r.n) AS vals,
@@ -38,9 +60,21 @@ CROSS JOIN LATERAL (
            array_agg(array_to_string(r.flags, ',') ORDER BY r.n) AS flags,
            array_agg(r.device_id ORDER BY r.n) AS devices
     FROM (SELECT *, row_number() OVER (ORDER BY time, device_id, reading_key) AS n
-          FROM (SELECT time, value, raw_value, raw_unit, flags, device_id, reading_key
-                FROM readings WHERE patient_id = w.pid AND metric = w.metric
-                 AND time >= w.since ORDER BY time DESC LIMIT %s) AS newest) AS r
+          FROM (SELECT * FROM (
+                  SELECT time, value, raw_value, raw_unit, flags, device_id, reading_key
+                    FROM readings WHERE patient_id = w.pid AND metric = w.metric
+                     AND time >= greatest(w.since, b.recent)
+                  UNION ALL
+                  SELECT time, value, raw_value, raw_unit, flags, device_id, reading_key
+                    FROM readings WHERE patient_id = w.pid AND metric = w.metric
+                     AND b.dense IS NOT NULL AND time >= w.since
+                     AND time < least(b.dense, b.recent)
+                  UNION ALL
+                  SELECT time, value, raw_value, raw_unit, flags, device_id, reading_key
+                    FROM readings WHERE patient_id = w.pid AND metric = w.metric
+                     AND time >= greatest(w.since, b.dense, w.first_new - w.quality_span)
+                     AND time < b.recent AND flags && %(low_quality)s::text[]
+                ) AS needed ORDER BY time DESC LIMIT %(limit)s) AS newest) AS r
 ) AS h
 WHERE h.times IS NOT NULL
 ORDER BY w.k
@@ -62,20 +96,28 @@ def position(points: Sequence[Point], time: datetime, device_id: int | None) -> 
 def load_history(conn: psycopg.Connection, readings: Sequence[StoredReading],
                  subjects: Mapping[int, Subject], catalogue: Catalogue
                  ) -> dict[tuple[int, Metric], list[Point]]:
-    """Each touched series from the lookback before its oldest new reading (one query)."""
+    """What the rules read of each touched series, from the lookback before its oldest new
+    reading (one query): every reading from that one on, and before it what
+    `alerts.history_needs` says the patient's rules of the metric read."""
     oldest: dict[tuple[int, Metric], datetime] = {}
     for r in readings:
         key = (r.patient_id, r.metric)
         oldest[key] = min(oldest.get(key, r.time), r.time)
     keys = sorted(oldest)
     by_metric = {metric: catalogue.for_metric(metric) for metric in {k[1] for k in keys}}
+    needs = [series_needs(k[1], subjects.get(k[0]), catalogue, by_metric[k[1]]) for k in keys]
     since = [oldest[k] - lookback(k[1], subjects.get(k[0]), catalogue, by_metric[k[1]])
              for k in keys]
-    params = ([k[0] for k in keys], [k[1].value for k in keys], since, MAX_HISTORY_PER_SERIES)
+    params = {"pid": [k[0] for k in keys], "metric": [k[1].value for k in keys],
+              "since": since, "first": [oldest[k] for k in keys],
+              "last_valid": [n.last_valid for n in needs],
+              "gap": [n.every_before for n in needs], "quality": [n.low_quality for n in needs],
+              "low_quality": sorted(LOW_QUALITY_FLAGS), "limit": MAX_HISTORY_PER_SERIES}
     rows = conn.cursor(row_factory=tuple_row).execute(_HISTORY_SQL, params).fetchall()
     out: dict[tuple[int, Metric], list[Point]] = {}
+    make = Point._make
     for k, times, values, raws, units, flags, devices in rows:
-        out[keys[k - 1]] = [Point(t, v, rv, ru, tuple(f.split(",")) if f else (), d)
+        out[keys[k - 1]] = [make((t, v, rv, ru, tuple(f.split(",")) if f else (), d))
                             for t, v, rv, ru, f, d in zip(times, values, raws, units, flags,
                                                           devices, strict=True)]
     return out
