@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import functools
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from telehub.domain.codes import SEVERITIES, Severity
 from telehub.domain.units import Metric
 from telehub.errors import ConfigError
 
+T = TypeVar("T")
+# Distinct keys a catalogue remembers (metrics × the patients' distinct parameter sets).
+_MEMO_MAX = 20_000
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.toml")
 KINDS = ("band", "change", "daily-rise", "above-dry", "baseline-drop", "count", "repeat-reading",
          "quality-count", "outlier", "off-schedule", "missing", "device", "sequence-gap",
@@ -77,6 +80,17 @@ class Catalogue:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_id", {r.id: r for r in self.rules})
+        object.__setattr__(self, "_memo", {})
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """`compute()`, once per key for this catalogue: what follows from its rules and a
+        patient's parameters alone (a metric's lookback), kept for the next batch."""
+        memo: dict[Hashable, Any] = self._memo  # type: ignore[attr-defined]
+        if key not in memo:
+            if len(memo) >= _MEMO_MAX:
+                memo.clear()
+            memo[key] = compute()
+        return memo[key]  # type: ignore[no-any-return]
 
     def get(self, rule_id: str) -> Rule | None:
         """The rule with this id, or None."""
@@ -85,7 +99,8 @@ class Catalogue:
 
     def for_metric(self, metric: Metric) -> tuple[Rule, ...]:
         """Rules evaluated on readings of `metric`."""
-        return tuple(r for r in self.rules if r.metric == metric)
+        return self.memo(("for-metric", metric),
+                         lambda: tuple(r for r in self.rules if r.metric == metric))
 
     def of_kind(self, kind: str) -> tuple[Rule, ...]:
         """Rules of one kind."""

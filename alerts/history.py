@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import tuple_row
 
-from alerts.catalogue import Catalogue, Rule
+from alerts.catalogue import Catalogue
 from alerts.history_needs import series_needs
 from alerts.series import Point
 from alerts.thresholds import Subject
@@ -37,9 +37,9 @@ MAX_HISTORY_PER_SERIES = 5000
 # (patient, metric, time) index, so readings the rules cannot read are not fetched.
 _HISTORY_SQL = """
 SELECT w.k, h.times, h.vals, h.raws, h.units, h.flags, h.devices
-FROM unnest(%(pid)s::bigint[], %(metric)s::metric[], %(since)s::timestamptz[],
-            %(first)s::timestamptz[], %(last_valid)s::int[], %(gap)s::interval[],
-            %(quality)s::interval[]) WITH ORDINALITY
+FROM unnest(%(pid)b::bigint[], %(metric)b::metric[], %(since)b::timestamptz[],
+            %(first)b::timestamptz[], %(last_valid)b::int[], %(gap)b::interval[],
+            %(quality)b::interval[]) WITH ORDINALITY
      AS w(pid, metric, since, first_new, last_valid, gap, quality_span, k)
 CROSS JOIN LATERAL (
     SELECT least(w.first_new, (
@@ -47,7 +47,7 @@ CROSS JOIN LATERAL (
                    SELECT time FROM readings
                    WHERE patient_id = w.pid AND metric = w.metric
                      AND time >= w.since AND time < w.first_new
-                     AND NOT flags && %(low_quality)s::text[]
+                     AND NOT flags && %(low_quality)b::text[]
                    ORDER BY time DESC LIMIT w.last_valid) AS v)) AS recent,
            (SELECT max(time) FROM readings
              WHERE patient_id = w.pid AND metric = w.metric) - w.gap AS dense
@@ -73,7 +73,7 @@ CROSS JOIN LATERAL (
                   SELECT time, value, raw_value, raw_unit, flags, device_id, reading_key
                     FROM readings WHERE patient_id = w.pid AND metric = w.metric
                      AND time >= greatest(w.since, b.dense, w.first_new - w.quality_span)
-                     AND time < b.recent AND flags && %(low_quality)s::text[]
+                     AND time < b.recent AND flags && %(low_quality)b::text[]
                 ) AS needed ORDER BY time DESC LIMIT %(limit)s) AS newest) AS r
 ) AS h
 WHERE h.times IS NOT NULL
@@ -104,16 +104,14 @@ def load_history(conn: psycopg.Connection, readings: Sequence[StoredReading],
         key = (r.patient_id, r.metric)
         oldest[key] = min(oldest.get(key, r.time), r.time)
     keys = sorted(oldest)
-    by_metric = {metric: catalogue.for_metric(metric) for metric in {k[1] for k in keys}}
-    needs = [series_needs(k[1], subjects.get(k[0]), catalogue, by_metric[k[1]]) for k in keys]
-    since = [oldest[k] - lookback(k[1], subjects.get(k[0]), catalogue, by_metric[k[1]])
-             for k in keys]
+    needs = [series_needs(k[1], subjects.get(k[0]), catalogue) for k in keys]
+    since = [oldest[k] - lookback(k[1], subjects.get(k[0]), catalogue) for k in keys]
     params = {"pid": [k[0] for k in keys], "metric": [k[1].value for k in keys],
               "since": since, "first": [oldest[k] for k in keys],
               "last_valid": [n.last_valid for n in needs],
               "gap": [n.every_before for n in needs], "quality": [n.low_quality for n in needs],
               "low_quality": sorted(LOW_QUALITY_FLAGS), "limit": MAX_HISTORY_PER_SERIES}
-    rows = conn.cursor(row_factory=tuple_row).execute(_HISTORY_SQL, params).fetchall()
+    rows = conn.cursor(row_factory=tuple_row).execute(_HISTORY_SQL, params, binary=True).fetchall()
     out: dict[tuple[int, Metric], list[Point]] = {}
     make = Point._make
     for k, times, values, raws, units, flags, devices in rows:
@@ -135,11 +133,9 @@ def rules_span(metric: Metric, param_sets: Iterable[Mapping[str, Any]]) -> timed
     return span
 
 
-def lookback(metric: Metric, subject: Subject | None, catalogue: Catalogue,
-             rules: Sequence[Rule] | None = None) -> timedelta:
-    """How far back the metric's rules look for this patient; `rules`: the catalogue's rules
-    of the metric, when the caller has them already."""
+def lookback(metric: Metric, subject: Subject | None, catalogue: Catalogue) -> timedelta:
+    """How far back the metric's rules look for this patient."""
     if subject is None:
         return _LOOKBACK[metric]
-    chosen = catalogue.for_metric(metric) if rules is None else rules
-    return rules_span(metric, (subject.params(rule) for rule in chosen))
+    return catalogue.memo(("lookback", metric, subject.overrides_key), lambda: rules_span(
+        metric, (subject.params(rule) for rule in catalogue.for_metric(metric))))

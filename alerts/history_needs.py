@@ -18,7 +18,7 @@ every reading of its lookback.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -96,13 +96,16 @@ def rule_needs(rule: Rule, params: Mapping[str, Any]) -> Needs:
     return needs(params) if needs is not None else _every(params)
 
 
-def series_needs(metric: Metric, subject: Subject | None, catalogue: Catalogue,
-                 rules: Iterable[Rule] | None = None) -> Needs:
-    """What the metric's rules (`rules`: the catalogue's, when the caller has them) read for
-    this patient; every reading for an unknown patient."""
+def series_needs(metric: Metric, subject: Subject | None, catalogue: Catalogue) -> Needs:
+    """What the metric's rules read for this patient; every reading for an unknown patient."""
     if subject is None:
         return Needs(every_before=_EVERY)
-    chosen = list(catalogue.for_metric(metric) if rules is None else rules)
+    return catalogue.memo(("history-needs", metric, subject.overrides_key),
+                          lambda: _series_needs(metric, subject, catalogue))
+
+
+def _series_needs(metric: Metric, subject: Subject, catalogue: Catalogue) -> Needs:
+    chosen = list(catalogue.for_metric(metric))
     chosen += [r for r in catalogue.rules if r.metric is None and r.kind in _EVERY_METRIC]
     out = Needs()
     for rule in chosen:

@@ -11,7 +11,8 @@ row stays as history: who, why, when, until when.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -68,6 +69,13 @@ class Subject:
     enrolled_at: datetime
     spo2_scale: int = 1
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @functools.cached_property
+    def overrides_key(self) -> Hashable:
+        """The patient's parameters as a key: patients with the same ones share what follows
+        from them (`Catalogue.memo`)."""
+        return tuple(sorted((rule_id, tuple(sorted((k, repr(v)) for k, v in params.items())))
+                            for rule_id, params in self.overrides.items()))
 
     def params(self, rule: Rule) -> dict[str, Any]:
         """The rule's effective parameters: the catalogue's defaults, then this patient's."""
