@@ -15,7 +15,7 @@ from alerts import store
 from alerts.catalogue import Rule, load_catalogue
 from alerts.patient_batches import PASS_BATCH_PATIENTS, patient_batches
 from alerts.sentences import render
-from alerts.thresholds import Subject, load_subjects
+from alerts.thresholds import Subject, load_parameters, load_subjects
 
 # Candidates are fetched with the widest window any sensible override would use.
 _LOOKBACK = timedelta(days=30)
@@ -83,14 +83,15 @@ def _check_devices_among(conn: psycopg.Connection, patients: list[int], now: dat
     devices = cur.execute(_DEVICES_SQL, (patients, now)).fetchall()
     gaps = cur.execute(_GAPS_SQL, (patients, now - _LOOKBACK, now)).fetchall()
     pids = {r["patient_id"] for r in devices} | {r["patient_id"] for r in gaps}
-    subjects = load_subjects(conn, pids)
+    params = load_parameters(conn, pids, now)
     silent: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
     for row in devices:
-        if _silent(row, subjects[row["patient_id"]].params(offline_rule), now):
+        if _silent(row, params.of(row["patient_id"], offline_rule), now):
             silent[row["patient_id"]].append(row)
     flagged = {r["patient_id"]
                for r in cur.execute(_FLAGGED_SQL, (patients, offline_rule.episode))}
     touched = set(silent) | {r["patient_id"] for r in gaps} | (flagged & pids)
+    subjects = load_subjects(conn, touched, now)   # the patients this batch acts on
     store.lock_patients(conn, touched)
     alerts = _Alerts(store.active_alerts(conn, touched),
                      store.recently_resolved(conn, touched, now - timedelta(days=8)))

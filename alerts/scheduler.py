@@ -25,7 +25,7 @@ from alerts.patient_batches import PASS_BATCH_PATIENTS, patient_batches
 from alerts.reminders import remind_unacknowledged
 from alerts.retention import Retention
 from alerts.sentences import render
-from alerts.thresholds import Subject, load_subjects
+from alerts.thresholds import Subject, load_parameters, load_subjects
 from telehub.care.adherence import RECEIVED, metric_received, monitored_from, planned_per_day
 from telehub.config import Settings
 from telehub.domain import adherence, clock
@@ -145,14 +145,15 @@ def _check_missing_among(conn: psycopg.Connection, patients: list[int], now: dat
     rows = cur.execute(_EXPECTED_SQL, {"now": now, "since": now - LAST_READING_HORIZON,
                                        "share_since": now - adherence.WINDOW,
                                        "zone": zone.key, "patients": patients}).fetchall()
-    subjects = load_subjects(conn, {r["patient_id"] for r in rows}, now)
+    params = load_parameters(conn, {r["patient_id"] for r in rows}, now)
     gaps: dict[int, list[Gap]] = defaultdict(list)
     for row in rows:
-        s = subjects[row["patient_id"]]
-        gap = find_gap(row, now, amber, info, {amber.id: s.params(amber), info.id: s.params(info)},
-                       zone)
+        pid = row["patient_id"]
+        gap = find_gap(row, now, amber, info,
+                       {amber.id: params.of(pid, amber), info.id: params.of(pid, info)}, zone)
         if gap is not None:
-            gaps[row["patient_id"]].append(gap)
+            gaps[pid].append(gap)
+    subjects = load_subjects(conn, gaps, now)   # the patients with a gap
     store.lock_patients(conn, gaps)
     active = store.active_alerts(conn, gaps)
     resolved = store.recently_resolved(conn, gaps, now - timedelta(days=8))

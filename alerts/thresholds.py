@@ -79,7 +79,7 @@ class Subject:
 
     def params(self, rule: Rule) -> dict[str, Any]:
         """The rule's effective parameters: the catalogue's defaults, then this patient's."""
-        return {**rule.params, **self.overrides.get(rule.id, {})}
+        return effective_params(rule, self.overrides)
 
     def applies(self, rule: Rule) -> bool:
         """True when the rule applies to this patient (conditions, SpO2 scale, home oxygen)."""
@@ -107,6 +107,31 @@ def current_overrides(conn: psycopg.Connection, patient_ids: Iterable[int],
     return out
 
 
+def effective_params(rule: Rule, overrides: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """A rule's effective parameters for a patient whose overrides in force are `overrides`:
+    the catalogue's defaults, then the patient's."""
+    return {**rule.params, **overrides.get(rule.id, {})}
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """Patients' effective rule parameters without the rest of their record: what a pass
+    over the caseload needs for every patient, the full `Subject` only for the few it acts on."""
+
+    overrides: Mapping[int, Mapping[str, Mapping[str, Any]]]
+
+    def of(self, patient_id: int, rule: Rule) -> dict[str, Any]:
+        """The rule's effective parameters for the patient (as `Subject.params`)."""
+        return effective_params(rule, self.overrides.get(patient_id, {}))
+
+
+def load_parameters(conn: psycopg.Connection, patient_ids: Iterable[int],
+                    now: datetime | None = None) -> Parameters:
+    """The overrides in force at `now` (default: the service clock) of these patients."""
+    return Parameters({pid: {rule: _merged(rows) for rule, rows in by_rule.items()}
+                       for pid, by_rule in current_overrides(conn, patient_ids, now).items()})
+
+
 def _merged(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The parameters of a rule's rows in force: a temporary override's over the permanent."""
     merged: dict[str, Any] = {}
@@ -121,8 +146,7 @@ def load_subjects(conn: psycopg.Connection, patient_ids: Iterable[int],
     queries whatever the number."""
     ids = sorted(set(patient_ids))
     cur = conn.cursor(row_factory=dict_row)
-    overrides = {pid: {rule: _merged(rows) for rule, rows in by_rule.items()}
-                 for pid, by_rule in current_overrides(conn, ids, now).items()}
+    overrides = load_parameters(conn, ids, now).overrides
     out = {}
     for row in cur.execute(_PATIENTS_SQL, (ids,)).fetchall():
         own = overrides.get(row["id"], {})
