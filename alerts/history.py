@@ -30,28 +30,16 @@ MAX_HISTORY_PER_SERIES = 5000
 # a fraction of loading a row), every array in one total order (time, device, reading key:
 # unique within a series); flags as one comma-joined string per reading, '' for none.
 #
-# Only what the rules read (alerts.history_needs): every reading from `recent` on (the
-# batch's oldest new reading, or the last N valid readings before it when older); before
-# that, every reading older than `dense` (the series' newest reading less the smallest gap a
-# rule needs) and the low-quality readings from `quality` on. Three disjoint ranges of the
-# (patient, metric, time) index, so readings the rules cannot read are not fetched.
+# Only what the rules read (alerts.history_needs), chosen in the database from one scan of
+# the series' lookback: every reading from the batch's oldest new one on; before it, the
+# last N valid readings, every reading older than the series' newest less the smallest gap
+# a rule needs, and the low-quality readings within the quality window.
 _HISTORY_SQL = """
 SELECT w.k, h.times, h.vals, h.raws, h.units, h.flags, h.devices
 FROM unnest(%(pid)b::bigint[], %(metric)b::metric[], %(since)b::timestamptz[],
             %(first)b::timestamptz[], %(last_valid)b::int[], %(gap)b::interval[],
             %(quality)b::interval[]) WITH ORDINALITY
      AS w(pid, metric, since, first_new, last_valid, gap, quality_span, k)
-CROSS JOIN LATERAL (
-    SELECT least(w.first_new, (
-               SELECT min(v.time) FROM (
-                   SELECT time FROM readings
-                   WHERE patient_id = w.pid AND metric = w.metric
-                     AND time >= w.since AND time < w.first_new
-                     AND NOT flags && %(low_quality)b::text[]
-                   ORDER BY time DESC LIMIT w.last_valid) AS v)) AS recent,
-           (SELECT max(time) FROM readings
-             WHERE patient_id = w.pid AND metric = w.metric) - w.gap AS dense
-) AS b
 CROSS JOIN LATERAL (
     SELECT array_agg(r.time ORDER BY r.n) AS times,
            array_agg(r.value ORDER BY r.n) AS vals,
@@ -60,21 +48,19 @@ CROSS JOIN LATERAL (
            array_agg(array_to_string(r.flags, ',') ORDER BY r.n) AS flags,
            array_agg(r.device_id ORDER BY r.n) AS devices
     FROM (SELECT *, row_number() OVER (ORDER BY time, device_id, reading_key) AS n
-          FROM (SELECT * FROM (
-                  SELECT time, value, raw_value, raw_unit, flags, device_id, reading_key
-                    FROM readings WHERE patient_id = w.pid AND metric = w.metric
-                     AND time >= greatest(w.since, b.recent)
-                  UNION ALL
-                  SELECT time, value, raw_value, raw_unit, flags, device_id, reading_key
-                    FROM readings WHERE patient_id = w.pid AND metric = w.metric
-                     AND b.dense IS NOT NULL AND time >= w.since
-                     AND time < least(b.dense, b.recent)
-                  UNION ALL
-                  SELECT time, value, raw_value, raw_unit, flags, device_id, reading_key
-                    FROM readings WHERE patient_id = w.pid AND metric = w.metric
-                     AND time >= greatest(w.since, b.dense, w.first_new - w.quality_span)
-                     AND time < b.recent AND flags && %(low_quality)b::text[]
-                ) AS needed ORDER BY time DESC LIMIT %(limit)s) AS newest) AS r
+          FROM (SELECT *, max(time) OVER () AS newest,
+                       count(*) FILTER (WHERE time < w.first_new AND NOT low)
+                           OVER (ORDER BY time DESC, device_id DESC, reading_key DESC)
+                           AS valid_after
+                FROM (SELECT time, value, raw_value, raw_unit, flags, device_id, reading_key,
+                             flags && %(low_quality)b::text[] AS low
+                      FROM readings WHERE patient_id = w.pid AND metric = w.metric
+                       AND time >= w.since ORDER BY time DESC LIMIT %(limit)s) AS window_rows
+               ) AS ranked
+          WHERE time >= w.first_new
+             OR (NOT low AND valid_after <= w.last_valid)
+             OR time < newest - w.gap
+             OR (low AND time >= w.first_new - w.quality_span)) AS r
 ) AS h
 WHERE h.times IS NOT NULL
 ORDER BY w.k
