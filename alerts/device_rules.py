@@ -24,16 +24,17 @@ _DEVICES_SQL = """
 SELECT d.patient_id, d.device_id, d.kind::text AS kind, d.online, d.status_at,
        greatest(d.last_seen_at, d.status_at, d.created_at) AS seen
 FROM devices d JOIN patients p ON p.id = d.patient_id
-WHERE d.patient_id = ANY(%s) AND d.active AND p.status = 'active'
+WHERE d.patient_id = ANY(%b::bigint[]) AND d.active AND p.status = 'active'
   AND (p.paused_until IS NULL OR p.paused_until <= %s)
 """
-_FLAGGED_SQL = ("SELECT patient_id FROM alerts WHERE patient_id = ANY(%s) AND rule_id = %s "
+_FLAGGED_SQL = ("SELECT patient_id FROM alerts WHERE patient_id = ANY(%b::bigint[]) "
+                "AND rule_id = %s "
                 "AND status <> 'resolved'")
 _GAPS_SQL = """
 SELECT d.patient_id, d.device_id, sum(g.missing)::bigint AS missing,
        min(g.detected_at) AS first, max(g.detected_at) AS last
 FROM device_seq_gaps g JOIN devices d ON d.id = g.device_id
-WHERE d.patient_id = ANY(%s) AND g.detected_at > %s AND g.detected_at <= %s
+WHERE d.patient_id = ANY(%b::bigint[]) AND g.detected_at > %s AND g.detected_at <= %s
 GROUP BY d.patient_id, d.device_id
 """
 

@@ -71,7 +71,7 @@ UPDATE devices d
    SET last_seen_at = GREATEST(d.last_seen_at, u.seen),
        battery = COALESCE(u.battery, d.battery),
        last_seq = COALESCE(u.last_seq, d.last_seq)
-  FROM unnest(%s::bigint[], %s::timestamptz[], %s::smallint[], %s::bigint[])
+  FROM unnest(%b::bigint[], %b::timestamptz[], %b::smallint[], %b::bigint[])
        AS u(id, seen, battery, last_seq)
  WHERE d.id = u.id
 """
