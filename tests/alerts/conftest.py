@@ -20,6 +20,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from alerts.engine import evaluate
+from alerts.scheduler import Scheduler
 from telehub.care import registration as registry
 from telehub.config import Settings, parse_mqtt_url
 from telehub.db.pool import connect, open_pool
@@ -137,6 +138,15 @@ def commit_red_alert(clinic: Clinic, value: float = 88) -> int:
 def pool(settings: Settings) -> Iterator[ConnectionPool]:
     p = open_pool(settings.require_database_url(), max_size=4, name="alerts-test")
     yield p
+    p.close()
+
+
+@pytest.fixture
+def scheduler(settings: Settings) -> Iterator[Scheduler]:
+    """The hub's alert scheduler on a pool of its own (its passes run at the time given)."""
+    p: ConnectionPool = open_pool(settings.require_database_url(), max_size=2,
+                                  name="scheduler-test")
+    yield Scheduler(settings, p)
     p.close()
 
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from psycopg_pool import ConnectionPool
 
 from alerts.lifecycle import Actor, acknowledge
 from alerts.scheduler import SCHEDULER_LOCK_KEY, Scheduler
@@ -22,14 +20,6 @@ from tests.alerts.conftest import NOW, Clinic
 COMMITS = True
 
 HOUR = timedelta(hours=1)
-
-
-@pytest.fixture
-def scheduler(settings: Settings) -> Iterator[Scheduler]:
-    pool: ConnectionPool = open_pool(settings.require_database_url(), max_size=2,
-                                     name="scheduler-test")
-    yield Scheduler(settings, pool)
-    pool.close()
 
 
 def _enrolled(clinic: Clinic, conditions: list[str], days: float = 20) -> int:

@@ -3,29 +3,15 @@ time (alerts.thresholds.load_parameters), loading the whole patient only to act 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-
-import pytest
-from psycopg_pool import ConnectionPool
 
 from alerts.scheduler import Scheduler
 from alerts.thresholds import set_threshold
-from telehub.config import Settings
-from telehub.db.pool import open_pool
 from telehub.domain.units import Metric
 from tests.alerts.conftest import NOW, Clinic
 
 COMMITS = True
 HOUR = timedelta(hours=1)
-
-
-@pytest.fixture
-def scheduler(settings: Settings) -> Iterator[Scheduler]:
-    pool: ConnectionPool = open_pool(settings.require_database_url(), max_size=2,
-                                     name="scheduler-parameters-test")
-    yield Scheduler(settings, pool)
-    pool.close()
 
 
 def _silent_for(clinic: Clinic, hours: float) -> int:
