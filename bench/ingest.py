@@ -27,7 +27,9 @@ from bench.processes import (
     HubWatcher,
     RssSampler,
     Service,
+    backend_cpu_seconds,
     command_available,
+    local_postgres_pid,
     own_broker,
     start_service,
     stop_services,
@@ -66,8 +68,10 @@ class IngestSizes:
 FULL = IngestSizes()
 QUICK = IngestSizes(devices=200, per_device=50)
 
+# The database server's track in the hub variants' process sampler.
+_POSTGRES = "postgresql"
 COLUMNS = ["variant", "stored", "seconds", "readings_per_s", "lost", "duplicated", "rejected",
-           "publish_per_s", "hub_cores", "hub_cpu_us_per_reading"]
+           "publish_per_s", "hub_cores", "hub_cpu_us_per_reading", "postgres_cpu_us_per_reading"]
 
 
 @dataclass(frozen=True)
@@ -242,6 +246,7 @@ def per_message_baseline(endpoint: MqttEndpoint, admin_url: str, database: str,
                                     alive=lambda: not consumer.failed)
     finally:
         consumer.stop()
+    outcome.extra.pop("poll_cpu_s", None)
     return outcome
 
 
@@ -271,6 +276,9 @@ def hub_variant(endpoint: MqttEndpoint, url: str, sizes: IngestSizes, *, process
             def restart() -> None:
                 services[:] = [start_service("hub-0", ["hub"], env, log_dir)]
         pids = {**{s.name: s.proc.pid for s in services}, **(extra_pids or {})}
+        server = local_postgres_pid(url)
+        if server is not None:      # the database server's CPU, when it runs on this machine
+            pids[_POSTGRES] = server
         with RssSampler(pids) as rss:
             outcome = _publish_and_wait(
                 endpoint, url, prefix, sizes,
@@ -288,9 +296,17 @@ def hub_variant(endpoint: MqttEndpoint, url: str, sizes: IngestSizes, *, process
         # changes least.
         outcome.extra["hub_cpu_us_per_reading"] = (
             round(cpu_s / outcome.distinct * 1e6, 1) if outcome.distinct else None)
+        # PostgreSQL's CPU (the server and every backend alive at the end) per reading
+        # stored: what the hub's SQL costs on the same cores.
+        # The bench's own polling backend is left out.
+        server_cpu = rss.tracks.get(_POSTGRES)
+        poll_cpu = float(outcome.extra.pop("poll_cpu_s", 0.0))
+        outcome.extra["postgres_cpu_us_per_reading"] = (
+            round(max(0.0, server_cpu.cpu_s - poll_cpu) / outcome.distinct * 1e6, 1)
+            if server_cpu is not None and outcome.distinct and not backlog else None)
         outcome.extra["memory"] = {n: {"start_mb": round(t.start / 2**20, 1),
                                        "peak_mb": round(t.peak / 2**20, 1)}
-                                   for n, t in rss.tracks.items()}
+                                   for n, t in rss.tracks.items() if n != _POSTGRES}
     finally:
         stop_services(services)
         watcher.stop()
@@ -341,6 +357,7 @@ def _publish_and_wait(endpoint: MqttEndpoint, url: str, prefix: str, sizes: Inge
     messages = readings_messages(_devices(sizes), sizes.per_device, prefix)
     publisher = WirePublisher(endpoint)
     with connect(url, autocommit=True) as conn:
+        poll_cpu = backend_cpu_seconds(conn.info.backend_pid)
         try:
             started = time.perf_counter()
             publisher.publish_all(messages)
@@ -351,10 +368,12 @@ def _publish_and_wait(endpoint: MqttEndpoint, url: str, prefix: str, sizes: Inge
         if after_publish is not None:
             after_publish()
         done = _wait_stored(conn, len(messages), sizes.stall_s, alive, since)
+        # This poll's own backend: PostgreSQL CPU spent counting, not storing.
+        poll_cpu = backend_cpu_seconds(conn.info.backend_pid) - poll_cpu
         counts = conn.execute(_DISTINCT, {"since": since}).fetchone()
         rejected = conn.execute("SELECT count(*) AS n FROM rejected_messages").fetchone()
     assert counts is not None and rejected is not None
-    extra: dict[str, Any] = {"rejected": int(rejected["n"])}
+    extra: dict[str, Any] = {"rejected": int(rejected["n"]), "poll_cpu_s": poll_cpu}
     return Outcome(variant, int(counts["stored"]), int(counts["distinct"]), done - started,
                    published - started, extra)
 

@@ -141,6 +141,35 @@ def rss_bytes(pid: int) -> int:
     return int(_tree_total(pid, lambda p: p.memory_info().rss))
 
 
+def local_postgres_pid(database_url: str) -> int | None:
+    """The pid of the PostgreSQL server behind `database_url` when it runs on this machine
+    (the parent of this connection's backend), else None: its CPU can then be counted."""
+    import psycopg
+
+    try:
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        backend = psutil.Process(int(row[0])) if row else None
+        server = backend.parent() if backend else None
+    except (psycopg.Error, psutil.Error):
+        return None
+    if server is None or not server.name().startswith("postgres"):
+        return None
+    return int(server.pid)
+
+
+def backend_cpu_seconds(backend_pid: int) -> float:
+    """CPU time of a PostgreSQL backend of a server on this machine so far; 0 when that pid
+    is not a local PostgreSQL process (a remote server)."""
+    try:
+        proc = psutil.Process(backend_pid)
+        if not proc.name().startswith("postgres"):
+            return 0.0
+        return float(sum(proc.cpu_times()[:2]))
+    except psutil.Error:
+        return 0.0
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and all its children so far."""
     return float(_tree_total(pid, lambda p: sum(p.cpu_times()[:2])))

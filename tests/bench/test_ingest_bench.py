@@ -34,6 +34,10 @@ def test_ingest_bench_counts_every_reading_once_in_every_variant(
     if command_available("hub") is None:
         expected += ["hub × 1", "hub × 2 (shared)"]
         assert rows["hub × 1"]["peak_rss_mb"] > 10
+        # The local PostgreSQL's CPU per reading stored, the bench's own polling left out.
+        assert rows["hub × 1"]["postgres_cpu_us_per_reading"] > 0
+        assert "poll_cpu_s" not in rows["hub × 1"] and "postgresql" not in rows["hub × 1"][
+            "memory"]
         assert rows["hub × 2 (shared)"]["rejected"] == 0
         assert doc["ratios"]["hub × 1 / INSERT+COMMIT each"] > 0
     else:
