@@ -148,9 +148,9 @@ def local_postgres_pid(database_url: str) -> int | None:
 
     try:
         with psycopg.connect(database_url) as conn:
+            # Read while the connection is open: its backend exits when it closes.
             row = conn.execute("SELECT pg_backend_pid()").fetchone()
-        backend = psutil.Process(int(row[0])) if row else None
-        server = backend.parent() if backend else None
+            server = psutil.Process(int(row[0])).parent() if row else None
     except (psycopg.Error, psutil.Error):
         return None
     if server is None or not server.name().startswith("postgres"):
