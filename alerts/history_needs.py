@@ -24,6 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 from alerts.catalogue import Catalogue, Rule
+from alerts.rules import band_run, baseline_exclusion, baseline_run, quality_window
 from alerts.thresholds import Subject
 from telehub.domain.units import Metric
 
@@ -45,29 +46,23 @@ class Needs:
                      max(self.low_quality, other.low_quality))
 
 
-def _number(params: Mapping[str, Any], name: str, default: float) -> float:
-    value = params.get(name, default)
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
-        else default
-
-
-def _consecutive(params: Mapping[str, Any], default: int) -> int:
-    return max(1, int(_number(params, "consecutive", default) or 1))
+def _run(n: int) -> Needs:
+    """The last `n` valid readings; a run of none reads every valid reading."""
+    return Needs(last_valid=n) if n >= 1 else Needs(every_before=_EVERY)
 
 
 def _band(params: Mapping[str, Any]) -> Needs:
-    return Needs(last_valid=_consecutive(params, 1))
+    return _run(band_run(params))
 
 
 def _baseline_drop(params: Mapping[str, Any]) -> Needs:
-    fixed = params.get("baseline")
-    window = None if fixed and not isinstance(fixed, bool) else timedelta(
-        hours=max(0.0, _number(params, "exclude_hours", 24)))
-    return Needs(last_valid=_consecutive(params, 2), every_before=window)
+    exclusion = baseline_exclusion(params)
+    window = None if exclusion is None else max(exclusion, _EVERY)
+    return _run(baseline_run(params)).merge(Needs(every_before=window))
 
 
 def _quality_count(params: Mapping[str, Any]) -> Needs:
-    return Needs(low_quality=timedelta(hours=_number(params, "hours", 24)))
+    return Needs(low_quality=quality_window(params))
 
 
 def _every(params: Mapping[str, Any]) -> Needs:

@@ -78,13 +78,38 @@ def band_hit(rule: Rule, params: Mapping[str, Any], point: Point) -> bool:
     return rule.meter_flag is not None and rule.meter_flag in point.flags
 
 
+# How the kinds read their parameters, shared with alerts.history_needs (what each kind
+# reads of a series follows from the same values).
+def band_run(params: Mapping[str, Any]) -> int:
+    """A band's consecutive valid readings."""
+    return int(params.get("consecutive", 1) or 1)
+
+
+def baseline_run(params: Mapping[str, Any]) -> int:
+    """A baseline drop's consecutive valid readings."""
+    return int(params.get("consecutive", 2))
+
+
+def baseline_exclusion(params: Mapping[str, Any]) -> timedelta | None:
+    """How long before a reading its personal baseline's window ends; None for a
+    clinician's fixed baseline (no window)."""
+    if limit_set(params, "baseline"):
+        return None
+    return timedelta(hours=float(params.get("exclude_hours", 24)))
+
+
+def quality_window(params: Mapping[str, Any]) -> timedelta:
+    """The window in which check device use counts low-quality readings."""
+    return timedelta(hours=float(params.get("hours", 24)))
+
+
 def _valid(points: Sequence[Point]) -> list[Point]:
     return [p for p in points if not p.low_quality]
 
 
 def check_band(rule: Rule, params: Mapping[str, Any], series: Series, i: int) -> Hit | None:
     """Range/band: the reading (and the N-1 valid readings before it) lie in the band."""
-    n = int(params.get("consecutive", 1) or 1)
+    n = band_run(params)
     recent = series.last_valid(i, n)
     if len(recent) < n or recent[-1] is not series.points[i]:
         return None
@@ -261,12 +286,12 @@ def check_outlier(rule: Rule, params: Mapping[str, Any], series: Series, i: int)
 
 def personal_baseline(params: Mapping[str, Any], series: Series, i: int) -> float | None:
     """The clinician's baseline, or the median of valid readings in the baseline window."""
-    fixed = limit_set(params, "baseline")
-    if fixed:
-        return fixed
+    exclusion = baseline_exclusion(params)
+    if exclusion is None:
+        return limit_set(params, "baseline")
     t = series.points[i].time
     start = t - timedelta(days=float(params.get("days", 7)))
-    end = t - timedelta(hours=float(params.get("exclude_hours", 24)))
+    end = t - exclusion
     window = [p.value for p in series.valid_between(i, start, end)]
     if len(window) < int(params.get("min_readings", 5)):
         return None
@@ -279,7 +304,7 @@ def check_baseline_drop(rule: Rule, params: Mapping[str, Any], series: Series,
     baseline = personal_baseline(params, series, i)
     if baseline is None:
         return None
-    n = int(params.get("consecutive", 2))
+    n = baseline_run(params)
     recent = series.last_valid(i, n)
     if len(recent) < n or recent[-1] is not series.points[i]:
         return None
@@ -311,7 +336,7 @@ def check_quality_count(rule: Rule, params: Mapping[str, Any], series: Series,
     point = series.points[i]
     if not point.low_quality:
         return None
-    start = point.time - timedelta(hours=float(params.get("hours", 24)))
+    start = point.time - quality_window(params)
     n = series.low_quality_after(i, start)
     if n >= int(params.get("count", 3)):
         return Hit(rule, point, {"n": n})
