@@ -84,6 +84,7 @@ class Outcome:
     seconds: float
     publish_s: float
     extra: dict[str, Any]
+    poll_cpu_s: float = 0.0       # PostgreSQL CPU of the bench's own polling backend
 
     def row(self, total: int) -> dict[str, Any]:
         """The table row."""
@@ -160,7 +161,7 @@ def saves_variant(saves: str) -> str:
 
 def _named(outcome: Outcome, variant: str) -> Outcome:
     return Outcome(variant, outcome.stored, outcome.distinct, outcome.seconds,
-                   outcome.publish_s, outcome.extra)
+                   outcome.publish_s, outcome.extra, outcome.poll_cpu_s)
 
 
 def _ratios(report: Report) -> None:
@@ -246,7 +247,6 @@ def per_message_baseline(endpoint: MqttEndpoint, admin_url: str, database: str,
                                     alive=lambda: not consumer.failed)
     finally:
         consumer.stop()
-    outcome.extra.pop("poll_cpu_s", None)
     return outcome
 
 
@@ -297,12 +297,11 @@ def hub_variant(endpoint: MqttEndpoint, url: str, sizes: IngestSizes, *, process
         outcome.extra["hub_cpu_us_per_reading"] = (
             round(cpu_s / outcome.distinct * 1e6, 1) if outcome.distinct else None)
         # PostgreSQL's CPU (the server and every backend alive at the end) per reading
-        # stored: what the hub's SQL costs on the same cores.
-        # The bench's own polling backend is left out.
+        # stored, the bench's own polling backend left out: what the hub's SQL costs on
+        # the same cores.
         server_cpu = rss.tracks.get(_POSTGRES)
-        poll_cpu = float(outcome.extra.pop("poll_cpu_s", 0.0))
         outcome.extra["postgres_cpu_us_per_reading"] = (
-            round(max(0.0, server_cpu.cpu_s - poll_cpu) / outcome.distinct * 1e6, 1)
+            round(max(0.0, server_cpu.cpu_s - outcome.poll_cpu_s) / outcome.distinct * 1e6, 1)
             if server_cpu is not None and outcome.distinct and not backlog else None)
         outcome.extra["memory"] = {n: {"start_mb": round(t.start / 2**20, 1),
                                        "peak_mb": round(t.peak / 2**20, 1)}
@@ -373,9 +372,9 @@ def _publish_and_wait(endpoint: MqttEndpoint, url: str, prefix: str, sizes: Inge
         counts = conn.execute(_DISTINCT, {"since": since}).fetchone()
         rejected = conn.execute("SELECT count(*) AS n FROM rejected_messages").fetchone()
     assert counts is not None and rejected is not None
-    extra: dict[str, Any] = {"rejected": int(rejected["n"]), "poll_cpu_s": poll_cpu}
+    extra: dict[str, Any] = {"rejected": int(rejected["n"])}
     return Outcome(variant, int(counts["stored"]), int(counts["distinct"]), done - started,
-                   published - started, extra)
+                   published - started, extra, poll_cpu)
 
 
 def _wait_stored(conn: Any, total: int, stall_s: float, alive: Callable[[], bool],

@@ -16,6 +16,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import psutil
+import psycopg
 
 from bench.load import LoopClient
 from telehub.config import MqttEndpoint
@@ -144,8 +145,6 @@ def rss_bytes(pid: int) -> int:
 def local_postgres_pid(database_url: str) -> int | None:
     """The pid of the PostgreSQL server behind `database_url` when it runs on this machine
     (the parent of this connection's backend), else None: its CPU can then be counted."""
-    import psycopg
-
     try:
         with psycopg.connect(database_url) as conn:
             # Read while the connection is open: its backend exits when it closes.
