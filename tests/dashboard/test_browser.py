@@ -202,6 +202,8 @@ def test_a_responder_sees_a_fall_arrive_in_the_queue_with_what_they_need(
     _publish(hub, topics.events_topic("fall-g1", hub.topic_root),
              {"id": "evt-1", "event": "fall", "time": datetime.now(UTC).isoformat()})
     _wait_text(browser, "2 urgent alerts · 2 RED", timeout=25)
+    # The counter is drawn before the queue's cards in the same rerun: wait for the card.
+    _wait_text(browser, "FALL · Margaret Ashworth (TH-000001)", timeout=15)
     text = browser.body_text()
     assert "FALL · Margaret Ashworth (TH-000001)" in text
     assert "Fall detected by telecare device fall-g1" in text
