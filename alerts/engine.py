@@ -84,25 +84,47 @@ def evaluate(conn: psycopg.Connection, readings: Sequence[StoredReading], *,
             continue
         series = _series(catalogue, subject, metric, history.get((pid, metric), []), zone)
         rules = [r for r in of_metric[metric] if subject.applies(r)]
-        positions = sorted({k for k in (position(series.points, r.time, r.device_id)
+        positions = sorted({k for k in (position(series.points, r.time, r.device_id,
+                                                 r.reading_key)
                                         for r in new) if k is not None})
+        found: list[Finding] = []
         for k in positions:
-            for f in _evaluate_point(catalogue, subject, series, k, now, freshness, zone, rules):
-                findings[(pid, f.hit.rule.episode)].append(f)
+            found.extend(_evaluate_point(catalogue, subject, series, k, now, freshness, zone,
+                                         rules))
             if not series.points[k].low_quality:
                 seen_metrics[pid].add(metric.value)
-        for f in _recheck_newer(catalogue, subject, series, positions, now, freshness, zone,
-                                rules):
+        found.extend(_recheck_newer(catalogue, subject, series, positions, now, freshness,
+                                    zone, rules))
+        for f in found:
             findings[(pid, f.hit.rule.episode)].append(f)
         if positions and positions[-1] == len(series.points) - 1:
-            last = positions[-1]
-            if not series.points[last].low_quality:
-                for episode in {r.episode for r in rules if r.clears}:
-                    fired = any(f.hit.point is series.points[last]
-                                for f in findings.get((pid, episode), []))
-                    if not fired:
-                        clear[(pid, episode)] = metric.value
+            for episode in _cleared(catalogue, subject, series, positions, found, now,
+                                    freshness, zone, rules):
+                clear[(pid, episode)] = metric.value
     _apply(conn, catalogue, subjects, findings, clear, seen_metrics, now, zone)
+
+
+def _cleared(catalogue: Catalogue, subject: Subject, series: Series, fresh: Sequence[int],
+             found: Sequence[Finding], now: datetime, freshness: timedelta, zone: ZoneInfo,
+             rules: Sequence[Rule]) -> set[str]:
+    """The clearing episodes the series' newest readings are back in range of (`fresh`: the
+    batch's positions, `found`: what they raised). Readings that share the newest time (a
+    meter that sends two at one moment) are one newest reading: an episode clears only when
+    none of them breaches it and none is low quality."""
+    points = series.points
+    tied = []
+    k = len(points) - 1
+    while k >= 0 and points[k].time == points[-1].time:
+        tied.append(k)
+        k -= 1
+    if any(points[k].low_quality for k in tied):
+        return set()
+    newest = {id(points[k]) for k in tied}
+    fired = {f.hit.rule.episode for f in found if id(f.hit.point) in newest}
+    for k in set(tied) - set(fresh):      # stored before this batch at the same time
+        fired.update(f.hit.rule.episode for f in _evaluate_point(
+            catalogue, subject, series, k, now, freshness, zone, rules))
+    return {r.episode for r in rules if r.clears} - fired
 
 
 def _series(catalogue: Catalogue, subject: Subject, metric: Metric, points: list[Point],
@@ -130,15 +152,13 @@ def _recheck_newer(catalogue: Catalogue, subject: Subject, series: Series,
              if k not in fresh and series.points[k].time <= horizon]
     if not newer:
         return []
-    kept = [p for k, p in enumerate(series.points) if k not in fresh]
-    before = replace(series, points=kept)
-    where = {(p.time, p.device_id): k for k, p in enumerate(kept)}
+    kept_at = [k for k in range(len(series.points)) if k not in fresh]
+    before = replace(series, points=[series.points[k] for k in kept_at])
+    where = {k: j for j, k in enumerate(kept_at)}   # a point's index without the batch
     out: list[Finding] = []
     for k in newer:
-        point = series.points[k]
         had = {(f.hit.rule.id, f.severity) for f in _evaluate_point(
-            catalogue, subject, before, where[(point.time, point.device_id)], now, freshness,
-            zone, rules)}
+            catalogue, subject, before, where[k], now, freshness, zone, rules)}
         out.extend(f for f in _evaluate_point(catalogue, subject, series, k, now, freshness,
                                               zone, rules)
                    if (f.hit.rule.id, f.severity) not in had)

@@ -35,7 +35,7 @@ MAX_HISTORY_PER_SERIES = 5000
 # last N valid readings, every reading older than the series' newest less the smallest gap
 # a rule needs, and the low-quality readings within the quality window.
 _HISTORY_SQL = """
-SELECT w.k, h.times, h.vals, h.raws, h.units, h.flags, h.devices
+SELECT w.k, h.times, h.vals, h.raws, h.units, h.flags, h.devices, h.keys
 FROM unnest(%(pid)b::bigint[], %(metric)b::metric[], %(since)b::timestamptz[],
             %(first)b::timestamptz[], %(last_valid)b::int[], %(gap)b::interval[],
             %(quality)b::interval[]) WITH ORDINALITY
@@ -46,7 +46,8 @@ CROSS JOIN LATERAL (
            array_agg(r.raw_value ORDER BY r.n) AS raws,
            array_agg(r.raw_unit::text ORDER BY r.n) AS units,
            array_agg(array_to_string(r.flags, ',') ORDER BY r.n) AS flags,
-           array_agg(r.device_id ORDER BY r.n) AS devices
+           array_agg(r.device_id ORDER BY r.n) AS devices,
+           array_agg(r.reading_key ORDER BY r.n) AS keys
     FROM (SELECT *, row_number() OVER (ORDER BY time, device_id, reading_key) AS n
           FROM (SELECT *, max(time) OVER () AS newest,
                        count(*) FILTER (WHERE time < w.first_new AND NOT low)
@@ -67,12 +68,14 @@ ORDER BY w.k
 """
 
 
-def position(points: Sequence[Point], time: datetime, device_id: int | None) -> int | None:
-    """The index of the newest point at (`time`, `device_id`), searched from the newest end
-    (new readings are nearly always the newest ones)."""
+def position(points: Sequence[Point], time: datetime, device_id: int | None,
+             key: str) -> int | None:
+    """The index of the point at (`time`, `device_id`, reading `key`: a device may send two
+    readings with one time), searched from the newest end (new readings are nearly always
+    the newest ones)."""
     for k in range(len(points) - 1, -1, -1):
         p = points[k]
-        if p.time == time and p.device_id == device_id:
+        if p.time == time and p.device_id == device_id and p.key == key:
             return k
         if p.time < time:
             return None
@@ -100,10 +103,10 @@ def load_history(conn: psycopg.Connection, readings: Sequence[StoredReading],
     rows = conn.cursor(row_factory=tuple_row).execute(_HISTORY_SQL, params, binary=True).fetchall()
     out: dict[tuple[int, Metric], list[Point]] = {}
     make = Point._make
-    for k, times, values, raws, units, flags, devices in rows:
-        out[keys[k - 1]] = [make((t, v, rv, ru, tuple(f.split(",")) if f else (), d))
-                            for t, v, rv, ru, f, d in zip(times, values, raws, units, flags,
-                                                          devices, strict=True)]
+    for k, times, values, raws, units, flags, devices, reading_keys in rows:
+        out[keys[k - 1]] = [make((t, v, rv, ru, tuple(f.split(",")) if f else (), d, rk))
+                            for t, v, rv, ru, f, d, rk in zip(times, values, raws, units, flags,
+                                                              devices, reading_keys, strict=True)]
     return out
 
 

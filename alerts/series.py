@@ -33,6 +33,7 @@ class Point(NamedTuple):
     raw_unit: str | None = None
     flags: tuple[str, ...] = ()
     device_id: int | None = None
+    key: str | None = None        # the reading key: a device may send two readings at one time
 
     @property
     def low_quality(self) -> bool:

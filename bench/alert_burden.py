@@ -211,10 +211,11 @@ def store_readings(conn: psycopg.Connection[Any], items: Sequence[Any],
             pairs = [(m.metric, m.value)] + ([(Metric.PULSE, m.pulse)] if m.pulse else [])
             for metric, value in pairs:
                 unit = SPECS[metric].canonical
+                key = f"{metric.value}-{m.time.isoformat()}"
                 copy.write_row((m.time, pid, dev, metric.value, value, unit.value, value,
-                                unit.value, f"{metric.value}-{m.time.isoformat()}", flags, now))
+                                unit.value, key, flags, now))
                 stored.append(StoredReading(m.time, pid, dev, metric, value, unit, value, unit,
-                                            now, tuple(flags)))
+                                            now, key, tuple(flags)))
     return stored
 
 

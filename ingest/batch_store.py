@@ -63,7 +63,7 @@ SELECT r.time, r.patient_id, r.device_id, r.metric::metric, r.value, r.unit::uni
  ORDER BY r.time
     ON CONFLICT ON CONSTRAINT readings_identity DO NOTHING
 RETURNING time, patient_id, device_id, metric::text, value, unit::text, raw_value,
-          raw_unit::text, received_at, flags
+          raw_unit::text, received_at, flags, reading_key
 """
 
 TOUCH_DEVICES_SQL = """
@@ -197,7 +197,8 @@ def insert_readings(cur: psycopg.Cursor, new: Sequence[tuple[NewReading, Receive
             column.append(value)
     rows = cur.execute(INSERT_SQL, columns).fetchall()
     return [StoredReading(t, p, d, _METRICS[m], v, _UNITS[u], rv, _UNITS[ru], ra,
-                          tuple(f) if f else ()) for (t, p, d, m, v, u, rv, ru, ra, f) in rows]
+                          key, tuple(f) if f else ())
+            for (t, p, d, m, v, u, rv, ru, ra, f, key) in rows]
 
 
 def seq_gaps(last_seq: int | None, seqs: Iterable[int]) -> tuple[int | None, list[tuple[int, int]]]:

@@ -57,4 +57,5 @@ class StoredReading:
     raw_value: float
     raw_unit: Unit
     received_at: datetime
+    reading_key: str                  # the device's id for it: two readings may share a time
     flags: tuple[str, ...] = field(default=())

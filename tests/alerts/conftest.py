@@ -80,16 +80,18 @@ class Clinic:
         spec = SPECS[metric]
         raw_value, raw_unit = raw if raw else (value, spec.canonical)
         dev = self.device(pid, metric)
+        key = f"k{next(_keys)}"
         row = self.conn.execute(
             "INSERT INTO readings (time, patient_id, device_id, metric, value, unit, raw_value, "
             "raw_unit, reading_key, flags) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
             "RETURNING received_at",
             (at, pid, dev, metric.value, value, spec.canonical.value, raw_value, raw_unit.value,
-             f"k{next(_keys)}", list(flags))).fetchone()
+             key, list(flags))).fetchone()
         assert row is not None
         return StoredReading(time=at, patient_id=pid, device_id=dev, metric=metric, value=value,
                              unit=spec.canonical, raw_value=raw_value, raw_unit=raw_unit,
-                             received_at=row["received_at"], flags=tuple(flags))
+                             received_at=row["received_at"], flags=tuple(flags),
+                             reading_key=key)
 
     def feed(self, pid: int, metric: Metric, value: float, at: datetime, *,
              now: datetime | None = None, **kwargs: Any) -> StoredReading:

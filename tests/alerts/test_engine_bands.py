@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+from alerts.engine import evaluate
 from alerts.thresholds import set_spo2_scale, set_threshold
 from telehub.domain.units import Metric, Unit
 from tests.alerts.conftest import NOW, Clinic
@@ -178,3 +179,29 @@ def test_individual_threshold_overrides_default(clinic: Clinic) -> None:
     assert alert is not None and alert["severity"] == "amber"
     assert alert["values"]["threshold"]["at_or_above"] == 120
     assert "at or above 120 /min" in alert["message"]
+
+
+def _open(clinic: Clinic, pid: int, episode: str) -> str | None:
+    """The alert's severity while its condition stands; "cleared" once marked back in range."""
+    alert = clinic.alert(pid, episode)
+    if alert is None:
+        return None
+    return "cleared" if alert["condition_cleared_at"] is not None else alert["severity"]
+
+
+def test_readings_a_meter_sends_at_one_moment_are_each_judged_in_one_batch_or_two(
+        clinic: Clinic) -> None:
+    # A meter with a minute's resolution can send two readings with one time: each is judged,
+    # and neither clears what the other raised (they are one newest reading).
+    together = clinic.patient(["diabetes"])
+    low, high = (clinic.store(together, Metric.GLUCOSE, v, NOW) for v in (2.5, 31.0))
+    evaluate(clinic.conn, [low, high], now=NOW)
+    apart = clinic.patient(["diabetes"])
+    clinic.feed(apart, Metric.GLUCOSE, 31.0, NOW)
+    clinic.feed(apart, Metric.GLUCOSE, 2.5, NOW, now=NOW + timedelta(minutes=1))
+    for pid in (together, apart):
+        assert (_open(clinic, pid, "glucose-low"), _open(clinic, pid, "glucose-high")) == (
+            "red", "red")
+    clinic.feed(apart, Metric.GLUCOSE, 6.0, NOW + timedelta(minutes=20))
+    assert (_open(clinic, apart, "glucose-low"), _open(clinic, apart, "glucose-high")) == (
+        "cleared", "cleared")

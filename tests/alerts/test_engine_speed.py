@@ -50,7 +50,7 @@ def test_evaluation_time_per_batch(clinic: Clinic) -> None:
                 v = rng.choice([88, 93, 96, 97, 97, 98])
                 copy.write_row((t, pid, devices[pid], "spo2", v, "%", v, "%", f"b{size}-{n}"))
                 batch.append(StoredReading(t, pid, devices[pid], Metric.SPO2, v, Unit.PERCENT,
-                                           v, Unit.PERCENT, NOW))
+                                           v, Unit.PERCENT, NOW, f"b{size}-{n}"))
         started = time.perf_counter()
         evaluate(clinic.conn, batch, now=batch[-1].time)
         timings[size] = time.perf_counter() - started

@@ -39,10 +39,11 @@ def _every_reading(conn: psycopg.Connection, readings: Sequence[StoredReading],
     for (pid, metric), first in oldest.items():
         since = first - lookback(metric, subjects.get(pid), catalogue)
         rows = conn.cursor(row_factory=tuple_row).execute(
-            "SELECT time, value, raw_value, raw_unit::text, flags, device_id FROM readings "
-            "WHERE patient_id = %s AND metric = %s AND time >= %s "
+            "SELECT time, value, raw_value, raw_unit::text, flags, device_id, reading_key "
+            "FROM readings WHERE patient_id = %s AND metric = %s AND time >= %s "
             "ORDER BY time, device_id, reading_key", (pid, metric.value, since)).fetchall()
-        out[(pid, metric)] = [Point(t, v, rv, ru, tuple(f), d) for t, v, rv, ru, f, d in rows]
+        out[(pid, metric)] = [Point(t, v, rv, ru, tuple(f), d, k)
+                              for t, v, rv, ru, f, d, k in rows]
     return out
 
 

@@ -60,7 +60,8 @@ def year(live_api: LiveApi, conn: psycopg.Connection) -> int:
     evaluate(conn, [StoredReading(
         time=row["time"], patient_id=bob, device_id=row["device_id"], metric=Metric.PULSE,
         value=row["value"], unit=Unit.PER_MIN, raw_value=row["raw_value"],
-        raw_unit=Unit.PER_MIN, received_at=row["received_at"])], now=RED_PULSE_AT)
+        raw_unit=Unit.PER_MIN, received_at=row["received_at"],
+        reading_key=row["reading_key"])], now=RED_PULSE_AT)
     conn.commit()
     return bob
 

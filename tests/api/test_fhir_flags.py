@@ -34,7 +34,8 @@ def feed(conn: psycopg.Connection, patient: int, metric: Metric, value: float,
     unit = SPECS[metric].canonical
     evaluate(conn, [StoredReading(time=at, patient_id=patient, device_id=row["device_id"],
                                   metric=metric, value=value, unit=unit, raw_value=value,
-                                  raw_unit=unit, received_at=row["received_at"])],
+                                  raw_unit=unit, received_at=row["received_at"],
+                                  reading_key=row["reading_key"])],
              now=at + timedelta(minutes=5))
 
 

@@ -44,7 +44,8 @@ def _feed(conn: Db, pid: int, value: float, at: datetime) -> None:
     assert row is not None
     evaluate(conn, [StoredReading(time=at, patient_id=pid, device_id=device, metric=Metric.SPO2,
                                   value=value, unit=Unit.PERCENT, raw_value=value,
-                                  raw_unit=Unit.PERCENT, received_at=row["received_at"])],
+                                  raw_unit=Unit.PERCENT, received_at=row["received_at"],
+                                  reading_key=at.isoformat())],
              now=at)
     conn.commit()
 

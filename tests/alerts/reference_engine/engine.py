@@ -1,5 +1,7 @@
-"""The rules engine as it was before rule summaries (alerts/engine.py at 62e9759), kept
-unchanged as the reference the differential test compares the engine with."""
+"""The rules engine as it was before rule summaries (alerts/engine.py at 62e9759), kept as
+the reference the differential test compares the engine with; changed since only where the
+rules changed: readings of one device that share a time are each judged and are one newest
+reading (docs/clinical-safety/scenarios/glucose.toml, GLUC-22 and GLUC-23)."""
 
 from __future__ import annotations
 
@@ -47,14 +49,14 @@ _LOOKBACK = {Metric.WEIGHT: timedelta(days=9), Metric.SPO2: timedelta(days=8),
 MAX_HISTORY_PER_SERIES = 5000
 _HISTORY_SQL = """
 SELECT w.pid AS patient_id, w.metric::text AS metric, r.time, r.value, r.raw_value,
-       r.raw_unit::text AS raw_unit, r.flags, r.device_id
+       r.raw_unit::text AS raw_unit, r.flags, r.device_id, r.reading_key
 FROM unnest(%s::bigint[], %s::metric[], %s::timestamptz[]) AS w(pid, metric, since)
 CROSS JOIN LATERAL (
-    SELECT time, value, raw_value, raw_unit, flags, device_id FROM readings
+    SELECT time, value, raw_value, raw_unit, flags, device_id, reading_key FROM readings
     WHERE patient_id = w.pid AND metric = w.metric AND time >= w.since
     ORDER BY time DESC LIMIT %s
 ) AS r
-ORDER BY w.pid, w.metric, r.time, r.device_id
+ORDER BY w.pid, w.metric, r.time, r.device_id, r.reading_key
 """
 
 
@@ -103,9 +105,9 @@ def evaluate(conn: psycopg.Connection, readings: Sequence[StoredReading], *,
         if subject is None:
             continue
         series = _series(catalogue, subject, metric, history.get((pid, metric), []), zone)
-        index = {(p.time, p.device_id): k for k, p in enumerate(series.points)}
-        positions = sorted({k for k in (index.get((r.time, r.device_id)) for r in new)
-                            if k is not None})
+        index = {(p.time, p.device_id, p.key): k for k, p in enumerate(series.points)}
+        positions = sorted({k for k in (index.get((r.time, r.device_id, r.reading_key))
+                                        for r in new) if k is not None})
         for k in positions:
             for f in _evaluate_point(catalogue, subject, series, k, now, freshness, zone):
                 findings[(pid, f.hit.rule.episode)].append(f)
@@ -114,11 +116,16 @@ def evaluate(conn: psycopg.Connection, readings: Sequence[StoredReading], *,
         for f in _recheck_newer(catalogue, subject, series, positions, now, freshness, zone):
             findings[(pid, f.hit.rule.episode)].append(f)
         if positions and positions[-1] == len(series.points) - 1:
-            last = positions[-1]
-            if not series.points[last].low_quality:
+            newest = series.points[-1].time
+            tied = [k for k, p in enumerate(series.points) if p.time == newest]
+            if not any(series.points[k].low_quality for k in tied):
                 for episode in _clearing_episodes(catalogue, subject, metric):
-                    fired = any(f.hit.point is series.points[last]
+                    fired = any(f.hit.point is series.points[k] for k in tied
                                 for f in findings.get((pid, episode), []))
+                    fired = fired or any(
+                        f.hit.rule.episode == episode for k in tied if k not in positions
+                        for f in _evaluate_point(catalogue, subject, series, k, now,
+                                                 freshness, zone))
                     if not fired:
                         clear[(pid, episode)] = metric.value
     _apply(conn, catalogue, subjects, findings, clear, seen_metrics, now, zone)
@@ -150,7 +157,8 @@ def _load_history(conn: psycopg.Connection, readings: Sequence[StoredReading],
     for row in rows:
         out[(row["patient_id"], Metric(row["metric"]))].append(Point(
             time=row["time"], value=row["value"], raw_value=row["raw_value"],
-            raw_unit=row["raw_unit"], flags=tuple(row["flags"]), device_id=row["device_id"]))
+            raw_unit=row["raw_unit"], flags=tuple(row["flags"]), device_id=row["device_id"],
+            key=row["reading_key"]))
     return out
 
 
@@ -184,13 +192,13 @@ def _recheck_newer(catalogue: Catalogue, subject: Subject, series: Series,
         return []
     kept = [p for k, p in enumerate(series.points) if k not in fresh]
     before = replace(series, points=kept)
-    where = {(p.time, p.device_id): k for k, p in enumerate(kept)}
+    where = {(p.time, p.device_id, p.key): k for k, p in enumerate(kept)}
     out: list[Finding] = []
     for k in newer:
         point = series.points[k]
         had = {(f.hit.rule.id, f.severity) for f in _evaluate_point(
-            catalogue, subject, before, where[(point.time, point.device_id)], now, freshness,
-            zone)}
+            catalogue, subject, before, where[(point.time, point.device_id, point.key)], now,
+            freshness, zone)}
         out.extend(f for f in _evaluate_point(catalogue, subject, series, k, now, freshness, zone)
                    if (f.hit.rule.id, f.severity) not in had)
     return out

@@ -35,6 +35,7 @@ class Point:
     raw_unit: str | None = None
     flags: tuple[str, ...] = ()
     device_id: int | None = None
+    key: str | None = None
 
     @property
     def low_quality(self) -> bool:
