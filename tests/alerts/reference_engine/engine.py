@@ -1,7 +1,6 @@
-"""The rules engine as it was before rule summaries (alerts/engine.py at 62e9759), kept as
-the reference the differential test compares the engine with; changed since only where the
-rules changed: readings of one device that share a time are each judged and are one newest
-reading (docs/clinical-safety/scenarios/glucose.toml, GLUC-22 and GLUC-23)."""
+"""The rules engine as it was before rule summaries (alerts/engine.py at 62e9759), the
+reference the differential test compares the engine with; changed only where the rules
+changed (readings sharing a time are each judged, one newest reading: GLUC-22, GLUC-23)."""
 
 from __future__ import annotations
 
@@ -26,14 +25,7 @@ from telehub.domain.codes import SEVERITIES, Severity, severity_rank
 from telehub.domain.readings import StoredReading
 from telehub.domain.units import Metric
 from telehub.errors import ConfigError
-from tests.alerts.reference_engine.rules import (
-    CHECKS,
-    Hit,
-    Point,
-    Series,
-    band_hit,
-    extremity,
-)
+from tests.alerts.reference_engine.rules import CHECKS, Hit, Point, Series, band_hit, extremity
 
 logger = logging.getLogger(__name__)
 
@@ -116,18 +108,15 @@ def evaluate(conn: psycopg.Connection, readings: Sequence[StoredReading], *,
         for f in _recheck_newer(catalogue, subject, series, positions, now, freshness, zone):
             findings[(pid, f.hit.rule.episode)].append(f)
         if positions and positions[-1] == len(series.points) - 1:
-            newest = series.points[-1].time
-            tied = [k for k, p in enumerate(series.points) if p.time == newest]
-            if not any(series.points[k].low_quality for k in tied):
-                for episode in _clearing_episodes(catalogue, subject, metric):
-                    fired = any(f.hit.point is series.points[k] for k in tied
-                                for f in findings.get((pid, episode), []))
-                    fired = fired or any(
-                        f.hit.rule.episode == episode for k in tied if k not in positions
-                        for f in _evaluate_point(catalogue, subject, series, k, now,
-                                                 freshness, zone))
-                    if not fired:
-                        clear[(pid, episode)] = metric.value
+            tied = [k for k, p in enumerate(series.points) if p.time == series.points[-1].time]
+            if not any(series.points[k].low_quality for k in tied):   # one newest reading
+                fired = {f.hit.rule.episode for fs in findings.values() for f in fs
+                         if any(f.hit.point is series.points[k] for k in tied)}
+                fired |= {f.hit.rule.episode for k in tied if k not in positions
+                          for f in _evaluate_point(catalogue, subject, series, k, now,
+                                                   freshness, zone)}
+                for episode in _clearing_episodes(catalogue, subject, metric) - fired:
+                    clear[(pid, episode)] = metric.value
     _apply(conn, catalogue, subjects, findings, clear, seen_metrics, now, zone)
 
 
