@@ -18,8 +18,9 @@ from telehub.errors import ValidationError
 
 # Longest accepted reading id (the schema's reading_key limit).
 READING_ID_MAX = 128
-# FHIR Observation statuses that mean "a measurement to keep".
-FHIR_USABLE_STATUS = frozenset({"final", "amended", "corrected", "preliminary", "registered"})
+# FHIR Observation statuses that mean "a measurement to keep" ("registered" says there is no
+# result yet, so a value beside it is not a measurement).
+FHIR_USABLE_STATUS = frozenset({"final", "amended", "corrected", "preliminary"})
 
 
 def decode_fhir(resource: Mapping[str, Any], index: int | None = None) -> RawReading:

@@ -150,6 +150,7 @@ def test_fhir_subject_by_nhs_identifier_must_be_the_devices_patient() -> None:
     (fhir(valueQuantity=None), "missing-field"),
     (fhir(effectiveDateTime=None), "missing-field"),
     (fhir(status="entered-in-error"), "observation-status"),
+    (fhir(status="registered"), "observation-status"),
     (fhir(valueQuantity={"value": 80, "code": "g"}), "wrong-unit"),
     ({"resourceType": "Patient", "id": "x"}, "not-an-observation"),
 ])
