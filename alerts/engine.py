@@ -119,11 +119,10 @@ def _cleared(catalogue: Catalogue, subject: Subject, series: Series, fresh: Sequ
         k -= 1
     if any(points[k].low_quality for k in tied):
         return set()
-    newest = {id(points[k]) for k in tied}
-    fired = {f.hit.rule.episode for f in found if id(f.hit.point) in newest}
-    for k in set(tied) - set(fresh):      # stored before this batch at the same time
-        fired.update(f.hit.rule.episode for f in _evaluate_point(
-            catalogue, subject, series, k, now, freshness, zone, rules))
+    fired = {f.hit.rule.episode for f in found if any(f.hit.point is points[k] for k in tied)}
+    fired.update(f.hit.rule.episode for k in tied if k not in fresh   # stored before the batch
+                 for f in _evaluate_point(catalogue, subject, series, k, now, freshness, zone,
+                                          rules))
     return {r.episode for r in rules if r.clears} - fired
 
 

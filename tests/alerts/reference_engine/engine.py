@@ -110,12 +110,13 @@ def evaluate(conn: psycopg.Connection, readings: Sequence[StoredReading], *,
         if positions and positions[-1] == len(series.points) - 1:
             tied = [k for k, p in enumerate(series.points) if p.time == series.points[-1].time]
             if not any(series.points[k].low_quality for k in tied):   # one newest reading
-                fired = {f.hit.rule.episode for fs in findings.values() for f in fs
+                clearing = _clearing_episodes(catalogue, subject, metric)
+                fired = {e for e in clearing for f in findings.get((pid, e), [])
                          if any(f.hit.point is series.points[k] for k in tied)}
                 fired |= {f.hit.rule.episode for k in tied if k not in positions
                           for f in _evaluate_point(catalogue, subject, series, k, now,
                                                    freshness, zone)}
-                for episode in _clearing_episodes(catalogue, subject, metric) - fired:
+                for episode in clearing - fired:
                     clear[(pid, episode)] = metric.value
     _apply(conn, catalogue, subjects, findings, clear, seen_metrics, now, zone)
 
