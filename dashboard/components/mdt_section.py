@@ -12,9 +12,9 @@ from dashboard.client import session
 from telehub.domain import clock
 
 
-def week_ending(today: date) -> date:
-    """The Sunday that ends the week `today` is in (MDT weeks run Monday to Sunday)."""
-    return today + timedelta(days=6 - today.weekday())
+def week_span_text(ending: date) -> str:
+    """The MDT week in words: the 7 days that end on `ending`, both days counted."""
+    return f"{ending - timedelta(days=6):%a %d %b} to {ending:%a %d %b %Y}"
 
 
 def mdt_frame(csv_text: str) -> pd.DataFrame:
@@ -25,9 +25,14 @@ def mdt_frame(csv_text: str) -> pd.DataFrame:
 
 
 def mdt_section(team_id: int, key: str) -> None:
-    """Pick the week, see who is on the list, download it as CSV."""
+    """Pick the week, see who is on the list, download it as CSV.
+
+    The week is the 7 days that end on the chosen day, today unless changed (the API's own
+    default): the meeting looks back over the week before it, so a Monday meeting still sees
+    the weekend's red alerts and last week's admissions."""
     today = clock.today(session.settings().zone)
-    ending = st.date_input("Week ending", value=week_ending(today), key=f"{key}_week")
+    ending = st.date_input("Week ending", value=today, key=f"{key}_week")
+    st.caption(f"The 7 days {week_span_text(ending)}")
     csv_text = session.read_or_warn(lambda: session.api().mdt_csv(team_id, ending),
                                     "The MDT list could not be prepared")
     if csv_text is None:

@@ -14,7 +14,7 @@ from dashboard.components.care_team_section import consent_text, enrolment_text
 from dashboard.components.caseload_table import filter_by_tier, review_flag, risk_text, sort_rows
 from dashboard.components.follow_ups_section import due_text
 from dashboard.components.imports_section import result_text
-from dashboard.components.mdt_section import mdt_frame, week_ending
+from dashboard.components.mdt_section import mdt_frame, week_span_text
 from dashboard.components.queue_cards import advance_decision_text, queue_heading, queue_order
 from dashboard.components.times import month_span
 
@@ -58,10 +58,9 @@ def test_month_spans_cross_the_new_year() -> None:
     assert month_span(date(2026, 5, 5), 1) == ("2026-05", "2026-05")
 
 
-def test_mdt_weeks_end_on_sunday() -> None:
-    assert week_ending(date(2026, 11, 26)) == date(2026, 11, 29)  # a Thursday
-    assert week_ending(date(2026, 11, 29)) == date(2026, 11, 29)  # Sunday itself
-    assert week_ending(date(2026, 11, 30)) == date(2026, 12, 6)   # Monday: the next week
+def test_an_mdt_week_is_the_seven_days_to_its_last_day() -> None:
+    assert week_span_text(date(2026, 12, 7)) == "Tue 01 Dec to Mon 07 Dec 2026"
+    assert week_span_text(date(2027, 1, 2)) == "Sun 27 Dec to Sat 02 Jan 2027"
     assert mdt_frame("").empty
     frame = mdt_frame("display_id,reasons\nTH-000003,red alert; admission\n")
     assert frame.to_dict("records") == [{"display_id": "TH-000003",

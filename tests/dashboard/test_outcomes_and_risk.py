@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from psycopg.rows import dict_row
@@ -14,9 +14,11 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.client import ApiClient, new_http
 from telehub.db.pool import connect
+from telehub.domain.clock import FixedClock, use_clock
 from tests.dashboard.conftest import (
     PASSWORD,
     Seeded,
+    add_alert,
     add_staff,
     no_exceptions,
     page_text,
@@ -147,6 +149,27 @@ def test_a_nurse_sees_the_follow_up_after_discharge_and_marks_it_done(
     at.toggle(key="caseload_mdt_show").set_value(True).run()
     no_exceptions(at)
     assert "TH-000003" in _table_with(at, "display_id").to_csv()
+
+
+# Monday 2 March 2026, 00:30 GMT: the MDT week shown by default is Tue 24 Feb to Mon 2 Mar.
+MONDAY_HALF_PAST_MIDNIGHT = datetime(2026, 3, 2, 0, 30, tzinfo=UTC)
+
+
+def test_a_monday_mdt_list_holds_the_weekends_red_alert_and_not_the_week_before(
+        app_test: AppTest, seeded: Seeded, db_url: str) -> None:
+    with connect(db_url) as conn:
+        add_alert(conn, seeded.green_patient, seeded.team_id, "spo2-scale1-red", "red", "spo2",
+                  "SpO2 89 %", datetime(2026, 2, 28, 21, 0, tzinfo=UTC), 89)
+        add_alert(conn, seeded.amber_patient, seeded.team_id, "spo2-scale1-red", "red", "spo2",
+                  "SpO2 88 %", datetime(2026, 2, 23, 23, 59, tzinfo=UTC), 88)
+    with use_clock(FixedClock(MONDAY_HALF_PAST_MIDNIGHT)):
+        at = sign_in(app_test, "nurse.north")
+        at.toggle(key="caseload_mdt_show").set_value(True).run()
+        no_exceptions(at)
+        assert "The 7 days Tue 24 Feb to Mon 02 Mar 2026" in page_text(at)
+        listed = _table_with(at, "display_id")
+        assert list(listed["display_id"]) == ["TH-000001"]
+        assert list(listed["reasons"]) == ["1 red alert(s)"]
 
 
 def test_the_matron_imports_risk_tiers_and_admissions_and_sees_refused_rows(
