@@ -4,7 +4,7 @@ both UK clock-change days)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 LONDON = ZoneInfo("Europe/London")
@@ -22,3 +22,10 @@ ANCHORS = [
 def anchor_id(at: datetime) -> str:
     """A test id for an anchor: 2026-11-26-1850."""
     return at.strftime("%Y-%m-%d-%H%M")
+
+
+def days_before(at: datetime, days: int) -> datetime:
+    """The instant `days` London calendar days before `at`, at the same London wall time: one
+    reading a day stays one reading on each London day across a clock change (24-hour steps
+    put two on the 25-hour autumn Sunday and none on the 23-hour spring one)."""
+    return (at.astimezone(LONDON) - timedelta(days=days)).astimezone(UTC)

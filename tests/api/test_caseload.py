@@ -9,6 +9,7 @@ import psycopg
 from telehub.care import registration as registry
 from tests.api.conftest import LiveApi
 from tests.api.data import add_alert, add_readings
+from tests.clock_anchors import days_before
 
 
 def _patient(conn: psycopg.Connection, nhs: str, given: str, enrolled_days_ago: float,
@@ -64,8 +65,8 @@ def test_caseload_rows_carry_latest_values_a_7_day_trend_and_devices(
         live_api: LiveApi, conn: psycopg.Connection) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     ann = live_api.world.patients["ann"]
-    add_readings(conn, ann, "weight", [(now - timedelta(days=d, hours=1), 80.0 + d)
-                                       for d in range(10)])
+    add_readings(conn, ann, "weight", [(days_before(now - timedelta(hours=1), d), 80.0 + d)
+                                       for d in range(10)])  # one on each London day
     add_readings(conn, ann, "pulse", [(now - timedelta(minutes=5), 72.0)])
     conn.execute("UPDATE devices SET online = true, battery = 81 WHERE patient_id = %s", (ann,))
     conn.commit()
@@ -77,7 +78,7 @@ def test_caseload_rows_carry_latest_values_a_7_day_trend_and_devices(
     assert latest["pulse"]["unit"] == "/min"
     assert datetime.fromisoformat(latest["pulse"]["time"]) == now - timedelta(minutes=5)
     trend = latest["weight"]["trend"]
-    assert 7 <= len(trend) <= 8  # the window spans 7 × 24 h, so 7 or 8 UTC days
+    assert 7 <= len(trend) <= 8  # the window spans 7 × 24 h: 7 London days, 8 across spring
     assert [p["mean"] for p in trend] == sorted((p["mean"] for p in trend), reverse=True)
     assert all(p["mean"] <= 87.0 for p in trend)
     assert {d["device_id"] for d in rows[ann]["devices"]} == {f"scale-{ann}", f"oximeter-{ann}"}

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -28,6 +28,8 @@ from streamlit.testing.v1 import AppTest
 from telehub.care import registration as registry
 from telehub.config import Settings, get_settings
 from telehub.db.pool import connect
+from telehub.domain import clock
+from tests.clock_anchors import days_before
 from tests.databases import clone_database
 from tests.log_guard import GUARD, LogGuard
 
@@ -103,10 +105,10 @@ def _patient(conn: psycopg.Connection, nhs: str, given: str, family: str, team: 
 
 def _readings(conn: psycopg.Connection, patient: int, device: int, metric: str, unit: str,
               values: list[float], now: datetime) -> None:
-    """One reading a day for the last len(values) days, the last one an hour ago."""
+    """One reading on each of the last len(values) London days, the last one an hour ago."""
     n = len(values)
     for i, value in enumerate(values):
-        at = now - timedelta(days=n - 1 - i, hours=1)
+        at = days_before(now - timedelta(hours=1), n - 1 - i)
         conn.execute(
             "INSERT INTO readings (time, patient_id, device_id, metric, value, unit, raw_value, "
             "raw_unit, reading_key) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
@@ -155,8 +157,9 @@ def seeded(db_url: str, log_guard: LogGuard) -> Seeded:
 
 
 def seed(db_url: str, log_guard: LogGuard) -> Seeded:
-    """Write the test trust (see `seeded`) into the database at `db_url`."""
-    now = datetime.now(UTC)
+    """Write the test trust (see `seeded`) into the database at `db_url`, placed before the
+    service clock's now."""
+    now = clock.now()
     with connect(db_url) as conn:
         team = registry.add_team(conn, "north-test", "North Test Team")
         other = registry.add_team(conn, "south-test", "South Test Team")
