@@ -15,6 +15,7 @@ from psycopg.rows import tuple_row
 from ingest.counters import ALERT_ERRORS
 from ingest.payloads import DecodedBatch, DecodedStatus, decode_batch
 from ingest.rejections import insert_rejections
+from ingest.reused_ids import reused_ids
 from ingest.status import record_status
 from ingest.validate import DeviceRecord, validate_batch
 from ingest.work_queue import MessageWork, ReadingsWork, Received, StatusWork, classify
@@ -27,7 +28,8 @@ from telehub.domain.units import Metric, Unit
 # (shapes, no database) → `validate.validate_batch` (devices, units, times, against the
 # device rows locked here) → the writes below. In one transaction readings are inserted
 # idempotently (one INSERT … ON CONFLICT DO NOTHING RETURNING of the batch's columns as
-# arrays, so a redelivered message stores nothing new), refused messages go to
+# arrays, so a redelivered message stores nothing new; a different reading under a stored
+# one's identity is refused, `ingest.reused_ids`), refused messages go to
 # `rejected_messages`, devices get their last-seen time, battery and sequence gaps, and
 # the alerts engine sees exactly the newly stored readings. Only after COMMIT does the
 # caller ack.
@@ -133,11 +135,14 @@ def store_batch(conn: psycopg.Connection, messages: Sequence[Received | MessageW
     # Status updates after the device rows are locked, so every writer locks in one order.
     outcome.statuses = store_statuses(conn, decoded.statuses, devices)
     checked = validate_batch(decoded, devices, now=now, limits=limits)
-    outcome.valid = len(checked.new)
     outcome.stored = insert_readings(cur, checked.new)
+    reused = reused_ids(cur, checked.new, outcome.stored,
+                        {d.id: d.device_id for d in devices.values()})
+    outcome.valid = len(checked.new) - len(reused)
     update_devices(cur, devices, device_activity(decoded, devices))
-    insert_rejections(cur, checked.rejections, cap=limits.rejected_payload_cap)
-    outcome.rejected.update(r.code for r in checked.rejections)
+    rejections = [*checked.rejections, *reused]
+    insert_rejections(cur, rejections, cap=limits.rejected_payload_cap)
+    outcome.rejected.update(r.code for r in rejections)
     if outcome.stored:
         _evaluate(conn, evaluate, outcome.stored, pipeline)
     return outcome

@@ -17,7 +17,8 @@ SELECT device_id, serial FROM devices WHERE device_id = ANY(%(names)s) OR serial
 # The device's readings with the given (metric, reading_key): the leading columns of the
 # readings_identity unique index, so each pair is one index probe.
 READINGS_SQL = """
-SELECT r.device_id AS device_pk, r.metric::text AS metric, r.reading_key, r.time
+SELECT r.device_id AS device_pk, r.metric::text AS metric, r.reading_key, r.time, r.value,
+       r.flags
   FROM unnest(%(metrics)s::metric[], %(keys)s::text[]) AS k(metric, reading_key)
   JOIN readings r ON r.device_id = %(device)s AND r.metric = k.metric
                  AND r.reading_key = k.reading_key

@@ -58,6 +58,8 @@ from api.render.operation_outcome import operation_outcome
 from api.schemas.fhir_upload import BundleEntry, EntryRequest, TransactionBundle
 from api.state import ApiState
 from telehub.domain import clock
+from telehub.domain.reading_checks import reused_id
+from telehub.errors import ValidationError
 from telehub.mqtt import topics
 
 logger = logging.getLogger(__name__)
@@ -212,9 +214,23 @@ def _answer_existing(conn: DbConn, device: SignedInDevice, entries: list[Entry]
         found = _matching(entry, rows, exact=not entry.conditional)
         if found is None:
             fresh.append(entry)
+        elif (refusal := None if entry.conditional else _reused(entry, rows)) is not None:
+            entry.refuse(refusal)  # the hub would refuse it too (ingest.reused_ids)
         else:
             entry.answer(200, "Already stored: nothing new was created.", _location(found))
     return fresh
+
+
+def _reused(entry: Entry, rows: Sequence[dict[str, Any]]) -> ValidationError | None:
+    """The refusal of an entry whose identity is stored with another measurement: a plain
+    create names the whole identity, so another value under it is not the same reading (a
+    conditional create is answered with what its condition matched, as FHIR says)."""
+    for reading in entry.readings:
+        row = next(r for r in rows if r["metric"] == reading.metric.value
+                   and r["reading_key"] == reading.reading_key and r["time"] == reading.time)
+        if (refusal := reused_id(reading, row["value"], row["flags"] or ())) is not None:
+            return refusal
+    return None
 
 
 def _store(state: ApiState, device: SignedInDevice, fresh: list[Entry]) -> None:

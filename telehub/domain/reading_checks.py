@@ -183,6 +183,40 @@ def check_reading(raw: RawReading, *, patient_id: int, device_pk: int,
     return NewReading(
         time=when, patient_id=patient_id, device_id=device_pk, metric=metric,
         value=measured.value, unit=SPECS[metric].canonical, raw_value=measured.raw_value,
-        raw_unit=measured.raw_unit, reading_key=raw.reading_id or when.isoformat(),
+        raw_unit=measured.raw_unit, reading_key=raw.reading_id or default_key(when, measured),
         seq=raw.seq, flags=flags,
     )
+
+
+def default_key(when: datetime, measured: Measured) -> str:
+    """The key of a reading its device gave no id: its time and what it measured, as sent.
+
+    A redelivered message carries the same reading, so it stores nothing new; two different
+    readings a device stamps with one time (a meter with a minute's resolution, a recheck
+    straight after a low) are two readings, both stored and both judged, not one kept and
+    the other dropped as a duplicate.
+    """
+    flags = f" {','.join(measured.flags)}" if measured.flags else ""
+    return f"{when.isoformat()} {measured.raw_value!r} {measured.raw_unit.value}{flags}"
+
+
+def reused_id(new: NewReading, stored_value: float, stored_flags: Sequence[str]
+              ) -> ValidationError | None:
+    """None when `new` is the very reading already stored under its identity (device, metric,
+    id, time): a redelivery, stored once. Otherwise the refusal of a different measurement
+    sent under a stored reading's id (a device fault, or a correction, which Telehub does not
+    apply to a stored reading): refused where it can be seen, never dropped as a duplicate."""
+    if new.value == stored_value and tuple(new.flags) == tuple(stored_flags):
+        return None
+    spec = SPECS[new.metric]
+    return ValidationError(
+        "reading-id-reused",
+        f"A {spec.label.lower()} reading with id '{new.reading_key[:40]}' at "
+        f"{new.time.isoformat()} is already stored with another value "
+        f"({stored_value:.{spec.decimals}f} {new.unit.value}{_flag_text(stored_flags)}); this "
+        f"one ({new.value:.{spec.decimals}f} {new.unit.value}{_flag_text(new.flags)}) was not "
+        "stored. Each measurement needs its own id: a stored reading is never overwritten.")
+
+
+def _flag_text(flags: Sequence[str]) -> str:
+    return f", {'/'.join(f.upper() for f in flags)}" if flags else ""

@@ -76,6 +76,27 @@ def test_one_observation_is_created_with_its_location_and_a_resend_finds_it(
     assert len(readings(conn)) == 1
 
 
+def test_another_value_under_a_stored_observations_identity_is_refused_not_already_stored(
+        live_api: LiveApi, hub: Ingest, conn: psycopg.Connection[Any],
+        log_guard: LogGuard) -> None:
+    auth = register_oximeter(live_api, log_guard)
+    up = Upload(ANN_NHS, OXIMETER_EUI, "0400007825")
+    resource = up.numeric(SPO2, 94, "%", a_minute_ago(2))["resource"]
+    del resource["device"]
+    resource["subject"] = {"reference": f"Patient/{live_api.world.patients['ann']}"}
+    assert post_observation(live_api, resource, auth).status_code == 201
+    assert post_observation(live_api, resource, auth).status_code == 200  # the same reading
+    amended = {**resource, "status": "amended",
+               "valueQuantity": {**resource["valueQuantity"], "value": 90}}
+    r = post_observation(live_api, amended, auth)
+    assert (r.status_code, outcome_reason(r)) == (422, "reading-id-reused")
+    assert "already stored with another value (94 %); this one (90 %)" in r.text
+    key = resource["identifier"][0]["value"]
+    # A conditional create is answered with what its condition matched, as FHIR says.
+    assert post_observation(live_api, amended, auth, f"identifier={key}").status_code == 200
+    assert [row["value"] for row in readings(conn)] == [94.0]
+
+
 def test_one_observation_is_refused_with_the_hubs_reason(
         live_api: LiveApi, hub: Ingest, conn: psycopg.Connection[Any],
         log_guard: LogGuard) -> None:

@@ -88,9 +88,11 @@ def test_missing_unit_means_the_canonical_unit() -> None:
     assert r.unit is Unit.KG and r.value == 81.5
 
 
-def test_without_an_id_the_time_is_the_identity() -> None:
+def test_without_an_id_the_time_and_the_measurement_are_the_identity() -> None:
     (r,) = validate(native(id=None))
-    assert r.reading_key == "2026-11-22T08:01:00+00:00"
+    assert r.reading_key == "2026-11-22T08:01:00+00:00 94.0 %"
+    (low,) = validate(native(id=None, value=65, quality="low"))
+    assert low.reading_key == "2026-11-22T08:01:00+00:00 65.0 % low-quality"
 
 
 def test_low_spo2_is_stored_but_flagged_to_verify_and_device_flags_kept() -> None:
